@@ -1,0 +1,44 @@
+//! etcd-doctor: qualifies hosts for etcd, diagnoses live etcd clusters and
+//! catches performance regressions in CI.
+//!
+//! Data flows one way: command-line arguments become typed plans
+//! ([`cli`]), plans drive probes and collectors ([`probe`], [`host`],
+//! [`cluster`]), which produce serde facts gathered in a [`report::Report`];
+//! rules ([`rules`]) turn facts into findings; renderers ([`report`]) write
+//! finished reports to any `io::Write`. Probes never print; renderers never
+//! measure.
+
+pub mod app;
+pub mod cli;
+pub mod cluster;
+pub mod host;
+pub mod measure;
+pub mod probe;
+pub mod report;
+pub mod rules;
+
+use std::process::ExitCode;
+
+pub use app::run;
+
+/// How a command ended, mapped to the process exit code CI scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Healthy / pass: exit 0.
+    Healthy,
+    /// Findings at or above the failing severity: exit 1.
+    Findings,
+    /// The tool itself could not run (bad input, unreachable, permission): exit 2.
+    CouldNotRun,
+}
+
+impl Outcome {
+    /// The process exit code for this outcome.
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Outcome::Healthy => 0,
+            Outcome::Findings => 1,
+            Outcome::CouldNotRun => 2,
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! The finished result of one disk probe run (JSON contract, schema 1).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{EncodedHistogram, LatencySummary};
+
+/// Which disk probe ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskProbeKind {
+    /// fio's etcd test: 2300-byte sequential writes, each followed by fdatasync.
+    Fsync,
+    /// etcd-WAL-like: framed records in a preallocated segment, batched fdatasync.
+    Wal,
+    /// bbolt-commit-like: random 4 KiB page writes, fdatasync, meta page, fdatasync.
+    Backend,
+}
+
+impl DiskProbeKind {
+    /// Name as written in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskProbeKind::Fsync => "fsync",
+            DiskProbeKind::Wal => "wal",
+            DiskProbeKind::Backend => "backend",
+        }
+    }
+}
+
+/// How the probe issued its IO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Plain pwrite + fdatasync syscalls, as etcd's Go runtime issues them.
+    Sync,
+    /// io_uring: write and fdatasync linked in the ring.
+    Uring,
+}
+
+impl EngineKind {
+    /// Name as written in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Sync => "sync",
+            EngineKind::Uring => "uring",
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// The requested number of operations (`--ops`) was done.
+    Ops,
+    /// The requested duration (`--duration`) elapsed.
+    Duration,
+    /// Adaptive mode: the p99 estimate became stable.
+    Stable,
+    /// Adaptive mode: the time cap was reached before p99 was stable.
+    TimeCap,
+}
+
+impl StopReason {
+    /// How the run ended, in words for the table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Ops => "op count",
+            StopReason::Duration => "duration",
+            StopReason::Stable => "p99 stable",
+            StopReason::TimeCap => "time cap",
+        }
+    }
+}
+
+/// One interval of a run, for latency-over-time plots.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// End of the interval, seconds since the run started.
+    pub t_s: f64,
+    /// Operations completed in the interval.
+    pub ops: u64,
+    /// Median latency in the interval, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile latency in the interval, microseconds.
+    pub p99_us: f64,
+    /// Largest latency in the interval, microseconds.
+    pub max_us: f64,
+}
+
+/// Result of one disk probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskResult {
+    /// Which probe ran.
+    pub probe: DiskProbeKind,
+    /// Which IO engine issued the writes.
+    pub engine: EngineKind,
+    /// The directory under test (the probe wrote only in a fresh temporary
+    /// directory beneath it).
+    pub dir: PathBuf,
+    /// Bytes per write (fsync), per record (wal) or per page (backend).
+    pub block_size_bytes: u64,
+    /// Operations measured: fdatasyncs (fsync, wal) or commits (backend).
+    pub ops: u64,
+    /// Wall-clock length of the measured run, seconds.
+    pub duration_s: f64,
+    /// Operations per second.
+    pub iops: f64,
+    /// Bytes written per second, MiB/s.
+    pub throughput_mib_s: f64,
+    /// The latency etcd waits on: the fdatasync (fsync, wal) or the whole
+    /// commit (backend), microseconds.
+    pub latency_us: LatencySummary,
+    /// Latency of the write call alone (fsync probe), microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_latency_us: Option<LatencySummary>,
+    /// Why the run stopped.
+    pub stop_reason: StopReason,
+    /// Latency per interval of the run.
+    #[serde(default)]
+    pub timeline: Vec<TimelinePoint>,
+    /// Full distribution of `latency_us` (HdrHistogram V2, base64, ns).
+    pub latency_histogram: EncodedHistogram,
+}

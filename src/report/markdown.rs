@@ -1,0 +1,53 @@
+//! Markdown renderer: pipe tables per section and the findings, sized to fit
+//! a CI job summary (GitHub's `$GITHUB_STEP_SUMMARY`).
+
+use std::io::{self, Write};
+
+use super::view::{self, sections};
+use super::Report;
+
+/// Escapes a cell for a Markdown pipe table.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes `report` as Markdown.
+pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "# etcd-doctor {}: {}\n", report.command, report.verdict)?;
+    writeln!(
+        w,
+        "Host `{}`, kernel {}, {} CPUs, etcd-doctor {}.\n",
+        report.host.hostname, report.host.kernel, report.host.cpus, report.tool_version
+    )?;
+    for section in sections(report) {
+        writeln!(w, "## {}\n", section.title)?;
+        writeln!(w, "| {} |", section.headers.join(" | "))?;
+        writeln!(w, "|{}", "---|".repeat(section.headers.len()))?;
+        for row in &section.rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            writeln!(w, "| {} |", cells.join(" | "))?;
+        }
+        writeln!(w)?;
+    }
+    writeln!(w, "## Findings\n")?;
+    if report.findings.is_empty() {
+        writeln!(w, "None.")?;
+    }
+    for f in &report.findings {
+        writeln!(w, "### {} `{}`\n\n{}\n", f.severity, f.id, f.summary)?;
+        for e in &f.evidence {
+            writeln!(
+                w,
+                "- {}: {} (threshold {})",
+                e.metric,
+                view::fmt_value(e.observed, &e.unit),
+                view::fmt_value(e.threshold, &e.unit)
+            )?;
+        }
+        writeln!(w, "\n**Fix:** {}\n", f.recommendation)?;
+        if !f.commands.is_empty() {
+            writeln!(w, "```sh\n{}\n```\n", f.commands.join("\n"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Reports: the finished result of a command ([`Report`], the JSON contract)
+//! and its renderers, one module per format, each writing to any
+//! `io::Write` so tests capture bytes. Renderers are fed finished results
+//! only; they never measure.
+
+pub mod json;
+pub mod markdown;
+pub mod table;
+pub mod view;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::ClusterReport;
+use crate::host::HostFacts;
+use crate::probe::disk::DiskResult;
+use crate::probe::net::NetResult;
+use crate::rules::{Finding, Verdict};
+
+/// Version of the JSON report schema; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one command produced. Sections a command did not fill stay
+/// empty and are left out of every format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// JSON schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// etcd-doctor version that wrote the report.
+    pub tool_version: String,
+    /// The subcommand that produced the report, e.g. `disk`.
+    pub command: String,
+    /// Facts about the host the command ran on.
+    pub host: HostFacts,
+    /// Disk probe results.
+    #[serde(default)]
+    pub disk: Vec<DiskResult>,
+    /// Network probe results.
+    #[serde(default)]
+    pub net: Vec<NetResult>,
+    /// What the live cluster reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+    /// Rule findings, most severe first.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// Overall verdict.
+    pub verdict: Verdict,
+}
+
+impl Report {
+    /// An empty report for `command`, stamped with this tool's version and
+    /// this host's facts.
+    pub fn new(command: &str, host: HostFacts) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
+            host,
+            disk: Vec::new(),
+            net: Vec::new(),
+            cluster: None,
+            findings: Vec::new(),
+            verdict: Verdict::Pass,
+        }
+    }
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Terminal tables.
+    Table,
+    /// The JSON contract.
+    Json,
+    /// Markdown (fits a CI job summary).
+    Markdown,
+}
+
+/// Where and how to write a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputPlan {
+    /// Output format.
+    pub format: Format,
+    /// File to write instead of standard output.
+    pub out: Option<PathBuf>,
+}
+
+/// Renders `report` in `format` to `w`.
+pub fn render(report: &Report, format: Format, w: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => table::render(report, w),
+        Format::Json => json::render(report, w),
+        Format::Markdown => markdown::render(report, w),
+    }
+}
+
+/// Writes `report` as the plan says: to standard output, or to a file that
+/// appears whole (written beside it, then renamed).
+pub fn emit(report: &Report, plan: &OutputPlan) -> Result<()> {
+    match &plan.out {
+        None => {
+            let stdout = io::stdout();
+            let mut lock = stdout.lock();
+            render(report, plan.format, &mut lock).context("writing report to standard output")
+        }
+        Some(path) => write_file(path, |w| render(report, plan.format, w)),
+    }
+}
+
+/// Writes a file atomically: into a temporary file beside `path`, then renamed.
+pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".etcd-doctor-")
+        .tempfile_in(parent)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    fill(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
+    Ok(())
+}

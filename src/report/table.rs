@@ -1,0 +1,46 @@
+//! Terminal renderer: one comfy-table per report section, then the findings
+//! with their evidence and fix, then the verdict line.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
+
+use super::view::{self, sections};
+use super::Report;
+
+/// Writes `report` as terminal tables.
+pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    for section in sections(report) {
+        writeln!(w, "{}", section.title)?;
+        let mut table = Table::new();
+        table
+            .load_preset(ASCII_FULL)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(section.headers);
+        for row in section.rows {
+            table.add_row(row);
+        }
+        writeln!(w, "{table}\n")?;
+    }
+    if report.findings.is_empty() {
+        return writeln!(w, "Verdict: {} (no findings)", report.verdict);
+    }
+    writeln!(w, "Findings")?;
+    for f in &report.findings {
+        writeln!(w, "[{}] {}: {}", f.severity, f.id, f.summary)?;
+        for e in &f.evidence {
+            writeln!(
+                w,
+                "    {} = {} (threshold {})",
+                e.metric,
+                view::fmt_value(e.observed, &e.unit),
+                view::fmt_value(e.threshold, &e.unit)
+            )?;
+        }
+        writeln!(w, "    fix: {}", f.recommendation)?;
+        for c in &f.commands {
+            writeln!(w, "    $ {c}")?;
+        }
+    }
+    writeln!(w, "\nVerdict: {}", report.verdict)
+}

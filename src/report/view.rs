@@ -1,0 +1,308 @@
+//! The shared view of a report: sections of titled rows that every
+//! human-readable format (terminal table, Markdown, HTML) lays out its own
+//! way. Keeping the choice of columns and number formatting here means the
+//! formats cannot drift apart.
+
+use crate::cluster::ClusterReport;
+use crate::measure::LatencySummary;
+use crate::probe::disk::DiskResult;
+use crate::probe::net::NetResult;
+
+use super::Report;
+
+/// One titled table of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    /// Title shown above the table.
+    pub title: &'static str,
+    /// Column headers.
+    pub headers: Vec<&'static str>,
+    /// Cells, one `Vec` per row, as many cells as headers.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The sections of `report` that have data, in reading order.
+pub fn sections(report: &Report) -> Vec<Section> {
+    let mut out = Vec::new();
+    if !report.disk.is_empty() {
+        out.push(disk_section(&report.disk));
+    }
+    if !report.net.is_empty() {
+        out.push(net_section(&report.net));
+    }
+    if let Some(cluster) = &report.cluster {
+        out.extend(cluster_sections(cluster));
+    }
+    out.retain(|s| !s.rows.is_empty());
+    out
+}
+
+/// Formats a latency in microseconds with a unit that keeps 3-4 significant digits.
+pub fn fmt_us(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.2} s", us / 1_000_000.0)
+    } else if us >= 1_000.0 {
+        format!("{:.2} ms", us / 1_000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+/// Formats a byte count the way etcdctl does (`25 kB`, `3.1 MB`: decimal units).
+pub fn fmt_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Formats an evidence value with its unit (`us` values get a readable unit).
+pub fn fmt_value(value: f64, unit: &str) -> String {
+    match unit {
+        "us" => fmt_us(value),
+        "ms" => fmt_us(value * 1000.0),
+        "bytes" => fmt_bytes(value as u64),
+        "" => format!("{value}"),
+        _ => format!("{value} {unit}"),
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn latency_cells(l: &LatencySummary) -> Vec<String> {
+    [l.p50, l.p90, l.p99, l.p999, l.max]
+        .into_iter()
+        .map(fmt_us)
+        .collect()
+}
+
+fn disk_section(results: &[DiskResult]) -> Section {
+    let rows = results
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.probe.as_str().to_string(),
+                r.engine.as_str().to_string(),
+                r.ops.to_string(),
+                format!("{:.1}", r.duration_s),
+                format!("{:.0}", r.iops),
+                format!("{:.2}", r.throughput_mib_s),
+            ];
+            row.extend(latency_cells(&r.latency_us));
+            row.push(r.stop_reason.describe().to_string());
+            row
+        })
+        .collect();
+    Section {
+        title: "Disk",
+        headers: vec![
+            "PROBE", "ENGINE", "OPS", "SECS", "IOPS", "MiB/s", "P50", "P90", "P99", "P99.9", "MAX",
+            "STOPPED",
+        ],
+        rows,
+    }
+}
+
+fn net_section(results: &[NetResult]) -> Section {
+    let rows = results
+        .iter()
+        .map(|r| {
+            let lat = |l: &Option<LatencySummary>, f: fn(&LatencySummary) -> f64| {
+                l.as_ref().map(|l| fmt_us(f(l))).unwrap_or_default()
+            };
+            vec![
+                r.probe.as_str().to_string(),
+                r.peer.clone(),
+                lat(&r.idle_latency_us, |l| l.p50),
+                lat(&r.latency_us, |l| l.p50),
+                lat(&r.latency_us, |l| l.p99),
+                lat(&r.latency_us, |l| l.max),
+                r.inflation.map(|x| format!("{x:.1}x")).unwrap_or_default(),
+                r.throughput_mbit_s
+                    .map(|x| format!("{x:.1}"))
+                    .unwrap_or_default(),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Section {
+        title: "Network",
+        headers: vec![
+            "PROBE",
+            "PEER",
+            "IDLE P50",
+            "P50",
+            "P99",
+            "MAX",
+            "INFLATION",
+            "Mbit/s",
+            "ERRORS",
+        ],
+        rows,
+    }
+}
+
+fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
+    let endpoints = Section {
+        title: "Endpoint status",
+        headers: vec![
+            "ENDPOINT",
+            "ID",
+            "VERSION",
+            "DB SIZE",
+            "DB SIZE IN USE",
+            "IS LEADER",
+            "IS LEARNER",
+            "RAFT TERM",
+            "RAFT INDEX",
+            "RAFT APPLIED INDEX",
+            "ERRORS",
+        ],
+        rows: c
+            .endpoints
+            .iter()
+            .map(|e| {
+                vec![
+                    e.endpoint.clone(),
+                    opt(e.id.as_ref()),
+                    opt(e.version.as_ref()),
+                    opt(e.db_size_bytes.map(fmt_bytes)),
+                    opt(e.db_size_in_use_bytes.map(fmt_bytes)),
+                    opt(e.is_leader),
+                    opt(e.is_learner),
+                    opt(e.raft_term),
+                    opt(e.raft_index),
+                    opt(e.raft_applied_index),
+                    e.errors.join(", "),
+                ]
+            })
+            .collect(),
+    };
+    let members = Section {
+        title: "Members",
+        headers: vec![
+            "ID",
+            "STATUS",
+            "NAME",
+            "PEER ADDRS",
+            "CLIENT ADDRS",
+            "IS LEARNER",
+        ],
+        rows: c
+            .members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.clone(),
+                    m.status.clone(),
+                    m.name.clone(),
+                    m.peer_urls.join(","),
+                    m.client_urls.join(","),
+                    m.is_learner.to_string(),
+                ]
+            })
+            .collect(),
+    };
+    let health = Section {
+        title: "Health",
+        headers: vec!["ENDPOINT", "HEALTH", "TOOK", "ERROR"],
+        rows: c
+            .health
+            .iter()
+            .map(|h| {
+                vec![
+                    h.endpoint.clone(),
+                    h.health.to_string(),
+                    fmt_us(h.took_ms * 1000.0),
+                    h.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    };
+    let alarms = Section {
+        title: "Alarms",
+        headers: vec!["MEMBER ID", "ALARM"],
+        rows: c
+            .alarms
+            .iter()
+            .map(|a| vec![a.member_id.clone(), a.alarm.clone()])
+            .collect(),
+    };
+    vec![endpoints, members, health, alarms, metrics_section(c)]
+}
+
+fn metrics_section(c: &ClusterReport) -> Section {
+    let pct = |h: &Option<crate::cluster::model::HistogramPercentiles>| {
+        h.map(|h| format!("{:.2} / {:.2}", h.p50_ms, h.p99_ms))
+            .unwrap_or_default()
+    };
+    let num = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    Section {
+        title: "Metrics (p50 / p99 ms over the scrape window)",
+        headers: vec![
+            "MEMBER",
+            "WAL FSYNC",
+            "BACKEND COMMIT",
+            "PEER RTT",
+            "LEADER CHANGES",
+            "FAILED PROPOSALS",
+            "PENDING",
+            "SLOW APPLIES",
+            "DB SIZE",
+            "QUOTA",
+            "ERROR",
+        ],
+        rows: c
+            .metrics
+            .iter()
+            .map(|m| {
+                vec![
+                    m.url.clone(),
+                    pct(&m.wal_fsync),
+                    pct(&m.backend_commit),
+                    pct(&m.peer_rtt),
+                    num(m.leader_changes_total),
+                    num(m.proposals_failed_total),
+                    num(m.proposals_pending),
+                    num(m.slow_applies_total),
+                    m.db_size_bytes
+                        .map(|b| fmt_bytes(b as u64))
+                        .unwrap_or_default(),
+                    m.quota_bytes
+                        .map(|b| fmt_bytes(b as u64))
+                        .unwrap_or_default(),
+                    m.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_units_keep_significant_digits() {
+        assert_eq!(fmt_us(812.34), "812.3 µs");
+        assert_eq!(fmt_us(12_345.0), "12.35 ms");
+        assert_eq!(fmt_us(2_500_000.0), "2.50 s");
+    }
+
+    #[test]
+    fn bytes_use_etcdctl_decimal_units() {
+        assert_eq!(fmt_bytes(0), "0 B");
+        assert_eq!(fmt_bytes(25_000), "25.0 kB");
+        assert_eq!(fmt_bytes(3_145_728), "3.1 MB");
+    }
+}

