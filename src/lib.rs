@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod host;
 pub mod measure;
 pub mod probe;
+pub mod progress;
 pub mod report;
 pub mod rules;
 

@@ -1,11 +1,35 @@
-//! `etcd-doctor disk`.
+//! `etcd-doctor disk`: plan, probe (with progress and Ctrl-C handling),
+//! collect the device facts of the directory, render the report.
 
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 
 use crate::cli::disk::DiskArgs;
+use crate::host::device::DeviceFacts;
+use crate::host::HostFacts;
+use crate::probe::disk::{self, interrupt, Control, Tick};
+use crate::progress::Progress;
+use crate::report::{self, Report};
 use crate::Outcome;
 
 /// Runs `disk`.
-pub fn run(_args: DiskArgs) -> Result<Outcome> {
-    bail!("`disk` is not implemented yet")
+pub fn run(args: DiskArgs) -> Result<Outcome> {
+    let (plan, output) = args.into_plans()?;
+    let cancel = interrupt::install().context("installing SIGINT/SIGTERM handlers")?;
+    // Collected before the run so free space is what the probe started with;
+    // a missing directory is reported by the probe with its own message.
+    let device = DeviceFacts::for_dir(&plan.dir).ok();
+    let progress = Progress::stderr();
+    let tick = |t: &Tick| {
+        progress.update(t.fraction, || {
+            format!("{} probe: {} ops", t.probe.as_str(), t.ops)
+        })
+    };
+    let results = disk::run(&plan, &Control::quiet().cancel_on(cancel).progress(&tick));
+    progress.finish();
+    let mut host = HostFacts::collect();
+    host.device = device;
+    let mut report = Report::new("disk", host);
+    report.disk = results?;
+    report::emit(&report, &output)?;
+    Ok(Outcome::Healthy)
 }

@@ -1,10 +1,38 @@
-//! `etcd-doctor disk` arguments.
+//! `etcd-doctor disk` arguments and their conversion into a
+//! [`DiskPlan`](crate::probe::disk::DiskPlan).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use thiserror::Error;
 
 use super::output::OutputArgs;
+use crate::probe::disk::{DiskPlan, DiskProbeKind, EngineKind, StopRule};
+use crate::report::OutputPlan;
+
+/// Longest `--duration` accepted, seconds.
+pub const MAX_DURATION_SECS: f64 = 3600.0;
+
+/// `--probe` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeArg {
+    /// fio's etcd test: 2300-byte writes, each followed by fdatasync.
+    Fsync,
+    /// etcd-WAL-like framed records, batched fdatasync, segment cuts.
+    Wal,
+    /// bbolt-commit-like random page writes, fdatasync, meta page, fdatasync.
+    Backend,
+}
+
+/// `--engine` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// pwrite + fdatasync, as etcd issues them.
+    Sync,
+    /// io_uring with write and fdatasync linked.
+    Uring,
+}
 
 /// `disk` arguments.
 #[derive(Debug, Args)]
@@ -12,6 +40,127 @@ pub struct DiskArgs {
     /// Directory whose disk is probed (a fresh temporary directory is made inside it).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// Probes to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fsync,wal,backend"
+    )]
+    pub probe: Vec<ProbeArg>,
+    /// IO engine.
+    #[arg(long, value_enum, default_value = "sync")]
+    pub engine: EngineArg,
+    /// Stop each probe after N operations (default: stop once p99 is stable).
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    pub ops: Option<u64>,
+    /// Run each probe for SECS seconds (default: stop once p99 is stable).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `disk` arguments that cannot make a plan; each names its flag.
+#[derive(Debug, Error, PartialEq)]
+pub enum DiskArgsError {
+    /// `--ops 0`.
+    #[error("--ops must be at least 1")]
+    ZeroOps,
+    /// `--duration` not in (0, 3600].
+    #[error("--duration must be more than 0 and at most {MAX_DURATION_SECS} seconds, got {0}")]
+    Duration(f64),
+    /// `--probe fsync,fsync`.
+    #[error("--probe lists {0} more than once")]
+    DuplicateProbe(&'static str),
+}
+
+impl DiskArgs {
+    /// The run plan and the output plan these arguments ask for.
+    pub fn into_plans(self) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
+        let mut plan = DiskPlan::quick(self.dir);
+        plan.probes = Vec::with_capacity(self.probe.len());
+        for p in self.probe {
+            let kind = match p {
+                ProbeArg::Fsync => DiskProbeKind::Fsync,
+                ProbeArg::Wal => DiskProbeKind::Wal,
+                ProbeArg::Backend => DiskProbeKind::Backend,
+            };
+            if plan.probes.contains(&kind) {
+                return Err(DiskArgsError::DuplicateProbe(kind.as_str()));
+            }
+            plan.probes.push(kind);
+        }
+        plan.engine = match self.engine {
+            EngineArg::Sync => EngineKind::Sync,
+            EngineArg::Uring => EngineKind::Uring,
+        };
+        if let Some(n) = self.ops {
+            if n == 0 {
+                return Err(DiskArgsError::ZeroOps);
+            }
+            plan.stop = StopRule::Ops(n);
+        }
+        if let Some(secs) = self.duration {
+            if !(secs > 0.0 && secs <= MAX_DURATION_SECS) {
+                return Err(DiskArgsError::Duration(secs));
+            }
+            plan.stop = StopRule::Duration(Duration::from_secs_f64(secs));
+        }
+        Ok((plan, self.output.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: DiskArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
+        let mut argv = vec!["disk", "--dir", "/d"];
+        argv.extend_from_slice(args);
+        Wrap::try_parse_from(argv).unwrap().args.into_plans()
+    }
+
+    #[test]
+    fn defaults_are_the_quick_plan() {
+        let (plan, _) = parse(&[]).unwrap();
+        assert_eq!(plan, DiskPlan::quick(PathBuf::from("/d")));
+    }
+
+    #[test]
+    fn flags_shape_the_plan() {
+        let (plan, _) =
+            parse(&["--probe", "wal,fsync", "--engine", "uring", "--ops", "7"]).unwrap();
+        assert_eq!(plan.probes, vec![DiskProbeKind::Wal, DiskProbeKind::Fsync]);
+        assert_eq!(plan.engine, EngineKind::Uring);
+        assert_eq!(plan.stop, StopRule::Ops(7));
+        let (plan, _) = parse(&["--duration", "1.5"]).unwrap();
+        assert_eq!(plan.stop, StopRule::Duration(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let msg = |a: &[&str]| parse(a).unwrap_err().to_string();
+        assert!(msg(&["--ops", "0"]).starts_with("--ops "));
+        assert!(msg(&["--duration", "0"]).starts_with("--duration "));
+        assert!(msg(&["--duration=-3"]).starts_with("--duration "));
+        assert!(msg(&["--duration", "NaN"]).starts_with("--duration "));
+        assert!(msg(&["--duration", "7200"]).starts_with("--duration "));
+        assert!(msg(&["--probe", "fsync,wal,fsync"]).starts_with("--probe "));
+    }
+
+    #[test]
+    fn ops_and_duration_conflict() {
+        let err = Wrap::try_parse_from(["disk", "--dir", "/d", "--ops", "5", "--duration", "1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--ops") && err.contains("--duration"), "{err}");
+    }
 }

@@ -1,6 +1,8 @@
 //! Host context: facts about the machine the probes ran on (procfs, sysfs),
 //! which rules use to tell hardware problems from contention.
 
+pub mod device;
+
 use serde::{Deserialize, Serialize};
 
 /// Facts about this host.
@@ -12,6 +14,9 @@ pub struct HostFacts {
     pub kernel: String,
     /// Online CPUs.
     pub cpus: usize,
+    /// The device and filesystem holding the probed directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<device::DeviceFacts>,
 }
 
 impl HostFacts {
@@ -28,6 +33,7 @@ impl HostFacts {
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            device: None,
         }
     }
 }

@@ -1,0 +1,271 @@
+//! What a disk run will do, as a typed plan: which probes, which engine,
+//! when to stop, and the shape of the WAL and backend workloads. The CLI
+//! (and `qualify`/`diagnose`) build a plan; probes only ever see the plan.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::result::{DiskProbeKind, EngineKind};
+
+/// Bytes per write of the fsync probe (fio's etcd test: `--bs=2300`).
+pub const FSYNC_BLOCK_BYTES: usize = 2300;
+/// Size of one fsync-probe file (fio's etcd test: `--size=22m`). Runs that
+/// need more writes continue in a fresh file.
+pub const FSYNC_FILE_BYTES: u64 = 22 * 1024 * 1024;
+/// Page size of the backend probe (bbolt's default page size on Linux).
+pub const BACKEND_PAGE_BYTES: usize = 4096;
+/// etcd's WAL segment size (`wal.SegmentSizeBytes`, 64 MiB).
+pub const ETCD_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// When a probe stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopRule {
+    /// After exactly this many operations (`--ops`).
+    Ops(u64),
+    /// After this much wall-clock time (`--duration`).
+    Duration(Duration),
+    /// When the p99 estimate is stable, or at the time cap.
+    Adaptive(AdaptiveStop),
+}
+
+/// The adaptive stop rule: at checkpoints where the sample count doubles,
+/// the p99 of the second half is compared with the p99 of the first half;
+/// the run stops when they agree within `tolerance`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveStop {
+    /// Samples before the first comparison (the first checkpoint).
+    pub min_samples: u64,
+    /// Largest relative difference of the two halves' p99 that counts as
+    /// stable (0.05 = 5 %).
+    pub tolerance: f64,
+    /// Longest a probe may run whether or not p99 is stable.
+    pub time_cap: Duration,
+}
+
+/// Default adaptive stop: first comparison after 500 samples, halves within
+/// 5 %, at most 6 s per probe, so three probes stay under 20 s even on a
+/// 100-IOPS disk.
+pub const QUICK_STOP: AdaptiveStop = AdaptiveStop {
+    min_samples: 500,
+    tolerance: 0.05,
+    time_cap: Duration::from_secs(6),
+};
+
+/// Shape of the WAL probe's workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalParams {
+    /// Payload bytes per record (before framing).
+    pub record_bytes: usize,
+    /// Records appended per proposal round, followed by one fdatasync.
+    pub records_per_batch: usize,
+    /// Segment size; a new preallocated segment is cut when one is full.
+    pub segment_bytes: u64,
+}
+
+impl Default for WalParams {
+    /// One KiB entries (a typical Kubernetes object update), 8 per raft
+    /// Ready round, etcd's 64 MiB segments.
+    fn default() -> Self {
+        WalParams {
+            record_bytes: 1024,
+            records_per_batch: 8,
+            segment_bytes: ETCD_SEGMENT_BYTES,
+        }
+    }
+}
+
+/// Shape of the backend probe's workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendParams {
+    /// Dirty 4 KiB pages written per commit (before the meta page).
+    pub pages_per_commit: usize,
+    /// Size of the preallocated database file the pages land in.
+    pub file_bytes: u64,
+}
+
+impl Default for BackendParams {
+    /// Eight dirty pages per commit (leaf, branches and freelist of a small
+    /// batched transaction) in a 64 MiB file.
+    fn default() -> Self {
+        BackendParams {
+            pages_per_commit: 8,
+            file_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A complete disk run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskPlan {
+    /// Directory under test; the run writes only in a fresh temporary
+    /// directory it creates beneath it.
+    pub dir: PathBuf,
+    /// Probes to run, in order.
+    pub probes: Vec<DiskProbeKind>,
+    /// IO engine.
+    pub engine: EngineKind,
+    /// When each probe stops.
+    pub stop: StopRule,
+    /// WAL probe workload.
+    pub wal: WalParams,
+    /// Backend probe workload.
+    pub backend: BackendParams,
+}
+
+/// A plan whose parameters cannot run.
+#[derive(Debug, Error, PartialEq)]
+pub enum PlanError {
+    /// No probe selected.
+    #[error("no probe selected")]
+    NoProbes,
+    /// The same probe listed twice.
+    #[error("probe {0} is listed twice")]
+    DuplicateProbe(&'static str),
+    /// A stop rule that can never stop or never start.
+    #[error("stop rule: {0}")]
+    Stop(&'static str),
+    /// A WAL parameter out of range.
+    #[error("wal: {0}")]
+    Wal(&'static str),
+    /// A backend parameter out of range.
+    #[error("backend: {0}")]
+    Backend(&'static str),
+}
+
+/// Most pages one backend commit may write (keeps one io_uring submission
+/// within a small ring).
+pub const MAX_PAGES_PER_COMMIT: usize = 256;
+
+impl DiskPlan {
+    /// What `qualify` and `diagnose` run by default: all three probes, the
+    /// sync engine (what etcd does), the adaptive stop rule ([`QUICK_STOP`])
+    /// and etcd-realistic workloads.
+    pub fn quick(dir: PathBuf) -> DiskPlan {
+        DiskPlan {
+            dir,
+            probes: vec![
+                DiskProbeKind::Fsync,
+                DiskProbeKind::Wal,
+                DiskProbeKind::Backend,
+            ],
+            engine: EngineKind::Sync,
+            stop: StopRule::Adaptive(QUICK_STOP),
+            wal: WalParams::default(),
+            backend: BackendParams::default(),
+        }
+    }
+
+    /// Checks that every parameter can run.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.probes.is_empty() {
+            return Err(PlanError::NoProbes);
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            if self.probes[..i].contains(p) {
+                return Err(PlanError::DuplicateProbe(p.as_str()));
+            }
+        }
+        match self.stop {
+            StopRule::Ops(0) => return Err(PlanError::Stop("op count must be at least 1")),
+            StopRule::Duration(d) if d.is_zero() => {
+                return Err(PlanError::Stop("duration must be positive"))
+            }
+            StopRule::Adaptive(a) if a.min_samples < 2 || a.time_cap.is_zero() => {
+                return Err(PlanError::Stop(
+                    "adaptive stop needs at least 2 samples and a time cap",
+                ))
+            }
+            _ => {}
+        }
+        let w = &self.wal;
+        if w.record_bytes == 0 || w.records_per_batch == 0 {
+            return Err(PlanError::Wal(
+                "record size and batch size must be positive",
+            ));
+        }
+        if (wal_batch_bytes(w) as u64) * 2 > w.segment_bytes {
+            return Err(PlanError::Wal("a batch must fit twice in a segment"));
+        }
+        let b = &self.backend;
+        if b.pages_per_commit == 0 || b.pages_per_commit > MAX_PAGES_PER_COMMIT {
+            return Err(PlanError::Backend("pages per commit must be 1..=256"));
+        }
+        if b.file_bytes < (4 * b.pages_per_commit * BACKEND_PAGE_BYTES) as u64 {
+            return Err(PlanError::Backend(
+                "file must hold at least 4 commits of pages",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Most bytes the run keeps on disk at once (probes run one after
+    /// another and each removes its files when done): what the free-space
+    /// check compares against.
+    pub fn footprint_bytes(&self) -> u64 {
+        self.probes
+            .iter()
+            .map(|p| match p {
+                DiskProbeKind::Fsync => FSYNC_FILE_BYTES,
+                // The full segment plus the freshly cut one.
+                DiskProbeKind::Wal => 2 * self.wal.segment_bytes,
+                DiskProbeKind::Backend => self.backend.file_bytes,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Bytes one framed WAL batch takes on disk.
+pub fn wal_batch_bytes(w: &WalParams) -> usize {
+    w.records_per_batch * super::wal::framed_len(w.record_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> DiskPlan {
+        DiskPlan::quick(PathBuf::from("/tmp"))
+    }
+
+    #[test]
+    fn quick_plan_is_valid_and_runs_all_probes() {
+        let p = plan();
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(p.probes.len(), 3);
+        assert_eq!(p.engine, EngineKind::Sync);
+        assert!(matches!(p.stop, StopRule::Adaptive(a) if a.time_cap.as_secs() * 3 < 30));
+    }
+
+    #[test]
+    fn bad_plans_are_refused() {
+        let mut p = plan();
+        p.probes.clear();
+        assert_eq!(p.validate(), Err(PlanError::NoProbes));
+        let mut p = plan();
+        p.probes.push(DiskProbeKind::Wal);
+        assert_eq!(p.validate(), Err(PlanError::DuplicateProbe("wal")));
+        let mut p = plan();
+        p.stop = StopRule::Ops(0);
+        assert!(matches!(p.validate(), Err(PlanError::Stop(_))));
+        let mut p = plan();
+        p.stop = StopRule::Duration(Duration::ZERO);
+        assert!(matches!(p.validate(), Err(PlanError::Stop(_))));
+        let mut p = plan();
+        p.wal.segment_bytes = 4096;
+        assert!(matches!(p.validate(), Err(PlanError::Wal(_))));
+        let mut p = plan();
+        p.backend.pages_per_commit = 1000;
+        assert!(matches!(p.validate(), Err(PlanError::Backend(_))));
+    }
+
+    #[test]
+    fn footprint_is_the_largest_probe() {
+        let mut p = plan();
+        assert_eq!(p.footprint_bytes(), 2 * ETCD_SEGMENT_BYTES);
+        p.probes = vec![DiskProbeKind::Fsync];
+        assert_eq!(p.footprint_bytes(), FSYNC_FILE_BYTES);
+    }
+}
