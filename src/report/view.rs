@@ -4,6 +4,7 @@
 //! formats cannot drift apart.
 
 use crate::cluster::ClusterReport;
+use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::DiskResult;
 use crate::probe::net::NetResult;
@@ -24,6 +25,9 @@ pub struct Section {
 /// The sections of `report` that have data, in reading order.
 pub fn sections(report: &Report) -> Vec<Section> {
     let mut out = Vec::new();
+    if let Some(device) = &report.host.device {
+        out.push(device_section(device));
+    }
     if !report.disk.is_empty() {
         out.push(disk_section(&report.disk));
     }
@@ -84,6 +88,35 @@ fn latency_cells(l: &LatencySummary) -> Vec<String> {
         .into_iter()
         .map(fmt_us)
         .collect()
+}
+
+fn device_section(d: &DeviceFacts) -> Section {
+    let rotational = d.rotational.map(|r| if r { "yes" } else { "no" });
+    Section {
+        title: "Device",
+        headers: vec![
+            "DIR",
+            "MOUNT",
+            "FS",
+            "DEVICE",
+            "DISK",
+            "ROTATIONAL",
+            "SCHEDULER",
+            "FREE",
+            "SIZE",
+        ],
+        rows: vec![vec![
+            d.dir.display().to_string(),
+            d.mount_point.display().to_string(),
+            d.fs_type.clone(),
+            opt(d.block_device.as_ref()),
+            opt(d.disk.as_ref()),
+            opt(rotational),
+            opt(d.scheduler.as_ref()),
+            fmt_bytes(d.free_bytes),
+            fmt_bytes(d.total_bytes),
+        ]],
+    }
 }
 
 fn disk_section(results: &[DiskResult]) -> Section {

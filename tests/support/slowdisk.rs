@@ -1,0 +1,230 @@
+//! Real slow and odd disks for integration tests.
+//!
+//! [`LoopFs`]: a sparse image file attached to a loop device, formatted
+//! (`mkfs.ext4`, `mkfs.ext2`, ...) and mounted in a temporary directory.
+//! [`SlowDisk`]: a [`LoopFs`] whose writes are throttled by a cgroup v1
+//! blkio cgroup (`blkio.throttle.write_iops_device`); commands started
+//! with [`SlowDisk::command`] run inside that cgroup, so their writes to
+//! the loop device are limited to the set IOPS.
+//!
+//! Every resource is released on drop, in reverse order, whether set-up
+//! finished or failed half-way: processes left in the cgroup are moved
+//! out, the cgroup removed, the filesystem unmounted (lazily if busy), the
+//! loop device detached and the image deleted. Names carry the process id
+//! and a counter (`etcd-doctor-<pid>-<n>`), so parallel tests never
+//! collide. Needs root; call `support::privileged` first.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Root of the cgroup v1 blkio hierarchy.
+pub const BLKIO_ROOT: &str = "/sys/fs/cgroup/blkio";
+/// Image size of [`SlowDisk::new`]: room for every probe's footprint plus
+/// headroom, and sparse, so it costs nothing until written.
+pub const DEFAULT_SIZE_BYTES: u64 = 512 * 1024 * 1024;
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name() -> String {
+    format!(
+        "etcd-doctor-{}-{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs a set-up command; a non-zero exit is an error carrying its stderr.
+fn run(cmd: &mut Command) -> io::Result<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A filesystem on a loop device, mounted in a temporary directory.
+#[derive(Debug)]
+pub struct LoopFs {
+    work: tempfile::TempDir,
+    mount_point: PathBuf,
+    device: Option<String>,
+    mounted: bool,
+    major_minor: String,
+}
+
+impl LoopFs {
+    /// Creates a sparse image of `size_bytes`, attaches it, runs
+    /// `mkfs.<fs_type>` and mounts it.
+    pub fn new(size_bytes: u64, fs_type: &str) -> io::Result<LoopFs> {
+        let work = tempfile::Builder::new()
+            .prefix(&format!("{}-", unique_name()))
+            .tempdir()?;
+        let image = work.path().join("disk.img");
+        fs::File::create_new(&image)?.set_len(size_bytes)?;
+        let mount_point = work.path().join("mnt");
+        fs::create_dir(&mount_point)?;
+        let mut me = LoopFs {
+            work,
+            mount_point,
+            device: None,
+            mounted: false,
+            major_minor: String::new(),
+        };
+        let device = run(Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image))?;
+        me.device = Some(device.clone());
+        let meta = fs::metadata(&device)?;
+        if !meta.file_type().is_block_device() {
+            return Err(io::Error::other(format!("{device} is not a block device")));
+        }
+        me.major_minor = format!("{}:{}", libc::major(meta.rdev()), libc::minor(meta.rdev()));
+        let mut mkfs = Command::new(format!("mkfs.{fs_type}"));
+        mkfs.args(["-q", "-F"]);
+        if fs_type == "ext4" {
+            // No lazy init: a background inode-table writer would add IO of
+            // its own to every measurement.
+            mkfs.args(["-E", "lazy_itable_init=0,lazy_journal_init=0"]);
+        }
+        run(mkfs.arg(&device))?;
+        run(Command::new("mount").arg(&device).arg(&me.mount_point))?;
+        me.mounted = true;
+        Ok(me)
+    }
+
+    /// The mounted filesystem's root directory.
+    pub fn path(&self) -> &Path {
+        &self.mount_point
+    }
+
+    /// The loop device, e.g. `/dev/loop3`.
+    pub fn device(&self) -> &str {
+        self.device.as_deref().unwrap_or_default()
+    }
+
+    /// `major:minor` of the loop device.
+    pub fn major_minor(&self) -> &str {
+        &self.major_minor
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        if self.mounted {
+            let ok = Command::new("umount").arg(&self.mount_point).status();
+            if !ok.is_ok_and(|s| s.success()) {
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(&self.mount_point)
+                    .status();
+            }
+        }
+        if let Some(device) = &self.device {
+            let _ = Command::new("losetup").args(["-d", device]).status();
+        }
+        // `work` (image and mount point) is removed when the field drops.
+    }
+}
+
+/// A [`LoopFs`] whose writes are throttled for processes in its blkio cgroup.
+#[derive(Debug)]
+pub struct SlowDisk {
+    cgroup: PathBuf,
+    // Dropped after the cgroup is removed (fields drop in order after Drop).
+    fs: LoopFs,
+}
+
+impl SlowDisk {
+    /// An ext4 filesystem of [`DEFAULT_SIZE_BYTES`] limited to `write_iops`
+    /// writes per second.
+    pub fn new(write_iops: u32) -> io::Result<SlowDisk> {
+        SlowDisk::on(LoopFs::new(DEFAULT_SIZE_BYTES, "ext4")?, write_iops)
+    }
+
+    /// Throttles an existing loop filesystem to `write_iops` writes per second.
+    pub fn on(fs: LoopFs, write_iops: u32) -> io::Result<SlowDisk> {
+        let cgroup = Path::new(BLKIO_ROOT).join(unique_name());
+        fs::create_dir(&cgroup)?;
+        let me = SlowDisk { cgroup, fs };
+        fs::write(
+            me.cgroup.join("blkio.throttle.write_iops_device"),
+            format!("{} {write_iops}", me.fs.major_minor()),
+        )?;
+        Ok(me)
+    }
+
+    /// The throttled filesystem's root directory.
+    pub fn path(&self) -> &Path {
+        self.fs.path()
+    }
+
+    /// The loop filesystem underneath.
+    pub fn loop_fs(&self) -> &LoopFs {
+        &self.fs
+    }
+
+    /// The blkio cgroup directory.
+    pub fn cgroup(&self) -> &Path {
+        &self.cgroup
+    }
+
+    /// A command for `program` that starts inside the throttling cgroup.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        self.enter(&mut cmd);
+        cmd
+    }
+
+    /// Makes `cmd` join the throttling cgroup before it execs.
+    pub fn enter<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        let procs = CString::new(
+            self.cgroup
+                .join("cgroup.procs")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .expect("cgroup path has no NUL");
+        // SAFETY: the closure runs between fork and exec and only calls
+        // async-signal-safe functions (open, write, close) on memory
+        // prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // "0" moves the writing process itself.
+                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if n != 1 {
+                    return Err(err);
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+impl Drop for SlowDisk {
+    fn drop(&mut self) {
+        // Processes still in the cgroup (a test that failed before reaping
+        // its child) are moved to the root so the cgroup can go.
+        if let Ok(pids) = fs::read_to_string(self.cgroup.join("cgroup.procs")) {
+            for pid in pids.lines() {
+                let _ = fs::write(Path::new(BLKIO_ROOT).join("cgroup.procs"), pid);
+            }
+        }
+        let _ = fs::remove_dir(&self.cgroup);
+    }
+}
