@@ -128,7 +128,7 @@ fn too_little_free_space_is_refused_before_writing() {
     }
     let fs = Tmpfs::mount("size=32m");
     fails_with(
-        &mut disk(fs.path()).args(["--probe", "fsync"]),
+        disk(fs.path()).args(["--probe", "fsync"]),
         &[
             &fs.path().display().to_string(),
             "refusing to fill the disk",
@@ -151,7 +151,7 @@ fn no_space_left_is_named() {
     }
     let before = entries(fs.path());
     fails_with(
-        &mut disk(fs.path()).args(["--probe", "fsync", "--ops", "10"]),
+        disk(fs.path()).args(["--probe", "fsync", "--ops", "10"]),
         &[&fs.path().display().to_string(), "no space left on device"],
     );
     assert_eq!(entries(fs.path()), before);
@@ -167,7 +167,7 @@ fn filesystem_without_fallocate_is_named_and_cleaned_up() {
     let ext2 = LoopFs::new(256 * 1024 * 1024, "ext2").expect("ext2 loop fs");
     let before = entries(ext2.path());
     fails_with(
-        &mut disk(ext2.path()).args(["--probe", "wal", "--ops", "10"]),
+        disk(ext2.path()).args(["--probe", "wal", "--ops", "10"]),
         &[
             &ext2.path().display().to_string(),
             "does not support fallocate",
