@@ -76,7 +76,7 @@ impl Drop for Progress {
 fn new_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(BAR_LENGTH), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
+        ProgressStyle::with_template("{spinner} {bar:30} {msg}")
             .expect("constant template is valid"),
     );
     bar

@@ -21,7 +21,12 @@ pub fn run(args: DiskArgs) -> Result<Outcome> {
     let progress = Progress::stderr();
     let tick = |t: &Tick| {
         progress.update(t.fraction, || {
-            format!("{} probe: {} ops", t.probe.as_str(), t.ops)
+            format!(
+                "{} probe: {} ops in {:.1} s",
+                t.probe.as_str(),
+                t.ops,
+                t.elapsed.as_secs_f64()
+            )
         })
     };
     let results = disk::run(&plan, &Control::quiet().cancel_on(cancel).progress(&tick));

@@ -92,3 +92,93 @@ fn run_probe(
     scratch.remove_file(&path)?;
     Ok(measured.into_result(probe, plan.engine, &plan.dir, block))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn plan(dir: &std::path::Path, stop: StopRule) -> DiskPlan {
+        let mut plan = DiskPlan::quick(dir.to_path_buf());
+        plan.stop = stop;
+        // Small files keep the unit tests light; the segment still cuts.
+        plan.wal.segment_bytes = 64 * 1024;
+        plan.backend.file_bytes = 1024 * 1024;
+        plan
+    }
+
+    fn is_empty(dir: &std::path::Path) -> bool {
+        std::fs::read_dir(dir).unwrap().next().is_none()
+    }
+
+    #[test]
+    fn every_probe_runs_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // 100 WAL batches of 8 KiB cut the 64 KiB segment a dozen times.
+        let results = run(&plan(dir.path(), StopRule::Ops(100)), &Control::quiet()).unwrap();
+        let probes: Vec<_> = results.iter().map(|r| r.probe).collect();
+        assert_eq!(
+            probes,
+            [
+                DiskProbeKind::Fsync,
+                DiskProbeKind::Wal,
+                DiskProbeKind::Backend
+            ]
+        );
+        for r in &results {
+            assert_eq!(r.ops, 100);
+            assert_eq!(r.stop_reason, StopReason::Ops);
+        }
+        // 832 KB of WAL frames went through a 64 KiB segment: ~13 cuts.
+        assert!(results[1].throughput_mib_s > 0.0);
+        assert!(is_empty(dir.path()));
+    }
+
+    #[test]
+    fn cancellation_stops_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(true);
+        let err = run(
+            &plan(dir.path(), StopRule::Duration(Duration::from_secs(60))),
+            &Control::quiet().cancel_on(&cancel),
+        )
+        .unwrap_err();
+        assert!(matches!(err.downcast_ref(), Some(DiskError::Interrupted)));
+        assert!(is_empty(dir.path()));
+    }
+
+    #[test]
+    fn duration_runs_report_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let ticks = Cell::new(0u32);
+        let last = Cell::new(0.0f64);
+        let on_tick = |t: &Tick| {
+            ticks.set(ticks.get() + 1);
+            assert!(t.fraction >= last.get() || t.probe != DiskProbeKind::Fsync);
+            last.set(t.fraction);
+        };
+        let mut p = plan(dir.path(), StopRule::Duration(Duration::from_millis(350)));
+        p.probes = vec![DiskProbeKind::Fsync];
+        let results = run(&p, &Control::quiet().progress(&on_tick)).unwrap();
+        assert_eq!(results[0].stop_reason, StopReason::Duration);
+        assert!(results[0].duration_s >= 0.35);
+        assert!(ticks.get() >= 2, "{} ticks", ticks.get());
+        assert!(!results[0].timeline.is_empty());
+    }
+
+    #[test]
+    fn invalid_plans_fail_before_touching_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = plan(dir.path(), StopRule::Ops(1));
+        p.probes.clear();
+        let err = run(&p, &Control::quiet()).unwrap_err();
+        assert!(matches!(
+            err.downcast_ref(),
+            Some(DiskError::Plan(PlanError::NoProbes))
+        ));
+        assert!(is_empty(dir.path()));
+    }
+}
