@@ -16,6 +16,7 @@ pub mod measure;
 pub mod probe;
 pub mod report;
 pub mod rules;
+pub mod snapshot;
 
 use std::process::ExitCode;
 
