@@ -151,9 +151,11 @@ fn leftovers(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Starts a save into `dir/name` and returns it once its temp file holds data.
+/// Starts a save into `dir/name` and returns it once its temp file holds data
+/// (the caller waits for it).
+#[allow(clippy::zombie_processes)]
 fn save_in_flight(endpoint: &str, dir: &Path, name: &str) -> Child {
-    let child = doctor()
+    let mut child = doctor()
         .args(["snapshot", "save", "--endpoints", endpoint])
         .arg(dir.join(name))
         .stdout(Stdio::null())
@@ -168,10 +170,11 @@ fn save_in_flight(endpoint: &str, dir: &Path, name: &str) -> Child {
         if started {
             return child;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the save never started streaming"
-        );
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait_with_output();
+            panic!("the save never started streaming");
+        }
         std::thread::sleep(Duration::from_micros(200));
     }
 }

