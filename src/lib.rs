@@ -17,6 +17,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod snapshot;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,146 @@
-//! `etcd-doctor snapshot`.
+//! `etcd-doctor snapshot`: save, verify, and the restore/rejoin runbooks.
+//! Runbook members come from `--members` when the cluster is down, or from
+//! the live member list otherwise.
 
-use anyhow::{bail, Result};
+use std::io::{self, Write};
+use std::path::Path;
 
-use crate::cli::snapshot::SnapshotArgs;
+use anyhow::{Context, Result};
+
+use crate::cli::cluster::ConnArgs;
+use crate::cli::output::OutputArgs;
+use crate::cli::snapshot::{
+    parse_members, RejoinPlanArgs, RestorePlanArgs, RunbookArgs, SnapshotAction, SnapshotArgs,
+};
+use crate::report::{write_file, OutputPlan};
+use crate::snapshot::plan::{
+    self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
+};
+use crate::snapshot::render::{self, RunbookFormat};
+use crate::snapshot::{report, save, verify, SnapshotStatus};
 use crate::Outcome;
 
 /// Runs `snapshot`.
-pub fn run(_args: SnapshotArgs) -> Result<Outcome> {
-    bail!("`snapshot` is not implemented yet")
+pub fn run(args: SnapshotArgs) -> Result<Outcome> {
+    match args.action {
+        SnapshotAction::Verify { file, output } => {
+            let status = verify(&file)?;
+            emit_status(&status, "snapshot verify", output)?;
+        }
+        SnapshotAction::Save { file, conn, output } => {
+            let status = super::runtime()?.block_on(save_from(conn, &file))?;
+            emit_status(&status, "snapshot save", output)?;
+        }
+        SnapshotAction::RestorePlan(args) => restore_plan(args)?,
+        SnapshotAction::RejoinPlan(args) => rejoin_plan(args)?,
+    }
+    Ok(Outcome::Healthy)
+}
+
+async fn save_from(conn: ConnArgs, file: &Path) -> Result<SnapshotStatus> {
+    let mut client = connect_one(conn).await?;
+    save::save(&mut client, file, save::DEFAULT_IDLE_TIMEOUT).await
+}
+
+fn emit_status(status: &SnapshotStatus, command: &str, output: OutputArgs) -> Result<()> {
+    let plan = OutputPlan::from(output);
+    match &plan.out {
+        Some(path) => write_file(path, |w| report::render(status, command, plan.format, w)),
+        None => report::render(status, command, plan.format, &mut io::stdout().lock())
+            .context("writing to standard output"),
+    }
+}
+
+/// Members and their etcd versions: from `--members`, or the live cluster.
+fn members(args: &RunbookArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
+    if !args.members.is_empty() {
+        return Ok((parse_members(&args.members, args.client_port)?, None));
+    }
+    super::runtime()?.block_on(live_members(args.conn.clone()))
+}
+
+fn tls(conn: &ConnArgs) -> TlsFiles {
+    TlsFiles {
+        cacert: conn.cacert.clone(),
+        cert: conn.cert.clone(),
+        key: conn.key.clone(),
+    }
+}
+
+fn print_runbook(runbook: &Runbook, format: RunbookFormat) -> Result<()> {
+    let mut out = io::stdout().lock();
+    render::render(runbook, format, &mut out)
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
+}
+
+fn restore_plan(args: RestorePlanArgs) -> Result<()> {
+    let (members, version) = members(&args.runbook)?;
+    let tool = args
+        .restore_tool
+        .map(RestoreTool::from)
+        .unwrap_or_else(|| RestoreTool::for_version(version.as_deref()));
+    let spec = RestoreSpec {
+        method: args.method.into(),
+        snapshot: args.snapshot,
+        members,
+        data_dir: args.runbook.data_dir.clone(),
+        token: args.initial_cluster_token,
+        kubeadm: args.runbook.kubeadm,
+        tool,
+        tls: tls(&args.runbook.conn),
+    };
+    print_runbook(
+        &plan::restore_runbook(&spec)?,
+        args.runbook.write_out.into(),
+    )
+}
+
+fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
+    let (members, _) = members(&args.runbook)?;
+    let member = members
+        .iter()
+        .find(|m| m.name == args.member)
+        .cloned()
+        .ok_or_else(|| plan::PlanError::UnknownMember {
+            name: args.member.clone(),
+            known: members
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let spec = RejoinSpec {
+        member,
+        members,
+        data_dir: args.runbook.data_dir.clone(),
+        kubeadm: args.runbook.kubeadm,
+        tls: tls(&args.runbook.conn),
+    };
+    print_runbook(&plan::rejoin_runbook(&spec)?, args.runbook.write_out.into())
+}
+
+// TEMPORARY until cluster::connect lands.
+async fn connect_one(conn: ConnArgs) -> Result<etcd_client::Client> {
+    Ok(etcd_client::Client::connect(conn.endpoints, None).await?)
+}
+
+async fn live_members(conn: ConnArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
+    let mut client = connect_one(conn).await?;
+    let version = client.status().await.ok().map(|s| s.version().to_string());
+    let list = client
+        .member_list()
+        .await
+        .context("reading the member list")?;
+    let members = list
+        .members()
+        .iter()
+        .map(|m| PlanMember {
+            name: m.name().to_string(),
+            peer_url: m.peer_urls().first().cloned().unwrap_or_default(),
+            client_url: m.client_urls().first().cloned().unwrap_or_default(),
+            id: Some(format!("{:016x}", m.id())),
+        })
+        .collect();
+    Ok((members, version))
 }

@@ -260,11 +260,16 @@ impl Cluster {
 
     /// Writes `n` keys `key-00000..` with small values, in batches of txns.
     pub fn put_keys(&self, n: usize) {
+        self.put_keys_with(n, |k| format!("value-{k}"));
+    }
+
+    /// Writes `n` keys `key-00000..` with `value(k)` (no spaces), in batches of txns.
+    pub fn put_keys_with(&self, n: usize, value: impl Fn(usize) -> String) {
         let ep = self.members[0].client_url();
         for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
             let script: String = chunk
                 .iter()
-                .map(|k| format!("put key-{k:05} value-{k}\n"))
+                .map(|k| format!("put key-{k:05} {}\n", value(*k)))
                 .collect();
             let mut child = Command::new(&self.bins.etcdctl)
                 .env("ETCDCTL_API", "3")

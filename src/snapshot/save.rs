@@ -1,0 +1,103 @@
+//! `snapshot save`: streams a snapshot from one member (etcd's Maintenance
+//! Snapshot RPC: the bbolt file followed by its sha256) into a temporary file
+//! beside the destination, fsyncs and verifies it, then renames it into
+//! place and fsyncs the directory. A failed, stalled or interrupted save
+//! (SIGINT, SIGTERM, member gone mid-stream) leaves neither the destination
+//! nor the temporary file behind: the temporary file is removed when it is
+//! dropped, and the signals are caught so that drop runs.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use etcd_client::Client;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::verify::{verify, SnapshotStatus};
+
+/// How long the stream may stay silent before the save gives up.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Streams a snapshot from `client`'s member into `path`; returns the
+/// verified status. `path` appears only once whole and verified.
+pub async fn save(client: &mut Client, path: &Path, idle: Duration) -> Result<SnapshotStatus> {
+    let parent = parent_dir(path);
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".part")
+        .tempfile_in(&parent)
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    tokio::select! {
+        streamed = stream_into(client, tmp.as_file_mut(), idle) => streamed?,
+        signal = interrupted() => bail!("interrupted by {signal}: removed the partial snapshot, {} not written", path.display()),
+    };
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", tmp.path().display()))?;
+    let mut status = verify(tmp.path()).context("the member sent a broken snapshot")?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename the snapshot to {}", path.display()))?;
+    File::open(&parent)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing directory {}", parent.display()))?;
+    status.file = path.to_path_buf();
+    Ok(status)
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Copies the snapshot stream into `out` until the member ends it (its last
+/// message is the sha256, which `verify` checks); fails when the stream
+/// breaks or stays silent longer than `idle`.
+async fn stream_into(client: &mut Client, out: &mut File, idle: Duration) -> Result<u64> {
+    let mut stream = client
+        .snapshot()
+        .await
+        .context("the member refused the snapshot request")?;
+    let mut written = 0u64;
+    loop {
+        let message = tokio::time::timeout(idle, stream.message())
+            .await
+            .with_context(|| {
+                format!(
+                    "snapshot stream silent for {} s after {written} bytes",
+                    idle.as_secs()
+                )
+            })?
+            .with_context(|| format!("snapshot stream broke after {written} bytes"))?;
+        let Some(message) = message else {
+            return Ok(written);
+        };
+        out.write_all(message.blob())
+            .context("writing the snapshot")?;
+        written += message.blob().len() as u64;
+    }
+}
+
+/// Resolves with the signal's name on SIGINT or SIGTERM.
+async fn interrupted() -> &'static str {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

@@ -1,0 +1,271 @@
+//! `snapshot verify`: proves a snapshot file is whole before anyone restores
+//! from it. Checks the sha256 etcd appends to the snapshot stream, the bbolt
+//! meta pages and tree structure, then computes what `etcdutl snapshot
+//! status` prints (hash, revision, total keys, total size) the way etcd does:
+//! crc32c over every bucket name, key and value in key order; the revision is
+//! the main revision of the last key in the `key` bucket. Read-only.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::bbolt::{self, BboltError, Db, Item, Value};
+
+/// Length of the sha256 trailer etcd appends to a snapshot stream, bytes.
+pub const TRAILER_BYTES: usize = 32;
+/// etcd's rule for "has a trailer": size modulo this equals [`TRAILER_BYTES`]
+/// (bbolt files are whole pages, pages are multiples of 512 bytes).
+const SECTOR_BYTES: u64 = 512;
+
+/// Why a file is not a usable snapshot; every message is one line naming the file.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The file cannot be opened or mapped.
+    #[error("{path}: cannot read: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{path}: empty file, not an etcd snapshot")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The bbolt structure is broken (or the file is not bbolt at all).
+    #[error("{path}: {problem}")]
+    Bbolt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: BboltError,
+    },
+    /// No sha256 trailer: a copied `member/snap/db`, not a saved snapshot.
+    #[error("{path}: no sha256 integrity trailer ({size_bytes} bytes is not 32 past a multiple of 512): a copied member/snap/db, not a saved snapshot (etcdutl needs --skip-hash-check for it)")]
+    NoTrailer {
+        /// The file.
+        path: PathBuf,
+        /// File size.
+        size_bytes: u64,
+    },
+    /// The trailer does not match the data.
+    #[error("{path}: integrity hash mismatch: trailer says sha256 {stored}, data hashes to {computed}: the file changed after it was saved")]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Hex sha256 in the trailer.
+        stored: String,
+        /// Hex sha256 of the data.
+        computed: String,
+    },
+    /// The tree is readable but not what etcd writes.
+    #[error("{path}: not an etcd snapshot: {problem}")]
+    NotEtcd {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        problem: String,
+    },
+}
+
+/// What `verify` found: `etcdutl snapshot status` plus the integrity facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotStatus {
+    /// The file verified.
+    pub file: PathBuf,
+    /// File size including the trailer, bytes.
+    pub file_size_bytes: u64,
+    /// sha256 of the database (the trailer's value, checked), hex.
+    pub sha256: String,
+    /// etcd's hash: crc32c over bucket names, keys and values (`etcdutl snapshot status` HASH).
+    pub hash: u32,
+    /// Highest main revision in the `key` bucket.
+    pub revision: i64,
+    /// Entries in all buckets (`etcdutl` TOTAL KEYS).
+    pub total_keys: u64,
+    /// Database size: high-water mark times page size, bytes (`etcdutl` TOTAL SIZE).
+    pub total_size_bytes: u64,
+    /// bbolt page size, bytes.
+    pub page_size_bytes: usize,
+    /// bbolt transaction id of the snapshot.
+    pub txid: u64,
+}
+
+/// A read-only memory map of a whole file.
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(file: &File, len: usize) -> std::io::Result<Mapped> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh private read-only mapping of `len` bytes of an open
+        // file; the pointer is checked and unmapped once, in Drop.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes alive as long as self.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `open`.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
+}
+
+/// Verifies the snapshot at `path` and computes its status.
+pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
+    let io = |error| VerifyError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size == 0 {
+        return Err(VerifyError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let map = Mapped::open(&file, size as usize).map_err(io)?;
+    verify_bytes(path, map.bytes())
+}
+
+/// Verifies snapshot bytes (`path` only names the file in errors).
+pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyError> {
+    let bbolt_err = |problem| VerifyError::Bbolt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let size = bytes.len() as u64;
+    let has_trailer = size % SECTOR_BYTES == TRAILER_BYTES as u64;
+    let data = if has_trailer {
+        &bytes[..bytes.len() - TRAILER_BYTES]
+    } else {
+        bytes
+    };
+    let db = Db::open(data).map_err(bbolt_err)?;
+    if !has_trailer {
+        return Err(VerifyError::NoTrailer {
+            path: path.to_path_buf(),
+            size_bytes: size,
+        });
+    }
+    let stored = &bytes[data.len()..];
+    let computed = Sha256::digest(data);
+    if computed.as_slice() != stored {
+        return Err(VerifyError::HashMismatch {
+            path: path.to_path_buf(),
+            stored: hex::encode(stored),
+            computed: hex::encode(computed),
+        });
+    }
+    bbolt::check(&db).map_err(bbolt_err)?;
+    let (hash, revision, total_keys) = etcd_hash(&db).map_err(|e| match e {
+        HashError::Bbolt(problem) => bbolt_err(problem),
+        HashError::NotEtcd(problem) => VerifyError::NotEtcd {
+            path: path.to_path_buf(),
+            problem,
+        },
+    })?;
+    Ok(SnapshotStatus {
+        file: path.to_path_buf(),
+        file_size_bytes: size,
+        sha256: hex::encode(stored),
+        hash,
+        revision,
+        total_keys,
+        total_size_bytes: db.size_bytes(),
+        page_size_bytes: db.meta().page_size_bytes,
+        txid: db.meta().txid,
+    })
+}
+
+enum HashError {
+    Bbolt(BboltError),
+    NotEtcd(String),
+}
+
+impl From<BboltError> for HashError {
+    fn from(e: BboltError) -> Self {
+        HashError::Bbolt(e)
+    }
+}
+
+/// etcd's snapshot status: (crc32c hash, revision, total keys), computed as
+/// etcdutl's `Status` does.
+fn etcd_hash(db: &Db<'_>) -> Result<(u32, i64, u64), HashError> {
+    let mut top = Vec::new();
+    db.walk(db.root(), &mut |item| {
+        if let Item::Entry { key, value } = item {
+            top.push((key, value));
+        }
+        Ok(())
+    })?;
+    if !top.iter().any(|(name, _)| *name == b"key") {
+        return Err(HashError::NotEtcd("no `key` bucket".into()));
+    }
+    let (mut crc, mut revision, mut total) = (0u32, 0i64, 0u64);
+    for (name, value) in top {
+        let Value::Bucket(bucket) = value else {
+            let shown = String::from_utf8_lossy(name);
+            return Err(HashError::NotEtcd(format!(
+                "top-level key {shown:?} is not a bucket"
+            )));
+        };
+        crc = crc32c::crc32c_append(crc, name);
+        let is_key_bucket = name == b"key";
+        db.walk(bucket, &mut |item| {
+            if let Item::Entry { key, value } = item {
+                crc = crc32c::crc32c_append(crc, key);
+                if let Value::Plain(v) = value {
+                    crc = crc32c::crc32c_append(crc, v);
+                }
+                if is_key_bucket && key.len() >= 8 {
+                    revision = i64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
+                }
+                total += 1;
+            }
+            Ok(())
+        })?;
+    }
+    Ok((crc, revision, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_tiny_inputs_are_rejected_with_the_reason() {
+        let p = Path::new("x.db");
+        let err = verify_bytes(p, &[0u8; 32]).unwrap_err();
+        assert!(err.to_string().contains("not a bbolt database"), "{err}");
+        let err = verify_bytes(p, &[0u8; 4096 * 2]).unwrap_err();
+        assert!(err.to_string().contains("not a bbolt database"), "{err}");
+    }
+}
