@@ -58,6 +58,7 @@ fn report() -> Report {
             free_bytes: 80_000_000_000,
             total_bytes: 100_000_000_000,
         }),
+        ..HostFacts::default()
     };
     let mut report = Report::new("disk", host);
     report.tool_version = "0.0.0-test".into();

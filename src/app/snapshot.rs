@@ -132,7 +132,9 @@ async fn live_members(conn: ConnArgs) -> Result<(Vec<PlanMember>, Option<String>
         .member_list()
         .await
         .context("reading the member list")?;
-    let members = list
+    // In name order, as operators number their control-plane nodes; the
+    // member list itself comes in id order.
+    let mut members: Vec<PlanMember> = list
         .members()
         .iter()
         .map(|m| PlanMember {
@@ -142,5 +144,6 @@ async fn live_members(conn: ConnArgs) -> Result<(Vec<PlanMember>, Option<String>
             id: Some(format!("{:016x}", m.id())),
         })
         .collect();
+    members.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((members, version))
 }

@@ -1,7 +1,9 @@
 //! Host context: facts about the machine the probes ran on (procfs, sysfs),
 //! which rules use to tell hardware problems from contention.
 
+pub mod activity;
 pub mod device;
+pub mod virt;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,12 @@ pub struct HostFacts {
     /// The device and filesystem holding the probed directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<device::DeviceFacts>,
+    /// Hypervisor and cloud vendor.
+    #[serde(default)]
+    pub virtualization: virt::Virtualization,
+    /// CPU, device and other processes' IO while the probes ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<activity::HostActivity>,
 }
 
 impl HostFacts {
@@ -34,6 +42,8 @@ impl HostFacts {
                 .unwrap_or_default(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device: None,
+            virtualization: virt::Virtualization::collect(),
+            activity: None,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::cluster::ClusterReport;
 use crate::host::HostFacts;
 use crate::probe::disk::DiskResult;
 use crate::probe::net::NetResult;
-use crate::rules::{Finding, Verdict};
+use crate::rules::{self, Finding, FindingId, Profile, Verdict};
 
 /// Version of the JSON report schema; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,6 +45,12 @@ pub struct Report {
     /// What the live cluster reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterReport>,
+    /// The profile the rules used, when rules ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Every rule that had its facts and was checked (found or not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_checked: Vec<FindingId>,
     /// Rule findings, most severe first.
     #[serde(default)]
     pub findings: Vec<Finding>,
@@ -64,9 +70,21 @@ impl Report {
             disk: Vec::new(),
             net: Vec::new(),
             cluster: None,
+            profile: None,
+            rules_checked: Vec::new(),
             findings: Vec::new(),
             verdict: Verdict::Pass,
         }
+    }
+
+    /// Runs the rules over this report's facts with `profile`: fills in the
+    /// findings, the rules checked and the verdict.
+    pub fn judge(&mut self, profile: &Profile) {
+        let evaluation = rules::evaluate(self, profile);
+        self.profile = Some(profile.name.clone());
+        self.verdict = Verdict::from_findings(&evaluation.findings);
+        self.findings = evaluation.findings;
+        self.rules_checked = evaluation.checked;
     }
 }
 

@@ -1,6 +1,84 @@
 //! Rules turn collected facts into findings. Every rule is a pure function
 //! over facts and a profile's thresholds; no rule measures or prints.
+//! [`evaluate`] runs every rule whose facts the report has and says which
+//! ones it checked, so a CI report can list the rules that passed too.
 
+pub mod disk;
 pub mod finding;
+pub mod host;
+pub mod profile;
 
 pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
+pub use profile::{Profile, ProfileError};
+
+use crate::probe::disk::DiskProbeKind;
+use crate::report::Report;
+
+/// The outcome of running the rules over one report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Every rule that had the facts it needs, whether it found something or not.
+    pub checked: Vec<FindingId>,
+}
+
+/// Runs every applicable rule over `report` with `profile`'s thresholds.
+pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
+    let mut checked = Vec::new();
+    let mut findings = Vec::new();
+    let mut check = |id: FindingId, applicable: bool, finding: &dyn Fn() -> Option<Finding>| {
+        if applicable {
+            checked.push(id);
+            findings.extend(finding());
+        }
+    };
+    let device = report.host.device.as_ref();
+    let activity = report.host.activity.as_ref();
+    check(FindingId::DiskFsyncSlow, !report.disk.is_empty(), &|| {
+        disk::fsync_slow(&report.disk, device, activity, &profile.disk)
+    });
+    check(FindingId::DiskRotational, device.is_some(), &|| {
+        disk::rotational(device, &profile.disk)
+    });
+    let views = fsync_views(report, profile);
+    check(
+        FindingId::DiskIoContention,
+        activity.is_some() || views.etcd_p99_ms.is_some(),
+        &|| host::io_contention(activity, views, &profile.host),
+    );
+    check(
+        FindingId::HostCpuSteal,
+        activity.is_some_and(|a| a.cpu.is_some()),
+        &|| host::cpu_steal(activity, &report.host.virtualization, &profile.host),
+    );
+    sort(&mut findings);
+    Evaluation { findings, checked }
+}
+
+/// Most severe first; ties in id order, so output is stable.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+}
+
+/// The fdatasync p99 our probes and etcd's metrics saw, for the
+/// differential diagnosis.
+fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
+    let probe_p99_ms = report
+        .disk
+        .iter()
+        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
+        .map(|r| r.latency_us.p99 / 1000.0)
+        .reduce(f64::max);
+    let etcd_p99_ms = report
+        .cluster
+        .iter()
+        .flat_map(|c| &c.metrics)
+        .filter_map(|m| m.wal_fsync.map(|h| h.p99_ms))
+        .reduce(f64::max);
+    host::FsyncViews {
+        probe_p99_ms,
+        etcd_p99_ms,
+        slow_above_ms: profile.disk.wal_fsync_p99_fail_ms,
+    }
+}

@@ -1,0 +1,306 @@
+//! What else the host was doing while a probe ran: CPU steal and iowait
+//! (/proc/stat), the data device's busy time, write rate and write await
+//! (/proc/diskstats), and which other processes wrote the most, with whether
+//! they hold files on that device (/proc/<pid>/io, /proc/<pid>/fd).
+//!
+//! These are the facts that tell a slow disk from a busy one: the same
+//! fdatasync latency means "replace the disk" when nothing else writes, and
+//! "isolate the noisy neighbour" when something does. Take a snapshot with
+//! [`ActivitySampler::start`] before the probe and [`ActivitySampler::finish`]
+//! after it; the window is the probe run.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::time::Instant;
+
+use procfs::{CurrentSI, DiskStat, KernelStats};
+use serde::{Deserialize, Serialize};
+
+use super::device::DeviceFacts;
+
+/// How many of the heaviest other writers are kept.
+pub const TOP_WRITERS: usize = 5;
+
+/// Host activity over one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostActivity {
+    /// Length of the window, seconds.
+    pub window_s: f64,
+    /// CPU time shares over the window, all CPUs together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuActivity>,
+    /// The data device's counters over the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_io: Option<DeviceIo>,
+    /// Other processes that wrote during the window, heaviest first
+    /// (this process excluded), at most [`TOP_WRITERS`].
+    #[serde(default)]
+    pub writers: Vec<ProcessIo>,
+}
+
+/// CPU time shares over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuActivity {
+    /// Share of CPU time the hypervisor ran something else (steal), percent.
+    pub steal_pct: f64,
+    /// Share of CPU time idle with IO outstanding (iowait), percent.
+    pub iowait_pct: f64,
+}
+
+/// Block device counters over a window (/proc/diskstats deltas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceIo {
+    /// Block device name, e.g. `nvme0n1p2`.
+    pub device: String,
+    /// Share of the window the device had IO in flight (io_ticks), percent.
+    pub util_pct: f64,
+    /// Completed writes per second.
+    pub write_iops: f64,
+    /// Bytes written per second, MiB/s.
+    pub write_mib_s: f64,
+    /// Mean time a write spent queued and in service, milliseconds.
+    pub write_await_ms: f64,
+}
+
+/// One other process's writes over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessIo {
+    /// Process id.
+    pub pid: i32,
+    /// Command name (`/proc/<pid>/comm`).
+    pub comm: String,
+    /// Bytes it caused to be written to storage per second, MiB/s
+    /// (`write_bytes` of /proc/<pid>/io).
+    pub write_mib_s: f64,
+    /// True when it has a file (or its working directory) open on the data
+    /// device at the end of the window.
+    pub on_device: bool,
+}
+
+/// A snapshot taken at the start of a window.
+pub struct ActivitySampler {
+    started: Instant,
+    cpu: Option<CpuTicks>,
+    device: Option<(String, u64)>,
+    disk: Option<DiskStat>,
+    writes: HashMap<i32, u64>,
+}
+
+impl ActivitySampler {
+    /// Snapshots the counters; `device` is the data device to watch.
+    pub fn start(device: Option<&DeviceFacts>) -> ActivitySampler {
+        let device = device.and_then(|d| {
+            let dev = fs::metadata(&d.dir).ok()?.dev();
+            Some((d.block_device.clone()?, dev))
+        });
+        ActivitySampler {
+            started: Instant::now(),
+            cpu: cpu_ticks(),
+            disk: device.as_ref().and_then(|(name, _)| disk_stat(name)),
+            device,
+            writes: process_writes(),
+        }
+    }
+
+    /// Reads the counters again and returns the activity in between.
+    pub fn finish(self) -> HostActivity {
+        let window_s = self.started.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, cpu_ticks()) {
+            (Some(a), Some(b)) => Some(cpu_activity(a, b)),
+            _ => None,
+        };
+        let device_io = match (&self.device, &self.disk) {
+            (Some((name, _)), Some(before)) => {
+                disk_stat(name).map(|after| device_io(before, &after, window_s))
+            }
+            _ => None,
+        };
+        let dev = self.device.as_ref().map(|(_, dev)| *dev);
+        let writers = top_writers(&self.writes, &process_writes(), window_s, dev);
+        HostActivity {
+            window_s,
+            cpu,
+            device_io,
+            writers,
+        }
+    }
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    KernelStats::current()
+        .ok()
+        .map(|k| CpuTicks::from(&k.total))
+}
+
+fn disk_stat(name: &str) -> Option<DiskStat> {
+    procfs::diskstats()
+        .ok()?
+        .into_iter()
+        .find(|d| d.name == name)
+}
+
+/// The /proc/stat counters the CPU shares are computed from, in ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CpuTicks {
+    total: u64,
+    steal: u64,
+    iowait: u64,
+}
+
+impl From<&procfs::CpuTime> for CpuTicks {
+    fn from(c: &procfs::CpuTime) -> Self {
+        let steal = c.steal.unwrap_or(0);
+        let iowait = c.iowait.unwrap_or(0);
+        CpuTicks {
+            total: c.user
+                + c.nice
+                + c.system
+                + c.idle
+                + iowait
+                + c.irq.unwrap_or(0)
+                + c.softirq.unwrap_or(0)
+                + steal,
+            steal,
+            iowait,
+        }
+    }
+}
+
+fn cpu_activity(a: CpuTicks, b: CpuTicks) -> CpuActivity {
+    let elapsed = b.total.saturating_sub(a.total).max(1) as f64;
+    let pct = |x: u64, y: u64| round2(100.0 * y.saturating_sub(x) as f64 / elapsed);
+    CpuActivity {
+        steal_pct: pct(a.steal, b.steal),
+        iowait_pct: pct(a.iowait, b.iowait),
+    }
+}
+
+fn device_io(a: &DiskStat, b: &DiskStat, window_s: f64) -> DeviceIo {
+    let writes = b.writes.saturating_sub(a.writes);
+    let window_ms = (window_s * 1000.0).max(1.0);
+    let sectors = b.sectors_written.saturating_sub(a.sectors_written);
+    DeviceIo {
+        device: b.name.clone(),
+        util_pct: round2(
+            (100.0 * b.time_in_progress.saturating_sub(a.time_in_progress) as f64 / window_ms)
+                .min(100.0),
+        ),
+        write_iops: round2(writes as f64 / window_s.max(1e-3)),
+        write_mib_s: round2(sectors as f64 * 512.0 / MIB / window_s.max(1e-3)),
+        write_await_ms: if writes == 0 {
+            0.0
+        } else {
+            round2(b.time_writing.saturating_sub(a.time_writing) as f64 / writes as f64)
+        },
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// `write_bytes` of every process we may read, by pid (this one excluded).
+fn process_writes() -> HashMap<i32, u64> {
+    let me = std::process::id() as i32;
+    let Ok(all) = procfs::process::all_processes() else {
+        return HashMap::new();
+    };
+    all.filter_map(Result::ok)
+        .filter(|p| p.pid != me)
+        .filter_map(|p| Some((p.pid, p.io().ok()?.write_bytes)))
+        .collect()
+}
+
+/// The heaviest writers between two snapshots, with whether each holds a
+/// file on device `dev`.
+fn top_writers(
+    before: &HashMap<i32, u64>,
+    after: &HashMap<i32, u64>,
+    window_s: f64,
+    dev: Option<u64>,
+) -> Vec<ProcessIo> {
+    let mut deltas: Vec<(i32, u64)> = after
+        .iter()
+        .filter_map(|(pid, w)| {
+            let delta = w.saturating_sub(*before.get(pid).unwrap_or(&0));
+            (delta > 0).then_some((*pid, delta))
+        })
+        .collect();
+    deltas.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    deltas
+        .into_iter()
+        .take(TOP_WRITERS)
+        .map(|(pid, bytes)| ProcessIo {
+            pid,
+            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_string())
+                .unwrap_or_default(),
+            write_mib_s: round2(bytes as f64 / MIB / window_s.max(1e-3)),
+            on_device: dev.is_some_and(|d| holds_file_on(pid, d)),
+        })
+        .collect()
+}
+
+/// True when process `pid` has an open file or its working directory on
+/// the filesystem with device number `dev`.
+fn holds_file_on(pid: i32, dev: u64) -> bool {
+    let on_dev = |p: &std::path::Path| fs::metadata(p).is_ok_and(|m| m.dev() == dev);
+    if on_dev(format!("/proc/{pid}/cwd").as_ref()) {
+        return true;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| on_dev(&fd.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn cpu_shares_come_from_tick_deltas() {
+        let at = |total, steal, iowait| CpuTicks {
+            total,
+            steal,
+            iowait,
+        };
+        let a = cpu_activity(at(1000, 0, 0), at(1100, 20, 10));
+        assert_eq!(a.steal_pct, 20.0);
+        assert_eq!(a.iowait_pct, 10.0);
+    }
+
+    #[test]
+    fn a_writer_on_the_device_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let facts = DeviceFacts::for_dir(dir.path()).unwrap();
+        let sampler = ActivitySampler::start(Some(&facts));
+        // A writer that is still running (and holding its file) when the
+        // window closes: synchronous 256 KiB writes, 1 GiB at most.
+        let mut child = std::process::Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", dir.path().join("w").display()))
+            .args(["bs=256k", "count=4096", "oflag=dsync", "status=none"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let activity = sampler.finish();
+        let _ = child.kill();
+        let _ = child.wait();
+        let w = activity
+            .writers
+            .iter()
+            .find(|w| w.pid == child.id() as i32)
+            .unwrap_or_else(|| panic!("dd not among {:?}", activity.writers));
+        assert_eq!(w.comm, "dd");
+        assert!(w.write_mib_s > 1.0, "{w:?}");
+        assert!(w.on_device, "{w:?}");
+        assert!(activity.window_s > 0.7);
+        assert!(activity.cpu.is_some());
+    }
+}

@@ -1,0 +1,300 @@
+//! Disk rules: is the data disk fast enough for etcd, and is it the kind of
+//! disk etcd should be on? Pure functions over disk probe results and the
+//! device facts; the fix is the guide's (Section 4): a high-performance
+//! disk (local NVMe, cloud ESSD) instead of spinning or low-end SSDs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::activity::HostActivity;
+use crate::host::device::DeviceFacts;
+use crate::probe::disk::{DiskProbeKind, DiskResult};
+
+use super::finding::{Evidence, Finding, FindingId, Severity};
+use super::profile::{levels, BadKey};
+
+/// Disk thresholds of a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskThresholds {
+    /// fdatasync p99 (fsync and wal probes) above which the disk has no
+    /// headroom left, milliseconds.
+    pub wal_fsync_p99_warn_ms: f64,
+    /// fdatasync p99 above which etcd's WAL is too slow, milliseconds
+    /// (etcd: below 10 ms).
+    pub wal_fsync_p99_fail_ms: f64,
+    /// Backend commit p99 (backend probe) warn level, milliseconds.
+    pub backend_commit_p99_warn_ms: f64,
+    /// Backend commit p99 fail level, milliseconds (etcd: below 25 ms).
+    pub backend_commit_p99_fail_ms: f64,
+    /// Whether a rotational data disk fails qualification (else it warns).
+    pub rotational_is_failure: bool,
+}
+
+impl Default for DiskThresholds {
+    /// etcd's own guidance (see `profiles/etcd-default.toml`).
+    fn default() -> Self {
+        DiskThresholds {
+            wal_fsync_p99_warn_ms: 5.0,
+            wal_fsync_p99_fail_ms: 10.0,
+            backend_commit_p99_warn_ms: 12.5,
+            backend_commit_p99_fail_ms: 25.0,
+            rotational_is_failure: false,
+        }
+    }
+}
+
+impl DiskThresholds {
+    /// Checks the levels (positive, warn not above fail).
+    pub fn validate(&self) -> Result<(), BadKey> {
+        levels(
+            "disk",
+            ("wal_fsync_p99_warn_ms", self.wal_fsync_p99_warn_ms),
+            ("wal_fsync_p99_fail_ms", self.wal_fsync_p99_fail_ms),
+        )?;
+        levels(
+            "disk",
+            (
+                "backend_commit_p99_warn_ms",
+                self.backend_commit_p99_warn_ms,
+            ),
+            (
+                "backend_commit_p99_fail_ms",
+                self.backend_commit_p99_fail_ms,
+            ),
+        )
+    }
+
+    /// The (warn, fail) p99 levels for a probe, milliseconds.
+    fn p99_levels_ms(&self, probe: DiskProbeKind) -> (f64, f64) {
+        match probe {
+            DiskProbeKind::Fsync | DiskProbeKind::Wal => {
+                (self.wal_fsync_p99_warn_ms, self.wal_fsync_p99_fail_ms)
+            }
+            DiskProbeKind::Backend => (
+                self.backend_commit_p99_warn_ms,
+                self.backend_commit_p99_fail_ms,
+            ),
+        }
+    }
+}
+
+/// The severity of `observed` against a warn and a fail level.
+pub fn level(observed: f64, warn: f64, fail: f64) -> Option<Severity> {
+    if observed > fail {
+        Some(Severity::Fail)
+    } else if observed > warn {
+        Some(Severity::Warn)
+    } else {
+        None
+    }
+}
+
+/// What a probe's latency is called in findings.
+fn metric_name(r: &DiskResult) -> String {
+    match r.probe {
+        DiskProbeKind::Fsync => "fdatasync p99 (fio etcd test)".to_string(),
+        DiskProbeKind::Wal => "WAL batch fdatasync p99".to_string(),
+        DiskProbeKind::Backend => "backend commit p99".to_string(),
+    }
+}
+
+/// The disk name for findings: `/dev/vda (ext4)`, or the directory.
+fn where_(device: Option<&DeviceFacts>, results: &[DiskResult]) -> String {
+    match device {
+        Some(d) => match &d.block_device {
+            Some(b) => format!("/dev/{b} ({}, {})", d.fs_type, d.dir.display()),
+            None => format!("{} ({})", d.dir.display(), d.fs_type),
+        },
+        None => results
+            .first()
+            .map(|r| r.dir.display().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// disk.fsync-slow: a probe's p99 above the profile's levels. `activity`
+/// (other writers during the run) decides whether the text blames the disk.
+pub fn fsync_slow(
+    results: &[DiskResult],
+    device: Option<&DeviceFacts>,
+    activity: Option<&HostActivity>,
+    t: &DiskThresholds,
+) -> Option<Finding> {
+    let mut severity = None;
+    let mut evidence = Vec::new();
+    for r in results {
+        let (warn, fail) = t.p99_levels_ms(r.probe);
+        let p99_ms = r.latency_us.p99 / 1000.0;
+        if let Some(s) = level(p99_ms, warn, fail) {
+            severity = severity.max(Some(s));
+            evidence.push(Evidence {
+                metric: metric_name(r),
+                observed: p99_ms,
+                threshold: if s == Severity::Fail { fail } else { warn },
+                unit: "ms".into(),
+            });
+        }
+    }
+    let severity = severity?;
+    let worst = &evidence
+        .iter()
+        .max_by(|a, b| a.observed.total_cmp(&b.observed))?;
+    let cause = match activity {
+        Some(a) if a.writers.iter().all(|w| !w.on_device) => {
+            "; nothing else wrote to the device during the run, so the disk itself is slow"
+        }
+        Some(_) => "; other processes wrote to the device during the run (see disk.io-contention)",
+        None => "",
+    };
+    let dir = results.first()?.dir.display().to_string();
+    Some(Finding {
+        id: FindingId::DiskFsyncSlow,
+        severity,
+        summary: format!(
+            "{} is {:.2} ms on {}, above the {:.1} ms etcd can live with{cause}",
+            worst.metric,
+            worst.observed,
+            where_(device, results),
+            worst.threshold
+        ),
+        evidence,
+        recommendation: "Put etcd's data dir on a high-performance disk: local NVMe SSD or a cloud ESSD \
+            (PL1 or better) with sub-millisecond fdatasync; retire spinning disks and low-end SSDs. \
+            If only the WAL can move, give it its own fast device with etcd's --wal-dir. Confirm with \
+            fio's etcd test on the new disk."
+            .into(),
+        commands: vec![format!(
+            "fio --name=etcd-fsync --rw=write --ioengine=sync --fdatasync=1 --size=22m --bs=2300 --directory={dir}"
+        )],
+    })
+}
+
+/// disk.rotational: the data dir is on a spinning disk.
+pub fn rotational(device: Option<&DeviceFacts>, t: &DiskThresholds) -> Option<Finding> {
+    let d = device?;
+    if d.rotational != Some(true) {
+        return None;
+    }
+    Some(Finding {
+        id: FindingId::DiskRotational,
+        severity: if t.rotational_is_failure {
+            Severity::Fail
+        } else {
+            Severity::Warn
+        },
+        summary: format!(
+            "{} is on a rotational disk ({}): every fdatasync waits for a seek",
+            d.dir.display(),
+            d.disk.as_deref().unwrap_or("unknown disk")
+        ),
+        evidence: vec![Evidence {
+            metric: format!(
+                "/sys/block/{}/queue/rotational",
+                d.disk.as_deref().unwrap_or("?")
+            ),
+            observed: 1.0,
+            threshold: 0.0,
+            unit: String::new(),
+        }],
+        recommendation:
+            "etcd needs an SSD: move the data dir (at least the WAL, with --wal-dir) to \
+            an NVMe/SSD or a cloud ESSD volume."
+                .into(),
+        commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::activity::ProcessIo;
+    use crate::measure::LatencyHistogram;
+    use crate::probe::disk::{EngineKind, StopReason};
+
+    pub(crate) fn result(probe: DiskProbeKind, p99_ms: f64) -> DiskResult {
+        let mut h = LatencyHistogram::new();
+        for _ in 0..100 {
+            h.record(std::time::Duration::from_secs_f64(p99_ms / 1000.0));
+        }
+        DiskResult {
+            probe,
+            engine: EngineKind::Sync,
+            dir: "/var/lib/etcd".into(),
+            block_size_bytes: 2300,
+            ops: 100,
+            duration_s: 1.0,
+            iops: 100.0,
+            throughput_mib_s: 0.2,
+            latency_us: h.summary(),
+            write_latency_us: None,
+            stop_reason: StopReason::Ops,
+            timeline: vec![],
+            latency_histogram: h.encode(),
+        }
+    }
+
+    #[test]
+    fn fast_disks_have_no_finding() {
+        let t = DiskThresholds::default();
+        let results = [
+            result(DiskProbeKind::Fsync, 2.0),
+            result(DiskProbeKind::Backend, 10.0),
+        ];
+        assert_eq!(fsync_slow(&results, None, None, &t), None);
+    }
+
+    #[test]
+    fn severity_follows_the_worst_probe() {
+        let t = DiskThresholds::default();
+        let warn = fsync_slow(&[result(DiskProbeKind::Wal, 7.0)], None, None, &t).unwrap();
+        assert_eq!(warn.severity, Severity::Warn);
+        assert_eq!(warn.evidence[0].threshold, 5.0);
+        let fail = fsync_slow(
+            &[
+                result(DiskProbeKind::Fsync, 21.0),
+                result(DiskProbeKind::Backend, 13.0),
+            ],
+            None,
+            None,
+            &t,
+        )
+        .unwrap();
+        assert_eq!(fail.severity, Severity::Fail);
+        assert_eq!(fail.evidence.len(), 2);
+        assert!(fail.summary.contains("21.0"), "{}", fail.summary);
+        assert!(fail.recommendation.contains("ESSD"));
+        assert!(fail.commands[0].contains("--fdatasync=1"));
+    }
+
+    #[test]
+    fn the_text_blames_the_disk_only_when_nothing_else_wrote() {
+        let t = DiskThresholds::default();
+        let results = [result(DiskProbeKind::Fsync, 20.0)];
+        let mut activity = HostActivity::default();
+        let alone = fsync_slow(&results, None, Some(&activity), &t).unwrap();
+        assert!(alone.summary.contains("the disk itself is slow"));
+        activity.writers.push(ProcessIo {
+            pid: 7,
+            comm: "backup".into(),
+            write_mib_s: 50.0,
+            on_device: true,
+        });
+        let shared = fsync_slow(&results, None, Some(&activity), &t).unwrap();
+        assert!(shared.summary.contains("disk.io-contention"));
+    }
+
+    #[test]
+    fn rotational_disks_warn_or_fail_per_profile() {
+        let mut d = DeviceFacts {
+            rotational: Some(true),
+            disk: Some("sda".into()),
+            ..DeviceFacts::default()
+        };
+        let mut t = DiskThresholds::default();
+        assert_eq!(rotational(Some(&d), &t).unwrap().severity, Severity::Warn);
+        t.rotational_is_failure = true;
+        assert_eq!(rotational(Some(&d), &t).unwrap().severity, Severity::Fail);
+        d.rotational = Some(false);
+        assert_eq!(rotational(Some(&d), &t), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! Profiles: the thresholds rules compare facts with, per deployment class.
+//!
+//! A profile is a TOML file (`profiles/*.toml`, shipped inside the binary,
+//! or any file given to `--profile`). Every section and key is optional: a
+//! profile states what it changes and the rest comes from `etcd-default`.
+//! Unknown keys, wrong types and inconsistent levels (warn above fail) are
+//! errors naming the key, so a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::disk::DiskThresholds;
+use super::host::HostThresholds;
+
+/// Profiles shipped with etcd-doctor: name and TOML text.
+pub const BUILTIN: [(&str, &str); 3] = [
+    (
+        "etcd-default",
+        include_str!("../../profiles/etcd-default.toml"),
+    ),
+    (
+        "kubernetes-large",
+        include_str!("../../profiles/kubernetes-large.toml"),
+    ),
+    ("cloud-essd", include_str!("../../profiles/cloud-essd.toml")),
+];
+
+/// The profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "etcd-default";
+
+/// A set of thresholds for every rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Profile name, shown in reports (the file name when a file leaves it out).
+    #[serde(default)]
+    pub name: String,
+    /// What deployment class the profile is for.
+    #[serde(default)]
+    pub description: String,
+    /// Disk probe thresholds.
+    #[serde(default)]
+    pub disk: DiskThresholds,
+    /// Host context thresholds (CPU steal, IO contention).
+    #[serde(default)]
+    pub host: HostThresholds,
+}
+
+impl Default for Profile {
+    /// etcd's own guidance (the same numbers as `profiles/etcd-default.toml`).
+    fn default() -> Self {
+        Profile {
+            name: DEFAULT_PROFILE.to_string(),
+            description: String::new(),
+            disk: DiskThresholds::default(),
+            host: HostThresholds::default(),
+        }
+    }
+}
+
+/// Why a profile could not be loaded; each names the profile and the key.
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    /// `--profile NAME` that is neither built in nor an existing file.
+    #[error("--profile {name}: no such profile (built in: {known}) and no such file")]
+    Unknown {
+        /// What was asked for.
+        name: String,
+        /// The built-in names.
+        known: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("--profile {}: {source}", path.display())]
+    Read {
+        /// The profile file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key or wrong type.
+    #[error("profile {origin}: {at}: {message}")]
+    Malformed {
+        /// Profile name or file.
+        origin: String,
+        /// Where: ``key `disk.wal_fsync_p99_fail_ms` `` or `line 3` for a
+        /// syntax error.
+        at: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// A threshold key whose value cannot be used (see [`Profile::validate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadKey {
+    /// Dotted path of the key.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl BadKey {
+    /// A bad key `section.name` with `message`.
+    pub fn new(section: &str, name: &str, message: impl Into<String>) -> BadKey {
+        BadKey {
+            key: format!("{section}.{name}"),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks that a threshold is a finite number above zero.
+pub fn positive(section: &str, name: &str, value: f64) -> Result<(), BadKey> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(BadKey::new(
+            section,
+            name,
+            format!("must be a number above 0, got {value}"),
+        ))
+    }
+}
+
+/// Checks a warn/fail pair: both positive, warn not above fail.
+pub fn levels(section: &str, warn: (&str, f64), fail: (&str, f64)) -> Result<(), BadKey> {
+    positive(section, warn.0, warn.1)?;
+    positive(section, fail.0, fail.1)?;
+    if warn.1 > fail.1 {
+        return Err(BadKey::new(
+            section,
+            warn.0,
+            format!("{} is above {} = {}", warn.1, fail.0, fail.1),
+        ));
+    }
+    Ok(())
+}
+
+impl Profile {
+    /// Loads `--profile NAME|FILE`: a built-in name, else a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Profile::parse(text, name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            return Err(ProfileError::Unknown {
+                name: name_or_path.to_string(),
+                known: BUILTIN.map(|(n, _)| n).join(", "),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Profile::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates profile TOML; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let malformed = |at: String, message: &str| ProfileError::Malformed {
+            origin: origin.to_string(),
+            at,
+            message: message.trim().replace('\n', " "),
+        };
+        let de = toml::Deserializer::new(text);
+        let profile: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let at = match inner.span() {
+                Some(span) if key == "." => {
+                    format!("line {}", text[..span.start].matches('\n').count() + 1)
+                }
+                _ => format!("key `{key}`"),
+            };
+            malformed(at, inner.message())
+        })?;
+        let profile = Profile {
+            name: if profile.name.is_empty() {
+                origin.to_string()
+            } else {
+                profile.name
+            },
+            ..profile
+        };
+        profile
+            .validate()
+            .map_err(|b| malformed(format!("key `{}`", b.key), &b.message))?;
+        Ok(profile)
+    }
+
+    /// Checks every section's values.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        self.disk.validate()?;
+        self.host.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_load_and_default_matches_etcd_default() {
+        for (name, _) in BUILTIN {
+            let p = Profile::load(name).unwrap();
+            assert_eq!(p.name, name);
+            assert!(!p.description.is_empty(), "{name} has no description");
+        }
+        let file = Profile::load(DEFAULT_PROFILE).unwrap();
+        assert_eq!(
+            Profile {
+                description: String::new(),
+                ..file
+            },
+            Profile::default()
+        );
+    }
+
+    #[test]
+    fn a_profile_states_only_what_it_changes() {
+        let p =
+            Profile::parse("name = \"x\"\n[disk]\nwal_fsync_p99_fail_ms = 30.0\n", "x").unwrap();
+        assert_eq!(p.disk.wal_fsync_p99_fail_ms, 30.0);
+        assert_eq!(p.host, HostThresholds::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = |text: &str| Profile::parse(text, "t.toml").unwrap_err().to_string();
+        let e = err("name = \"x\"\n[disk]\nwal_fsync_p99_fial_ms = 3.0\n");
+        assert!(
+            e.contains("disk") && e.contains("wal_fsync_p99_fial_ms"),
+            "{e}"
+        );
+        let e = err("name = \"x\"\n[disk]\nwal_fsync_p99_fail_ms = \"fast\"\n");
+        assert!(e.contains("`disk.wal_fsync_p99_fail_ms`"), "{e}");
+        let e = err("name = \"x\"\n[disk]\nwal_fsync_p99_warn_ms = 20.0\n");
+        assert!(e.contains("`disk.wal_fsync_p99_warn_ms`"), "{e}");
+        let e = err("name = \"x\"\n[host]\ncpu_steal_warn_pct = -1.0\n");
+        assert!(e.contains("`host.cpu_steal_warn_pct`"), "{e}");
+        let e = err("name = \"x\"\n[disk\n");
+        assert!(e.starts_with("profile t.toml: line 2: "), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+
+    #[test]
+    fn unknown_names_list_the_builtin_ones() {
+        let e = Profile::load("no-such-profile").unwrap_err().to_string();
+        assert!(e.contains("--profile no-such-profile"), "{e}");
+        assert!(
+            e.contains("etcd-default, kubernetes-large, cloud-essd"),
+            "{e}"
+        );
+    }
+}
