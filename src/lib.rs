@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod host;
 pub mod measure;
 pub mod probe;

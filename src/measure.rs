@@ -130,6 +130,17 @@ impl EncodedHistogram {
     }
 }
 
+/// Reads one statistic of a [`LatencySummary`].
+pub type SummaryField = fn(&LatencySummary) -> f64;
+
+/// The percentiles every summary reports: name, quantile, field.
+pub const PERCENTILES: [(&str, f64, SummaryField); 4] = [
+    ("p50", 0.50, |l| l.p50),
+    ("p90", 0.90, |l| l.p90),
+    ("p99", 0.99, |l| l.p99),
+    ("p99.9", 0.999, |l| l.p999),
+];
+
 /// Latency distribution of one probe, in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct LatencySummary {

@@ -1,11 +1,23 @@
-//! `etcd-doctor compare`.
+//! `etcd-doctor compare`: baseline report against current report; exit 1
+//! when a probe regressed beyond noise and beyond `--max-regression`.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::cli::verdict::CompareArgs;
+use crate::compare;
+use crate::report::{self, comparison};
 use crate::Outcome;
 
 /// Runs `compare`.
-pub fn run(_args: CompareArgs) -> Result<Outcome> {
-    bail!("`compare` is not implemented yet")
+pub fn run(args: CompareArgs) -> Result<Outcome> {
+    let (plan, output) = args.into_plans()?;
+    let baseline = compare::load(&plan.baseline)?;
+    let current = compare::load(&plan.current)?;
+    let result = compare::compare(&baseline, &current, &plan.plan)?;
+    report::emit_with(&output, |w| comparison::render(&result, output.format, w))?;
+    Ok(if result.regressions > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Healthy
+    })
 }

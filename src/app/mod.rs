@@ -12,7 +12,9 @@ mod snapshot;
 
 use anyhow::Result;
 
+use crate::cli::verdict::JudgePlan;
 use crate::cli::{Cli, Command};
+use crate::report::{self, OutputPlan, Report};
 use crate::Outcome;
 
 /// Runs one command to completion.
@@ -35,4 +37,24 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+/// Judges a finished report against the plan's profile, writes it (and the
+/// report bundle when asked), and maps the findings to the exit outcome.
+pub(crate) fn conclude(
+    mut report: Report,
+    judge: &JudgePlan,
+    output: &OutputPlan,
+) -> Result<Outcome> {
+    report.judge(&judge.profile);
+    report::emit(&report, output)?;
+    if let Some(dir) = &judge.report_dir {
+        report::bundle::write(&report, dir)?;
+    }
+    let failing = report.findings.iter().any(|f| f.severity >= judge.fail_on);
+    Ok(if failing {
+        Outcome::Findings
+    } else {
+        Outcome::Healthy
+    })
 }

@@ -12,7 +12,7 @@ use crate::cli::output::OutputArgs;
 use crate::cli::snapshot::{
     parse_members, RejoinPlanArgs, RestorePlanArgs, RunbookArgs, SnapshotAction, SnapshotArgs,
 };
-use crate::report::{write_file, OutputPlan};
+use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::{
     self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
 };
@@ -44,11 +44,7 @@ async fn save_from(conn: ConnArgs, file: &Path) -> Result<SnapshotStatus> {
 
 fn emit_status(status: &SnapshotStatus, command: &str, output: OutputArgs) -> Result<()> {
     let plan = OutputPlan::from(output);
-    match &plan.out {
-        Some(path) => write_file(path, |w| report::render(status, command, plan.format, w)),
-        None => report::render(status, command, plan.format, &mut io::stdout().lock())
-            .context("writing to standard output"),
-    }
+    emit_with(&plan, |w| report::render(status, command, plan.format, w))
 }
 
 /// Members and their etcd versions: from `--members`, or the live cluster.

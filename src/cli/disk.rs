@@ -40,7 +40,16 @@ pub struct DiskArgs {
     /// Directory whose disk is probed (a fresh temporary directory is made inside it).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
-    /// Probes to run, comma-separated.
+    #[command(flatten)]
+    pub run: DiskRunArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How the disk probes run; shared by `disk`, `qualify` and `diagnose`.
+#[derive(Debug, Clone, Args)]
+pub struct DiskRunArgs {
+    /// Disk probes to run, comma-separated.
     #[arg(
         long,
         value_enum,
@@ -57,8 +66,6 @@ pub struct DiskArgs {
     /// Run each probe for SECS seconds (default: stop once p99 is stable).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// `disk` arguments that cannot make a plan; each names its flag.
@@ -78,7 +85,14 @@ pub enum DiskArgsError {
 impl DiskArgs {
     /// The run plan and the output plan these arguments ask for.
     pub fn into_plans(self) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
-        let mut plan = DiskPlan::quick(self.dir);
+        Ok((self.run.into_plan(self.dir)?, self.output.into()))
+    }
+}
+
+impl DiskRunArgs {
+    /// The plan for probing `dir`.
+    pub fn into_plan(self, dir: PathBuf) -> Result<DiskPlan, DiskArgsError> {
+        let mut plan = DiskPlan::quick(dir);
         plan.probes = Vec::with_capacity(self.probe.len());
         for p in self.probe {
             let kind = match p {
@@ -107,7 +121,7 @@ impl DiskArgs {
             }
             plan.stop = StopRule::Duration(Duration::from_secs_f64(secs));
         }
-        Ok((plan, self.output.into()))
+        Ok(plan)
     }
 }
 

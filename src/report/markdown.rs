@@ -3,12 +3,27 @@
 
 use std::io::{self, Write};
 
-use super::view::{self, sections};
+use super::view::{self, sections, Section};
 use super::Report;
 
 /// Escapes a cell for a Markdown pipe table.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes each section as a `##` heading and a pipe table.
+pub fn write_sections(sections: &[Section], w: &mut dyn Write) -> io::Result<()> {
+    for section in sections {
+        writeln!(w, "## {}\n", section.title)?;
+        writeln!(w, "| {} |", section.headers.join(" | "))?;
+        writeln!(w, "|{}", "---|".repeat(section.headers.len()))?;
+        for row in &section.rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            writeln!(w, "| {} |", cells.join(" | "))?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
 }
 
 /// Writes `report` as Markdown.
@@ -19,16 +34,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         "Host `{}`, kernel {}, {} CPUs, etcd-doctor {}.\n",
         report.host.hostname, report.host.kernel, report.host.cpus, report.tool_version
     )?;
-    for section in sections(report) {
-        writeln!(w, "## {}\n", section.title)?;
-        writeln!(w, "| {} |", section.headers.join(" | "))?;
-        writeln!(w, "|{}", "---|".repeat(section.headers.len()))?;
-        for row in &section.rows {
-            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
-            writeln!(w, "| {} |", cells.join(" | "))?;
-        }
-        writeln!(w)?;
-    }
+    write_sections(&sections(report), w)?;
     writeln!(w, "## Findings\n")?;
     if report.findings.is_empty() {
         writeln!(w, "None.")?;

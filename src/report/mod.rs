@@ -3,13 +3,20 @@
 //! `io::Write` so tests capture bytes. Renderers are fed finished results
 //! only; they never measure.
 
+pub mod bundle;
+pub mod comparison;
+pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
+pub mod plots;
+pub mod prometheus;
 pub mod table;
 pub mod view;
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -120,13 +127,24 @@ pub fn render(report: &Report, format: Format, w: &mut dyn Write) -> io::Result<
 /// Writes `report` as the plan says: to standard output, or to a file that
 /// appears whole (written beside it, then renamed).
 pub fn emit(report: &Report, plan: &OutputPlan) -> Result<()> {
+    emit_with(plan, |w| render(report, plan.format, w))
+}
+
+/// Runs `render` into standard output, or into the plan's file (written
+/// whole); for outputs that are not a [`Report`].
+pub fn emit_with(
+    plan: &OutputPlan,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     match &plan.out {
         None => {
             let stdout = io::stdout();
             let mut lock = stdout.lock();
-            render(report, plan.format, &mut lock).context("writing report to standard output")
+            render(&mut lock)
+                .and_then(|()| lock.flush())
+                .context("writing to standard output")
         }
-        Some(path) => write_file(path, |w| render(report, plan.format, w)),
+        Some(path) => write_file(path, render),
     }
 }
 
@@ -141,8 +159,10 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
         .tempfile_in(parent)
         .with_context(|| format!("cannot write {}", path.display()))?;
     fill(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    // Reports are for other users too (node_exporter reads report.prom).
     tmp.as_file()
-        .sync_all()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("syncing {}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)

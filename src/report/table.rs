@@ -5,12 +5,12 @@ use std::io::{self, Write};
 
 use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
-use super::view::{self, sections};
+use super::view::{self, sections, Section};
 use super::Report;
 
-/// Writes `report` as terminal tables.
-pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    for section in sections(report) {
+/// Writes each section as a titled terminal table.
+pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<()> {
+    for section in sections {
         writeln!(w, "{}", section.title)?;
         let mut table = Table::new();
         table
@@ -22,6 +22,12 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w, "{table}\n")?;
     }
+    Ok(())
+}
+
+/// Writes `report` as terminal tables.
+pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    write_sections(sections(report), w)?;
     if report.findings.is_empty() {
         return writeln!(w, "Verdict: {} (no findings)", report.verdict);
     }

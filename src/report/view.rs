@@ -15,7 +15,7 @@ use super::Report;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
     /// Title shown above the table.
-    pub title: &'static str,
+    pub title: String,
     /// Column headers.
     pub headers: Vec<&'static str>,
     /// Cells, one `Vec` per row, as many cells as headers.
@@ -93,7 +93,7 @@ fn latency_cells(l: &LatencySummary) -> Vec<String> {
 fn device_section(d: &DeviceFacts) -> Section {
     let rotational = d.rotational.map(|r| if r { "yes" } else { "no" });
     Section {
-        title: "Device",
+        title: "Device".into(),
         headers: vec![
             "DIR",
             "MOUNT",
@@ -137,7 +137,7 @@ fn disk_section(results: &[DiskResult]) -> Section {
         })
         .collect();
     Section {
-        title: "Disk",
+        title: "Disk".into(),
         headers: vec![
             "PROBE", "ENGINE", "OPS", "SECS", "IOPS", "MiB/s", "P50", "P90", "P99", "P99.9", "MAX",
             "STOPPED",
@@ -169,7 +169,7 @@ fn net_section(results: &[NetResult]) -> Section {
         })
         .collect();
     Section {
-        title: "Network",
+        title: "Network".into(),
         headers: vec![
             "PROBE",
             "PEER",
@@ -187,7 +187,7 @@ fn net_section(results: &[NetResult]) -> Section {
 
 fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
     let endpoints = Section {
-        title: "Endpoint status",
+        title: "Endpoint status".into(),
         headers: vec![
             "ENDPOINT",
             "ID",
@@ -222,7 +222,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .collect(),
     };
     let members = Section {
-        title: "Members",
+        title: "Members".into(),
         headers: vec![
             "ID",
             "STATUS",
@@ -247,7 +247,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .collect(),
     };
     let health = Section {
-        title: "Health",
+        title: "Health".into(),
         headers: vec!["ENDPOINT", "HEALTH", "TOOK", "ERROR"],
         rows: c
             .health
@@ -263,7 +263,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .collect(),
     };
     let alarms = Section {
-        title: "Alarms",
+        title: "Alarms".into(),
         headers: vec!["MEMBER ID", "ALARM"],
         rows: c
             .alarms
@@ -281,7 +281,7 @@ fn metrics_section(c: &ClusterReport) -> Section {
     };
     let num = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
     Section {
-        title: "Metrics (p50 / p99 ms over the scrape window)",
+        title: "Metrics (p50 / p99 ms over the scrape window)".into(),
         headers: vec![
             "MEMBER",
             "WAL FSYNC",

@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::activity::HostActivity;
 use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
@@ -112,12 +111,13 @@ fn where_(device: Option<&DeviceFacts>, results: &[DiskResult]) -> String {
     }
 }
 
-/// disk.fsync-slow: a probe's p99 above the profile's levels. `activity`
-/// (other writers during the run) decides whether the text blames the disk.
+/// disk.fsync-slow: a probe's p99 above the profile's levels. `contended`
+/// (did other processes write heavily to the device during the run, when
+/// that is known) decides whether the text blames the disk.
 pub fn fsync_slow(
     results: &[DiskResult],
     device: Option<&DeviceFacts>,
-    activity: Option<&HostActivity>,
+    contended: Option<bool>,
     t: &DiskThresholds,
 ) -> Option<Finding> {
     let mut severity = None;
@@ -139,11 +139,13 @@ pub fn fsync_slow(
     let worst = &evidence
         .iter()
         .max_by(|a, b| a.observed.total_cmp(&b.observed))?;
-    let cause = match activity {
-        Some(a) if a.writers.iter().all(|w| !w.on_device) => {
-            "; nothing else wrote to the device during the run, so the disk itself is slow"
+    let cause = match contended {
+        Some(false) => {
+            "; nothing else wrote much to the device during the run, so the disk itself is slow"
         }
-        Some(_) => "; other processes wrote to the device during the run (see disk.io-contention)",
+        Some(true) => {
+            "; other processes wrote to the device during the run (see disk.io-contention)"
+        }
         None => "",
     };
     let dir = results.first()?.dir.display().to_string();
@@ -169,11 +171,57 @@ pub fn fsync_slow(
     })
 }
 
-/// disk.rotational: the data dir is on a spinning disk.
-pub fn rotational(device: Option<&DeviceFacts>, t: &DiskThresholds) -> Option<Finding> {
+/// fdatasync p99 below which the disk cannot be spinning, milliseconds: a
+/// 15k rpm disk turns once in 4 ms and a synced write waits for part of a
+/// turn, so thousands of them per second at sub-millisecond p99 mean flash
+/// (or a battery-backed cache) whatever the kernel's flag says.
+pub const SPINNING_DISK_FLOOR_MS: f64 = 1.0;
+
+/// disk.rotational: the data dir is on a spinning disk. When the kernel
+/// says rotational but the probes measured flash-like fdatasync (virtual
+/// disks, virtio-blk among them, report rotational=1 by default), the
+/// finding is only informational and says why.
+pub fn rotational(
+    device: Option<&DeviceFacts>,
+    results: &[DiskResult],
+    t: &DiskThresholds,
+) -> Option<Finding> {
     let d = device?;
     if d.rotational != Some(true) {
         return None;
+    }
+    let disk = d.disk.as_deref().unwrap_or("unknown disk");
+    let fastest_p99_ms = results
+        .iter()
+        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
+        .map(|r| r.latency_us.p99 / 1000.0)
+        .reduce(f64::min);
+    let mut evidence = vec![Evidence {
+        metric: format!("/sys/block/{disk}/queue/rotational"),
+        observed: 1.0,
+        threshold: 0.0,
+        unit: String::new(),
+    }];
+    if let Some(p99) = fastest_p99_ms.filter(|p| *p < SPINNING_DISK_FLOOR_MS) {
+        evidence.push(Evidence {
+            metric: "fdatasync p99 (no spinning disk is this fast)".into(),
+            observed: p99,
+            threshold: SPINNING_DISK_FLOOR_MS,
+            unit: "ms".into(),
+        });
+        return Some(Finding {
+            id: FindingId::DiskRotational,
+            severity: Severity::Info,
+            summary: format!(
+                "the kernel marks {disk} rotational, but fdatasync p99 of {p99:.2} ms is no spinning \
+                 disk: virtual disks often report rotational=1"
+            ),
+            evidence,
+            recommendation: "Nothing to change for latency; confirm the backing storage type with your \
+                provider, and tell the kernel (rotational=0) so IO schedulers treat it as flash."
+                .into(),
+            commands: vec![format!("echo 0 > /sys/block/{disk}/queue/rotational")],
+        });
     }
     Some(Finding {
         id: FindingId::DiskRotational,
@@ -183,19 +231,10 @@ pub fn rotational(device: Option<&DeviceFacts>, t: &DiskThresholds) -> Option<Fi
             Severity::Warn
         },
         summary: format!(
-            "{} is on a rotational disk ({}): every fdatasync waits for a seek",
-            d.dir.display(),
-            d.disk.as_deref().unwrap_or("unknown disk")
+            "{} is on a rotational disk ({disk}): every fdatasync waits for a seek",
+            d.dir.display()
         ),
-        evidence: vec![Evidence {
-            metric: format!(
-                "/sys/block/{}/queue/rotational",
-                d.disk.as_deref().unwrap_or("?")
-            ),
-            observed: 1.0,
-            threshold: 0.0,
-            unit: String::new(),
-        }],
+        evidence,
         recommendation:
             "etcd needs an SSD: move the data dir (at least the WAL, with --wal-dir) to \
             an NVMe/SSD or a cloud ESSD volume."
@@ -207,7 +246,6 @@ pub fn rotational(device: Option<&DeviceFacts>, t: &DiskThresholds) -> Option<Fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::activity::ProcessIo;
     use crate::measure::LatencyHistogram;
     use crate::probe::disk::{EngineKind, StopReason};
 
@@ -270,17 +308,12 @@ mod tests {
     fn the_text_blames_the_disk_only_when_nothing_else_wrote() {
         let t = DiskThresholds::default();
         let results = [result(DiskProbeKind::Fsync, 20.0)];
-        let mut activity = HostActivity::default();
-        let alone = fsync_slow(&results, None, Some(&activity), &t).unwrap();
+        let alone = fsync_slow(&results, None, Some(false), &t).unwrap();
         assert!(alone.summary.contains("the disk itself is slow"));
-        activity.writers.push(ProcessIo {
-            pid: 7,
-            comm: "backup".into(),
-            write_mib_s: 50.0,
-            on_device: true,
-        });
-        let shared = fsync_slow(&results, None, Some(&activity), &t).unwrap();
+        let shared = fsync_slow(&results, None, Some(true), &t).unwrap();
         assert!(shared.summary.contains("disk.io-contention"));
+        let unknown = fsync_slow(&results, None, None, &t).unwrap();
+        assert!(!unknown.summary.contains("disk itself"));
     }
 
     #[test]
@@ -291,10 +324,39 @@ mod tests {
             ..DeviceFacts::default()
         };
         let mut t = DiskThresholds::default();
-        assert_eq!(rotational(Some(&d), &t).unwrap().severity, Severity::Warn);
+        let slow = [result(DiskProbeKind::Fsync, 9.0)];
+        assert_eq!(
+            rotational(Some(&d), &slow, &t).unwrap().severity,
+            Severity::Warn
+        );
+        assert_eq!(
+            rotational(Some(&d), &[], &t).unwrap().severity,
+            Severity::Warn
+        );
         t.rotational_is_failure = true;
-        assert_eq!(rotational(Some(&d), &t).unwrap().severity, Severity::Fail);
+        assert_eq!(
+            rotational(Some(&d), &slow, &t).unwrap().severity,
+            Severity::Fail
+        );
         d.rotational = Some(false);
-        assert_eq!(rotational(Some(&d), &t), None);
+        assert_eq!(rotational(Some(&d), &slow, &t), None);
+    }
+
+    #[test]
+    fn a_rotational_flag_on_a_flash_fast_disk_is_only_information() {
+        let d = DeviceFacts {
+            rotational: Some(true),
+            disk: Some("vda".into()),
+            ..DeviceFacts::default()
+        };
+        let t = DiskThresholds {
+            rotational_is_failure: true,
+            ..DiskThresholds::default()
+        };
+        let fast = [result(DiskProbeKind::Fsync, 0.2)];
+        let f = rotational(Some(&d), &fast, &t).unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        assert!(f.summary.contains("virtual disks"), "{}", f.summary);
+        assert_eq!(f.evidence.len(), 2);
     }
 }

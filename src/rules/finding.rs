@@ -44,6 +44,32 @@ pub enum FindingId {
 }
 
 impl FindingId {
+    /// Every finding id, in DESIGN.md's order.
+    pub const ALL: [FindingId; 17] = [
+        FindingId::DiskFsyncSlow,
+        FindingId::DiskIoContention,
+        FindingId::DiskRotational,
+        FindingId::NetPeerRttHigh,
+        FindingId::NetNicSaturated,
+        FindingId::NetErrors,
+        FindingId::HostCpuSteal,
+        FindingId::ClusterMemberUnreachable,
+        FindingId::ClusterStaleMember,
+        FindingId::ClusterRaftLag,
+        FindingId::ClusterLeaderChurn,
+        FindingId::ClusterDbFragmented,
+        FindingId::ClusterDbNearQuota,
+        FindingId::ClusterAlarmActive,
+        FindingId::ClusterMetricsWalFsyncSlow,
+        FindingId::ClusterMetricsBackendCommitSlow,
+        FindingId::ClusterMetricsPeerRttHigh,
+    ];
+
+    /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
+    pub fn area(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or_default()
+    }
+
     /// The id as written in reports, e.g. `disk.fsync-slow`.
     pub fn as_str(self) -> &'static str {
         match self {

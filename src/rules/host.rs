@@ -63,17 +63,40 @@ pub struct FsyncViews {
     pub probe_p99_ms: Option<f64>,
     /// Worst WAL fsync p99 etcd's own metrics report, ms.
     pub etcd_p99_ms: Option<f64>,
-    /// The p99 above which either is slow, ms.
-    pub slow_above_ms: f64,
+    /// The p99 above which either leaves no headroom (warn level), ms.
+    pub warn_above_ms: f64,
+    /// The p99 above which either is too slow (fail level), ms.
+    pub fail_above_ms: f64,
 }
 
 impl FsyncViews {
-    fn probe_slow(&self) -> Option<bool> {
-        self.probe_p99_ms.map(|p| p > self.slow_above_ms)
+    /// How slow the worst view is, if it is.
+    fn slowness(&self) -> Option<Severity> {
+        let worst = self
+            .probe_p99_ms
+            .into_iter()
+            .chain(self.etcd_p99_ms)
+            .reduce(f64::max)?;
+        super::disk::level(worst, self.warn_above_ms, self.fail_above_ms)
     }
-    fn etcd_slow(&self) -> Option<bool> {
-        self.etcd_p99_ms.map(|p| p > self.slow_above_ms)
+
+    /// etcd's own metrics are too slow while the probe of the same device
+    /// is not even at the warn level: the hardware is not the cause.
+    fn fast_probe_slow_etcd(&self) -> bool {
+        matches!(
+            (self.probe_p99_ms, self.etcd_p99_ms),
+            (Some(probe), Some(etcd)) if probe <= self.warn_above_ms && etcd > self.fail_above_ms
+        )
     }
+}
+
+/// Other processes on the data device writing at least the contender rate.
+pub fn contenders<'a>(activity: &'a HostActivity, t: &HostThresholds) -> Vec<&'a ProcessIo> {
+    activity
+        .writers
+        .iter()
+        .filter(|w| w.on_device && w.write_mib_s >= t.contender_min_write_mib_s)
+        .collect()
 }
 
 /// disk.io-contention, the differential diagnosis: other processes writing
@@ -85,29 +108,22 @@ pub fn io_contention(
     views: FsyncViews,
     t: &HostThresholds,
 ) -> Option<Finding> {
-    let contenders: Vec<&ProcessIo> = activity
-        .map(|a| {
-            a.writers
-                .iter()
-                .filter(|w| w.on_device && w.write_mib_s >= t.contender_min_write_mib_s)
-                .collect()
-        })
-        .unwrap_or_default();
+    let contenders = activity.map(|a| contenders(a, t)).unwrap_or_default();
     let util = activity
         .and_then(|a| a.device_io.as_ref())
         .map(|d| d.util_pct);
     let busy = util.is_some_and(|u| u >= t.device_util_warn_pct);
-    let slow = views.probe_slow() == Some(true) || views.etcd_slow() == Some(true);
-    let fast_probe_slow_etcd = views.probe_slow() == Some(false) && views.etcd_slow() == Some(true);
-    let (severity, summary) = if !contenders.is_empty() && slow {
+    let (severity, summary) = if let (false, Some(slowness)) =
+        (contenders.is_empty(), views.slowness())
+    {
         (
-            Severity::Fail,
+            slowness,
             format!(
                 "fdatasync is slow while {} write to the etcd data device: IO contention",
                 names(&contenders)
             ),
         )
-    } else if fast_probe_slow_etcd {
+    } else if views.fast_probe_slow_etcd() {
         (
             Severity::Fail,
             format!(
@@ -183,15 +199,23 @@ fn contention_evidence(
             unit: "%".into(),
         });
     }
-    for (metric, value) in [
-        ("etcd WAL fsync p99 (metrics)", views.etcd_p99_ms),
-        ("probe fdatasync p99", views.probe_p99_ms),
+    for (metric, value, threshold) in [
+        (
+            "etcd WAL fsync p99 (metrics)",
+            views.etcd_p99_ms,
+            views.fail_above_ms,
+        ),
+        (
+            "probe fdatasync p99",
+            views.probe_p99_ms,
+            views.warn_above_ms,
+        ),
     ] {
         if let Some(v) = value {
             evidence.push(Evidence {
                 metric: metric.into(),
                 observed: v,
-                threshold: views.slow_above_ms,
+                threshold,
                 unit: "ms".into(),
             });
         }
@@ -270,7 +294,8 @@ mod tests {
         FsyncViews {
             probe_p99_ms: probe,
             etcd_p99_ms: etcd,
-            slow_above_ms: 10.0,
+            warn_above_ms: 5.0,
+            fail_above_ms: 10.0,
         }
     }
 

@@ -35,11 +35,12 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     };
     let device = report.host.device.as_ref();
     let activity = report.host.activity.as_ref();
+    let contended = activity.map(|a| !host::contenders(a, &profile.host).is_empty());
     check(FindingId::DiskFsyncSlow, !report.disk.is_empty(), &|| {
-        disk::fsync_slow(&report.disk, device, activity, &profile.disk)
+        disk::fsync_slow(&report.disk, device, contended, &profile.disk)
     });
     check(FindingId::DiskRotational, device.is_some(), &|| {
-        disk::rotational(device, &profile.disk)
+        disk::rotational(device, &report.disk, &profile.disk)
     });
     let views = fsync_views(report, profile);
     check(
@@ -79,6 +80,7 @@ fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
     host::FsyncViews {
         probe_p99_ms,
         etcd_p99_ms,
-        slow_above_ms: profile.disk.wal_fsync_p99_fail_ms,
+        warn_above_ms: profile.disk.wal_fsync_p99_warn_ms,
+        fail_above_ms: profile.disk.wal_fsync_p99_fail_ms,
     }
 }
