@@ -38,7 +38,7 @@ pub fn esc(s: &str) -> String {
 
 /// Writes `report` as a self-contained HTML page.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    let verdict = report.verdict.to_string();
+    let verdict = view::verdict_text(report);
     writeln!(
         w,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -49,7 +49,10 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         w,
         "<h1>etcd-doctor {} <span class=\"verdict {}\">{verdict}</span></h1>",
         esc(&report.command),
-        verdict.to_lowercase()
+        match report.profile {
+            Some(_) => report.verdict.to_string().to_lowercase(),
+            None => "info".to_string(),
+        }
     )?;
     writeln!(
         w,
@@ -92,6 +95,9 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn findings(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    if report.profile.is_none() {
+        return writeln!(w, "<p>{}</p>", esc(view::NO_VERDICT));
+    }
     writeln!(w, "<h2>Findings</h2>")?;
     if report.findings.is_empty() {
         writeln!(w, "<p>None: every rule checked passed.</p>")?;

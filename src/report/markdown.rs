@@ -28,13 +28,21 @@ pub fn write_sections(sections: &[Section], w: &mut dyn Write) -> io::Result<()>
 
 /// Writes `report` as Markdown.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    writeln!(w, "# etcd-doctor {}: {}\n", report.command, report.verdict)?;
+    writeln!(
+        w,
+        "# etcd-doctor {}: {}\n",
+        report.command,
+        view::verdict_text(report)
+    )?;
     writeln!(
         w,
         "Host `{}`, kernel {}, {} CPUs, etcd-doctor {}.\n",
         report.host.hostname, report.host.kernel, report.host.cpus, report.tool_version
     )?;
     write_sections(&sections(report), w)?;
+    if report.profile.is_none() {
+        return writeln!(w, "{}", view::NO_VERDICT);
+    }
     writeln!(w, "## Findings\n")?;
     if report.findings.is_empty() {
         writeln!(w, "None.")?;

@@ -28,6 +28,9 @@ pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<(
 /// Writes `report` as terminal tables.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     write_sections(sections(report), w)?;
+    if report.profile.is_none() {
+        return writeln!(w, "{}", view::NO_VERDICT);
+    }
     if report.findings.is_empty() {
         return writeln!(w, "Verdict: {} (no findings)", report.verdict);
     }

@@ -41,6 +41,19 @@ pub fn sections(report: &Report) -> Vec<Section> {
     out
 }
 
+/// The verdict as a heading says it: `PASS`, `FAIL`, or, for a report no
+/// rules judged (`disk`), that there is none.
+pub fn verdict_text(report: &Report) -> String {
+    match report.profile {
+        Some(_) => report.verdict.to_string(),
+        None => "measurements only".to_string(),
+    }
+}
+
+/// What a report no rules judged says instead of a verdict.
+pub const NO_VERDICT: &str =
+    "No verdict: measurements only. `etcd-doctor qualify` judges them against a profile.";
+
 /// Formats a latency in microseconds with a unit that keeps 3-4 significant digits.
 pub fn fmt_us(us: f64) -> String {
     if us >= 1_000_000.0 {

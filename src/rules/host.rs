@@ -119,7 +119,7 @@ pub fn io_contention(
         (
             slowness,
             format!(
-                "fdatasync is slow while {} write to the etcd data device: IO contention",
+                "fdatasync is slow while {} wrote to the etcd data device: IO contention",
                 names(&contenders)
             ),
         )

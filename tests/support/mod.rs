@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod etcd;
+pub mod fixtures;
 pub mod slowdisk;
 
 /// True when the test may use root-only features (netns, loop devices,
