@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::device::DeviceFacts;
 
 /// How many of the heaviest other writers are kept.
-pub const TOP_WRITERS: usize = 5;
+pub const TOP_WRITERS: usize = 8;
 
 /// Host activity over one window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,8 +33,9 @@ pub struct HostActivity {
     /// The data device's counters over the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_io: Option<DeviceIo>,
-    /// Other processes that wrote during the window, heaviest first
-    /// (this process excluded), at most [`TOP_WRITERS`].
+    /// Other processes that wrote during the window (this process
+    /// excluded): those with files on the data device first, heaviest
+    /// first, at most [`TOP_WRITERS`].
     #[serde(default)]
     pub writers: Vec<ProcessIo>,
 }
@@ -214,32 +215,33 @@ fn process_writes() -> HashMap<i32, u64> {
         .collect()
 }
 
-/// The heaviest writers between two snapshots, with whether each holds a
-/// file on device `dev`.
+/// The heaviest writers between two snapshots, those holding a file on
+/// device `dev` first (they are the ones that can slow it), each with
+/// whether it does.
 fn top_writers(
     before: &HashMap<i32, u64>,
     after: &HashMap<i32, u64>,
     window_s: f64,
     dev: Option<u64>,
 ) -> Vec<ProcessIo> {
-    let mut deltas: Vec<(i32, u64)> = after
+    let mut writers: Vec<(bool, u64, i32)> = after
         .iter()
         .filter_map(|(pid, w)| {
             let delta = w.saturating_sub(*before.get(pid).unwrap_or(&0));
-            (delta > 0).then_some((*pid, delta))
+            (delta > 0).then(|| (dev.is_some_and(|d| holds_file_on(*pid, d)), delta, *pid))
         })
         .collect();
-    deltas.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    deltas
+    writers.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    writers
         .into_iter()
         .take(TOP_WRITERS)
-        .map(|(pid, bytes)| ProcessIo {
+        .map(|(on_device, bytes, pid)| ProcessIo {
             pid,
             comm: fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim().to_string())
                 .unwrap_or_default(),
             write_mib_s: round2(bytes as f64 / MIB / window_s.max(1e-3)),
-            on_device: dev.is_some_and(|d| holds_file_on(pid, d)),
+            on_device,
         })
         .collect()
 }

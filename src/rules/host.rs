@@ -90,12 +90,17 @@ impl FsyncViews {
     }
 }
 
-/// Other processes on the data device writing at least the contender rate.
+/// Command name of etcd itself: its writes are the workload, not contention.
+pub const ETCD_COMM: &str = "etcd";
+
+/// Other processes on the data device (etcd itself aside) writing at least
+/// the contender rate.
 pub fn contenders<'a>(activity: &'a HostActivity, t: &HostThresholds) -> Vec<&'a ProcessIo> {
     activity
         .writers
         .iter()
-        .filter(|w| w.on_device && w.write_mib_s >= t.contender_min_write_mib_s)
+        .filter(|w| w.on_device && w.comm != ETCD_COMM)
+        .filter(|w| w.write_mib_s >= t.contender_min_write_mib_s)
         .collect()
 }
 
@@ -312,6 +317,15 @@ mod tests {
         );
         assert!(f.commands[0].starts_with("ionice -c 3 -p 4242"));
         assert!(f.recommendation.contains("Isolate IO-intensive services"));
+    }
+
+    #[test]
+    fn etcd_itself_is_not_a_contender() {
+        let t = HostThresholds::default();
+        let mut etcd = writer(true, 40.0);
+        etcd.comm = ETCD_COMM.into();
+        let a = activity(vec![etcd], 90.0);
+        assert_eq!(io_contention(Some(&a), views(Some(25.0), None), &t), None);
     }
 
     #[test]
