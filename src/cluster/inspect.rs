@@ -119,8 +119,8 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
     }
     let listed = members.as_deref().unwrap_or_default();
     let (status, health, alarms, metrics) = tokio::join!(
-        when(views.status, status_rows(&plan, &sessions)),
-        when(views.health, health_rows(&plan, &sessions)),
+        when(views.status, rows(&plan, &sessions, status_row)),
+        when(views.health, rows(&plan, &sessions, health_row)),
         when(views.alarms, alarm_list(&plan, &sessions)),
         async {
             match &views.metrics {
@@ -238,21 +238,23 @@ async fn expand(plan: &Arc<ConnPlan>, open: Vec<Session>, members: &[Member]) ->
     sessions
 }
 
-async fn status_rows(plan: &Arc<ConnPlan>, sessions: &[Session]) -> Vec<EndpointStatus> {
-    each(sessions.to_vec(), |s| {
-        let plan = plan.clone();
-        async move { status_row(&plan, s).await }
-    })
-    .await
+/// One row per session, every session on its own task.
+async fn rows<R, F, Fut>(plan: &Arc<ConnPlan>, sessions: &[Session], row: F) -> Vec<R>
+where
+    F: Fn(Arc<ConnPlan>, Session) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    each(sessions.to_vec(), |s| row(plan.clone(), s)).await
 }
 
-async fn status_row(plan: &ConnPlan, s: Session) -> EndpointStatus {
+async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
     let mut row = EndpointStatus {
         endpoint: s.endpoint,
         ..EndpointStatus::default()
     };
     let status = match s.conn {
-        Ok((target, mut c)) => request(plan, &target, c.status()).await,
+        Ok((target, mut c)) => request(&plan, &target, c.status()).await,
         Err(e) => Err(e),
     };
     match status {
@@ -276,18 +278,10 @@ async fn status_row(plan: &ConnPlan, s: Session) -> EndpointStatus {
     row
 }
 
-async fn health_rows(plan: &Arc<ConnPlan>, sessions: &[Session]) -> Vec<EndpointHealth> {
-    each(sessions.to_vec(), |s| {
-        let plan = plan.clone();
-        async move { health_row(&plan, s).await }
-    })
-    .await
-}
-
 /// etcdctl's `endpoint health`: a linearizable Get of key "health"
 /// (permission denied still proves the member serves reads), then the
 /// alarm list: an active alarm makes the member unhealthy.
-async fn health_row(plan: &ConnPlan, s: Session) -> EndpointHealth {
+async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
     let mut row = EndpointHealth {
         endpoint: s.endpoint,
         ..EndpointHealth::default()
@@ -318,7 +312,7 @@ async fn health_row(plan: &ConnPlan, s: Session) -> EndpointHealth {
             if let etcd_client::Error::GRpcStatus(st) = &e {
                 row.answered = st.message().starts_with("etcdserver:");
             }
-            Err(dial::explain(&e, plan, &target.host))
+            Err(dial::explain(&e, &plan, &target.host))
         }
     };
     if let Err(e) = read {
@@ -327,7 +321,7 @@ async fn health_row(plan: &ConnPlan, s: Session) -> EndpointHealth {
     }
     row.answered = true;
     match request(
-        plan,
+        &plan,
         &target,
         client.alarm(AlarmAction::Get, AlarmType::None, None),
     )

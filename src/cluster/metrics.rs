@@ -175,7 +175,10 @@ pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> Member
                 let rtt = percentiles(f, l, PEER_RTT, |s: &Sample| {
                     s.labels.get("To") == Some(peer.as_str())
                 })?;
-                Some(PeerRtt { peer_id: peer, rtt })
+                // The label is the id in hex without leading zeros.
+                let peer_id =
+                    u64::from_str_radix(&peer, 16).map_or(peer, |id| format!("{id:016x}"));
+                Some(PeerRtt { peer_id, rtt })
             })
             .collect(),
         leader_changes_total: value(l, "etcd_server_leader_changes_seen_total"),
@@ -225,6 +228,10 @@ etcd_server_has_leader 1
 process_start_time_seconds 1000
 ";
 
+    fn at(scrape: &Scrape, at_unix_s: f64) -> Taken<'_> {
+        Taken { scrape, at_unix_s }
+    }
+
     #[test]
     fn quantile_interpolates_like_promql() {
         let b = [
@@ -256,14 +263,7 @@ process_start_time_seconds 1000
     #[test]
     fn one_scrape_gives_since_start_percentiles_and_totals() {
         let page = parse(PAGE).unwrap();
-        let m = summarize(
-            "http://x/metrics",
-            None,
-            Taken {
-                scrape: &page,
-                at_unix_s: 1600.0,
-            },
-        );
+        let m = summarize("http://x/metrics", None, at(&page, 1600.0));
         let wal = m.wal_fsync.unwrap();
         assert_eq!(wal.span, Span::SinceStart);
         assert_eq!(wal.count, 100);
@@ -289,17 +289,7 @@ process_start_time_seconds 1000
             .replace("failed_total 3", "failed_total 7")
             .replace("seen_total 2", "seen_total 3");
         let last = parse(&later).unwrap();
-        let m = summarize(
-            "u",
-            Some(Taken {
-                scrape: &first,
-                at_unix_s: 10.0,
-            }),
-            Taken {
-                scrape: &last,
-                at_unix_s: 12.0,
-            },
-        );
+        let m = summarize("u", Some(at(&first, 10.0)), at(&last, 12.0));
         let wal = m.wal_fsync.unwrap();
         assert_eq!(wal.span, Span::Window);
         assert_eq!(wal.count, 10);
@@ -323,17 +313,7 @@ process_start_time_seconds 1000
                 .replace("} 10\n", "} 1\n"),
         )
         .unwrap();
-        let m = summarize(
-            "u",
-            Some(Taken {
-                scrape: &first,
-                at_unix_s: 0.0,
-            }),
-            Taken {
-                scrape: &restarted,
-                at_unix_s: 1.0,
-            },
-        );
+        let m = summarize("u", Some(at(&first, 0.0)), at(&restarted, 1.0));
         assert_eq!(m.wal_fsync.unwrap().span, Span::SinceStart);
         assert_eq!(m.wal_fsync.unwrap().count, 1);
     }
