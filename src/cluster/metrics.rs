@@ -271,7 +271,7 @@ process_start_time_seconds 1000
         let rtt = m.peer_rtt.unwrap();
         assert_eq!(rtt.count, 8);
         assert_eq!(m.peer_rtt_by_peer.len(), 2);
-        assert_eq!(m.peer_rtt_by_peer[0].peer_id, "a");
+        assert_eq!(m.peer_rtt_by_peer[0].peer_id, "000000000000000a");
         assert!((m.peer_rtt_by_peer[0].rtt.p50_ms - 0.15).abs() < 1e-9);
         assert_eq!(m.leader_changes_total, Some(2.0));
         assert_eq!(m.leader_changes_in_window, None);
