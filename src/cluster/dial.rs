@@ -177,6 +177,10 @@ pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> S
         );
     }
     if let Some(etcd_client::Error::GRpcStatus(status)) = err.downcast_ref::<etcd_client::Error>() {
+        // tonic's per-request timeout (the plan's command timeout).
+        if status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired" {
+            return no_answer(plan.command_timeout);
+        }
         if !status.message().is_empty() {
             return status.message().to_string();
         }
@@ -191,6 +195,11 @@ pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> S
         next = e.source();
     }
     line
+}
+
+/// The error of a request that outlived the command timeout.
+pub fn no_answer(command_timeout: Duration) -> String {
+    format!("no answer within the command timeout ({command_timeout:?})")
 }
 
 /// A gRPC client for one member, connected within the dial timeout; each of
@@ -223,10 +232,7 @@ pub async fn request<T>(
     call: impl Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, String> {
     match tokio::time::timeout(plan.command_timeout, call).await {
-        Err(_) => Err(format!(
-            "no answer within the command timeout ({:?})",
-            plan.command_timeout
-        )),
+        Err(_) => Err(no_answer(plan.command_timeout)),
         Ok(result) => result.map_err(|e| explain(&e, plan, &target.host)),
     }
 }
@@ -275,10 +281,5 @@ pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, String> {
     };
     tokio::time::timeout(plan.command_timeout, fetch)
         .await
-        .map_err(|_| {
-            format!(
-                "no answer within the command timeout ({:?})",
-                plan.command_timeout
-            )
-        })?
+        .map_err(|_| no_answer(plan.command_timeout))?
 }

@@ -297,10 +297,7 @@ async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
     let read = tokio::time::timeout(plan.command_timeout, client.get("health", None)).await;
     row.took_ms = start.elapsed().as_secs_f64() * 1000.0;
     let read = match read {
-        Err(_) => Err(format!(
-            "no answer within the command timeout ({:?})",
-            plan.command_timeout
-        )),
+        Err(_) => Err(dial::no_answer(plan.command_timeout)),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(etcd_client::Error::GRpcStatus(st)))
             if st.code() == tonic::Code::PermissionDenied =>
