@@ -5,13 +5,14 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::cluster::ConnArgs;
 use crate::cli::output::OutputArgs;
 use crate::cli::snapshot::{
     parse_members, RejoinPlanArgs, RestorePlanArgs, RunbookArgs, SnapshotAction, SnapshotArgs,
 };
+use crate::cluster::dial;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::{
     self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
@@ -38,7 +39,7 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
 }
 
 async fn save_from(conn: ConnArgs, file: &Path) -> Result<SnapshotStatus> {
-    let mut client = connect_one(conn).await?;
+    let mut client = connect_first(conn).await?;
     save::save(&mut client, file, save::DEFAULT_IDLE_TIMEOUT).await
 }
 
@@ -116,13 +117,22 @@ fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
     print_runbook(&plan::rejoin_runbook(&spec)?, args.runbook.write_out.into())
 }
 
-// TEMPORARY until cluster::connect lands.
-async fn connect_one(conn: ConnArgs) -> Result<etcd_client::Client> {
-    Ok(etcd_client::Client::connect(conn.endpoints, None).await?)
+/// A client for the first endpoint that accepts a connection, with the
+/// connection flags' TLS and timeouts.
+async fn connect_first(conn: ConnArgs) -> Result<etcd_client::Client> {
+    let plan = conn.into_plan(None)?;
+    let mut errors = Vec::new();
+    for target in &plan.endpoints {
+        match dial::connect(&plan, target).await {
+            Ok(client) => return Ok(client),
+            Err(e) => errors.push(format!("{}: {e}", target.endpoint)),
+        }
+    }
+    bail!("no endpoint answered: {}", errors.join("; "))
 }
 
 async fn live_members(conn: ConnArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
-    let mut client = connect_one(conn).await?;
+    let mut client = connect_first(conn).await?;
     let version = client.status().await.ok().map(|s| s.version().to_string());
     let list = client
         .member_list()

@@ -1,23 +1,35 @@
 //! `etcd-doctor cluster` arguments, and the etcdctl-compatible connection
-//! flags shared with `snapshot` and `diagnose`.
+//! flags shared with `snapshot` and `diagnose`, converted at once into a
+//! [`ConnPlan`] (after kubeadm discovery, whose values explicit flags
+//! override) and an [`InspectPlan`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use thiserror::Error;
 
 use super::output::OutputArgs;
+use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
+use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
+use crate::cluster::tls::TlsRequest;
+use crate::cluster::{InspectPlan, MetricsPlan};
+use crate::report::OutputPlan;
+
+/// Longest `--interval` between two metrics scrapes.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Connection flags as etcdctl has them; ETCDCTL_* variables are defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
-    /// Client URLs, comma-separated.
+    /// Client URLs, comma-separated [default: the kubeadm manifest's, else 127.0.0.1:2379].
     #[arg(
         long,
         env = "ETCDCTL_ENDPOINTS",
         value_delimiter = ',',
-        default_value = "127.0.0.1:2379"
+        value_name = "URL"
     )]
-    pub endpoints: Vec<String>,
+    pub endpoints: Option<Vec<String>>,
     /// CA bundle that verifies the servers' certificates.
     #[arg(long, env = "ETCDCTL_CACERT", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
@@ -27,6 +39,104 @@ pub struct ConnArgs {
     /// Client key.
     #[arg(long, env = "ETCDCTL_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
+    /// Do not verify the servers' certificates (CAUTION: for testing only).
+    #[arg(long, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+    /// Longest wait for a connection, e.g. 2s, 500ms.
+    #[arg(long, env = "ETCDCTL_DIAL_TIMEOUT", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub dial_timeout: Duration,
+    /// Longest wait for one request, e.g. 5s.
+    #[arg(long, env = "ETCDCTL_COMMAND_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub command_timeout: Duration,
+}
+
+/// kubeadm discovery flags.
+#[derive(Debug, Clone, Args)]
+pub struct DiscoveryArgs {
+    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest.
+    #[arg(long)]
+    pub kubeadm: bool,
+    /// The etcd manifest to read (implies --kubeadm) [default: /etc/kubernetes/manifests/etcd.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+impl DiscoveryArgs {
+    /// The manifest's facts, when discovery was asked for.
+    pub fn discover(&self) -> Result<Option<KubeadmEtcd>, KubeadmError> {
+        if !self.kubeadm && self.manifest.is_none() {
+            return Ok(None);
+        }
+        let manifest = self
+            .manifest
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(kubeadm::DEFAULT_MANIFEST));
+        kubeadm::discover(&manifest).map(Some)
+    }
+}
+
+impl ConnArgs {
+    /// The connection plan: these flags, falling back to what kubeadm
+    /// discovery `found`, then to etcdctl's defaults. A client certificate
+    /// and its key come as a pair from one source.
+    pub fn into_plan(self, found: Option<&KubeadmEtcd>) -> Result<ConnPlan, ConnError> {
+        let endpoints = self
+            .endpoints
+            .or_else(|| found.map(|k| k.client_urls.clone()))
+            .unwrap_or_else(|| vec![DEFAULT_ENDPOINT.to_string()]);
+        let (cert, key) = match (self.cert, self.key, found) {
+            (None, None, Some(k)) => (k.cert.clone(), k.key.clone()),
+            (cert, key, _) => (cert, key),
+        };
+        ConnPlan::new(ConnRequest {
+            endpoints,
+            tls: TlsRequest {
+                cacert: self.cacert.or_else(|| found.and_then(|k| k.cacert.clone())),
+                cert,
+                key,
+                insecure_skip_verify: self.insecure_skip_tls_verify,
+            },
+            dial_timeout: self.dial_timeout,
+            command_timeout: self.command_timeout,
+        })
+    }
+}
+
+/// Parses a Go duration as etcdctl's flags take them: `2s`, `500ms`,
+/// `1m30s`, `1.5s` (`0` alone is zero).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = |why: &str| format!("{s:?} is not a duration like 2s or 500ms: {why}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut secs = 0.0;
+    if rest.is_empty() {
+        return Err(bad("empty"));
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().map_err(|_| bad("no number"))?;
+        rest = &rest[digits..];
+        let letters = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..letters] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(bad("missing unit (ms, s, m, h)")),
+            unit => return Err(bad(&format!("unknown unit {unit:?}"))),
+        };
+        secs += value * scale;
+        rest = &rest[letters..];
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// `cluster` arguments.
@@ -34,23 +144,221 @@ pub struct ConnArgs {
 pub struct ClusterArgs {
     #[command(subcommand)]
     pub view: ClusterView,
+}
+
+/// Flags every `cluster` view takes.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 /// What to read from the cluster.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum ClusterView {
-    /// Endpoint status, with etcdctl's columns.
-    Status,
+    /// Endpoint status with etcdctl's columns, and the member list.
+    Status {
+        /// Ask every member's client URLs, as etcdctl's --cluster.
+        #[arg(long)]
+        cluster: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Member list.
-    Members,
+    Members {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Per-endpoint health and linearizable read latency.
-    Health,
+    Health {
+        /// Ask every member's client URLs, as etcdctl's --cluster.
+        #[arg(long)]
+        cluster: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Active alarms.
-    Alarms,
+    Alarms {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Disk, network and raft metrics from each member's /metrics.
-    Metrics,
+    Metrics {
+        /// /metrics URLs to scrape, comma-separated [default: each member's client URL].
+        #[arg(long, value_delimiter = ',', value_name = "URL")]
+        metrics_urls: Vec<String>,
+        /// Time between the two scrapes whose difference gives rates and
+        /// window percentiles; 0 scrapes once (totals since start).
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+        interval: Duration,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `cluster` arguments that cannot make plans; each names its flag or file.
+#[derive(Debug, Error)]
+pub enum ClusterArgsError {
+    /// A connection flag or TLS file.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// The kubeadm manifest.
+    #[error(transparent)]
+    Kubeadm(#[from] KubeadmError),
+    /// `--interval` too long.
+    #[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
+    Interval(Duration),
+}
+
+/// Everything a `cluster` run needs.
+#[derive(Debug)]
+pub struct ClusterPlans {
+    /// The report's command name, e.g. `cluster status`.
+    pub command: &'static str,
+    /// Where and how to connect.
+    pub conn: ConnPlan,
+    /// What to read.
+    pub views: InspectPlan,
+    /// Where to write the report.
+    pub output: OutputPlan,
+}
+
+impl ClusterArgs {
+    /// The plans these arguments ask for.
+    pub fn into_plans(self) -> Result<ClusterPlans, ClusterArgsError> {
+        let mut views = InspectPlan::default();
+        let (command, common) = match self.view {
+            ClusterView::Status { cluster, common } => {
+                (views.status, views.cluster) = (true, cluster);
+                ("cluster status", common)
+            }
+            ClusterView::Members { common } => {
+                views.members = true;
+                ("cluster members", common)
+            }
+            ClusterView::Health { cluster, common } => {
+                (views.health, views.cluster) = (true, cluster);
+                ("cluster health", common)
+            }
+            ClusterView::Alarms { common } => {
+                views.alarms = true;
+                ("cluster alarms", common)
+            }
+            ClusterView::Metrics {
+                metrics_urls,
+                interval,
+                common,
+            } => {
+                if interval > MAX_INTERVAL {
+                    return Err(ClusterArgsError::Interval(interval));
+                }
+                views.metrics = Some(MetricsPlan {
+                    urls: metrics_urls,
+                    interval,
+                });
+                ("cluster metrics", common)
+            }
+        };
+        let found = common.discovery.discover()?;
+        Ok(ClusterPlans {
+            command,
+            conn: common.conn.into_plan(found.as_ref())?,
+            views,
+            output: common.output.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(subcommand)]
+        view: ClusterView,
+    }
+
+    fn plans(args: &[&str]) -> Result<ClusterPlans, ClusterArgsError> {
+        let argv = std::iter::once("cluster").chain(args.iter().copied());
+        ClusterArgs {
+            view: Wrap::try_parse_from(argv).unwrap().view,
+        }
+        .into_plans()
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn views_follow_the_subcommand() {
+        let p = plans(&["status", "--cluster", "--endpoints", "a:1,b:2"]).unwrap();
+        assert_eq!(p.command, "cluster status");
+        assert!(p.views.status && p.views.cluster && !p.views.health);
+        assert_eq!(p.conn.endpoints.len(), 2);
+        assert_eq!(p.conn.dial_timeout, Duration::from_secs(2));
+        let p = plans(&["metrics", "--interval", "0", "--command-timeout", "1s"]).unwrap();
+        assert_eq!(p.views.metrics.unwrap().interval, Duration::ZERO);
+        assert_eq!(p.conn.command_timeout, Duration::from_secs(1));
+        assert_eq!(p.conn.endpoints[0].url, "http://127.0.0.1:2379");
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let e = plans(&["metrics", "--interval", "2m"]).unwrap_err();
+        assert!(e.to_string().starts_with("--interval"), "{e}");
+        let e = plans(&["status", "--cert", "/x/c.crt"]).unwrap_err();
+        assert!(e.to_string().starts_with("--cert /x/c.crt"), "{e}");
+        let e = plans(&["status", "--manifest", "/nonexistent/etcd.yaml"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--manifest /nonexistent/etcd.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn flags_override_discovery_and_pairs_stay_together() {
+        let found = KubeadmEtcd {
+            client_urls: vec!["http://10.0.0.5:2379".into()],
+            cert: Some("/pki/healthcheck-client.crt".into()),
+            key: Some("/pki/healthcheck-client.key".into()),
+            ..KubeadmEtcd::default()
+        };
+        let args = |endpoints: Option<&str>| ConnArgs {
+            endpoints: endpoints.map(|e| vec![e.to_string()]),
+            cacert: None,
+            cert: None,
+            key: Some("/mine.key".into()),
+            insecure_skip_tls_verify: false,
+            dial_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(5),
+        };
+        // --key alone does not borrow kubeadm's certificate.
+        let e = args(None).into_plan(Some(&found)).unwrap_err();
+        assert_eq!(e.to_string(), "--key /mine.key given without --cert");
+        let mut no_tls = args(Some("http://127.0.0.1:1"));
+        no_tls.key = None;
+        let mut bare = found.clone();
+        (bare.cert, bare.key) = (None, None);
+        let plan = no_tls.clone().into_plan(Some(&bare)).unwrap();
+        assert_eq!(plan.endpoints[0].url, "http://127.0.0.1:1");
+        no_tls.endpoints = None;
+        let plan = no_tls.into_plan(Some(&bare)).unwrap();
+        assert_eq!(plan.endpoints[0].url, "http://10.0.0.5:2379");
+    }
 }

@@ -1,6 +1,22 @@
 //! The live-cluster inspector: what etcd itself reports (status, members,
-//! health, alarms, metrics), read with etcd-client and each member's /metrics.
+//! health, alarms, metrics), read with etcd-client and each member's
+//! /metrics, and the facts the cluster rules judge.
+//!
+//! The public API other commands call (it never sees clap types):
+//! - [`ConnPlan::new`] checks endpoints, TLS files and timeouts;
+//! - [`kubeadm::discover`] reads a kubeadm etcd manifest (URLs, data dir, certs);
+//! - [`inspect`] reads the views an [`InspectPlan`] asks for, concurrently;
+//! - [`dial::connect`] opens one gRPC client with the plan's TLS and timeouts.
 
+pub mod conn;
+pub mod dial;
+pub mod facts;
+pub mod inspect;
+pub mod kubeadm;
+pub mod metrics;
 pub mod model;
+pub mod tls;
 
+pub use conn::{ConnPlan, ConnRequest};
+pub use inspect::{inspect, InspectPlan, MetricsPlan};
 pub use model::ClusterReport;

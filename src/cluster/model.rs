@@ -3,10 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::facts::ClusterFacts;
+
 /// Everything the inspector read from the cluster. Sections a command did
 /// not read stay empty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
+    /// How the cluster was reached: endpoints asked and TLS files, so that
+    /// recommended etcdctl commands carry the same flags.
+    #[serde(default)]
+    pub connection: Connection,
     /// `endpoint status`, one row per endpoint asked.
     #[serde(default)]
     pub endpoints: Vec<EndpointStatus>,
@@ -22,6 +28,81 @@ pub struct ClusterReport {
     /// Metrics scraped from each member's /metrics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MemberMetrics>,
+    /// Whether any member answered any request; false means the tool could
+    /// not run (exit 2).
+    #[serde(default)]
+    pub answered: bool,
+    /// Failures of cluster-wide reads (member list, alarm list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// What follows from the sections above (lag, fragmentation, stale
+    /// members): the input of the cluster rules.
+    #[serde(default)]
+    pub facts: ClusterFacts,
+}
+
+impl ClusterReport {
+    /// Every error met, one line per target, for the message of a run where
+    /// no member answered.
+    pub fn all_errors(&self) -> Vec<String> {
+        let status = self
+            .endpoints
+            .iter()
+            .filter(|e| !e.errors.is_empty())
+            .map(|e| format!("{}: {}", e.endpoint, e.errors.join(", ")));
+        let health = self
+            .health
+            .iter()
+            .filter_map(|h| h.error.as_ref().map(|e| format!("{}: {e}", h.endpoint)));
+        let metrics = self
+            .metrics
+            .iter()
+            .filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.url)));
+        let mut all: Vec<String> = status.chain(health).chain(metrics).collect();
+        all.extend(self.errors.iter().cloned());
+        all.dedup();
+        all
+    }
+}
+
+/// The connection the report was read over, as etcdctl flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Endpoints asked (after `--cluster` expansion).
+    pub endpoints: Vec<String>,
+    /// `--cacert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacert: Option<String>,
+    /// `--cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    /// `--key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `--insecure-skip-tls-verify`.
+    #[serde(default)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Connection {
+    /// etcdctl's flags for these TLS files and `endpoints`, e.g.
+    /// `--endpoints=https://10.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt ...`.
+    pub fn etcdctl_flags(&self, endpoints: &[String]) -> String {
+        let mut flags = vec![format!("--endpoints={}", endpoints.join(","))];
+        for (flag, path) in [
+            ("cacert", &self.cacert),
+            ("cert", &self.cert),
+            ("key", &self.key),
+        ] {
+            if let Some(path) = path {
+                flags.push(format!("--{flag}={path}"));
+            }
+        }
+        if self.insecure_skip_tls_verify {
+            flags.push("--insecure-skip-tls-verify".to_string());
+        }
+        flags.join(" ")
+    }
 }
 
 /// One row of `endpoint status`.
@@ -47,6 +128,10 @@ pub struct EndpointStatus {
     pub raft_index: Option<u64>,
     /// Raft applied index.
     pub raft_applied_index: Option<u64>,
+    /// Key-value store revision (the response header's), the revision an
+    /// `etcdctl compact` would take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
     /// Errors reported by the member, or why it could not be asked.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -74,8 +159,13 @@ pub struct Member {
 pub struct EndpointHealth {
     /// Client URL asked.
     pub endpoint: String,
-    /// Whether a linearizable read succeeded.
+    /// Whether a linearizable read succeeded (permission denied counts,
+    /// as in etcdctl) and no alarm is active.
     pub health: bool,
+    /// Whether the member answered at all (an alarm or "no leader" is an
+    /// answer; a refused connection or a timeout is not).
+    #[serde(default)]
+    pub answered: bool,
     /// How long the read took, milliseconds.
     pub took_ms: f64,
     /// Why it was unhealthy, if it was.
@@ -92,11 +182,37 @@ pub struct Alarm {
     pub alarm: String,
 }
 
-/// Percentiles computed from a Prometheus histogram, milliseconds.
+/// Which observations a histogram's percentiles describe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Span {
+    /// Only those between the two scrapes (bucket deltas): what etcd does now.
+    Window,
+    /// Everything since the member started (one scrape, or none observed in
+    /// the window).
+    #[default]
+    SinceStart,
+}
+
+impl Span {
+    /// Short label for tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Span::Window => "window",
+            Span::SinceStart => "since start",
+        }
+    }
+}
+
+/// Percentiles computed from a Prometheus histogram, milliseconds, with
+/// linear interpolation within buckets as PromQL's histogram_quantile does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct HistogramPercentiles {
     /// Observations the percentiles were computed from.
     pub count: u64,
+    /// Whether they cover the scrape window or the member's whole life.
+    #[serde(default)]
+    pub span: Span,
     /// Median, milliseconds.
     pub p50_ms: f64,
     /// 90th percentile, milliseconds.
@@ -105,12 +221,25 @@ pub struct HistogramPercentiles {
     pub p99_ms: f64,
 }
 
+/// Peer round-trip time to one peer, as the member measured it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerRtt {
+    /// The peer's member id (16 hex digits, the metric's `To` label).
+    pub peer_id: String,
+    /// Percentiles of etcd_network_peer_round_trip_time_seconds to it.
+    pub rtt: HistogramPercentiles,
+}
+
 /// Metrics of one member: percentiles over the scrape window where two
 /// scrapes were taken (otherwise since the member started).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemberMetrics {
     /// The /metrics URL scraped.
     pub url: String,
+    /// The member the URL belongs to (16 hex digits), when the member list
+    /// says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
     /// etcd_disk_wal_fsync_duration_seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_fsync: Option<HistogramPercentiles>,
@@ -120,9 +249,21 @@ pub struct MemberMetrics {
     /// etcd_network_peer_round_trip_time_seconds, all peers together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_rtt: Option<HistogramPercentiles>,
-    /// etcd_server_leader_changes_seen_total.
+    /// etcd_network_peer_round_trip_time_seconds per peer: which link is slow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_rtt_by_peer: Vec<PeerRtt>,
+    /// etcd_server_leader_changes_seen_total (the first election counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_changes_total: Option<f64>,
+    /// Leader changes between the two scrapes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changes_in_window: Option<f64>,
+    /// etcd_server_has_leader: whether the member knows a leader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_leader: Option<bool>,
+    /// Seconds since the member's process started (process_start_time_seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<f64>,
     /// etcd_server_proposals_failed_total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposals_failed_total: Option<f64>,
@@ -135,6 +276,9 @@ pub struct MemberMetrics {
     /// etcd_server_slow_apply_total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_applies_total: Option<f64>,
+    /// Slow applies per second over the scrape window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_applies_per_s: Option<f64>,
     /// etcd_mvcc_db_total_size_in_bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_size_bytes: Option<f64>,

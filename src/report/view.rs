@@ -3,6 +3,7 @@
 //! way. Keeping the choice of columns and number formatting here means the
 //! formats cannot drift apart.
 
+use crate::cluster::model::HistogramPercentiles;
 use crate::cluster::ClusterReport;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
@@ -287,16 +288,28 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
     vec![endpoints, members, health, alarms, metrics_section(c)]
 }
 
+/// `p50 / p99` of a histogram in ms, with the span it covers.
+fn pct_cell(h: &Option<HistogramPercentiles>) -> String {
+    h.map(|h| format!("{:.2} / {:.2} ({})", h.p50_ms, h.p99_ms, h.span.as_str()))
+        .unwrap_or_default()
+}
+
+/// A counter's total, with its change over the window when there was one.
+fn counter_cell(total: Option<f64>, change: Option<String>) -> String {
+    match (total, change) {
+        (Some(t), Some(c)) => format!("{t} ({c})"),
+        (Some(t), None) => format!("{t}"),
+        (None, _) => String::new(),
+    }
+}
+
 fn metrics_section(c: &ClusterReport) -> Section {
-    let pct = |h: &Option<crate::cluster::model::HistogramPercentiles>| {
-        h.map(|h| format!("{:.2} / {:.2}", h.p50_ms, h.p99_ms))
-            .unwrap_or_default()
-    };
-    let num = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
     Section {
-        title: "Metrics (p50 / p99 ms over the scrape window)".into(),
+        title: "Metrics (p50 / p99 ms between the two scrapes, or since the member started)".into(),
         headers: vec![
             "MEMBER",
+            "URL",
+            "WINDOW",
             "WAL FSYNC",
             "BACKEND COMMIT",
             "PEER RTT",
@@ -312,21 +325,28 @@ fn metrics_section(c: &ClusterReport) -> Section {
             .metrics
             .iter()
             .map(|m| {
+                let bytes = |v: Option<f64>| v.map(|b| fmt_bytes(b as u64)).unwrap_or_default();
+                let rate = |v: Option<f64>| v.map(|r| format!("{r:.2}/s"));
                 vec![
+                    opt(m.member_id.as_ref()),
                     m.url.clone(),
-                    pct(&m.wal_fsync),
-                    pct(&m.backend_commit),
-                    pct(&m.peer_rtt),
-                    num(m.leader_changes_total),
-                    num(m.proposals_failed_total),
-                    num(m.proposals_pending),
-                    num(m.slow_applies_total),
-                    m.db_size_bytes
-                        .map(|b| fmt_bytes(b as u64))
-                        .unwrap_or_default(),
-                    m.quota_bytes
-                        .map(|b| fmt_bytes(b as u64))
-                        .unwrap_or_default(),
+                    if m.window_s > 0.0 {
+                        format!("{:.1} s", m.window_s)
+                    } else {
+                        "one scrape".to_string()
+                    },
+                    pct_cell(&m.wal_fsync),
+                    pct_cell(&m.backend_commit),
+                    pct_cell(&m.peer_rtt),
+                    counter_cell(
+                        m.leader_changes_total,
+                        m.leader_changes_in_window.map(|d| format!("+{d}")),
+                    ),
+                    counter_cell(m.proposals_failed_total, rate(m.proposals_failed_per_s)),
+                    opt(m.proposals_pending),
+                    counter_cell(m.slow_applies_total, rate(m.slow_applies_per_s)),
+                    bytes(m.db_size_bytes),
+                    bytes(m.quota_bytes),
                     m.error.clone().unwrap_or_default(),
                 ]
             })

@@ -92,11 +92,25 @@ impl Placement {
     }
 }
 
+/// Server-side TLS of a test cluster's client URLs: members serve https
+/// with `cert`/`key` and require client certificates signed by `ca`;
+/// etcdctl is given `client_cert`/`client_key`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
 /// One member of a test cluster.
 #[derive(Debug)]
 pub struct Member {
     pub name: String,
     pub placement: Placement,
+    /// `http` or `https` (client URLs; peers speak http).
+    pub client_scheme: &'static str,
     pub client_port: u16,
     pub peer_port: u16,
     pub data_dir: PathBuf,
@@ -105,9 +119,12 @@ pub struct Member {
 }
 
 impl Member {
-    /// `http://IP:CLIENT_PORT`.
+    /// `http(s)://IP:CLIENT_PORT`.
     pub fn client_url(&self) -> String {
-        format!("http://{}:{}", self.placement.ip, self.client_port)
+        format!(
+            "{}://{}:{}",
+            self.client_scheme, self.placement.ip, self.client_port
+        )
     }
     /// `http://IP:PEER_PORT`.
     pub fn peer_url(&self) -> String {
@@ -126,6 +143,8 @@ pub struct Cluster {
     pub bins: Bins,
     pub members: Vec<Member>,
     pub token: String,
+    /// TLS of the client URLs, if any.
+    pub tls: Option<ServerTls>,
     dir: tempfile::TempDir,
 }
 
@@ -137,6 +156,16 @@ impl Cluster {
 
     /// Starts one member per placement and waits until all are healthy.
     pub fn start_on(version: Version, placements: Vec<Placement>) -> Cluster {
+        Cluster::start_with(version, placements, None)
+    }
+
+    /// Starts `n` loopback members whose client URLs serve https and
+    /// require client certificates.
+    pub fn start_tls(version: Version, n: usize, tls: ServerTls) -> Cluster {
+        Cluster::start_with(version, vec![Placement::loopback(); n], Some(tls))
+    }
+
+    fn start_with(version: Version, placements: Vec<Placement>, tls: Option<ServerTls>) -> Cluster {
         let bins = bins(version);
         let dir = tempfile::Builder::new()
             .prefix("etcd-doctor-test-")
@@ -153,6 +182,7 @@ impl Cluster {
                     log: dir.path().join(format!("{name}.log")),
                     name,
                     placement,
+                    client_scheme: if tls.is_some() { "https" } else { "http" },
                     client_port: free_port(),
                     peer_port: free_port(),
                     child: None,
@@ -164,6 +194,7 @@ impl Cluster {
             bins,
             members,
             token,
+            tls,
             dir,
         };
         for i in 0..cluster.members.len() {
@@ -228,6 +259,14 @@ impl Cluster {
             .arg("--initial-cluster-state")
             .arg(state)
             .env("ETCD_UNSUPPORTED_ARCH", std::env::consts::ARCH)
+            .args(self.tls.iter().flat_map(|t| {
+                [
+                    "--client-cert-auth".into(),
+                    format!("--trusted-ca-file={}", t.ca.display()),
+                    format!("--cert-file={}", t.cert.display()),
+                    format!("--key-file={}", t.key.display()),
+                ]
+            }))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
@@ -248,9 +287,24 @@ impl Cluster {
         Command::new(&self.bins.etcdctl)
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoints}"))
+            .args(self.etcdctl_tls())
             .args(args)
             .output()
             .expect("run etcdctl")
+    }
+
+    /// etcdctl's TLS flags for this cluster (none without TLS).
+    pub fn etcdctl_tls(&self) -> Vec<String> {
+        self.tls
+            .iter()
+            .flat_map(|t| {
+                [
+                    format!("--cacert={}", t.ca.display()),
+                    format!("--cert={}", t.client_cert.display()),
+                    format!("--key={}", t.client_key.display()),
+                ]
+            })
+            .collect()
     }
 
     /// Runs etcdctl against every member.
@@ -274,6 +328,7 @@ impl Cluster {
             let mut child = Command::new(&self.bins.etcdctl)
                 .env("ETCDCTL_API", "3")
                 .arg(format!("--endpoints={ep}"))
+                .args(self.etcdctl_tls())
                 .args(["txn"])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())

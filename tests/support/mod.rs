@@ -2,6 +2,7 @@
 //! namespaces and privileged set-up, each cleaned up on drop.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod etcd;
 pub mod fixtures;
 pub mod slowdisk;

@@ -1,0 +1,285 @@
+//! Dialing members: TCP, then TLS with the plan's configuration, all within
+//! the dial timeout; etcd-client gRPC clients over that connection, and
+//! plain HTTP/1.1 GETs (hyper) for the /metrics scrapes. Every failure
+//! becomes one line in the operator's terms: refused, timed out, the CA does
+//! not match the server, the server refused the client certificate.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::Client;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::{CertificateError, ClientConfig};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::conn::{ConnPlan, Target};
+
+/// Largest /metrics body read (etcd's is a few hundred KiB).
+pub const MAX_METRICS_BYTES: usize = 16 * 1024 * 1024;
+
+/// A byte stream to a member: plain TCP or TLS over TCP.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// Why a connection could not be made.
+#[derive(Debug, Clone, Error)]
+pub enum DialError {
+    /// Nothing within the dial timeout.
+    #[error("no connection within the dial timeout ({0:?})")]
+    Timeout(Duration),
+    /// TCP failed (refused, unreachable).
+    #[error("{0}")]
+    Connect(String),
+    /// The TLS handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// The protocol a connection will speak (its TLS ALPN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    Http1,
+}
+
+/// Everything needed to open one connection, owned so that tonic can
+/// reconnect with it.
+#[derive(Debug, Clone)]
+struct Dialer {
+    target: Target,
+    tls: Option<Arc<ClientConfig>>,
+    cacert: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl Dialer {
+    fn new(plan: &ConnPlan, target: &Target, protocol: Protocol) -> Dialer {
+        let tls = plan.tls.as_ref().map(|t| match protocol {
+            Protocol::Grpc => t.grpc.clone(),
+            Protocol::Http1 => t.http.clone(),
+        });
+        Dialer {
+            target: target.clone(),
+            tls,
+            cacert: plan.tls_request.cacert.clone(),
+            timeout: plan.dial_timeout,
+        }
+    }
+
+    /// TCP (and TLS) to the target within the dial timeout.
+    async fn open(self) -> Result<Box<dyn Io>, DialError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.open_now())
+            .await
+            .map_err(|_| DialError::Timeout(timeout))?
+    }
+
+    async fn open_now(self) -> Result<Box<dyn Io>, DialError> {
+        let t = &self.target;
+        let tcp = TcpStream::connect((t.host.as_str(), t.port))
+            .await
+            .map_err(|e| DialError::Connect(e.to_string()))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| DialError::Connect(e.to_string()))?;
+        if !t.tls {
+            return Ok(Box::new(tcp));
+        }
+        let config = self
+            .tls
+            .clone()
+            .ok_or_else(|| DialError::Tls("https endpoint without TLS settings".into()))?;
+        let name = ServerName::try_from(t.host.clone())
+            .map_err(|e| DialError::Tls(format!("{}: {e}", t.host)))?;
+        let stream = TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| DialError::Tls(self.explain_tls(&e)))?;
+        Ok(Box::new(stream))
+    }
+
+    /// A failed handshake, in the operator's terms.
+    fn explain_tls(&self, err: &std::io::Error) -> String {
+        match find::<rustls::Error>(err) {
+            Some(e) => explain_rustls(e, &self.target.host, self.cacert.as_ref()),
+            None => err.to_string(),
+        }
+    }
+}
+
+/// A rustls error, in the operator's terms.
+fn explain_rustls(err: &rustls::Error, host: &str, cacert: Option<&PathBuf>) -> String {
+    let ca = cacert
+        .map(|p| format!("--cacert {}", p.display()))
+        .unwrap_or_else(|| "--cacert".into());
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                format!("the server's certificate is not signed by the CA in {ca} ({err})")
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                format!("the server's certificate has expired ({err})")
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!("the server's certificate is not valid for {host} ({err})")
+            }
+            _ => format!("the server's certificate was refused ({err})"),
+        },
+        rustls::Error::AlertReceived(alert) => format!(
+            "the server refused the handshake ({alert:?}): check --cert and --key against the server's --trusted-ca-file"
+        ),
+        rustls::Error::InvalidMessage(_) => {
+            format!("the server did not answer TLS; is it serving plain http? ({err})")
+        }
+        _ => err.to_string(),
+    }
+}
+
+/// The first error of type `E` in `err`'s source chain (io::Error payloads
+/// included).
+fn find<'a, E: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<E>())
+        {
+            return Some(inner);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// One line for an error met while talking to a member: our dial error
+/// when the connection failed, the TLS cause when the server refused us
+/// after the handshake, etcd's message for a gRPC status.
+pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> String {
+    if let Some(dial) = find::<DialError>(err) {
+        return dial.to_string();
+    }
+    if let Some(tls) = find::<rustls::Error>(err) {
+        return format!(
+            "TLS: {}",
+            explain_rustls(tls, host, plan.tls_request.cacert.as_ref())
+        );
+    }
+    if let Some(etcd_client::Error::GRpcStatus(status)) = err.downcast_ref::<etcd_client::Error>() {
+        // tonic's per-request timeout (the plan's command timeout).
+        if status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired" {
+            return no_answer(plan.command_timeout);
+        }
+        if !status.message().is_empty() {
+            return status.message().to_string();
+        }
+    }
+    let mut line = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let s = e.to_string();
+        if !line.contains(&s) {
+            line = format!("{line}: {s}");
+        }
+        next = e.source();
+    }
+    line
+}
+
+/// The error of a request that outlived the command timeout.
+pub fn no_answer(command_timeout: Duration) -> String {
+    format!("no answer within the command timeout ({command_timeout:?})")
+}
+
+/// A gRPC client for one member, connected within the dial timeout; each of
+/// its requests is bounded by the command timeout.
+pub async fn connect(plan: &ConnPlan, target: &Target) -> Result<Client, String> {
+    let dialer = Dialer::new(plan, target, Protocol::Grpc);
+    let connector = tower::service_fn(move |_: http::Uri| {
+        let dialer = dialer.clone();
+        async move { dialer.open().await.map(TokioIo::new) }
+    });
+    let endpoint = tonic::transport::Endpoint::from_shared(target.url.clone())
+        .map_err(|e| format!("{}: {e}", target.url))?
+        .timeout(plan.command_timeout);
+    let channel = tokio::time::timeout(
+        plan.dial_timeout + Duration::from_millis(100),
+        endpoint.connect_with_connector(connector),
+    )
+    .await
+    .map_err(|_| DialError::Timeout(plan.dial_timeout).to_string())?
+    .map_err(|e| explain(&e, plan, &target.host))?;
+    Client::from_channel(etcd_client::Channel::Tonic(channel), None)
+        .await
+        .map_err(|e| explain(&e, plan, &target.host))
+}
+
+/// Runs one request against a member within the command timeout.
+pub async fn request<T>(
+    plan: &ConnPlan,
+    target: &Target,
+    call: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(plan.command_timeout, call).await {
+        Err(_) => Err(no_answer(plan.command_timeout)),
+        Ok(result) => result.map_err(|e| explain(&e, plan, &target.host)),
+    }
+}
+
+/// `GET url` over HTTP/1.1 with the plan's TLS; the body as text, at most
+/// [`MAX_METRICS_BYTES`]. Connecting is bounded by the dial timeout, the
+/// request by the command timeout.
+pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(format!(
+            "{url}: not a URL like https://10.0.0.1:2379/metrics"
+        ));
+    };
+    let target = plan
+        .target(&format!("{scheme}://{authority}"))
+        .map_err(|e| e.to_string())?;
+    let stream = Dialer::new(plan, &target, Protocol::Http1)
+        .open()
+        .await
+        .map_err(|e| e.to_string())?;
+    let fetch = async {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| explain(&e, plan, &target.host))?;
+        let driver = tokio::spawn(conn);
+        let request = http::Request::get(uri.path())
+            .header(http::header::HOST, authority.as_str())
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| explain(&e, plan, &target.host))?;
+        if !response.status().is_success() {
+            driver.abort();
+            return Err(format!("HTTP {}", response.status()));
+        }
+        let body = Limited::new(response.into_body(), MAX_METRICS_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        driver.abort();
+        String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8".to_string())
+    };
+    tokio::time::timeout(plan.command_timeout, fetch)
+        .await
+        .map_err(|_| no_answer(plan.command_timeout))?
+}

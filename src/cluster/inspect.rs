@@ -1,0 +1,453 @@
+//! Reading a live cluster: what `etcdctl endpoint status`, `member list`,
+//! `endpoint health` and `alarm list` show, plus each member's /metrics,
+//! all at once. Every member is asked concurrently, each connection bounded
+//! by the dial timeout and each request by the command timeout, so a dead
+//! member costs one timeout, not one per request. A member that cannot be
+//! reached is a row with its error, never a failed run.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use etcd_client::{AlarmAction, AlarmType, Client};
+
+use super::conn::{ConnPlan, Target};
+use super::dial::{self, connect, request};
+use super::facts::ClusterFacts;
+use super::metrics::{self, Taken};
+use super::model::{Alarm, ClusterReport, EndpointHealth, EndpointStatus, Member, MemberMetrics};
+
+/// Which views to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InspectPlan {
+    /// Endpoint status rows (the member list is read too, for the facts).
+    pub status: bool,
+    /// The member list.
+    pub members: bool,
+    /// Endpoint health rows.
+    pub health: bool,
+    /// Active alarms.
+    pub alarms: bool,
+    /// Ask every member's client URLs, not only the endpoints given
+    /// (etcdctl's `--cluster`).
+    pub cluster: bool,
+    /// Scrape /metrics.
+    pub metrics: Option<MetricsPlan>,
+}
+
+impl InspectPlan {
+    /// Everything, over every member, with metrics over `interval`: what
+    /// `diagnose` reads.
+    pub fn everything(interval: Duration) -> InspectPlan {
+        InspectPlan {
+            status: true,
+            members: true,
+            health: true,
+            alarms: true,
+            cluster: true,
+            metrics: Some(MetricsPlan {
+                urls: Vec::new(),
+                interval,
+            }),
+        }
+    }
+}
+
+/// How to scrape metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsPlan {
+    /// /metrics URLs to scrape; empty: each member's first client URL.
+    pub urls: Vec<String>,
+    /// Time between the two scrapes; zero: one scrape (totals since start).
+    pub interval: Duration,
+}
+
+/// One endpoint and its connection (or why there is none).
+#[derive(Clone)]
+struct Session {
+    /// The endpoint as given or listed, shown in rows.
+    endpoint: String,
+    conn: Result<(Target, Client), String>,
+}
+
+/// Runs `task` for every item on its own tokio task; results in item order.
+async fn each<T, R, F, Fut>(items: Vec<T>, task: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let handles: Vec<_> = items.into_iter().map(|i| tokio::spawn(task(i))).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("an inspector task panicked"));
+    }
+    out
+}
+
+async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) -> Vec<Session> {
+    each(targets, |target| {
+        let plan = plan.clone();
+        async move {
+            let endpoint = target.endpoint.clone();
+            let conn = connect(&plan, &target).await.map(|c| (target, c));
+            Session { endpoint, conn }
+        }
+    })
+    .await
+}
+
+/// True when `s` is connected to `target`'s URL.
+fn same_url(s: &Session, target: &Target) -> bool {
+    s.conn.as_ref().is_ok_and(|(t, _)| t.url == target.url)
+}
+
+/// Reads the views `views` asks for from the cluster `plan` reaches.
+pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
+    let plan = Arc::new(plan.clone());
+    let mut errors = Vec::new();
+    let mut sessions = open_sessions(&plan, plan.endpoints.clone()).await;
+    let members = member_list(&plan, &sessions).await;
+    if let Err(e) = &members {
+        errors.push(format!("member list: {e}"));
+    }
+    if views.cluster {
+        match &members {
+            Ok(list) => sessions = expand(&plan, sessions, list).await,
+            Err(_) => errors.push("--cluster: no member list, asked the endpoints given".into()),
+        }
+    }
+    let listed = members.as_deref().unwrap_or_default();
+    let (status, health, alarms, metrics) = tokio::join!(
+        when(views.status, rows(&plan, &sessions, status_row)),
+        when(views.health, rows(&plan, &sessions, health_row)),
+        when(views.alarms, alarm_list(&plan, &sessions)),
+        async {
+            match &views.metrics {
+                Some(m) => Some(scrape_all(&plan, m, listed, &sessions).await),
+                None => None,
+            }
+        },
+    );
+    let alarms = alarms.unwrap_or(Ok(Vec::new())).unwrap_or_else(|e| {
+        errors.push(format!("alarm list: {e}"));
+        Vec::new()
+    });
+    let (status, health, metrics) = (
+        status.unwrap_or_default(),
+        health.unwrap_or_default(),
+        metrics.unwrap_or_default(),
+    );
+    let answered = members.is_ok()
+        || status.iter().any(|s| s.id.is_some())
+        || health.iter().any(|h| h.answered)
+        || metrics.iter().any(|m| m.error.is_none());
+    let facts = ClusterFacts::derive(&status, &health, listed, &metrics);
+    let shown_members = if views.members || views.status {
+        listed.to_vec()
+    } else {
+        Vec::new()
+    };
+    ClusterReport {
+        connection: plan.connection(sessions.iter().map(|s| s.endpoint.clone()).collect()),
+        endpoints: status,
+        members: shown_members,
+        health,
+        alarms,
+        metrics,
+        answered,
+        errors,
+        facts,
+    }
+}
+
+/// Runs `fut` only when `wanted`.
+async fn when<T>(wanted: bool, fut: impl Future<Output = T>) -> Option<T> {
+    if wanted {
+        Some(fut.await)
+    } else {
+        None
+    }
+}
+
+/// The member list, from the first member that gives it.
+async fn member_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Member>, String> {
+    let mut last = "no endpoint answered".to_string();
+    for s in sessions {
+        let (target, mut client) = match &s.conn {
+            Ok(conn) => conn.clone(),
+            Err(e) => {
+                last = format!("{}: {e}", s.endpoint);
+                continue;
+            }
+        };
+        match request(plan, &target, client.member_list()).await {
+            Ok(resp) => return Ok(resp.members().iter().map(member).collect()),
+            Err(e) => last = format!("{}: {e}", s.endpoint),
+        }
+    }
+    Err(last)
+}
+
+fn member(m: &etcd_client::Member) -> Member {
+    Member {
+        id: hex_id(m.id()),
+        status: if m.name().is_empty() {
+            "unstarted"
+        } else {
+            "started"
+        }
+        .to_string(),
+        name: m.name().to_string(),
+        peer_urls: m.peer_urls().to_vec(),
+        client_urls: m.client_urls().to_vec(),
+        is_learner: m.is_learner(),
+    }
+}
+
+/// A member id as etcdctl prints it: 16 hex digits.
+pub fn hex_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Sessions for every member's client URLs (sorted, unique, as etcdctl's
+/// `--cluster`), reusing the connections already open.
+async fn expand(plan: &Arc<ConnPlan>, open: Vec<Session>, members: &[Member]) -> Vec<Session> {
+    let mut urls: Vec<String> = members.iter().flat_map(|m| m.client_urls.clone()).collect();
+    urls.sort();
+    urls.dedup();
+    let mut sessions = Vec::new();
+    let mut to_open = Vec::new();
+    for url in urls {
+        match plan.target(&url) {
+            Err(e) => sessions.push(Session {
+                endpoint: url,
+                conn: Err(e.to_string()),
+            }),
+            Ok(target) => match open.iter().find(|s| same_url(s, &target)) {
+                Some(s) => sessions.push(Session {
+                    endpoint: url,
+                    conn: s.conn.clone(),
+                }),
+                None => to_open.push(target),
+            },
+        }
+    }
+    sessions.extend(open_sessions(plan, to_open).await);
+    sessions.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    sessions
+}
+
+/// One row per session, every session on its own task.
+async fn rows<R, F, Fut>(plan: &Arc<ConnPlan>, sessions: &[Session], row: F) -> Vec<R>
+where
+    F: Fn(Arc<ConnPlan>, Session) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    each(sessions.to_vec(), |s| row(plan.clone(), s)).await
+}
+
+async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
+    let mut row = EndpointStatus {
+        endpoint: s.endpoint,
+        ..EndpointStatus::default()
+    };
+    let status = match s.conn {
+        Ok((target, mut c)) => request(&plan, &target, c.status()).await,
+        Err(e) => Err(e),
+    };
+    match status {
+        Err(e) => row.errors.push(e),
+        Ok(st) => {
+            let header = st.header();
+            let id = header.map(|h| h.member_id());
+            row.id = id.map(hex_id);
+            row.revision = header.map(|h| h.revision().max(0) as u64);
+            row.version = Some(st.version().to_string());
+            row.db_size_bytes = Some(st.db_size().max(0) as u64);
+            row.db_size_in_use_bytes = Some(st.raft_used_db_size().max(0) as u64);
+            row.is_leader = Some(id == Some(st.leader()));
+            row.is_learner = Some(st.is_learner());
+            row.raft_term = Some(st.raft_term());
+            row.raft_index = Some(st.raft_index());
+            row.raft_applied_index = Some(st.raft_applied_index());
+            row.errors = st.errors().to_vec();
+        }
+    }
+    row
+}
+
+/// etcdctl's `endpoint health`: a linearizable Get of key "health"
+/// (permission denied still proves the member serves reads), then the
+/// alarm list: an active alarm makes the member unhealthy.
+async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
+    let mut row = EndpointHealth {
+        endpoint: s.endpoint,
+        ..EndpointHealth::default()
+    };
+    let (target, mut client) = match s.conn {
+        Ok(conn) => conn,
+        Err(e) => {
+            row.error = Some(e);
+            return row;
+        }
+    };
+    let start = Instant::now();
+    let read = tokio::time::timeout(plan.command_timeout, client.get("health", None)).await;
+    row.took_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let read = match read {
+        Err(_) => Err(dial::no_answer(plan.command_timeout)),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(etcd_client::Error::GRpcStatus(st)))
+            if st.code() == tonic::Code::PermissionDenied =>
+        {
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            // etcd's own errors ("etcdserver: no leader") are answers.
+            if let etcd_client::Error::GRpcStatus(st) = &e {
+                row.answered = st.message().starts_with("etcdserver:");
+            }
+            Err(dial::explain(&e, &plan, &target.host))
+        }
+    };
+    if let Err(e) = read {
+        row.error = Some(e);
+        return row;
+    }
+    row.answered = true;
+    match request(
+        &plan,
+        &target,
+        client.alarm(AlarmAction::Get, AlarmType::None, None),
+    )
+    .await
+    {
+        Ok(resp) if resp.alarms().is_empty() => row.health = true,
+        Ok(resp) => {
+            let names: Vec<&str> = resp
+                .alarms()
+                .iter()
+                .map(|a| a.alarm().as_str_name())
+                .collect();
+            row.error = Some(format!("Active Alarm(s): {}", names.join(", ")));
+        }
+        Err(e) => row.error = Some(format!("unable to fetch the alarm list: {e}")),
+    }
+    row
+}
+
+/// Active alarms (cluster-wide), from the first member that answers.
+async fn alarm_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Alarm>, String> {
+    let mut last = "no endpoint answered".to_string();
+    for s in sessions {
+        let Ok((target, mut client)) = s.conn.clone() else {
+            continue;
+        };
+        match request(
+            plan,
+            &target,
+            client.alarm(AlarmAction::Get, AlarmType::None, None),
+        )
+        .await
+        {
+            Ok(resp) => {
+                return Ok(resp
+                    .alarms()
+                    .iter()
+                    .filter(|a| a.alarm() != AlarmType::None)
+                    .map(|a| Alarm {
+                        member_id: hex_id(a.member_id()),
+                        alarm: a.alarm().as_str_name().to_string(),
+                    })
+                    .collect())
+            }
+            Err(e) => last = format!("{}: {e}", s.endpoint),
+        }
+    }
+    Err(last)
+}
+
+/// The /metrics URLs to scrape and the member each belongs to.
+fn metrics_targets(
+    plan: &MetricsPlan,
+    members: &[Member],
+    sessions: &[Session],
+) -> Vec<(String, Option<String>)> {
+    if !plan.urls.is_empty() {
+        return plan.urls.iter().map(|u| (u.clone(), None)).collect();
+    }
+    let url = |base: &str| format!("{}/metrics", base.trim_end_matches('/'));
+    if members.iter().any(|m| !m.client_urls.is_empty()) {
+        return members
+            .iter()
+            .filter_map(|m| Some((url(m.client_urls.first()?), Some(m.id.clone()))))
+            .collect();
+    }
+    sessions
+        .iter()
+        .filter_map(|s| Some((url(&s.conn.as_ref().ok()?.0.url), None)))
+        .collect()
+}
+
+async fn scrape_all(
+    plan: &Arc<ConnPlan>,
+    metrics: &MetricsPlan,
+    members: &[Member],
+    sessions: &[Session],
+) -> Vec<MemberMetrics> {
+    let interval = metrics.interval;
+    each(
+        metrics_targets(metrics, members, sessions),
+        |(url, member_id)| {
+            let plan = plan.clone();
+            async move {
+                let mut m = scrape(&plan, &url, interval)
+                    .await
+                    .unwrap_or_else(|e| MemberMetrics {
+                        url: url.clone(),
+                        error: Some(e),
+                        ..MemberMetrics::default()
+                    });
+                m.member_id = member_id;
+                m
+            }
+        },
+    )
+    .await
+}
+
+fn now_unix_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One scrape, or two `interval` apart, summarized.
+async fn scrape(plan: &ConnPlan, url: &str, interval: Duration) -> Result<MemberMetrics, String> {
+    let first_at = now_unix_s();
+    let first = metrics::parse(&dial::get(plan, url).await?)?;
+    if interval.is_zero() {
+        let last = Taken {
+            scrape: &first,
+            at_unix_s: first_at,
+        };
+        return Ok(metrics::summarize(url, None, last));
+    }
+    tokio::time::sleep(interval).await;
+    let last_at = now_unix_s();
+    let last = metrics::parse(&dial::get(plan, url).await?)?;
+    Ok(metrics::summarize(
+        url,
+        Some(Taken {
+            scrape: &first,
+            at_unix_s: first_at,
+        }),
+        Taken {
+            scrape: &last,
+            at_unix_s: last_at,
+        },
+    ))
+}

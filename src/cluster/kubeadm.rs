@@ -1,0 +1,312 @@
+//! kubeadm discovery: on a control-plane node the etcd static pod manifest
+//! (/etc/kubernetes/manifests/etcd.yaml) already says where etcd listens,
+//! where its data lives and which certificates it trusts, so an operator in
+//! an incident types no flags. The client certificate is kubeadm's
+//! healthcheck-client pair beside the CA when present (made for exactly
+//! this), else the peer pair, else the server pair.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Where kubeadm writes the etcd static pod manifest.
+pub const DEFAULT_MANIFEST: &str = "/etc/kubernetes/manifests/etcd.yaml";
+
+/// What the manifest says about the local etcd member.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeadmEtcd {
+    /// The manifest read.
+    pub manifest: PathBuf,
+    /// `--name`.
+    pub name: Option<String>,
+    /// Client URLs to dial: `--advertise-client-urls`, else
+    /// `--listen-client-urls` with wildcard addresses as 127.0.0.1.
+    pub client_urls: Vec<String>,
+    /// `--data-dir` (the disk `diagnose` probes sits under it).
+    pub data_dir: Option<PathBuf>,
+    /// `--trusted-ca-file`: the CA that signs clients, and in kubeadm the
+    /// servers too.
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chosen (healthcheck-client, peer or server).
+    pub cert: Option<PathBuf>,
+    /// Its key.
+    pub key: Option<PathBuf>,
+    /// `--listen-metrics-urls` (kubeadm: http://127.0.0.1:2381, plain http).
+    pub metrics_urls: Vec<String>,
+}
+
+/// A manifest that cannot be used.
+#[derive(Debug, Error)]
+pub enum KubeadmError {
+    /// The manifest cannot be read.
+    #[error("--manifest {}: cannot read the file: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not YAML of a pod.
+    #[error("--manifest {}: not a pod manifest: {source}", path.display())]
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    /// No container runs etcd.
+    #[error("--manifest {}: no container runs etcd", path.display())]
+    NoEtcd { path: PathBuf },
+    /// etcd's command line has no client URL.
+    #[error("--manifest {}: etcd has neither --advertise-client-urls nor --listen-client-urls", path.display())]
+    NoClientUrls { path: PathBuf },
+}
+
+#[derive(Debug, Deserialize)]
+struct Pod {
+    spec: PodSpec,
+}
+
+#[derive(Debug, Deserialize)]
+struct PodSpec {
+    #[serde(default)]
+    containers: Vec<Container>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Container {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    command: Vec<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+/// Reads `manifest` and returns what it says about etcd.
+pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
+    let text = fs::read_to_string(manifest).map_err(|source| KubeadmError::Unreadable {
+        path: manifest.to_path_buf(),
+        source,
+    })?;
+    let pod: Pod = serde_yaml::from_str(&text).map_err(|source| KubeadmError::Yaml {
+        path: manifest.to_path_buf(),
+        source,
+    })?;
+    let container = pod
+        .spec
+        .containers
+        .into_iter()
+        .find(|c| c.name == "etcd" || c.command.first().is_some_and(|c| c.ends_with("etcd")))
+        .ok_or_else(|| KubeadmError::NoEtcd {
+            path: manifest.to_path_buf(),
+        })?;
+    let argv: Vec<String> = container
+        .command
+        .into_iter()
+        .chain(container.args)
+        .collect();
+    let flags = Flags(&argv);
+    let client_urls = match flags.list("advertise-client-urls") {
+        urls if !urls.is_empty() => urls,
+        _ => flags
+            .list("listen-client-urls")
+            .into_iter()
+            .map(|u| dialable(&u))
+            .collect(),
+    };
+    if client_urls.is_empty() {
+        return Err(KubeadmError::NoClientUrls {
+            path: manifest.to_path_buf(),
+        });
+    }
+    let cacert = flags.path("trusted-ca-file");
+    let (cert, key) = client_pair(&flags, cacert.as_deref());
+    Ok(KubeadmEtcd {
+        manifest: manifest.to_path_buf(),
+        name: flags.get("name").map(str::to_string),
+        client_urls,
+        data_dir: flags.path("data-dir"),
+        cacert,
+        cert,
+        key,
+        metrics_urls: flags.list("listen-metrics-urls"),
+    })
+}
+
+/// The client certificate pair: healthcheck-client beside the CA, else the
+/// peer pair, else the server pair; the first whose files both exist.
+fn client_pair(flags: &Flags, cacert: Option<&Path>) -> (Option<PathBuf>, Option<PathBuf>) {
+    let healthcheck = cacert.and_then(Path::parent).map(|dir| {
+        (
+            Some(dir.join("healthcheck-client.crt")),
+            Some(dir.join("healthcheck-client.key")),
+        )
+    });
+    let candidates = healthcheck.into_iter().chain([
+        (flags.path("peer-cert-file"), flags.path("peer-key-file")),
+        (flags.path("cert-file"), flags.path("key-file")),
+    ]);
+    for (cert, key) in candidates {
+        if let (Some(c), Some(k)) = (&cert, &key) {
+            if c.is_file() && k.is_file() {
+                return (cert, key);
+            }
+        }
+    }
+    (None, None)
+}
+
+/// A listen URL made dialable: a wildcard address becomes 127.0.0.1.
+fn dialable(url: &str) -> String {
+    url.replace("://0.0.0.0:", "://127.0.0.1:")
+        .replace("://[::]:", "://127.0.0.1:")
+}
+
+/// etcd's command line, `--flag=value` or `--flag value`.
+struct Flags<'a>(&'a [String]);
+
+impl Flags<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        let long = format!("--{name}");
+        let prefix = format!("{long}=");
+        self.0.iter().enumerate().find_map(|(i, arg)| {
+            if let Some(value) = arg.strip_prefix(&prefix) {
+                Some(value)
+            } else if *arg == long {
+                self.0.get(i + 1).map(String::as_str)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        self.get(name).map(PathBuf::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://10.0.0.5:2379
+  name: etcd
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=https://10.0.0.5:2379
+    - --cert-file=PKI/server.crt
+    - --client-cert-auth=true
+    - --data-dir=/var/lib/etcd
+    - --initial-cluster=cp1=https://10.0.0.5:2380
+    - --key-file=PKI/server.key
+    - --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.5:2379
+    - --listen-metrics-urls=http://127.0.0.1:2381
+    - --name=cp1
+    - --peer-cert-file=PKI/peer.crt
+    - --peer-key-file=PKI/peer.key
+    - --trusted-ca-file=PKI/ca.crt
+    image: registry.k8s.io/etcd:3.5.9-0
+    name: etcd
+"#;
+
+    fn write(dir: &Path, files: &[&str]) -> PathBuf {
+        for f in files {
+            fs::write(dir.join(f), "x").unwrap();
+        }
+        let manifest = dir.join("etcd.yaml");
+        let pki = dir.display().to_string();
+        fs::write(&manifest, MANIFEST.replace("PKI", &pki)).unwrap();
+        manifest
+    }
+
+    #[test]
+    fn reads_urls_data_dir_and_prefers_the_healthcheck_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = write(
+            dir.path(),
+            &[
+                "healthcheck-client.crt",
+                "healthcheck-client.key",
+                "peer.crt",
+                "peer.key",
+            ],
+        );
+        let found = discover(&manifest).unwrap();
+        assert_eq!(found.client_urls, vec!["https://10.0.0.5:2379"]);
+        assert_eq!(found.data_dir, Some(PathBuf::from("/var/lib/etcd")));
+        assert_eq!(found.name.as_deref(), Some("cp1"));
+        assert_eq!(found.cacert, Some(dir.path().join("ca.crt")));
+        assert_eq!(found.cert, Some(dir.path().join("healthcheck-client.crt")));
+        assert_eq!(found.key, Some(dir.path().join("healthcheck-client.key")));
+        assert_eq!(found.metrics_urls, vec!["http://127.0.0.1:2381"]);
+    }
+
+    #[test]
+    fn falls_back_to_peer_then_server_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = write(
+            dir.path(),
+            &["peer.crt", "peer.key", "server.crt", "server.key"],
+        );
+        assert_eq!(
+            discover(&manifest).unwrap().cert,
+            Some(dir.path().join("peer.crt"))
+        );
+        fs::remove_file(dir.path().join("peer.key")).unwrap();
+        assert_eq!(
+            discover(&manifest).unwrap().key,
+            Some(dir.path().join("server.key"))
+        );
+    }
+
+    #[test]
+    fn listen_urls_stand_in_for_missing_advertise_urls() {
+        let argv: Vec<String> = ["etcd", "--listen-client-urls", "http://0.0.0.0:2379"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let flags = Flags(&argv);
+        assert_eq!(
+            flags.list("listen-client-urls"),
+            vec!["http://0.0.0.0:2379"]
+        );
+        assert_eq!(dialable("http://0.0.0.0:2379"), "http://127.0.0.1:2379");
+    }
+
+    #[test]
+    fn errors_name_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.yaml");
+        let e = discover(&missing).unwrap_err();
+        assert!(e.to_string().starts_with("--manifest "), "{e}");
+        let other = dir.path().join("other.yaml");
+        fs::write(
+            &other,
+            "spec:\n  containers:\n  - name: apiserver\n    command: [kube-apiserver]\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            discover(&other).unwrap_err(),
+            KubeadmError::NoEtcd { .. }
+        ));
+    }
+}

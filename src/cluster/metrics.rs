@@ -1,0 +1,320 @@
+//! What a member's /metrics says, summarized: percentiles of the disk and
+//! peer histograms (WAL fdatasync, backend commit, peer round trip) and the
+//! raft counters (leader changes, failed proposals, slow applies), DB size
+//! and quota. With two scrapes a short interval apart the percentiles come
+//! from the bucket deltas and the counters become rates, so they describe
+//! what etcd does now rather than since it booted; each histogram says
+//! which ([`Span`]). Percentiles interpolate linearly within buckets, as
+//! PromQL's `histogram_quantile` does, so they match a Grafana panel.
+
+use std::collections::BTreeMap;
+
+use prometheus_parse::{Sample, Scrape, Value};
+
+use super::model::{HistogramPercentiles, MemberMetrics, PeerRtt, Span};
+
+/// etcd's WAL fdatasync latency histogram.
+pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";
+/// etcd's backend (bbolt) commit latency histogram.
+pub const BACKEND_COMMIT: &str = "etcd_disk_backend_commit_duration_seconds";
+/// etcd's peer round-trip time histogram (label `To`: the peer's id).
+pub const PEER_RTT: &str = "etcd_network_peer_round_trip_time_seconds";
+
+/// Parses a /metrics page (Prometheus text format).
+pub fn parse(text: &str) -> Result<Scrape, String> {
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .map_err(|e| format!("not Prometheus text: {e}"))
+}
+
+/// One scrape and when it was taken, Unix seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Taken<'a> {
+    /// The parsed page.
+    pub scrape: &'a Scrape,
+    /// Wall-clock time of the scrape, Unix seconds.
+    pub at_unix_s: f64,
+}
+
+/// PromQL's `histogram_quantile(q, buckets)` for cumulative `buckets` of
+/// (upper bound, count) sorted by upper bound and ending with +Inf. `None`
+/// where PromQL gives NaN (no observations, no +Inf bucket).
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let (&(last_bound, total), _) = buckets.split_last()?;
+    if buckets.len() < 2 || last_bound != f64::INFINITY || total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let b = buckets.iter().position(|&(_, count)| count >= rank)?;
+    if b == buckets.len() - 1 {
+        return Some(buckets[b - 1].0);
+    }
+    let (end, count) = buckets[b];
+    if b == 0 && end <= 0.0 {
+        return Some(end);
+    }
+    let (start, below) = if b == 0 { (0.0, 0.0) } else { buckets[b - 1] };
+    Some(start + (end - start) * ((rank - below) / (count - below)))
+}
+
+/// Cumulative buckets of histogram `name`, summed over the label sets that
+/// `keep` accepts (PromQL's `sum by (le)`); `None` when there are none.
+fn buckets(scrape: &Scrape, name: &str, keep: impl Fn(&Sample) -> bool) -> Option<Vec<(f64, f64)>> {
+    let mut sum: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for sample in scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && keep(s))
+    {
+        if let Value::Histogram(counts) = &sample.value {
+            for c in counts {
+                // f64 bounds >= 0 order like their bit patterns.
+                let entry = sum
+                    .entry(c.less_than.to_bits())
+                    .or_insert((c.less_than, 0.0));
+                entry.1 += c.count;
+            }
+        }
+    }
+    (!sum.is_empty()).then(|| sum.into_values().collect())
+}
+
+/// Bucket deltas `last - first`; `None` when the bounds differ or a count
+/// went down (the member restarted between the scrapes).
+fn delta(first: &[(f64, f64)], last: &[(f64, f64)]) -> Option<Vec<(f64, f64)>> {
+    if first.len() != last.len() {
+        return None;
+    }
+    first
+        .iter()
+        .zip(last)
+        .map(|(&(b0, c0), &(b1, c1))| (b0 == b1 && c1 >= c0).then_some((b1, c1 - c0)))
+        .collect()
+}
+
+/// Percentiles of histogram `name` (label sets filtered by `keep`): over
+/// the window when it saw observations, else since the member started.
+fn percentiles(
+    first: Option<&Scrape>,
+    last: &Scrape,
+    name: &str,
+    keep: impl Fn(&Sample) -> bool + Copy,
+) -> Option<HistogramPercentiles> {
+    let total = buckets(last, name, keep)?;
+    let window = first
+        .and_then(|f| buckets(f, name, keep))
+        .and_then(|f| delta(&f, &total))
+        .filter(|d| d.last().is_some_and(|&(_, n)| n > 0.0));
+    let (span, b) = match window {
+        Some(d) => (Span::Window, d),
+        None => (Span::SinceStart, total),
+    };
+    let ms = |q| histogram_quantile(q, &b).map(|s| s * 1000.0);
+    Some(HistogramPercentiles {
+        count: b.last().map(|&(_, n)| n as u64).unwrap_or(0),
+        span,
+        p50_ms: ms(0.50)?,
+        p90_ms: ms(0.90)?,
+        p99_ms: ms(0.99)?,
+    })
+}
+
+/// Sum of the plain samples named `name` (counters, gauges, untyped).
+fn value(scrape: &Scrape, name: &str) -> Option<f64> {
+    let values: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter_map(|s| match s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// Increase of counter `name` between the scrapes (`None` on a reset).
+fn increase(first: Option<&Scrape>, last: &Scrape, name: &str) -> Option<f64> {
+    let d = value(last, name)? - value(first?, name)?;
+    (d >= 0.0).then_some(d)
+}
+
+/// The peers a member measures round trips to (the `To` label).
+fn peers(scrape: &Scrape) -> Vec<String> {
+    let mut ids: Vec<String> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == PEER_RTT)
+        .filter_map(|s| s.labels.get("To").map(str::to_string))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Summarizes one member's metrics from one scrape, or two (`first` then
+/// `last`), for `url`.
+pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> MemberMetrics {
+    let f = first.map(|t| t.scrape);
+    let l = last.scrape;
+    let window_s = first.map(|t| last.at_unix_s - t.at_unix_s).unwrap_or(0.0);
+    let per_s = |name| {
+        increase(f, l, name)
+            .filter(|_| window_s > 0.0)
+            .map(|d| d / window_s)
+    };
+    let all = |_: &Sample| true;
+    MemberMetrics {
+        url: url.to_string(),
+        member_id: None,
+        wal_fsync: percentiles(f, l, WAL_FSYNC, all),
+        backend_commit: percentiles(f, l, BACKEND_COMMIT, all),
+        peer_rtt: percentiles(f, l, PEER_RTT, all),
+        peer_rtt_by_peer: peers(l)
+            .into_iter()
+            .filter_map(|peer| {
+                let rtt = percentiles(f, l, PEER_RTT, |s: &Sample| {
+                    s.labels.get("To") == Some(peer.as_str())
+                })?;
+                // The label is the id in hex without leading zeros.
+                let peer_id =
+                    u64::from_str_radix(&peer, 16).map_or(peer, |id| format!("{id:016x}"));
+                Some(PeerRtt { peer_id, rtt })
+            })
+            .collect(),
+        leader_changes_total: value(l, "etcd_server_leader_changes_seen_total"),
+        leader_changes_in_window: increase(f, l, "etcd_server_leader_changes_seen_total"),
+        has_leader: value(l, "etcd_server_has_leader").map(|v| v > 0.0),
+        uptime_s: value(l, "process_start_time_seconds").map(|start| last.at_unix_s - start),
+        proposals_failed_total: value(l, "etcd_server_proposals_failed_total"),
+        proposals_failed_per_s: per_s("etcd_server_proposals_failed_total"),
+        proposals_pending: value(l, "etcd_server_proposals_pending"),
+        slow_applies_total: value(l, "etcd_server_slow_apply_total"),
+        slow_applies_per_s: per_s("etcd_server_slow_apply_total"),
+        db_size_bytes: value(l, "etcd_mvcc_db_total_size_in_bytes"),
+        quota_bytes: value(l, "etcd_server_quota_backend_bytes"),
+        window_s,
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = "\
+# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.
+# TYPE etcd_disk_wal_fsync_duration_seconds histogram
+etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 10
+etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"} 60
+etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.004\"} 90
+etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.008\"} 100
+etcd_disk_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} 100
+etcd_disk_wal_fsync_duration_seconds_sum 0.2
+etcd_disk_wal_fsync_duration_seconds_count 100
+# TYPE etcd_network_peer_round_trip_time_seconds histogram
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"a\",le=\"0.0001\"} 0
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"a\",le=\"0.0002\"} 4
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"a\",le=\"+Inf\"} 4
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"b\",le=\"0.0001\"} 4
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"b\",le=\"0.0002\"} 4
+etcd_network_peer_round_trip_time_seconds_bucket{To=\"b\",le=\"+Inf\"} 4
+# TYPE etcd_server_leader_changes_seen_total counter
+etcd_server_leader_changes_seen_total 2
+# TYPE etcd_server_proposals_failed_total counter
+etcd_server_proposals_failed_total 3
+# TYPE etcd_server_has_leader gauge
+etcd_server_has_leader 1
+# TYPE process_start_time_seconds gauge
+process_start_time_seconds 1000
+";
+
+    fn at(scrape: &Scrape, at_unix_s: f64) -> Taken<'_> {
+        Taken { scrape, at_unix_s }
+    }
+
+    #[test]
+    fn quantile_interpolates_like_promql() {
+        let b = [
+            (0.001, 10.0),
+            (0.002, 60.0),
+            (0.004, 90.0),
+            (0.008, 100.0),
+            (f64::INFINITY, 100.0),
+        ];
+        // rank 50 lies in (0.001, 0.002]: 0.001 + 0.001 * (50 - 10) / 50.
+        assert!((histogram_quantile(0.5, &b).unwrap() - 0.0018).abs() < 1e-12);
+        // rank 99 lies in (0.004, 0.008]: 0.004 + 0.004 * 9 / 10.
+        assert!((histogram_quantile(0.99, &b).unwrap() - 0.0076).abs() < 1e-12);
+        // rank 5 in the first bucket interpolates from 0.
+        assert!((histogram_quantile(0.05, &b).unwrap() - 0.0005).abs() < 1e-12);
+    }
+
+    #[test]
+    fn quantile_in_the_inf_bucket_is_the_last_finite_bound() {
+        let b = [(0.5, 1.0), (1.0, 2.0), (f64::INFINITY, 10.0)];
+        assert_eq!(histogram_quantile(0.9, &b), Some(1.0));
+        assert_eq!(
+            histogram_quantile(0.5, &[(1.0, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
+        assert_eq!(histogram_quantile(0.5, &[(1.0, 3.0)]), None);
+    }
+
+    #[test]
+    fn one_scrape_gives_since_start_percentiles_and_totals() {
+        let page = parse(PAGE).unwrap();
+        let m = summarize("http://x/metrics", None, at(&page, 1600.0));
+        let wal = m.wal_fsync.unwrap();
+        assert_eq!(wal.span, Span::SinceStart);
+        assert_eq!(wal.count, 100);
+        assert!((wal.p50_ms - 1.8).abs() < 1e-9);
+        let rtt = m.peer_rtt.unwrap();
+        assert_eq!(rtt.count, 8);
+        assert_eq!(m.peer_rtt_by_peer.len(), 2);
+        assert_eq!(m.peer_rtt_by_peer[0].peer_id, "000000000000000a");
+        assert!((m.peer_rtt_by_peer[0].rtt.p50_ms - 0.15).abs() < 1e-9);
+        assert_eq!(m.leader_changes_total, Some(2.0));
+        assert_eq!(m.leader_changes_in_window, None);
+        assert_eq!(m.has_leader, Some(true));
+        assert_eq!(m.uptime_s, Some(600.0));
+        assert_eq!(m.window_s, 0.0);
+    }
+
+    #[test]
+    fn two_scrapes_give_window_percentiles_and_rates() {
+        let first = parse(PAGE).unwrap();
+        let later = PAGE
+            .replace("le=\"0.008\"} 100", "le=\"0.008\"} 110")
+            .replace("le=\"+Inf\"} 100", "le=\"+Inf\"} 110")
+            .replace("failed_total 3", "failed_total 7")
+            .replace("seen_total 2", "seen_total 3");
+        let last = parse(&later).unwrap();
+        let m = summarize("u", Some(at(&first, 10.0)), at(&last, 12.0));
+        let wal = m.wal_fsync.unwrap();
+        assert_eq!(wal.span, Span::Window);
+        assert_eq!(wal.count, 10);
+        // All ten new observations are in (0.004, 0.008]: p50 = 6 ms.
+        assert!((wal.p50_ms - 6.0).abs() < 1e-9);
+        // No peer RTT observation in the window: falls back to since start.
+        assert_eq!(m.peer_rtt.unwrap().span, Span::SinceStart);
+        assert_eq!(m.proposals_failed_per_s, Some(2.0));
+        assert_eq!(m.leader_changes_in_window, Some(1.0));
+        assert_eq!(m.window_s, 2.0);
+    }
+
+    #[test]
+    fn a_restart_between_scrapes_falls_back_to_since_start() {
+        let first = parse(PAGE).unwrap();
+        let restarted = parse(
+            &PAGE
+                .replace("} 100", "} 1")
+                .replace("} 90", "} 1")
+                .replace("} 60", "} 1")
+                .replace("} 10\n", "} 1\n"),
+        )
+        .unwrap();
+        let m = summarize("u", Some(at(&first, 0.0)), at(&restarted, 1.0));
+        assert_eq!(m.wal_fsync.unwrap().span, Span::SinceStart);
+        assert_eq!(m.wal_fsync.unwrap().count, 1);
+    }
+}

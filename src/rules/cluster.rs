@@ -1,0 +1,557 @@
+//! Cluster rules: what a live cluster's facts mean and what to type next.
+//! Each rule is a pure function of a [`ClusterReport`] (its facts, alarms
+//! and metrics) and [`ClusterThresholds`]; the fixes carry concrete etcdctl
+//! commands with the connection flags the report was read with, aimed at
+//! members that answered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::facts::QuotaSource;
+use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics};
+use crate::rules::{Evidence, Finding, FindingId, Severity};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Thresholds of the cluster rules. `Default` is etcd's own guidance; each
+/// field names its unit and its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterThresholds {
+    /// Raft entries a member may trail the leader before a warning.
+    /// etcd-doctor's choice: a healthy follower is within a few in-flight
+    /// entries; a thousand means it is not keeping up.
+    pub raft_lag_warn_entries: u64,
+    /// Raft entries behind the leader that fail: etcd's snapshot catch-up
+    /// entries (5000); a follower further behind is sent a whole snapshot,
+    /// and a member whose apply trails its commit by this many refuses
+    /// requests ("too many requests").
+    pub raft_lag_fail_entries: u64,
+    /// Leader changes per 15 minutes that warn (etcd-mixin
+    /// etcdHighNumberOfLeaderChanges: 4 within 15 minutes).
+    pub leader_changes_warn_per_15m: f64,
+    /// In-use share of the database file below which it counts as
+    /// fragmented (etcd-mixin etcdDatabaseHighFragmentationRatio: < 0.5).
+    pub db_in_use_warn_ratio: f64,
+    /// Bytes in use below which fragmentation is not worth a defrag
+    /// (etcd-mixin etcdDatabaseHighFragmentationRatio: over 100 MiB in use).
+    pub db_fragmented_min_in_use_bytes: u64,
+    /// Database size / quota that warns (the etcd-defrag tool's example
+    /// rule: 80 % of the quota).
+    pub db_quota_used_warn_ratio: f64,
+    /// Database size / quota that fails (etcd-mixin
+    /// etcdBackendQuotaLowSpace, critical: over 95 %).
+    pub db_quota_used_fail_ratio: f64,
+    /// WAL fdatasync p99 that warns, milliseconds (etcd docs: p99 of
+    /// etcd_disk_wal_fsync_duration_seconds should stay under 10 ms).
+    pub wal_fsync_p99_warn_ms: f64,
+    /// WAL fdatasync p99 that fails, milliseconds (etcd-mixin
+    /// etcdHighFsyncDurations, critical: over 1 s).
+    pub wal_fsync_p99_fail_ms: f64,
+    /// Backend commit p99 that warns, milliseconds (etcd docs: p99 of
+    /// etcd_disk_backend_commit_duration_seconds should stay under 25 ms).
+    pub backend_commit_p99_warn_ms: f64,
+    /// Backend commit p99 that fails, milliseconds (etcd-mixin
+    /// etcdHighCommitDurations: over 250 ms).
+    pub backend_commit_p99_fail_ms: f64,
+    /// Peer round-trip p99 that warns, milliseconds (etcd-mixin
+    /// etcdMemberCommunicationSlow: over 150 ms).
+    pub peer_rtt_p99_warn_ms: f64,
+    /// Peer round-trip p99 that fails, milliseconds (etcd's default
+    /// --election-timeout, 1000 ms: heartbeats that late start elections).
+    pub peer_rtt_p99_fail_ms: f64,
+    /// Observations a histogram needs before its p99 is judged. etcd-doctor's
+    /// choice: with fewer, the p99 is a single sample.
+    pub min_histogram_count: u64,
+}
+
+impl Default for ClusterThresholds {
+    fn default() -> Self {
+        ClusterThresholds {
+            raft_lag_warn_entries: 1000,
+            raft_lag_fail_entries: 5000,
+            leader_changes_warn_per_15m: 4.0,
+            db_in_use_warn_ratio: 0.5,
+            db_fragmented_min_in_use_bytes: 100 * MIB,
+            db_quota_used_warn_ratio: 0.8,
+            db_quota_used_fail_ratio: 0.95,
+            wal_fsync_p99_warn_ms: 10.0,
+            wal_fsync_p99_fail_ms: 1000.0,
+            backend_commit_p99_warn_ms: 25.0,
+            backend_commit_p99_fail_ms: 250.0,
+            peer_rtt_p99_warn_ms: 150.0,
+            peer_rtt_p99_fail_ms: 1000.0,
+            min_histogram_count: 20,
+        }
+    }
+}
+
+/// Every cluster rule over `report`, most severe first.
+pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = [
+        member_unreachable(report),
+        stale_member(report),
+        raft_lag(report, t),
+        leader_churn(report, t),
+        db_fragmented(report, t),
+        db_near_quota(report, t),
+        alarm_active(report),
+        metrics_slow(report, t),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    findings
+}
+
+fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+    Evidence {
+        metric: metric.into(),
+        observed,
+        threshold,
+        unit: unit.to_string(),
+    }
+}
+
+/// The endpoints that answered (where commands should go), else those asked.
+fn answering(report: &ClusterReport) -> Vec<String> {
+    let mut eps: Vec<String> = report
+        .endpoints
+        .iter()
+        .filter(|e| e.id.is_some())
+        .map(|e| e.endpoint.clone())
+        .chain(
+            report
+                .health
+                .iter()
+                .filter(|h| h.answered)
+                .map(|h| h.endpoint.clone()),
+        )
+        .collect();
+    eps.dedup();
+    if eps.is_empty() {
+        report.connection.endpoints.clone()
+    } else {
+        eps
+    }
+}
+
+/// `etcdctl <flags> ARGS` against the members that answered.
+fn etcdctl(report: &ClusterReport, args: &str) -> String {
+    let flags = report.connection.etcdctl_flags(&answering(report));
+    format!("etcdctl {flags} {args}")
+}
+
+/// `etcdctl <flags> ARGS` against one endpoint.
+fn etcdctl_at(report: &ClusterReport, endpoint: &str, args: &str) -> String {
+    let flags = report.connection.etcdctl_flags(&[endpoint.to_string()]);
+    format!("etcdctl {flags} {args}")
+}
+
+/// The rejoin runbook command for member `name`.
+fn rejoin_plan(report: &ClusterReport, name: &str) -> String {
+    let flags = report.connection.etcdctl_flags(&answering(report));
+    format!("etcd-doctor snapshot rejoin-plan --member {name} {flags}")
+}
+
+fn member_unreachable(report: &ClusterReport) -> Vec<Finding> {
+    let listed = report.members.len().max(report.facts.unreachable.len());
+    report
+        .facts
+        .unreachable
+        .iter()
+        .map(|m| {
+            let mut commands = vec![etcdctl(report, &format!("member remove {}", m.member_id))];
+            if !m.name.is_empty() {
+                commands.push(rejoin_plan(report, &m.name));
+            }
+            Finding {
+                id: FindingId::ClusterMemberUnreachable,
+                severity: Severity::Fail,
+                summary: format!(
+                    "member {} ({}) at {} does not answer: {}",
+                    m.name,
+                    m.member_id,
+                    m.client_urls.join(","),
+                    m.error
+                ),
+                evidence: vec![evidence(
+                    "listed members not answering",
+                    report.facts.unreachable.len() as f64,
+                    0.0,
+                    "members",
+                )],
+                recommendation: format!(
+                    "A listed member that does not answer still counts toward quorum ({} of {} listed). \
+                     If its host is up, start etcd there and read its log. If the node was reset or its \
+                     data dir wiped, its entry is stale (the field guide's failed rejoin: kubeadm join \
+                     stops at check-etcd): remove it from a member that answers, then rejoin it with an \
+                     empty data dir; `etcd-doctor snapshot rejoin-plan --member NAME` prints the runbook.",
+                    listed / 2 + 1,
+                    listed
+                ),
+                commands,
+            }
+        })
+        .collect()
+}
+
+fn stale_member(report: &ClusterReport) -> Vec<Finding> {
+    let unstarted = report.facts.unstarted.iter().map(|m| Finding {
+        id: FindingId::ClusterStaleMember,
+        severity: Severity::Fail,
+        summary: format!(
+            "member {} ({}) is listed but never started",
+            m.member_id,
+            m.peer_urls.join(",")
+        ),
+        evidence: vec![evidence(
+            "listed members never started",
+            report.facts.unstarted.len() as f64,
+            0.0,
+            "members",
+        )],
+        recommendation: "An added member that never started counts toward quorum while adding \
+                         nothing: one more failure can stop the cluster. If a node is joining at \
+                         that peer URL, start etcd on it with --initial-cluster-state existing and an \
+                         empty data dir; otherwise remove the entry."
+            .to_string(),
+        commands: vec![etcdctl(report, &format!("member remove {}", m.member_id))],
+    });
+    let mismatched = report.facts.id_mismatches.iter().map(|m| Finding {
+        id: FindingId::ClusterStaleMember,
+        severity: Severity::Fail,
+        summary: format!(
+            "{} is listed for member {} ({}) but answers as {}",
+            m.endpoint, m.listed_name, m.listed_id, m.reported_id
+        ),
+        evidence: vec![evidence(
+            "client URLs answered by another member id",
+            report.facts.id_mismatches.len() as f64,
+            0.0,
+            "endpoints",
+        )],
+        recommendation: format!(
+            "The node at {} runs an etcd that is not the listed member (its data dir was rebuilt \
+             or it joined another cluster): the listed entry is stale. Remove it, then rejoin the \
+             node cleanly; `etcd-doctor snapshot rejoin-plan --member {}` prints the runbook.",
+            m.endpoint, m.listed_name
+        ),
+        commands: vec![
+            etcdctl(report, &format!("member remove {}", m.listed_id)),
+            rejoin_plan(report, &m.listed_name),
+        ],
+    });
+    unstarted.chain(mismatched).collect()
+}
+
+fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    report
+        .facts
+        .raft_lag
+        .iter()
+        .filter_map(|l| {
+            let worst = l.lag_entries.max(l.apply_gap_entries);
+            let severity = if worst >= t.raft_lag_fail_entries {
+                Severity::Fail
+            } else if worst >= t.raft_lag_warn_entries {
+                Severity::Warn
+            } else {
+                return None;
+            };
+            Some(Finding {
+                id: FindingId::ClusterRaftLag,
+                severity,
+                summary: format!(
+                    "member {} at {} trails the leader by {} raft entries and has {} committed entries unapplied",
+                    l.member_id, l.endpoint, l.lag_entries, l.apply_gap_entries
+                ),
+                evidence: vec![
+                    evidence("raft index behind the leader", l.lag_entries as f64, t.raft_lag_warn_entries as f64, "entries"),
+                    evidence("committed but not applied", l.apply_gap_entries as f64, t.raft_lag_warn_entries as f64, "entries"),
+                ],
+                recommendation: "A member that cannot keep up is usually starved of disk (slow WAL \
+                                 fdatasync, see the metrics findings and `etcd-doctor disk`), of CPU, \
+                                 or of network to the leader. Fix the cause; a member far enough \
+                                 behind is sent a whole snapshot."
+                    .to_string(),
+                commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
+            })
+        })
+        .collect()
+}
+
+/// Leader changes per 15 minutes since the member started (the first
+/// election does not count; members younger than 15 minutes count as 15).
+fn changes_per_15m(m: &MemberMetrics) -> Option<f64> {
+    let changes = (m.leader_changes_total? - 1.0).max(0.0);
+    Some(changes / m.uptime_s?.max(900.0) * 900.0)
+}
+
+fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    let worst = report
+        .metrics
+        .iter()
+        .filter_map(|m| Some((m, changes_per_15m(m)?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let in_window = report
+        .metrics
+        .iter()
+        .filter_map(|m| m.leader_changes_in_window)
+        .fold(0.0, f64::max);
+    let Some((m, rate)) = worst else {
+        return Vec::new();
+    };
+    if rate < t.leader_changes_warn_per_15m && in_window < 1.0 {
+        return Vec::new();
+    }
+    let mut ev = vec![
+        evidence(
+            "leader changes per 15 min since start",
+            rate,
+            t.leader_changes_warn_per_15m,
+            "changes",
+        ),
+        evidence(
+            "leader changes during the scrape window",
+            in_window,
+            1.0,
+            "changes",
+        ),
+    ];
+    if let Some(failed) = m.proposals_failed_total {
+        ev.push(evidence(
+            "failed proposals since start",
+            failed,
+            0.0,
+            "proposals",
+        ));
+    }
+    vec![Finding {
+        id: FindingId::ClusterLeaderChurn,
+        severity: Severity::Warn,
+        summary: format!("leader elections are frequent: {rate:.1} per 15 minutes seen by {}", m.url),
+        evidence: ev,
+        recommendation: "Each election stalls writes. Elections follow missed heartbeats: slow WAL \
+                         fdatasync (disk contention), CPU starvation, or peer latency near the \
+                         heartbeat interval (a shared or saturated NIC). Check the metrics findings and \
+                         `etcd-doctor disk`/`net`; where peer RTT is inherently high, raise \
+                         --heartbeat-interval to about the RTT and --election-timeout to 10 times it."
+            .to_string(),
+        commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
+    }]
+}
+
+fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    report
+        .facts
+        .db
+        .iter()
+        .filter(|d| d.in_use_ratio < t.db_in_use_warn_ratio && d.db_size_in_use_bytes > t.db_fragmented_min_in_use_bytes)
+        .map(|d| Finding {
+            id: FindingId::ClusterDbFragmented,
+            severity: Severity::Warn,
+            summary: format!(
+                "member {} at {}: only {:.0} % of its {} MiB database is in use",
+                d.member_id,
+                d.endpoint,
+                d.in_use_ratio * 100.0,
+                d.db_size_bytes / MIB
+            ),
+            evidence: vec![evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, "%")],
+            recommendation: "Free pages left by compaction count against the quota and slow \
+                             snapshots until a defrag returns them. Defragment one member at a time, \
+                             the leader last: a member does not serve while it defragments."
+                .to_string(),
+            commands: vec![etcdctl_at(report, &d.endpoint, "defrag")],
+        })
+        .collect()
+}
+
+/// Compaction to the current revision, then defrag: the NOSPACE recovery.
+fn compact_and_defrag(report: &ClusterReport) -> Vec<String> {
+    let revision = report.endpoints.iter().filter_map(|e| e.revision).max();
+    let compact = match revision {
+        Some(rev) => format!("compact {rev}"),
+        None => "compact $(etcdctl endpoint status -w json | grep -o '\"revision\":[0-9]*' | cut -d: -f2 | head -1)".to_string(),
+    };
+    vec![
+        etcdctl(report, &compact),
+        etcdctl(report, "defrag --cluster"),
+    ]
+}
+
+fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    report
+        .facts
+        .db
+        .iter()
+        .filter_map(|d| {
+            let severity = if d.quota_used_ratio >= t.db_quota_used_fail_ratio {
+                Severity::Fail
+            } else if d.quota_used_ratio >= t.db_quota_used_warn_ratio {
+                Severity::Warn
+            } else {
+                return None;
+            };
+            let assumed = match d.quota_from {
+                QuotaSource::Metrics => "",
+                QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
+            };
+            Some(Finding {
+                id: FindingId::ClusterDbNearQuota,
+                severity,
+                summary: format!(
+                    "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",
+                    d.member_id,
+                    d.endpoint,
+                    d.quota_used_ratio * 100.0,
+                    d.quota_bytes / MIB
+                ),
+                evidence: vec![evidence("database size / quota", d.quota_used_ratio * 100.0, t.db_quota_used_warn_ratio * 100.0, "%")],
+                recommendation: "At the quota etcd raises NOSPACE and accepts only reads and deletes. \
+                                 Compact old revisions and defragment to return free pages; if the data \
+                                 itself is that large, raise --quota-backend-bytes (8 GiB is the \
+                                 suggested maximum)."
+                    .to_string(),
+                commands: compact_and_defrag(report),
+            })
+        })
+        .collect()
+}
+
+fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
+    report
+        .alarms
+        .iter()
+        .map(|a| {
+            let (recommendation, commands) = if a.alarm == "CORRUPT" {
+                (
+                    "A member's data diverged from the others. Do not disarm: find the member whose \
+                     hash differs, remove it and rejoin it with an empty data dir (it catches up \
+                     from the leader); `etcd-doctor snapshot rejoin-plan --member NAME` prints the \
+                     runbook."
+                        .to_string(),
+                    vec![etcdctl(report, "endpoint hashkv --cluster -w table")],
+                )
+            } else {
+                let mut commands = compact_and_defrag(report);
+                commands.push(etcdctl(report, "alarm disarm"));
+                (
+                    "The database reached its quota: the cluster accepts only reads and deletes. \
+                     Compact, defragment every member, then disarm the alarm; raise \
+                     --quota-backend-bytes if the live data needs the room."
+                        .to_string(),
+                    commands,
+                )
+            };
+            Finding {
+                id: FindingId::ClusterAlarmActive,
+                severity: Severity::Fail,
+                summary: format!("alarm {} is active on member {}", a.alarm, a.member_id),
+                evidence: vec![evidence("active alarms", report.alarms.len() as f64, 0.0, "alarms")],
+                recommendation,
+                commands,
+            }
+        })
+        .collect()
+}
+
+/// One histogram rule: its id, what it measures and its thresholds.
+struct HistogramRule {
+    id: FindingId,
+    metric: &'static str,
+    warn_ms: f64,
+    fail_ms: f64,
+    recommendation: &'static str,
+}
+
+fn judge(
+    rule: &HistogramRule,
+    who: &str,
+    h: &HistogramPercentiles,
+    min_count: u64,
+) -> Option<Finding> {
+    if h.count < min_count {
+        return None;
+    }
+    let severity = if h.p99_ms >= rule.fail_ms {
+        Severity::Fail
+    } else if h.p99_ms > rule.warn_ms {
+        Severity::Warn
+    } else {
+        return None;
+    };
+    Some(Finding {
+        id: rule.id,
+        severity,
+        summary: format!(
+            "{who}: {} p99 {:.1} ms over {} observations ({})",
+            rule.metric,
+            h.p99_ms,
+            h.count,
+            h.span.as_str()
+        ),
+        evidence: vec![evidence(
+            format!("{} p99", rule.metric),
+            h.p99_ms,
+            rule.warn_ms,
+            "ms",
+        )],
+        recommendation: rule.recommendation.to_string(),
+        commands: Vec::new(),
+    })
+}
+
+const DISK_FIX: &str = "etcd waits on this disk for every write. Give etcd a dedicated \
+    high-performance disk (NVMe, cloud ESSD), keep IO-heavy services off the host, and measure \
+    the disk itself with `etcd-doctor disk --dir <data dir>`.";
+
+fn metrics_slow(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    let wal = HistogramRule {
+        id: FindingId::ClusterMetricsWalFsyncSlow,
+        metric: "WAL fdatasync",
+        warn_ms: t.wal_fsync_p99_warn_ms,
+        fail_ms: t.wal_fsync_p99_fail_ms,
+        recommendation: DISK_FIX,
+    };
+    let commit = HistogramRule {
+        id: FindingId::ClusterMetricsBackendCommitSlow,
+        metric: "backend commit",
+        warn_ms: t.backend_commit_p99_warn_ms,
+        fail_ms: t.backend_commit_p99_fail_ms,
+        recommendation: DISK_FIX,
+    };
+    let rtt = HistogramRule {
+        id: FindingId::ClusterMetricsPeerRttHigh,
+        metric: "peer round trip",
+        warn_ms: t.peer_rtt_p99_warn_ms,
+        fail_ms: t.peer_rtt_p99_fail_ms,
+        recommendation:
+            "Raft heartbeats and appends wait on this link. Put etcd's peer traffic on its \
+            own NIC, away from business traffic, isolate bulk transfers at the access switch, and \
+            spread members' VMs over hosts; where the RTT is inherent, set --heartbeat-interval to \
+            about the RTT and --election-timeout to 10 times it.",
+    };
+    let mut out = Vec::new();
+    for m in &report.metrics {
+        let who = m.member_id.as_deref().unwrap_or(&m.url);
+        out.extend(
+            m.wal_fsync
+                .and_then(|h| judge(&wal, who, &h, t.min_histogram_count)),
+        );
+        out.extend(
+            m.backend_commit
+                .and_then(|h| judge(&commit, who, &h, t.min_histogram_count)),
+        );
+        out.extend(m.peer_rtt_by_peer.iter().filter_map(|p| {
+            judge(
+                &rtt,
+                &format!("{who} to {}", p.peer_id),
+                &p.rtt,
+                t.min_histogram_count,
+            )
+        }));
+    }
+    out
+}
