@@ -30,7 +30,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 }
 
 /// Builds the multi-threaded tokio runtime that network commands run on.
-#[allow(dead_code)] // until the first network command lands
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
