@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,22 +44,41 @@ fn peer(net: &Net, i: usize) -> String {
     format!("{}:{PORT}", net.host(i).ip)
 }
 
-/// Runs `net` on host 0 with `args` (plus the token and `-w json`).
-fn run_net(net: &Net, args: &[&str]) -> Output {
+/// Starts `net` on host 0 with `args` (plus the token and `-w json`).
+fn spawn_net(net: &Net, args: &[&str]) -> Child {
     net.command(0, BIN)
         .args(["net", "--token", TOKEN, "-w", "json"])
         .args(args)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap()
 }
 
-fn report(out: &Output) -> Report {
+/// Runs `net` on host 0 with `args` (plus the token and `-w json`).
+fn run_net(net: &Net, args: &[&str]) -> Output {
+    spawn_net(net, args).wait_with_output().unwrap()
+}
+
+/// Runs `net` like [`run_net`], calling `meanwhile` one second in; returns
+/// its output and how long it ran.
+fn run_net_disturbed(net: &Net, args: &[&str], meanwhile: impl FnOnce()) -> (Output, Duration) {
+    let started = Instant::now();
+    let child = spawn_net(net, args);
+    std::thread::sleep(Duration::from_secs(1));
+    meanwhile();
+    let out = child.wait_with_output().unwrap();
+    (out, started.elapsed())
+}
+
+/// Asserts the exit code and parses the JSON report (written whatever
+/// the exit code).
+fn report(out: &Output, code: i32) -> Report {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        panic!("{e}: stdout {stdout} stderr {stderr}")
     })
 }
 
@@ -74,14 +93,23 @@ fn has(r: &Report, id: FindingId) -> bool {
     r.findings.iter().any(|f| f.id == id)
 }
 
+/// Two hosts with an agent on host 1, measured alone; `None` when `test`
+/// is skipped for want of root.
+fn two_hosts(test: &str) -> Option<(MutexGuard<'static, ()>, Net, Daemon)> {
+    if !support::privileged(test) {
+        return None;
+    }
+    let serial = serial();
+    let net = Net::pair().unwrap();
+    let agent = agent(&net, 1);
+    Some((serial, net, agent))
+}
+
 #[test]
 fn rtt_and_throughput_between_two_hosts() {
-    if !support::privileged("rtt_and_throughput_between_two_hosts") {
+    let Some((_serial, net, _agent)) = two_hosts("rtt_and_throughput_between_two_hosts") else {
         return;
-    }
-    let _serial = serial();
-    let net = Net::pair().unwrap();
-    let _agent = agent(&net, 1);
+    };
     let out = run_net(
         &net,
         &[
@@ -95,13 +123,7 @@ fn rtt_and_throughput_between_two_hosts() {
             "100,16384",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = report(&out);
+    let r = report(&out, 0);
     let rtts: Vec<&NetResult> = r
         .net
         .iter()
@@ -142,37 +164,33 @@ fn rtt_and_throughput_between_two_hosts() {
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
 }
 
-/// Runs throughput and loaded-rtt from host 0 to an agent on host 1, with
-/// host 0's egress shaped to `shape_mbit` when given.
-fn loaded_run(shape_mbit: Option<u32>) -> (Report, String) {
-    let net = Net::pair().unwrap();
+/// Runs throughput and loaded-rtt from host 0 to host 1's agent, with
+/// host 0's egress shaped to `shape_mbit` when given; `None` when `test` is
+/// skipped.
+fn loaded_run(test: &str, shape_mbit: Option<u32>) -> Option<(Report, String)> {
+    let (_serial, net, _agent) = two_hosts(test)?;
     if let Some(mbit) = shape_mbit {
         net.shape(0, mbit).unwrap();
     }
-    let _agent = agent(&net, 1);
     let p = peer(&net, 1);
-    let out = run_net(
-        &net,
-        &[
-            "--peers",
-            &p,
-            "--probe",
-            "throughput,loaded-rtt",
-            "--duration",
-            "3",
-        ],
-    );
-    assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
-    (report(&out), p)
+    let args = [
+        "--peers",
+        &p,
+        "--probe=throughput,loaded-rtt",
+        "--duration=3",
+    ];
+    let out = run_net(&net, &args);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(matches!(code, 0 | 1), "{out:?}");
+    Some((report(&out, code), p))
 }
 
 #[test]
 fn a_saturated_link_inflates_heartbeat_rtt_and_is_flagged() {
-    if !support::privileged("a_saturated_link_inflates_heartbeat_rtt_and_is_flagged") {
+    let test = "a_saturated_link_inflates_heartbeat_rtt_and_is_flagged";
+    let Some((r, p)) = loaded_run(test, Some(20)) else {
         return;
-    }
-    let _serial = serial();
-    let (r, p) = loaded_run(Some(20));
+    };
     let loaded = row(&r, NetProbeKind::LoadedRtt, &p);
     assert_eq!(loaded.error, None);
     let inflation = loaded.inflation.unwrap();
@@ -194,11 +212,9 @@ fn a_saturated_link_inflates_heartbeat_rtt_and_is_flagged() {
 
 #[test]
 fn an_unshaped_link_is_not_flagged() {
-    if !support::privileged("an_unshaped_link_is_not_flagged") {
+    let Some((r, p)) = loaded_run("an_unshaped_link_is_not_flagged", None) else {
         return;
-    }
-    let _serial = serial();
-    let (r, p) = loaded_run(None);
+    };
     let loaded = row(&r, NetProbeKind::LoadedRtt, &p);
     assert_eq!(loaded.error, None);
     assert!(loaded.inflation.unwrap() < 10.0, "{loaded:#?}");
@@ -222,36 +238,16 @@ fn failed_peers_are_rows_and_the_others_are_measured() {
     let mut a3 = Daemon::start(&mut cmd).unwrap();
     a3.wait_for("listening on", Duration::from_secs(10))
         .unwrap();
-    let started = Instant::now();
-    let child = net
-        .command(0, BIN)
-        .args([
-            "net",
-            "--token",
-            TOKEN,
-            "-w",
-            "json",
-            "--probe",
-            "rtt,throughput",
-        ])
-        .args(["--duration", "3", "--timeout", "2"])
-        .arg(format!("--peers={p1},{p2},{p3},{dead}"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let peers = format!("--peers={p1},{p2},{p3},{dead}");
     // Peer 2 dies a second into the rtt probe.
-    std::thread::sleep(Duration::from_secs(1));
-    a2.signal(Signal::SIGKILL);
-    let out = child.wait_with_output().unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = report(&out);
+    let args = [
+        "--probe=rtt,throughput",
+        "--duration=3",
+        "--timeout=2",
+        &peers,
+    ];
+    let (out, elapsed) = run_net_disturbed(&net, &args, || a2.signal(Signal::SIGKILL));
+    let r = report(&out, 0);
     assert_eq!(row(&r, NetProbeKind::Rtt, &p1).error, None);
     assert_eq!(
         row(&r, NetProbeKind::Rtt, &p1).schedule,
@@ -276,47 +272,25 @@ fn failed_peers_are_rows_and_the_others_are_measured() {
 
 #[test]
 fn a_peer_that_stalls_mid_test_fails_within_the_timeout() {
-    if !support::privileged("a_peer_that_stalls_mid_test_fails_within_the_timeout") {
+    let Some((_serial, net, agent)) =
+        two_hosts("a_peer_that_stalls_mid_test_fails_within_the_timeout")
+    else {
         return;
-    }
-    let _serial = serial();
-    let net = Net::pair().unwrap();
-    let agent = agent(&net, 1);
-    let started = Instant::now();
-    let child = net
-        .command(0, BIN)
-        .args([
-            "net",
-            "--token",
-            TOKEN,
-            "-w",
-            "json",
-            "--probe",
-            "rtt,throughput",
-        ])
-        .args([
-            "--duration",
-            "3",
-            "--timeout",
-            "1",
-            "--peers",
-            &peer(&net, 1),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(1));
-    agent.signal(Signal::SIGSTOP);
-    let out = child.wait_with_output().unwrap();
-    let elapsed = started.elapsed();
+    };
+    let peers = format!("--peers={}", peer(&net, 1));
+    let args = [
+        "--probe=rtt,throughput",
+        "--duration=3",
+        "--timeout=1",
+        &peers,
+    ];
+    let (out, elapsed) = run_net_disturbed(&net, &args, || agent.signal(Signal::SIGSTOP));
     agent.signal(Signal::SIGCONT);
     // The only peer failed: exit 2, one line, and the report still written.
-    assert_eq!(out.status.code(), Some(2));
+    let r = report(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("every peer failed"), "{stderr}");
-    let r = report(&out);
     let err = |probe| {
         row(&r, probe, &peer(&net, 1))
             .error

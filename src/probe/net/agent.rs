@@ -425,6 +425,11 @@ impl Test {
         Ok(left.min(self.idle))
     }
 
+    /// Bytes the next bulk read or write may move, `done` bytes in.
+    fn room(&self, done: u64) -> usize {
+        (self.granted.max_bytes - done).min(CHUNK_BYTES as u64) as usize
+    }
+
     fn classify(&self, e: io::Error) -> End {
         if background::is_timeout(&e) {
             if std::time::Instant::now() >= self.deadline {
@@ -443,7 +448,7 @@ impl Test {
         let mut received = 0u64;
         let mut last = self.start;
         let end = loop {
-            let room = (self.granted.max_bytes - received).min(CHUNK_BYTES as u64) as usize;
+            let room = self.room(received);
             if room == 0 {
                 break End::ByteBudget;
             }
@@ -477,7 +482,7 @@ impl Test {
         let buf = vec![0u8; CHUNK_BYTES];
         let mut sent = 0u64;
         let end = loop {
-            let room = (self.granted.max_bytes - sent).min(CHUNK_BYTES as u64) as usize;
+            let room = self.room(sent);
             if room == 0 {
                 break End::ByteBudget;
             }
