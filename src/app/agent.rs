@@ -1,11 +1,58 @@
-//! `etcd-doctor agent`.
+//! `etcd-doctor agent`: bind exactly where told, serve tests until SIGINT
+//! or SIGTERM, and log one line per connection on standard error.
 
-use anyhow::{bail, Result};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::net::AgentArgs;
+use crate::probe::net::agent::{Agent, Event, Outcome as Served};
 use crate::Outcome;
 
 /// Runs `agent`.
-pub fn run(_args: AgentArgs) -> Result<Outcome> {
-    bail!("`agent` is not implemented yet")
+pub fn run(args: AgentArgs) -> Result<Outcome> {
+    let plan = args.into_plan()?;
+    super::runtime()?.block_on(async {
+        let agent = Agent::bind(&plan)
+            .await
+            .with_context(|| format!("--listen {}: cannot bind", plan.listen))?;
+        let addr = agent.local_addr()?;
+        let l = &plan.limits;
+        eprintln!(
+            "etcd-doctor agent: listening on {addr} (at most {} clients, {} s and {} bytes per test)",
+            l.max_clients,
+            l.max_test_duration.as_secs(),
+            l.max_test_bytes
+        );
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        agent.serve(shutdown, Arc::new(log)).await;
+        eprintln!("etcd-doctor agent: stopped");
+        Ok(Outcome::Healthy)
+    })
+}
+
+fn log(e: Event) {
+    let what = match &e.outcome {
+        Served::Dropped(why) => format!("dropped: {why}"),
+        Served::Overloaded => "dropped: too many connections".to_string(),
+        Served::Refused(status) => format!("refused: {status}"),
+        Served::Served {
+            test,
+            bytes,
+            elapsed,
+            end,
+        } => format!(
+            "{} test: {bytes} bytes in {:.2} s ({end})",
+            test.as_str(),
+            elapsed.as_secs_f64()
+        ),
+    };
+    eprintln!("etcd-doctor agent: {}: {what}", e.peer);
 }

@@ -1,29 +1,302 @@
-//! `etcd-doctor agent` and `etcd-doctor net` arguments.
+//! `etcd-doctor agent` and `etcd-doctor net` arguments and their conversion
+//! into an [`AgentPlan`] and a [`NetPlan`] (with the rules' thresholds).
 
-use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use thiserror::Error;
 
 use super::output::OutputArgs;
+use crate::probe::net::agent::{AgentLimits, AgentPlan};
+use crate::probe::net::{NetPlan, NetPlanError, NetProbeKind, Peer, Token};
+use crate::report::OutputPlan;
+use crate::rules::net::NetThresholds;
+
+/// Most concurrent clients `--max-clients` accepts.
+pub const MAX_CLIENTS: usize = 1024;
+/// Longest `--max-seconds` accepted.
+pub const MAX_TEST_SECS: u64 = 3600;
 
 /// `agent` arguments.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Address to listen on, ADDR:PORT.
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// Address to listen on, IP:PORT (required: the agent binds only where told).
+    #[arg(long, value_name = "IP:PORT")]
     pub listen: String,
     /// Shared secret clients must present.
     #[arg(long, env = "ETCD_DOCTOR_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Tests served at once; more clients are told the agent is busy [default: 4].
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Longest one test may last, seconds, whatever the client asks [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub max_seconds: Option<u64>,
+    /// Most bytes one test may move, whatever the client asks [default: 64 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_bytes: Option<u64>,
+}
+
+/// `agent` arguments that cannot make a plan; each names its flag.
+#[derive(Debug, Error, PartialEq)]
+pub enum AgentArgsError {
+    /// `--listen` is not an IP:PORT.
+    #[error("--listen: {0:?} is not IP:PORT")]
+    Listen(String),
+    /// `--max-clients` out of range.
+    #[error("--max-clients must be 1 to {MAX_CLIENTS}, got {0}")]
+    MaxClients(usize),
+    /// `--max-seconds` out of range.
+    #[error("--max-seconds must be 1 to {MAX_TEST_SECS}, got {0}")]
+    MaxSeconds(u64),
+    /// `--max-bytes 0`.
+    #[error("--max-bytes must be at least 1")]
+    MaxBytes,
+    /// A bad `--token`.
+    #[error(transparent)]
+    Token(#[from] NetPlanError),
+}
+
+impl AgentArgs {
+    /// The agent plan these arguments ask for.
+    pub fn into_plan(self) -> Result<AgentPlan, AgentArgsError> {
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| AgentArgsError::Listen(self.listen.clone()))?;
+        let mut limits = AgentLimits::default();
+        if let Some(n) = self.max_clients {
+            if !(1..=MAX_CLIENTS).contains(&n) {
+                return Err(AgentArgsError::MaxClients(n));
+            }
+            limits.max_clients = n;
+        }
+        if let Some(secs) = self.max_seconds {
+            if !(1..=MAX_TEST_SECS).contains(&secs) {
+                return Err(AgentArgsError::MaxSeconds(secs));
+            }
+            limits.max_test_duration = Duration::from_secs(secs);
+        }
+        if let Some(bytes) = self.max_bytes {
+            if bytes == 0 {
+                return Err(AgentArgsError::MaxBytes);
+            }
+            limits.max_test_bytes = bytes;
+        }
+        Ok(AgentPlan {
+            listen,
+            token: Token::new(self.token)?,
+            limits,
+        })
+    }
+}
+
+/// `--probe` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetProbeArg {
+    /// Paced ping-pong latency.
+    Rtt,
+    /// Bulk transfer each way.
+    Throughput,
+    /// RTT while a bulk upload saturates the path.
+    LoadedRtt,
 }
 
 /// `net` arguments.
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Agent peers, ADDR:PORT[,...].
-    #[arg(long, value_name = "ADDR:PORT,...", value_delimiter = ',')]
+    /// Agent peers, ADDR:PORT[,...] (ADDR an IP address or a host name).
+    #[arg(
+        long,
+        value_name = "ADDR:PORT,...",
+        value_delimiter = ',',
+        required = true
+    )]
     pub peers: Vec<String>,
     /// Shared secret of the agents.
     #[arg(long, env = "ETCD_DOCTOR_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Probes to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rtt,throughput,loaded-rtt"
+    )]
+    pub probe: Vec<NetProbeArg>,
+    /// Read counters of IFACE instead of the interface each peer is routed through.
+    #[arg(long, value_name = "IFACE")]
+    pub iface: Option<String>,
+    /// Seconds per measuring phase (each rtt size, each transfer direction,
+    /// each half of loaded-rtt) [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Longest any wait may last (connect, reply, unanswered ping, stalled
+    /// transfer) before the peer counts as failed, seconds [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Ping sizes for rtt, bytes; loaded-rtt uses the smallest [default: 100,
+    /// an etcd heartbeat; appends are 4096-65536].
+    #[arg(long, value_name = "BYTES,...", value_delimiter = ',')]
+    pub message_size: Option<Vec<u32>>,
+    /// Pings per second [default: 200].
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub heartbeat_interval: Option<f64>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl NetArgs {
+    /// The run plan, the rules' thresholds and the output plan.
+    pub fn into_plans(self) -> Result<(NetPlan, NetThresholds, OutputPlan), NetPlanError> {
+        let mut peers = Vec::with_capacity(self.peers.len());
+        for spec in &self.peers {
+            let peer = Peer::parse(spec.trim()).map_err(|reason| NetPlanError::BadPeer {
+                spec: spec.clone(),
+                reason,
+            })?;
+            peers.push(peer);
+        }
+        let mut plan = NetPlan::new(peers, Token::new(self.token)?);
+        plan.probes = self
+            .probe
+            .iter()
+            .map(|p| match p {
+                NetProbeArg::Rtt => NetProbeKind::Rtt,
+                NetProbeArg::Throughput => NetProbeKind::Throughput,
+                NetProbeArg::LoadedRtt => NetProbeKind::LoadedRtt,
+            })
+            .collect();
+        plan.iface = self.iface;
+        if let Some(secs) = self.duration {
+            plan.duration = seconds(secs).ok_or(NetPlanError::Duration(secs))?;
+        }
+        if let Some(secs) = self.timeout {
+            plan.timeout = seconds(secs).ok_or(NetPlanError::Timeout(secs))?;
+        }
+        if let Some(sizes) = self.message_size {
+            plan.message_sizes = sizes;
+        }
+        if let Some(rate) = self.rate {
+            plan.rate_hz = rate;
+        }
+        plan.validate()?;
+        let mut thresholds = NetThresholds::default();
+        if let Some(ms) = self.heartbeat_interval {
+            if !(ms.is_finite() && ms > 0.0) {
+                return Err(NetPlanError::HeartbeatInterval(ms));
+            }
+            thresholds.heartbeat_interval_ms = ms;
+        }
+        Ok((plan, thresholds, self.output.into()))
+    }
+}
+
+/// A positive, finite number of seconds as a duration.
+fn seconds(secs: f64) -> Option<Duration> {
+    (secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Net {
+        #[command(flatten)]
+        args: NetArgs,
+    }
+
+    #[derive(Debug, Parser)]
+    struct Agent {
+        #[command(flatten)]
+        args: AgentArgs,
+    }
+
+    fn net(args: &[&str]) -> Result<(NetPlan, NetThresholds, OutputPlan), NetPlanError> {
+        let mut argv = vec!["net", "--token", "t"];
+        argv.extend_from_slice(args);
+        Net::try_parse_from(argv).unwrap().args.into_plans()
+    }
+
+    fn agent(args: &[&str]) -> Result<AgentPlan, AgentArgsError> {
+        let mut argv = vec!["agent", "--token", "t"];
+        argv.extend_from_slice(args);
+        Agent::try_parse_from(argv).unwrap().args.into_plan()
+    }
+
+    #[test]
+    fn defaults_are_the_default_plan() {
+        let (plan, t, _) = net(&["--peers", "10.0.0.2:7480,10.0.0.3:7480"]).unwrap();
+        let peers = vec![
+            Peer::parse("10.0.0.2:7480").unwrap(),
+            Peer::parse("10.0.0.3:7480").unwrap(),
+        ];
+        assert_eq!(plan, NetPlan::new(peers, Token::new("t").unwrap()));
+        assert_eq!(t, NetThresholds::default());
+    }
+
+    #[test]
+    fn flags_shape_the_plan() {
+        let (plan, t, _) = net(&[
+            "--peers=10.0.0.2:1",
+            "--probe=loaded-rtt,rtt",
+            "--duration=1.5",
+            "--timeout=2",
+            "--message-size=100,4096",
+            "--rate=50",
+            "--iface=eth1",
+            "--heartbeat-interval=250",
+        ])
+        .unwrap();
+        assert_eq!(plan.probes, [NetProbeKind::LoadedRtt, NetProbeKind::Rtt]);
+        assert_eq!(plan.duration, Duration::from_millis(1500));
+        assert_eq!(plan.timeout, Duration::from_secs(2));
+        assert_eq!(plan.message_sizes, [100, 4096]);
+        assert_eq!(plan.rate_hz, 50);
+        assert_eq!(plan.iface.as_deref(), Some("eth1"));
+        assert_eq!(t.heartbeat_interval_ms, 250.0);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let msg = |a: &[&str]| net(a).unwrap_err().to_string();
+        let p = "--peers=10.0.0.2:1";
+        assert!(msg(&["--peers=10.0.0.2"]).starts_with("--peers: \"10.0.0.2\""));
+        assert!(msg(&["--peers=10.0.0.2:1,nope:x"]).starts_with("--peers: "));
+        assert!(msg(&["--peers=10.0.0.2:1,10.0.0.2:1"]).starts_with("--peers "));
+        assert!(msg(&[p, "--duration=0"]).starts_with("--duration "));
+        assert!(msg(&[p, "--duration=NaN"]).starts_with("--duration "));
+        assert!(msg(&[p, "--duration=1e300"]).starts_with("--duration "));
+        assert!(msg(&[p, "--timeout=-1"]).starts_with("--timeout "));
+        assert!(msg(&[p, "--message-size=2"]).starts_with("--message-size "));
+        assert!(msg(&[p, "--rate=0"]).starts_with("--rate "));
+        assert!(msg(&[p, "--probe=rtt,rtt"]).starts_with("--probe "));
+        assert!(msg(&[p, "--heartbeat-interval=0"]).starts_with("--heartbeat-interval "));
+    }
+
+    #[test]
+    fn agent_binds_exactly_where_told_within_limits() {
+        let plan = agent(&[
+            "--listen=10.0.0.2:7480",
+            "--max-clients=2",
+            "--max-seconds=5",
+        ])
+        .unwrap();
+        assert_eq!(plan.listen, "10.0.0.2:7480".parse().unwrap());
+        assert_eq!(plan.limits.max_clients, 2);
+        assert_eq!(plan.limits.max_test_duration, Duration::from_secs(5));
+        let msg = |a: &[&str]| agent(a).unwrap_err().to_string();
+        assert!(msg(&["--listen=localhost:7480"]).starts_with("--listen: "));
+        assert!(msg(&["--listen=7480"]).starts_with("--listen: "));
+        assert!(msg(&["--listen=[::1]:1", "--max-clients=0"]).starts_with("--max-clients "));
+        assert!(msg(&["--listen=[::1]:1", "--max-seconds=0"]).starts_with("--max-seconds "));
+        assert!(msg(&["--listen=[::1]:1", "--max-bytes=0"]).starts_with("--max-bytes "));
+        assert!(Agent::try_parse_from(["agent", "--token", "t"]).is_err());
+    }
 }

@@ -8,7 +8,7 @@ use crate::cluster::ClusterReport;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::DiskResult;
-use crate::probe::net::NetResult;
+use crate::probe::net::{CeilingSource, NetResult};
 
 use super::Report;
 
@@ -34,6 +34,7 @@ pub fn sections(report: &Report) -> Vec<Section> {
     }
     if !report.net.is_empty() {
         out.push(net_section(&report.net));
+        out.push(nic_section(&report.net));
     }
     if let Some(cluster) = &report.cluster {
         out.extend(cluster_sections(cluster));
@@ -161,39 +162,106 @@ fn disk_section(results: &[DiskResult]) -> Section {
 }
 
 fn net_section(results: &[NetResult]) -> Section {
+    let lat = |l: &Option<LatencySummary>, f: fn(&LatencySummary) -> f64| {
+        l.as_ref().map(|l| fmt_us(f(l))).unwrap_or_default()
+    };
+    let mbit = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     let rows = results
         .iter()
         .map(|r| {
-            let lat = |l: &Option<LatencySummary>, f: fn(&LatencySummary) -> f64| {
-                l.as_ref().map(|l| fmt_us(f(l))).unwrap_or_default()
-            };
             vec![
                 r.probe.as_str().to_string(),
                 r.peer.clone(),
+                r.schedule.as_str().to_string(),
+                opt(r.message_size_bytes.map(|b| format!("{b} B"))),
                 lat(&r.idle_latency_us, |l| l.p50),
+                lat(&r.idle_latency_us, |l| l.p99),
                 lat(&r.latency_us, |l| l.p50),
                 lat(&r.latency_us, |l| l.p99),
                 lat(&r.latency_us, |l| l.max),
                 r.inflation.map(|x| format!("{x:.1}x")).unwrap_or_default(),
-                r.throughput_mbit_s
-                    .map(|x| format!("{x:.1}"))
-                    .unwrap_or_default(),
+                mbit(r.upload_mbit_s),
+                mbit(r.download_mbit_s),
                 r.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
     Section {
-        title: "Network".into(),
+        title: "Network (RTT counted from each ping's scheduled send; INFLATION = loaded P99 / idle P99)"
+            .into(),
         headers: vec![
             "PROBE",
             "PEER",
+            "RUN",
+            "SIZE",
             "IDLE P50",
+            "IDLE P99",
             "P50",
             "P99",
             "MAX",
             "INFLATION",
-            "Mbit/s",
+            "UP Mbit/s",
+            "DOWN Mbit/s",
             "ERRORS",
+        ],
+        rows,
+    }
+}
+
+fn nic_section(results: &[NetResult]) -> Section {
+    let rows = results
+        .iter()
+        .filter_map(|r| Some((r, r.nic.as_ref()?)))
+        .map(|(r, n)| {
+            let speed = n.link_speed_mbit_s.map(|s| {
+                if n.link_speed_nominal {
+                    format!("{s} (nominal)")
+                } else {
+                    s.to_string()
+                }
+            });
+            let rate = |c: Option<f64>| c.map_or("?".to_string(), |c| format!("{c:.1}"));
+            let ceiling = n.ceiling_source.map(|source| {
+                let (tx, rx) = (rate(n.tx_ceiling_mbit_s), rate(n.rx_ceiling_mbit_s));
+                match source {
+                    CeilingSource::MeasuredThroughput => format!("{tx} / {rx} (measured)"),
+                    CeilingSource::LinkSpeed => format!("{tx} / {rx} (link)"),
+                }
+            });
+            vec![
+                r.probe.as_str().to_string(),
+                r.peer.clone(),
+                n.interface.clone(),
+                opt(speed),
+                opt(ceiling),
+                format!("{:.1}", n.rx_mbit_s),
+                format!("{:.1}", n.tx_mbit_s),
+                format!("{:.1}", n.peak_rx_mbit_s.max(n.peak_tx_mbit_s)),
+                opt(n.utilization_ratio.map(|u| format!("{:.0}%", u * 100.0))),
+                (n.rx_dropped_packets + n.tx_dropped_packets).to_string(),
+                n.error_packets().to_string(),
+                format!("{} / {}", n.tcp_retransmitted_segments, n.tcp_out_segments),
+                n.tcp_rto_timeouts.to_string(),
+            ]
+        })
+        .collect();
+    Section {
+        title: "Network interfaces (while each probe measured; rates in Mbit/s, PEAK over 250 ms)"
+            .into(),
+        headers: vec![
+            "PROBE",
+            "PEER",
+            "IFACE",
+            "SPEED",
+            "CEILING TX / RX",
+            "RX",
+            "TX",
+            "PEAK",
+            "UTIL",
+            "DROPS",
+            "ERRS",
+            "RETRANS / SEGS",
+            "RTO",
         ],
         rows,
     }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod disk;
 pub mod finding;
 pub mod host;
+pub mod net;
 pub mod profile;
 
 pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};

@@ -5,7 +5,41 @@
 pub mod certs;
 pub mod etcd;
 pub mod fixtures;
+pub mod netns;
 pub mod slowdisk;
+
+use std::io;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A name no other test resource has: `etcd-doctor-<pid>-<n>`, so tests
+/// running in parallel (threads or processes) never collide, and leftovers
+/// of a killed run can be told by their dead pid.
+pub fn unique_name() -> String {
+    format!(
+        "{NAME_PREFIX}{}-{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Prefix of every [`unique_name`].
+pub const NAME_PREFIX: &str = "etcd-doctor-";
+
+/// Runs a set-up command; a non-zero exit is an error carrying its stderr.
+/// Returns its trimmed standard output.
+pub fn run(cmd: &mut Command) -> io::Result<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
 
 /// True when the test may use root-only features (netns, loop devices,
 /// cgroups). Without root the test must not pass silently: it panics unless

@@ -22,35 +22,14 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{run, unique_name};
 
 /// Root of the cgroup v1 blkio hierarchy.
 pub const BLKIO_ROOT: &str = "/sys/fs/cgroup/blkio";
 /// Image size of [`SlowDisk::new`]: room for every probe's footprint plus
 /// headroom, and sparse, so it costs nothing until written.
 pub const DEFAULT_SIZE_BYTES: u64 = 512 * 1024 * 1024;
-
-static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
-
-fn unique_name() -> String {
-    format!(
-        "etcd-doctor-{}-{}",
-        std::process::id(),
-        NEXT_ID.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Runs a set-up command; a non-zero exit is an error carrying its stderr.
-fn run(cmd: &mut Command) -> io::Result<String> {
-    let out = cmd.output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
 
 /// A filesystem on a loop device, mounted in a temporary directory.
 #[derive(Debug)]

@@ -28,6 +28,29 @@ impl NetProbeKind {
     }
 }
 
+/// Whether a probe had the path to itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Ran peer by peer: nothing else of ours was on the wire.
+    #[default]
+    Sequential,
+    /// Ran at the same time as the same probe against the other peers
+    /// (`rtt` with several peers: a few hundred bytes per ping cannot
+    /// distort one another).
+    Concurrent,
+}
+
+impl Schedule {
+    /// Name as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Sequential => "sequential",
+            Schedule::Concurrent => "concurrent",
+        }
+    }
+}
+
 /// Result of one network probe against one peer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetResult {
@@ -35,27 +58,185 @@ pub struct NetResult {
     pub probe: NetProbeKind,
     /// The peer agent, `ADDR:PORT`.
     pub peer: String,
+    /// Whether the probe ran alone or alongside the same probe to other peers.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Length of the measuring phase, seconds (for loaded-rtt, each of the
+    /// idle and the loaded phase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
     /// Ping-pong message size, bytes (rtt, loaded-rtt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_size_bytes: Option<u64>,
-    /// Round-trip latency, microseconds (rtt; loaded RTT for loaded-rtt).
+    /// Pings sent per second (rtt, loaded-rtt). Pings go out on schedule
+    /// whether or not earlier ones were answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_hz: Option<u32>,
+    /// Round-trip latency, microseconds (rtt; loaded RTT for loaded-rtt),
+    /// each sample counted from the ping's scheduled send time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<LatencySummary>,
     /// Idle round-trip latency measured just before loading the path,
     /// microseconds (loaded-rtt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_latency_us: Option<LatencySummary>,
-    /// Loaded p99 RTT divided by idle p99 RTT (loaded-rtt).
+    /// Loaded p99 RTT divided by idle p99 RTT (loaded-rtt): how much longer
+    /// the slowest heartbeats take when a bulk transfer shares the path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inflation: Option<f64>,
-    /// Bulk transfer rate, Mbit/s (throughput: the slower direction; loaded-rtt:
-    /// the load flow's rate).
+    /// Loaded p50 RTT divided by idle p50 RTT (loaded-rtt): the typical
+    /// heartbeat's slowdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflation_p50: Option<f64>,
+    /// Bulk transfer rate, Mbit/s (throughput: the slower direction;
+    /// loaded-rtt: the load flow's rate, also in `upload_mbit_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput_mbit_s: Option<f64>,
+    /// Rate this host -> peer, Mbit/s, as the receiving agent counted it
+    /// (throughput; loaded-rtt: the load flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_mbit_s: Option<f64>,
+    /// Rate peer -> this host, Mbit/s, as this host received it (throughput).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_mbit_s: Option<f64>,
     /// Full distribution of `latency_us` (HdrHistogram V2, base64, ns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<EncodedHistogram>,
+    /// Full distribution of `idle_latency_us` (loaded-rtt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_latency_histogram: Option<EncodedHistogram>,
+    /// The local interface's traffic and error counters while the probe
+    /// measured (for loaded-rtt: the loaded phase). Absent when they could
+    /// not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nic: Option<NicUsage>,
     /// Why the probe failed against this peer, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl NetResult {
+    /// An empty result of `probe` against `peer`, to be filled in.
+    pub fn new(probe: NetProbeKind, peer: &str, schedule: Schedule) -> NetResult {
+        NetResult {
+            probe,
+            peer: peer.to_string(),
+            schedule,
+            duration_s: None,
+            message_size_bytes: None,
+            rate_hz: None,
+            latency_us: None,
+            idle_latency_us: None,
+            inflation: None,
+            inflation_p50: None,
+            throughput_mbit_s: None,
+            upload_mbit_s: None,
+            download_mbit_s: None,
+            latency_histogram: None,
+            idle_latency_histogram: None,
+            nic: None,
+            error: None,
+        }
+    }
+}
+
+/// What a NIC's rate is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CeilingSource {
+    /// The link speed the driver reports (a physical NIC).
+    LinkSpeed,
+    /// The fastest transfer this run measured through the interface: used
+    /// where the driver reports no speed (virtio) or only a nominal one
+    /// (veth, bridge).
+    MeasuredThroughput,
+}
+
+/// The local interface towards a peer while a probe ran: its rates against
+/// its ceiling, and the drops, errors and TCP retransmits that happened.
+/// Interface counters cover all traffic on the interface, not only ours;
+/// TCP counters cover the whole network namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NicUsage {
+    /// The interface: the one the kernel routes the peer through, or `--iface`.
+    pub interface: String,
+    /// Link speed the driver reports, Mbit/s (sysfs `speed`); absent when
+    /// the driver reports none (-1, or the read fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_speed_mbit_s: Option<u64>,
+    /// True when the interface is a software device (veth, bridge, tun,
+    /// loopback) whose reported speed is a constant, not a line rate.
+    pub link_speed_nominal: bool,
+    /// The most the interface can send, Mbit/s: the link speed, or the
+    /// fastest upload (or load flow) this run measured through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_ceiling_mbit_s: Option<f64>,
+    /// The most the interface can receive, Mbit/s: the link speed, or the
+    /// fastest download this run measured through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_ceiling_mbit_s: Option<f64>,
+    /// Where the ceilings come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling_source: Option<CeilingSource>,
+    /// Seconds the counters were sampled over.
+    pub interval_s: f64,
+    /// Mean receive rate over the interval, Mbit/s.
+    pub rx_mbit_s: f64,
+    /// Mean transmit rate over the interval, Mbit/s.
+    pub tx_mbit_s: f64,
+    /// Highest receive rate over any 250 ms window, Mbit/s.
+    pub peak_rx_mbit_s: f64,
+    /// Highest transmit rate over any 250 ms window, Mbit/s.
+    pub peak_tx_mbit_s: f64,
+    /// Highest 250 ms rate over that direction's ceiling, the larger of
+    /// the two directions (1.0 = at the ceiling); absent without a ceiling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_ratio: Option<f64>,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Received packets the interface dropped.
+    pub rx_dropped_packets: u64,
+    /// Packets the interface dropped on transmit.
+    pub tx_dropped_packets: u64,
+    /// Receive errors (CRC, frame, FIFO overruns).
+    pub rx_error_packets: u64,
+    /// Transmit errors (carrier, FIFO, collisions).
+    pub tx_error_packets: u64,
+    /// TCP segments sent (`/proc/net/snmp` Tcp OutSegs).
+    pub tcp_out_segments: u64,
+    /// TCP segments retransmitted (`/proc/net/snmp` Tcp RetransSegs).
+    pub tcp_retransmitted_segments: u64,
+    /// TCP retransmission timeouts: each one a stall of at least 200 ms
+    /// (`/proc/net/netstat` TcpExt TCPTimeouts).
+    pub tcp_rto_timeouts: u64,
+}
+
+impl NicUsage {
+    /// Retransmitted segments per segment sent (0 when none were sent).
+    pub fn retransmit_ratio(&self) -> f64 {
+        ratio(self.tcp_retransmitted_segments, self.tcp_out_segments)
+    }
+
+    /// Dropped packets per packet received or sent.
+    pub fn drop_ratio(&self) -> f64 {
+        ratio(
+            self.rx_dropped_packets + self.tx_dropped_packets,
+            self.rx_packets + self.tx_packets,
+        )
+    }
+
+    /// Receive and transmit errors.
+    pub fn error_packets(&self) -> u64 {
+        self.rx_error_packets + self.tx_error_packets
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
