@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::facts::QuotaSource;
 use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics};
+use crate::rules::profile::{levels, positive, BadKey};
 use crate::rules::{Evidence, Finding, FindingId, Severity};
 
 const MIB: u64 = 1024 * 1024;
@@ -83,6 +84,65 @@ impl Default for ClusterThresholds {
             min_histogram_count: 20,
         }
     }
+}
+
+impl ClusterThresholds {
+    /// Checks the values of a profile's `[cluster]` section.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        levels(
+            "cluster",
+            ("raft_lag_warn_entries", self.raft_lag_warn_entries as f64),
+            ("raft_lag_fail_entries", self.raft_lag_fail_entries as f64),
+        )?;
+        positive(
+            "cluster",
+            "leader_changes_warn_per_15m",
+            self.leader_changes_warn_per_15m,
+        )?;
+        fraction("db_in_use_warn_ratio", self.db_in_use_warn_ratio)?;
+        fraction("db_quota_used_warn_ratio", self.db_quota_used_warn_ratio)?;
+        fraction("db_quota_used_fail_ratio", self.db_quota_used_fail_ratio)?;
+        for pair in [
+            (
+                ("db_quota_used_warn_ratio", self.db_quota_used_warn_ratio),
+                ("db_quota_used_fail_ratio", self.db_quota_used_fail_ratio),
+            ),
+            (
+                ("wal_fsync_p99_warn_ms", self.wal_fsync_p99_warn_ms),
+                ("wal_fsync_p99_fail_ms", self.wal_fsync_p99_fail_ms),
+            ),
+            (
+                (
+                    "backend_commit_p99_warn_ms",
+                    self.backend_commit_p99_warn_ms,
+                ),
+                (
+                    "backend_commit_p99_fail_ms",
+                    self.backend_commit_p99_fail_ms,
+                ),
+            ),
+            (
+                ("peer_rtt_p99_warn_ms", self.peer_rtt_p99_warn_ms),
+                ("peer_rtt_p99_fail_ms", self.peer_rtt_p99_fail_ms),
+            ),
+        ] {
+            levels("cluster", pair.0, pair.1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A ratio key that must lie in (0, 1].
+fn fraction(name: &str, value: f64) -> Result<(), BadKey> {
+    positive("cluster", name, value)?;
+    if value > 1.0 {
+        return Err(BadKey::new(
+            "cluster",
+            name,
+            format!("must be at most 1, got {value}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Every cluster rule over `report`, most severe first.

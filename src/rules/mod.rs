@@ -13,6 +13,7 @@ pub mod profile;
 pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
 pub use profile::{Profile, ProfileError};
 
+use crate::cluster::ClusterReport;
 use crate::probe::disk::DiskProbeKind;
 use crate::report::Report;
 
@@ -55,8 +56,42 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         activity.is_some_and(|a| a.cpu.is_some()),
         &|| host::cpu_steal(activity, &report.host.virtualization, &profile.host),
     );
+    if !report.net.is_empty() {
+        checked.extend([
+            FindingId::NetPeerRttHigh,
+            FindingId::NetNicSaturated,
+            FindingId::NetErrors,
+        ]);
+        findings.extend(net::evaluate(&report.net, &profile.net));
+    }
+    if let Some(c) = &report.cluster {
+        checked.extend(cluster_rules_checked(c));
+        findings.extend(cluster::evaluate(c, &profile.cluster));
+    }
     sort(&mut findings);
     Evaluation { findings, checked }
+}
+
+/// The cluster rules whose facts `c` holds: the status and member rules
+/// always, the metrics rules when metrics were scraped.
+fn cluster_rules_checked(c: &ClusterReport) -> Vec<FindingId> {
+    let mut ids = vec![
+        FindingId::ClusterMemberUnreachable,
+        FindingId::ClusterStaleMember,
+        FindingId::ClusterRaftLag,
+        FindingId::ClusterDbFragmented,
+        FindingId::ClusterDbNearQuota,
+        FindingId::ClusterAlarmActive,
+    ];
+    if !c.metrics.is_empty() {
+        ids.extend([
+            FindingId::ClusterLeaderChurn,
+            FindingId::ClusterMetricsWalFsyncSlow,
+            FindingId::ClusterMetricsBackendCommitSlow,
+            FindingId::ClusterMetricsPeerRttHigh,
+        ]);
+    }
+    ids
 }
 
 /// Most severe first; ties in id order, so output is stable.
@@ -77,7 +112,9 @@ fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
         .cluster
         .iter()
         .flat_map(|c| &c.metrics)
-        .filter_map(|m| m.wal_fsync.map(|h| h.p99_ms))
+        .filter_map(|m| m.wal_fsync)
+        .filter(|h| h.count >= profile.cluster.min_histogram_count)
+        .map(|h| h.p99_ms)
         .reduce(f64::max);
     host::FsyncViews {
         probe_p99_ms,

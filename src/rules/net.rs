@@ -13,6 +13,7 @@
 //!
 //! Every rule is a pure function of the results and [`NetThresholds`].
 
+use super::profile::{positive, BadKey};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,22 @@ impl Default for NetThresholds {
             drop_ratio: 0.001,
             rto_timeouts_count: 0,
         }
+    }
+}
+
+impl NetThresholds {
+    /// Checks the values of a profile's `[net]` section.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        positive("net", "heartbeat_interval_ms", self.heartbeat_interval_ms)?;
+        positive(
+            "net",
+            "rtt_warn_heartbeat_ratio",
+            self.rtt_warn_heartbeat_ratio,
+        )?;
+        positive("net", "inflation_ratio", self.inflation_ratio)?;
+        positive("net", "nic_saturated_ratio", self.nic_saturated_ratio)?;
+        positive("net", "retransmit_ratio", self.retransmit_ratio)?;
+        positive("net", "drop_ratio", self.drop_ratio)
     }
 }
 

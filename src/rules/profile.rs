@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::cluster::ClusterThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
+use super::net::NetThresholds;
 
 /// Profiles shipped with etcd-doctor: name and TOML text.
 pub const BUILTIN: [(&str, &str); 3] = [
@@ -46,6 +48,12 @@ pub struct Profile {
     /// Host context thresholds (CPU steal, IO contention).
     #[serde(default)]
     pub host: HostThresholds,
+    /// Network probe thresholds (peer RTT, NIC saturation, errors).
+    #[serde(default)]
+    pub net: NetThresholds,
+    /// Live cluster thresholds (raft lag, fragmentation, quota, metrics).
+    #[serde(default)]
+    pub cluster: ClusterThresholds,
 }
 
 impl Default for Profile {
@@ -56,6 +64,8 @@ impl Default for Profile {
             description: String::new(),
             disk: DiskThresholds::default(),
             host: HostThresholds::default(),
+            net: NetThresholds::default(),
+            cluster: ClusterThresholds::default(),
         }
     }
 }
@@ -194,7 +204,9 @@ impl Profile {
     /// Checks every section's values.
     pub fn validate(&self) -> Result<(), BadKey> {
         self.disk.validate()?;
-        self.host.validate()
+        self.host.validate()?;
+        self.net.validate()?;
+        self.cluster.validate()
     }
 }
 
