@@ -8,28 +8,15 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::doctor::{doctor, report};
 use support::etcd::{Cluster, Version};
 
-fn doctor(args: &[&str]) -> Output {
-    Command::new(assert_cmd::cargo::cargo_bin("etcd-doctor"))
-        .args(args)
-        .env_remove("ETCDCTL_ENDPOINTS")
-        .output()
-        .unwrap()
-}
-
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// etcdctl prints ids in decimal in JSON; ours are 16 hex digits.
@@ -71,22 +58,11 @@ fn etcdctl_status(c: &Cluster) -> BTreeMap<String, Row> {
 }
 
 fn our_status(c: &Cluster) -> BTreeMap<String, Row> {
-    let out = doctor(&[
-        "cluster",
-        "status",
-        "--cluster",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.members[0].client_url(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)["cluster"]["endpoints"]
+    let ep = c.members[0].client_url();
+    report(
+        doctor("cluster status --cluster -w json --endpoints").arg(ep),
+        0,
+    )["cluster"]["endpoints"]
         .as_array()
         .unwrap()
         .iter()
@@ -139,16 +115,11 @@ fn members_agree(c: &Cluster) {
             )
         })
         .collect();
-    let out = doctor(&[
-        "cluster",
-        "members",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.endpoints(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let mut ours: Vec<(String, String, String, String)> = json(&out)["cluster"]["members"]
+    let out = report(
+        doctor("cluster members -w json --endpoints").arg(c.endpoints()),
+        0,
+    );
+    let mut ours: Vec<(String, String, String, String)> = out["cluster"]["members"]
         .as_array()
         .unwrap()
         .iter()
@@ -181,22 +152,11 @@ fn health_agrees(c: &Cluster) {
             )
         })
         .collect();
-    let out = doctor(&[
-        "cluster",
-        "health",
-        "--cluster",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.members[1].client_url(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let ep = c.members[1].client_url();
+    let report = report(
+        doctor("cluster health --cluster -w json --endpoints").arg(ep),
+        0,
     );
-    let report = json(&out);
     let mut ours: Vec<(String, bool)> = report["cluster"]["health"]
         .as_array()
         .unwrap()
@@ -247,31 +207,14 @@ fn dead_and_silent_members_are_rows_with_errors_within_the_timeouts() {
         c.members[1].client_url()
     );
     let start = Instant::now();
-    let out = doctor(&[
-        "cluster",
-        "status",
-        "-w",
-        "json",
-        "--dial-timeout",
-        "1s",
-        "--command-timeout",
-        "2s",
-        "--endpoints",
-        &endpoints,
-    ]);
+    let args = "cluster status -w json --dial-timeout 1s --command-timeout 2s --endpoints";
+    // The dead member is listed and does not answer: a failing finding, exit 1.
+    let report = report(doctor(args).arg(&endpoints), 1);
     let took = start.elapsed();
     assert!(
         took < Duration::from_secs(8),
         "took {took:?}, bound is dial + command timeouts + start-up"
     );
-    // The dead member is listed and does not answer: a failing finding.
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
     let rows = report["cluster"]["endpoints"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for row in &rows[..2] {
