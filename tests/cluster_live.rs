@@ -1,6 +1,7 @@
 //! `cluster status|members|health` against real three-member clusters of
 //! etcd 3.5 and 3.4: ids, leader, term and indexes agree with etcdctl's
-//! JSON for the same cluster; a killed member and a peer that accepts TCP
+//! JSON for the same cluster; the library's `inspect` reads every view at
+//! once; a killed member and a peer that accepts TCP
 //! but never answers are rows with errors while the others stay correct,
 //! and the command returns within its timeouts.
 
@@ -11,6 +12,10 @@ use std::net::TcpListener;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use etcd_doctor::cluster::facts::QuotaSource;
+use etcd_doctor::cluster::tls::TlsRequest;
+use etcd_doctor::cluster::{inspect, ConnPlan, ConnRequest, InspectPlan};
+use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use serde_json::Value;
 use support::doctor::{doctor, report};
 use support::etcd::{Cluster, Version};
@@ -176,12 +181,56 @@ fn health_agrees(c: &Cluster) {
     assert_eq!(report["verdict"], "pass");
 }
 
+/// The library entry point `diagnose` calls: every view at once.
+fn inspect_reads_everything(c: &Cluster) {
+    let plan = ConnPlan::new(ConnRequest {
+        endpoints: vec![c.members[0].client_url()],
+        tls: TlsRequest::default(),
+        dial_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(inspect(&plan, &InspectPlan::everything(Duration::ZERO)));
+    assert!(report.answered);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.endpoints.len(), 3);
+    assert_eq!(report.members.len(), 3);
+    assert!(
+        report.health.iter().all(|h| h.health),
+        "{:?}",
+        report.health
+    );
+    assert_eq!(report.metrics.len(), 3);
+    assert!(report.alarms.is_empty());
+    let facts = &report.facts;
+    assert!(facts.leader_id.is_some());
+    assert_eq!(facts.raft_lag.len(), 3);
+    assert!(
+        facts.raft_lag.iter().all(|l| l.lag_entries < 10),
+        "{:?}",
+        facts.raft_lag
+    );
+    assert_eq!(facts.db.len(), 3);
+    assert!(facts
+        .db
+        .iter()
+        .all(|d| d.quota_from == QuotaSource::Metrics));
+    assert!(
+        facts.unreachable.is_empty()
+            && facts.unstarted.is_empty()
+            && facts.id_mismatches.is_empty()
+    );
+    assert!(evaluate(&report, &ClusterThresholds::default()).is_empty());
+}
+
 #[test]
 fn etcd35_status_members_health_match_etcdctl() {
     let c = Cluster::start(Version::V35, 3);
     status_agrees(&c);
     members_agree(&c);
     health_agrees(&c);
+    inspect_reads_everything(&c);
 }
 
 #[test]
