@@ -1,6 +1,7 @@
 //! `cluster status|members|health` against real three-member clusters of
 //! etcd 3.5 and 3.4: ids, leader, term and indexes agree with etcdctl's
-//! JSON for the same cluster; a killed member and a peer that accepts TCP
+//! JSON for the same cluster; the library's `inspect` reads every view at
+//! once; a killed member and a peer that accepts TCP
 //! but never answers are rows with errors while the others stay correct,
 //! and the command returns within its timeouts.
 
@@ -8,28 +9,19 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use etcd_doctor::cluster::facts::QuotaSource;
+use etcd_doctor::cluster::tls::TlsRequest;
+use etcd_doctor::cluster::{inspect, ConnPlan, ConnRequest, InspectPlan};
+use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use serde_json::Value;
+use support::doctor::{doctor, report};
 use support::etcd::{Cluster, Version};
 
-fn doctor(args: &[&str]) -> Output {
-    Command::new(assert_cmd::cargo::cargo_bin("etcd-doctor"))
-        .args(args)
-        .env_remove("ETCDCTL_ENDPOINTS")
-        .output()
-        .unwrap()
-}
-
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// etcdctl prints ids in decimal in JSON; ours are 16 hex digits.
@@ -71,22 +63,11 @@ fn etcdctl_status(c: &Cluster) -> BTreeMap<String, Row> {
 }
 
 fn our_status(c: &Cluster) -> BTreeMap<String, Row> {
-    let out = doctor(&[
-        "cluster",
-        "status",
-        "--cluster",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.members[0].client_url(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)["cluster"]["endpoints"]
+    let ep = c.members[0].client_url();
+    report(
+        doctor("cluster status --cluster -w json --endpoints").arg(ep),
+        0,
+    )["cluster"]["endpoints"]
         .as_array()
         .unwrap()
         .iter()
@@ -139,16 +120,11 @@ fn members_agree(c: &Cluster) {
             )
         })
         .collect();
-    let out = doctor(&[
-        "cluster",
-        "members",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.endpoints(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let mut ours: Vec<(String, String, String, String)> = json(&out)["cluster"]["members"]
+    let out = report(
+        doctor("cluster members -w json --endpoints").arg(c.endpoints()),
+        0,
+    );
+    let mut ours: Vec<(String, String, String, String)> = out["cluster"]["members"]
         .as_array()
         .unwrap()
         .iter()
@@ -181,22 +157,11 @@ fn health_agrees(c: &Cluster) {
             )
         })
         .collect();
-    let out = doctor(&[
-        "cluster",
-        "health",
-        "--cluster",
-        "-w",
-        "json",
-        "--endpoints",
-        &c.members[1].client_url(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let ep = c.members[1].client_url();
+    let report = report(
+        doctor("cluster health --cluster -w json --endpoints").arg(ep),
+        0,
     );
-    let report = json(&out);
     let mut ours: Vec<(String, bool)> = report["cluster"]["health"]
         .as_array()
         .unwrap()
@@ -216,12 +181,56 @@ fn health_agrees(c: &Cluster) {
     assert_eq!(report["verdict"], "pass");
 }
 
+/// The library entry point `diagnose` calls: every view at once.
+fn inspect_reads_everything(c: &Cluster) {
+    let plan = ConnPlan::new(ConnRequest {
+        endpoints: vec![c.members[0].client_url()],
+        tls: TlsRequest::default(),
+        dial_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(inspect(&plan, &InspectPlan::everything(Duration::ZERO)));
+    assert!(report.answered);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.endpoints.len(), 3);
+    assert_eq!(report.members.len(), 3);
+    assert!(
+        report.health.iter().all(|h| h.health),
+        "{:?}",
+        report.health
+    );
+    assert_eq!(report.metrics.len(), 3);
+    assert!(report.alarms.is_empty());
+    let facts = &report.facts;
+    assert!(facts.leader_id.is_some());
+    assert_eq!(facts.raft_lag.len(), 3);
+    assert!(
+        facts.raft_lag.iter().all(|l| l.lag_entries < 10),
+        "{:?}",
+        facts.raft_lag
+    );
+    assert_eq!(facts.db.len(), 3);
+    assert!(facts
+        .db
+        .iter()
+        .all(|d| d.quota_from == QuotaSource::Metrics));
+    assert!(
+        facts.unreachable.is_empty()
+            && facts.unstarted.is_empty()
+            && facts.id_mismatches.is_empty()
+    );
+    assert!(evaluate(&report, &ClusterThresholds::default()).is_empty());
+}
+
 #[test]
 fn etcd35_status_members_health_match_etcdctl() {
     let c = Cluster::start(Version::V35, 3);
     status_agrees(&c);
     members_agree(&c);
     health_agrees(&c);
+    inspect_reads_everything(&c);
 }
 
 #[test]
@@ -247,31 +256,14 @@ fn dead_and_silent_members_are_rows_with_errors_within_the_timeouts() {
         c.members[1].client_url()
     );
     let start = Instant::now();
-    let out = doctor(&[
-        "cluster",
-        "status",
-        "-w",
-        "json",
-        "--dial-timeout",
-        "1s",
-        "--command-timeout",
-        "2s",
-        "--endpoints",
-        &endpoints,
-    ]);
+    let args = "cluster status -w json --dial-timeout 1s --command-timeout 2s --endpoints";
+    // The dead member is listed and does not answer: a failing finding, exit 1.
+    let report = report(doctor(args).arg(&endpoints), 1);
     let took = start.elapsed();
     assert!(
         took < Duration::from_secs(8),
         "took {took:?}, bound is dial + command timeouts + start-up"
     );
-    // The dead member is listed and does not answer: a failing finding.
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
     let rows = report["cluster"]["endpoints"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for row in &rows[..2] {

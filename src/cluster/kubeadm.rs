@@ -41,13 +41,13 @@ pub struct KubeadmEtcd {
 #[derive(Debug, Error)]
 pub enum KubeadmError {
     /// The manifest cannot be read.
-    #[error("--manifest {}: cannot read the file: {source}", path.display())]
+    #[error("--manifest {}: cannot read the file", path.display())]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
     /// Not YAML of a pod.
-    #[error("--manifest {}: not a pod manifest: {source}", path.display())]
+    #[error("--manifest {}: not a pod manifest", path.display())]
     Yaml {
         path: PathBuf,
         source: serde_yaml::Error,

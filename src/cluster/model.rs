@@ -59,8 +59,13 @@ impl ClusterReport {
             .iter()
             .filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.url)));
         let mut all: Vec<String> = status.chain(health).chain(metrics).collect();
-        all.extend(self.errors.iter().cloned());
-        all.dedup();
+        for e in &self.errors {
+            // "member list: EP: error" adds nothing when EP's row says it.
+            let tail = e.split_once(": ").map_or(e.as_str(), |(_, t)| t);
+            if !all.iter().any(|a| a == tail) {
+                all.push(e.clone());
+            }
+        }
         all
     }
 }

@@ -47,7 +47,7 @@ impl TlsRequest {
 #[derive(Debug, Error)]
 pub enum TlsError {
     /// The file cannot be read.
-    #[error("{flag} {}: cannot read the file: {source}", path.display())]
+    #[error("{flag} {}: cannot read the file", path.display())]
     Unreadable {
         flag: &'static str,
         path: PathBuf,

@@ -398,10 +398,10 @@ fn metrics_section(c: &ClusterReport) -> Section {
                 vec![
                     opt(m.member_id.as_ref()),
                     m.url.clone(),
-                    if m.window_s > 0.0 {
-                        format!("{:.1} s", m.window_s)
-                    } else {
-                        "one scrape".to_string()
+                    match (&m.error, m.window_s > 0.0) {
+                        (Some(_), _) => String::new(),
+                        (None, true) => format!("{:.1} s", m.window_s),
+                        (None, false) => "one scrape".to_string(),
                     },
                     pct_cell(&m.wal_fsync),
                     pct_cell(&m.backend_commit),

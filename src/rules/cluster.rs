@@ -173,8 +173,10 @@ fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str
     }
 }
 
-/// The endpoints that answered (where commands should go), else those asked.
+/// The endpoints where commands should go: those that answered as the
+/// member listed for them, else all those asked.
 fn answering(report: &ClusterReport) -> Vec<String> {
+    let imposter = |ep: &str| report.facts.id_mismatches.iter().any(|m| m.endpoint == ep);
     let mut eps: Vec<String> = report
         .endpoints
         .iter()
@@ -187,6 +189,7 @@ fn answering(report: &ClusterReport) -> Vec<String> {
                 .filter(|h| h.answered)
                 .map(|h| h.endpoint.clone()),
         )
+        .filter(|ep| !imposter(ep))
         .collect();
     eps.dedup();
     if eps.is_empty() {

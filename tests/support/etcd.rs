@@ -230,6 +230,12 @@ impl Cluster {
     /// Starts member `i` (again) with `--initial-cluster-state STATE`.
     pub fn spawn(&mut self, i: usize, state: &str) {
         let initial = self.initial_cluster();
+        self.spawn_with(i, state, &initial);
+    }
+
+    /// Starts member `i` with `--initial-cluster-state STATE` and
+    /// `--initial-cluster INITIAL` (e.g. alone, as a reset node would).
+    pub fn spawn_with(&mut self, i: usize, state: &str, initial: &str) {
         let m = &self.members[i];
         let log = std::fs::File::create(&m.log).expect("member log");
         let mut cmd = match &m.placement.netns {

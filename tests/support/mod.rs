@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod doctor;
 pub mod etcd;
 pub mod fixtures;
 pub mod netns;

@@ -1,0 +1,40 @@
+//! Running the etcd-doctor binary from tests: without the caller's
+//! ETCDCTL_* variables, with the exit code checked and the JSON report parsed.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// `etcd-doctor ARGS...` (split on spaces), ETCDCTL_* variables removed.
+pub fn doctor(args: &str) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("etcd-doctor"));
+    for var in [
+        "ETCDCTL_ENDPOINTS",
+        "ETCDCTL_CACERT",
+        "ETCDCTL_CERT",
+        "ETCDCTL_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(args.split_whitespace());
+    cmd
+}
+
+/// Runs `cmd`, asserts exit `code`, returns the output.
+pub fn exits(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{cmd:?}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `cmd`, asserts exit `code`, parses its standard output as JSON.
+pub fn report(cmd: &mut Command, code: i32) -> Value {
+    let out = exits(cmd, code);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
