@@ -9,8 +9,7 @@ use etcd_doctor::cluster::model::{
 };
 use etcd_doctor::host::HostFacts;
 use etcd_doctor::report::{render, Format, Report};
-use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
-use etcd_doctor::rules::Verdict;
+use etcd_doctor::rules::Profile;
 
 const PKI: &str = "/etc/kubernetes/pki/etcd";
 
@@ -47,7 +46,7 @@ fn host() -> HostFacts {
         hostname: "k8s-master01".into(),
         kernel: "4.20.13-1.el7.elrepo.x86_64".into(),
         cpus: 8,
-        device: None,
+        ..HostFacts::default()
     }
 }
 
@@ -84,9 +83,8 @@ fn failed_rejoin() -> Report {
     };
     let mut report = Report::new("cluster status", host());
     report.tool_version = "0.0.0-test".into();
-    report.findings = evaluate(&cluster, &ClusterThresholds::default());
-    report.verdict = Verdict::from_findings(&report.findings);
     report.cluster = Some(cluster);
+    report.judge(&Profile::default());
     report
 }
 
@@ -133,9 +131,8 @@ fn metrics() -> Report {
     };
     let mut report = Report::new("cluster metrics", host());
     report.tool_version = "0.0.0-test".into();
-    report.findings = evaluate(&cluster, &ClusterThresholds::default());
-    report.verdict = Verdict::from_findings(&report.findings);
     report.cluster = Some(cluster);
+    report.judge(&Profile::default());
     report
 }
 

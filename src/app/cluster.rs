@@ -5,9 +5,7 @@ use anyhow::{bail, Result};
 use crate::cli::cluster::ClusterArgs;
 use crate::cluster::inspect;
 use crate::host::HostFacts;
-use crate::report::{self, Report};
-use crate::rules::cluster::{evaluate, ClusterThresholds};
-use crate::rules::Verdict;
+use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `cluster`.
@@ -18,12 +16,6 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
     let mut report = Report::new(plans.command, HostFacts::collect());
-    report.findings = evaluate(&cluster, &ClusterThresholds::default());
-    report.verdict = Verdict::from_findings(&report.findings);
     report.cluster = Some(cluster);
-    report::emit(&report, &plans.output)?;
-    Ok(match report.verdict {
-        Verdict::Fail => Outcome::Findings,
-        Verdict::Pass | Verdict::Warn => Outcome::Healthy,
-    })
+    super::conclude(report, &plans.judge, &plans.output)
 }

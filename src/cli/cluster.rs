@@ -10,11 +10,13 @@ use clap::{Args, Subcommand};
 use thiserror::Error;
 
 use super::output::OutputArgs;
+use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
 use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
 use crate::cluster::tls::TlsRequest;
 use crate::cluster::{InspectPlan, MetricsPlan};
 use crate::report::OutputPlan;
+use crate::rules::ProfileError;
 
 /// Longest `--interval` between two metrics scrapes.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
@@ -154,6 +156,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
     #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -212,6 +216,9 @@ pub enum ClusterArgsError {
     /// `--interval` too long.
     #[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
     Interval(Duration),
+    /// `--profile`.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
 }
 
 /// Everything a `cluster` run needs.
@@ -223,6 +230,8 @@ pub struct ClusterPlans {
     pub conn: ConnPlan,
     /// What to read.
     pub views: InspectPlan,
+    /// How the findings are judged.
+    pub judge: JudgePlan,
     /// Where to write the report.
     pub output: OutputPlan,
 }
@@ -268,6 +277,7 @@ impl ClusterArgs {
             command,
             conn: common.conn.into_plan(found.as_ref())?,
             views,
+            judge: common.judge.into_plan()?,
             output: common.output.into(),
         })
     }
