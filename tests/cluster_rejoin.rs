@@ -39,12 +39,25 @@ fn run_printed(c: &Cluster, command: &str) -> Output {
         etcdctl_dir.display(),
         std::env::var("PATH").unwrap()
     );
-    let out = Command::new("sh")
-        .args(["-c", command])
-        .env("PATH", path)
-        .env("ETCDCTL_API", "3")
-        .output()
-        .unwrap();
+    // A proposal can time out while the cluster re-elects after a member
+    // died (etcd says "possibly due to previous leader failure"); an
+    // operator would run it again, and so does the test, a few times.
+    let run = || {
+        Command::new("sh")
+            .args(["-c", command])
+            .env("PATH", &path)
+            .env("ETCDCTL_API", "3")
+            .output()
+            .unwrap()
+    };
+    let mut out = run();
+    for _ in 0..4 {
+        if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("timed out") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        out = run();
+    }
     assert!(
         out.status.success(),
         "{command}: {}",

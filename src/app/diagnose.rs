@@ -1,11 +1,37 @@
-//! `etcd-doctor diagnose`.
+//! `etcd-doctor diagnose`: everything it can reach, in an order that keeps
+//! the measurements apart. The live cluster first (status, members, health,
+//! alarms, and two metrics scrapes `--interval` apart: what etcd sees now),
+//! then a short disk probe next to the data dir, so the probe's own writes
+//! never show up in etcd's metrics window; the host is watched throughout
+//! (CPU steal, the data device, other writers). The rules then tell a slow
+//! disk from a busy one and name the fix, most severe first.
 
 use anyhow::{bail, Result};
 
 use crate::cli::verdict::DiagnoseArgs;
+use crate::cluster::inspect;
+use crate::host::HostFacts;
+use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `diagnose`.
-pub fn run(_args: DiagnoseArgs) -> Result<Outcome> {
-    bail!("`diagnose` is not implemented yet")
+pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
+    let plan = args.into_plan()?;
+    let watch = HostFacts::watch(plan.disk.as_ref().map(|d| d.dir.as_path()));
+    let cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
+    if !cluster.answered {
+        bail!("no member answered: {}", cluster.all_errors().join("; "));
+    }
+    let disk = match &plan.disk {
+        Some(disk_plan) => super::disk::probe(disk_plan)?,
+        None => {
+            let why = plan.no_disk_reason.as_deref().unwrap_or_default();
+            eprintln!("etcd-doctor: no disk probe ({why}); pass --dir DIR on the etcd data disk");
+            Vec::new()
+        }
+    };
+    let mut report = Report::new("diagnose", watch.finish());
+    report.cluster = Some(cluster);
+    report.disk = disk;
+    super::conclude(report, &plan.judge, &plan.output)
 }

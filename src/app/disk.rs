@@ -1,11 +1,9 @@
-//! `etcd-doctor disk`: plan, probe (with progress and Ctrl-C handling),
-//! collect the device facts of the directory, render the report.
+//! `etcd-doctor disk`: plan, probe (with progress and Ctrl-C handling)
+//! while watching the host, render the report.
 
 use anyhow::{Context, Result};
 
 use crate::cli::disk::DiskArgs;
-use crate::host::activity::ActivitySampler;
-use crate::host::device::DeviceFacts;
 use crate::host::HostFacts;
 use crate::probe::disk::{self, interrupt, Control, DiskPlan, DiskResult, Tick};
 use crate::progress::Progress;
@@ -15,23 +13,18 @@ use crate::Outcome;
 /// Runs `disk`.
 pub fn run(args: DiskArgs) -> Result<Outcome> {
     let (plan, output) = args.into_plans()?;
-    let mut host = HostFacts::collect();
-    let results = probe(&plan, &mut host)?;
-    let mut report = Report::new("disk", host);
+    let watch = HostFacts::watch(Some(&plan.dir));
+    let results = probe(&plan)?;
+    let mut report = Report::new("disk", watch.finish());
     report.disk = results;
     report::emit(&report, &output)?;
     Ok(Outcome::Healthy)
 }
 
 /// Runs the probes of `plan` with progress on stderr and SIGINT/SIGTERM
-/// handling; records in `host` the directory's device and what else the
-/// host did while the probes ran.
-pub(crate) fn probe(plan: &DiskPlan, host: &mut HostFacts) -> Result<Vec<DiskResult>> {
+/// handling.
+pub(crate) fn probe(plan: &DiskPlan) -> Result<Vec<DiskResult>> {
     let cancel = interrupt::install().context("installing SIGINT/SIGTERM handlers")?;
-    // Collected before the run so free space is what the probe started with;
-    // a missing directory is reported by the probe with its own message.
-    host.device = DeviceFacts::for_dir(&plan.dir).ok();
-    let sampler = ActivitySampler::start(host.device.as_ref());
     let progress = Progress::stderr();
     let tick = |t: &Tick| {
         progress.update(t.fraction, || {
@@ -45,6 +38,5 @@ pub(crate) fn probe(plan: &DiskPlan, host: &mut HostFacts) -> Result<Vec<DiskRes
     };
     let results = disk::run(plan, &Control::quiet().cancel_on(cancel).progress(&tick));
     progress.finish();
-    host.activity = Some(sampler.finish());
     results
 }

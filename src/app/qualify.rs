@@ -13,9 +13,9 @@ use crate::Outcome;
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
     let disk_plan = args.disk.into_plan(args.dir)?;
     let judge = args.judge.into_plan()?;
-    let mut host = HostFacts::collect();
-    let disk = super::disk::probe(&disk_plan, &mut host)?;
-    let mut report = Report::new("qualify", host);
+    let watch = HostFacts::watch(Some(&disk_plan.dir));
+    let disk = super::disk::probe(&disk_plan)?;
+    let mut report = Report::new("qualify", watch.finish());
     report.disk = disk;
     super::conclude(report, &judge, &args.output.into())
 }

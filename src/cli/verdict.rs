@@ -1,15 +1,21 @@
 //! `etcd-doctor qualify`, `diagnose` and `compare` arguments, and the rule
 //! options they share, converted at once into a [`JudgePlan`].
 
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::ConnArgs;
-use super::disk::DiskRunArgs;
+use super::cluster::{parse_duration, ConnArgs, DiscoveryArgs, MAX_INTERVAL};
+use super::disk::{DiskArgsError, DiskRunArgs};
 use super::output::OutputArgs;
+use crate::cluster::conn::{ConnError, ConnPlan};
+use crate::cluster::kubeadm::KubeadmError;
+use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
+use crate::probe::disk::DiskPlan;
 use crate::report::OutputPlan;
 use crate::rules::{Profile, ProfileError, Severity};
 
@@ -81,7 +87,105 @@ pub struct DiagnoseArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+    /// Directory on the etcd data disk to probe [default: the kubeadm manifest's data dir, when it is on this host].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Do not probe the disk.
+    #[arg(long, conflicts_with = "dir")]
+    pub no_disk: bool,
+    /// Time between the two metrics scrapes whose difference shows what etcd does now.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub disk: DiskRunArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `diagnose` arguments that cannot make a plan.
+#[derive(Debug, Error)]
+pub enum DiagnoseArgsError {
+    /// Connection flags or TLS files.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// The kubeadm manifest.
+    #[error(transparent)]
+    Kubeadm(#[from] KubeadmError),
+    /// Disk probe flags.
+    #[error(transparent)]
+    Disk(#[from] DiskArgsError),
+    /// `--profile`.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// `--interval` out of range.
+    #[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
+    Interval(Duration),
+}
+
+/// Everything a `diagnose` run needs.
+#[derive(Debug)]
+pub struct DiagnosePlan {
+    /// Where and how to reach the cluster.
+    pub conn: ConnPlan,
+    /// What to read from it.
+    pub views: InspectPlan,
+    /// The disk probe next to the data dir, when there is a local one.
+    pub disk: Option<DiskPlan>,
+    /// Why there is no disk probe, when there is none.
+    pub no_disk_reason: Option<String>,
+    /// How findings are judged.
+    pub judge: JudgePlan,
+    /// Where the report goes.
+    pub output: OutputPlan,
+}
+
+impl DiagnoseArgs {
+    /// The plan: the cluster to read, and which local directory to probe
+    /// (`--dir`, else the discovered data dir when it exists here).
+    pub fn into_plan(self) -> Result<DiagnosePlan, DiagnoseArgsError> {
+        if self.interval > MAX_INTERVAL {
+            return Err(DiagnoseArgsError::Interval(self.interval));
+        }
+        let found = self.discovery.discover()?;
+        let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
+        let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
+            (true, _, _) => (None, Some("--no-disk".to_string())),
+            (false, Some(dir), _) => (Some(dir), None),
+            (false, None, Some(data)) if data.is_dir() => (Some(probe_dir_for(&data)), None),
+            (false, None, Some(data)) => (
+                None,
+                Some(format!(
+                    "the data dir {} is not on this host",
+                    data.display()
+                )),
+            ),
+            (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
+        };
+        Ok(DiagnosePlan {
+            conn: self.conn.into_plan(found.as_ref())?,
+            views: InspectPlan::everything(self.interval),
+            disk: dir.map(|d| self.disk.into_plan(d)).transpose()?,
+            no_disk_reason,
+            judge: self.judge.into_plan()?,
+            output: self.output.into(),
+        })
+    }
+}
+
+/// Where to probe for a data dir: its parent when that is on the same
+/// filesystem (the scratch dir then stays out of etcd's own directory),
+/// else the data dir itself.
+fn probe_dir_for(data_dir: &Path) -> PathBuf {
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    match data_dir.parent() {
+        Some(parent) if dev(parent).is_some() && dev(parent) == dev(data_dir) => {
+            parent.to_path_buf()
+        }
+        _ => data_dir.to_path_buf(),
+    }
 }
 
 /// `compare` arguments.

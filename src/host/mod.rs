@@ -5,7 +5,12 @@ pub mod activity;
 pub mod device;
 pub mod virt;
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use activity::ActivitySampler;
+use device::DeviceFacts;
 
 /// Facts about this host.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,7 +32,37 @@ pub struct HostFacts {
     pub activity: Option<activity::HostActivity>,
 }
 
+/// Host facts being gathered while a command runs: identity and device
+/// facts from the start, activity from [`HostFacts::watch`] to
+/// [`HostWatch::finish`].
+pub struct HostWatch {
+    facts: HostFacts,
+    sampler: ActivitySampler,
+}
+
+impl HostWatch {
+    /// The facts, with the activity since the watch started.
+    pub fn finish(self) -> HostFacts {
+        HostFacts {
+            activity: Some(self.sampler.finish()),
+            ..self.facts
+        }
+    }
+}
+
 impl HostFacts {
+    /// Starts watching this host: collects its facts and those of the
+    /// device holding `dir` (left out when `dir` cannot be read: the probe
+    /// reports that with its own message), and samples activity from now on.
+    pub fn watch(dir: Option<&Path>) -> HostWatch {
+        let mut facts = HostFacts::collect();
+        facts.device = dir.and_then(|d| DeviceFacts::for_dir(d).ok());
+        HostWatch {
+            sampler: ActivitySampler::start(facts.device.as_ref()),
+            facts,
+        }
+    }
+
     /// Reads the identity facts of this host.
     pub fn collect() -> HostFacts {
         let uts = nix::sys::utsname::uname().ok();

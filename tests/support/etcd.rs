@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::slowdisk::{join_cgroup, SlowDisk};
+
 /// Which etcd release to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -145,6 +147,8 @@ pub struct Cluster {
     pub token: String,
     /// TLS of the client URLs, if any.
     pub tls: Option<ServerTls>,
+    /// The cgroup (v1 directory) members start in, if any.
+    cgroup: Option<PathBuf>,
     dir: tempfile::TempDir,
 }
 
@@ -165,11 +169,33 @@ impl Cluster {
         Cluster::start_with(version, vec![Placement::loopback(); n], Some(tls))
     }
 
+    /// Starts `n` loopback members with their data dirs on `disk` and their
+    /// processes in its throttling cgroup.
+    pub fn start_on_disk(version: Version, n: usize, disk: &SlowDisk) -> Cluster {
+        Cluster::start_in(
+            version,
+            vec![Placement::loopback(); n],
+            None,
+            Some((disk.path(), disk.cgroup())),
+        )
+    }
+
     fn start_with(version: Version, placements: Vec<Placement>, tls: Option<ServerTls>) -> Cluster {
+        Cluster::start_in(version, placements, tls, None)
+    }
+
+    /// Starts the members; `disk` is a directory for their data dirs and
+    /// the cgroup they run in.
+    fn start_in(
+        version: Version,
+        placements: Vec<Placement>,
+        tls: Option<ServerTls>,
+        disk: Option<(&Path, &Path)>,
+    ) -> Cluster {
         let bins = bins(version);
         let dir = tempfile::Builder::new()
             .prefix("etcd-doctor-test-")
-            .tempdir()
+            .tempdir_in(disk.map_or_else(std::env::temp_dir, |(d, _)| d.to_path_buf()))
             .expect("temp dir");
         let token = format!("etcd-doctor-{}", std::process::id());
         let members: Vec<Member> = placements
@@ -195,6 +221,7 @@ impl Cluster {
             members,
             token,
             tls,
+            cgroup: disk.map(|(_, cgroup)| cgroup.to_path_buf()),
             dir,
         };
         for i in 0..cluster.members.len() {
@@ -276,6 +303,9 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
+        if let Some(cgroup) = &self.cgroup {
+            join_cgroup(&mut cmd, cgroup);
+        }
         let child = cmd.spawn().expect("spawn etcd");
         self.members[i].child = Some(child);
     }

@@ -166,32 +166,37 @@ impl SlowDisk {
 
     /// Makes `cmd` join the throttling cgroup before it execs.
     pub fn enter<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
-        let procs = CString::new(
-            self.cgroup
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .expect("cgroup path has no NUL");
-        // SAFETY: the closure runs between fork and exec and only calls
-        // async-signal-safe functions (open, write, close) on memory
-        // prepared before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // "0" moves the writing process itself.
-                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let err = io::Error::last_os_error();
-                libc::close(fd);
-                if n != 1 {
-                    return Err(err);
-                }
-                Ok(())
-            })
-        }
+        join_cgroup(cmd, &self.cgroup)
+    }
+}
+
+/// Makes `cmd` join the cgroup (v1 directory) `cgroup` before it execs.
+pub fn join_cgroup<'c>(cmd: &'c mut Command, cgroup: &Path) -> &'c mut Command {
+    let procs = CString::new(
+        cgroup
+            .join("cgroup.procs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .expect("cgroup path has no NUL");
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (open, write, close) on memory
+    // prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // "0" moves the writing process itself.
+            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let err = io::Error::last_os_error();
+            libc::close(fd);
+            if n != 1 {
+                return Err(err);
+            }
+            Ok(())
+        })
     }
 }
 
