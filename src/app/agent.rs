@@ -14,6 +14,10 @@ use crate::Outcome;
 pub fn run(args: AgentArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
     super::runtime()?.block_on(async {
+        // Before the agent says it listens, so a signal right after that
+        // line still stops it cleanly.
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let agent = Agent::bind(&plan)
             .await
             .with_context(|| format!("--listen {}: cannot bind", plan.listen))?;
@@ -25,10 +29,9 @@ pub fn run(args: AgentArgs) -> Result<Outcome> {
             l.max_test_duration.as_secs(),
             l.max_test_bytes
         );
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let shutdown = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
         };
