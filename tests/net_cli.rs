@@ -119,7 +119,7 @@ fn the_agent_requires_an_address_and_cannot_take_a_used_one() {
 
 #[test]
 fn a_dead_peer_is_a_row_and_the_live_one_is_measured() {
-    let (agent, addr) = agent();
+    let (mut agent, addr) = agent();
     let peers = format!("{addr},{DEAD}");
     let out = net(&["--peers", &peers, "-w", "json", "--probe", "rtt,throughput"]);
     assert_eq!(
@@ -148,13 +148,11 @@ fn a_dead_peer_is_a_row_and_the_live_one_is_measured() {
         .as_deref()
         .unwrap()
         .starts_with("skipped: cannot connect"));
-    // The agent logged one line per test.
-    let log = agent.log();
-    assert!(log.contains("echo test: 10000 bytes"), "{log}");
-    assert!(
-        log.contains("sink test:") && log.contains("source test:"),
-        "{log}"
-    );
+    // The agent logs one line per test, as each connection closes.
+    let logged = |a: &mut Daemon, needle| a.wait_for(needle, Duration::from_secs(5)).unwrap();
+    assert!(logged(&mut agent, "echo test: ").contains("10000 bytes"));
+    logged(&mut agent, "sink test: ");
+    logged(&mut agent, "source test: ");
 }
 
 #[test]
@@ -196,13 +194,15 @@ fn no_live_peer_is_exit_2_with_the_report_written() {
     assert_eq!(r.net.len(), 3);
     assert!(r.net.iter().all(|x| x.error.is_some()));
     // A wrong token is just as fatal when it is the only peer.
-    let (agent, addr) = agent();
+    let (mut agent, addr) = agent();
     let out = bin()
         .args(["net", "--token", "wrong", "--peers", &addr, "--probe=rtt"])
         .output()
         .unwrap();
     fails_with(&out, &["every peer failed", "wrong token"]);
-    assert!(agent.log().contains("refused: wrong token"));
+    agent
+        .wait_for("refused: wrong token", Duration::from_secs(5))
+        .unwrap();
 }
 
 #[test]
