@@ -12,6 +12,7 @@ use std::time::Duration;
 use assert_cmd::prelude::*;
 use etcd_doctor::probe::net::NetProbeKind;
 use etcd_doctor::report::Report;
+use etcd_doctor::rules::{FindingId, Severity, Verdict};
 use nix::sys::signal::Signal;
 use support::fails_with;
 use support::netns::Daemon;
@@ -211,4 +212,36 @@ fn the_agent_stops_cleanly_on_sigterm() {
     agent.signal(Signal::SIGTERM);
     agent.wait_for("stopped", Duration::from_secs(5)).unwrap();
     assert_eq!(agent.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn findings_at_fail_severity_exit_1() {
+    let (_agent, addr) = agent();
+    // A 10 µs heartbeat interval: loopback's RTT is far above it.
+    let out = net(&[
+        "--peers",
+        &addr,
+        "--probe=rtt",
+        "--heartbeat-interval=0.01",
+        "-w",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    let f = &r.findings[0];
+    assert_eq!(
+        (f.id, f.severity),
+        (FindingId::NetPeerRttHigh, Severity::Fail)
+    );
+    assert!(
+        f.recommendation.contains("--heartbeat-interval=10 "),
+        "{}",
+        f.recommendation
+    );
 }

@@ -72,10 +72,11 @@ pub async fn upload(
         },
     };
     let (stream, granted) = client::open(peer, token, &request, p.timeout).await?;
+    // The send queue needs time to drain after the sending phase.
     client::require(
         "test milliseconds",
         granted.max_duration_ms.into(),
-        client::millis(p.duration).into(),
+        client::millis(p.duration + p.timeout).into(),
     )?;
     let stream = background::into_blocking(stream).map_err(|e| lost("upload", e))?;
     let p = *p;

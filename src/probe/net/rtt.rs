@@ -103,10 +103,11 @@ pub async fn measure(
         p.message_bytes.into(),
     )?;
     client::require("test bytes", granted.max_bytes, request.budget.max_bytes)?;
+    // The last pings need up to a timeout after the sending phase.
     client::require(
         "test milliseconds",
         granted.max_duration_ms.into(),
-        client::millis(p.duration).into(),
+        client::millis(p.duration + p.timeout).into(),
     )?;
     let (mut rd, mut wr) = stream.into_split();
     let (starts, mut started) = mpsc::unbounded_channel::<Instant>();
