@@ -12,7 +12,7 @@
 //!
 //! with the local interface's rates, drops, errors and TCP retransmits
 //! sampled around each measurement ([`nic`]). Every wait is bounded by the
-//! plan's timeout and every probe by [`NetPlan::probe_time_bound`]; a peer
+//! plan's timeout and every probe by [`NetPlan::row_time_bound`]; a peer
 //! that fails is a result row with `error` set.
 
 pub mod agent;

@@ -271,13 +271,14 @@ impl NetPlan {
             .unwrap_or(HEARTBEAT_MESSAGE_BYTES)
     }
 
-    /// Longest one peer's probe of `kind` may take, whatever the peer does:
-    /// every measuring phase plus, for each connection, a connect and a
-    /// drain wait of `timeout`. Probes are cut off there.
-    pub fn probe_time_bound(&self, kind: NetProbeKind) -> Duration {
+    /// Longest one result row of `kind` may take against one peer,
+    /// whatever the peer does: every measuring phase plus, per connection,
+    /// a connect and a drain wait of `timeout`. Probes are cut off there.
+    pub fn row_time_bound(&self, kind: NetProbeKind) -> Duration {
         let phase = self.duration + 2 * self.timeout;
         match kind {
-            NetProbeKind::Rtt => phase * self.message_sizes.len() as u32,
+            // One message size.
+            NetProbeKind::Rtt => phase,
             NetProbeKind::Throughput => phase * 2,
             // Idle rtt, then the load flow's connect, warm-up, loaded rtt
             // and drain.
@@ -285,14 +286,14 @@ impl NetPlan {
         }
     }
 
-    /// Longest the whole run may take: rtt against all peers at once, the
-    /// other probes peer by peer.
+    /// Longest the whole run may take: rtt against all peers at once (one
+    /// row per message size), the other probes peer by peer.
     pub fn time_bound(&self) -> Duration {
         self.probes
             .iter()
             .map(|&k| match k {
-                NetProbeKind::Rtt => self.probe_time_bound(k),
-                _ => self.probe_time_bound(k) * self.peers.len() as u32,
+                NetProbeKind::Rtt => self.row_time_bound(k) * self.message_sizes.len() as u32,
+                _ => self.row_time_bound(k) * self.peers.len() as u32,
             })
             .sum()
     }
