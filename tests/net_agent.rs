@@ -95,7 +95,7 @@ impl TestAgent {
             message_bytes: 100,
             rate_hz: 100,
             duration: Duration::from_millis(200),
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
         };
         let hist = rtt::measure(&self.peer(), &Token::new(token).unwrap(), &params).await?;
         Ok(hist.len())

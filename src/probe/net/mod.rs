@@ -16,7 +16,6 @@
 //! that fails is a result row with `error` set.
 
 pub mod agent;
-mod background;
 mod bulk;
 mod client;
 pub mod nic;
@@ -25,6 +24,7 @@ pub mod proto;
 pub mod result;
 pub mod rtt;
 mod runner;
+mod threads;
 
 pub use client::PeerError;
 pub use plan::{
