@@ -32,19 +32,9 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Asserts exit 2 and a single stderr line containing every `needle`.
+/// Runs `cmd`: exit 2 and a single stderr line containing every `needle`.
 fn fails_with(cmd: &mut Command, needles: &[&str]) {
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr}"
-    );
-    for n in needles {
-        assert!(stderr.contains(n), "{stderr:?} lacks {n:?}");
-    }
+    support::fails_with(&cmd.output().unwrap(), needles);
 }
 
 /// A tmpfs mounted in a temporary directory, unmounted on drop.

@@ -309,3 +309,45 @@ fn a_peer_that_stalls_mid_test_fails_within_the_timeout() {
     // unanswered request.
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
 }
+
+#[test]
+fn test_hosts_have_no_way_out_and_vanish_even_after_a_panic() {
+    if !support::privileged("test_hosts_have_no_way_out_and_vanish_even_after_a_panic") {
+        return;
+    }
+    let net = Net::switched(3).unwrap();
+    let routes = net.run(0, "ip", &["route"]).unwrap();
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(net.run(0, "ping", &["-c1", "-W1", "1.1.1.1"]).is_err());
+    let other = net.host(2).ip.to_string();
+    net.run(0, "ping", &["-c1", "-W2", &other]).unwrap();
+    let mine = format!("etcd-doctor-{}-", std::process::id());
+    assert!(net.host(0).netns.starts_with(&mine));
+    let names: Vec<String> = (0..3).map(|i| net.host(i).netns.clone()).collect();
+    let mut sleeper = net.command(1, "sleep").arg("600").spawn().unwrap();
+    // The test body panics with the net and a process in it alive.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _net = net;
+        panic!("test failure");
+    }));
+    assert!(panicked.is_err());
+    let list = support::run(std::process::Command::new("ip").args(["netns", "list"])).unwrap();
+    for name in names {
+        assert!(!list.contains(&name), "{name} left behind: {list}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = sleeper.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a process in a deleted namespace still runs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+}

@@ -13,7 +13,16 @@ use crate::Outcome;
 /// Runs `agent`.
 pub fn run(args: AgentArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    super::runtime()?.block_on(async {
+    // Single-threaded: an echo is answered by the thread its arrival
+    // wakes (bulk tests run on threads of their own).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Before the agent says it listens, so a signal right after that
+        // line still stops it cleanly.
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let agent = Agent::bind(&plan)
             .await
             .with_context(|| format!("--listen {}: cannot bind", plan.listen))?;
@@ -25,10 +34,9 @@ pub fn run(args: AgentArgs) -> Result<Outcome> {
             l.max_test_duration.as_secs(),
             l.max_test_bytes
         );
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let shutdown = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
         };

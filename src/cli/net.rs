@@ -140,7 +140,8 @@ pub struct NetArgs {
     /// an etcd heartbeat; appends are 4096-65536].
     #[arg(long, value_name = "BYTES,...", value_delimiter = ',')]
     pub message_size: Option<Vec<u32>>,
-    /// Pings per second [default: 200].
+    /// Pings per second; they leave on schedule whatever their size, so keep
+    /// size x rate well below the link rate [default: 200].
     #[arg(long, value_name = "HZ")]
     pub rate: Option<u32>,
     /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: 100].

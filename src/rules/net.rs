@@ -248,7 +248,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         id: FindingId::NetNicSaturated,
         severity,
         summary: format!(
-            "A bulk transfer on {} raises heartbeat RTT p99 to {} from {:.2} to {:.2} ms ({:.1}x) with the NIC at {:.0}% of its ceiling",
+            "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling",
             nic.interface,
             r.peer,
             idle.p99 / 1000.0,

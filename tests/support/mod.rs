@@ -10,7 +10,7 @@ pub mod netns;
 pub mod slowdisk;
 
 use std::io;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -54,4 +54,19 @@ pub fn privileged(test: &str) -> bool {
         return false;
     }
     panic!("{test} needs root; run as root or set ETCD_DOCTOR_ALLOW_SKIP=1 to skip it loudly");
+}
+
+/// Asserts a command's exit code 2 and a single standard-error line
+/// containing every `needle` (the house rule for bad input).
+pub fn fails_with(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    for n in needles {
+        assert!(stderr.contains(n), "{stderr:?} lacks {n:?}");
+    }
 }

@@ -33,12 +33,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::background;
 use super::plan::{Token, MAX_MESSAGE_BYTES};
 use super::proto::{
     decode_header, encode_reply, encode_trailer, Budget, Header, Reply, Request, Status, TestKind,
     Trailer, MIN_MESSAGE_BYTES, REQUEST_HEADER_BYTES, VERSION,
 };
+use super::threads;
 
 /// Size of the agent's bulk read and write buffers.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -398,9 +398,9 @@ impl Test {
     }
 
     /// Runs a sink or source test on a low-priority thread of its own
-    /// (see [`background`]).
+    /// (see [`threads`]).
     async fn bulk(self, stream: TcpStream, kind: TestKind) -> (u64, End) {
-        let stream = match background::into_blocking(stream) {
+        let stream = match threads::into_blocking(stream) {
             Ok(s) => s,
             Err(e) => return (0, End::Io(e.kind())),
         };
@@ -408,7 +408,7 @@ impl Test {
             TestKind::Sink => self.sink(stream),
             _ => self.source(stream),
         };
-        background::run(work)
+        threads::bulk(work)
             .await
             .unwrap_or((0, End::Io(io::ErrorKind::Other)))
     }
@@ -431,7 +431,7 @@ impl Test {
     }
 
     fn classify(&self, e: io::Error) -> End {
-        if background::is_timeout(&e) {
+        if threads::is_timeout(&e) {
             if std::time::Instant::now() >= self.deadline {
                 End::TimeBudget
             } else {

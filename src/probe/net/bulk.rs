@@ -3,7 +3,7 @@
 //! counted here), like a single iperf3 stream. The upload also serves as
 //! loaded-rtt's load flow, stopped by a flag instead of a timer. After the
 //! async handshake the transfer runs on a low-priority thread of its own
-//! ([`background`]).
+//! ([`threads`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::background;
 use super::client::{self, PeerError};
 use super::plan::{Peer, Token};
 use super::proto::{self, Budget, Request, TestKind, TRAILER_BYTES};
+use super::threads;
 
 /// Bytes per write or read: large enough that syscalls cost nothing next
 /// to the wire.
@@ -72,14 +72,15 @@ pub async fn upload(
         },
     };
     let (stream, granted) = client::open(peer, token, &request, p.timeout).await?;
+    // The send queue needs time to drain after the sending phase.
     client::require(
         "test milliseconds",
         granted.max_duration_ms.into(),
-        client::millis(p.duration).into(),
+        client::millis(p.duration + p.timeout).into(),
     )?;
-    let stream = background::into_blocking(stream).map_err(|e| lost("upload", e))?;
+    let stream = threads::into_blocking(stream).map_err(|e| lost("upload", e))?;
     let p = *p;
-    background::run(move || send(stream, granted.max_bytes, &p, &stop))
+    threads::bulk(move || send(stream, granted.max_bytes, &p, &stop))
         .await
         .unwrap_or_else(|| Err(thread_failed()))
 }
@@ -137,7 +138,7 @@ fn read_trailer(s: &mut TcpStream, p: &BulkParams) -> Result<proto::Trailer, Pee
                 ))
             }
             Ok(n) => got += n,
-            Err(e) if background::is_timeout(&e) => {
+            Err(e) if threads::is_timeout(&e) => {
                 let now = unsent_bytes(s);
                 if now >= queued {
                     return Err(failed("upload", e, p));
@@ -177,9 +178,9 @@ pub async fn download(peer: &Peer, token: &Token, p: &BulkParams) -> Result<Tran
     };
     let (stream, granted) = client::open(peer, token, &request, p.timeout).await?;
     let start = Instant::now();
-    let stream = background::into_blocking(stream).map_err(|e| lost("download", e))?;
+    let stream = threads::into_blocking(stream).map_err(|e| lost("download", e))?;
     let p = *p;
-    background::run(move || receive(stream, granted.max_bytes, start, &p))
+    threads::bulk(move || receive(stream, granted.max_bytes, start, &p))
         .await
         .unwrap_or_else(|| Err(thread_failed()))
 }
@@ -221,7 +222,7 @@ fn lost(during: &'static str, source: io::Error) -> PeerError {
 
 /// A blocking call's error: a timeout is a stalled peer.
 fn failed(during: &'static str, e: io::Error, p: &BulkParams) -> PeerError {
-    if background::is_timeout(&e) {
+    if threads::is_timeout(&e) {
         PeerError::Stalled {
             during,
             after: p.timeout,

@@ -12,11 +12,10 @@
 //!
 //! with the local interface's rates, drops, errors and TCP retransmits
 //! sampled around each measurement ([`nic`]). Every wait is bounded by the
-//! plan's timeout and every probe by [`NetPlan::probe_time_bound`]; a peer
+//! plan's timeout and every probe by [`NetPlan::row_time_bound`]; a peer
 //! that fails is a result row with `error` set.
 
 pub mod agent;
-mod background;
 mod bulk;
 mod client;
 pub mod nic;
@@ -25,6 +24,7 @@ pub mod proto;
 pub mod result;
 pub mod rtt;
 mod runner;
+mod threads;
 
 pub use client::PeerError;
 pub use plan::{

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::client::{self, PeerError};
 use super::plan::{Peer, Token};
 use super::proto::{Budget, Request, TestKind};
+use super::threads;
 use crate::measure::LatencyHistogram;
 
 /// A fixed-rate send schedule.
@@ -80,8 +81,20 @@ pub struct RttParams {
 }
 
 /// Pings `peer` on schedule for the duration and returns the RTT of every
-/// ping. Fails if any ping is unanswered for longer than the timeout.
+/// ping. Fails if any ping is unanswered for longer than the timeout. Runs
+/// on a thread and runtime of its own ([`threads::pinger`]).
 pub async fn measure(
+    peer: &Peer,
+    token: &Token,
+    p: &RttParams,
+) -> Result<LatencyHistogram, PeerError> {
+    let (peer, token, p) = (peer.clone(), token.clone(), *p);
+    threads::pinger(move || async move { ping_pong(&peer, &token, &p).await })
+        .await
+        .unwrap_or_else(|| Err(PeerError::Protocol("the ping thread failed".into())))
+}
+
+async fn ping_pong(
     peer: &Peer,
     token: &Token,
     p: &RttParams,
@@ -103,10 +116,11 @@ pub async fn measure(
         p.message_bytes.into(),
     )?;
     client::require("test bytes", granted.max_bytes, request.budget.max_bytes)?;
+    // The last pings need up to a timeout after the sending phase.
     client::require(
         "test milliseconds",
         granted.max_duration_ms.into(),
-        client::millis(p.duration).into(),
+        client::millis(p.duration + p.timeout).into(),
     )?;
     let (mut rd, mut wr) = stream.into_split();
     let (starts, mut started) = mpsc::unbounded_channel::<Instant>();

@@ -135,7 +135,7 @@ async fn probe_peer(
             run.rows.push(row);
             continue;
         }
-        let bound = plan.probe_time_bound(probe);
+        let bound = plan.row_time_bound(probe);
         let measured = async {
             match probe {
                 NetProbeKind::Rtt => rtt_row(plan, peer, size, link.clone(), &mut row).await,

@@ -1,5 +1,15 @@
+//! Where the probes' work runs, so the measurement is of the network and
+//! not of our own scheduling.
+//!
+//! Ping-pong runs on a thread of its own with a single-threaded runtime
+//! ([`pinger`]): the echo wakes the very thread that timestamps it, one
+//! wake-up per message as with sockperf, instead of passing from a reactor
+//! thread to a worker thread (on a 2-CPU VM each hand-off added tens of
+//! microseconds to a 50 µs veth RTT). The agent runs single-threaded for
+//! the same reason.
+//!
 //! Bulk transfers run on threads of their own at the lowest CPU priority
-//! (nice 19), on both the agent and the client, for two reasons:
+//! (nice 19, [`bulk`]), on both the agent and the client, for two reasons:
 //!
 //! - fidelity: a bulk flow keeps a CPU busy copying bytes. On a small host
 //!   the ping-pong tasks would then wait for a CPU, and loaded-rtt would
@@ -14,6 +24,7 @@
 //! Blocking sockets with timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`) bound every
 //! wait, as the async code does with tokio timers.
 
+use std::future::Future;
 use std::io;
 use std::net::TcpStream as StdStream;
 
@@ -23,14 +34,43 @@ use tokio::sync::oneshot;
 /// The nice value bulk threads run at (the lowest priority).
 pub const BULK_NICE: libc::c_int = 19;
 
-/// Runs `work` on a new thread at [`BULK_NICE`] and awaits its result;
-/// `None` if the thread could not start or panicked.
-pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+/// Runs blocking `work` on a new thread at [`BULK_NICE`] and awaits its
+/// result; `None` if the thread could not start or panicked.
+pub async fn bulk<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    on_new_thread("etcd-doctor-bulk", move || {
+        lower_priority();
+        work()
+    })
+    .await
+}
+
+/// Runs the future `make` returns on a new thread with a single-threaded
+/// runtime of its own and awaits its result; `None` if the thread or its
+/// runtime could not start, or it panicked.
+pub async fn pinger<F>(make: impl FnOnce() -> F + Send + 'static) -> Option<F::Output>
+where
+    F: Future,
+    F::Output: Send + 'static,
+{
+    on_new_thread("etcd-doctor-ping", move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        Some(runtime.block_on(make()))
+    })
+    .await
+    .flatten()
+}
+
+async fn on_new_thread<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
-        .name("etcd-doctor-bulk".into())
+        .name(name.into())
         .spawn(move || {
-            lower_priority();
             let _ = tx.send(work());
         })
         .ok()?;
@@ -67,8 +107,8 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_runs_at_the_lowest_priority() {
-        let nice = run(|| {
+    async fn bulk_work_runs_at_the_lowest_priority() {
+        let nice = bulk(|| {
             // SAFETY: getpriority takes plain integers.
             unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
         })
@@ -77,5 +117,18 @@ mod tests {
         // SAFETY: as above, for the calling (test) thread.
         let mine = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         assert_ne!(mine, BULK_NICE, "only the bulk thread is lowered");
+    }
+
+    #[tokio::test]
+    async fn pingers_run_their_future_on_a_runtime_of_their_own() {
+        let caller = std::thread::current().id();
+        let (thread, flavor) = pinger(|| async {
+            let flavor = tokio::runtime::Handle::current().runtime_flavor();
+            (std::thread::current().id(), flavor)
+        })
+        .await
+        .unwrap();
+        assert_ne!(thread, caller);
+        assert_eq!(flavor, tokio::runtime::RuntimeFlavor::CurrentThread);
     }
 }
