@@ -8,8 +8,7 @@ use etcd_doctor::host::HostFacts;
 use etcd_doctor::measure::LatencySummary;
 use etcd_doctor::probe::net::{CeilingSource, NetProbeKind, NetResult, NicUsage, Schedule};
 use etcd_doctor::report::{render, Format, Report};
-use etcd_doctor::rules::net::{evaluate, NetThresholds};
-use etcd_doctor::rules::Verdict;
+use etcd_doctor::rules::Profile;
 
 const PEER: &str = "10.231.1.2:7480";
 const DEAD: &str = "10.231.1.3:7480";
@@ -89,13 +88,12 @@ fn rendered(format: Format) -> String {
         hostname: "cp-1".into(),
         kernel: "6.1.0".into(),
         cpus: 4,
-        device: None,
+        ..HostFacts::default()
     };
     let mut report = Report::new("net", host);
     report.tool_version = "0.0.0-test".into();
     report.net = results();
-    report.findings = evaluate(&report.net, &NetThresholds::default());
-    report.verdict = Verdict::from_findings(&report.findings);
+    report.judge(&Profile::default());
     let mut out = Vec::new();
     render(&report, format, &mut out).unwrap();
     String::from_utf8(out).unwrap()

@@ -30,8 +30,14 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
             Vec::new()
         }
     };
+    // Last: a loaded-rtt flow would show in etcd's peer RTT metrics.
+    let net = match &plan.net {
+        Some(net_plan) => super::net::probe(net_plan)?,
+        None => Vec::new(),
+    };
     let mut report = Report::new("diagnose", watch.finish());
     report.cluster = Some(cluster);
     report.disk = disk;
+    report.net = net;
     super::conclude(report, &plan.judge, &plan.output)
 }

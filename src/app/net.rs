@@ -5,29 +5,27 @@ use anyhow::{bail, Result};
 
 use crate::cli::net::NetArgs;
 use crate::host::HostFacts;
-use crate::probe::net::{self, NetResult};
-use crate::report::{self, Report};
-use crate::rules::net::evaluate;
-use crate::rules::Verdict;
+use crate::probe::net::{self, NetPlan, NetResult};
+use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `net`.
 pub fn run(args: NetArgs) -> Result<Outcome> {
-    let (plan, thresholds, output) = args.into_plans()?;
-    let results = super::runtime()?.block_on(net::run(&plan))?;
+    let req = args.into_plans()?;
+    let results = probe(&req.plan)?;
+    let failed = failed_peers(&results);
     let mut report = Report::new("net", HostFacts::collect());
-    report.findings = evaluate(&results, &thresholds);
-    report.verdict = Verdict::from_findings(&report.findings);
     report.net = results;
-    report::emit(&report, &output)?;
-    let failed = failed_peers(&report.net);
-    if failed.len() == plan.peers.len() {
+    let outcome = super::conclude(report, &req.judge, &req.output)?;
+    if failed.len() == req.plan.peers.len() {
         bail!("every peer failed; first: {}", failed[0]);
     }
-    Ok(match report.verdict {
-        Verdict::Fail => Outcome::Findings,
-        Verdict::Pass | Verdict::Warn => Outcome::Healthy,
-    })
+    Ok(outcome)
+}
+
+/// Runs the network probes of `plan` on a runtime of their own.
+pub(crate) fn probe(plan: &NetPlan) -> Result<Vec<NetResult>> {
+    Ok(super::runtime()?.block_on(net::run(plan))?)
 }
 
 /// `PEER: error` for each peer none of whose probes succeeded, in order.

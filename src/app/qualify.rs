@@ -1,5 +1,5 @@
-//! `etcd-doctor qualify`: probes the disk (and, with peers, the network),
-//! samples what else the host does meanwhile, and judges it all against a
+//! `etcd-doctor qualify`: probes the disk and, with peers, the network,
+//! watches what else the host does meanwhile, and judges it all against a
 //! profile: PASS/WARN/FAIL with findings.
 
 use anyhow::Result;
@@ -11,11 +11,15 @@ use crate::Outcome;
 
 /// Runs `qualify`.
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
-    let disk_plan = args.disk.into_plan(args.dir)?;
-    let judge = args.judge.into_plan()?;
-    let watch = HostFacts::watch(Some(&disk_plan.dir));
-    let disk = super::disk::probe(&disk_plan)?;
+    let plan = args.into_plan()?;
+    let watch = HostFacts::watch(Some(&plan.disk.dir));
+    let disk = super::disk::probe(&plan.disk)?;
+    let net = match &plan.net {
+        Some(net_plan) => super::net::probe(net_plan)?,
+        None => Vec::new(),
+    };
     let mut report = Report::new("qualify", watch.finish());
     report.disk = disk;
-    super::conclude(report, &judge, &args.output.into())
+    report.net = net;
+    super::conclude(report, &plan.judge, &plan.output)
 }

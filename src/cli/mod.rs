@@ -41,3 +41,15 @@ pub enum Command {
     /// Compare two JSON reports; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_is_a_valid_clap_definition() {
+        // Catches duplicate flag names across flattened groups (e.g. two
+        // `--probe`s) that clap reports only when that subcommand runs.
+        super::Cli::command().debug_assert();
+    }
+}

@@ -8,10 +8,12 @@ use clap::{Args, ValueEnum};
 use thiserror::Error;
 
 use super::output::OutputArgs;
+use super::verdict::{JudgeArgs, JudgePlan};
 use crate::probe::net::agent::{AgentLimits, AgentPlan};
 use crate::probe::net::{NetPlan, NetPlanError, NetProbeKind, Peer, Token};
 use crate::report::OutputPlan;
 use crate::rules::net::NetThresholds;
+use crate::rules::ProfileError;
 
 /// Most concurrent clients `--max-clients` accepts.
 pub const MAX_CLIENTS: usize = 1024;
@@ -144,38 +146,128 @@ pub struct NetArgs {
     /// size x rate well below the link rate [default: 200].
     #[arg(long, value_name = "HZ")]
     pub rate: Option<u32>,
-    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: 100].
+    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: the profile's, 100].
     #[arg(long, value_name = "MS")]
     pub heartbeat_interval: Option<f64>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
+/// Network probe flags of `qualify` and `diagnose`: without `--peers`, no
+/// network probe runs.
+#[derive(Debug, Clone, Args)]
+pub struct PeerArgs {
+    /// Agent peers to probe the network to, ADDR:PORT[,...] (`etcd-doctor agent` on each).
+    #[arg(
+        long,
+        value_name = "ADDR:PORT,...",
+        value_delimiter = ',',
+        requires = "token"
+    )]
+    pub peers: Vec<String>,
+    /// Shared secret of the agents.
+    #[arg(long, env = "ETCD_DOCTOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Network probes to run against the peers, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rtt,throughput,loaded-rtt"
+    )]
+    pub net_probe: Vec<NetProbeArg>,
+    /// Seconds per network measuring phase [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub net_duration: Option<f64>,
+    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: the profile's, 100].
+    #[arg(long, value_name = "MS")]
+    pub heartbeat_interval: Option<f64>,
+}
+
+/// `net` flags that cannot make a plan.
+#[derive(Debug, Error)]
+pub enum NetArgsError {
+    /// A probe flag.
+    #[error(transparent)]
+    Plan(#[from] NetPlanError),
+    /// `--profile`.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+/// Everything a `net` run needs.
+#[derive(Debug)]
+pub struct NetRequest {
+    /// What to measure.
+    pub plan: NetPlan,
+    /// How to judge it (the profile, with `--heartbeat-interval` applied).
+    pub judge: JudgePlan,
+    /// Where the report goes.
+    pub output: OutputPlan,
+}
+
+/// The plan for `peers` with `token`, `probes` and phase length `duration`.
+fn net_plan(
+    peers: &[String],
+    token: String,
+    probes: &[NetProbeArg],
+    duration: Option<f64>,
+) -> Result<NetPlan, NetPlanError> {
+    let mut parsed = Vec::with_capacity(peers.len());
+    for spec in peers {
+        let peer = Peer::parse(spec.trim()).map_err(|reason| NetPlanError::BadPeer {
+            spec: spec.clone(),
+            reason,
+        })?;
+        parsed.push(peer);
+    }
+    let mut plan = NetPlan::new(parsed, Token::new(token)?);
+    plan.probes = probes
+        .iter()
+        .map(|p| match p {
+            NetProbeArg::Rtt => NetProbeKind::Rtt,
+            NetProbeArg::Throughput => NetProbeKind::Throughput,
+            NetProbeArg::LoadedRtt => NetProbeKind::LoadedRtt,
+        })
+        .collect();
+    if let Some(secs) = duration {
+        plan.duration = seconds(secs).ok_or(NetPlanError::Duration(secs))?;
+    }
+    Ok(plan)
+}
+
+/// Applies `--heartbeat-interval` to the network thresholds.
+fn heartbeat(ms: Option<f64>, t: &mut NetThresholds) -> Result<(), NetPlanError> {
+    if let Some(ms) = ms {
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(NetPlanError::HeartbeatInterval(ms));
+        }
+        t.heartbeat_interval_ms = ms;
+    }
+    Ok(())
+}
+
+impl PeerArgs {
+    /// The network plan, when peers were given; applies
+    /// `--heartbeat-interval` to `judge`'s profile.
+    pub fn into_plan(self, judge: &mut JudgePlan) -> Result<Option<NetPlan>, NetPlanError> {
+        heartbeat(self.heartbeat_interval, &mut judge.profile.net)?;
+        let Some(token) = self.token.filter(|_| !self.peers.is_empty()) else {
+            return Ok(None);
+        };
+        let plan = net_plan(&self.peers, token, &self.net_probe, self.net_duration)?;
+        plan.validate()?;
+        Ok(Some(plan))
+    }
+}
+
 impl NetArgs {
-    /// The run plan, the rules' thresholds and the output plan.
-    pub fn into_plans(self) -> Result<(NetPlan, NetThresholds, OutputPlan), NetPlanError> {
-        let mut peers = Vec::with_capacity(self.peers.len());
-        for spec in &self.peers {
-            let peer = Peer::parse(spec.trim()).map_err(|reason| NetPlanError::BadPeer {
-                spec: spec.clone(),
-                reason,
-            })?;
-            peers.push(peer);
-        }
-        let mut plan = NetPlan::new(peers, Token::new(self.token)?);
-        plan.probes = self
-            .probe
-            .iter()
-            .map(|p| match p {
-                NetProbeArg::Rtt => NetProbeKind::Rtt,
-                NetProbeArg::Throughput => NetProbeKind::Throughput,
-                NetProbeArg::LoadedRtt => NetProbeKind::LoadedRtt,
-            })
-            .collect();
+    /// The run plan, how to judge it and where the report goes.
+    pub fn into_plans(self) -> Result<NetRequest, NetArgsError> {
+        let mut plan = net_plan(&self.peers, self.token, &self.probe, self.duration)?;
         plan.iface = self.iface;
-        if let Some(secs) = self.duration {
-            plan.duration = seconds(secs).ok_or(NetPlanError::Duration(secs))?;
-        }
         if let Some(secs) = self.timeout {
             plan.timeout = seconds(secs).ok_or(NetPlanError::Timeout(secs))?;
         }
@@ -186,14 +278,13 @@ impl NetArgs {
             plan.rate_hz = rate;
         }
         plan.validate()?;
-        let mut thresholds = NetThresholds::default();
-        if let Some(ms) = self.heartbeat_interval {
-            if !(ms.is_finite() && ms > 0.0) {
-                return Err(NetPlanError::HeartbeatInterval(ms));
-            }
-            thresholds.heartbeat_interval_ms = ms;
-        }
-        Ok((plan, thresholds, self.output.into()))
+        let mut judge = self.judge.into_plan()?;
+        heartbeat(self.heartbeat_interval, &mut judge.profile.net)?;
+        Ok(NetRequest {
+            plan,
+            judge,
+            output: self.output.into(),
+        })
     }
 }
 
@@ -219,10 +310,11 @@ mod tests {
         args: AgentArgs,
     }
 
-    fn net(args: &[&str]) -> Result<(NetPlan, NetThresholds, OutputPlan), NetPlanError> {
+    fn net(args: &[&str]) -> Result<(NetPlan, NetThresholds), NetArgsError> {
         let mut argv = vec!["net", "--token", "t"];
         argv.extend_from_slice(args);
-        Net::try_parse_from(argv).unwrap().args.into_plans()
+        let req = Net::try_parse_from(argv).unwrap().args.into_plans()?;
+        Ok((req.plan, req.judge.profile.net))
     }
 
     fn agent(args: &[&str]) -> Result<AgentPlan, AgentArgsError> {
@@ -233,7 +325,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_default_plan() {
-        let (plan, t, _) = net(&["--peers", "10.0.0.2:7480,10.0.0.3:7480"]).unwrap();
+        let (plan, t) = net(&["--peers", "10.0.0.2:7480,10.0.0.3:7480"]).unwrap();
         let peers = vec![
             Peer::parse("10.0.0.2:7480").unwrap(),
             Peer::parse("10.0.0.3:7480").unwrap(),
@@ -244,7 +336,7 @@ mod tests {
 
     #[test]
     fn flags_shape_the_plan() {
-        let (plan, t, _) = net(&[
+        let (plan, t) = net(&[
             "--peers=10.0.0.2:1",
             "--probe=loaded-rtt,rtt",
             "--duration=1.5",

@@ -10,12 +10,14 @@ use thiserror::Error;
 
 use super::cluster::{parse_duration, ConnArgs, DiscoveryArgs, MAX_INTERVAL};
 use super::disk::{DiskArgsError, DiskRunArgs};
+use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan};
 use crate::cluster::kubeadm::KubeadmError;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::probe::disk::DiskPlan;
+use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
 use crate::rules::{Profile, ProfileError, Severity};
 
@@ -76,9 +78,51 @@ pub struct QualifyArgs {
     #[command(flatten)]
     pub disk: DiskRunArgs,
     #[command(flatten)]
+    pub peers: PeerArgs,
+    #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `qualify` arguments that cannot make a plan.
+#[derive(Debug, Error)]
+pub enum QualifyArgsError {
+    /// Disk probe flags.
+    #[error(transparent)]
+    Disk(#[from] DiskArgsError),
+    /// Network probe flags.
+    #[error(transparent)]
+    Net(#[from] NetPlanError),
+    /// `--profile`.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+/// Everything a `qualify` run needs.
+#[derive(Debug)]
+pub struct QualifyPlan {
+    /// The disk probes.
+    pub disk: DiskPlan,
+    /// The network probes, when peers were given.
+    pub net: Option<NetPlan>,
+    /// How findings are judged.
+    pub judge: JudgePlan,
+    /// Where the report goes.
+    pub output: OutputPlan,
+}
+
+impl QualifyArgs {
+    /// The plan these arguments ask for.
+    pub fn into_plan(self) -> Result<QualifyPlan, QualifyArgsError> {
+        let mut judge = self.judge.into_plan()?;
+        Ok(QualifyPlan {
+            disk: self.disk.into_plan(self.dir)?,
+            net: self.peers.into_plan(&mut judge)?,
+            judge,
+            output: self.output.into(),
+        })
+    }
 }
 
 /// `diagnose` arguments.
@@ -100,6 +144,8 @@ pub struct DiagnoseArgs {
     #[command(flatten)]
     pub disk: DiskRunArgs,
     #[command(flatten)]
+    pub peers: PeerArgs,
+    #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -117,6 +163,9 @@ pub enum DiagnoseArgsError {
     /// Disk probe flags.
     #[error(transparent)]
     Disk(#[from] DiskArgsError),
+    /// Network probe flags.
+    #[error(transparent)]
+    Net(#[from] NetPlanError),
     /// `--profile`.
     #[error(transparent)]
     Profile(#[from] ProfileError),
@@ -136,6 +185,8 @@ pub struct DiagnosePlan {
     pub disk: Option<DiskPlan>,
     /// Why there is no disk probe, when there is none.
     pub no_disk_reason: Option<String>,
+    /// The network probes, when peers were given.
+    pub net: Option<NetPlan>,
     /// How findings are judged.
     pub judge: JudgePlan,
     /// Where the report goes.
@@ -164,12 +215,14 @@ impl DiagnoseArgs {
             ),
             (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
         };
+        let mut judge = self.judge.into_plan()?;
         Ok(DiagnosePlan {
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(self.interval),
             disk: dir.map(|d| self.disk.into_plan(d)).transpose()?,
             no_disk_reason,
-            judge: self.judge.into_plan()?,
+            net: self.peers.into_plan(&mut judge)?,
+            judge,
             output: self.output.into(),
         })
     }
