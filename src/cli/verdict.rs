@@ -85,20 +85,6 @@ pub struct QualifyArgs {
     pub output: OutputArgs,
 }
 
-/// `qualify` arguments that cannot make a plan.
-#[derive(Debug, Error)]
-pub enum QualifyArgsError {
-    /// Disk probe flags.
-    #[error(transparent)]
-    Disk(#[from] DiskArgsError),
-    /// Network probe flags.
-    #[error(transparent)]
-    Net(#[from] NetPlanError),
-    /// `--profile`.
-    #[error(transparent)]
-    Profile(#[from] ProfileError),
-}
-
 /// Everything a `qualify` run needs.
 #[derive(Debug)]
 pub struct QualifyPlan {
@@ -114,7 +100,7 @@ pub struct QualifyPlan {
 
 impl QualifyArgs {
     /// The plan these arguments ask for.
-    pub fn into_plan(self) -> Result<QualifyPlan, QualifyArgsError> {
+    pub fn into_plan(self) -> Result<QualifyPlan, VerdictArgsError> {
         let mut judge = self.judge.into_plan()?;
         Ok(QualifyPlan {
             disk: self.disk.into_plan(self.dir)?,
@@ -151,9 +137,10 @@ pub struct DiagnoseArgs {
     pub output: OutputArgs,
 }
 
-/// `diagnose` arguments that cannot make a plan.
+/// `qualify` or `diagnose` arguments that cannot make a plan; each names
+/// its flag or file.
 #[derive(Debug, Error)]
-pub enum DiagnoseArgsError {
+pub enum VerdictArgsError {
     /// Connection flags or TLS files.
     #[error(transparent)]
     Conn(#[from] ConnError),
@@ -196,9 +183,9 @@ pub struct DiagnosePlan {
 impl DiagnoseArgs {
     /// The plan: the cluster to read, and which local directory to probe
     /// (`--dir`, else the discovered data dir when it exists here).
-    pub fn into_plan(self) -> Result<DiagnosePlan, DiagnoseArgsError> {
+    pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
         if self.interval > MAX_INTERVAL {
-            return Err(DiagnoseArgsError::Interval(self.interval));
+            return Err(VerdictArgsError::Interval(self.interval));
         }
         let found = self.discovery.discover()?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
