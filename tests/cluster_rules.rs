@@ -5,8 +5,8 @@
 
 use etcd_doctor::cluster::facts::{ClusterFacts, DbUsage, ListedMember, QuotaSource, RaftLag};
 use etcd_doctor::cluster::model::{
-    Alarm, ClusterReport, Connection, EndpointStatus, HistogramPercentiles, MemberMetrics, PeerRtt,
-    Span,
+    Alarm, ClusterReport, Connection, EndpointHealth, EndpointStatus, HistogramPercentiles,
+    MemberMetrics, PeerRtt, Span,
 };
 use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use etcd_doctor::rules::{Finding, FindingId, Severity};
@@ -189,6 +189,42 @@ fn unstarted_members_are_stale_with_their_remove_command() {
     assert_eq!(
         f.commands,
         vec![format!("etcdctl {FLAGS} member remove cccccccccccccccc")]
+    );
+}
+
+#[test]
+fn commands_name_each_answering_endpoint_once() {
+    // Two members answered status and health (listed twice in the report);
+    // a third is listed but unstarted.
+    let second = "https://10.0.0.2:2379";
+    let mut report = with_facts(ClusterFacts {
+        unstarted: vec![ListedMember {
+            member_id: "cccccccccccccccc".into(),
+            name: String::new(),
+            peer_urls: vec!["https://10.0.0.3:2380".into()],
+        }],
+        ..ClusterFacts::default()
+    });
+    report.endpoints.push(EndpointStatus {
+        endpoint: second.into(),
+        id: Some("bbbbbbbbbbbbbbbb".into()),
+        ..EndpointStatus::default()
+    });
+    report.health = [EP, second]
+        .into_iter()
+        .map(|ep| EndpointHealth {
+            endpoint: ep.into(),
+            health: true,
+            answered: true,
+            ..EndpointHealth::default()
+        })
+        .collect();
+    let f = run(&report);
+    let f = only(&f, FindingId::ClusterStaleMember);
+    assert!(
+        f.commands[0].starts_with(&format!("etcdctl --endpoints={EP},{second} --cacert")),
+        "{}",
+        f.commands[0]
     );
 }
 

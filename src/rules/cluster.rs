@@ -191,7 +191,9 @@ fn answering(report: &ClusterReport) -> Vec<String> {
         )
         .filter(|ep| !imposter(ep))
         .collect();
-    eps.dedup();
+    // Status and health list the same endpoints: keep each once, in order.
+    let mut seen = std::collections::HashSet::new();
+    eps.retain(|ep| seen.insert(ep.clone()));
     if eps.is_empty() {
         report.connection.endpoints.clone()
     } else {
