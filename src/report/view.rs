@@ -67,19 +67,20 @@ pub fn fmt_us(us: f64) -> String {
     }
 }
 
-/// Formats a byte count the way etcdctl does (`25 kB`, `3.1 MB`: decimal units).
+/// Formats a byte count the way etcdctl and etcdutl do (go-humanize
+/// `Bytes`): decimal units, one decimal below 10, none above (`20 kB`,
+/// `2.1 MB`), so our tables read like theirs.
 pub fn fmt_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 10 {
+        return format!("{bytes} B");
     }
-    if unit == 0 {
-        format!("{bytes} B")
+    let exp = ((bytes as f64).ln() / 1000f64.ln()).floor() as usize;
+    let value = (bytes as f64 / 1000f64.powi(exp as i32) * 10.0 + 0.5).floor() / 10.0;
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[exp])
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.0} {}", UNITS[exp])
     }
 }
 
@@ -436,7 +437,10 @@ mod tests {
     #[test]
     fn bytes_use_etcdctl_decimal_units() {
         assert_eq!(fmt_bytes(0), "0 B");
-        assert_eq!(fmt_bytes(25_000), "25.0 kB");
+        assert_eq!(fmt_bytes(5), "5 B");
+        assert_eq!(fmt_bytes(20_480), "20 kB");
+        assert_eq!(fmt_bytes(249_856), "250 kB");
+        assert_eq!(fmt_bytes(2_105_344), "2.1 MB");
         assert_eq!(fmt_bytes(3_145_728), "3.1 MB");
     }
 }

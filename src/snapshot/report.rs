@@ -8,6 +8,7 @@ use comfy_table::{presets::ASCII_FULL, CellAlignment, ContentArrangement, Table}
 use serde::Serialize;
 
 use super::SnapshotStatus;
+use crate::report::view::fmt_bytes;
 use crate::report::{Format, SCHEMA_VERSION};
 
 /// The JSON object `snapshot save|verify -w json` prints.
@@ -30,24 +31,8 @@ fn cells(s: &SnapshotStatus) -> [String; 4] {
         format!("{:x}", s.hash),
         s.revision.to_string(),
         s.total_keys.to_string(),
-        humanize_bytes(s.total_size_bytes),
+        fmt_bytes(s.total_size_bytes),
     ]
-}
-
-/// Formats bytes as etcdutl does (go-humanize `Bytes`): decimal units, one
-/// decimal below 10, none above (`250 kB`, `2.1 MB`).
-pub fn humanize_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 10 {
-        return format!("{bytes} B");
-    }
-    let exp = ((bytes as f64).ln() / 1000f64.ln()).floor() as usize;
-    let value = (bytes as f64 / 1000f64.powi(exp as i32) * 10.0 + 0.5).floor() / 10.0;
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[exp])
-    } else {
-        format!("{value:.0} {}", UNITS[exp])
-    }
 }
 
 const HEADERS: [&str; 4] = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
@@ -103,17 +88,4 @@ fn integrity_line(s: &SnapshotStatus) -> String {
         s.page_size_bytes,
         s.txid
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::humanize_bytes;
-
-    #[test]
-    fn sizes_read_like_etcdutl() {
-        assert_eq!(humanize_bytes(5), "5 B");
-        assert_eq!(humanize_bytes(249_856), "250 kB");
-        assert_eq!(humanize_bytes(2_105_344), "2.1 MB");
-        assert_eq!(humanize_bytes(20_480), "20 kB");
-    }
 }
