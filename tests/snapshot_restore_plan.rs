@@ -52,12 +52,18 @@ fn stop_command(m: &Member) -> String {
     format!("kill {pid}; while [ -e /proc/{pid} ] && ! grep -q zombie /proc/{pid}/status; do sleep 0.1; done")
 }
 
-/// How member `m` starts on its restored data dir: in the background, pid recorded.
+/// How member `m` starts on its restored data dir, as `systemctl start`
+/// does with a `Type=notify` unit (Debian's etcd.service): etcd runs in the
+/// background (pid recorded), and the command returns only once it serves,
+/// which a restored member does only once a quorum of members runs (etcd
+/// sends READY=1 then); it fails after about 30 s, as a start timeout would.
 fn start_command(cluster: &Cluster, m: &Member, pidfile: &Path) -> String {
     format!(
-        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} >>{log} 2>&1 </dev/null & echo $! >{pidfile}",
+        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
+         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; done",
         arch = std::env::consts::ARCH,
         etcd = cluster.bins.etcd.display(),
+        etcdctl = cluster.bins.etcdctl.display(),
         name = m.name,
         dir = m.data_dir.display(),
         c = m.client_url(),
