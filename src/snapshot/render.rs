@@ -75,6 +75,10 @@ fn sh(runbook: &Runbook, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w)?;
     write!(w, "{SH_HELPERS}")?;
+    // Every step inside one function called at the end: the shell reads
+    // the whole script before the first step runs, so `... | sh` is safe
+    // even when a runner (ssh) would read the rest of the script from stdin.
+    writeln!(w, "\nrunbook() {{")?;
     for (i, s) in runbook.steps.iter().enumerate() {
         writeln!(w)?;
         writeln!(
@@ -89,7 +93,8 @@ fn sh(runbook: &Runbook, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "{c}")?;
         }
     }
-    writeln!(w, "\nstep {}", squote("Done."))
+    writeln!(w, "\nstep {}", squote("Done."))?;
+    writeln!(w, "}}\n\nrunbook")
 }
 
 /// A command as a reader types it: without the `run` helper; `retry` as a comment.
