@@ -17,27 +17,21 @@ use crate::Outcome;
 /// Runs `diagnose`.
 pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    let watch = HostFacts::watch(plan.disk.as_ref().map(|d| d.dir.as_path()));
+    let probes = &plan.probes;
+    let watch = HostFacts::watch(probes.disk.as_ref().map(|d| d.dir.as_path()));
     let cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
-    let disk = match &plan.disk {
-        Some(disk_plan) => super::disk::probe(disk_plan)?,
-        None => {
-            let why = plan.no_disk_reason.as_deref().unwrap_or_default();
-            eprintln!("etcd-doctor: no disk probe ({why}); pass --dir DIR on the etcd data disk");
-            Vec::new()
-        }
-    };
-    // Last: a loaded-rtt flow would show in etcd's peer RTT metrics.
-    let net = match &plan.net {
-        Some(net_plan) => super::net::probe(net_plan)?,
-        None => Vec::new(),
-    };
+    if let Some(why) = &plan.no_disk_reason {
+        eprintln!("etcd-doctor: no disk probe ({why}); pass --dir DIR on the etcd data disk");
+    }
+    // After the metrics window: our own writes and a loaded-rtt flow
+    // would otherwise show in etcd's fsync and peer RTT metrics.
+    let (disk, net) = super::probe_host(probes)?;
     let mut report = Report::new("diagnose", watch.finish());
-    report.cluster = Some(cluster);
     report.disk = disk;
     report.net = net;
-    super::conclude(report, &plan.judge, &plan.output)
+    report.cluster = Some(cluster);
+    super::conclude(report, &probes.judge, &probes.output)
 }

@@ -12,8 +12,10 @@ mod snapshot;
 
 use anyhow::Result;
 
-use crate::cli::verdict::JudgePlan;
+use crate::cli::verdict::{JudgePlan, ProbePlan};
 use crate::cli::{Cli, Command};
+use crate::probe::disk::DiskResult;
+use crate::probe::net::NetResult;
 use crate::report::{self, OutputPlan, Report};
 use crate::Outcome;
 
@@ -36,6 +38,20 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+/// Runs the host measurements of `plan`: the disk probes, then the network
+/// probes (a bulk flow must not share the disk's window).
+pub(crate) fn probe_host(plan: &ProbePlan) -> Result<(Vec<DiskResult>, Vec<NetResult>)> {
+    let disk = match &plan.disk {
+        Some(d) => disk::probe(d)?,
+        None => Vec::new(),
+    };
+    let net = match &plan.net {
+        Some(n) => net::probe(n)?,
+        None => Vec::new(),
+    };
+    Ok((disk, net))
 }
 
 /// Judges a finished report against the plan's profile, writes it (and the

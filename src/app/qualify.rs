@@ -12,12 +12,8 @@ use crate::Outcome;
 /// Runs `qualify`.
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    let watch = HostFacts::watch(Some(&plan.disk.dir));
-    let disk = super::disk::probe(&plan.disk)?;
-    let net = match &plan.net {
-        Some(net_plan) => super::net::probe(net_plan)?,
-        None => Vec::new(),
-    };
+    let watch = HostFacts::watch(plan.disk.as_ref().map(|d| d.dir.as_path()));
+    let (disk, net) = super::probe_host(&plan)?;
     let mut report = Report::new("qualify", watch.finish());
     report.disk = disk;
     report.net = net;

@@ -69,12 +69,10 @@ impl JudgeArgs {
     }
 }
 
-/// `qualify` arguments.
+/// What `qualify` and `diagnose` measure on this host and how they judge
+/// and write it.
 #[derive(Debug, Args)]
-pub struct QualifyArgs {
-    /// Directory whose disk is qualified (the etcd data dir, or where it will be).
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
+pub struct ProbeArgs {
     #[command(flatten)]
     pub disk: DiskRunArgs,
     #[command(flatten)]
@@ -85,11 +83,11 @@ pub struct QualifyArgs {
     pub output: OutputArgs,
 }
 
-/// Everything a `qualify` run needs.
+/// The host measurements of a `qualify` or `diagnose` run.
 #[derive(Debug)]
-pub struct QualifyPlan {
-    /// The disk probes.
-    pub disk: DiskPlan,
+pub struct ProbePlan {
+    /// The disk probes, when there is a directory to probe.
+    pub disk: Option<DiskPlan>,
     /// The network probes, when peers were given.
     pub net: Option<NetPlan>,
     /// How findings are judged.
@@ -98,16 +96,33 @@ pub struct QualifyPlan {
     pub output: OutputPlan,
 }
 
-impl QualifyArgs {
-    /// The plan these arguments ask for.
-    pub fn into_plan(self) -> Result<QualifyPlan, VerdictArgsError> {
+impl ProbeArgs {
+    /// The plan, probing the disk of `dir` when there is one.
+    pub fn into_plan(self, dir: Option<PathBuf>) -> Result<ProbePlan, VerdictArgsError> {
         let mut judge = self.judge.into_plan()?;
-        Ok(QualifyPlan {
-            disk: self.disk.into_plan(self.dir)?,
+        Ok(ProbePlan {
+            disk: dir.map(|d| self.disk.into_plan(d)).transpose()?,
             net: self.peers.into_plan(&mut judge)?,
             judge,
             output: self.output.into(),
         })
+    }
+}
+
+/// `qualify` arguments.
+#[derive(Debug, Args)]
+pub struct QualifyArgs {
+    /// Directory whose disk is qualified (the etcd data dir, or where it will be).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+}
+
+impl QualifyArgs {
+    /// The plan these arguments ask for.
+    pub fn into_plan(self) -> Result<ProbePlan, VerdictArgsError> {
+        self.probes.into_plan(Some(self.dir))
     }
 }
 
@@ -128,13 +143,7 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     #[command(flatten)]
-    pub disk: DiskRunArgs,
-    #[command(flatten)]
-    pub peers: PeerArgs,
-    #[command(flatten)]
-    pub judge: JudgeArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub probes: ProbeArgs,
 }
 
 /// `qualify` or `diagnose` arguments that cannot make a plan; each names
@@ -168,16 +177,11 @@ pub struct DiagnosePlan {
     pub conn: ConnPlan,
     /// What to read from it.
     pub views: InspectPlan,
-    /// The disk probe next to the data dir, when there is a local one.
-    pub disk: Option<DiskPlan>,
+    /// The host measurements: the disk next to the data dir, when there
+    /// is a local one, and the peers.
+    pub probes: ProbePlan,
     /// Why there is no disk probe, when there is none.
     pub no_disk_reason: Option<String>,
-    /// The network probes, when peers were given.
-    pub net: Option<NetPlan>,
-    /// How findings are judged.
-    pub judge: JudgePlan,
-    /// Where the report goes.
-    pub output: OutputPlan,
 }
 
 impl DiagnoseArgs {
@@ -202,15 +206,11 @@ impl DiagnoseArgs {
             ),
             (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
         };
-        let mut judge = self.judge.into_plan()?;
         Ok(DiagnosePlan {
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(self.interval),
-            disk: dir.map(|d| self.disk.into_plan(d)).transpose()?,
+            probes: self.probes.into_plan(dir)?,
             no_disk_reason,
-            net: self.peers.into_plan(&mut judge)?,
-            judge,
-            output: self.output.into(),
         })
     }
 }
