@@ -32,14 +32,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
+# Six distinct free loopback ports: all six are held open at once while
+# they are picked, so the kernel cannot hand out one of them twice.
+# shellcheck disable=SC2046
+set -- $(python3 -c 'import socket
+socks=[socket.socket() for _ in range(6)]
+for s in socks: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
 
-# Three members on free loopback ports.
+# Three members on those ports.
 CLIENTS=""; CLUSTER=""
 for i in 0 1 2; do
-  eval "C$i=$(free_port)"; eval "P$i=$(free_port)"
+  eval "C$i=$1"; eval "P$i=$2"; shift 2
   eval "CLIENTS=\"\$CLIENTS http://127.0.0.1:\$C$i\""
   eval "CLUSTER=\"\${CLUSTER:+\$CLUSTER,}m$i=http://127.0.0.1:\$P$i\""
 done

@@ -77,12 +77,37 @@ pub fn bins(version: Version) -> Bins {
     }
 }
 
-/// A free TCP port on loopback (bound then released).
+/// Lowest and one past the highest port `free_port` hands out: below
+/// Linux's default ephemeral range (32768-60999), so neither a port the
+/// kernel picks for `bind(0)` nor an outgoing connection's source port can
+/// land on one of ours between our check and etcd's bind.
+const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// A free TCP port on loopback, never the same one twice in this process.
+///
+/// Binding port 0 and releasing it is not enough: the kernel may hand the
+/// same port to the next `bind(0)` (CI once gave two members of one
+/// cluster the same peer port). Ports come instead from a counter over
+/// `TEST_PORTS`, started at a per-process offset so test binaries that run
+/// at once rarely meet, and each is checked to be bindable.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("no free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(397) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let port = TEST_PORTS.start + offset as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}");
 }
 
 /// Where one member runs.
