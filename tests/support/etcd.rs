@@ -481,26 +481,30 @@ impl Cluster {
                 return;
             }
             if Instant::now() > deadline {
-                let logs: String = self
-                    .members
-                    .iter()
-                    .map(|m| {
-                        let log = std::fs::read_to_string(&m.log).unwrap_or_default();
-                        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                        format!(
-                            "--- {} ---\n{}\n",
-                            m.name,
-                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                        )
-                    })
-                    .collect();
                 panic!(
-                    "etcd cluster not healthy after {timeout:?}: {}\n{logs}",
-                    String::from_utf8_lossy(&out.stderr)
+                    "etcd cluster not healthy after {timeout:?}: {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    self.log_tails(15)
                 );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The last `lines` lines of every member's log, for failure messages.
+    pub fn log_tails(&self, lines: usize) -> String {
+        self.members
+            .iter()
+            .map(|m| {
+                let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+                format!(
+                    "--- {} ---\n{}\n",
+                    m.name,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect()
     }
 }
 
