@@ -2,9 +2,9 @@
 //! certificates laid out like kubeadm's: the right CA and client
 //! certificate work for gRPC and /metrics (flags, ETCDCTL_* variables, and
 //! `--kubeadm --manifest` with no other flag), `snapshot save` honours the
-//! same flags; a wrong CA, a missing key, an expired certificate and a
-//! missing client certificate each end in one line naming the file or the
-//! cause, exit 2.
+//! same flags and the manifest; a wrong CA, a missing key, an expired
+//! certificate and a missing client certificate each end in one line
+//! naming the file or the cause, exit 2.
 
 mod support;
 
@@ -161,16 +161,29 @@ fn tls_cluster_with_client_certificates() {
     );
     assert_eq!(conn["cacert"], pki.file("ca.crt").display().to_string());
 
-    // snapshot save honours the same flags.
-    let file = dir.path().join("snap.db");
-    exits(
+    // snapshot save honours the same flags, and kubeadm discovery with no
+    // other flag reaches the same member and data.
+    c.put_keys(20);
+    let saved = |args: &mut std::process::Command, name: &str| {
+        let file = dir.path().join(name);
+        let r = report(args.arg(&file), 0);
+        assert!(file.is_file(), "{name}");
+        r["snapshot"].clone()
+    };
+    let by_flags = saved(
         doctor("snapshot save -w json --endpoints")
             .arg(&ep)
-            .args(flags(&pki, "healthcheck-client"))
-            .arg(&file),
-        0,
+            .args(flags(&pki, "healthcheck-client")),
+        "snap.db",
     );
-    assert!(file.is_file());
+    let by_manifest = saved(
+        doctor("snapshot save -w json --manifest").arg(&manifest),
+        "snap-kubeadm.db",
+    );
+    assert!(by_flags["revision"].as_i64().unwrap() > 0, "{by_flags}");
+    for field in ["revision", "total_keys"] {
+        assert_eq!(by_flags[field], by_manifest[field], "{field}");
+    }
 
     // Error paths: one line, exit 2, naming the file or the cause.
     let other_ca = pki.file("other-ca.crt").display().to_string();

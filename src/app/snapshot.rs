@@ -12,6 +12,7 @@ use crate::cli::output::OutputArgs;
 use crate::cli::snapshot::{
     parse_members, RejoinPlanArgs, RestorePlanArgs, RunbookArgs, SnapshotAction, SnapshotArgs,
 };
+use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::{
@@ -28,8 +29,15 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             let status = verify(&file)?;
             emit_status(&status, "snapshot verify", output)?;
         }
-        SnapshotAction::Save { file, conn, output } => {
-            let status = super::runtime()?.block_on(save_from(conn, &file))?;
+        SnapshotAction::Save {
+            file,
+            conn,
+            discovery,
+            output,
+        } => {
+            let found = discovery.discover()?;
+            let plan = conn.into_plan(found.as_ref())?;
+            let status = super::runtime()?.block_on(save_from(&plan, &file))?;
             emit_status(&status, "snapshot save", output)?;
         }
         SnapshotAction::RestorePlan(args) => restore_plan(args)?,
@@ -38,8 +46,8 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
     Ok(Outcome::Healthy)
 }
 
-async fn save_from(conn: ConnArgs, file: &Path) -> Result<SnapshotStatus> {
-    let mut client = connect_first(conn).await?;
+async fn save_from(plan: &ConnPlan, file: &Path) -> Result<SnapshotStatus> {
+    let mut client = connect_first(plan).await?;
     save::save(&mut client, file, save::DEFAULT_IDLE_TIMEOUT).await
 }
 
@@ -53,7 +61,8 @@ fn members(args: &RunbookArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
     if !args.members.is_empty() {
         return Ok((parse_members(&args.members, args.client_port)?, None));
     }
-    super::runtime()?.block_on(live_members(args.conn.clone()))
+    let plan = args.conn.clone().into_plan(None)?;
+    super::runtime()?.block_on(live_members(&plan))
 }
 
 fn tls(conn: &ConnArgs) -> TlsFiles {
@@ -119,11 +128,10 @@ fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
 
 /// A client for the first endpoint that accepts a connection, with the
 /// connection flags' TLS and timeouts.
-async fn connect_first(conn: ConnArgs) -> Result<etcd_client::Client> {
-    let plan = conn.into_plan(None)?;
+async fn connect_first(plan: &ConnPlan) -> Result<etcd_client::Client> {
     let mut errors = Vec::new();
     for target in &plan.endpoints {
-        match dial::connect(&plan, target).await {
+        match dial::connect(plan, target).await {
             Ok(client) => return Ok(client),
             Err(e) => errors.push(format!("{}: {e}", target.endpoint)),
         }
@@ -131,8 +139,8 @@ async fn connect_first(conn: ConnArgs) -> Result<etcd_client::Client> {
     bail!("no endpoint answered: {}", errors.join("; "))
 }
 
-async fn live_members(conn: ConnArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
-    let mut client = connect_first(conn).await?;
+async fn live_members(plan: &ConnPlan) -> Result<(Vec<PlanMember>, Option<String>)> {
+    let mut client = connect_first(plan).await?;
     let version = client.status().await.ok().map(|s| s.version().to_string());
     let list = client
         .member_list()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::ConnArgs;
+use super::cluster::{ConnArgs, DiscoveryArgs};
 use super::output::OutputArgs;
 use crate::snapshot::plan::{Method, PlanMember, RestoreTool};
 use crate::snapshot::render::RunbookFormat;
@@ -28,6 +28,8 @@ pub enum SnapshotAction {
         file: PathBuf,
         #[command(flatten)]
         conn: ConnArgs,
+        #[command(flatten)]
+        discovery: DiscoveryArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
