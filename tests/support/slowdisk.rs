@@ -135,11 +135,16 @@ impl SlowDisk {
         let cgroup = Path::new(BLKIO_ROOT).join(unique_name());
         fs::create_dir(&cgroup)?;
         let me = SlowDisk { cgroup, fs };
-        fs::write(
-            me.cgroup.join("blkio.throttle.write_iops_device"),
-            format!("{} {write_iops}", me.fs.major_minor()),
-        )?;
+        me.set_write_iops(write_iops)?;
         Ok(me)
+    }
+
+    /// Changes the limit to `write_iops` writes per second.
+    pub fn set_write_iops(&self, write_iops: u32) -> io::Result<()> {
+        fs::write(
+            self.cgroup.join("blkio.throttle.write_iops_device"),
+            format!("{} {write_iops}", self.fs.major_minor()),
+        )
     }
 
     /// The throttled filesystem's root directory.
