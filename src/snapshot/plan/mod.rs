@@ -1,0 +1,392 @@
+//! Recovery runbooks as data: the field guide's Section 4 restore (every
+//! member restored from one snapshot with its own name and the full
+//! initial-cluster list), its force-new-cluster path (one member keeps its
+//! data, the others are added back one by one) and the fix for its failed
+//! rejoin (a wiped member still listed). A [`Runbook`] is variables plus
+//! steps of shell commands; [`super::render`] turns it into a script or
+//! Markdown, so both formats carry exactly the same commands.
+//!
+//! Every command on a member's host runs as `$ON_<n> "<command>"`: `ON_<n>`
+//! defaults to `ssh root@<host>`, and any runner taking the command as one
+//! argument works (`ip netns exec NS sh -c`, `sh -c` for the local host).
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+mod rejoin;
+mod restore;
+
+pub use rejoin::rejoin_runbook;
+pub use restore::restore_runbook;
+
+/// How to rebuild the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Restore every member from a snapshot (new cluster id, same data).
+    Restore,
+    /// Restart the first member with `--force-new-cluster`, add the others back.
+    ForceNewCluster,
+}
+
+/// Which binary restores a snapshot: `etcdutl` from 3.5, `etcdctl` in 3.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreTool {
+    /// `etcdutl snapshot restore` (etcd 3.5 and later).
+    Etcdutl,
+    /// `etcdctl snapshot restore` (etcd 3.4).
+    Etcdctl,
+}
+
+impl RestoreTool {
+    /// The tool for members running `version` (e.g. `3.4.30`); 3.5 when unknown.
+    pub fn for_version(version: Option<&str>) -> RestoreTool {
+        match version {
+            Some(v) if v.starts_with("3.4") || v.starts_with("3.3") => RestoreTool::Etcdctl,
+            _ => RestoreTool::Etcdutl,
+        }
+    }
+}
+
+/// One member as the runbook addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanMember {
+    /// Member name (`--name`).
+    pub name: String,
+    /// Peer URL (`--initial-advertise-peer-urls`).
+    pub peer_url: String,
+    /// Client URL the verification commands talk to.
+    pub client_url: String,
+    /// Member id as 16 hex digits, when read from the live cluster.
+    pub id: Option<String>,
+}
+
+impl PlanMember {
+    /// The host part of the peer URL (what `ssh` connects to).
+    pub fn host(&self) -> &str {
+        let rest = self.peer_url.split("://").nth(1).unwrap_or(&self.peer_url);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        }
+    }
+}
+
+/// TLS files for the etcdctl commands in the runbook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `--cacert`.
+    pub cacert: Option<PathBuf>,
+    /// `--cert`.
+    pub cert: Option<PathBuf>,
+    /// `--key`.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The etcdctl flags, space-separated (empty without TLS).
+    fn flags(&self) -> String {
+        [
+            ("cacert", &self.cacert),
+            ("cert", &self.cert),
+            ("key", &self.key),
+        ]
+        .iter()
+        .filter_map(|(flag, path)| path.as_ref().map(|p| format!("--{flag}={}", p.display())))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+/// Everything a restore or force-new-cluster runbook depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSpec {
+    /// Rebuild method.
+    pub method: Method,
+    /// The snapshot file (required for [`Method::Restore`]).
+    pub snapshot: Option<PathBuf>,
+    /// Members of the rebuilt cluster, the first one kept by force-new-cluster.
+    pub members: Vec<PlanMember>,
+    /// Data dir every member runs with.
+    pub data_dir: PathBuf,
+    /// `--initial-cluster-token` of the restored cluster.
+    pub token: String,
+    /// kubeadm static pods (manifest moves) instead of a service manager.
+    pub kubeadm: bool,
+    /// Which binary restores.
+    pub tool: RestoreTool,
+    /// TLS files for etcdctl.
+    pub tls: TlsFiles,
+}
+
+/// Everything the rejoin runbook depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejoinSpec {
+    /// The member to remove and add back.
+    pub member: PlanMember,
+    /// All members as listed now, `member` included.
+    pub members: Vec<PlanMember>,
+    /// Data dir the member runs with.
+    pub data_dir: PathBuf,
+    /// kubeadm control plane (re-run `kubeadm join`) instead of a service manager.
+    pub kubeadm: bool,
+    /// TLS files for etcdctl.
+    pub tls: TlsFiles,
+}
+
+/// Why a runbook cannot be built.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlanError {
+    /// No members to plan for.
+    #[error("no members: give --members name=peerURL,... or --endpoints of a live cluster")]
+    NoMembers,
+    /// A value would break the shell commands it is pasted into.
+    #[error("{flag}: {value:?} contains characters unsafe in a shell command (allowed: letters, digits and -._:/@[]%=,+)")]
+    Unsafe {
+        /// The flag the value came from.
+        flag: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// Two members share a name.
+    #[error("--members: member name {0:?} appears twice")]
+    DuplicateName(String),
+    /// The restore method needs a snapshot.
+    #[error("--snapshot is required for --method restore")]
+    NoSnapshot,
+    /// The rejoin member's id is unknown (it comes from the live member list).
+    #[error("--member: the member id of {0:?} is unknown; the rejoin plan reads it from the live member list (--endpoints)")]
+    NoId(String),
+    /// The rejoin member is not in the list.
+    #[error("--member: no member named {name:?} (members: {known})")]
+    UnknownMember {
+        /// Name asked for.
+        name: String,
+        /// Names listed.
+        known: String,
+    },
+}
+
+/// Checks that `value` can be pasted into a shell command unquoted.
+pub fn shell_safe(flag: &'static str, value: &str) -> Result<(), PlanError> {
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:/@[]%=,+".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(PlanError::Unsafe {
+            flag,
+            value: value.to_string(),
+        })
+    }
+}
+
+/// A shell variable at the top of the runbook, which operators adapt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// Name (`[A-Z_0-9]+`).
+    pub name: String,
+    /// Default value.
+    pub value: String,
+    /// What it is for.
+    pub doc: String,
+}
+
+/// One step: a title, an optional note, shell commands (POSIX sh, using the
+/// runbook's variables and the `run`/`retry` helpers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What the step does.
+    pub title: String,
+    /// Why, or what to check by hand.
+    pub note: Option<String>,
+    /// Commands, in order.
+    pub commands: Vec<String>,
+}
+
+/// A runbook: variables, then steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runbook {
+    /// Title.
+    pub title: String,
+    /// One paragraph on when to use it.
+    pub summary: String,
+    /// Variables, in order.
+    pub variables: Vec<Variable>,
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+}
+
+fn var(name: impl Into<String>, value: impl Into<String>, doc: impl Into<String>) -> Variable {
+    Variable {
+        name: name.into(),
+        value: value.into(),
+        doc: doc.into(),
+    }
+}
+
+fn step(title: impl Into<String>, note: Option<&str>, commands: Vec<String>) -> Step {
+    Step {
+        title: title.into(),
+        note: note.map(str::to_string),
+        commands,
+    }
+}
+
+/// `name=peerURL,...` for `--initial-cluster`.
+fn initial_cluster(members: &[PlanMember]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_url))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Validates member names and URLs (unique, shell-safe).
+fn check_members(members: &[PlanMember]) -> Result<(), PlanError> {
+    if members.is_empty() {
+        return Err(PlanError::NoMembers);
+    }
+    for (i, m) in members.iter().enumerate() {
+        shell_safe("--members", &m.name)?;
+        shell_safe("--members", &m.peer_url)?;
+        shell_safe("--members", &m.client_url)?;
+        if members[..i].iter().any(|o| o.name == m.name) {
+            return Err(PlanError::DuplicateName(m.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Variables every runbook shares: runners, data dirs, binaries, TLS, endpoints.
+fn common_variables(members: &[PlanMember], data_dir: &str, tls: &TlsFiles) -> Vec<Variable> {
+    let mut vars = vec![
+        var("ETCDCTL", "etcdctl", "etcdctl binary on the members' hosts"),
+        var("ETCDCTL_TLS", tls.flags(), "etcdctl TLS flags"),
+        var(
+            "ENDPOINTS",
+            members
+                .iter()
+                .map(|m| m.client_url.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            "client URLs the verification commands ask",
+        ),
+        var(
+            "STAMP",
+            "$(date +%Y%m%d-%H%M%S)",
+            "suffix of the directories moved aside",
+        ),
+        var("TRIES", "60", "health checks (2 s apart) before giving up"),
+    ];
+    for (i, m) in members.iter().enumerate() {
+        let n = i + 1;
+        vars.push(var(
+            format!("ON_{n}"),
+            format!("ssh root@{}", m.host()),
+            format!("runs one command string on {}'s host", m.name),
+        ));
+        vars.push(var(
+            format!("DATA_DIR_{n}"),
+            data_dir,
+            format!("data dir of {}", m.name),
+        ));
+    }
+    vars
+}
+
+/// Stop (`out`) or start etcd on member `n` the deployment's way.
+fn etcd_service(kubeadm: bool, n: usize, start: bool) -> Vec<String> {
+    match (kubeadm, start) {
+        (true, false) => vec![
+            format!("run $ON_{n} \"mv $MANIFESTS/etcd.yaml $MANIFEST_STASH/\""),
+            format!("retry run $ON_{n} \"! crictl ps -q --name '^etcd$' | grep -q .\""),
+        ],
+        (true, true) => vec![format!(
+            "run $ON_{n} \"mv $MANIFEST_STASH/etcd.yaml $MANIFESTS/\""
+        )],
+        (false, false) => vec![format!("run $ON_{n} \"$STOP_{n}\"")],
+        (false, true) => vec![format!("run $ON_{n} \"$START_{n}\"")],
+    }
+}
+
+/// kubeadm manifest directories, or per-member service commands (`START_<n>`
+/// only for the members `start` selects).
+fn service_variables(
+    kubeadm: bool,
+    members: &[PlanMember],
+    start: fn(usize) -> bool,
+) -> Vec<Variable> {
+    if kubeadm {
+        return vec![
+            var(
+                "MANIFESTS",
+                "/etc/kubernetes/manifests",
+                "kubelet's static pod directory",
+            ),
+            var(
+                "MANIFEST_STASH",
+                "/etc/kubernetes",
+                "where manifests wait while their pods are stopped",
+            ),
+        ];
+    }
+    let mut vars = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let n = i + 1;
+        vars.push(var(
+            format!("STOP_{n}"),
+            "systemctl stop etcd",
+            format!("stops etcd on {}", m.name),
+        ));
+        if start(n) {
+            vars.push(var(
+                format!("START_{n}"),
+                "systemctl start etcd",
+                format!(
+                    "starts etcd on {} with its usual flags and DATA_DIR_{n}",
+                    m.name
+                ),
+            ));
+        }
+    }
+    vars
+}
+
+/// The verification step: health of every member, then the status and member tables.
+fn verify_step(title: &str) -> Step {
+    step(
+        title,
+        Some("Every member must be healthy, with the same raft term and index."),
+        vec![
+            "retry run $ON_1 \"$ETCDCTL $ETCDCTL_TLS --endpoints=$ENDPOINTS endpoint health\""
+                .into(),
+            "run $ON_1 \"$ETCDCTL $ETCDCTL_TLS --endpoints=$ENDPOINTS endpoint status -w table\""
+                .into(),
+            "run $ON_1 \"$ETCDCTL $ETCDCTL_TLS --endpoints=$ENDPOINTS member list -w table\""
+                .into(),
+        ],
+    )
+}
+
+/// Sets `--initial-cluster` and `--initial-cluster-state existing` in a stashed kubeadm manifest.
+fn manifest_join_edit(n: usize, cluster: &str) -> String {
+    format!(
+        "run $ON_{n} \"sed -i -e '/--initial-cluster-state=/d' -e 's|^\\( *\\)- --initial-cluster=.*|\\1- --initial-cluster={cluster}\\n\\1- --initial-cluster-state=existing|' $MANIFEST_STASH/etcd.yaml\""
+    )
+}
+
+/// Starts member `n` with `--initial-cluster` = `cluster` and state existing.
+fn start_existing(kubeadm: bool, n: usize, cluster: &str) -> Vec<String> {
+    if kubeadm {
+        vec![
+            manifest_join_edit(n, cluster),
+            format!("run $ON_{n} \"mv $MANIFEST_STASH/etcd.yaml $MANIFESTS/\""),
+        ]
+    } else {
+        vec![format!("run $ON_{n} \"$START_EXISTING_{n}\"")]
+    }
+}
