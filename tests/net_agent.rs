@@ -89,6 +89,12 @@ impl TestAgent {
         }
     }
 
+    /// Waits for the end of a `test` connection and returns its outcome.
+    async fn served(&self, test: TestKind) -> Outcome {
+        self.event(|o| matches!(o, Outcome::Served { test: t, .. } if *t == test))
+            .await
+    }
+
     /// Pings the agent 20 times with the real rtt probe.
     async fn pings(&self, token: &str) -> Result<u64, PeerError> {
         let params = RttParams {
@@ -222,17 +228,7 @@ async fn clients_that_vanish_mid_transfer_end_only_their_test() {
     let mut buf = vec![0u8; 64 * 1024];
     s.read_exact(&mut buf).await.unwrap();
     drop(s);
-    let o = agent
-        .event(|o| {
-            matches!(
-                o,
-                Outcome::Served {
-                    test: TestKind::Source,
-                    ..
-                }
-            )
-        })
-        .await;
+    let o = agent.served(TestKind::Source).await;
     assert!(
         matches!(o, Outcome::Served { end: End::Io(_), bytes, .. } if bytes < 64 * MIB),
         "{o:?}"
@@ -243,17 +239,7 @@ async fn clients_that_vanish_mid_transfer_end_only_their_test() {
         .await;
     s.write_all(&vec![0u8; 100_000]).await.unwrap();
     drop(s);
-    let o = agent
-        .event(|o| {
-            matches!(
-                o,
-                Outcome::Served {
-                    test: TestKind::Sink,
-                    ..
-                }
-            )
-        })
-        .await;
+    let o = agent.served(TestKind::Sink).await;
     assert!(
         matches!(
             o,
@@ -271,17 +257,7 @@ async fn clients_that_vanish_mid_transfer_end_only_their_test() {
         .await;
     s.write_all(&[7u8; 500]).await.unwrap();
     drop(s);
-    let o = agent
-        .event(|o| {
-            matches!(
-                o,
-                Outcome::Served {
-                    test: TestKind::Echo,
-                    ..
-                }
-            )
-        })
-        .await;
+    let o = agent.served(TestKind::Echo).await;
     assert!(
         matches!(
             o,
