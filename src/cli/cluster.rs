@@ -21,6 +21,19 @@ use crate::rules::ProfileError;
 /// Longest `--interval` between two metrics scrapes.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
+/// `--interval` longer than [`MAX_INTERVAL`].
+#[derive(Debug, Error)]
+#[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
+pub struct IntervalTooLong(pub Duration);
+
+/// `interval` when it is at most [`MAX_INTERVAL`].
+pub fn checked_interval(interval: Duration) -> Result<Duration, IntervalTooLong> {
+    if interval > MAX_INTERVAL {
+        return Err(IntervalTooLong(interval));
+    }
+    Ok(interval)
+}
+
 /// Connection flags as etcdctl has them; ETCDCTL_* variables are defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
@@ -214,8 +227,8 @@ pub enum ClusterArgsError {
     #[error(transparent)]
     Kubeadm(#[from] KubeadmError),
     /// `--interval` too long.
-    #[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
-    Interval(Duration),
+    #[error(transparent)]
+    Interval(#[from] IntervalTooLong),
     /// `--profile`.
     #[error(transparent)]
     Profile(#[from] ProfileError),
@@ -262,12 +275,9 @@ impl ClusterArgs {
                 interval,
                 common,
             } => {
-                if interval > MAX_INTERVAL {
-                    return Err(ClusterArgsError::Interval(interval));
-                }
                 views.metrics = Some(MetricsPlan {
                     urls: metrics_urls,
-                    interval,
+                    interval: checked_interval(interval)?,
                 });
                 ("cluster metrics", common)
             }

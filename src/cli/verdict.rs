@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::{parse_duration, ConnArgs, DiscoveryArgs, MAX_INTERVAL};
+use super::cluster::{checked_interval, parse_duration, ConnArgs, DiscoveryArgs, IntervalTooLong};
 use super::disk::{DiskArgsError, DiskRunArgs};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
@@ -166,8 +166,8 @@ pub enum VerdictArgsError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     /// `--interval` out of range.
-    #[error("--interval must be at most {} s, got {:?}", MAX_INTERVAL.as_secs(), .0)]
-    Interval(Duration),
+    #[error(transparent)]
+    Interval(#[from] IntervalTooLong),
 }
 
 /// Everything a `diagnose` run needs.
@@ -188,9 +188,7 @@ impl DiagnoseArgs {
     /// The plan: the cluster to read, and which local directory to probe
     /// (`--dir`, else the discovered data dir when it exists here).
     pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
-        if self.interval > MAX_INTERVAL {
-            return Err(VerdictArgsError::Interval(self.interval));
-        }
+        let interval = checked_interval(self.interval)?;
         let found = self.discovery.discover()?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
@@ -208,7 +206,7 @@ impl DiagnoseArgs {
         };
         Ok(DiagnosePlan {
             conn: self.conn.into_plan(found.as_ref())?,
-            views: InspectPlan::everything(self.interval),
+            views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir)?,
             no_disk_reason,
         })
