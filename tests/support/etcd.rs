@@ -92,16 +92,12 @@ const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
 /// at once rarely meet, and each is checked to be bindable.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
     let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
-    let _ = NEXT.compare_exchange(
-        u32::MAX,
-        std::process::id().wrapping_mul(397) % span,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
+    let start = std::process::id().wrapping_mul(397);
     for _ in 0..span {
-        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let n = HANDED_OUT.fetch_add(1, Ordering::SeqCst);
+        let offset = start.wrapping_add(n) % span;
         let port = TEST_PORTS.start + offset as u16;
         if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
             return port;
