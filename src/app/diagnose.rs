@@ -10,15 +10,13 @@ use anyhow::{bail, Result};
 
 use crate::cli::verdict::DiagnoseArgs;
 use crate::cluster::inspect;
-use crate::host::HostFacts;
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `diagnose`.
 pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
     let probes = &plan.probes;
-    let watch = HostFacts::watch(probes.disk.as_ref().map(|d| d.dir.as_path()));
+    let watch = super::watch_host(probes);
     let cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
@@ -28,10 +26,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     }
     // After the metrics window: our own writes and a loaded-rtt flow
     // would otherwise show in etcd's fsync and peer RTT metrics.
-    let (disk, net) = super::probe_host(probes)?;
-    let mut report = Report::new("diagnose", watch.finish());
-    report.disk = disk;
-    report.net = net;
+    let mut report = super::probe_host("diagnose", probes, watch)?;
     report.cluster = Some(cluster);
     super::conclude(report, &probes.judge, &probes.output)
 }

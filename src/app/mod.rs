@@ -14,8 +14,7 @@ use anyhow::Result;
 
 use crate::cli::verdict::{JudgePlan, ProbePlan};
 use crate::cli::{Cli, Command};
-use crate::probe::disk::DiskResult;
-use crate::probe::net::NetResult;
+use crate::host::{HostFacts, HostWatch};
 use crate::report::{self, OutputPlan, Report};
 use crate::Outcome;
 
@@ -40,9 +39,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Starts watching the host (CPU, the probed data device, other writers)
+/// for the run of `plan`.
+pub(crate) fn watch_host(plan: &ProbePlan) -> HostWatch {
+    HostFacts::watch(plan.disk.as_ref().map(|d| d.dir.as_path()))
+}
+
 /// Runs the host measurements of `plan`: the disk probes, then the network
-/// probes (a bulk flow must not share the disk's window).
-pub(crate) fn probe_host(plan: &ProbePlan) -> Result<(Vec<DiskResult>, Vec<NetResult>)> {
+/// probes (a bulk flow must not share the disk's window). Returns the
+/// `command` report holding them and what `watch` saw meanwhile.
+pub(crate) fn probe_host(command: &str, plan: &ProbePlan, watch: HostWatch) -> Result<Report> {
     let disk = match &plan.disk {
         Some(d) => disk::probe(d)?,
         None => Vec::new(),
@@ -51,7 +57,10 @@ pub(crate) fn probe_host(plan: &ProbePlan) -> Result<(Vec<DiskResult>, Vec<NetRe
         Some(n) => net::probe(n)?,
         None => Vec::new(),
     };
-    Ok((disk, net))
+    let mut report = Report::new(command, watch.finish());
+    report.disk = disk;
+    report.net = net;
+    Ok(report)
 }
 
 /// Judges a finished report against the plan's profile, writes it (and the

@@ -5,17 +5,12 @@
 use anyhow::Result;
 
 use crate::cli::verdict::QualifyArgs;
-use crate::host::HostFacts;
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `qualify`.
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    let watch = HostFacts::watch(plan.disk.as_ref().map(|d| d.dir.as_path()));
-    let (disk, net) = super::probe_host(&plan)?;
-    let mut report = Report::new("qualify", watch.finish());
-    report.disk = disk;
-    report.net = net;
+    let watch = super::watch_host(&plan);
+    let report = super::probe_host("qualify", &plan, watch)?;
     super::conclude(report, &plan.judge, &plan.output)
 }
