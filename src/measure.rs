@@ -7,7 +7,9 @@
 //! Histograms are mergeable: per-thread or per-peer recorders are combined
 //! with `+=`, as raft-engine does with its per-thread histograms.
 
+use std::io::Read;
 use std::ops::AddAssign;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,12 +17,25 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// Highest latency a histogram can hold: 10 minutes in nanoseconds. Larger
 /// samples are clamped to it (and show up as `max`).
 const HIGHEST_TRACKABLE_NS: u64 = 600 * 1_000_000_000;
 /// Significant figures kept by every latency histogram.
 const SIGNIFICANT_FIGURES: u8 = 3;
+/// Most samples an encoded histogram may hold: an hour of a million
+/// operations a second is 3.6e9; 2^40 is 300 times that.
+pub const MAX_SAMPLES: u64 = 1 << 40;
+/// Longest base64 text of an encoded histogram: a full one of ours
+/// compresses to a few KiB.
+pub const MAX_ENCODED_CHARS: usize = 1 << 20;
+/// HdrHistogram V2 cookies (uncompressed, deflate-compressed).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+/// Bytes of the V2 header after the cookie: payload length, normalizing
+/// offset, significant figures, lowest and highest value, conversion ratio.
+const V2_HEADER_BYTES: usize = 4 + 4 + 4 + 8 + 8 + 8;
 
 /// A latency histogram in nanoseconds.
 #[derive(Debug, Clone)]
@@ -113,9 +128,140 @@ impl AddAssign<&LatencyHistogram> for LatencyHistogram {
 #[serde(transparent)]
 pub struct EncodedHistogram(pub String);
 
+/// An encoded histogram no run of ours can have written; each names the
+/// header field that is out of bounds. Checked before anything is
+/// allocated from the field.
+#[derive(Debug, Error, PartialEq)]
+pub enum HistogramError {
+    /// The base64 text is longer than [`MAX_ENCODED_CHARS`].
+    #[error("latency histogram: {0} base64 characters, more than the {MAX_ENCODED_CHARS} any run writes")]
+    TooLong(usize),
+    /// Not HdrHistogram V2 or it ends early.
+    #[error("latency histogram: {0}")]
+    Malformed(&'static str),
+    /// The payload length field is past what our counts array can take.
+    #[error("latency histogram: payload length {0} bytes, more than the {1} any run writes")]
+    PayloadLength(u32, usize),
+    /// Significant figures, lowest or highest value unlike ours.
+    #[error("latency histogram: {field} {value} is out of range (at most {max})")]
+    Range {
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
+    /// The counts run past the end of the counts array.
+    #[error("latency histogram: counts array longer than the {0} buckets of a latency histogram")]
+    CountsLength(usize),
+    /// The counts add up to more than [`MAX_SAMPLES`].
+    #[error("latency histogram: more than {MAX_SAMPLES} samples")]
+    Samples,
+}
+
+/// Buckets in our histogram's counts array (the most a payload can fill).
+fn max_buckets() -> usize {
+    static BUCKETS: OnceLock<usize> = OnceLock::new();
+    *BUCKETS.get_or_init(|| LatencyHistogram::new().hist.distinct_values())
+}
+
+/// Reads a big-endian integer of `N` bytes at `*at`, advancing it.
+fn be<const N: usize>(bytes: &[u8], at: &mut usize) -> Result<[u8; N], HistogramError> {
+    let chunk = bytes
+        .get(*at..*at + N)
+        .ok_or(HistogramError::Malformed("header ends early"))?;
+    *at += N;
+    Ok(chunk.try_into().expect("slice of length N"))
+}
+
+/// Checks a V2 header (after the cookie) and returns the payload length.
+fn check_header(header: &[u8]) -> Result<usize, HistogramError> {
+    let at = &mut 0;
+    let payload_len = u32::from_be_bytes(be(header, at)?);
+    let _offset = be::<4>(header, at)?;
+    let digits = u32::from_be_bytes(be(header, at)?);
+    let low = u64::from_be_bytes(be(header, at)?);
+    let high = u64::from_be_bytes(be(header, at)?);
+    let max_payload = max_buckets() * 9;
+    if payload_len as usize > max_payload {
+        return Err(HistogramError::PayloadLength(payload_len, max_payload));
+    }
+    let range = |field, value: u64, max: u64| {
+        (value > max).then_some(HistogramError::Range { field, value, max })
+    };
+    let bad = range(
+        "significant figures",
+        digits.into(),
+        SIGNIFICANT_FIGURES.into(),
+    )
+    .or_else(|| range("lowest value", low, 1_000))
+    .or_else(|| range("highest value", high, HIGHEST_TRACKABLE_NS));
+    bad.map_or(Ok(payload_len as usize), Err)
+}
+
+/// Walks the zig-zag varint counts of a payload: they must stay inside
+/// the counts array and add up to at most [`MAX_SAMPLES`].
+fn check_counts(payload: &[u8]) -> Result<(), HistogramError> {
+    let (mut at, mut index, mut samples) = (0usize, 0u64, 0u64);
+    let buckets = max_buckets() as u64;
+    while at < payload.len() {
+        let mut value = 0u64;
+        for shift in 0..9 {
+            let byte = *payload
+                .get(at)
+                .ok_or(HistogramError::Malformed("a count ends early"))?;
+            at += 1;
+            if shift == 8 {
+                value |= u64::from(byte) << 56;
+                break;
+            }
+            value |= u64::from(byte & 0x7f) << (7 * shift);
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let magnitude = value >> 1;
+        if value & 1 == 1 {
+            index = index.saturating_add(magnitude).saturating_add(1);
+        } else {
+            samples = samples.saturating_add(magnitude);
+            index += 1;
+        }
+        if index > buckets {
+            return Err(HistogramError::CountsLength(buckets as usize));
+        }
+        if samples > MAX_SAMPLES {
+            return Err(HistogramError::Samples);
+        }
+    }
+    Ok(())
+}
+
 impl EncodedHistogram {
-    /// Decodes back into a histogram.
+    /// Checks every length and range the encoded header claims, and the
+    /// counts, before anything is allocated from them.
+    pub fn check(&self) -> Result<(), HistogramError> {
+        if self.0.len() > MAX_ENCODED_CHARS {
+            return Err(HistogramError::TooLong(self.0.len()));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.0)
+            .map_err(|_| HistogramError::Malformed("not valid base64"))?;
+        let at = &mut 0;
+        let cookie = u32::from_be_bytes(be(&bytes, at)?);
+        let inner = match cookie {
+            V2_COOKIE => bytes[4..].to_vec(),
+            V2_COMPRESSED_COOKIE => inflate(&bytes[4..])?,
+            _ => return Err(HistogramError::Malformed("not an HdrHistogram V2 encoding")),
+        };
+        let payload_len = check_header(&inner)?;
+        let payload = inner
+            .get(V2_HEADER_BYTES..V2_HEADER_BYTES + payload_len)
+            .ok_or(HistogramError::Malformed("payload ends early"))?;
+        check_counts(payload)
+    }
+
+    /// Decodes back into a histogram, after [`EncodedHistogram::check`].
     pub fn decode(&self) -> Result<LatencyHistogram> {
+        self.check()?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.0)
             .context("latency histogram is not valid base64")?;
@@ -127,6 +273,31 @@ impl EncodedHistogram {
             .add(&decoded)
             .map_err(|e| anyhow::anyhow!("latency histogram out of range: {e:?}"))?;
         Ok(hist)
+    }
+}
+
+/// The V2 encoding inside a compressed one (compressed length, then zlib),
+/// inflated to at most a full header and payload of ours.
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, HistogramError> {
+    let at = &mut 0;
+    let len = u32::from_be_bytes(be(compressed, at)?) as usize;
+    let body = compressed
+        .get(4..4usize.saturating_add(len))
+        .ok_or(HistogramError::Malformed("compressed length past the end"))?;
+    let limit = 4 + V2_HEADER_BYTES + max_buckets() * 9;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(body)
+        .take(limit as u64)
+        .read_to_end(&mut out)
+        .map_err(|_| HistogramError::Malformed("compressed payload does not inflate"))?;
+    match out
+        .get(..4)
+        .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")))
+    {
+        Some(V2_COOKIE) => Ok(out.split_off(4)),
+        _ => Err(HistogramError::Malformed(
+            "compressed payload is not a V2 encoding",
+        )),
     }
 }
 
@@ -230,5 +401,102 @@ mod tests {
         let mut h = LatencyHistogram::new();
         h.record(Duration::from_secs(3600));
         assert_eq!(h.len(), 1);
+    }
+
+    /// A compressed V2 encoding with this header and payload.
+    fn crafted(
+        payload_len: u32,
+        digits: u32,
+        low: u64,
+        high: u64,
+        payload: &[u8],
+    ) -> EncodedHistogram {
+        use std::io::Write;
+        let mut inner = V2_COOKIE.to_be_bytes().to_vec();
+        inner.extend(payload_len.to_be_bytes());
+        inner.extend(0u32.to_be_bytes());
+        inner.extend(digits.to_be_bytes());
+        inner.extend(low.to_be_bytes());
+        inner.extend(high.to_be_bytes());
+        inner.extend(1.0f64.to_be_bytes());
+        inner.extend(payload);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&inner).unwrap();
+        let body = z.finish().unwrap();
+        let mut bytes = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
+        bytes.extend((body.len() as u32).to_be_bytes());
+        bytes.extend(body);
+        EncodedHistogram(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    #[test]
+    fn headers_beyond_any_run_are_refused_before_allocating() {
+        let high = HIGHEST_TRACKABLE_NS;
+        let err = |h: EncodedHistogram| h.check().unwrap_err();
+        assert!(matches!(
+            err(crafted(u32::MAX, 3, 1, high, &[])),
+            HistogramError::PayloadLength(u32::MAX, _)
+        ));
+        let e = err(crafted(2, 5, 1, u64::MAX, &[2, 2]));
+        assert!(e.to_string().contains("significant figures 5"), "{e}");
+        let e = err(crafted(2, 3, 1, u64::MAX, &[2, 2]));
+        assert!(e.to_string().contains("highest value"), "{e}");
+        // one bucket with 2^41 samples (zig-zag: even = count)
+        let mut big = Vec::new();
+        let mut v = (1u64 << 41) << 1;
+        while v >= 0x80 {
+            big.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        big.push(v as u8);
+        assert_eq!(
+            err(crafted(big.len() as u32, 3, 1, high, &big)),
+            HistogramError::Samples
+        );
+        // zeros run to i64::MIN (the varint of u64::MAX), which hdrhistogram would negate
+        let run = [0xff; 9];
+        assert!(matches!(
+            err(crafted(9, 3, 1, high, &run)),
+            HistogramError::CountsLength(_)
+        ));
+        assert!(err(crafted(4, 3, 1, high, &[2]))
+            .to_string()
+            .contains("payload ends early"));
+        assert!(matches!(
+            err(EncodedHistogram("A".repeat(MAX_ENCODED_CHARS + 1))),
+            HistogramError::TooLong(_)
+        ));
+        // and a well-formed one of ours passes the same checks
+        let mut h = LatencyHistogram::new();
+        h.record(Duration::from_millis(3));
+        h.encode().check().unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let _ = EncodedHistogram(text).decode();
+        }
+
+        #[test]
+        fn arbitrary_payloads_never_panic(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            digits in 0u32..8, low in 0u64..2000, high in proptest::num::u64::ANY,
+        ) {
+            let _ = crafted(payload.len() as u32, digits, low, high, &payload).decode();
+        }
+
+        #[test]
+        fn mutated_encodings_never_panic(at in 0usize..4000, byte in proptest::num::u8::ANY) {
+            let mut h = LatencyHistogram::new();
+            for us in [5u64, 50, 500, 5_000] {
+                h.record(Duration::from_micros(us));
+            }
+            let mut bytes = base64::engine::general_purpose::STANDARD.decode(h.encode().0).unwrap();
+            let i = at % bytes.len();
+            bytes[i] = byte;
+            let _ = EncodedHistogram(base64::engine::general_purpose::STANDARD.encode(bytes)).decode();
+        }
     }
 }

@@ -380,3 +380,39 @@ async fn requests_beyond_the_caps_are_cut_to_them() {
     s.read_exact(&mut trailer).await.unwrap();
     assert_eq!(proto::decode_trailer(&trailer).bytes, 100_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_client_that_never_reads_frees_its_slot_at_the_idle_limit() {
+    let mut l = limits();
+    l.max_test_bytes = 1 << 30;
+    l.max_test_duration = Duration::from_secs(10);
+    let idle = l.idle_timeout;
+    let agent = TestAgent::start(l).await;
+    for budget in [budget(0, 1 << 30, 10_000), budget(0, 512 * MIB, 8_000)] {
+        let started = Instant::now();
+        let (s, reply) = agent.request(TestKind::Source, budget, TOKEN).await;
+        assert_eq!(reply.status, Status::Ok);
+        let o = agent
+            .event(|o| {
+                matches!(
+                    o,
+                    Outcome::Served {
+                        test: TestKind::Source,
+                        end: End::Idle,
+                        ..
+                    }
+                )
+            })
+            .await;
+        // Before the fix a blocked write, a second timed-out write and the
+        // linger each waited a whole idle timeout.
+        assert!(
+            started.elapsed() < idle * 2 + Duration::from_millis(300),
+            "{o:?} after {:?}",
+            started.elapsed()
+        );
+        agent.events.lock().unwrap().clear();
+        drop(s);
+    }
+    assert!(agent.serves().await);
+}

@@ -15,7 +15,15 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
+    // etcdctl endpoint health exits 1 when any endpoint is unhealthy, and
+    // scripts rely on it: the rows are still printed first.
+    let unhealthy = plans.views.health && cluster.health.iter().any(|h| !h.health);
     let mut report = Report::new(plans.command, HostFacts::collect());
     report.cluster = Some(cluster);
-    super::conclude(report, &plans.judge, &plans.output)
+    let outcome = super::conclude(report, &plans.judge, &plans.output)?;
+    if unhealthy {
+        eprintln!("etcd-doctor: unhealthy cluster");
+        return Ok(Outcome::Findings);
+    }
+    Ok(outcome)
 }

@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::disk::DiskArgs;
 use crate::host::HostFacts;
-use crate::probe::disk::{self, interrupt, Control, DiskPlan, DiskResult, Tick};
+use crate::interrupt;
+use crate::probe::disk::{self, Control, DiskPlan, DiskResult, Tick};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::Outcome;
@@ -21,10 +22,11 @@ pub fn run(args: DiskArgs) -> Result<Outcome> {
     Ok(Outcome::Healthy)
 }
 
-/// Runs the probes of `plan` with progress on stderr and SIGINT/SIGTERM
-/// handling.
+/// Runs the probes of `plan` with progress on stderr; SIGINT, SIGTERM or
+/// SIGHUP stop it between operations and its scratch files are removed.
 pub(crate) fn probe(plan: &DiskPlan) -> Result<Vec<DiskResult>> {
-    let cancel = interrupt::install().context("installing SIGINT/SIGTERM handlers")?;
+    let cancel = interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
+    let _cooperate = interrupt::Cooperate::enter();
     let progress = Progress::stderr();
     let tick = |t: &Tick| {
         progress.update(t.fraction, || {

@@ -10,7 +10,9 @@ mod net;
 mod qualify;
 mod snapshot;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+
+use crate::interrupt;
 
 use crate::cli::verdict::{JudgePlan, ProbePlan};
 use crate::cli::{Cli, Command};
@@ -18,9 +20,14 @@ use crate::host::{HostFacts, HostWatch};
 use crate::report::{self, OutputPlan, Report};
 use crate::Outcome;
 
-/// Runs one command to completion.
+/// Runs one command to completion. SIGINT, SIGTERM and SIGHUP end every
+/// command but `agent` (which stops serving on them) with exit 2; see
+/// [`crate::interrupt`].
 pub fn run(cli: Cli) -> Result<Outcome> {
-    match cli.command {
+    if !matches!(cli.command, Command::Agent(_)) {
+        interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
+    }
+    let outcome = match cli.command {
         Command::Disk(args) => disk::run(args),
         Command::Agent(args) => agent::run(args),
         Command::Net(args) => net::run(args),
@@ -29,7 +36,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Qualify(args) => qualify::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Compare(args) => compare::run(args),
+    }?;
+    if interrupt::interrupted() {
+        bail!("interrupted");
     }
+    Ok(outcome)
 }
 
 /// Builds the multi-threaded tokio runtime that network commands run on.

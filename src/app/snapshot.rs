@@ -14,6 +14,7 @@ use crate::cli::snapshot::{
 };
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
+use crate::interrupt;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::{
     self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
@@ -37,6 +38,8 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
         } => {
             let found = discovery.discover()?;
             let plan = conn.into_plan(found.as_ref())?;
+            // A signal stops the stream and removes the partial file.
+            let _cooperate = interrupt::Cooperate::enter();
             let status = super::runtime()?.block_on(save_from(&plan, &file))?;
             emit_status(&status, "snapshot save", output)?;
         }

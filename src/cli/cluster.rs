@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use thiserror::Error;
 
+use super::duration::parse_duration;
 use super::output::OutputArgs;
 use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
@@ -115,43 +116,6 @@ impl ConnArgs {
             command_timeout: self.command_timeout,
         })
     }
-}
-
-/// Parses a Go duration as etcdctl's flags take them: `2s`, `500ms`,
-/// `1m30s`, `1.5s` (`0` alone is zero).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = |why: &str| format!("{s:?} is not a duration like 2s or 500ms: {why}");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = s;
-    let mut secs = 0.0;
-    if rest.is_empty() {
-        return Err(bad("empty"));
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().map_err(|_| bad("no number"))?;
-        rest = &rest[digits..];
-        let letters = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..letters] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(bad("missing unit (ms, s, m, h)")),
-            unit => return Err(bad(&format!("unknown unit {unit:?}"))),
-        };
-        secs += value * scale;
-        rest = &rest[letters..];
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// `cluster` arguments.
@@ -310,18 +274,6 @@ mod tests {
             view: Wrap::try_parse_from(argv).unwrap().view,
         }
         .into_plans()
-    }
-
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("5").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("").is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use super::output::OutputArgs;
 use crate::probe::disk::{DiskPlan, DiskProbeKind, EngineKind, StopRule};
 use crate::report::OutputPlan;
 
+/// Most `--ops` accepted: a million fsyncs take 20 minutes to an hour.
+pub const MAX_OPS: u64 = 1_000_000;
 /// Longest `--duration` accepted, seconds.
 pub const MAX_DURATION_SECS: f64 = 3600.0;
 
@@ -71,9 +73,9 @@ pub struct DiskRunArgs {
 /// `disk` arguments that cannot make a plan; each names its flag.
 #[derive(Debug, Error, PartialEq)]
 pub enum DiskArgsError {
-    /// `--ops 0`.
-    #[error("--ops must be at least 1")]
-    ZeroOps,
+    /// `--ops` not in 1..=[`MAX_OPS`].
+    #[error("--ops must be 1 to {MAX_OPS}, got {0}")]
+    Ops(u64),
     /// `--duration` not in (0, 3600].
     #[error("--duration must be more than 0 and at most {MAX_DURATION_SECS} seconds, got {0}")]
     Duration(f64),
@@ -110,8 +112,8 @@ impl DiskRunArgs {
             EngineArg::Uring => EngineKind::Uring,
         };
         if let Some(n) = self.ops {
-            if n == 0 {
-                return Err(DiskArgsError::ZeroOps);
+            if !(1..=MAX_OPS).contains(&n) {
+                return Err(DiskArgsError::Ops(n));
             }
             plan.stop = StopRule::Ops(n);
         }
@@ -163,6 +165,7 @@ mod tests {
     fn bad_values_name_the_flag() {
         let msg = |a: &[&str]| parse(a).unwrap_err().to_string();
         assert!(msg(&["--ops", "0"]).starts_with("--ops "));
+        assert!(msg(&["--ops", "18446744073709551615"]).starts_with("--ops "));
         assert!(msg(&["--duration", "0"]).starts_with("--duration "));
         assert!(msg(&["--duration=-3"]).starts_with("--duration "));
         assert!(msg(&["--duration", "NaN"]).starts_with("--duration "));

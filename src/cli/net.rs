@@ -12,13 +12,15 @@ use super::verdict::{JudgeArgs, JudgePlan};
 use crate::probe::net::agent::{AgentLimits, AgentPlan};
 use crate::probe::net::{NetPlan, NetPlanError, NetProbeKind, Peer, Token};
 use crate::report::OutputPlan;
-use crate::rules::net::NetThresholds;
+use crate::rules::net::{NetThresholds, MAX_ELECTION_TIMEOUT_MS};
 use crate::rules::ProfileError;
 
 /// Most concurrent clients `--max-clients` accepts.
 pub const MAX_CLIENTS: usize = 1024;
 /// Longest `--max-seconds` accepted.
 pub const MAX_TEST_SECS: u64 = 3600;
+/// Most `--max-bytes` accepted: 1 TiB.
+pub const MAX_TEST_BYTES: u64 = 1 << 40;
 
 /// `agent` arguments.
 #[derive(Debug, Args)]
@@ -52,9 +54,9 @@ pub enum AgentArgsError {
     /// `--max-seconds` out of range.
     #[error("--max-seconds must be 1 to {MAX_TEST_SECS}, got {0}")]
     MaxSeconds(u64),
-    /// `--max-bytes 0`.
-    #[error("--max-bytes must be at least 1")]
-    MaxBytes,
+    /// `--max-bytes` out of range.
+    #[error("--max-bytes must be 1 to {MAX_TEST_BYTES}, got {0}")]
+    MaxBytes(u64),
     /// A bad `--token`.
     #[error(transparent)]
     Token(#[from] NetPlanError),
@@ -81,8 +83,8 @@ impl AgentArgs {
             limits.max_test_duration = Duration::from_secs(secs);
         }
         if let Some(bytes) = self.max_bytes {
-            if bytes == 0 {
-                return Err(AgentArgsError::MaxBytes);
+            if !(1..=MAX_TEST_BYTES).contains(&bytes) {
+                return Err(AgentArgsError::MaxBytes(bytes));
             }
             limits.max_test_bytes = bytes;
         }
@@ -241,7 +243,7 @@ fn net_plan(
 /// Applies `--heartbeat-interval` to the network thresholds.
 fn heartbeat(ms: Option<f64>, t: &mut NetThresholds) -> Result<(), NetPlanError> {
     if let Some(ms) = ms {
-        if !(ms.is_finite() && ms > 0.0) {
+        if !(ms.is_finite() && ms > 0.0 && ms <= MAX_ELECTION_TIMEOUT_MS) {
             return Err(NetPlanError::HeartbeatInterval(ms));
         }
         t.heartbeat_interval_ms = ms;

@@ -80,7 +80,7 @@ pub struct RunbookArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAME=PEER_URL")]
     pub members: Vec<String>,
     /// Client port of the members given with --members (the verification commands use it).
-    #[arg(long, default_value_t = 2379)]
+    #[arg(long, default_value_t = 2379, value_parser = clap::value_parser!(u16).range(1..))]
     pub client_port: u16,
     /// Data dir the members run with.
     #[arg(long, default_value = "/var/lib/etcd")]
@@ -133,6 +133,22 @@ pub enum MembersError {
     /// The URL has no scheme and host.
     #[error("--members: {0:?} is not a URL like https://10.0.0.1:2380")]
     BadUrl(String),
+    /// The URL's port is not 1-65535.
+    #[error("--members: {0:?} has no usable port (1-65535)")]
+    BadPort(String),
+}
+
+/// The port after the host of `authority` (`host:port`, `[v6]:port`),
+/// when there is one: it must be 1-65535.
+fn port_ok(authority: &str) -> bool {
+    let after_host = match authority.rfind(']') {
+        Some(end) => &authority[end + 1..],
+        None => authority,
+    };
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => true,
+    }
 }
 
 /// Parses `--members` entries; the client URL is the peer URL's scheme and
@@ -166,6 +182,9 @@ pub fn parse_members(
             };
             if host.is_empty() || rest.starts_with(':') {
                 return Err(MembersError::BadUrl(url.to_string()));
+            }
+            if !port_ok(rest.split('/').next().unwrap_or(rest)) {
+                return Err(MembersError::BadPort(url.to_string()));
             }
             member.client_url = format!("{scheme}://{host}:{client_port}");
             Ok(member)
@@ -225,5 +244,25 @@ mod tests {
         assert!(e.to_string().starts_with("--members"), "{e}");
         let e = parse_members(&["a=10.0.0.1:2380".into()], 2379).unwrap_err();
         assert_eq!(e, MembersError::BadUrl("10.0.0.1:2380".into()));
+        for url in [
+            "http://10.0.0.1:0",
+            "http://[fd00::2]:0",
+            "http://h:70000",
+            "http://h:x",
+        ] {
+            let e = parse_members(&[format!("a={url}")], 2379).unwrap_err();
+            assert_eq!(e, MembersError::BadPort(url.into()));
+        }
+        assert!(parse_members(&["a=http://[fd00::2]/x".into()], 2379).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn members_never_panic(entry in "\\PC{0,60}", port in 1u16..) {
+            if let Ok(m) = parse_members(&[entry], port) {
+                let suffix = format!(":{port}");
+                proptest::prop_assert!(m[0].client_url.ends_with(&suffix));
+            }
+        }
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::{checked_interval, parse_duration, ConnArgs, DiscoveryArgs, IntervalTooLong};
+use super::cluster::{checked_interval, ConnArgs, DiscoveryArgs, IntervalTooLong};
 use super::disk::{DiskArgsError, DiskRunArgs};
+use super::duration::parse_duration;
 use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan};
@@ -226,6 +227,10 @@ fn probe_dir_for(data_dir: &Path) -> PathBuf {
     }
 }
 
+/// Largest `--max-regression`: a tenfold worsening; beyond it nothing
+/// would ever regress.
+pub const MAX_REGRESSION_PCT: f64 = 1000.0;
+
 /// `compare` arguments.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -243,8 +248,8 @@ pub struct CompareArgs {
 /// `compare` arguments that cannot make a plan.
 #[derive(Debug, Error, PartialEq)]
 pub enum CompareArgsError {
-    /// `--max-regression` negative or not a number.
-    #[error("--max-regression must be a percentage of 0 or more, got {0}")]
+    /// `--max-regression` negative, not a number, or past [`MAX_REGRESSION_PCT`].
+    #[error("--max-regression must be a percentage from 0 to {MAX_REGRESSION_PCT}, got {0}")]
     MaxRegression(f64),
 }
 
@@ -262,7 +267,7 @@ pub struct CompareRequest {
 impl CompareArgs {
     /// The request and output plan these arguments ask for.
     pub fn into_plans(self) -> Result<(CompareRequest, OutputPlan), CompareArgsError> {
-        if !(self.max_regression >= 0.0 && self.max_regression.is_finite()) {
+        if !(0.0..=MAX_REGRESSION_PCT).contains(&self.max_regression) {
             return Err(CompareArgsError::MaxRegression(self.max_regression));
         }
         let request = CompareRequest {

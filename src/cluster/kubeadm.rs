@@ -5,7 +5,8 @@
 //! healthcheck-client pair beside the CA when present (made for exactly
 //! this), else the peer pair, else the server pair.
 
-use std::fs;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -13,6 +14,16 @@ use thiserror::Error;
 
 /// Where kubeadm writes the etcd static pod manifest.
 pub const DEFAULT_MANIFEST: &str = "/etc/kubernetes/manifests/etcd.yaml";
+
+/// Largest manifest read: kubeadm writes about 3 KiB.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Deepest flow nesting (`[`, `{`) accepted; kubeadm writes none.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Widest block indentation (spaces and `- `/`? ` indicators before a
+/// line's content) accepted; kubeadm indents at most 8 columns.
+pub const MAX_INDENT: usize = 256;
 
 /// What the manifest says about the local etcd member.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,11 +57,18 @@ pub enum KubeadmError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Larger than [`MAX_MANIFEST_BYTES`].
+    #[error("--manifest {}: larger than {MAX_MANIFEST_BYTES} bytes, not a pod manifest", path.display())]
+    TooLarge { path: PathBuf },
+    /// Nested deeper than [`MAX_FLOW_DEPTH`] or [`MAX_INDENT`] (refused
+    /// before parsing, in one pass).
+    #[error("--manifest {}: line {line} nests deeper than any pod manifest", path.display())]
+    TooDeep { path: PathBuf, line: usize },
     /// Not YAML of a pod.
     #[error("--manifest {}: not a pod manifest", path.display())]
     Yaml {
         path: PathBuf,
-        source: serde_yaml::Error,
+        source: yaml_serde::Error,
     },
     /// No container runs etcd.
     #[error("--manifest {}: no container runs etcd", path.display())]
@@ -83,11 +101,14 @@ struct Container {
 
 /// Reads `manifest` and returns what it says about etcd.
 pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
-    let text = fs::read_to_string(manifest).map_err(|source| KubeadmError::Unreadable {
-        path: manifest.to_path_buf(),
-        source,
-    })?;
-    let pod: Pod = serde_yaml::from_str(&text).map_err(|source| KubeadmError::Yaml {
+    let text = read_bounded(manifest)?;
+    if let Some(line) = too_deep(&text) {
+        return Err(KubeadmError::TooDeep {
+            path: manifest.to_path_buf(),
+            line,
+        });
+    }
+    let pod: Pod = yaml_serde::from_str(&text).map_err(|source| KubeadmError::Yaml {
         path: manifest.to_path_buf(),
         source,
     })?;
@@ -130,6 +151,61 @@ pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
         key,
         metrics_urls: flags.list("listen-metrics-urls"),
     })
+}
+
+/// The manifest's text, refused past [`MAX_MANIFEST_BYTES`] before more is read.
+fn read_bounded(manifest: &Path) -> Result<String, KubeadmError> {
+    let unreadable = |source| KubeadmError::Unreadable {
+        path: manifest.to_path_buf(),
+        source,
+    };
+    let mut text = String::new();
+    File::open(manifest)
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text))
+        .map_err(unreadable)?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(KubeadmError::TooLarge {
+            path: manifest.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+/// The first line (1-based) where `yaml` nests deeper than a pod manifest
+/// can: flow brackets past [`MAX_FLOW_DEPTH`] or block indentation past
+/// [`MAX_INDENT`]. One pass; quoted scalars and comments are skipped, so a
+/// `[` inside a string does not count.
+fn too_deep(yaml: &str) -> Option<usize> {
+    let mut flow = 0usize;
+    let mut quote: Option<u8> = None;
+    for (n, line) in yaml.lines().enumerate() {
+        let indent = line.bytes().take_while(|b| b" -?".contains(b)).count();
+        if quote.is_none() && indent > MAX_INDENT {
+            return Some(n + 1);
+        }
+        let mut prev = b' ';
+        let mut escaped = false;
+        for b in line.bytes() {
+            match quote {
+                Some(b'"') if escaped => escaped = false,
+                Some(b'"') if b == b'\\' => escaped = true,
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'#' && prev.is_ascii_whitespace() => break,
+                None if (b == b'"' || b == b'\'') && b" \t[{,".contains(&prev) => quote = Some(b),
+                None if b == b'[' || b == b'{' => {
+                    flow += 1;
+                    if flow > MAX_FLOW_DEPTH {
+                        return Some(n + 1);
+                    }
+                }
+                None if b == b']' || b == b'}' => flow = flow.saturating_sub(1),
+                None => {}
+            }
+            prev = b;
+        }
+    }
+    None
 }
 
 /// The client certificate pair: healthcheck-client beside the CA, else the
@@ -199,6 +275,7 @@ impl Flags<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     const MANIFEST: &str = r#"
 apiVersion: v1
@@ -308,5 +385,65 @@ spec:
             discover(&other).unwrap_err(),
             KubeadmError::NoEtcd { .. }
         ));
+    }
+
+    #[test]
+    fn oversized_and_deep_manifests_are_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            fs::write(&path, text).unwrap();
+            discover(&path).unwrap_err()
+        };
+        let big = at("big.yaml", "#".repeat(MAX_MANIFEST_BYTES as usize + 1));
+        assert!(matches!(big, KubeadmError::TooLarge { .. }), "{big}");
+        assert!(big.to_string().starts_with("--manifest "), "{big}");
+        let started = std::time::Instant::now();
+        let flow = at("flow.yaml", "[".repeat(100_000));
+        assert!(
+            matches!(flow, KubeadmError::TooDeep { line: 1, .. }),
+            "{flow}"
+        );
+        let blocks: String = (0..400)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        let block = at("block.yaml", blocks);
+        assert!(
+            matches!(block, KubeadmError::TooDeep { line: 258, .. }),
+            "{block}"
+        );
+        let dashes = at("dashes.yaml", "- ".repeat(50_000));
+        assert!(matches!(dashes, KubeadmError::TooDeep { .. }), "{dashes}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count_as_nesting() {
+        let deep = "[".repeat(MAX_FLOW_DEPTH + 1);
+        assert_eq!(
+            too_deep(&format!("a: \"{deep}\"\nb: '{deep}'\n# {deep}\n")),
+            None
+        );
+        assert_eq!(
+            too_deep("- --listen-client-urls=https://[::1]:2379\n"),
+            None
+        );
+        assert_eq!(too_deep(&format!("a: [{deep}\n")), Some(1));
+        assert_eq!(too_deep(&format!("a: x\nb: [-\"{deep}\n")), Some(2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_shape_check_never_panics(s in "[\\[\\]{}\"' #:,\\\\a\n-]{0,400}") {
+            let _ = too_deep(&s);
+        }
+
+        #[test]
+        fn any_text_is_refused_or_read_without_panic(s in "\\PC{0,300}") {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("etcd.yaml");
+            fs::write(&path, &s).unwrap();
+            let _ = discover(&path);
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod stats;
 
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -104,11 +105,26 @@ pub struct Comparison {
     pub regressions: usize,
 }
 
-/// Reads a JSON report written by `-w json` or `--report`.
+/// Largest report `compare` reads: a full run's report is a few hundred KiB.
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// Reads a JSON report written by `-w json` or `--report`; a report past
+/// [`MAX_REPORT_BYTES`] or with a histogram no run can write is refused,
+/// naming the file and field, before anything is allocated from it.
 pub fn load(path: &Path) -> Result<Report> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let report: Report = serde_json::from_reader(std::io::BufReader::new(file))
+    let mut text = Vec::new();
+    std::io::Read::take(file, MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        bail!(
+            "{}: larger than {MAX_REPORT_BYTES} bytes, not an etcd-doctor JSON report",
+            path.display()
+        );
+    }
+    let report: Report = serde_json::from_slice(&text)
         .with_context(|| format!("{}: not an etcd-doctor JSON report", path.display()))?;
     if report.schema_version != SCHEMA_VERSION {
         bail!(
@@ -116,6 +132,12 @@ pub fn load(path: &Path) -> Result<Report> {
             path.display(),
             report.schema_version
         );
+    }
+    for m in measured(&report) {
+        if let Some(h) = m.histogram {
+            h.check()
+                .with_context(|| format!("{}: {}", path.display(), m.subject))?;
+        }
     }
     Ok(report)
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::facts::QuotaSource;
 use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics};
-use crate::rules::profile::{levels, positive, BadKey};
+use crate::rules::profile::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity};
 
 const MIB: u64 = 1024 * 1024;
@@ -99,9 +99,24 @@ impl ClusterThresholds {
             "leader_changes_warn_per_15m",
             self.leader_changes_warn_per_15m,
         )?;
-        fraction("db_in_use_warn_ratio", self.db_in_use_warn_ratio)?;
-        fraction("db_quota_used_warn_ratio", self.db_quota_used_warn_ratio)?;
-        fraction("db_quota_used_fail_ratio", self.db_quota_used_fail_ratio)?;
+        within(
+            "cluster",
+            "db_in_use_warn_ratio",
+            self.db_in_use_warn_ratio,
+            Bound::Fraction,
+        )?;
+        within(
+            "cluster",
+            "db_quota_used_warn_ratio",
+            self.db_quota_used_warn_ratio,
+            Bound::Fraction,
+        )?;
+        within(
+            "cluster",
+            "db_quota_used_fail_ratio",
+            self.db_quota_used_fail_ratio,
+            Bound::Fraction,
+        )?;
         for pair in [
             (
                 ("db_quota_used_warn_ratio", self.db_quota_used_warn_ratio),
@@ -130,19 +145,6 @@ impl ClusterThresholds {
         }
         Ok(())
     }
-}
-
-/// A ratio key that must lie in (0, 1].
-fn fraction(name: &str, value: f64) -> Result<(), BadKey> {
-    positive("cluster", name, value)?;
-    if value > 1.0 {
-        return Err(BadKey::new(
-            "cluster",
-            name,
-            format!("must be at most 1, got {value}"),
-        ));
-    }
-    Ok(())
 }
 
 /// Every cluster rule over `report`, most severe first.

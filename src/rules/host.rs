@@ -10,7 +10,7 @@ use crate::host::activity::{HostActivity, ProcessIo};
 use crate::host::virt::Virtualization;
 
 use super::finding::{Evidence, Finding, FindingId, Severity};
-use super::profile::{levels, positive, BadKey};
+use super::profile::{check_keys, levels, BadKey, Bound};
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,17 +42,36 @@ impl Default for HostThresholds {
 impl HostThresholds {
     /// Checks the values (positive, warn not above fail).
     pub fn validate(&self) -> Result<(), BadKey> {
+        check_keys(
+            "host",
+            &[
+                (
+                    "cpu_steal_warn_pct",
+                    self.cpu_steal_warn_pct,
+                    Bound::Percent,
+                ),
+                (
+                    "cpu_steal_fail_pct",
+                    self.cpu_steal_fail_pct,
+                    Bound::Percent,
+                ),
+                (
+                    "contender_min_write_mib_s",
+                    self.contender_min_write_mib_s,
+                    Bound::Positive,
+                ),
+                (
+                    "device_util_warn_pct",
+                    self.device_util_warn_pct,
+                    Bound::Percent,
+                ),
+            ],
+        )?;
         levels(
             "host",
             ("cpu_steal_warn_pct", self.cpu_steal_warn_pct),
             ("cpu_steal_fail_pct", self.cpu_steal_fail_pct),
-        )?;
-        positive(
-            "host",
-            "contender_min_write_mib_s",
-            self.contender_min_write_mib_s,
-        )?;
-        positive("host", "device_util_warn_pct", self.device_util_warn_pct)
+        )
     }
 }
 

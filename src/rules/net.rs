@@ -13,7 +13,7 @@
 //!
 //! Every rule is a pure function of the results and [`NetThresholds`].
 
-use super::profile::{positive, BadKey};
+use super::profile::{check_keys, BadKey, Bound};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,8 @@ use crate::probe::net::{NetProbeKind, NetResult};
 /// Largest election timeout etcd accepts, ms (`--election-timeout` is
 /// capped at 50000).
 pub const MAX_ELECTION_TIMEOUT_MS: f64 = 50_000.0;
-/// The kubeadm static pod manifest of etcd (the guide's deployment).
-const KUBEADM_MANIFEST: &str = "/etc/kubernetes/manifests/etcd.yaml";
+// The kubeadm static pod manifest of etcd (the guide's deployment).
+use crate::cluster::kubeadm::DEFAULT_MANIFEST as KUBEADM_MANIFEST;
 
 /// Thresholds of the network rules. `Default` is etcd's guidance; a profile
 /// may override any field (unknown fields are refused).
@@ -79,16 +79,31 @@ impl Default for NetThresholds {
 impl NetThresholds {
     /// Checks the values of a profile's `[net]` section.
     pub fn validate(&self) -> Result<(), BadKey> {
-        positive("net", "heartbeat_interval_ms", self.heartbeat_interval_ms)?;
-        positive(
+        // The RTT fail level is the whole heartbeat interval (ratio 1), so
+        // the warn ratio is a fraction of it.
+        check_keys(
             "net",
-            "rtt_warn_heartbeat_ratio",
-            self.rtt_warn_heartbeat_ratio,
-        )?;
-        positive("net", "inflation_ratio", self.inflation_ratio)?;
-        positive("net", "nic_saturated_ratio", self.nic_saturated_ratio)?;
-        positive("net", "retransmit_ratio", self.retransmit_ratio)?;
-        positive("net", "drop_ratio", self.drop_ratio)
+            &[
+                (
+                    "heartbeat_interval_ms",
+                    self.heartbeat_interval_ms,
+                    Bound::AtMost(MAX_ELECTION_TIMEOUT_MS),
+                ),
+                (
+                    "rtt_warn_heartbeat_ratio",
+                    self.rtt_warn_heartbeat_ratio,
+                    Bound::Fraction,
+                ),
+                ("inflation_ratio", self.inflation_ratio, Bound::Positive),
+                (
+                    "nic_saturated_ratio",
+                    self.nic_saturated_ratio,
+                    Bound::Fraction,
+                ),
+                ("retransmit_ratio", self.retransmit_ratio, Bound::Fraction),
+                ("drop_ratio", self.drop_ratio, Bound::Fraction),
+            ],
+        )
     }
 }
 

@@ -6,6 +6,7 @@
 //! Unknown keys, wrong types and inconsistent levels (warn above fail) are
 //! errors naming the key, so a typo never silently falls back to a default.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -121,17 +122,61 @@ impl BadKey {
     }
 }
 
-/// Checks that a threshold is a finite number above zero.
-pub fn positive(section: &str, name: &str, value: f64) -> Result<(), BadKey> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(BadKey::new(
+/// What a threshold key may hold. A section lists each key with its bound
+/// ([`check_keys`]), so a new key joins with one line; a value outside it
+/// is one that could never (or would always) fire.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// A finite number above 0.
+    Positive,
+    /// A share of a whole: above 0, at most 1.
+    Fraction,
+    /// A percentage: above 0, at most 100.
+    Percent,
+    /// Above 0, at most this.
+    AtMost(f64),
+}
+
+impl Bound {
+    /// The largest value the bound admits.
+    fn max(self) -> f64 {
+        match self {
+            Bound::Positive => f64::MAX,
+            Bound::Fraction => 1.0,
+            Bound::Percent => 100.0,
+            Bound::AtMost(max) => max,
+        }
+    }
+}
+
+/// Checks one key against its bound (NaN and infinities never pass).
+pub fn within(section: &str, name: &str, value: f64, bound: Bound) -> Result<(), BadKey> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(BadKey::new(
             section,
             name,
             format!("must be a number above 0, got {value}"),
-        ))
+        ));
     }
+    if value > bound.max() {
+        return Err(BadKey::new(
+            section,
+            name,
+            format!("must be at most {}, got {value}", bound.max()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks each `(key, value, bound)` of a section, the first bad one named.
+pub fn check_keys(section: &str, keys: &[(&str, f64, Bound)]) -> Result<(), BadKey> {
+    keys.iter()
+        .try_for_each(|&(name, value, bound)| within(section, name, value, bound))
+}
+
+/// Checks that a threshold is a finite number above zero.
+pub fn positive(section: &str, name: &str, value: f64) -> Result<(), BadKey> {
+    within(section, name, value, Bound::Positive)
 }
 
 /// Checks a warn/fail pair: both positive, warn not above fail.
@@ -148,6 +193,22 @@ pub fn levels(section: &str, warn: (&str, f64), fail: (&str, f64)) -> Result<(),
     Ok(())
 }
 
+/// Largest profile read: the shipped ones are about 4 KiB.
+pub const MAX_PROFILE_BYTES: usize = 1 << 20;
+
+/// Top-level keys that are values rather than sections.
+const PROFILE_VALUES: [&str; 2] = ["name", "description"];
+
+/// The first section given as a value (`disk = [20.0, 10.0]`), which serde
+/// would otherwise map position by position onto the section's keys.
+fn non_table_section(text: &str) -> Option<String> {
+    let table: toml::Table = text.parse().ok()?;
+    table
+        .iter()
+        .find(|(key, value)| !PROFILE_VALUES.contains(&key.as_str()) && !value.is_table())
+        .map(|(key, _)| key.clone())
+}
+
 impl Profile {
     /// Loads `--profile NAME|FILE`: a built-in name, else a TOML file.
     pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
@@ -161,10 +222,16 @@ impl Profile {
                 known: BUILTIN.map(|(n, _)| n).join(", "),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(MAX_PROFILE_BYTES as u64 + 1)
+                    .read_to_string(&mut text)
+            })
+            .map_err(|source| ProfileError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Profile::parse(&text, &path.display().to_string())
     }
 
@@ -175,6 +242,14 @@ impl Profile {
             at,
             message: message.trim().replace('\n', " "),
         };
+        if text.len() > MAX_PROFILE_BYTES {
+            let message = format!("larger than {MAX_PROFILE_BYTES} bytes");
+            return Err(malformed("file".into(), &message));
+        }
+        if let Some(key) = non_table_section(text) {
+            let message = format!("must be a table ([{key}]), not a value");
+            return Err(malformed(format!("key `{key}`"), &message));
+        }
         let de = toml::Deserializer::new(text);
         let profile: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
@@ -266,5 +341,77 @@ mod tests {
             e.contains("etcd-default, kubernetes-large, cloud-essd"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn sections_must_be_tables_and_thresholds_able_to_fire() {
+        let err = |text: &str| Profile::parse(text, "t.toml").unwrap_err().to_string();
+        let cases = [
+            ("disk = [20.0, 10.0]\n", "`disk`"),
+            ("net = 3\n", "`net`"),
+            (
+                "[net]\nrtt_warn_heartbeat_ratio = 1.5\n",
+                "`net.rtt_warn_heartbeat_ratio`",
+            ),
+            (
+                "[net]\nnic_saturated_ratio = 3.0\n",
+                "`net.nic_saturated_ratio`",
+            ),
+            (
+                "[net]\nheartbeat_interval_ms = 1e9\n",
+                "`net.heartbeat_interval_ms`",
+            ),
+            ("[net]\ndrop_ratio = nan\n", "`net.drop_ratio`"),
+            ("[net]\nretransmit_ratio = -0.1\n", "`net.retransmit_ratio`"),
+            (
+                "[host]\ncpu_steal_fail_pct = 1000.0\n",
+                "`host.cpu_steal_fail_pct`",
+            ),
+            (
+                "[host]\ndevice_util_warn_pct = inf\n",
+                "`host.device_util_warn_pct`",
+            ),
+            (
+                "[cluster]\ndb_quota_used_fail_ratio = 2.0\n",
+                "`cluster.db_quota_used_fail_ratio`",
+            ),
+            (
+                "[cluster]\nraft_lag_warn_entries = -5\n",
+                "`cluster.raft_lag_warn_entries`",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = err(text);
+            assert!(e.contains(key), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let big = format!("description = \"{}\"\n", "x".repeat(MAX_PROFILE_BYTES));
+        assert!(err(&big).contains("larger than"));
+    }
+
+    #[test]
+    fn deep_toml_is_refused_fast() {
+        let started = std::time::Instant::now();
+        let deep = format!(
+            "description = {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(Profile::parse(&deep, "t.toml").is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_profile_text_is_an_error_or_valid(s in "(\\[(disk|net|host|cluster)\\]\n|[a-z_]{1,30} = (-?[0-9.e]{1,8}|nan|inf|\\[[0-9., ]{0,10}\\]|\"[a-z]{0,5}\")\n){0,12}") {
+            if let Ok(p) = Profile::parse(&s, "p.toml") {
+                proptest::prop_assert!(p.validate().is_ok());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            let _ = Profile::parse(&s, "p.toml");
+        }
     }
 }

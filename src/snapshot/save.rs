@@ -2,7 +2,7 @@
 //! Snapshot RPC: the bbolt file followed by its sha256) into a temporary file
 //! beside the destination, fsyncs and verifies it, then renames it into
 //! place and fsyncs the directory. A failed, stalled or interrupted save
-//! (SIGINT, SIGTERM, member gone mid-stream) leaves neither the destination
+//! (SIGINT, SIGTERM, SIGHUP, member gone mid-stream) leaves neither the destination
 //! nor the temporary file behind: the temporary file is removed when it is
 //! dropped, and the signals are caught so that drop runs.
 
@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use etcd_client::Client;
-use tokio::signal::unix::{signal, SignalKind};
 
 use super::verify::{verify, SnapshotStatus};
+use crate::interrupt;
 
 /// How long the stream may stay silent before the save gives up.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,12 +36,23 @@ pub async fn save(client: &mut Client, path: &Path, idle: Duration) -> Result<Sn
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     tokio::select! {
         streamed = stream_into(client, tmp.as_file_mut(), idle) => streamed?,
-        signal = interrupted() => bail!("interrupted by {signal}: removed the partial snapshot, {} not written", path.display()),
+        () = interrupt::wait() => bail!(
+            "interrupted by {}: removed the partial snapshot, {} not written",
+            interrupt::signal_name(),
+            path.display()
+        ),
     };
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", tmp.path().display()))?;
     let mut status = verify(tmp.path()).context("the member sent a broken snapshot")?;
+    if interrupt::interrupted() {
+        bail!(
+            "interrupted by {}: removed the snapshot, {} not written",
+            interrupt::signal_name(),
+            path.display()
+        );
+    }
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename the snapshot to {}", path.display()))?;
@@ -85,19 +96,5 @@ async fn stream_into(client: &mut Client, out: &mut File, idle: Duration) -> Res
         out.write_all(message.blob())
             .context("writing the snapshot")?;
         written += message.blob().len() as u64;
-    }
-}
-
-/// Resolves with the signal's name on SIGINT or SIGTERM.
-async fn interrupted() -> &'static str {
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     }
 }

@@ -10,7 +10,6 @@ mod backend;
 pub mod engine;
 mod error;
 mod fsync;
-pub mod interrupt;
 mod plan;
 pub mod result;
 mod runner;

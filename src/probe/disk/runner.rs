@@ -55,7 +55,7 @@ impl<'a> Control<'a> {
     }
 
     /// Stops the run with [`DiskError::Interrupted`] once `flag` is set
-    /// (e.g. the flag of [`super::interrupt::install`]).
+    /// (e.g. the flag of [`crate::interrupt::install`]).
     pub fn cancel_on(mut self, flag: &'a AtomicBool) -> Control<'a> {
         self.cancel = Some(flag);
         self

@@ -413,16 +413,20 @@ impl Test {
             .unwrap_or((0, End::Io(io::ErrorKind::Other)))
     }
 
-    /// The timeout for the next blocking call: the idle timeout or what is
-    /// left of the time budget, whichever is shorter.
-    fn wait(&self) -> Result<Duration, End> {
-        let left = self
-            .deadline
-            .saturating_duration_since(std::time::Instant::now());
+    /// The timeout for the next blocking call: until the time budget ends
+    /// or the client has made no progress for the idle timeout (since
+    /// `progress`), whichever is sooner.
+    fn wait(&self, progress: std::time::Instant) -> Result<Duration, End> {
+        let now = std::time::Instant::now();
+        let left = self.deadline.saturating_duration_since(now);
         if left.is_zero() {
             return Err(End::TimeBudget);
         }
-        Ok(left.min(self.idle))
+        let idle_left = (progress + self.idle).saturating_duration_since(now);
+        if idle_left.is_zero() {
+            return Err(End::Idle);
+        }
+        Ok(left.min(idle_left))
     }
 
     /// Bytes the next bulk read or write may move, `done` bytes in.
@@ -453,7 +457,7 @@ impl Test {
                 break End::ByteBudget;
             }
             let read = self
-                .wait()
+                .wait(last)
                 .and_then(|w| s.set_read_timeout(Some(w)).map_err(|e| End::Io(e.kind())))
                 .and_then(|()| s.read(&mut buf[..room]).map_err(|e| self.classify(e)));
             match read {
@@ -477,24 +481,36 @@ impl Test {
 
     /// Sends zeros up to the byte budget or the time budget, then closes
     /// its side and waits (bounded) for the client to close, so nothing
-    /// still in flight is reset away.
+    /// still in flight is reset away. A write cut short by its timeout is
+    /// not progress (the client is not reading; the bytes only filled the
+    /// socket buffers), so a client that never reads is ended at the idle
+    /// timeout and not waited for again.
     fn source(self, mut s: StdStream) -> (u64, End) {
         let buf = vec![0u8; CHUNK_BYTES];
         let mut sent = 0u64;
+        let mut progress = self.start;
         let end = loop {
             let room = self.room(sent);
             if room == 0 {
                 break End::ByteBudget;
             }
             let write = self
-                .wait()
+                .wait(progress)
                 .and_then(|w| s.set_write_timeout(Some(w)).map_err(|e| End::Io(e.kind())))
                 .and_then(|()| s.write(&buf[..room]).map_err(|e| self.classify(e)));
             match write {
-                Ok(n) => sent += n as u64,
+                Ok(n) => {
+                    sent += n as u64;
+                    if n == room {
+                        progress = std::time::Instant::now();
+                    }
+                }
                 Err(end) => break end,
             }
         };
+        if end == End::Idle {
+            return (sent, end);
+        }
         let linger = std::time::Instant::now() + self.idle;
         let _ = s.shutdown(std::net::Shutdown::Write);
         let mut sink = [0u8; 4096];

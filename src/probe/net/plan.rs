@@ -188,8 +188,11 @@ pub enum NetPlanError {
     /// Zero transfer budget.
     #[error("the transfer byte budget must be positive")]
     TransferBytes,
-    /// `--heartbeat-interval` not positive.
-    #[error("--heartbeat-interval must be a positive number of milliseconds, got {0}")]
+    /// `--heartbeat-interval` not positive, or above etcd's largest
+    /// election timeout.
+    #[error(
+        "--heartbeat-interval must be a number of milliseconds above 0 and at most 50000, got {0}"
+    )]
     HeartbeatInterval(f64),
     /// `--iface` names no interface of this host.
     #[error("--iface {0}: no such network interface")]
