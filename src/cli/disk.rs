@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use thiserror::Error;
 
 use super::output::OutputArgs;
-use crate::probe::disk::{DiskPlan, DiskProbeKind, EngineKind, StopRule};
+use crate::probe::disk::paced::MAX_RATE_PER_S;
+use crate::probe::disk::{DiskPlan, DiskProbeKind, EngineKind, StopRule, MAX_MIN_SPAN};
 use crate::report::OutputPlan;
 
 /// Most `--ops` accepted: a million fsyncs take 20 minutes to an hour.
@@ -25,6 +26,8 @@ pub enum ProbeArg {
     Wal,
     /// bbolt-commit-like random page writes, fdatasync, meta page, fdatasync.
     Backend,
+    /// 2300-byte appends with fdatasync at etcd's pace (--rate), latency from the scheduled time.
+    Paced,
 }
 
 /// `--engine` values.
@@ -51,14 +54,9 @@ pub struct DiskArgs {
 /// How the disk probes run; shared by `disk`, `qualify` and `diagnose`.
 #[derive(Debug, Clone, Args)]
 pub struct DiskRunArgs {
-    /// Disk probes to run, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "fsync,wal,backend"
-    )]
-    pub probe: Vec<ProbeArg>,
+    /// Disk probes to run, comma-separated [default: fsync,wal,backend; qualify and diagnose add paced].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub probe: Option<Vec<ProbeArg>>,
     /// IO engine.
     #[arg(long, value_enum, default_value = "sync")]
     pub engine: EngineArg,
@@ -68,6 +66,12 @@ pub struct DiskRunArgs {
     /// Run each probe for SECS seconds (default: stop once p99 is stable).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Writes per second of the paced probe [default: 100, a busy cluster's WAL sync rate].
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// Least time the disk is observed: the paced probe's length [default: qualify 30, diagnose 3, disk 10].
+    #[arg(long, value_name = "SECS")]
+    pub min_span: Option<f64>,
 }
 
 /// `disk` arguments that cannot make a plan; each names its flag.
@@ -82,30 +86,42 @@ pub enum DiskArgsError {
     /// `--probe fsync,fsync`.
     #[error("--probe lists {0} more than once")]
     DuplicateProbe(&'static str),
+    /// `--rate` not in 1..=10000.
+    #[error("--rate must be 1 to {MAX_RATE_PER_S} writes per second, got {0}")]
+    Rate(u32),
+    /// `--min-span` not in (0, 3600].
+    #[error("--min-span must be more than 0 and at most {max} seconds, got {0}", max = MAX_MIN_SPAN.as_secs())]
+    MinSpan(f64),
 }
 
 impl DiskArgs {
     /// The run plan and the output plan these arguments ask for.
     pub fn into_plans(self) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
-        Ok((self.run.into_plan(self.dir)?, self.output.into()))
+        Ok((
+            self.run.into_plan(DiskPlan::quick(self.dir))?,
+            self.output.into(),
+        ))
     }
 }
 
 impl DiskRunArgs {
-    /// The plan for probing `dir`.
-    pub fn into_plan(self, dir: PathBuf) -> Result<DiskPlan, DiskArgsError> {
-        let mut plan = DiskPlan::quick(dir);
-        plan.probes = Vec::with_capacity(self.probe.len());
-        for p in self.probe {
-            let kind = match p {
-                ProbeArg::Fsync => DiskProbeKind::Fsync,
-                ProbeArg::Wal => DiskProbeKind::Wal,
-                ProbeArg::Backend => DiskProbeKind::Backend,
-            };
-            if plan.probes.contains(&kind) {
-                return Err(DiskArgsError::DuplicateProbe(kind.as_str()));
+    /// `base` (the command's default plan) changed by these flags.
+    pub fn into_plan(self, base: DiskPlan) -> Result<DiskPlan, DiskArgsError> {
+        let mut plan = base;
+        if let Some(probes) = self.probe {
+            plan.probes = Vec::with_capacity(probes.len());
+            for p in probes {
+                let kind = match p {
+                    ProbeArg::Fsync => DiskProbeKind::Fsync,
+                    ProbeArg::Wal => DiskProbeKind::Wal,
+                    ProbeArg::Backend => DiskProbeKind::Backend,
+                    ProbeArg::Paced => DiskProbeKind::Paced,
+                };
+                if plan.probes.contains(&kind) {
+                    return Err(DiskArgsError::DuplicateProbe(kind.as_str()));
+                }
+                plan.probes.push(kind);
             }
-            plan.probes.push(kind);
         }
         plan.engine = match self.engine {
             EngineArg::Sync => EngineKind::Sync,
@@ -122,6 +138,18 @@ impl DiskRunArgs {
                 return Err(DiskArgsError::Duration(secs));
             }
             plan.stop = StopRule::Duration(Duration::from_secs_f64(secs));
+        }
+        if let Some(rate) = self.rate {
+            if !(1..=MAX_RATE_PER_S).contains(&rate) {
+                return Err(DiskArgsError::Rate(rate));
+            }
+            plan.rate_per_s = rate;
+        }
+        if let Some(secs) = self.min_span {
+            if !(secs > 0.0 && secs <= MAX_MIN_SPAN.as_secs_f64()) {
+                return Err(DiskArgsError::MinSpan(secs));
+            }
+            plan.min_span = Some(Duration::from_secs_f64(secs));
         }
         Ok(plan)
     }
@@ -159,6 +187,10 @@ mod tests {
         assert_eq!(plan.stop, StopRule::Ops(7));
         let (plan, _) = parse(&["--duration", "1.5"]).unwrap();
         assert_eq!(plan.stop, StopRule::Duration(Duration::from_millis(1500)));
+        let (plan, _) = parse(&["--probe", "paced", "--rate", "250", "--min-span", "4"]).unwrap();
+        assert_eq!(plan.probes, vec![DiskProbeKind::Paced]);
+        assert_eq!(plan.rate_per_s, 250);
+        assert_eq!(plan.min_span, Some(Duration::from_secs(4)));
     }
 
     #[test]
@@ -171,6 +203,11 @@ mod tests {
         assert!(msg(&["--duration", "NaN"]).starts_with("--duration "));
         assert!(msg(&["--duration", "7200"]).starts_with("--duration "));
         assert!(msg(&["--probe", "fsync,wal,fsync"]).starts_with("--probe "));
+        assert!(msg(&["--rate", "0"]).starts_with("--rate "));
+        assert!(msg(&["--rate", "20000"]).starts_with("--rate "));
+        assert!(msg(&["--min-span", "0"]).starts_with("--min-span "));
+        assert!(msg(&["--min-span", "NaN"]).starts_with("--min-span "));
+        assert!(msg(&["--min-span", "4000"]).starts_with("--min-span "));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::cluster::conn::{ConnError, ConnPlan};
 use crate::cluster::kubeadm::KubeadmError;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
-use crate::probe::disk::DiskPlan;
+use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
 use crate::rules::{Profile, ProfileError, Severity};
@@ -98,11 +98,23 @@ pub struct ProbePlan {
 }
 
 impl ProbeArgs {
-    /// The plan, probing the disk of `dir` when there is one.
-    pub fn into_plan(self, dir: Option<PathBuf>) -> Result<ProbePlan, VerdictArgsError> {
+    /// The plan, probing the disk of `dir` when there is one, observing it
+    /// at etcd's pace for `min_span` unless `--min-span` says otherwise;
+    /// stalls are counted against the profile's levels.
+    pub fn into_plan(
+        self,
+        dir: Option<PathBuf>,
+        min_span: Duration,
+    ) -> Result<ProbePlan, VerdictArgsError> {
         let mut judge = self.judge.into_plan()?;
+        let stall = stall_levels(&judge.profile);
+        let disk_plan = |d| {
+            let mut base = DiskPlan::observing(d, min_span);
+            base.stall = stall;
+            self.disk.into_plan(base)
+        };
         Ok(ProbePlan {
-            disk: dir.map(|d| self.disk.into_plan(d)).transpose()?,
+            disk: dir.map(disk_plan).transpose()?,
             net: self.peers.into_plan(&mut judge)?,
             judge,
             output: self.output.into(),
@@ -123,7 +135,16 @@ pub struct QualifyArgs {
 impl QualifyArgs {
     /// The plan these arguments ask for.
     pub fn into_plan(self) -> Result<ProbePlan, VerdictArgsError> {
-        self.probes.into_plan(Some(self.dir))
+        self.probes.into_plan(Some(self.dir), QUALIFY_MIN_SPAN)
+    }
+}
+
+/// The profile's stall levels as the disk probes count them.
+fn stall_levels(profile: &Profile) -> StallLevels {
+    let ms = |v: f64| Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX);
+    StallLevels {
+        heartbeat: ms(profile.disk.stall_warn_ms),
+        half_election: ms(profile.disk.stall_fail_ms),
     }
 }
 
@@ -208,7 +229,7 @@ impl DiagnoseArgs {
         Ok(DiagnosePlan {
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(interval),
-            probes: self.probes.into_plan(dir)?,
+            probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,
             no_disk_reason,
         })
     }

@@ -1,6 +1,6 @@
 //! SVG plots for the HTML report, drawn with plotters from finished
 //! results: per disk probe a latency CDF, a latency histogram and latency
-//! over time; per peer idle vs loaded RTT. Each plot is a self-contained
+//! over time (stalls marked); per peer idle vs loaded RTT. Each plot is a self-contained
 //! `<svg>` string, so the report needs no external files.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -201,15 +201,33 @@ pub fn latency_histogram(r: &DiskResult) -> PlotResult {
     })
 }
 
-/// p50, p99 and max latency per interval of the run.
+/// Colour of the stall markers.
+const STALL: RGBColor = RGBColor(150, 0, 150);
+
+/// p50, p99 and max latency per interval of the run; each stall event a
+/// marker at its start and longest wait, over a line at the stall level.
 pub fn latency_over_time(r: &DiskResult) -> PlotResult {
     let t = &r.timeline;
+    let stalls = &r.stalls;
     let t_end = t.last().map_or(1.0, |p| p.t_s).max(0.001);
-    let top = t.iter().map(|p| p.max_us).fold(1.0, f64::max) * 1.1;
+    let top = t
+        .iter()
+        .map(|p| p.max_us)
+        .chain(stalls.events.iter().map(|e| e.longest_ms * 1000.0))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let caption = match stalls.events_count {
+        0 => format!("{} latency over time", r.probe.as_str()),
+        n => format!(
+            "{} latency over time: {n} stalls > {} ms",
+            r.probe.as_str(),
+            trim(stalls.heartbeat_ms)
+        ),
+    };
     svg(|root| {
         let mut c = chart(
             &root,
-            &format!("{} latency over time", r.probe.as_str()),
+            &caption,
             (
                 0f64..t_end,
                 Axis {
@@ -235,6 +253,24 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
                     .map(|p| Circle::new((p.t_s, value(p)), 2, color.filled())),
             )
             .map_err(err)?;
+        }
+        if !stalls.events.is_empty() {
+            let level = stalls.heartbeat_ms * 1000.0;
+            c.draw_series(DashedLineSeries::new(
+                [(0.0, level), (t_end, level)],
+                4,
+                4,
+                STALL.into(),
+            ))
+            .map_err(err)?;
+            c.draw_series(
+                stalls.events.iter().map(|e| {
+                    TriangleMarker::new((e.at_s, e.longest_ms * 1000.0), 5, STALL.filled())
+                }),
+            )
+            .map_err(err)?
+            .label("stall")
+            .legend(|(x, y)| TriangleMarker::new((x + 8, y), 5, STALL.filled()));
         }
         c.configure_series_labels()
             .background_style(WHITE.mix(0.8))
@@ -339,7 +375,30 @@ mod tests {
                 })
                 .collect(),
             latency_histogram: h.encode(),
+            stalls: Default::default(),
         }
+    }
+
+    #[test]
+    fn stalls_are_marked_on_the_timeline() {
+        let mut r = result();
+        let plain = latency_over_time(&r).unwrap();
+        r.stalls = crate::probe::disk::StallSummary {
+            heartbeat_ms: 100.0,
+            events_count: 2,
+            events: [0.4, 1.4]
+                .map(|at_s| crate::probe::disk::StallEvent {
+                    at_s,
+                    longest_ms: 300.0,
+                    ops: 1,
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        let marked = latency_over_time(&r).unwrap();
+        assert!(marked.contains("2 stalls &gt; 100 ms"), "caption missing");
+        assert!(marked.contains(">\nstall\n</text>"), "legend missing");
+        assert!(marked.matches("<polygon").count() >= plain.matches("<polygon").count() + 2);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::cluster::model::HistogramPercentiles;
 use crate::cluster::ClusterReport;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
-use crate::probe::disk::DiskResult;
+use crate::probe::disk::{DiskResult, StallSummary};
 use crate::probe::net::{CeilingSource, NetResult};
 
 use super::Report;
@@ -143,11 +143,12 @@ fn disk_section(results: &[DiskResult]) -> Section {
                 r.probe.as_str().to_string(),
                 r.engine.as_str().to_string(),
                 r.ops.to_string(),
-                format!("{:.1}", r.duration_s),
+                format!("{:.1} s", r.duration_s),
                 format!("{:.0}", r.iops),
                 format!("{:.2}", r.throughput_mib_s),
             ];
             row.extend(latency_cells(&r.latency_us));
+            row.push(stall_cell(&r.stalls));
             row.push(r.stop_reason.describe().to_string());
             row
         })
@@ -155,11 +156,28 @@ fn disk_section(results: &[DiskResult]) -> Section {
     Section {
         title: "Disk".into(),
         headers: vec![
-            "PROBE", "ENGINE", "OPS", "SECS", "IOPS", "MiB/s", "P50", "P90", "P99", "P99.9", "MAX",
-            "STOPPED",
+            "PROBE", "ENGINE", "OPS", "OBSERVED", "IOPS", "MiB/s", "P50", "P90", "P99", "P99.9",
+            "MAX", "STALLS", "STOPPED",
         ],
         rows,
     }
+}
+
+/// Stall events over the heartbeat level, the longest and the period:
+/// `0`, `3 (longest 312.00 ms)`, `5 (longest 301.00 ms, every 2.00 s)`.
+fn stall_cell(s: &StallSummary) -> String {
+    if s.events_count == 0 {
+        return "0".into();
+    }
+    let period = s
+        .period_s
+        .map(|p| format!(", every {p:.2} s"))
+        .unwrap_or_default();
+    format!(
+        "{} (longest {}{period})",
+        s.events_count,
+        fmt_us(s.longest_ms * 1000.0)
+    )
 }
 
 fn net_section(results: &[NetResult]) -> Section {

@@ -27,6 +27,14 @@ pub struct DiskThresholds {
     pub backend_commit_p99_fail_ms: f64,
     /// Whether a rotational data disk fails qualification (else it warns).
     pub rotational_is_failure: bool,
+    /// An operation longer than this is a stall (etcd's heartbeat
+    /// interval), milliseconds; see [`super::stall`].
+    pub stall_warn_ms: f64,
+    /// A stall longer than this fails (half etcd's election timeout),
+    /// milliseconds.
+    pub stall_fail_ms: f64,
+    /// Stalls above `stall_warn_ms` from which a run warns.
+    pub stall_warn_min_events: u64,
 }
 
 impl Default for DiskThresholds {
@@ -38,6 +46,9 @@ impl Default for DiskThresholds {
             backend_commit_p99_warn_ms: 12.5,
             backend_commit_p99_fail_ms: 25.0,
             rotational_is_failure: false,
+            stall_warn_ms: 100.0,
+            stall_fail_ms: 500.0,
+            stall_warn_min_events: 2,
         }
     }
 }
@@ -45,6 +56,7 @@ impl Default for DiskThresholds {
 impl DiskThresholds {
     /// Checks the levels (positive, warn not above fail).
     pub fn validate(&self) -> Result<(), BadKey> {
+        super::stall::validate(self)?;
         levels(
             "disk",
             ("wal_fsync_p99_warn_ms", self.wal_fsync_p99_warn_ms),
@@ -66,7 +78,7 @@ impl DiskThresholds {
     /// The (warn, fail) p99 levels for a probe, milliseconds.
     fn p99_levels_ms(&self, probe: DiskProbeKind) -> (f64, f64) {
         match probe {
-            DiskProbeKind::Fsync | DiskProbeKind::Wal => {
+            DiskProbeKind::Fsync | DiskProbeKind::Wal | DiskProbeKind::Paced => {
                 (self.wal_fsync_p99_warn_ms, self.wal_fsync_p99_fail_ms)
             }
             DiskProbeKind::Backend => (
@@ -94,6 +106,7 @@ fn metric_name(r: &DiskResult) -> String {
         DiskProbeKind::Fsync => "fdatasync p99 (fio etcd test)".to_string(),
         DiskProbeKind::Wal => "WAL batch fdatasync p99".to_string(),
         DiskProbeKind::Backend => "backend commit p99".to_string(),
+        DiskProbeKind::Paced => "paced fdatasync p99 (from the scheduled time)".to_string(),
     }
 }
 
@@ -193,7 +206,7 @@ pub fn rotational(
     let disk = d.disk.as_deref().unwrap_or("unknown disk");
     let fastest_p99_ms = results
         .iter()
-        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
+        .filter(|r| r.probe != DiskProbeKind::Backend)
         .map(|r| r.latency_us.p99 / 1000.0)
         .reduce(f64::min);
     let mut evidence = vec![Evidence {
@@ -244,7 +257,7 @@ pub fn rotational(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::measure::LatencyHistogram;
     use crate::probe::disk::{EngineKind, StopReason};
@@ -268,6 +281,7 @@ mod tests {
             stop_reason: StopReason::Ops,
             timeline: vec![],
             latency_histogram: h.encode(),
+            stalls: Default::default(),
         }
     }
 

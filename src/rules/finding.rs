@@ -41,11 +41,13 @@ pub enum FindingId {
     ClusterMetricsBackendCommitSlow,
     #[serde(rename = "cluster.metrics-peer-rtt-high")]
     ClusterMetricsPeerRttHigh,
+    #[serde(rename = "disk.fsync-stall")]
+    DiskFsyncStall,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 17] = [
+    pub const ALL: [FindingId; 18] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -63,6 +65,7 @@ impl FindingId {
         FindingId::ClusterMetricsWalFsyncSlow,
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
+        FindingId::DiskFsyncStall,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -90,6 +93,7 @@ impl FindingId {
             FindingId::ClusterMetricsWalFsyncSlow => "cluster.metrics-wal-fsync-slow",
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
+            FindingId::DiskFsyncStall => "disk.fsync-stall",
         }
     }
 }

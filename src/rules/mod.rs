@@ -9,6 +9,7 @@ pub mod finding;
 pub mod host;
 pub mod net;
 pub mod profile;
+pub mod stall;
 
 pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
 pub use profile::{Profile, ProfileError};
@@ -41,6 +42,9 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     let contended = activity.map(|a| !host::contenders(a, &profile.host).is_empty());
     check(FindingId::DiskFsyncSlow, !report.disk.is_empty(), &|| {
         disk::fsync_slow(&report.disk, device, contended, &profile.disk)
+    });
+    check(FindingId::DiskFsyncStall, !report.disk.is_empty(), &|| {
+        stall::fsync_stall(&report.disk, &profile.disk)
     });
     check(FindingId::DiskRotational, device.is_some(), &|| {
         disk::rotational(device, &report.disk, &profile.disk)
@@ -105,7 +109,7 @@ fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
     let probe_p99_ms = report
         .disk
         .iter()
-        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
+        .filter(|r| r.probe != DiskProbeKind::Backend)
         .map(|r| r.latency_us.p99 / 1000.0)
         .reduce(f64::max);
     let etcd_p99_ms = report

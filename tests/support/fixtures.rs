@@ -39,6 +39,7 @@ pub fn disk_result(probe: DiskProbeKind, p50: f64, stop_reason: StopReason) -> D
         stop_reason,
         timeline: Vec::new(),
         latency_histogram: LatencyHistogram::new().encode(),
+        stalls: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod fixtures;
 pub mod netns;
 pub mod slowdisk;
+pub mod stalldisk;
 
 use std::io;
 use std::process::{Command, Output};

@@ -1,7 +1,8 @@
 //! Real slow and odd disks for integration tests.
 //!
-//! [`LoopFs`]: a sparse image file attached to a loop device, formatted
-//! (`mkfs.ext4`, `mkfs.ext2`, ...) and mounted in a temporary directory.
+//! [`LoopFs`]: a sparse image file attached to a loop device (or a fresh
+//! zram device), formatted (`mkfs.ext4`, `mkfs.ext2`, ...) and mounted in
+//! a temporary directory.
 //! [`SlowDisk`]: a [`LoopFs`] whose writes are throttled by a cgroup v1
 //! blkio cgroup (`blkio.throttle.write_iops_device`); commands started
 //! with [`SlowDisk::command`] run inside that cgroup, so their writes to
@@ -27,6 +28,8 @@ use super::{run, unique_name};
 
 /// Root of the cgroup v1 blkio hierarchy.
 pub const BLKIO_ROOT: &str = "/sys/fs/cgroup/blkio";
+/// Where zram devices are added and removed.
+const ZRAM_CONTROL: &str = "/sys/class/zram-control";
 /// Image size of [`SlowDisk::new`]: room for every probe's footprint plus
 /// headroom, and sparse, so it costs nothing until written.
 pub const DEFAULT_SIZE_BYTES: u64 = 512 * 1024 * 1024;
@@ -37,6 +40,7 @@ pub struct LoopFs {
     work: tempfile::TempDir,
     mount_point: PathBuf,
     device: Option<String>,
+    zram: Option<u32>,
     mounted: bool,
     major_minor: String,
 }
@@ -45,29 +49,60 @@ impl LoopFs {
     /// Creates a sparse image of `size_bytes`, attaches it, runs
     /// `mkfs.<fs_type>` and mounts it.
     pub fn new(size_bytes: u64, fs_type: &str) -> io::Result<LoopFs> {
-        let work = tempfile::Builder::new()
-            .prefix(&format!("{}-", unique_name()))
-            .tempdir()?;
-        let image = work.path().join("disk.img");
+        let mut me = LoopFs::unformatted()?;
+        let image = me.work.path().join("disk.img");
         fs::File::create_new(&image)?.set_len(size_bytes)?;
-        let mount_point = work.path().join("mnt");
-        fs::create_dir(&mount_point)?;
-        let mut me = LoopFs {
-            work,
-            mount_point,
-            device: None,
-            mounted: false,
-            major_minor: String::new(),
-        };
         let device = run(Command::new("losetup")
             .args(["--find", "--show"])
             .arg(&image))?;
-        me.device = Some(device.clone());
+        me.device = Some(device);
+        me.format_and_mount(fs_type)
+    }
+
+    /// A fresh zram device (memory, bios handled in the writer's own
+    /// context: no loop worker thread that a busy CPU could hold up) of
+    /// `size_bytes`, formatted and mounted like [`LoopFs::new`]; removed
+    /// on drop.
+    pub fn zram(size_bytes: u64, fs_type: &str) -> io::Result<LoopFs> {
+        let mut me = LoopFs::unformatted()?;
+        let id: u32 = fs::read_to_string(ZRAM_CONTROL.to_owned() + "/hot_add")?
+            .trim()
+            .parse()
+            .map_err(io::Error::other)?;
+        me.zram = Some(id);
+        fs::write(
+            format!("/sys/block/zram{id}/disksize"),
+            size_bytes.to_string(),
+        )?;
+        me.device = Some(format!("/dev/zram{id}"));
+        me.format_and_mount(fs_type)
+    }
+
+    /// The work directory and mount point, no device yet.
+    fn unformatted() -> io::Result<LoopFs> {
+        let work = tempfile::Builder::new()
+            .prefix(&format!("{}-", unique_name()))
+            .tempdir()?;
+        let mount_point = work.path().join("mnt");
+        fs::create_dir(&mount_point)?;
+        Ok(LoopFs {
+            work,
+            mount_point,
+            device: None,
+            zram: None,
+            mounted: false,
+            major_minor: String::new(),
+        })
+    }
+
+    /// Runs `mkfs.<fs_type>` on the device and mounts it.
+    fn format_and_mount(mut self, fs_type: &str) -> io::Result<LoopFs> {
+        let device = self.device.clone().unwrap_or_default();
         let meta = fs::metadata(&device)?;
         if !meta.file_type().is_block_device() {
             return Err(io::Error::other(format!("{device} is not a block device")));
         }
-        me.major_minor = format!("{}:{}", libc::major(meta.rdev()), libc::minor(meta.rdev()));
+        self.major_minor = format!("{}:{}", libc::major(meta.rdev()), libc::minor(meta.rdev()));
         let mut mkfs = Command::new(format!("mkfs.{fs_type}"));
         mkfs.args(["-q", "-F"]);
         if fs_type == "ext4" {
@@ -76,9 +111,9 @@ impl LoopFs {
             mkfs.args(["-E", "lazy_itable_init=0,lazy_journal_init=0"]);
         }
         run(mkfs.arg(&device))?;
-        run(Command::new("mount").arg(&device).arg(&me.mount_point))?;
-        me.mounted = true;
-        Ok(me)
+        run(Command::new("mount").arg(&device).arg(&self.mount_point))?;
+        self.mounted = true;
+        Ok(self)
     }
 
     /// The mounted filesystem's root directory.
@@ -86,7 +121,7 @@ impl LoopFs {
         &self.mount_point
     }
 
-    /// The loop device, e.g. `/dev/loop3`.
+    /// The device, e.g. `/dev/loop3` or `/dev/zram1`.
     pub fn device(&self) -> &str {
         self.device.as_deref().unwrap_or_default()
     }
@@ -108,8 +143,14 @@ impl Drop for LoopFs {
                     .status();
             }
         }
-        if let Some(device) = &self.device {
-            let _ = Command::new("losetup").args(["-d", device]).status();
+        match (self.zram, &self.device) {
+            (Some(id), _) => {
+                let _ = fs::write(ZRAM_CONTROL.to_owned() + "/hot_remove", id.to_string());
+            }
+            (None, Some(device)) => {
+                let _ = Command::new("losetup").args(["-d", device]).status();
+            }
+            (None, None) => {}
         }
         // `work` (image and mount point) is removed when the field drops.
     }

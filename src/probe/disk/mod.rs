@@ -1,35 +1,41 @@
 //! Disk probes: how long etcd would wait on this directory's disk.
 //!
-//! A [`DiskPlan`] names the probes (fsync, wal, backend), the IO engine and
-//! the stop rule; [`run`] checks the directory, creates a scratch directory
-//! under it, runs each probe through the shared measurement loop and
-//! returns one [`DiskResult`] per probe. Nothing outside the scratch
-//! directory is written, and it is removed whatever happens.
+//! A [`DiskPlan`] names the probes (fsync, wal, backend flat out; paced on
+//! etcd's schedule), the IO engine and the stop rule; [`run`] checks the
+//! directory, creates a scratch directory under it, runs each probe
+//! through the shared measurement loop (which also keeps each probe's
+//! stall ledger) and returns one [`DiskResult`] per probe. Nothing outside
+//! the scratch directory is written, and it is removed whatever happens.
 
 mod backend;
 pub mod engine;
 mod error;
 mod fsync;
+pub mod paced;
 mod plan;
 pub mod result;
 mod runner;
 mod scratch;
+pub mod stall;
 mod stop;
 pub mod wal;
 
 pub use error::DiskError;
 pub use plan::{
     AdaptiveStop, BackendParams, DiskPlan, PlanError, StopRule, WalParams, BACKEND_PAGE_BYTES,
-    ETCD_SEGMENT_BYTES, FSYNC_BLOCK_BYTES, FSYNC_FILE_BYTES, QUICK_STOP,
+    DIAGNOSE_MIN_SPAN, ETCD_SEGMENT_BYTES, FSYNC_BLOCK_BYTES, FSYNC_FILE_BYTES, MAX_MIN_SPAN,
+    PACED_DEFAULT_SPAN, QUALIFY_MIN_SPAN, QUICK_STOP,
 };
 pub use result::{DiskProbeKind, DiskResult, EngineKind, StopReason, TimelinePoint};
 pub use runner::{Control, Tick};
 pub use scratch::{HEADROOM_BYTES, SCRATCH_PREFIX};
+pub use stall::{StallEvent, StallLevels, StallSummary};
 
 use backend::BackendWorkload;
 use engine::Engine;
 use fsync::FsyncWorkload;
-use runner::{measure, Workload};
+use paced::PacedWorkload;
+use runner::{measure, LoopPlan, Workload};
 use scratch::Scratch;
 use wal::WalWorkload;
 
@@ -45,22 +51,29 @@ fn run_probes(plan: &DiskPlan, control: &Control<'_>) -> Result<Vec<DiskResult>,
     plan.validate()?;
     let mut engine = engine::open(plan.engine)?;
     let scratch = Scratch::create(&plan.dir, plan.footprint_bytes())?;
-    plan.probes
-        .iter()
-        .map(|&probe| run_probe(probe, plan, &scratch, engine.as_mut(), control))
-        .collect()
+    let mut observed = std::time::Duration::ZERO;
+    let mut results = Vec::with_capacity(plan.probes.len());
+    for &probe in &plan.probes {
+        let lp = LoopPlan {
+            rule: plan.stop_for(probe, observed),
+            stall: plan.stall,
+        };
+        let r = run_probe(probe, plan, lp, &scratch, engine.as_mut(), control)?;
+        observed += std::time::Duration::from_secs_f64(r.duration_s);
+        results.push(r);
+    }
+    Ok(results)
 }
 
 fn run_probe(
     probe: DiskProbeKind,
     plan: &DiskPlan,
+    lp: LoopPlan,
     scratch: &Scratch,
     engine: &mut dyn Engine,
     control: &Control<'_>,
 ) -> Result<DiskResult, DiskError> {
-    let go = |w: &mut dyn Workload, engine: &mut dyn Engine| {
-        measure(probe, w, engine, plan.stop, control)
-    };
+    let go = |w: &mut dyn Workload, engine: &mut dyn Engine| measure(probe, w, engine, lp, control);
     let (measured, block, path) = match probe {
         DiskProbeKind::Fsync => {
             let mut w = FsyncWorkload::new(scratch)?;
@@ -83,6 +96,14 @@ fn run_probe(
             (
                 go(&mut w, engine)?,
                 BACKEND_PAGE_BYTES as u64,
+                w.path().to_path_buf(),
+            )
+        }
+        DiskProbeKind::Paced => {
+            let mut w = PacedWorkload::new(FsyncWorkload::new(scratch)?, plan.rate_per_s);
+            (
+                go(&mut w, engine)?,
+                FSYNC_BLOCK_BYTES as u64,
                 w.path().to_path_buf(),
             )
         }
@@ -166,6 +187,24 @@ mod tests {
         assert!(results[0].duration_s >= 0.35);
         assert!(ticks.get() >= 2, "{} ticks", ticks.get());
         assert!(!results[0].timeline.is_empty());
+    }
+
+    #[test]
+    fn the_paced_probe_observes_its_span_at_its_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = DiskPlan::observing(dir.path().to_path_buf(), Duration::from_millis(600));
+        p.probes = vec![DiskProbeKind::Paced];
+        p.rate_per_s = 50;
+        let results = run(&p, &Control::quiet()).unwrap();
+        let r = &results[0];
+        assert_eq!(r.probe, DiskProbeKind::Paced);
+        assert_eq!(r.stop_reason, StopReason::Duration);
+        assert!(r.duration_s >= 0.6, "{}", r.duration_s);
+        // 50 writes per second for 0.6 s: 30 or 31 writes, not flat out.
+        assert!((29..=32).contains(&r.ops), "{} ops", r.ops);
+        assert_eq!(r.stalls.heartbeat_ms, 100.0);
+        assert!(r.stalls.longest_ms > 0.0);
+        assert!(is_empty(dir.path()));
     }
 
     #[test]

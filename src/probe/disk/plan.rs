@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::paced::{DEFAULT_RATE_PER_S, MAX_RATE_PER_S};
 use super::result::{DiskProbeKind, EngineKind};
+use super::stall::StallLevels;
 
 /// Bytes per write of the fsync probe (fio's etcd test: `--bs=2300`).
 pub const FSYNC_BLOCK_BYTES: usize = 2300;
@@ -42,6 +44,9 @@ pub struct AdaptiveStop {
     pub tolerance: f64,
     /// Longest a probe may run whether or not p99 is stable.
     pub time_cap: Duration,
+    /// Shortest a probe runs however stable p99 is: what is left of the
+    /// run's minimum span ([`DiskPlan::min_span`]) when the probe starts.
+    pub min_span: Duration,
 }
 
 /// Default adaptive stop: first comparison after 500 samples, halves within
@@ -51,7 +56,22 @@ pub const QUICK_STOP: AdaptiveStop = AdaptiveStop {
     min_samples: 500,
     tolerance: 0.05,
     time_cap: Duration::from_secs(6),
+    min_span: Duration::ZERO,
 };
+
+/// How long `qualify` observes the disk at least (`--min-span`): 30 s
+/// cover a few rounds of what recurs every few seconds (ext4 commits
+/// its journal every 5 s, the kernel flusher wakes every 5 s and writes
+/// back what is older than 30 s: `vm.dirty_writeback_centisecs`,
+/// `vm.dirty_expire_centisecs`).
+pub const QUALIFY_MIN_SPAN: Duration = Duration::from_secs(30);
+/// How long `diagnose` observes the disk at etcd's pace: short, since a
+/// live cluster's own metrics tell the history.
+pub const DIAGNOSE_MIN_SPAN: Duration = Duration::from_secs(3);
+/// How long `disk --probe paced` runs without `--min-span`.
+pub const PACED_DEFAULT_SPAN: Duration = Duration::from_secs(10);
+/// Longest `--min-span` accepted.
+pub const MAX_MIN_SPAN: Duration = Duration::from_secs(3600);
 
 /// Shape of the WAL probe's workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +132,15 @@ pub struct DiskPlan {
     pub wal: WalParams,
     /// Backend probe workload.
     pub backend: BackendParams,
+    /// Writes per second of the paced probe.
+    pub rate_per_s: u32,
+    /// The least time the run observes the disk (`--min-span`): the paced
+    /// probe runs this long, and without one the adaptive stop ends no
+    /// probe before the run has observed the disk this long. `None`: the
+    /// paced probe runs [`PACED_DEFAULT_SPAN`], no floor.
+    pub min_span: Option<Duration>,
+    /// The stall levels every probe counts operations against.
+    pub stall: StallLevels,
 }
 
 /// A plan whose parameters cannot run.
@@ -132,6 +161,9 @@ pub enum PlanError {
     /// A backend parameter out of range.
     #[error("backend: {0}")]
     Backend(&'static str),
+    /// A paced-probe parameter out of range.
+    #[error("paced: {0}")]
+    Paced(&'static str),
 }
 
 /// Most pages one backend commit may write (keeps one io_uring submission
@@ -154,6 +186,44 @@ impl DiskPlan {
             stop: StopRule::Adaptive(QUICK_STOP),
             wal: WalParams::default(),
             backend: BackendParams::default(),
+            rate_per_s: DEFAULT_RATE_PER_S,
+            min_span: None,
+            stall: StallLevels::default(),
+        }
+    }
+
+    /// What `qualify` (`min_span` [`QUALIFY_MIN_SPAN`]) and `diagnose`
+    /// ([`DIAGNOSE_MIN_SPAN`]) run: the quick plan's flat-out probes (the
+    /// fio comparison), then the paced probe for `min_span`.
+    pub fn observing(dir: PathBuf, min_span: Duration) -> DiskPlan {
+        let mut plan = DiskPlan::quick(dir);
+        plan.probes.push(DiskProbeKind::Paced);
+        plan.min_span = Some(min_span);
+        plan
+    }
+
+    /// The stop rule of `probe` when the run has already observed the
+    /// disk for `observed`. An explicit `--ops`/`--duration` applies to
+    /// every probe as given. Under the adaptive rule the paced probe runs
+    /// the whole minimum span, and the other probes keep to the rest of it
+    /// when no paced probe is in the plan.
+    pub fn stop_for(&self, probe: DiskProbeKind, observed: Duration) -> StopRule {
+        let StopRule::Adaptive(a) = self.stop else {
+            return self.stop;
+        };
+        if probe == DiskProbeKind::Paced {
+            return StopRule::Duration(self.min_span.unwrap_or(PACED_DEFAULT_SPAN));
+        }
+        match self.min_span {
+            Some(span) if !self.probes.contains(&DiskProbeKind::Paced) => {
+                let rest = span.saturating_sub(observed);
+                StopRule::Adaptive(AdaptiveStop {
+                    min_span: rest,
+                    time_cap: a.time_cap.max(rest),
+                    ..a
+                })
+            }
+            _ => self.stop,
         }
     }
 
@@ -188,6 +258,17 @@ impl DiskPlan {
         if (wal_batch_bytes(w) as u64) * 2 > w.segment_bytes {
             return Err(PlanError::Wal("a batch must fit twice in a segment"));
         }
+        if self.rate_per_s == 0 || self.rate_per_s > MAX_RATE_PER_S {
+            return Err(PlanError::Paced("rate must be 1..=10000 writes per second"));
+        }
+        if self
+            .min_span
+            .is_some_and(|s| s.is_zero() || s > MAX_MIN_SPAN)
+        {
+            return Err(PlanError::Paced(
+                "minimum span must be positive and at most an hour",
+            ));
+        }
         let b = &self.backend;
         if b.pages_per_commit == 0 || b.pages_per_commit > MAX_PAGES_PER_COMMIT {
             return Err(PlanError::Backend("pages per commit must be 1..=256"));
@@ -207,7 +288,7 @@ impl DiskPlan {
         self.probes
             .iter()
             .map(|p| match p {
-                DiskProbeKind::Fsync => FSYNC_FILE_BYTES,
+                DiskProbeKind::Fsync | DiskProbeKind::Paced => FSYNC_FILE_BYTES,
                 // The full segment plus the freshly cut one.
                 DiskProbeKind::Wal => 2 * self.wal.segment_bytes,
                 DiskProbeKind::Backend => self.backend.file_bytes,
@@ -267,5 +348,55 @@ mod tests {
         assert_eq!(p.footprint_bytes(), 2 * ETCD_SEGMENT_BYTES);
         p.probes = vec![DiskProbeKind::Fsync];
         assert_eq!(p.footprint_bytes(), FSYNC_FILE_BYTES);
+    }
+
+    #[test]
+    fn the_paced_probe_carries_the_minimum_span() {
+        let p = DiskPlan::observing(PathBuf::from("/tmp"), QUALIFY_MIN_SPAN);
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(p.probes.last(), Some(&DiskProbeKind::Paced));
+        let secs = Duration::from_secs;
+        assert_eq!(
+            p.stop_for(DiskProbeKind::Paced, secs(9)),
+            StopRule::Duration(QUALIFY_MIN_SPAN)
+        );
+        // The paced probe observes the span; the flat-out ones stay quick.
+        assert_eq!(
+            p.stop_for(DiskProbeKind::Fsync, secs(0)),
+            StopRule::Adaptive(QUICK_STOP)
+        );
+        assert_eq!(
+            plan().stop_for(DiskProbeKind::Paced, secs(0)),
+            StopRule::Duration(PACED_DEFAULT_SPAN)
+        );
+    }
+
+    #[test]
+    fn without_a_paced_probe_the_adaptive_stop_keeps_to_the_span() {
+        let mut p = DiskPlan::observing(PathBuf::from("/tmp"), QUALIFY_MIN_SPAN);
+        p.probes = vec![DiskProbeKind::Fsync, DiskProbeKind::Wal];
+        let secs = Duration::from_secs;
+        let StopRule::Adaptive(a) = p.stop_for(DiskProbeKind::Fsync, secs(0)) else {
+            panic!("adaptive expected");
+        };
+        assert_eq!((a.min_span, a.time_cap), (secs(30), secs(30)));
+        let StopRule::Adaptive(a) = p.stop_for(DiskProbeKind::Wal, secs(31)) else {
+            panic!("adaptive expected");
+        };
+        assert_eq!(a, QUICK_STOP);
+        p.stop = StopRule::Ops(5);
+        assert_eq!(p.stop_for(DiskProbeKind::Paced, secs(0)), StopRule::Ops(5));
+    }
+
+    #[test]
+    fn paced_parameters_are_bounded() {
+        let mut p = plan();
+        p.rate_per_s = 0;
+        assert!(matches!(p.validate(), Err(PlanError::Paced(_))));
+        let mut p = plan();
+        p.min_span = Some(Duration::ZERO);
+        assert!(matches!(p.validate(), Err(PlanError::Paced(_))));
+        p.min_span = Some(MAX_MIN_SPAN + Duration::from_secs(1));
+        assert!(matches!(p.validate(), Err(PlanError::Paced(_))));
     }
 }

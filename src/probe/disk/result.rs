@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::stall::StallSummary;
 use crate::measure::{EncodedHistogram, LatencySummary};
 
 /// Which disk probe ran.
@@ -16,6 +17,9 @@ pub enum DiskProbeKind {
     Wal,
     /// bbolt-commit-like: random 4 KiB page writes, fdatasync, meta page, fdatasync.
     Backend,
+    /// etcd-paced: 2300-byte appends, each followed by fdatasync, on a
+    /// fixed schedule; latency counted from each write's scheduled time.
+    Paced,
 }
 
 impl DiskProbeKind {
@@ -25,6 +29,7 @@ impl DiskProbeKind {
             DiskProbeKind::Fsync => "fsync",
             DiskProbeKind::Wal => "wal",
             DiskProbeKind::Backend => "backend",
+            DiskProbeKind::Paced => "paced",
         }
     }
 }
@@ -104,14 +109,16 @@ pub struct DiskResult {
     pub block_size_bytes: u64,
     /// Operations measured: fdatasyncs (fsync, wal) or commits (backend).
     pub ops: u64,
-    /// Wall-clock length of the measured run, seconds.
+    /// Wall-clock length of the measured run: how long the probe observed
+    /// the disk, seconds.
     pub duration_s: f64,
     /// Operations per second.
     pub iops: f64,
     /// Bytes written per second, MiB/s.
     pub throughput_mib_s: f64,
-    /// The latency etcd waits on: the fdatasync (fsync, wal) or the whole
-    /// commit (backend), microseconds.
+    /// The latency etcd waits on: the fdatasync (fsync, wal), the whole
+    /// commit (backend), or write and fdatasync counted from the write's
+    /// scheduled time (paced), microseconds.
     pub latency_us: LatencySummary,
     /// Latency of the write call alone (fsync probe), microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,4 +130,8 @@ pub struct DiskResult {
     pub timeline: Vec<TimelinePoint>,
     /// Full distribution of `latency_us` (HdrHistogram V2, base64, ns).
     pub latency_histogram: EncodedHistogram,
+    /// Operations slower than the heartbeat interval and half the election
+    /// timeout: counts, the longest, when they happened, their period.
+    #[serde(default)]
+    pub stalls: StallSummary,
 }

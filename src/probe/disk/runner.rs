@@ -1,7 +1,7 @@
 //! The measurement loop shared by every probe: run a workload's operations
 //! until the stop rule says done, recording each latency in histograms and
-//! per-interval timeline points, checking for cancellation between
-//! operations and reporting progress to the caller.
+//! per-interval timeline points and the stall ledger, checking for
+//! cancellation between operations and reporting progress to the caller.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use super::engine::Engine;
 use super::error::DiskError;
 use super::plan::StopRule;
 use super::result::{DiskProbeKind, DiskResult, TimelinePoint};
+use super::stall::{StallLevels, StallSummary, StallTracker};
 use super::stop::Stopper;
 use crate::measure::LatencyHistogram;
 
@@ -153,17 +154,30 @@ pub struct Measured {
     pub stop_reason: super::result::StopReason,
     /// Per-interval points.
     pub timeline: Vec<TimelinePoint>,
+    /// Operations slower than the stall levels.
+    pub stalls: StallSummary,
 }
 
-/// Runs `workload` until `rule` says stop.
+/// How one probe's loop runs: when it stops and what counts as a stall.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopPlan {
+    /// The stop rule.
+    pub rule: StopRule,
+    /// The stall levels.
+    pub stall: StallLevels,
+}
+
+/// Runs `workload` until the plan's rule says stop.
 pub fn measure(
     probe: DiskProbeKind,
     workload: &mut dyn Workload,
     engine: &mut dyn Engine,
-    rule: StopRule,
+    plan: LoopPlan,
     control: &Control<'_>,
 ) -> Result<Measured, DiskError> {
+    let rule = plan.rule;
     let mut stopper = Stopper::new(rule);
+    let mut stalls = StallTracker::new(plan.stall);
     let mut latency = LatencyHistogram::new();
     let mut write_latency: Option<LatencyHistogram> = None;
     let mut timeline = Timeline::new();
@@ -185,6 +199,7 @@ pub fn measure(
                 .record(w);
         }
         timeline.record(elapsed, sample.latency);
+        stalls.record(elapsed, sample.latency);
         if let Some(reason) = stopper.observe(ops, elapsed, sample.latency) {
             return Ok(Measured {
                 ops,
@@ -194,6 +209,7 @@ pub fn measure(
                 write_latency,
                 stop_reason: reason,
                 timeline: timeline.finish(elapsed),
+                stalls: stalls.finish(),
             });
         }
         if elapsed >= next_tick {
@@ -243,6 +259,7 @@ impl Measured {
             stop_reason: self.stop_reason,
             timeline: self.timeline,
             latency_histogram: self.latency.encode(),
+            stalls: self.stalls,
         }
     }
 }

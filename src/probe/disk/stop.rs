@@ -6,7 +6,9 @@
 //! checkpoint the samples since the previous checkpoint are exactly the
 //! second half of the run and everything before it the first half. Two
 //! histograms hold the halves; the run is stable when their p99 agree
-//! within the tolerance.
+//! within the tolerance. A stable p99 ends no run before its minimum span
+//! (`AdaptiveStop::min_span`): what recurs every few seconds must have had
+//! the time to show.
 
 use std::time::Duration;
 
@@ -62,7 +64,7 @@ impl Stopper {
     ) -> Option<StopReason> {
         self.second_half.record(latency);
         if ops >= self.next_checkpoint {
-            if !self.first_half.is_empty() && ops >= a.min_samples {
+            if !self.first_half.is_empty() && ops >= a.min_samples && elapsed >= a.min_span {
                 let p_first = self.first_half.quantile_us(0.99);
                 let p_second = self.second_half.quantile_us(0.99);
                 if relative_difference(p_first, p_second) <= a.tolerance {
@@ -97,6 +99,7 @@ mod tests {
             min_samples,
             tolerance: 0.05,
             time_cap: CAP,
+            min_span: Duration::ZERO,
         })
     }
 
@@ -151,6 +154,20 @@ mod tests {
         let (ops, reason) = run(adaptive(400), tail);
         assert!(ops > 400, "stopped too early at {ops}");
         assert_eq!(reason, StopReason::Stable);
+    }
+
+    #[test]
+    fn a_stable_p99_waits_for_the_minimum_span() {
+        let steady = |i: u64| Duration::from_micros(100 + i % 10);
+        let rule = StopRule::Adaptive(AdaptiveStop {
+            min_samples: 200,
+            tolerance: 0.05,
+            time_cap: CAP,
+            min_span: Duration::from_millis(3000),
+        });
+        // One sample per ms: stable at 200 ops, but the next checkpoint
+        // past 3 s (200 doubling to 3200) is the first that may stop.
+        assert_eq!(run(rule, steady), (3200, StopReason::Stable));
     }
 
     #[test]

@@ -59,7 +59,8 @@ impl Pacer {
 /// busy with earlier pings then (`writer_free` after `scheduled`: the path
 /// held it up), otherwise when the writer woke (`woke`, its own lateness
 /// excluded).
-pub fn clock_start(scheduled: Instant, writer_free: Instant, woke: Instant) -> Instant {
+/// Generic over the clock, so the disk's paced probe (std time) shares it.
+pub fn clock_start<I: Ord + Copy>(scheduled: I, writer_free: I, woke: I) -> I {
     if writer_free > scheduled {
         scheduled
     } else {

@@ -1,0 +1,111 @@
+//! The paced probe: etcd's write pattern in time, not only in size. The
+//! fsync probe's 2300-byte appends, each followed by fdatasync, leave on a
+//! fixed schedule (`--rate` per second) instead of back to back, for a
+//! span long enough to see what comes once every few seconds (writeback,
+//! journal commits, a cloud volume out of burst credits).
+//!
+//! Latency is counted from each write's *scheduled* time (no coordinated
+//! omission): when the disk hangs for 300 ms, every write due in those
+//! 300 ms is counted with the wait it had, as every heartbeat due then
+//! would be late in etcd. When the writer was idle at the scheduled time
+//! and merely woke late, the lateness is the harness's and the clock
+//! starts when it woke ([`clock_start`], as the network rtt probe does).
+
+use std::time::{Duration, Instant};
+
+use super::engine::Engine;
+use super::error::DiskError;
+use super::fsync::FsyncWorkload;
+use super::runner::{OpSample, Workload};
+use crate::probe::net::rtt::clock_start;
+
+/// Default writes per second. A 1000-node Kubernetes cluster renews 1000
+/// node Leases every 10 s (kubelet: renew interval = 25 % of
+/// `nodeLeaseDurationSeconds`, 40 s): 100 writes per second before any
+/// other object changes, each a WAL append etcd fdatasyncs before it
+/// answers. It is also ten writes per 100 ms heartbeat interval, so a
+/// stall of one heartbeat delays ten of them.
+pub const DEFAULT_RATE_PER_S: u32 = 100;
+/// Highest `--rate` accepted (one write per 100 µs).
+pub const MAX_RATE_PER_S: u32 = 10_000;
+
+/// The fsync workload on a fixed schedule.
+pub struct PacedWorkload<'s> {
+    inner: FsyncWorkload<'s>,
+    interval: Duration,
+    start: Option<Instant>,
+    next: u64,
+    free_at: Option<Instant>,
+}
+
+impl<'s> PacedWorkload<'s> {
+    /// `inner`'s writes at `rate_per_s` per second; the schedule starts at
+    /// the first operation.
+    pub fn new(inner: FsyncWorkload<'s>, rate_per_s: u32) -> PacedWorkload<'s> {
+        PacedWorkload {
+            inner,
+            interval: Duration::from_nanos(1_000_000_000 / u64::from(rate_per_s.max(1))),
+            start: None,
+            next: 0,
+            free_at: None,
+        }
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &std::path::Path {
+        self.inner.path()
+    }
+
+    /// When write `i` (from 0) is due.
+    fn scheduled(&self, start: Instant, i: u64) -> Instant {
+        start
+            + self
+                .interval
+                .saturating_mul(u32::try_from(i).unwrap_or(u32::MAX))
+    }
+}
+
+impl Workload for PacedWorkload<'_> {
+    fn op(&mut self, engine: &mut dyn Engine) -> Result<OpSample, DiskError> {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        let due = self.scheduled(start, self.next);
+        self.next += 1;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let woke = Instant::now();
+        let from = clock_start(due, self.free_at.unwrap_or(start), woke);
+        let sample = self.inner.op(engine)?;
+        let done = Instant::now();
+        self.free_at = Some(done);
+        Ok(OpSample {
+            latency: done - from,
+            ..sample
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::engine;
+    use super::super::scratch::Scratch;
+    use super::*;
+    use crate::probe::disk::EngineKind;
+
+    #[test]
+    fn writes_leave_on_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::create(dir.path(), 0).unwrap();
+        let mut engine = engine::open(EngineKind::Sync).unwrap();
+        let mut w = PacedWorkload::new(FsyncWorkload::new(&scratch).unwrap(), 200);
+        let t0 = Instant::now();
+        for _ in 0..21 {
+            let s = w.op(engine.as_mut()).unwrap();
+            assert_eq!(s.bytes, 2300);
+        }
+        // 20 intervals of 5 ms after the first write.
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+    }
+}
