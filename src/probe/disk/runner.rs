@@ -11,7 +11,7 @@ use super::error::DiskError;
 use super::plan::StopRule;
 use super::result::{DiskProbeKind, DiskResult, TimelinePoint};
 use super::stop::Stopper;
-use crate::measure::LatencyHistogram;
+use crate::measure::{round3, LatencyHistogram};
 
 /// Length of one timeline interval.
 pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(250);
@@ -245,10 +245,6 @@ impl Measured {
             latency_histogram: self.latency.encode(),
         }
     }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1_000.0).round() / 1_000.0
 }
 
 #[cfg(test)]
