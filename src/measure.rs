@@ -337,9 +337,18 @@ fn ns_to_us(ns: u64) -> f64 {
     round3(ns as f64 / 1_000.0)
 }
 
-fn round3(v: f64) -> f64 {
+/// `v` rounded to 3 decimals (what every summary reports).
+pub fn round3(v: f64) -> f64 {
     (v * 1_000.0).round() / 1_000.0
 }
+
+/// `v` rounded to 2 decimals (rates and percentages).
+pub fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Bytes in a mebibyte.
+pub const MIB: u64 = 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use etcd_doctor::cluster::tls::TlsRequest;
 use etcd_doctor::cluster::{inspect, ConnPlan, ConnRequest, InspectPlan};
 use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use serde_json::Value;
-use support::doctor::{doctor, report};
+use support::doctor::{doctor, exits, report};
 use support::etcd::{Cluster, Version};
 
 fn json(out: &Output) -> Value {
@@ -299,5 +299,33 @@ fn dead_and_silent_members_are_rows_with_errors_within_the_timeouts() {
             .ends_with(&format!("member remove {dead_id}")),
         "{finding}"
     );
+    // `cluster health` with one endpoint down (killed, or silent) exits 1
+    // with the error row, as `etcdctl endpoint health` does.
+    let up = c.members[0].client_url();
+    for down in [&dead, &silent_url] {
+        let eps = format!("{up},{down}");
+        let theirs = c.etcdctl_at(&eps, &["endpoint", "health", "--command-timeout", "2s"]);
+        assert_eq!(theirs.status.code(), Some(1), "etcdctl exits 1 here");
+        let mut cmd =
+            doctor("cluster health -w json --dial-timeout 1s --command-timeout 2s --endpoints");
+        let out = exits(cmd.arg(&eps), 1);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = report["cluster"]["health"].as_array().unwrap();
+        let health: Vec<bool> = rows
+            .iter()
+            .map(|h| h["health"].as_bool().unwrap())
+            .collect();
+        assert_eq!(health, [true, false], "{rows:?}");
+        assert!(
+            rows[1]["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{rows:?}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.lines().last(),
+            Some("etcd-doctor: unhealthy cluster"),
+            "{stderr}"
+        );
+    }
     drop(silent);
 }

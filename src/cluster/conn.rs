@@ -133,7 +133,7 @@ impl ConnPlan {
             .unwrap_or(rest)
             .parse()
             .map_err(|_| bad())?;
-        let port = authority.port_u16().ok_or_else(bad)?;
+        let port = authority.port_u16().filter(|p| *p > 0).ok_or_else(bad)?;
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -234,5 +234,34 @@ mod tests {
             c.etcdctl_flags(&c.endpoints),
             "--endpoints=http://127.0.0.1:2379"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_endpoint_parses_or_is_refused_without_panic(e in "\\PC{0,80}") {
+            let plan = ConnPlan::new(request(&["127.0.0.1:2379"], TlsRequest::default())).unwrap();
+            if let Ok(t) = plan.target(&e) {
+                proptest::prop_assert!(t.port > 0 && !t.host.is_empty());
+            }
+        }
+
+        #[test]
+        fn url_shaped_endpoints_keep_their_port(
+            host in "[a-z0-9.-]{1,20}|\\[[0-9a-f:]{2,20}\\]", port in 0u32..70_000,
+        ) {
+            let plan = ConnPlan::new(request(&["127.0.0.1:2379"], TlsRequest::default())).unwrap();
+            if let Ok(t) = plan.target(&format!("http://{host}:{port}")) {
+                proptest::prop_assert_eq!(u32::from(t.port), port);
+            }
+        }
+    }
+
+    #[test]
+    fn port_zero_is_not_an_endpoint() {
+        let plan = ConnPlan::new(request(&["127.0.0.1:2379"], TlsRequest::default())).unwrap();
+        assert!(matches!(
+            plan.target("127.0.0.1:0"),
+            Err(ConnError::BadEndpoint(_))
+        ));
     }
 }

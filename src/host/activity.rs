@@ -18,6 +18,7 @@ use procfs::{CurrentSI, DiskStat, KernelStats};
 use serde::{Deserialize, Serialize};
 
 use super::device::DeviceFacts;
+use crate::measure::{round2, MIB};
 
 /// How many of the heaviest other writers are kept.
 pub const TOP_WRITERS: usize = 8;
@@ -188,19 +189,13 @@ fn device_io(a: &DiskStat, b: &DiskStat, window_s: f64) -> DeviceIo {
                 .min(100.0),
         ),
         write_iops: round2(writes as f64 / window_s.max(1e-3)),
-        write_mib_s: round2(sectors as f64 * 512.0 / MIB / window_s.max(1e-3)),
+        write_mib_s: round2(sectors as f64 * 512.0 / MIB as f64 / window_s.max(1e-3)),
         write_await_ms: if writes == 0 {
             0.0
         } else {
             round2(b.time_writing.saturating_sub(a.time_writing) as f64 / writes as f64)
         },
     }
-}
-
-const MIB: f64 = 1024.0 * 1024.0;
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// `write_bytes` of every process we may read, by pid (this one excluded).
@@ -240,7 +235,7 @@ fn top_writers(
             comm: fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim().to_string())
                 .unwrap_or_default(),
-            write_mib_s: round2(bytes as f64 / MIB / window_s.max(1e-3)),
+            write_mib_s: round2(bytes as f64 / MIB as f64 / window_s.max(1e-3)),
             on_device,
         })
         .collect()

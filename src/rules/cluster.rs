@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::facts::QuotaSource;
 use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics};
+use crate::measure::MIB;
 use crate::rules::profile::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity};
-
-const MIB: u64 = 1024 * 1024;
 
 /// Thresholds of the cluster rules. `Default` is etcd's own guidance; each
 /// field names its unit and its source.
@@ -162,7 +161,7 @@ pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     .into_iter()
     .flatten()
     .collect();
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    super::sort(&mut findings);
     findings
 }
 

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::finding::{Evidence, Finding, FindingId, Severity};
+use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 
 /// Largest election timeout etcd accepts, ms (`--election-timeout` is
@@ -112,7 +113,7 @@ pub fn evaluate(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
     let mut out: Vec<Finding> = peer_rtt_high(results, t).into_iter().collect();
     out.extend(results.iter().filter_map(|r| nic_saturated(r, t)));
     out.extend(net_errors(results, t));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+    super::sort(&mut out);
     out
 }
 
@@ -407,10 +408,6 @@ fn loss_finding(iface: &str, l: &Loss, t: &NetThresholds) -> Option<Finding> {
 
 fn pct(ratio: f64) -> f64 {
     round2(ratio * 100.0)
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

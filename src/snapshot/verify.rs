@@ -96,48 +96,6 @@ pub struct SnapshotStatus {
     pub txid: u64,
 }
 
-/// A read-only memory map of a whole file.
-struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Mapped {
-    fn open(file: &File, len: usize) -> std::io::Result<Mapped> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a fresh private read-only mapping of `len` bytes of an open
-        // file; the pointer is checked and unmapped once, in Drop.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Mapped { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` readable bytes alive as long as self.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `open`.
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
-}
-
 /// Verifies the snapshot at `path` and computes its status.
 pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
     let io = |error| VerifyError::Io {
@@ -151,8 +109,11 @@ pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
             path: path.to_path_buf(),
         });
     }
-    let map = Mapped::open(&file, size as usize).map_err(io)?;
-    verify_bytes(path, map.bytes())
+    // SAFETY: a private read-only mapping; a snapshot changed by another
+    // process while it is verified can only give wrong bytes (then a hash
+    // mismatch), as a read would.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    verify_bytes(path, &map)
 }
 
 /// Verifies snapshot bytes (`path` only names the file in errors).

@@ -12,7 +12,7 @@ use super::plan::StopRule;
 use super::result::{DiskProbeKind, DiskResult, TimelinePoint};
 use super::stall::{StallLevels, StallSummary, StallTracker};
 use super::stop::Stopper;
-use crate::measure::LatencyHistogram;
+use crate::measure::{round3, LatencyHistogram};
 
 /// Length of one timeline interval.
 pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(250);
@@ -262,10 +262,6 @@ impl Measured {
             stalls: self.stalls,
         }
     }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1_000.0).round() / 1_000.0
 }
 
 #[cfg(test)]

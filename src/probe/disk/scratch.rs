@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::error::DiskError;
+use crate::measure::MIB;
 
 /// Bytes always left free on the filesystem beyond what the run needs.
 pub const HEADROOM_BYTES: u64 = 64 * 1024 * 1024;
@@ -83,7 +84,6 @@ fn check_free_space(dir: &Path, need_bytes: u64) -> Result<(), DiskError> {
         .map_err(|e| DiskError::io(dir, "statvfs", io::Error::from(e)))?;
     let free = st.blocks_available() as u64 * st.fragment_size() as u64;
     if free < need_bytes.saturating_add(HEADROOM_BYTES) {
-        const MIB: u64 = 1024 * 1024;
         return Err(DiskError::InsufficientSpace {
             path: dir.to_path_buf(),
             free_mib: free / MIB,

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::result::{CeilingSource, NetResult, NicUsage};
+use crate::measure::round3;
 
 /// Width of the windows the peak rates are taken over.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
@@ -348,10 +349,6 @@ pub fn assign_measured_ceilings(results: &mut [NetResult]) {
 
 fn mbit_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / 1e6 / secs
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1_000.0).round() / 1_000.0
 }
 
 #[cfg(test)]

@@ -443,4 +443,27 @@ mod tests {
         };
         assert_eq!(decode_trailer(&encode_trailer(&t)), t);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_bytes_decode_without_panic(bytes in proptest::array::uniform24(proptest::num::u8::ANY)) {
+            if let Ok(Header::Valid { token_bytes, request }) = decode_header(&bytes) {
+                proptest::prop_assert!((1..=MAX_TOKEN_BYTES).contains(&token_bytes));
+                let again = encode_request(&request, &vec![b't'; token_bytes]);
+                proptest::prop_assert_eq!(&again[..8], &bytes[..8]);
+            }
+        }
+
+        #[test]
+        fn any_reply_or_trailer_bytes_decode_without_panic(
+            reply in proptest::array::uniform24(proptest::num::u8::ANY),
+            trailer in proptest::array::uniform16(proptest::num::u8::ANY),
+        ) {
+            if let Ok(r) = decode_reply(&reply) {
+                proptest::prop_assert_eq!(decode_reply(&encode_reply(&r)), Ok(r));
+            }
+            let t = decode_trailer(&trailer);
+            proptest::prop_assert_eq!(encode_trailer(&t), trailer);
+        }
+    }
 }
