@@ -75,7 +75,7 @@ fn json_contract_carries_verdict_profile_and_rules_checked() {
     assert_eq!(raw["schema_version"], 1);
     assert_eq!(report.command, "qualify");
     assert_eq!(report.profile.as_deref(), Some("cloud-essd"));
-    assert_eq!(report.disk.len(), 3);
+    assert_eq!(report.disk.len(), 4, "fsync, wal, backend and paced");
     for id in [
         FindingId::DiskFsyncSlow,
         FindingId::DiskRotational,
@@ -107,11 +107,11 @@ fn report_bundle_holds_every_format() {
     let read = |name: &str| std::fs::read_to_string(bundle.path().join("r").join(name)).unwrap();
 
     let report: Report = serde_json::from_str(&read("report.json")).unwrap();
-    assert_eq!(report.disk.len(), 3);
+    assert_eq!(report.disk.len(), 4, "fsync, wal, backend and paced");
     assert!(read("report.md").starts_with("# etcd-doctor qualify: "));
     let html = read("report.html");
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    assert_eq!(html.matches("<svg").count(), 9, "3 plots per disk probe");
+    assert_eq!(html.matches("<svg").count(), 12, "3 plots per disk probe");
 
     let prom = read("report.prom");
     let lines = prom.lines().map(|l| Ok(l.to_string()));

@@ -79,10 +79,11 @@ fn chromium_renders_the_report_with_its_plots() {
     let dom = chromium(&page, &profile, &["--dump-dom"]);
     assert_eq!(
         dom.matches("<svg").count(),
-        9,
-        "3 plots per disk probe in the DOM"
+        12,
+        "3 plots per disk probe (fsync, wal, backend, paced) in the DOM"
     );
     assert!(dom.contains("fsync latency CDF") && dom.contains("backend latency over time"));
+    assert!(dom.contains("paced latency over time"));
 
     let shot = dir.path().join("report.png");
     chromium(

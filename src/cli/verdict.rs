@@ -301,3 +301,49 @@ impl CompareArgs {
         Ok((request, self.output.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::disk::DiskProbeKind;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: QualifyArgs,
+    }
+
+    fn disk_plan(args: &[&str]) -> DiskPlan {
+        let mut argv = vec!["qualify", "--dir", "/d"];
+        argv.extend_from_slice(args);
+        let plan = Wrap::try_parse_from(argv).unwrap().args.into_plan();
+        plan.unwrap().disk.unwrap()
+    }
+
+    #[test]
+    fn qualify_observes_the_disk_at_etcds_pace_for_its_minimum_span() {
+        let d = disk_plan(&[]);
+        assert_eq!(d.probes.len(), 4);
+        assert_eq!(d.probes.last(), Some(&DiskProbeKind::Paced));
+        assert_eq!(d.min_span, Some(QUALIFY_MIN_SPAN));
+        assert_eq!(d.stall, StallLevels::default());
+        let d = disk_plan(&["--probe", "fsync", "--min-span", "5"]);
+        assert_eq!(d.probes, vec![DiskProbeKind::Fsync]);
+        assert_eq!(d.min_span, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn the_profile_sets_the_stall_levels() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(
+            &profile,
+            "[disk]\nstall_warn_ms = 50.0\nstall_fail_ms = 300.0\n",
+        )
+        .unwrap();
+        let d = disk_plan(&["--profile", profile.to_str().unwrap()]);
+        assert_eq!(d.stall.heartbeat, Duration::from_millis(50));
+        assert_eq!(d.stall.half_election, Duration::from_millis(300));
+    }
+}

@@ -77,10 +77,12 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn disk_families<'a>(report: &Report, base: &str) -> [Family<'a>; 3] {
+fn disk_families<'a>(report: &Report, base: &str) -> [Family<'a>; 5] {
     let mut latency = Vec::new();
     let mut iops = Vec::new();
     let mut bytes = Vec::new();
+    let mut stalls = Vec::new();
+    let mut longest = Vec::new();
     for r in &report.disk {
         let l = format!(
             "{base},probe=\"{}\",engine=\"{}\",dir=\"{}\"",
@@ -92,7 +94,9 @@ fn disk_families<'a>(report: &Report, base: &str) -> [Family<'a>; 3] {
             latency.push((format!("{l},quantile=\"{q}\""), f(&r.latency_us) / 1e6));
         }
         iops.push((l.clone(), r.iops));
-        bytes.push((l, r.throughput_mib_s * 1024.0 * 1024.0));
+        bytes.push((l.clone(), r.throughput_mib_s * 1024.0 * 1024.0));
+        stalls.push((l.clone(), r.stalls.events_count as f64));
+        longest.push((l, r.stalls.longest_ms / 1e3));
     }
     [
         Family {
@@ -110,6 +114,16 @@ fn disk_families<'a>(report: &Report, base: &str) -> [Family<'a>; 3] {
             name: "etcd_doctor_disk_write_bytes_per_second",
             help: "Bytes written per second by the disk probe.",
             samples: bytes,
+        },
+        Family {
+            name: "etcd_doctor_disk_stalls",
+            help: "Stalls (ops longer than the heartbeat interval, overlapping ones merged) per disk probe.",
+            samples: stalls,
+        },
+        Family {
+            name: "etcd_doctor_disk_longest_op_seconds",
+            help: "Longest op of the disk probe (the longest stall when above the heartbeat interval).",
+            samples: longest,
         },
     ]
 }

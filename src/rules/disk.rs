@@ -135,7 +135,9 @@ pub fn fsync_slow(
 ) -> Option<Finding> {
     let mut severity = None;
     let mut evidence = Vec::new();
-    for r in results {
+    // The paced probe's latency counts queueing behind a stall from the
+    // scheduled time: disk.fsync-stall judges it, not these fio-derived levels.
+    for r in results.iter().filter(|r| r.probe != DiskProbeKind::Paced) {
         let (warn, fail) = t.p99_levels_ms(r.probe);
         let p99_ms = r.latency_us.p99 / 1000.0;
         if let Some(s) = level(p99_ms, warn, fail) {
@@ -206,7 +208,7 @@ pub fn rotational(
     let disk = d.disk.as_deref().unwrap_or("unknown disk");
     let fastest_p99_ms = results
         .iter()
-        .filter(|r| r.probe != DiskProbeKind::Backend)
+        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
         .map(|r| r.latency_us.p99 / 1000.0)
         .reduce(f64::min);
     let mut evidence = vec![Evidence {
@@ -316,6 +318,15 @@ pub(crate) mod tests {
         assert!(fail.summary.contains("21.0"), "{}", fail.summary);
         assert!(fail.recommendation.contains("ESSD"));
         assert!(fail.commands[0].contains("--fdatasync=1"));
+    }
+
+    #[test]
+    fn the_paced_probe_is_left_to_the_stall_rule() {
+        let t = DiskThresholds::default();
+        assert_eq!(
+            fsync_slow(&[result(DiskProbeKind::Paced, 50.0)], None, None, &t),
+            None
+        );
     }
 
     #[test]

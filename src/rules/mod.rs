@@ -109,7 +109,7 @@ fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
     let probe_p99_ms = report
         .disk
         .iter()
-        .filter(|r| r.probe != DiskProbeKind::Backend)
+        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
         .map(|r| r.latency_us.p99 / 1000.0)
         .reduce(f64::max);
     let etcd_p99_ms = report
