@@ -16,6 +16,7 @@ use support::doctor::doctor;
 use support::fixtures::disk_report;
 
 const HUGE: &str = "99999999999999999999h";
+const ENDPOINTS_65: &str = "1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9,10:10,11:11,12:12,13:13,14:14,15:15,16:16,17:17,18:18,19:19,20:20,21:21,22:22,23:23,24:24,25:25,26:26,27:27,28:28,29:29,30:30,31:31,32:32,33:33,34:34,35:35,36:36,37:37,38:38,39:39,40:40,41:41,42:42,43:43,44:44,45:45,46:46,47:47,48:48,49:49,50:50,51:51,52:52,53:53,54:54,55:55,56:56,57:57,58:58,59:59,60:60,61:61,62:62,63:63,64:64,65:65";
 
 /// Files the bad inputs refer to, in `dir`.
 fn write_inputs(dir: &Path) {
@@ -89,6 +90,8 @@ const CASES: &[Case] = &[
     ("diagnose --interval 99999999999999999999h", &[], &["--interval"]),
     ("diagnose --no-disk --manifest deep.yaml", &[], &["deep.yaml"]),
     ("diagnose --no-disk", &[("ETCDCTL_DIAL_TIMEOUT", HUGE)], &["--dial-timeout"]),
+    ("net --peers 127.0.0.1:9 --token agent-token --message-size 100,100,100,100,100,100,100,100,100,100,100,100,100,100,100,100,100", &[], &["--message-size"]),
+    ("cluster status", &[("ETCDCTL_ENDPOINTS", ENDPOINTS_65)], &["--endpoints", "65"]),
     ("compare huge.json good.json", &[], &["huge.json", "latency histogram", "payload length 4294967295"]),
     ("compare good.json nested.json", &[], &["nested.json"]),
     ("compare good.json good.json --max-regression 1e9", &[], &["--max-regression"]),

@@ -41,6 +41,9 @@ pub enum ConnError {
     /// No endpoint at all.
     #[error("--endpoints is empty")]
     NoEndpoints,
+    /// More endpoints than [`MAX_ENDPOINTS`].
+    #[error("--endpoints lists {0} endpoints, more than the {MAX_ENDPOINTS} accepted")]
+    TooManyEndpoints(usize),
     /// An endpoint that is not `[scheme://]host:port`.
     #[error("--endpoints: {0:?} is not an endpoint like https://10.0.0.1:2379 or 10.0.0.1:2379")]
     BadEndpoint(String),
@@ -51,6 +54,9 @@ pub enum ConnError {
     #[error("{0} must be more than 0")]
     ZeroTimeout(&'static str),
 }
+
+/// Most endpoints asked at once: etcd clusters have 3 to 7 members.
+pub const MAX_ENDPOINTS: usize = 64;
 
 /// One endpoint to dial.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +99,9 @@ impl ConnPlan {
         }
         if req.endpoints.is_empty() {
             return Err(ConnError::NoEndpoints);
+        }
+        if req.endpoints.len() > MAX_ENDPOINTS {
+            return Err(ConnError::TooManyEndpoints(req.endpoints.len()));
         }
         let tls = if req.tls.any() {
             Some(TlsConfigs::load(&req.tls)?)

@@ -147,6 +147,11 @@ pub struct NetPlan {
     pub iface: Option<String>,
 }
 
+/// Most `--peers`: etcd clusters have 3 to 7 members.
+pub const MAX_PEERS: usize = 64;
+/// Most `--message-size` values (each is a measuring phase of its own).
+pub const MAX_MESSAGE_SIZES: usize = 16;
+
 /// A plan that cannot run; each names the flag to change.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum NetPlanError {
@@ -164,6 +169,9 @@ pub enum NetPlanError {
     /// The same peer twice.
     #[error("--peers lists {0} more than once")]
     DuplicatePeer(String),
+    /// More peers than [`MAX_PEERS`].
+    #[error("--peers lists {0} peers, more than the {MAX_PEERS} accepted")]
+    TooManyPeers(usize),
     /// An empty or over-long token.
     #[error("--token must be 1 to {MAX_TOKEN_BYTES} bytes, got {0}")]
     Token(usize),
@@ -228,6 +236,9 @@ impl NetPlan {
         if self.peers.is_empty() {
             return Err(NetPlanError::NoPeers);
         }
+        if self.peers.len() > MAX_PEERS {
+            return Err(NetPlanError::TooManyPeers(self.peers.len()));
+        }
         for (i, p) in self.peers.iter().enumerate() {
             if self.peers[..i].contains(p) {
                 return Err(NetPlanError::DuplicatePeer(p.to_string()));
@@ -250,7 +261,8 @@ impl NetPlan {
             return Err(NetPlanError::Timeout(secs));
         }
         let size_ok = |s: &u32| (MIN_MESSAGE_BYTES..=MAX_MESSAGE_BYTES).contains(s);
-        if self.message_sizes.is_empty() || !self.message_sizes.iter().all(size_ok) {
+        let count_ok = (1..=MAX_MESSAGE_SIZES).contains(&self.message_sizes.len());
+        if !count_ok || !self.message_sizes.iter().all(size_ok) {
             return Err(NetPlanError::MessageSize(format!(
                 "{:?}",
                 self.message_sizes
