@@ -12,17 +12,16 @@ mod snapshot;
 
 use anyhow::{bail, Context, Result};
 
-use crate::interrupt;
-
 use crate::cli::verdict::{JudgePlan, ProbePlan};
 use crate::cli::{Cli, Command};
 use crate::host::{HostFacts, HostWatch};
+use crate::interrupt;
 use crate::report::{self, OutputPlan, Report};
 use crate::Outcome;
 
 /// Runs one command to completion. SIGINT, SIGTERM and SIGHUP end every
-/// command but `agent` (which stops serving on them) with exit 2; see
-/// [`crate::interrupt`].
+/// command but `agent` with exit 2 (the agent stops serving on SIGINT and
+/// SIGTERM); see [`crate::interrupt`].
 pub fn run(cli: Cli) -> Result<Outcome> {
     if !matches!(cli.command, Command::Agent(_)) {
         interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
@@ -64,6 +63,11 @@ pub(crate) fn probe_host(command: &str, plan: &ProbePlan, watch: HostWatch) -> R
         Some(d) => disk::probe(d)?,
         None => Vec::new(),
     };
+    // A signal after the disk probe's last check must not wait for the
+    // network phase.
+    if interrupt::interrupted() {
+        bail!("interrupted");
+    }
     let net = match &plan.net {
         Some(n) => net::probe(n)?,
         None => Vec::new(),

@@ -317,4 +317,30 @@ process_start_time_seconds 1000
         assert_eq!(m.wal_fsync.unwrap().span, Span::SinceStart);
         assert_eq!(m.wal_fsync.unwrap().count, 1);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_metrics_page_parses_or_is_refused_without_panic(
+            page in "(# (TYPE|HELP) [a-z_]{1,12} [a-z ]{0,10}\n|[a-z_]{1,12}(\\{[a-z]{1,5}=\"[^\"\n]{0,8}\"(,[a-z]{1,5}=\"[0-9.+Inf]{0,5}\")?\\})? [-+0-9.eEInfNa]{0,10}( [0-9]{0,13})?\n|\\PC{0,20}\n){0,20}"
+        ) {
+            if let Ok(scrape) = parse(&page) {
+                let _ = histogram_quantile(0.99, &[]);
+                proptest::prop_assert!(scrape.samples.len() <= page.lines().count());
+            }
+        }
+
+        #[test]
+        fn typed_histograms_with_any_buckets_never_panic(
+            kind in "histogram|summary|counter|gauge|untyped",
+            lines in proptest::collection::vec(
+                "m(_bucket|_sum|_count)?(\\{(le|quantile|To)=\"[-+0-9.eInf]{0,6}\"\\})? [-+0-9.eEInfNa]{1,8}",
+                0..12,
+            ),
+        ) {
+            let page = format!("# TYPE m {kind}\n{}\n", lines.join("\n"));
+            if let Ok(scrape) = parse(&page) {
+                let _ = scrape.samples.len();
+            }
+        }
+    }
 }
