@@ -15,26 +15,17 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use etcd_doctor::host::device::DeviceFacts;
 use etcd_doctor::report::Report;
 use etcd_doctor::rules::{Finding, FindingId, Severity};
+use support::neighbour::{synced_dd, Killed};
 use support::slowdisk::{LoopFs, SlowDisk};
 
 /// The shared budget: a small cloud disk's baseline IOPS.
 const SHARED_IOPS: u32 = 200;
-
-/// Kills the child on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `qualify --probe fsync` of `dir` run by `cmd` (the binary, maybe in a
 /// cgroup), its JSON report.
@@ -134,16 +125,7 @@ fn small_synced_appends_one_at_a_time_are_contention_named_with_their_calls() {
     // A log shipper: dd under another name, 4 KiB O_DSYNC appends, at most
     // 40 MiB.
     let tools = tempfile::tempdir().unwrap();
-    let shipper = tools.path().join("log-shipper");
-    std::fs::copy("/bin/dd", &shipper).unwrap();
-    let _shipper = Killed(
-        disk.command(&shipper)
-            .arg("if=/dev/zero")
-            .arg(format!("of={}", disk.path().join("ship.log").display()))
-            .args(["bs=4k", "count=10000", "oflag=dsync", "status=none"])
-            .spawn()
-            .unwrap(),
-    );
+    let _shipper = synced_dd(&disk, tools.path(), "log-shipper", "ship.log", "4k", 10_000);
     std::thread::sleep(Duration::from_secs(1));
     let report = qualify(disk.command(bin()), disk.path());
     assert_contention_names(&report, "log-shipper");
