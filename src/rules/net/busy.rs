@@ -146,52 +146,33 @@ mod tests {
     #[test]
     fn a_link_busy_before_the_probe_is_named_without_an_impossible_share() {
         let t = NetThresholds::default();
+        let measured = CeilingSource::MeasuredThroughput;
+        let judge = |idle, loaded, peak, source| busy_path(&busy(idle, loaded, peak, source), &t);
         // The case: idle RTT already queued (90 ms), our own flow
         // 2.5 Mbit/s on a 20 Mbit/s link carrying 19 Mbit/s.
-        let f = busy_path(
-            &busy(90.0, 60.0, 19.0, CeilingSource::MeasuredThroughput),
-            &t,
-        )
-        .unwrap();
+        let f = judge(90.0, 60.0, 19.0, measured).unwrap();
         assert_eq!(f.severity, Severity::Warn);
-        assert!(
-            f.summary.contains("other traffic fills the link on eth0"),
-            "{}",
-            f.summary
+        for needle in [
+            "other traffic fills the link on eth0",
+            "no unloaded RTT baseline",
+        ] {
+            assert!(f.summary.contains(needle), "{needle}: {}", f.summary);
+        }
+        assert_eq!(
+            (f.evidence[0].unit.as_str(), f.evidence[0].observed),
+            ("x", 7.6)
         );
-        assert!(
-            f.summary.contains("no unloaded RTT baseline"),
-            "{}",
-            f.summary
-        );
-        assert_eq!(f.evidence[0].unit, "x");
         assert!(f.commands[0].starts_with("ss -tinp"));
-        // Fast RTT: other traffic, but nothing for etcd to fear.
         assert_eq!(
-            busy_path(&busy(1.0, 2.0, 19.0, CeilingSource::MeasuredThroughput), &t),
-            None
-        );
-        // Our own flow at the ceiling is the ordinary loaded-RTT case.
-        assert_eq!(
-            busy_path(
-                &busy(90.0, 90.0, 2.6, CeilingSource::MeasuredThroughput),
-                &t
-            ),
-            None
-        );
-        // A link speed from the driver is a real ceiling, not our share.
-        assert_eq!(
-            busy_path(&busy(90.0, 90.0, 19.0, CeilingSource::LinkSpeed), &t),
-            None
-        );
-        assert_eq!(
-            busy_path(
-                &busy(150.0, 90.0, 19.0, CeilingSource::MeasuredThroughput),
-                &t
-            )
-            .unwrap()
-            .severity,
+            judge(150.0, 90.0, 19.0, measured).unwrap().severity,
             Severity::Fail
         );
+        // 40 ms of queue on a 100 ms heartbeat already counts; 2 ms does not.
+        assert!(judge(37.0, 45.0, 19.0, measured).is_some());
+        assert_eq!(judge(1.0, 2.0, 19.0, measured), None);
+        // Our own flow bursting to twice the ceiling is the ordinary
+        // loaded-RTT case; a driver's link speed is a real ceiling.
+        assert_eq!(judge(90.0, 90.0, 4.9, measured), None);
+        assert_eq!(judge(90.0, 90.0, 19.0, CeilingSource::LinkSpeed), None);
     }
 }
