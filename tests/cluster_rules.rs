@@ -109,6 +109,28 @@ fn fragmentation_needs_a_low_ratio_and_a_real_size() {
 }
 
 #[test]
+fn fragmentation_is_judged_by_what_a_defrag_returns() {
+    // 3 GiB file, 4 MiB in use: the mixin's in-use floor never fires, but
+    // a defrag returns almost everything.
+    let f = run(&db(3 * GIB, 4 * MIB, 8 * GIB, QuotaSource::Metrics));
+    let f = only(&f, FindingId::ClusterDbFragmented);
+    assert!(
+        f.summary.contains("a defrag would return 3068 MiB"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.evidence[0].observed, 3068.0);
+    // 60 % in use, but the free 600 MiB are over a quarter of a 2 GiB quota.
+    let f = run(&db(1500 * MIB, 900 * MIB, 2 * GIB, QuotaSource::Metrics));
+    assert!(
+        f.iter().any(|f| f.id == FindingId::ClusterDbFragmented),
+        "{f:#?}"
+    );
+    // Small and sparse: 90 MiB reclaimable is under the floor.
+    assert!(run(&db(100 * MIB, 10 * MIB, 8 * GIB, QuotaSource::Metrics)).is_empty());
+}
+
+#[test]
 fn near_quota_warns_at_80_and_fails_at_95_percent() {
     assert!(run(&db(GIB, GIB, 2 * GIB, QuotaSource::Metrics)).is_empty());
     let warn = run(&db(
@@ -305,6 +327,16 @@ fn slow_disk_and_peer_metrics_follow_etcd_guidance() {
         rtt.summary
     );
     assert!(rtt.recommendation.contains("--heartbeat-interval"));
+    // Since the member started: a past burst, reported as context only.
+    let mut since_start = report.clone();
+    since_start.metrics[0].wal_fsync = latency(500, 40.0).map(|h| HistogramPercentiles {
+        span: Span::SinceStart,
+        ..h
+    });
+    let f = run(&since_start);
+    let wal = only(&f, FindingId::ClusterMetricsWalFsyncSlow);
+    assert_eq!(wal.severity, Severity::Info);
+    assert!(wal.summary.contains("context only"), "{}", wal.summary);
     // Too few observations: no verdict on a p99 that is one sample.
     report.metrics[0].wal_fsync = latency(5, 500.0);
     report.metrics[0].backend_commit = None;

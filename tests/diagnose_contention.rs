@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,20 +17,11 @@ use std::time::{Duration, Instant};
 use etcd_doctor::report::Report;
 use etcd_doctor::rules::FindingId;
 use support::etcd::{Cluster, Version};
+use support::neighbour::synced_dd;
 use support::slowdisk::SlowDisk;
 
 /// The shared IOPS budget of etcd and io-hog.
 const SHARED_IOPS: u32 = 200;
-
-/// Kills the child on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Writes keys one by one until `stop` (or two minutes), so etcd fsyncs
 /// its WAL all through the metrics window.
@@ -64,16 +55,7 @@ fn diagnose_names_the_writer_that_slows_etcd() {
     // io-hog: dd under another name, synchronous 64 KiB writes to the same
     // filesystem, at most 320 MiB, killed when the test ends.
     let tools = tempfile::tempdir().unwrap();
-    let hog_bin = tools.path().join("io-hog");
-    std::fs::copy("/bin/dd", &hog_bin).unwrap();
-    let _hog = Killed(
-        disk.command(&hog_bin)
-            .arg("if=/dev/zero")
-            .arg(format!("of={}", disk.path().join("hog.dat").display()))
-            .args(["bs=64k", "count=5000", "oflag=dsync", "status=none"])
-            .spawn()
-            .unwrap(),
-    );
+    let _hog = synced_dd(&disk, tools.path(), "io-hog", "hog.dat", "64k", 5000);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = keep_writing(&cluster, stop.clone());
     std::thread::sleep(Duration::from_secs(1));

@@ -28,6 +28,7 @@ fn judged() -> Report {
             pid: 4242,
             comm: "backup-agent".into(),
             write_mib_s: 170.0,
+            write_ops_s: 680.0,
             on_device: true,
         }],
     });

@@ -1,7 +1,8 @@
 //! What else the host was doing while a probe ran: CPU steal and iowait
 //! (/proc/stat), the data device's busy time, write rate and write await
-//! (/proc/diskstats), and which other processes wrote the most, with whether
-//! they hold files on that device (/proc/<pid>/io, /proc/<pid>/fd).
+//! (/proc/diskstats), and which other processes wrote the most, in bytes and
+//! in write calls, with whether they hold files on that device
+//! (/proc/<pid>/io, /proc/<pid>/fd).
 //!
 //! These are the facts that tell a slow disk from a busy one: the same
 //! fdatasync latency means "replace the disk" when nothing else writes, and
@@ -75,6 +76,12 @@ pub struct ProcessIo {
     /// Bytes it caused to be written to storage per second, MiB/s
     /// (`write_bytes` of /proc/<pid>/io).
     pub write_mib_s: f64,
+    /// Write system calls per second (`syscw` of /proc/<pid>/io): small
+    /// synced writes load a disk by their count, not their bytes. Writes
+    /// submitted through libaio or io_uring are not counted here; the
+    /// device's own write count covers them.
+    #[serde(default)]
+    pub write_ops_s: f64,
     /// True when it has a file (or its working directory) open on the data
     /// device at the end of the window.
     pub on_device: bool,
@@ -86,7 +93,16 @@ pub struct ActivitySampler {
     cpu: Option<CpuTicks>,
     device: Option<(String, u64)>,
     disk: Option<DiskStat>,
-    writes: HashMap<i32, u64>,
+    writes: HashMap<i32, WriteCounters>,
+}
+
+/// A process's cumulative write counters (/proc/<pid>/io).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct WriteCounters {
+    /// `write_bytes`: bytes it caused to be sent to storage.
+    bytes: u64,
+    /// `syscw`: write system calls.
+    calls: u64,
 }
 
 impl ActivitySampler {
@@ -198,44 +214,63 @@ fn device_io(a: &DiskStat, b: &DiskStat, window_s: f64) -> DeviceIo {
     }
 }
 
-/// `write_bytes` of every process we may read, by pid (this one excluded).
-fn process_writes() -> HashMap<i32, u64> {
+/// Write counters of every process we may read, by pid (this one excluded).
+fn process_writes() -> HashMap<i32, WriteCounters> {
     let me = std::process::id() as i32;
     let Ok(all) = procfs::process::all_processes() else {
         return HashMap::new();
     };
     all.filter_map(Result::ok)
         .filter(|p| p.pid != me)
-        .filter_map(|p| Some((p.pid, p.io().ok()?.write_bytes)))
+        .filter_map(|p| {
+            let io = p.io().ok()?;
+            Some((
+                p.pid,
+                WriteCounters {
+                    bytes: io.write_bytes,
+                    calls: io.syscw,
+                },
+            ))
+        })
         .collect()
 }
 
-/// The heaviest writers between two snapshots, those holding a file on
-/// device `dev` first (they are the ones that can slow it), each with
-/// whether it does.
+/// The heaviest writers to storage between two snapshots, those holding a
+/// file on device `dev` first (they are the ones that can slow it), each
+/// with whether it does.
 fn top_writers(
-    before: &HashMap<i32, u64>,
-    after: &HashMap<i32, u64>,
+    before: &HashMap<i32, WriteCounters>,
+    after: &HashMap<i32, WriteCounters>,
     window_s: f64,
     dev: Option<u64>,
 ) -> Vec<ProcessIo> {
-    let mut writers: Vec<(bool, u64, i32)> = after
+    let mut writers: Vec<(bool, WriteCounters, i32)> = after
         .iter()
         .filter_map(|(pid, w)| {
-            let delta = w.saturating_sub(*before.get(pid).unwrap_or(&0));
-            (delta > 0).then(|| (dev.is_some_and(|d| holds_file_on(*pid, d)), delta, *pid))
+            let was = before.get(pid).copied().unwrap_or_default();
+            let delta = WriteCounters {
+                bytes: w.bytes.saturating_sub(was.bytes),
+                calls: w.calls.saturating_sub(was.calls),
+            };
+            (delta.bytes > 0).then(|| (dev.is_some_and(|d| holds_file_on(*pid, d)), delta, *pid))
         })
         .collect();
-    writers.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    writers.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.bytes.cmp(&a.1.bytes))
+            .then(a.2.cmp(&b.2))
+    });
+    let per_s = |n: u64| n as f64 / window_s.max(1e-3);
     writers
         .into_iter()
         .take(TOP_WRITERS)
-        .map(|(on_device, bytes, pid)| ProcessIo {
+        .map(|(on_device, delta, pid)| ProcessIo {
             pid,
             comm: fs::read_to_string(format!("/proc/{pid}/comm"))
                 .map(|c| c.trim().to_string())
                 .unwrap_or_default(),
-            write_mib_s: round2(bytes as f64 / MIB as f64 / window_s.max(1e-3)),
+            write_mib_s: round2(per_s(delta.bytes) / MIB as f64),
+            write_ops_s: round2(per_s(delta.calls)),
             on_device,
         })
         .collect()
@@ -296,6 +331,12 @@ mod tests {
             .unwrap_or_else(|| panic!("dd not among {:?}", activity.writers));
         assert_eq!(w.comm, "dd");
         assert!(w.write_mib_s > 1.0, "{w:?}");
+        // One write call per 256 KiB block: calls and bytes agree.
+        let calls_from_bytes = w.write_mib_s * 4.0;
+        assert!(
+            w.write_ops_s > calls_from_bytes * 0.5 && w.write_ops_s < calls_from_bytes * 2.0,
+            "{w:?}"
+        );
         assert!(w.on_device, "{w:?}");
         assert!(activity.window_s > 0.7);
         assert!(activity.cpu.is_some());

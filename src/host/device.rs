@@ -42,11 +42,36 @@ pub struct DeviceFacts {
     pub free_bytes: u64,
     /// Size of the filesystem, bytes.
     pub total_bytes: u64,
+    /// What kind of virtual disk `disk` is (`loop`, `virtio_blk`,
+    /// `virtio_scsi`, `xen_blkfront`, `nbd`, `rbd`); absent for a physical
+    /// disk. A virtual disk's rotational flag says nothing about the medium.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_disk: Option<String>,
+    /// For a loop device: the facts of the directory holding its backing
+    /// file (`/sys/block/loopN/loop/backing_file`), whose device is the
+    /// real medium.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing: Option<Box<DeviceFacts>>,
 }
 
 impl DeviceFacts {
     /// Collects the facts for `dir`.
     pub fn for_dir(dir: &Path) -> Result<DeviceFacts> {
+        DeviceFacts::for_dir_within(dir, MAX_LOOP_DEPTH)
+    }
+
+    /// The device whose rotational flag describes the medium: a loop
+    /// device's backing device (recursively), else this one.
+    pub fn medium(&self) -> &DeviceFacts {
+        match &self.backing {
+            Some(b) if b.disk.is_some() => b.medium(),
+            _ => self,
+        }
+    }
+
+    /// [`DeviceFacts::for_dir`], following at most `depth` loop devices to
+    /// their backing files.
+    fn for_dir_within(dir: &Path, depth: usize) -> Result<DeviceFacts> {
         let dir = fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
         let meta = fs::metadata(&dir).with_context(|| format!("{}", dir.display()))?;
         let dev = meta.dev();
@@ -64,6 +89,12 @@ impl DeviceFacts {
             let queue = Path::new("/sys/block").join(&disk).join("queue");
             facts.rotational = read_trimmed(&queue.join("rotational")).map(|r| r == "1");
             facts.scheduler = read_trimmed(&queue.join("scheduler")).map(|s| active_scheduler(&s));
+            facts.virtual_disk = virtual_kind(&disk);
+            if depth > 0 {
+                facts.backing = backing_dir(&disk)
+                    .and_then(|d| DeviceFacts::for_dir_within(&d, depth - 1).ok())
+                    .map(Box::new);
+            }
             facts.block_device = Some(block);
             facts.disk = Some(disk);
         }
@@ -107,6 +138,41 @@ fn block_device(majmin: &str) -> Option<(String, String)> {
     Some((name, disk))
 }
 
+/// Loop devices followed to their backing files (a loop on a file on a
+/// loop ...): enough for any real stack, and a bound on the recursion.
+const MAX_LOOP_DEPTH: usize = 3;
+
+/// Drivers of paravirtual disks: the hypervisor decides what the rotational
+/// flag says (virtio-blk reports rotational=1 by default).
+const VIRTUAL_DRIVERS: [&str; 5] = ["virtio_blk", "xen_blkfront", "vbd", "nbd", "rbd"];
+
+/// The kind of virtual disk `disk` is, if it is one: a loop device, a
+/// paravirtual driver, or a SCSI disk behind virtio-scsi.
+fn virtual_kind(disk: &str) -> Option<String> {
+    if disk.starts_with("loop") {
+        return Some("loop".into());
+    }
+    let sys = Path::new("/sys/block").join(disk);
+    let driver = fs::read_link(sys.join("device/driver"))
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
+    if let Some(d) = driver.filter(|d| VIRTUAL_DRIVERS.contains(&d.as_str())) {
+        return Some(d);
+    }
+    let path = fs::canonicalize(&sys).ok()?;
+    path.to_string_lossy()
+        .contains("/virtio")
+        .then(|| "virtio_scsi".into())
+}
+
+/// The directory holding loop device `disk`'s backing file.
+fn backing_dir(disk: &str) -> Option<PathBuf> {
+    let file = read_trimmed(&Path::new("/sys/block").join(disk).join("loop/backing_file"))?;
+    // A deleted backing file reads as "/path (deleted)": its directory still counts.
+    let file = file.strip_suffix(" (deleted)").unwrap_or(&file);
+    Path::new(file).parent().map(Path::to_path_buf)
+}
+
 /// The bracketed entry of a sysfs scheduler list (`mq-deadline [none]` ->
 /// `none`); a single unbracketed entry is the active one.
 fn active_scheduler(list: &str) -> String {
@@ -146,6 +212,22 @@ mod tests {
         let f = DeviceFacts::for_dir(Path::new("/dev/shm")).unwrap();
         assert_eq!(f.fs_type, "tmpfs");
         assert_eq!(f.block_device, None);
+    }
+
+    #[test]
+    fn the_root_disk_here_is_virtio_and_physical_disks_are_not_virtual() {
+        let f = DeviceFacts::for_dir(Path::new("/")).unwrap();
+        if let Some(disk) = &f.disk {
+            let driver = fs::read_link(Path::new("/sys/block").join(disk).join("device/driver"));
+            let virtio = driver.is_ok_and(|d| d.ends_with("virtio_blk"));
+            assert_eq!(
+                f.virtual_disk.as_deref() == Some("virtio_blk"),
+                virtio,
+                "{f:?}"
+            );
+        }
+        assert_eq!(f.backing, None);
+        assert_eq!(f.medium(), &f);
     }
 
     #[test]

@@ -6,11 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::facts::QuotaSource;
-use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics};
+use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics, Span};
 use crate::measure::MIB;
 use crate::rules::profile::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity};
+
+mod db;
+use db::{db_fragmented, db_near_quota};
 
 /// Thresholds of the cluster rules. `Default` is etcd's own guidance; each
 /// field names its unit and its source.
@@ -62,6 +64,17 @@ pub struct ClusterThresholds {
     /// Observations a histogram needs before its p99 is judged. etcd-doctor's
     /// choice: with fewer, the p99 is a single sample.
     pub min_histogram_count: u64,
+    /// Reclaimable bytes (file size minus in use) from which a database
+    /// below `db_in_use_warn_ratio` is fragmented whatever is in use: a big
+    /// file with little in use is where a defrag returns the most.
+    /// etcd-doctor's choice: the mixin's 100 MiB, applied to what a defrag
+    /// returns instead of what is in use.
+    pub db_reclaimable_min_bytes: u64,
+    /// Reclaimable bytes / quota from which the database is fragmented at
+    /// any in-use ratio: free pages count against the quota. etcd-doctor's
+    /// choice: a quarter of the quota, a third of the room before the
+    /// etcd-defrag tool's 80 % rule.
+    pub db_reclaimable_quota_warn_ratio: f64,
 }
 
 impl Default for ClusterThresholds {
@@ -81,6 +94,8 @@ impl Default for ClusterThresholds {
             peer_rtt_p99_warn_ms: 150.0,
             peer_rtt_p99_fail_ms: 1000.0,
             min_histogram_count: 20,
+            db_reclaimable_min_bytes: 100 * MIB,
+            db_reclaimable_quota_warn_ratio: 0.25,
         }
     }
 }
@@ -114,6 +129,12 @@ impl ClusterThresholds {
             "cluster",
             "db_quota_used_fail_ratio",
             self.db_quota_used_fail_ratio,
+            Bound::Fraction,
+        )?;
+        within(
+            "cluster",
+            "db_reclaimable_quota_warn_ratio",
+            self.db_reclaimable_quota_warn_ratio,
             Bound::Fraction,
         )?;
         for pair in [
@@ -408,32 +429,6 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     }]
 }
 
-fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
-    report
-        .facts
-        .db
-        .iter()
-        .filter(|d| d.in_use_ratio < t.db_in_use_warn_ratio && d.db_size_in_use_bytes > t.db_fragmented_min_in_use_bytes)
-        .map(|d| Finding {
-            id: FindingId::ClusterDbFragmented,
-            severity: Severity::Warn,
-            summary: format!(
-                "member {} at {}: only {:.0} % of its {} MiB database is in use",
-                d.member_id,
-                d.endpoint,
-                d.in_use_ratio * 100.0,
-                d.db_size_bytes / MIB
-            ),
-            evidence: vec![evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, "%")],
-            recommendation: "Free pages left by compaction count against the quota and slow \
-                             snapshots until a defrag returns them. Defragment one member at a time, \
-                             the leader last: a member does not serve while it defragments."
-                .to_string(),
-            commands: vec![etcdctl_at(report, &d.endpoint, "defrag")],
-        })
-        .collect()
-}
-
 /// Compaction to the current revision, then defrag: the NOSPACE recovery.
 fn compact_and_defrag(report: &ClusterReport) -> Vec<String> {
     let revision = report.endpoints.iter().filter_map(|e| e.revision).max();
@@ -445,45 +440,6 @@ fn compact_and_defrag(report: &ClusterReport) -> Vec<String> {
         etcdctl(report, &compact),
         etcdctl(report, "defrag --cluster"),
     ]
-}
-
-fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
-    report
-        .facts
-        .db
-        .iter()
-        .filter_map(|d| {
-            let severity = if d.quota_used_ratio >= t.db_quota_used_fail_ratio {
-                Severity::Fail
-            } else if d.quota_used_ratio >= t.db_quota_used_warn_ratio {
-                Severity::Warn
-            } else {
-                return None;
-            };
-            let assumed = match d.quota_from {
-                QuotaSource::Metrics => "",
-                QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
-            };
-            Some(Finding {
-                id: FindingId::ClusterDbNearQuota,
-                severity,
-                summary: format!(
-                    "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",
-                    d.member_id,
-                    d.endpoint,
-                    d.quota_used_ratio * 100.0,
-                    d.quota_bytes / MIB
-                ),
-                evidence: vec![evidence("database size / quota", d.quota_used_ratio * 100.0, t.db_quota_used_warn_ratio * 100.0, "%")],
-                recommendation: "At the quota etcd raises NOSPACE and accepts only reads and deletes. \
-                                 Compact old revisions and defragment to return free pages; if the data \
-                                 itself is that large, raise --quota-backend-bytes (8 GiB is the \
-                                 suggested maximum)."
-                    .to_string(),
-                commands: compact_and_defrag(report),
-            })
-        })
-        .collect()
 }
 
 fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
@@ -532,6 +488,10 @@ struct HistogramRule {
     recommendation: &'static str,
 }
 
+/// A histogram's p99 against the rule: warn or fail when it covers the
+/// scrape window (what etcd does now). A since-start histogram mixes in
+/// every past burst (a bulk load last week), so it is reported as context
+/// only, at info.
 fn judge(
     rule: &HistogramRule,
     who: &str,
@@ -548,18 +508,26 @@ fn judge(
     } else {
         return None;
     };
+    let (severity, context) = match h.span {
+        Span::Window => (severity, ""),
+        Span::SinceStart => (
+            Severity::Info,
+            ": context only, not what etcd does now; scrape a window with traffic \
+             (--interval) to judge it",
+        ),
+    };
     Some(Finding {
         id: rule.id,
         severity,
         summary: format!(
-            "{who}: {} p99 {:.1} ms over {} observations ({})",
+            "{who}: {} p99 {:.1} ms over {} observations ({}){context}",
             rule.metric,
             h.p99_ms,
             h.count,
             h.span.as_str()
         ),
         evidence: vec![evidence(
-            format!("{} p99", rule.metric),
+            format!("{} p99 ({})", rule.metric, h.span.as_str()),
             h.p99_ms,
             rule.warn_ms,
             "ms",

@@ -125,8 +125,9 @@ fn where_(device: Option<&DeviceFacts>, results: &[DiskResult]) -> String {
 }
 
 /// disk.fsync-slow: a probe's p99 above the profile's levels. `contended`
-/// (did other processes write heavily to the device during the run, when
-/// that is known) decides whether the text blames the disk.
+/// (did other processes or the device's own counters show writes beyond
+/// the probe's during the run, when that is known) decides whether the
+/// text blames the disk.
 pub fn fsync_slow(
     results: &[DiskResult],
     device: Option<&DeviceFacts>,
@@ -156,10 +157,10 @@ pub fn fsync_slow(
         .max_by(|a, b| a.observed.total_cmp(&b.observed))?;
     let cause = match contended {
         Some(false) => {
-            "; nothing else wrote much to the device during the run, so the disk itself is slow"
+            "; the device served no writes beyond the probe's during the run, so the disk itself is slow"
         }
         Some(true) => {
-            "; other processes wrote to the device during the run (see disk.io-contention)"
+            "; the device also served others' writes during the run: it may be shared rather than slow (see disk.io-contention)"
         }
         None => "",
     };
@@ -192,20 +193,24 @@ pub fn fsync_slow(
 /// (or a battery-backed cache) whatever the kernel's flag says.
 pub const SPINNING_DISK_FLOOR_MS: f64 = 1.0;
 
-/// disk.rotational: the data dir is on a spinning disk. When the kernel
-/// says rotational but the probes measured flash-like fdatasync (virtual
-/// disks, virtio-blk among them, report rotational=1 by default), the
-/// finding is only informational and says why.
+/// disk.rotational: the data dir is on a spinning disk. The flag is read
+/// from the medium: a loop device's backing device. When the medium is a
+/// virtual disk (virtio-blk reports rotational=1 by default, a loop device
+/// on a file says nothing) or the probes measured flash-like fdatasync, the
+/// flag is no evidence of a spinning disk: the finding is only
+/// informational and says why; measured latency is judged by
+/// disk.fsync-slow.
 pub fn rotational(
     device: Option<&DeviceFacts>,
     results: &[DiskResult],
     t: &DiskThresholds,
 ) -> Option<Finding> {
     let d = device?;
-    if d.rotational != Some(true) {
+    let medium = d.medium();
+    if medium.rotational != Some(true) {
         return None;
     }
-    let disk = d.disk.as_deref().unwrap_or("unknown disk");
+    let disk = medium.disk.as_deref().unwrap_or("unknown disk");
     let fastest_p99_ms = results
         .iter()
         .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
@@ -217,6 +222,28 @@ pub fn rotational(
         threshold: 0.0,
         unit: String::new(),
     }];
+    if let Some(kind) = &medium.virtual_disk {
+        evidence.extend(fastest_p99_ms.map(|p99| Evidence {
+            metric: "fdatasync p99 (judged by disk.fsync-slow)".into(),
+            observed: p99,
+            threshold: t.wal_fsync_p99_warn_ms,
+            unit: "ms".into(),
+        }));
+        return Some(Finding {
+            id: FindingId::DiskRotational,
+            severity: Severity::Info,
+            summary: format!(
+                "the kernel marks {disk} rotational, but it is a virtual disk ({kind}): the flag \
+                 says nothing about the medium; the measured fdatasync latency decides"
+            ),
+            evidence,
+            recommendation:
+                "Nothing to change for the flag itself; confirm the backing storage type \
+                with your provider. Whether the disk is fast enough is disk.fsync-slow's verdict."
+                    .into(),
+            commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
+        });
+    }
     if let Some(p99) = fastest_p99_ms.filter(|p| *p < SPINNING_DISK_FLOOR_MS) {
         evidence.push(Evidence {
             metric: "fdatasync p99 (no spinning disk is this fast)".into(),
@@ -383,5 +410,50 @@ pub(crate) mod tests {
         assert_eq!(f.severity, Severity::Info);
         assert!(f.summary.contains("virtual disks"), "{}", f.summary);
         assert_eq!(f.evidence.len(), 2);
+    }
+
+    #[test]
+    fn a_rotational_virtual_disk_or_loop_backing_is_only_information() {
+        let t = DiskThresholds {
+            rotational_is_failure: true,
+            ..DiskThresholds::default()
+        };
+        let slow = [result(DiskProbeKind::Fsync, 9.0)];
+        let virtio = DeviceFacts {
+            rotational: Some(true),
+            disk: Some("vda".into()),
+            virtual_disk: Some("virtio_blk".into()),
+            ..DeviceFacts::default()
+        };
+        let f = rotational(Some(&virtio), &slow, &t).unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        assert!(
+            f.summary.contains("virtual disk (virtio_blk)"),
+            "{}",
+            f.summary
+        );
+        // A loop device is judged by its backing device: a physical
+        // spinning disk under it still fails, a flash one says nothing.
+        let mut on_loop = DeviceFacts {
+            rotational: Some(true),
+            disk: Some("loop3".into()),
+            virtual_disk: Some("loop".into()),
+            backing: Some(Box::new(DeviceFacts {
+                rotational: Some(true),
+                disk: Some("sdb".into()),
+                ..DeviceFacts::default()
+            })),
+            ..DeviceFacts::default()
+        };
+        let f = rotational(Some(&on_loop), &slow, &t).unwrap();
+        assert_eq!(f.severity, Severity::Fail);
+        assert!(f.summary.contains("(sdb)"), "{}", f.summary);
+        on_loop.backing.as_mut().unwrap().rotational = Some(false);
+        assert_eq!(rotational(Some(&on_loop), &slow, &t), None);
+        on_loop.backing = None;
+        assert_eq!(
+            rotational(Some(&on_loop), &slow, &t).unwrap().severity,
+            Severity::Info
+        );
     }
 }

@@ -25,6 +25,17 @@ pub struct HostThresholds {
     pub contender_min_write_mib_s: f64,
     /// Device busy share above which the device is saturated, percent.
     pub device_util_warn_pct: f64,
+    /// Write calls per second from which another process on the data
+    /// device counts as a contender whatever its bytes: small synced
+    /// writes load a disk by their count.
+    pub contender_min_write_ops_s: f64,
+    /// Writes per second the data device completed beyond the probes' own
+    /// from which the device counts as shared, and every other process
+    /// writing to it as a contender.
+    pub contender_min_device_iops: f64,
+    /// Device writes one probe fdatasync causes (data, journal and commit
+    /// blocks), to tell the probes' own writes from others'.
+    pub probe_device_writes_per_sync: f64,
 }
 
 impl Default for HostThresholds {
@@ -35,6 +46,9 @@ impl Default for HostThresholds {
             cpu_steal_fail_pct: 10.0,
             contender_min_write_mib_s: 1.0,
             device_util_warn_pct: 60.0,
+            contender_min_write_ops_s: 50.0,
+            contender_min_device_iops: 50.0,
+            probe_device_writes_per_sync: 3.0,
         }
     }
 }
@@ -64,6 +78,21 @@ impl HostThresholds {
                     "device_util_warn_pct",
                     self.device_util_warn_pct,
                     Bound::Percent,
+                ),
+                (
+                    "contender_min_write_ops_s",
+                    self.contender_min_write_ops_s,
+                    Bound::Positive,
+                ),
+                (
+                    "contender_min_device_iops",
+                    self.contender_min_device_iops,
+                    Bound::Positive,
+                ),
+                (
+                    "probe_device_writes_per_sync",
+                    self.probe_device_writes_per_sync,
+                    Bound::Positive,
                 ),
             ],
         )?;
@@ -112,43 +141,96 @@ impl FsyncViews {
 /// Command name of etcd itself: its writes are the workload, not contention.
 pub const ETCD_COMM: &str = "etcd";
 
-/// Other processes on the data device (etcd itself aside) writing at least
-/// the contender rate.
-pub fn contenders<'a>(activity: &'a HostActivity, t: &HostThresholds) -> Vec<&'a ProcessIo> {
+/// The data device's writes that were not the probes' own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OtherWrites {
+    /// Writes per second the device completed beyond the probes' own.
+    pub write_iops: f64,
+    /// The device's busy share times others' share of its writes, percent.
+    pub util_pct: f64,
+}
+
+/// What the data device did beyond the probes' `probe_syncs` fdatasyncs
+/// (each costing [`HostThresholds::probe_device_writes_per_sync`] device
+/// writes), from its own counters.
+pub fn other_writes(
+    activity: &HostActivity,
+    probe_syncs: u64,
+    t: &HostThresholds,
+) -> Option<OtherWrites> {
+    let d = activity.device_io.as_ref()?;
+    let own_iops =
+        probe_syncs as f64 * t.probe_device_writes_per_sync / activity.window_s.max(1e-3);
+    let write_iops = (d.write_iops - own_iops).max(0.0);
+    let share = if d.write_iops > 0.0 {
+        write_iops / d.write_iops
+    } else {
+        0.0
+    };
+    let round1 = |v: f64| (v * 10.0).round() / 10.0;
+    Some(OtherWrites {
+        write_iops: round1(write_iops),
+        util_pct: round1(d.util_pct * share),
+    })
+}
+
+/// True when the device's own counters show writes beyond the probes'.
+pub fn device_shared(others: Option<OtherWrites>, t: &HostThresholds) -> bool {
+    others.is_some_and(|o| o.write_iops >= t.contender_min_device_iops)
+}
+
+/// Other processes on the data device (etcd itself aside) that wrote to
+/// storage at the contender rate in bytes or in write calls, or at all
+/// when the device's counters show it shared beyond the probes' own writes
+/// (a deep queue of small async writes counts by the device, not by calls).
+pub fn contenders<'a>(
+    activity: &'a HostActivity,
+    others: Option<OtherWrites>,
+    t: &HostThresholds,
+) -> Vec<&'a ProcessIo> {
+    let shared = device_shared(others, t);
     activity
         .writers
         .iter()
         .filter(|w| w.on_device && w.comm != ETCD_COMM)
-        .filter(|w| w.write_mib_s >= t.contender_min_write_mib_s)
+        .filter(|w| {
+            shared
+                || w.write_mib_s >= t.contender_min_write_mib_s
+                || w.write_ops_s >= t.contender_min_write_ops_s
+        })
         .collect()
 }
 
 /// disk.io-contention, the differential diagnosis: other processes writing
-/// to the data device while fdatasync is slow means contention; etcd's own
-/// metrics slow while a probe on the same device is fast means the slowness
-/// came from load, not from the hardware.
+/// to the data device (by bytes, by calls or by the device's own write
+/// count) while fdatasync is slow means contention; etcd's own metrics slow
+/// while a probe on the same device is fast means the slowness came from
+/// load, not from the hardware. A busy device alone is no finding when the
+/// probe measured good latency.
 pub fn io_contention(
     activity: Option<&HostActivity>,
+    others: Option<OtherWrites>,
     views: FsyncViews,
     t: &HostThresholds,
 ) -> Option<Finding> {
-    let contenders = activity.map(|a| contenders(a, t)).unwrap_or_default();
-    let util = activity
-        .and_then(|a| a.device_io.as_ref())
-        .map(|d| d.util_pct);
-    let busy = util.is_some_and(|u| u >= t.device_util_warn_pct);
-    let (severity, summary) = if let (false, Some(slowness)) =
-        (contenders.is_empty(), views.slowness())
-    {
-        (
+    let contenders = activity
+        .map(|a| contenders(a, others, t))
+        .unwrap_or_default();
+    let unnamed = contenders.is_empty()
+        && device_shared(others, t)
+        && activity.is_some_and(|a| !a.writers.iter().any(|w| w.on_device));
+    let probe_fast = views.probe_p99_ms.is_some_and(|p| p <= views.warn_above_ms);
+    let busy = others.is_some_and(|o| o.util_pct >= t.device_util_warn_pct);
+    let (severity, summary) = match views.slowness() {
+        Some(slowness) if !contenders.is_empty() => (
             slowness,
             format!(
-                "fdatasync is slow while {} wrote to the etcd data device: IO contention",
-                names(&contenders)
+                "fdatasync is slow while {} wrote to the etcd data device: IO contention{}",
+                names(&contenders),
+                beyond(others)
             ),
-        )
-    } else if views.fast_probe_slow_etcd() {
-        (
+        ),
+        _ if views.fast_probe_slow_etcd() => (
             Severity::Fail,
             format!(
                 "etcd's WAL fsync p99 is {:.1} ms but a probe of the same device just measured {:.2} ms: \
@@ -161,24 +243,32 @@ pub fn io_contention(
                     format!(" ({} wrote during the probe)", names(&contenders))
                 }
             ),
-        )
-    } else if !contenders.is_empty() && busy {
-        (
+        ),
+        Some(slowness) if unnamed => (
+            slowness,
+            format!(
+                "fdatasync is slow while the etcd data device served writes that were not the \
+                 probe's{}; no process here holds files on it (another VM, container or host \
+                 shares it): IO contention",
+                beyond(others)
+            ),
+        ),
+        _ if !contenders.is_empty() && busy && !probe_fast => (
             Severity::Warn,
             format!(
-                "the etcd data device was {:.0}% busy with {} writing: no headroom for etcd's fsyncs",
-                util.unwrap_or_default(),
+                "the etcd data device was {:.0}% busy with others' writes ({}): no headroom for \
+                 etcd's fsyncs",
+                others.map(|o| o.util_pct).unwrap_or_default(),
                 names(&contenders)
             ),
-        )
-    } else {
-        return None;
+        ),
+        _ => return None,
     };
     Some(Finding {
         id: FindingId::DiskIoContention,
         severity,
         summary,
-        evidence: contention_evidence(&contenders, util, views, t),
+        evidence: contention_evidence(&contenders, others, views, t),
         recommendation: "Isolate IO-intensive services from the etcd host: move the writers named here \
             to other nodes or other disks, and on virtualized hosts schedule IO-heavy VMs on different \
             nodes. Give etcd a disk of its own (or its WAL one, with --wal-dir). Until then, lower the \
@@ -192,36 +282,76 @@ pub fn io_contention(
     })
 }
 
+/// ` (N writes/s beyond the probe's own)`, when known.
+fn beyond(others: Option<OtherWrites>) -> String {
+    others
+        .filter(|o| o.write_iops >= 1.0)
+        .map(|o| {
+            format!(
+                " (the device completed {:.0} writes/s beyond the probe's own)",
+                o.write_iops
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn names(writers: &[&ProcessIo]) -> String {
     writers
         .iter()
-        .map(|w| format!("{} (pid {}, {:.1} MiB/s)", w.comm, w.pid, w.write_mib_s))
+        .map(|w| {
+            format!(
+                "{} (pid {}, {:.1} MiB/s, {:.0} write calls/s)",
+                w.comm, w.pid, w.write_mib_s, w.write_ops_s
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn contention_evidence(
     contenders: &[&ProcessIo],
-    util: Option<f64>,
+    others: Option<OtherWrites>,
     views: FsyncViews,
     t: &HostThresholds,
 ) -> Vec<Evidence> {
+    let ev = |metric: String, observed: f64, threshold: f64, unit: &str| Evidence {
+        metric,
+        observed,
+        threshold,
+        unit: unit.into(),
+    };
     let mut evidence: Vec<Evidence> = contenders
         .iter()
-        .map(|w| Evidence {
-            metric: format!("write rate of {} (pid {})", w.comm, w.pid),
-            observed: w.write_mib_s,
-            threshold: t.contender_min_write_mib_s,
-            unit: "MiB/s".into(),
+        .flat_map(|w| {
+            [
+                ev(
+                    format!("write rate of {} (pid {})", w.comm, w.pid),
+                    w.write_mib_s,
+                    t.contender_min_write_mib_s,
+                    "MiB/s",
+                ),
+                ev(
+                    format!("write calls of {} (pid {})", w.comm, w.pid),
+                    w.write_ops_s,
+                    t.contender_min_write_ops_s,
+                    "calls/s",
+                ),
+            ]
         })
         .collect();
-    if let Some(u) = util {
-        evidence.push(Evidence {
-            metric: "data device utilization".into(),
-            observed: u,
-            threshold: t.device_util_warn_pct,
-            unit: "%".into(),
-        });
+    if let Some(o) = others {
+        evidence.push(ev(
+            "data device writes beyond the probe's own".into(),
+            o.write_iops,
+            t.contender_min_device_iops,
+            "writes/s",
+        ));
+        evidence.push(ev(
+            "data device busy with others' writes".into(),
+            o.util_pct,
+            t.device_util_warn_pct,
+            "%",
+        ));
     }
     for (metric, value, threshold) in [
         (
@@ -236,12 +366,7 @@ fn contention_evidence(
         ),
     ] {
         if let Some(v) = value {
-            evidence.push(Evidence {
-                metric: metric.into(),
-                observed: v,
-                threshold,
-                unit: "ms".into(),
-            });
+            evidence.push(ev(metric.into(), v, threshold, "ms"));
         }
     }
     evidence
@@ -295,6 +420,7 @@ mod tests {
             pid: 4242,
             comm: "io-hog".into(),
             write_mib_s: mib_s,
+            write_ops_s: mib_s * 16.0,
             on_device,
         }
     }
@@ -323,14 +449,21 @@ mod tests {
         }
     }
 
+    /// [`io_contention`] with the device's writes all counted as others'.
+    fn judge(a: Option<&HostActivity>, v: FsyncViews) -> Option<Finding> {
+        let t = HostThresholds::default();
+        let others = a.and_then(|a| other_writes(a, 0, &t));
+        io_contention(a, others, v, &t)
+    }
+
     #[test]
     fn slow_fsync_with_a_writer_on_the_device_is_contention_naming_it() {
-        let t = HostThresholds::default();
         let a = activity(vec![writer(true, 40.0)], 90.0);
-        let f = io_contention(Some(&a), views(Some(25.0), None), &t).unwrap();
+        let f = judge(Some(&a), views(Some(25.0), None)).unwrap();
         assert_eq!(f.severity, Severity::Fail);
         assert!(
-            f.summary.contains("io-hog (pid 4242, 40.0 MiB/s)"),
+            f.summary
+                .contains("io-hog (pid 4242, 40.0 MiB/s, 640 write calls/s)"),
             "{}",
             f.summary
         );
@@ -340,42 +473,78 @@ mod tests {
 
     #[test]
     fn etcd_itself_is_not_a_contender() {
-        let t = HostThresholds::default();
         let mut etcd = writer(true, 40.0);
         etcd.comm = ETCD_COMM.into();
         let a = activity(vec![etcd], 90.0);
-        assert_eq!(io_contention(Some(&a), views(Some(25.0), None), &t), None);
+        assert_eq!(judge(Some(&a), views(Some(25.0), None)), None);
     }
 
     #[test]
     fn slow_metrics_with_a_fast_probe_is_contention_not_hardware() {
-        let t = HostThresholds::default();
         let a = activity(vec![], 5.0);
-        let f = io_contention(Some(&a), views(Some(1.0), Some(40.0)), &t).unwrap();
+        let f = judge(Some(&a), views(Some(1.0), Some(40.0))).unwrap();
         assert_eq!(f.severity, Severity::Fail);
         assert!(f.summary.contains("the hardware is fast"), "{}", f.summary);
     }
 
     #[test]
-    fn slow_everything_without_writers_is_not_contention() {
+    fn slow_everything_with_only_the_probes_writes_is_not_contention() {
         let t = HostThresholds::default();
         let a = activity(vec![writer(false, 80.0)], 95.0);
+        // 100 writes/s over 5 s are the probe's 167 fdatasyncs (3 each).
+        let others = other_writes(&a, 167, &t);
+        assert!(others.unwrap().write_iops < 1.0, "{others:?}");
         assert_eq!(
-            io_contention(Some(&a), views(Some(25.0), Some(30.0)), &t),
+            io_contention(Some(&a), others, views(Some(25.0), Some(30.0)), &t),
             None
         );
-        assert_eq!(io_contention(None, views(Some(25.0), None), &t), None);
+        assert_eq!(judge(None, views(Some(25.0), None)), None);
     }
 
     #[test]
-    fn a_busy_device_with_writers_warns_even_when_fast() {
+    fn small_writes_count_by_calls_or_by_the_device_not_by_bytes() {
+        let t = HostThresholds::default();
+        // 0.7 MiB/s of 4 KiB writes: under the bytes threshold, but 180
+        // write calls a second.
+        let mut small = writer(true, 0.7);
+        small.write_ops_s = 180.0;
+        let a = activity(vec![small.clone()], 99.0);
+        let quiet_device = other_writes(&a, 167, &t);
+        let f = io_contention(Some(&a), quiet_device, views(Some(40.0), None), &t).unwrap();
+        assert!(f.summary.contains("io-hog"), "{}", f.summary);
+        // Submitted through libaio: no write calls counted, but the device
+        // completed 100 writes/s the probe's 10 fdatasyncs do not explain.
+        small.write_ops_s = 0.0;
+        let a = activity(vec![small], 99.0);
+        let shared = other_writes(&a, 10, &t);
+        assert!(device_shared(shared, &t), "{shared:?}");
+        let f = io_contention(Some(&a), shared, views(Some(40.0), None), &t).unwrap();
+        assert!(f.summary.contains("io-hog"), "{}", f.summary);
+        assert!(f.summary.contains("94 writes/s beyond"), "{}", f.summary);
+        // Nobody on the device to name: still contention, said so.
+        let a = activity(vec![], 99.0);
+        let f = judge(Some(&a), views(Some(40.0), None)).unwrap();
+        assert!(f.summary.contains("another VM"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_busy_device_warns_only_when_others_keep_it_busy_and_the_probe_is_not_fast() {
         let t = HostThresholds::default();
         let a = activity(vec![writer(true, 30.0)], 80.0);
-        let f = io_contention(Some(&a), views(Some(2.0), None), &t).unwrap();
+        let f = judge(Some(&a), views(Some(6.0), None)).unwrap();
         assert_eq!(f.severity, Severity::Warn);
-        let quiet = activity(vec![writer(true, 0.5)], 80.0);
+        // Good measured latency outweighs a busy device.
+        assert_eq!(judge(Some(&a), views(Some(2.0), None)), None);
+        // Busy with the probe's own writes: 140 of 100 writes/s explained.
+        let own = other_writes(&a, 50, &t);
         assert_eq!(
-            io_contention(Some(&quiet), views(Some(2.0), None), &t),
+            io_contention(Some(&a), own, views(Some(4.9), None), &t),
+            None
+        );
+        let quiet = activity(vec![writer(true, 0.5)], 80.0);
+        let own = other_writes(&quiet, 150, &t);
+        assert_eq!(
+            io_contention(Some(&quiet), own, views(Some(6.0), None), &t),
             None
         );
     }

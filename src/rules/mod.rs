@@ -14,6 +14,7 @@ pub mod stall;
 pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
 pub use profile::{Profile, ProfileError};
 
+use crate::cluster::model::Span;
 use crate::cluster::ClusterReport;
 use crate::probe::disk::DiskProbeKind;
 use crate::report::Report;
@@ -39,7 +40,11 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     };
     let device = report.host.device.as_ref();
     let activity = report.host.activity.as_ref();
-    let contended = activity.map(|a| !host::contenders(a, &profile.host).is_empty());
+    let others = activity.and_then(|a| host::other_writes(a, probe_syncs(report), &profile.host));
+    let contended = activity.map(|a| {
+        !host::contenders(a, others, &profile.host).is_empty()
+            || host::device_shared(others, &profile.host)
+    });
     check(FindingId::DiskFsyncSlow, !report.disk.is_empty(), &|| {
         disk::fsync_slow(&report.disk, device, contended, &profile.disk)
     });
@@ -53,7 +58,7 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     check(
         FindingId::DiskIoContention,
         activity.is_some() || views.etcd_p99_ms.is_some(),
-        &|| host::io_contention(activity, views, &profile.host),
+        &|| host::io_contention(activity, others, views, &profile.host),
     );
     check(
         FindingId::HostCpuSteal,
@@ -103,6 +108,19 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
 }
 
+/// fdatasyncs the disk probes issued: one per fsync, WAL or paced op, two
+/// per backend commit (bbolt syncs its pages, then its meta page).
+fn probe_syncs(report: &Report) -> u64 {
+    report
+        .disk
+        .iter()
+        .map(|r| match r.probe {
+            DiskProbeKind::Fsync | DiskProbeKind::Wal | DiskProbeKind::Paced => r.ops,
+            DiskProbeKind::Backend => r.ops.saturating_mul(2),
+        })
+        .sum()
+}
+
 /// The fdatasync p99 our probes and etcd's metrics saw, for the
 /// differential diagnosis.
 fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
@@ -117,7 +135,7 @@ fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
         .iter()
         .flat_map(|c| &c.metrics)
         .filter_map(|m| m.wal_fsync)
-        .filter(|h| h.count >= profile.cluster.min_histogram_count)
+        .filter(|h| h.span == Span::Window && h.count >= profile.cluster.min_histogram_count)
         .map(|h| h.p99_ms)
         .reduce(f64::max);
     host::FsyncViews {

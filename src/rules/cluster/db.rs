@@ -1,0 +1,101 @@
+//! The database rules: free pages a defrag would return, and the room
+//! left before the backend quota.
+
+use crate::cluster::facts::{DbUsage, QuotaSource};
+use crate::cluster::model::ClusterReport;
+use crate::rules::{Finding, FindingId, Severity};
+
+use super::{compact_and_defrag, etcdctl_at, evidence, ClusterThresholds, MIB};
+
+/// Bytes a defrag of `d` would return: file size minus in use.
+fn reclaimable(d: &DbUsage) -> u64 {
+    d.db_size_bytes.saturating_sub(d.db_size_in_use_bytes)
+}
+
+/// Fragmented: mostly free pages with much in use (the etcd-mixin alert),
+/// mostly free pages that add up to the reclaimable floor (a big file with
+/// little in use), or free pages that take a large share of the quota.
+fn is_fragmented(d: &DbUsage, t: &ClusterThresholds) -> bool {
+    let sparse = d.in_use_ratio < t.db_in_use_warn_ratio;
+    let free = reclaimable(d);
+    let big_enough = d.db_size_in_use_bytes > t.db_fragmented_min_in_use_bytes
+        || free >= t.db_reclaimable_min_bytes;
+    (sparse && big_enough)
+        || (d.quota_bytes > 0
+            && free as f64 >= d.quota_bytes as f64 * t.db_reclaimable_quota_warn_ratio)
+}
+
+pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    report
+        .facts
+        .db
+        .iter()
+        .filter(|d| is_fragmented(d, t))
+        .map(|d| {
+            let free = reclaimable(d);
+            Finding {
+                id: FindingId::ClusterDbFragmented,
+                severity: Severity::Warn,
+                summary: format!(
+                    "member {} at {}: a defrag would return {} MiB; only {:.0} % of its {} MiB \
+                     database is in use ({} % of the quota is free pages)",
+                    d.member_id,
+                    d.endpoint,
+                    free / MIB,
+                    d.in_use_ratio * 100.0,
+                    d.db_size_bytes / MIB,
+                    (free as f64 * 100.0 / d.quota_bytes.max(1) as f64).round()
+                ),
+                evidence: vec![
+                    evidence("reclaimable (size minus in use)", (free / MIB) as f64, (t.db_reclaimable_min_bytes / MIB) as f64, "MiB"),
+                    evidence("reclaimable / quota", free as f64 * 100.0 / d.quota_bytes.max(1) as f64, t.db_reclaimable_quota_warn_ratio * 100.0, "%"),
+                    evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, "%"),
+                ],
+                recommendation: "Free pages left by compaction count against the quota and slow \
+                                 snapshots until a defrag returns them. Defragment one member at a time, \
+                                 the leader last: a member does not serve while it defragments."
+                    .to_string(),
+                commands: vec![etcdctl_at(report, &d.endpoint, "defrag")],
+            }
+        })
+        .collect()
+}
+
+pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    report
+        .facts
+        .db
+        .iter()
+        .filter_map(|d| {
+            let severity = if d.quota_used_ratio >= t.db_quota_used_fail_ratio {
+                Severity::Fail
+            } else if d.quota_used_ratio >= t.db_quota_used_warn_ratio {
+                Severity::Warn
+            } else {
+                return None;
+            };
+            let assumed = match d.quota_from {
+                QuotaSource::Metrics => "",
+                QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
+            };
+            Some(Finding {
+                id: FindingId::ClusterDbNearQuota,
+                severity,
+                summary: format!(
+                    "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",
+                    d.member_id,
+                    d.endpoint,
+                    d.quota_used_ratio * 100.0,
+                    d.quota_bytes / MIB
+                ),
+                evidence: vec![evidence("database size / quota", d.quota_used_ratio * 100.0, t.db_quota_used_warn_ratio * 100.0, "%")],
+                recommendation: "At the quota etcd raises NOSPACE and accepts only reads and deletes. \
+                                 Compact old revisions and defragment to return free pages; if the data \
+                                 itself is that large, raise --quota-backend-bytes (8 GiB is the \
+                                 suggested maximum)."
+                    .to_string(),
+                commands: compact_and_defrag(report),
+            })
+        })
+        .collect()
+}
