@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod disk;
+pub mod keyspace;
 pub mod net;
 pub mod output;
 pub mod snapshot;

@@ -41,11 +41,19 @@ pub enum FindingId {
     ClusterMetricsBackendCommitSlow,
     #[serde(rename = "cluster.metrics-peer-rtt-high")]
     ClusterMetricsPeerRttHigh,
+    #[serde(rename = "cluster.keyspace-hotspot")]
+    ClusterKeyspaceHotspot,
+    #[serde(rename = "cluster.history-unbounded")]
+    ClusterHistoryUnbounded,
+    #[serde(rename = "cluster.key-churn")]
+    ClusterKeyChurn,
+    #[serde(rename = "cluster.large-values")]
+    ClusterLargeValues,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 17] = [
+    pub const ALL: [FindingId; 21] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -63,6 +71,10 @@ impl FindingId {
         FindingId::ClusterMetricsWalFsyncSlow,
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
+        FindingId::ClusterKeyspaceHotspot,
+        FindingId::ClusterHistoryUnbounded,
+        FindingId::ClusterKeyChurn,
+        FindingId::ClusterLargeValues,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -90,6 +102,10 @@ impl FindingId {
             FindingId::ClusterMetricsWalFsyncSlow => "cluster.metrics-wal-fsync-slow",
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
+            FindingId::ClusterKeyspaceHotspot => "cluster.keyspace-hotspot",
+            FindingId::ClusterHistoryUnbounded => "cluster.history-unbounded",
+            FindingId::ClusterKeyChurn => "cluster.key-churn",
+            FindingId::ClusterLargeValues => "cluster.large-values",
         }
     }
 }

@@ -97,7 +97,7 @@ pub struct SnapshotStatus {
 }
 
 /// A read-only memory map of a whole file.
-struct Mapped {
+pub(crate) struct Mapped {
     ptr: *mut libc::c_void,
     len: usize,
 }
@@ -123,7 +123,7 @@ impl Mapped {
         Ok(Mapped { ptr, len })
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is `len` readable bytes alive as long as self.
         unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
     }
@@ -138,8 +138,8 @@ impl Drop for Mapped {
     }
 }
 
-/// Verifies the snapshot at `path` and computes its status.
-pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
+/// Maps the file at `path`; an empty file is an error.
+pub(crate) fn map(path: &Path) -> Result<Mapped, VerifyError> {
     let io = |error| VerifyError::Io {
         path: path.to_path_buf(),
         error,
@@ -151,12 +151,23 @@ pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
             path: path.to_path_buf(),
         });
     }
-    let map = Mapped::open(&file, size as usize).map_err(io)?;
-    verify_bytes(path, map.bytes())
+    Mapped::open(&file, size as usize).map_err(io)
 }
 
-/// Verifies snapshot bytes (`path` only names the file in errors).
-pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyError> {
+/// Verifies the snapshot at `path` and computes its status.
+pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
+    verify_bytes(path, map(path)?.bytes())
+}
+
+/// Opens `bytes` as bbolt after `snapshot verify`'s checks: the sha256
+/// trailer when there is one (required with `require_trailer`), the meta
+/// pages, then the whole tree and freelist. Returns the database and the
+/// trailer.
+pub(crate) fn checked_db<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    require_trailer: bool,
+) -> Result<(Db<'a>, Option<&'a [u8]>), VerifyError> {
     let bbolt_err = |problem| VerifyError::Bbolt {
         path: path.to_path_buf(),
         problem,
@@ -169,22 +180,35 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
         bytes
     };
     let db = Db::open(data).map_err(bbolt_err)?;
-    if !has_trailer {
+    if !has_trailer && require_trailer {
         return Err(VerifyError::NoTrailer {
             path: path.to_path_buf(),
             size_bytes: size,
         });
     }
-    let stored = &bytes[data.len()..];
-    let computed = Sha256::digest(data);
-    if computed.as_slice() != stored {
-        return Err(VerifyError::HashMismatch {
-            path: path.to_path_buf(),
-            stored: hex::encode(stored),
-            computed: hex::encode(computed),
-        });
+    let trailer = has_trailer.then(|| &bytes[data.len()..]);
+    if let Some(stored) = trailer {
+        let computed = Sha256::digest(data);
+        if computed.as_slice() != stored {
+            return Err(VerifyError::HashMismatch {
+                path: path.to_path_buf(),
+                stored: hex::encode(stored),
+                computed: hex::encode(computed),
+            });
+        }
     }
     bbolt::check(&db).map_err(bbolt_err)?;
+    Ok((db, trailer))
+}
+
+/// Verifies snapshot bytes (`path` only names the file in errors).
+pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyError> {
+    let bbolt_err = |problem| VerifyError::Bbolt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let (db, trailer) = checked_db(path, bytes, true)?;
+    let stored = trailer.unwrap_or_default();
     let (hash, revision, total_keys) = etcd_hash(&db).map_err(|e| match e {
         HashError::Bbolt(problem) => bbolt_err(problem),
         HashError::NotEtcd(problem) => VerifyError::NotEtcd {
@@ -194,7 +218,7 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
     })?;
     Ok(SnapshotStatus {
         file: path.to_path_buf(),
-        file_size_bytes: size,
+        file_size_bytes: bytes.len() as u64,
         sha256: hex::encode(stored),
         hash,
         revision,
