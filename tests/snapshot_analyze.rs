@@ -41,18 +41,13 @@ fn etcdctl_json(cluster: &Cluster, args: &[&str]) -> Value {
 /// 3.5 etcdctl also for a 3.4 cluster: 3.4's etcdctl has no --count-only,
 /// its server answers count-only ranges.
 fn etcdctl_count(cluster: &Cluster, args: &[&str]) -> u64 {
-    let out = Command::new(bins(Version::V35).etcdctl)
-        .args(["get", "--count-only", "-w", "fields", "--endpoints"])
-        .arg(cluster.endpoints())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = support::run(
+        Command::new(bins(Version::V35).etcdctl)
+            .args(["get", "--count-only", "-w", "fields", "--endpoints"])
+            .arg(cluster.endpoints())
+            .args(args),
+    )
+    .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("\"Count\" : "))
         .unwrap_or_else(|| panic!("no Count in {text}"))
@@ -163,17 +158,12 @@ fn check_against_cluster(cluster: &Cluster, file: &Path, k: &Value) {
     );
     assert_eq!(n(&p["file_bytes"]), file_len);
     if let Some(etcdutl) = &cluster.bins.etcdutl {
-        let out = Command::new(etcdutl)
-            .args(["snapshot", "status", "-w", "json"])
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let status = support::run(
+            Command::new(etcdutl)
+                .args(["snapshot", "status", "-w", "json"])
+                .arg(file),
         );
-        let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let theirs: Value = serde_json::from_str(&status.unwrap()).unwrap();
         let entries: u64 = p["buckets"]
             .as_array()
             .unwrap()
