@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod compare;
 pub mod host;
 pub mod interrupt;
+pub mod keyspace;
 pub mod measure;
 pub mod probe;
 pub mod progress;

@@ -3,14 +3,22 @@
 use anyhow::{bail, Result};
 
 use crate::cli::cluster::ClusterArgs;
+use crate::cluster::conn::ConnPlan;
 use crate::cluster::inspect;
 use crate::host::HostFacts;
+use crate::keyspace::live::{self, LivePlan};
+use crate::keyspace::KeyspaceReport;
 use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
+    if let Some(live) = &plans.keyspace {
+        let mut report = Report::new(plans.command, HostFacts::collect());
+        report.keyspace = Some(super::runtime()?.block_on(live_keyspace(&plans.conn, live))?);
+        return super::conclude(report, &plans.judge, &plans.output);
+    }
     let cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
@@ -26,4 +34,16 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
         return Ok(Outcome::Findings);
     }
     Ok(outcome)
+}
+
+/// Counts the live keys per prefix on the first member that answers.
+pub(crate) async fn live_keyspace(conn: &ConnPlan, plan: &LivePlan) -> Result<KeyspaceReport> {
+    let mut client = super::snapshot::connect_first(conn).await?;
+    let origin = conn
+        .endpoints
+        .iter()
+        .map(|t| t.endpoint.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    live::count(&mut client, &origin, plan).await
 }

@@ -21,6 +21,12 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
+    let keyspace = match &plan.keyspace {
+        Some(live) => {
+            Some(super::runtime()?.block_on(super::cluster::live_keyspace(&plan.conn, live))?)
+        }
+        None => None,
+    };
     if let Some(why) = &plan.no_disk_reason {
         eprintln!("etcd-doctor: no disk probe ({why}); pass --dir DIR on the etcd data disk");
     }
@@ -28,5 +34,6 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     // would otherwise show in etcd's fsync and peer RTT metrics.
     let mut report = super::probe_host("diagnose", probes, watch)?;
     report.cluster = Some(cluster);
+    report.keyspace = keyspace;
     super::conclude(report, &probes.judge, &probes.output)
 }

@@ -14,13 +14,15 @@ use crate::cli::snapshot::{
 };
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
+use crate::host::HostFacts;
 use crate::interrupt;
+use crate::report::Report;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::{
     self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
 };
 use crate::snapshot::render::{self, RunbookFormat};
-use crate::snapshot::{report, save, verify, SnapshotStatus};
+use crate::snapshot::{analyze, report, save, verify, SnapshotStatus};
 use crate::Outcome;
 
 /// Runs `snapshot`.
@@ -42,6 +44,18 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             let _cooperate = interrupt::Cooperate::enter();
             let status = super::runtime()?.block_on(save_from(&plan, &file))?;
             emit_status(&status, "snapshot save", output)?;
+        }
+        SnapshotAction::Analyze {
+            file,
+            grouping,
+            judge,
+            output,
+        } => {
+            let grouping = grouping.into_grouping()?;
+            let judge = judge.into_plan()?;
+            let mut report = Report::new("snapshot analyze", HostFacts::collect());
+            report.keyspace = Some(analyze::analyze(&file, &grouping)?);
+            return super::conclude(report, &judge, &output.into());
         }
         SnapshotAction::RestorePlan(args) => restore_plan(args)?,
         SnapshotAction::RejoinPlan(args) => rejoin_plan(args)?,
@@ -131,7 +145,7 @@ fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
 
 /// A client for the first endpoint that accepts a connection, with the
 /// connection flags' TLS and timeouts.
-async fn connect_first(plan: &ConnPlan) -> Result<etcd_client::Client> {
+pub(crate) async fn connect_first(plan: &ConnPlan) -> Result<etcd_client::Client> {
     let mut errors = Vec::new();
     for target in &plan.endpoints {
         match dial::connect(plan, target).await {

@@ -10,12 +10,14 @@ use clap::{Args, Subcommand};
 use thiserror::Error;
 
 use super::duration::parse_duration;
+use super::keyspace::{live_plan, GroupingArgs, KeyspaceArgsError, RateArgs};
 use super::output::OutputArgs;
 use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
 use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
 use crate::cluster::tls::TlsRequest;
 use crate::cluster::{InspectPlan, MetricsPlan};
+use crate::keyspace::live::LivePlan;
 use crate::report::OutputPlan;
 use crate::rules::ProfileError;
 
@@ -179,6 +181,15 @@ pub enum ClusterView {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Live keys per prefix, counted gently (serializable, keys-only and count-only, rate-limited).
+    Keyspace {
+        #[command(flatten)]
+        grouping: GroupingArgs,
+        #[command(flatten)]
+        rate: RateArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// `cluster` arguments that cannot make plans; each names its flag or file.
@@ -196,6 +207,9 @@ pub enum ClusterArgsError {
     /// `--profile`.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// `--prefix`, `--depth`, `--max-rps`.
+    #[error(transparent)]
+    Keyspace(#[from] KeyspaceArgsError),
 }
 
 /// Everything a `cluster` run needs.
@@ -207,6 +221,8 @@ pub struct ClusterPlans {
     pub conn: ConnPlan,
     /// What to read.
     pub views: InspectPlan,
+    /// The live keyspace count (`cluster keyspace`), instead of the views.
+    pub keyspace: Option<LivePlan>,
     /// How the findings are judged.
     pub judge: JudgePlan,
     /// Where to write the report.
@@ -217,6 +233,7 @@ impl ClusterArgs {
     /// The plans these arguments ask for.
     pub fn into_plans(self) -> Result<ClusterPlans, ClusterArgsError> {
         let mut views = InspectPlan::default();
+        let mut keyspace = None;
         let (command, common) = match self.view {
             ClusterView::Status { cluster, common } => {
                 (views.status, views.cluster) = (true, cluster);
@@ -245,12 +262,21 @@ impl ClusterArgs {
                 });
                 ("cluster metrics", common)
             }
+            ClusterView::Keyspace {
+                grouping,
+                rate,
+                common,
+            } => {
+                keyspace = Some(live_plan(grouping, rate)?);
+                ("cluster keyspace", common)
+            }
         };
         let found = common.discovery.discover()?;
         Ok(ClusterPlans {
             command,
             conn: common.conn.into_plan(found.as_ref())?,
             views,
+            keyspace,
             judge: common.judge.into_plan()?,
             output: common.output.into(),
         })

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod disk;
 pub mod duration;
+pub mod keyspace;
 pub mod net;
 pub mod output;
 pub mod snapshot;

@@ -8,7 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use thiserror::Error;
 
 use super::cluster::{ConnArgs, DiscoveryArgs};
+use super::keyspace::GroupingArgs;
 use super::output::OutputArgs;
+use super::verdict::JudgeArgs;
 use crate::snapshot::plan::{Method, PlanMember, RestoreTool};
 use crate::snapshot::render::RunbookFormat;
 
@@ -37,6 +39,17 @@ pub enum SnapshotAction {
     Verify {
         /// Snapshot file.
         file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// What fills the database: space by prefix, history, leases and pages of a snapshot or member/snap/db.
+    Analyze {
+        /// Snapshot file, or a copy of a member's member/snap/db.
+        file: PathBuf,
+        #[command(flatten)]
+        grouping: GroupingArgs,
+        #[command(flatten)]
+        judge: JudgeArgs,
         #[command(flatten)]
         output: OutputArgs,
     },

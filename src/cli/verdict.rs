@@ -17,6 +17,7 @@ use crate::cluster::conn::{ConnError, ConnPlan};
 use crate::cluster::kubeadm::KubeadmError;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
+use crate::keyspace::live::LivePlan;
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
@@ -164,6 +165,9 @@ pub struct DiagnoseArgs {
     /// Time between the two metrics scrapes whose difference shows what etcd does now.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
+    /// Also count the live keys per Kubernetes resource and namespace, gently (as `cluster keyspace` with its defaults).
+    #[arg(long)]
+    pub keyspace: bool,
     #[command(flatten)]
     pub probes: ProbeArgs,
 }
@@ -204,6 +208,8 @@ pub struct DiagnosePlan {
     pub probes: ProbePlan,
     /// Why there is no disk probe, when there is none.
     pub no_disk_reason: Option<String>,
+    /// The live keyspace count (`--keyspace`).
+    pub keyspace: Option<LivePlan>,
 }
 
 impl DiagnoseArgs {
@@ -227,6 +233,7 @@ impl DiagnoseArgs {
             (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
         };
         Ok(DiagnosePlan {
+            keyspace: self.keyspace.then(LivePlan::default),
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,

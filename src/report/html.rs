@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use super::keyspace_plot;
 use super::plots::{self, PlotResult};
 use super::view::{self, sections};
 use super::Report;
@@ -145,10 +146,15 @@ fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
 }
 
 fn plots_section(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    if report.disk.is_empty() && report.net.is_empty() {
+    if report.disk.is_empty() && report.net.is_empty() && report.keyspace.is_none() {
         return Ok(());
     }
     writeln!(w, "<h2>Plots</h2>")?;
+    if let Some(k) = &report.keyspace {
+        writeln!(w, "<h3>Keyspace</h3><div class=\"plots\">")?;
+        figure(w, keyspace_plot::space_by_prefix(k))?;
+        writeln!(w, "</div>")?;
+    }
     for r in &report.disk {
         writeln!(
             w,

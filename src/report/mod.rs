@@ -8,6 +8,8 @@ pub mod comparison;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod keyspace_plot;
+pub mod keyspace_view;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterReport;
 use crate::host::HostFacts;
+use crate::keyspace::KeyspaceReport;
 use crate::probe::disk::DiskResult;
 use crate::probe::net::NetResult;
 use crate::rules::{self, Finding, FindingId, Profile, Verdict};
@@ -52,6 +55,9 @@ pub struct Report {
     /// What the live cluster reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterReport>,
+    /// What fills the database, by key prefix (`snapshot analyze`, `cluster keyspace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<KeyspaceReport>,
     /// The profile the rules used, when rules ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -77,6 +83,7 @@ impl Report {
             disk: Vec::new(),
             net: Vec::new(),
             cluster: None,
+            keyspace: None,
             profile: None,
             rules_checked: Vec::new(),
             findings: Vec::new(),

@@ -18,12 +18,12 @@ const HISTOGRAM_BINS: usize = 40;
 /// A plot that could not be drawn (plotters' error, as text).
 pub type PlotResult = Result<String, String>;
 
-fn err(e: impl std::fmt::Debug) -> String {
+pub(super) fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
 
 /// Draws into a fresh SVG string.
-fn svg(
+pub(super) fn svg(
     draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> PlotResult {
     let mut out = String::new();

@@ -186,7 +186,12 @@ pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     findings
 }
 
-fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+pub(super) fn evidence(
+    metric: impl Into<String>,
+    observed: f64,
+    threshold: f64,
+    unit: &str,
+) -> Evidence {
     Evidence {
         metric: metric.into(),
         observed,

@@ -43,11 +43,19 @@ pub enum FindingId {
     ClusterMetricsPeerRttHigh,
     #[serde(rename = "disk.fsync-stall")]
     DiskFsyncStall,
+    #[serde(rename = "cluster.keyspace-hotspot")]
+    ClusterKeyspaceHotspot,
+    #[serde(rename = "cluster.history-unbounded")]
+    ClusterHistoryUnbounded,
+    #[serde(rename = "cluster.key-churn")]
+    ClusterKeyChurn,
+    #[serde(rename = "cluster.large-values")]
+    ClusterLargeValues,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 18] = [
+    pub const ALL: [FindingId; 22] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -66,6 +74,10 @@ impl FindingId {
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
         FindingId::DiskFsyncStall,
+        FindingId::ClusterKeyspaceHotspot,
+        FindingId::ClusterHistoryUnbounded,
+        FindingId::ClusterKeyChurn,
+        FindingId::ClusterLargeValues,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -94,6 +106,10 @@ impl FindingId {
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
             FindingId::DiskFsyncStall => "disk.fsync-stall",
+            FindingId::ClusterKeyspaceHotspot => "cluster.keyspace-hotspot",
+            FindingId::ClusterHistoryUnbounded => "cluster.history-unbounded",
+            FindingId::ClusterKeyChurn => "cluster.key-churn",
+            FindingId::ClusterLargeValues => "cluster.large-values",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod disk;
 pub mod finding;
 pub mod host;
+pub mod keyspace;
 pub mod net;
 pub mod profile;
 pub mod stall;
@@ -76,6 +77,10 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate(c, &profile.cluster));
+    }
+    if let Some(k) = &report.keyspace {
+        checked.extend(keyspace::checked(k));
+        findings.extend(keyspace::evaluate(k, &profile.keyspace));
     }
     sort(&mut findings);
     Evaluation { findings, checked }

@@ -15,6 +15,7 @@ use thiserror::Error;
 use super::cluster::ClusterThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
+use super::keyspace::KeyspaceThresholds;
 use super::net::NetThresholds;
 
 /// Profiles shipped with etcd-doctor: name and TOML text.
@@ -55,6 +56,9 @@ pub struct Profile {
     /// Live cluster thresholds (raft lag, fragmentation, quota, metrics).
     #[serde(default)]
     pub cluster: ClusterThresholds,
+    /// Keyspace thresholds (hotspots, history, churn, value sizes).
+    #[serde(default)]
+    pub keyspace: KeyspaceThresholds,
 }
 
 impl Default for Profile {
@@ -67,6 +71,7 @@ impl Default for Profile {
             host: HostThresholds::default(),
             net: NetThresholds::default(),
             cluster: ClusterThresholds::default(),
+            keyspace: KeyspaceThresholds::default(),
         }
     }
 }
@@ -281,7 +286,8 @@ impl Profile {
         self.disk.validate()?;
         self.host.validate()?;
         self.net.validate()?;
-        self.cluster.validate()
+        self.cluster.validate()?;
+        self.keyspace.validate()
     }
 }
 

@@ -6,7 +6,9 @@
 //! restore, force-new-cluster and rejoin runbooks as data, and [`render`]
 //! writes them as a runnable shell script or Markdown.
 
+pub mod analyze;
 pub mod bbolt;
+pub mod mvcc;
 pub mod plan;
 pub mod render;
 pub mod report;

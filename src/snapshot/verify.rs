@@ -96,8 +96,8 @@ pub struct SnapshotStatus {
     pub txid: u64,
 }
 
-/// Verifies the snapshot at `path` and computes its status.
-pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
+/// Maps the file at `path` read-only; an empty file is an error.
+pub(crate) fn map(path: &Path) -> Result<memmap2::Mmap, VerifyError> {
     let io = |error| VerifyError::Io {
         path: path.to_path_buf(),
         error,
@@ -110,14 +110,25 @@ pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
         });
     }
     // SAFETY: a private read-only mapping; a snapshot changed by another
-    // process while it is verified can only give wrong bytes (then a hash
-    // mismatch), as a read would.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    verify_bytes(path, &map)
+    // process while it is read can only give wrong bytes (then a hash
+    // mismatch or a bbolt error), as a read would.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(io)
 }
 
-/// Verifies snapshot bytes (`path` only names the file in errors).
-pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyError> {
+/// Verifies the snapshot at `path` and computes its status.
+pub fn verify(path: &Path) -> Result<SnapshotStatus, VerifyError> {
+    verify_bytes(path, &map(path)?)
+}
+
+/// Opens `bytes` as bbolt after `snapshot verify`'s checks: the sha256
+/// trailer when there is one (required with `require_trailer`), the meta
+/// pages, then the whole tree and freelist. Returns the database and the
+/// trailer.
+pub(crate) fn checked_db<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    require_trailer: bool,
+) -> Result<(Db<'a>, Option<&'a [u8]>), VerifyError> {
     let bbolt_err = |problem| VerifyError::Bbolt {
         path: path.to_path_buf(),
         problem,
@@ -130,22 +141,35 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
         bytes
     };
     let db = Db::open(data).map_err(bbolt_err)?;
-    if !has_trailer {
+    if !has_trailer && require_trailer {
         return Err(VerifyError::NoTrailer {
             path: path.to_path_buf(),
             size_bytes: size,
         });
     }
-    let stored = &bytes[data.len()..];
-    let computed = Sha256::digest(data);
-    if computed.as_slice() != stored {
-        return Err(VerifyError::HashMismatch {
-            path: path.to_path_buf(),
-            stored: hex::encode(stored),
-            computed: hex::encode(computed),
-        });
+    let trailer = has_trailer.then(|| &bytes[data.len()..]);
+    if let Some(stored) = trailer {
+        let computed = Sha256::digest(data);
+        if computed.as_slice() != stored {
+            return Err(VerifyError::HashMismatch {
+                path: path.to_path_buf(),
+                stored: hex::encode(stored),
+                computed: hex::encode(computed),
+            });
+        }
     }
     bbolt::check(&db).map_err(bbolt_err)?;
+    Ok((db, trailer))
+}
+
+/// Verifies snapshot bytes (`path` only names the file in errors).
+pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyError> {
+    let bbolt_err = |problem| VerifyError::Bbolt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let (db, trailer) = checked_db(path, bytes, true)?;
+    let stored = trailer.unwrap_or_default();
     let (hash, revision, total_keys) = etcd_hash(&db).map_err(|e| match e {
         HashError::Bbolt(problem) => bbolt_err(problem),
         HashError::NotEtcd(problem) => VerifyError::NotEtcd {
@@ -155,7 +179,7 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
     })?;
     Ok(SnapshotStatus {
         file: path.to_path_buf(),
-        file_size_bytes: size,
+        file_size_bytes: bytes.len() as u64,
         sha256: hex::encode(stored),
         hash,
         revision,

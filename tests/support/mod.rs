@@ -6,6 +6,7 @@ pub mod certs;
 pub mod doctor;
 pub mod etcd;
 pub mod fixtures;
+pub mod keyspace;
 pub mod neighbour;
 pub mod netns;
 pub mod slowdisk;
