@@ -256,6 +256,7 @@ mod tests {
         }
         DiskResult {
             probe,
+            run: 0,
             engine: EngineKind::Sync,
             dir: "/var/lib/etcd".into(),
             block_size_bytes: 2300,

@@ -27,6 +27,16 @@ use super::plan::{Peer, Token};
 use super::proto::{Budget, Request, TestKind};
 use super::threads;
 use crate::measure::LatencyHistogram;
+use crate::probe::timeline::{Timeline, TimelinePoint};
+
+/// The RTTs of one rtt measurement.
+#[derive(Debug, Clone)]
+pub struct Pings {
+    /// Every ping's RTT.
+    pub latency: LatencyHistogram,
+    /// RTT per interval, by when each ping's clock started.
+    pub timeline: Vec<TimelinePoint>,
+}
 
 /// A fixed-rate send schedule.
 #[derive(Debug, Clone, Copy)]
@@ -83,22 +93,14 @@ pub struct RttParams {
 /// Pings `peer` on schedule for the duration and returns the RTT of every
 /// ping. Fails if any ping is unanswered for longer than the timeout. Runs
 /// on a thread and runtime of its own ([`threads::pinger`]).
-pub async fn measure(
-    peer: &Peer,
-    token: &Token,
-    p: &RttParams,
-) -> Result<LatencyHistogram, PeerError> {
+pub async fn measure(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
     let (peer, token, p) = (peer.clone(), token.clone(), *p);
     threads::pinger(move || async move { ping_pong(&peer, &token, &p).await })
         .await
         .unwrap_or_else(|| Err(PeerError::Protocol("the ping thread failed".into())))
 }
 
-async fn ping_pong(
-    peer: &Peer,
-    token: &Token,
-    p: &RttParams,
-) -> Result<LatencyHistogram, PeerError> {
+async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
     let n = Pacer::count(p.duration, p.rate_hz);
     let size = p.message_bytes as usize;
     let request = Request {
@@ -141,6 +143,7 @@ async fn ping_pong(
     };
     let reader = async {
         let mut hist = LatencyHistogram::new();
+        let mut timeline = Timeline::new();
         let mut msg = vec![0u8; size];
         for i in 0..n {
             let start = started
@@ -163,7 +166,9 @@ async fn ping_pong(
                     })
                 }
             }
-            hist.record(start.elapsed());
+            let rtt = start.elapsed();
+            hist.record(rtt);
+            timeline.record(start.saturating_duration_since(pacer.scheduled(0)), rtt);
             let seq = u64::from_be_bytes(msg[..8].try_into().expect("8 bytes"));
             if seq != i {
                 return Err(PeerError::Protocol(format!(
@@ -171,10 +176,13 @@ async fn ping_pong(
                 )));
             }
         }
-        Ok(hist)
+        Ok(Pings {
+            latency: hist,
+            timeline: timeline.finish(pacer.scheduled(n).duration_since(pacer.scheduled(0))),
+        })
     };
-    let ((), hist) = tokio::try_join!(writer, reader)?;
-    Ok(hist)
+    let ((), pings) = tokio::try_join!(writer, reader)?;
+    Ok(pings)
 }
 
 #[cfg(test)]
