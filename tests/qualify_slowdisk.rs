@@ -87,12 +87,14 @@ fn throttled_disk_fails_qualification_and_regresses_against_the_fast_baseline() 
         "{:?}",
         f.evidence
     );
-    let p99 = |r: &Report| r.disk[0].latency_us.p99;
+    // The median: on a busy build machine the unthrottled tail can reach
+    // tens of milliseconds too.
+    let p50 = |r: &Report| r.disk[0].latency_us.p50;
     assert!(
-        p99(&fast) * 2.0 < p99(&slow),
+        p50(&fast) * 2.0 < p50(&slow),
         "fast {} µs vs slow {} µs",
-        p99(&fast),
-        p99(&slow)
+        p50(&fast),
+        p50(&slow)
     );
 
     let same = compare(&bin, &slow_json, &slow_json);
