@@ -23,7 +23,8 @@
 # floor compare reported. Usage (as root):
 #   benches/compare_noise.sh [DIR [RUNS [SECS]]]     e.g. /var/tmp 21 3
 # (BIN=path/to/etcd-doctor skips the release build; LEVELS, WRITERS,
-# FLOWS and PER (runs per level) override the defaults.)
+# FLOWS and PER (runs per level) override the defaults; PHASES picks
+# some of "b2b steady power net"; raw rows are kept in RESULTS.)
 set -eu
 cd "$(dirname "$0")/.."
 DIR=${1:-/var/tmp}
@@ -43,7 +44,10 @@ if [ -z "${BIN:-}" ]; then
   BIN="$PWD/$TARGET/release/etcd-doctor"
 fi
 OUT=$(mktemp -d "$DIR/compare-noise-XXXXXX")
-ID="etcd-doctor-cn-$$"
+# Not "etcd-doctor-<pid>-...": the tests' netns sweep deletes those whose pid is gone.
+ID="edcn-$$"
+RESULTS=${RESULTS:-$DIR/compare-noise-$$.tsv}
+PHASES=${PHASES:-"b2b steady power net"}
 CG=/sys/fs/cgroup/blkio/$ID
 C="$ID-c"; S="$ID-s"; IP=10.231.19.2
 BG=""
@@ -78,7 +82,7 @@ net_run() { # out
 compare_one() { # label subject current baseline...
   local label=$1 subject=$2 cur=$3; shift 3
   "$BIN" compare "$@" --current "$cur" -w json > "$OUT/cmp.json" || true
-  python3 - "$label" "$subject" "$OUT/cmp.json" >> "$OUT/results.tsv" <<'PY'
+  python3 - "$label" "$subject" "$OUT/cmp.json" >> "$RESULTS" <<'PY'
 import json, sys
 label, subject, path = sys.argv[1:]
 c = json.load(open(path))
@@ -110,10 +114,15 @@ against() {
   done
 }
 
+has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
+
+if has b2b; then
 echo "disk: back-to-back runs on $DIR" >&2
 for i in $(seq 0 $((RUNS - 1))); do disk_run "$DIR" "$OUT/b2b.$i.json"; done
 series "disk same dir, back-to-back" b2b "disk fsync"
+fi
 
+if has steady; then
 echo "disk: runs beside a steady 4 MiB/s writer" >&2
 fio --name=steady --directory="$OUT" --rw=write --bs=64k --size=256m --rate=4m --fdatasync=8 \
   --time_based --runtime=3600 --output=/dev/null >/dev/null 2>&1 &
@@ -123,7 +132,9 @@ for i in $(seq 0 $((RUNS - 1))); do disk_run "$DIR" "$OUT/steady.$i.json"; done
 kill "$BG"; wait "$BG" 2>/dev/null || true; BG=""
 rm -f "$OUT"/steady.0.0
 series "disk same dir, steady writer" steady "disk fsync"
+fi
 
+if has power; then
 echo "disk: power on a loop ext4" >&2
 truncate -s 2G "$OUT/disk.img"
 LOOP=$(losetup --find --show "$OUT/disk.img")
@@ -148,7 +159,9 @@ for rate in $WRITERS; do
   rm -f "$OUT"/mnt/rival.*
   against "disk competing writer ${rate}/s" "writer$rate" "disk fsync" loopbase
 done
+fi
 
+if has net; then
 echo "net: rtt between two namespaces" >&2
 ip netns add "$C"; ip netns add "$S"
 ip link add veth0 netns "$C" type veth peer name veth0 netns "$S"
@@ -173,8 +186,9 @@ for rate in $FLOWS; do
   sleep 1
   against "net rtt beside a ${rate}bit/s flow (20 Mbit/s link)" "flow$rate" "net rtt" netbase
 done
+fi
 
-python3 - "$OUT/results.tsv" <<'PY'
+python3 - "$RESULTS" <<'PY'
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
