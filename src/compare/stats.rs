@@ -7,8 +7,8 @@
 //! blocks instead:
 //! - [`runs_test`]: several runs per side. Each run is one value (log of
 //!   its percentile or rate); the between-run spread is measured, and a
-//!   one-sided Welch-free pooled t-test with Student's t (few runs: wide
-//!   intervals) decides.
+//!   one-sided pooled t-test (Student's t: few runs, wide intervals)
+//!   decides.
 //! - [`rank_test`]: one run per side. The run's time blocks (timeline
 //!   intervals) are the replicates: block statistics of both runs are
 //!   ranked together and the mean-rank difference is tested, its variance

@@ -143,7 +143,9 @@ async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, P
     };
     let reader = async {
         let mut hist = LatencyHistogram::new();
-        let mut timeline = Timeline::new();
+        // (clock start, RTT) of every ping: the timeline is built after the
+        // pings, so no per-interval summary runs while pings are in flight.
+        let mut samples = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         let mut msg = vec![0u8; size];
         for i in 0..n {
             let start = started
@@ -168,7 +170,7 @@ async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, P
             }
             let rtt = start.elapsed();
             hist.record(rtt);
-            timeline.record(start.saturating_duration_since(pacer.scheduled(0)), rtt);
+            samples.push((start.saturating_duration_since(pacer.scheduled(0)), rtt));
             let seq = u64::from_be_bytes(msg[..8].try_into().expect("8 bytes"));
             if seq != i {
                 return Err(PeerError::Protocol(format!(
@@ -176,13 +178,17 @@ async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, P
                 )));
             }
         }
-        Ok(Pings {
-            latency: hist,
-            timeline: timeline.finish(pacer.scheduled(n).duration_since(pacer.scheduled(0))),
-        })
+        Ok((hist, samples))
     };
-    let ((), pings) = tokio::try_join!(writer, reader)?;
-    Ok(pings)
+    let ((), (latency, samples)) = tokio::try_join!(writer, reader)?;
+    let mut timeline = Timeline::new();
+    for (at, rtt) in samples {
+        timeline.record(at, rtt);
+    }
+    Ok(Pings {
+        latency,
+        timeline: timeline.finish(pacer.scheduled(n).duration_since(pacer.scheduled(0))),
+    })
 }
 
 #[cfg(test)]
