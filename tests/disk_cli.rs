@@ -215,7 +215,7 @@ fn json_contract_parses_back() {
     fs::write(dir.path().join("existing"), b"untouched").unwrap();
     let (report, raw) = json_run(dir.path(), &[]);
 
-    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.schema_version, 2);
     assert_eq!(report.command, "disk");
     let device = report.host.device.as_ref().expect("host.device");
     assert!(device.total_bytes > 0 && !device.fs_type.is_empty());

@@ -103,8 +103,8 @@ impl TestAgent {
             duration: Duration::from_millis(200),
             timeout: Duration::from_secs(1),
         };
-        let hist = rtt::measure(&self.peer(), &Token::new(token).unwrap(), &params).await?;
-        Ok(hist.len())
+        let pings = rtt::measure(&self.peer(), &Token::new(token).unwrap(), &params).await?;
+        Ok(pings.latency.len())
     }
 
     async fn serves(&self) -> bool {

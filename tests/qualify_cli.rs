@@ -72,7 +72,7 @@ fn json_contract_carries_verdict_profile_and_rules_checked() {
     assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
     let report: Report = serde_json::from_slice(&out.stdout).unwrap();
     let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(raw["schema_version"], 1);
+    assert_eq!(raw["schema_version"], 2);
     assert_eq!(report.command, "qualify");
     assert_eq!(report.profile.as_deref(), Some("cloud-essd"));
     assert_eq!(report.disk.len(), 4, "fsync, wal, backend and paced");

@@ -25,7 +25,7 @@ fn qualify(mut cmd: Command, dir: &Path, json: &Path) -> (Output, Report) {
             "--probe",
             "fsync,wal",
             "--duration",
-            "2",
+            "3",
             "--out",
         ])
         .arg(json)
@@ -87,12 +87,14 @@ fn throttled_disk_fails_qualification_and_regresses_against_the_fast_baseline() 
         "{:?}",
         f.evidence
     );
-    let p99 = |r: &Report| r.disk[0].latency_us.p99;
+    // The median: on a busy build machine the unthrottled tail can reach
+    // tens of milliseconds too.
+    let p50 = |r: &Report| r.disk[0].latency_us.p50;
     assert!(
-        p99(&fast) * 2.0 < p99(&slow),
+        p50(&fast) * 2.0 < p50(&slow),
         "fast {} µs vs slow {} µs",
-        p99(&fast),
-        p99(&slow)
+        p50(&fast),
+        p50(&slow)
     );
 
     let same = compare(&bin, &slow_json, &slow_json);
@@ -107,7 +109,17 @@ fn throttled_disk_fails_qualification_and_regresses_against_the_fast_baseline() 
         .nth(1)
         .expect("fsync compared");
     let fsync_table = fsync_table.split("disk wal").next().unwrap();
-    assert!(fsync_table.contains("REGRESSION"), "{stdout}");
+    // A one-run baseline: judged by time blocks; the row names the percentile.
+    assert!(
+        fsync_table
+            .lines()
+            .any(|l| l.contains(" latency") && l.contains("REGRESSION")),
+        "{stdout}"
+    );
+    assert!(
+        fsync_table.contains("blocks, run spread assumed"),
+        "{stdout}"
+    );
     // Nothing left behind on the filesystem but ext4's own lost+found.
     let left: Vec<_> = std::fs::read_dir(disk.path())
         .unwrap()

@@ -1,5 +1,6 @@
-//! `etcd-doctor compare`: baseline report against current report; exit 1
-//! when a probe regressed beyond noise and beyond `--max-regression`.
+//! `etcd-doctor compare`: baseline reports against current reports; exit
+//! 1 when a probe regressed beyond noise and beyond `--max-regression`
+//! (or, under `--strict`, when a worsening had not enough evidence).
 
 use anyhow::Result;
 
@@ -11,11 +12,11 @@ use crate::Outcome;
 /// Runs `compare`.
 pub fn run(args: CompareArgs) -> Result<Outcome> {
     let (plan, output) = args.into_plans()?;
-    let baseline = compare::load(&plan.baseline)?;
-    let current = compare::load(&plan.current)?;
+    let baseline = compare::load_all(&plan.baseline)?;
+    let current = compare::load_all(&plan.current)?;
     let result = compare::compare(&baseline, &current, &plan.plan)?;
     report::emit_with(&output, |w| comparison::render(&result, output.format, w))?;
-    Ok(if result.regressions > 0 {
+    Ok(if result.failed() {
         Outcome::Findings
     } else {
         Outcome::Healthy

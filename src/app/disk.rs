@@ -13,13 +13,25 @@ use crate::Outcome;
 
 /// Runs `disk`.
 pub fn run(args: DiskArgs) -> Result<Outcome> {
-    let (plan, output) = args.into_plans()?;
+    let (plan, repeat, output) = args.into_plans()?;
     let watch = HostFacts::watch(Some(&plan.dir));
-    let results = probe(&plan)?;
+    let mut results = Vec::new();
+    for run in 0..repeat {
+        results.extend(probe_run(&plan, run)?);
+    }
     let mut report = Report::new("disk", watch.finish());
     report.disk = results;
     report::emit(&report, &output)?;
     Ok(Outcome::Healthy)
+}
+
+/// Runs the probes of `plan` as run number `run` of a `--repeat` set.
+pub(crate) fn probe_run(plan: &DiskPlan, run: u32) -> Result<Vec<DiskResult>> {
+    let mut results = probe(plan)?;
+    for r in &mut results {
+        r.run = run;
+    }
+    Ok(results)
 }
 
 /// Runs the probes of `plan` with progress on stderr; SIGINT, SIGTERM or

@@ -56,22 +56,24 @@ pub(crate) fn watch_host(plan: &ProbePlan) -> HostWatch {
 }
 
 /// Runs the host measurements of `plan`: the disk probes, then the network
-/// probes (a bulk flow must not share the disk's window). Returns the
-/// `command` report holding them and what `watch` saw meanwhile.
+/// probes (a bulk flow must not share the disk's window), `--repeat` times
+/// in turn. Returns the `command` report holding them and what `watch`
+/// saw meanwhile.
 pub(crate) fn probe_host(command: &str, plan: &ProbePlan, watch: HostWatch) -> Result<Report> {
-    let disk = match &plan.disk {
-        Some(d) => disk::probe(d)?,
-        None => Vec::new(),
-    };
-    // A signal after the disk probe's last check must not wait for the
-    // network phase.
-    if interrupt::interrupted() {
-        bail!("interrupted");
+    let (mut disk, mut net) = (Vec::new(), Vec::new());
+    for run in 0..plan.repeat {
+        if let Some(d) = &plan.disk {
+            disk.extend(disk::probe_run(d, run)?);
+        }
+        // A signal after the disk probe's last check must not wait for the
+        // network phase.
+        if interrupt::interrupted() {
+            bail!("interrupted");
+        }
+        if let Some(n) = &plan.net {
+            net.extend(net::probe_run(n, run)?);
+        }
     }
-    let net = match &plan.net {
-        Some(n) => net::probe(n)?,
-        None => Vec::new(),
-    };
     let mut report = Report::new(command, watch.finish());
     report.disk = disk;
     report.net = net;

@@ -12,7 +12,10 @@ use crate::Outcome;
 /// Runs `net`.
 pub fn run(args: NetArgs) -> Result<Outcome> {
     let req = args.into_plans()?;
-    let results = probe(&req.plan)?;
+    let mut results = Vec::new();
+    for run in 0..req.repeat {
+        results.extend(probe_run(&req.plan, run)?);
+    }
     let failed = failed_peers(&results);
     let mut report = Report::new("net", HostFacts::collect());
     report.net = results;
@@ -26,6 +29,15 @@ pub fn run(args: NetArgs) -> Result<Outcome> {
 /// Runs the network probes of `plan` on a runtime of their own.
 pub(crate) fn probe(plan: &NetPlan) -> Result<Vec<NetResult>> {
     Ok(super::runtime()?.block_on(net::run(plan))?)
+}
+
+/// Runs the network probes of `plan` as run number `run` of a `--repeat` set.
+pub(crate) fn probe_run(plan: &NetPlan, run: u32) -> Result<Vec<NetResult>> {
+    let mut results = probe(plan)?;
+    for r in &mut results {
+        r.run = run;
+    }
+    Ok(results)
 }
 
 /// `PEER: error` for each peer none of whose probes succeeded, in order.

@@ -47,8 +47,19 @@ pub struct DiskArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub run: DiskRunArgs,
+    /// Run the probes N times, one after another (a baseline set for `compare`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = repeat_range())]
+    pub repeat: u32,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Most `--repeat` runs.
+pub const MAX_REPEAT: u32 = 100;
+
+/// `--repeat`: 1 to [`MAX_REPEAT`].
+pub fn repeat_range() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(MAX_REPEAT))
 }
 
 /// How the disk probes run; shared by `disk`, `qualify` and `diagnose`.
@@ -95,10 +106,12 @@ pub enum DiskArgsError {
 }
 
 impl DiskArgs {
-    /// The run plan and the output plan these arguments ask for.
-    pub fn into_plans(self) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
+    /// The run plan, the number of runs and the output plan these
+    /// arguments ask for.
+    pub fn into_plans(self) -> Result<(DiskPlan, u32, OutputPlan), DiskArgsError> {
         Ok((
             self.run.into_plan(DiskPlan::quick(self.dir))?,
+            self.repeat,
             self.output.into(),
         ))
     }
@@ -166,7 +179,7 @@ mod tests {
         args: DiskArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<(DiskPlan, OutputPlan), DiskArgsError> {
+    fn parse(args: &[&str]) -> Result<(DiskPlan, u32, OutputPlan), DiskArgsError> {
         let mut argv = vec!["disk", "--dir", "/d"];
         argv.extend_from_slice(args);
         Wrap::try_parse_from(argv).unwrap().args.into_plans()
@@ -174,20 +187,21 @@ mod tests {
 
     #[test]
     fn defaults_are_the_quick_plan() {
-        let (plan, _) = parse(&[]).unwrap();
+        let (plan, _, _) = parse(&[]).unwrap();
         assert_eq!(plan, DiskPlan::quick(PathBuf::from("/d")));
     }
 
     #[test]
     fn flags_shape_the_plan() {
-        let (plan, _) =
+        let (plan, _, _) =
             parse(&["--probe", "wal,fsync", "--engine", "uring", "--ops", "7"]).unwrap();
         assert_eq!(plan.probes, vec![DiskProbeKind::Wal, DiskProbeKind::Fsync]);
         assert_eq!(plan.engine, EngineKind::Uring);
         assert_eq!(plan.stop, StopRule::Ops(7));
-        let (plan, _) = parse(&["--duration", "1.5"]).unwrap();
+        let (plan, _, _) = parse(&["--duration", "1.5"]).unwrap();
         assert_eq!(plan.stop, StopRule::Duration(Duration::from_millis(1500)));
-        let (plan, _) = parse(&["--probe", "paced", "--rate", "250", "--min-span", "4"]).unwrap();
+        let (plan, _, _) =
+            parse(&["--probe", "paced", "--rate", "250", "--min-span", "4"]).unwrap();
         assert_eq!(plan.probes, vec![DiskProbeKind::Paced]);
         assert_eq!(plan.rate_per_s, 250);
         assert_eq!(plan.min_span, Some(Duration::from_secs(4)));
@@ -208,6 +222,18 @@ mod tests {
         assert!(msg(&["--min-span", "0"]).starts_with("--min-span "));
         assert!(msg(&["--min-span", "NaN"]).starts_with("--min-span "));
         assert!(msg(&["--min-span", "4000"]).starts_with("--min-span "));
+    }
+
+    #[test]
+    fn repeat_is_bounded() {
+        assert_eq!(parse(&["--repeat", "5"]).unwrap().1, 5);
+        assert_eq!(parse(&[]).unwrap().1, 1);
+        for bad in ["0", "101", "-1", "x"] {
+            let err = Wrap::try_parse_from(["disk", "--dir", "/d", &format!("--repeat={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--repeat"), "{err}");
+        }
     }
 
     #[test]

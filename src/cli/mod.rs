@@ -40,7 +40,7 @@ pub enum Command {
     Qualify(verdict::QualifyArgs),
     /// Diagnose a live cluster and this host: findings, most severe first.
     Diagnose(verdict::DiagnoseArgs),
-    /// Compare two JSON reports; exit 1 on a regression beyond noise.
+    /// Compare baseline JSON reports with current ones; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
 }
 
@@ -53,5 +53,34 @@ mod tests {
         // Catches duplicate flag names across flattened groups (e.g. two
         // `--probe`s) that clap reports only when that subcommand runs.
         super::Cli::command().debug_assert();
+    }
+
+    fn compare(args: &[&str]) -> Result<super::verdict::CompareRequest, String> {
+        use clap::Parser;
+        let mut argv = vec!["etcd-doctor", "compare"];
+        argv.extend_from_slice(args);
+        match super::Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            super::Command::Compare(a) => a.into_plans().map(|p| p.0).map_err(|e| e.to_string()),
+            _ => unreachable!("compare parses as compare"),
+        }
+    }
+
+    #[test]
+    fn compare_takes_two_reports_or_baselines_and_current() {
+        let two = compare(&["a.json", "b.json"]).unwrap();
+        assert_eq!(two.baseline, ["a.json"].map(std::path::PathBuf::from));
+        assert_eq!(two.current, ["b.json"].map(std::path::PathBuf::from));
+        let many = compare(&["a.json", "dir", "--current", "c.json", "--strict"]).unwrap();
+        assert_eq!(many.baseline.len(), 2);
+        assert!(many.plan.strict);
+        let err = compare(&["a.json", "b.json", "c.json"]).unwrap_err();
+        assert!(
+            err.contains("--current") && err.contains("3 report"),
+            "{err}"
+        );
+        assert!(compare(&["--current", "c.json"]).is_err());
     }
 }

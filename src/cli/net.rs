@@ -151,6 +151,9 @@ pub struct NetArgs {
     /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: the profile's, 100].
     #[arg(long, value_name = "MS")]
     pub heartbeat_interval: Option<f64>,
+    /// Run the probes N times, one after another (a baseline set for `compare`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = super::disk::repeat_range())]
+    pub repeat: u32,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -204,6 +207,8 @@ pub enum NetArgsError {
 pub struct NetRequest {
     /// What to measure.
     pub plan: NetPlan,
+    /// How many times the probes run.
+    pub repeat: u32,
     /// How to judge it (the profile, with `--heartbeat-interval` applied).
     pub judge: JudgePlan,
     /// Where the report goes.
@@ -284,6 +289,7 @@ impl NetArgs {
         heartbeat(self.heartbeat_interval, &mut judge.profile.net)?;
         Ok(NetRequest {
             plan,
+            repeat: self.repeat,
             judge,
             output: self.output.into(),
         })

@@ -79,6 +79,9 @@ pub struct ProbeArgs {
     pub disk: DiskRunArgs,
     #[command(flatten)]
     pub peers: PeerArgs,
+    /// Run the disk and network probes N times, interleaved (a baseline set for `compare`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = super::disk::repeat_range())]
+    pub repeat: u32,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -92,6 +95,8 @@ pub struct ProbePlan {
     pub disk: Option<DiskPlan>,
     /// The network probes, when peers were given.
     pub net: Option<NetPlan>,
+    /// How many times the disk and network probes run (disk, net, disk, net...).
+    pub repeat: u32,
     /// How findings are judged.
     pub judge: JudgePlan,
     /// Where the report goes.
@@ -117,6 +122,7 @@ impl ProbeArgs {
         Ok(ProbePlan {
             disk: dir.map(disk_plan).transpose()?,
             net: self.peers.into_plan(&mut judge)?,
+            repeat: self.repeat,
             judge,
             output: self.output.into(),
         })
@@ -262,13 +268,20 @@ pub const MAX_REGRESSION_PCT: f64 = 1000.0;
 /// `compare` arguments.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Baseline JSON report (`-w json` or report.json of `--report`).
-    pub baseline: PathBuf,
-    /// Current JSON report.
-    pub current: PathBuf,
+    /// Baseline JSON reports (`-w json` or report.json of `--report`), or
+    /// directories of them; without `--current`, exactly BASELINE CURRENT.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Current JSON report (repeatable); every positional report is then a baseline.
+    #[arg(long, value_name = "FILE")]
+    pub current: Vec<PathBuf>,
     /// Largest tolerated worsening of a percentile or rate, percent.
     #[arg(long, value_name = "PCT", default_value_t = DEFAULT_MAX_REGRESSION_PCT)]
     pub max_regression: f64,
+    /// Exit 1 also when a worsening could not be judged for lack of
+    /// baseline runs, blocks or samples ("not enough evidence").
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -279,15 +292,18 @@ pub enum CompareArgsError {
     /// `--max-regression` negative, not a number, or past [`MAX_REGRESSION_PCT`].
     #[error("--max-regression must be a percentage from 0 to {MAX_REGRESSION_PCT}, got {0}")]
     MaxRegression(f64),
+    /// Neither `--current` nor exactly two positional reports.
+    #[error("compare takes BASELINE CURRENT, or BASELINE... --current CURRENT; got {0} report(s) and no --current")]
+    Reports(usize),
 }
 
 /// What `compare` reads and how it judges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareRequest {
-    /// Baseline report file.
-    pub baseline: PathBuf,
-    /// Current report file.
-    pub current: PathBuf,
+    /// Baseline report files and directories.
+    pub baseline: Vec<PathBuf>,
+    /// Current report files.
+    pub current: Vec<PathBuf>,
     /// The judging plan.
     pub plan: ComparePlan,
 }
@@ -298,11 +314,22 @@ impl CompareArgs {
         if !(0.0..=MAX_REGRESSION_PCT).contains(&self.max_regression) {
             return Err(CompareArgsError::MaxRegression(self.max_regression));
         }
+        let (baseline, current) = match (self.reports, self.current) {
+            (mut two, none) if none.is_empty() && two.len() == 2 => {
+                let current = two.pop().into_iter().collect();
+                (two, current)
+            }
+            (reports, none) if none.is_empty() => {
+                return Err(CompareArgsError::Reports(reports.len()))
+            }
+            (reports, current) => (reports, current),
+        };
         let request = CompareRequest {
-            baseline: self.baseline,
-            current: self.current,
+            baseline,
+            current,
             plan: ComparePlan {
                 max_regression_pct: self.max_regression,
+                strict: self.strict,
             },
         };
         Ok((request, self.output.into()))

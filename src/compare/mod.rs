@@ -1,22 +1,26 @@
-//! `compare`: a baseline report against a current one, for CI regression
+//! `compare`: baseline reports against current ones, for CI regression
 //! runs. Probes are matched by what they measured (disk probe and engine,
-//! network probe and peer); each percentile is compared both by size (worse
-//! by more than `--max-regression` percent?) and by evidence (is the move
-//! beyond noise? see [`stats`]). Only a change that is both large and
-//! significant is a regression; rates without a distribution (IOPS,
-//! throughput) are judged by size alone.
+//! network probe and peer); every run of a probe in the baseline reports
+//! (files, a directory, `--repeat` runs) is a replicate. Each percentile
+//! and rate is compared by size (worse by more than `--max-regression`
+//! percent?) and by evidence (beyond noise? see [`noise`]): only a change
+//! that is both large and significant is a regression, and a large change
+//! the baseline cannot judge is "not enough evidence" (a failure under
+//! `--strict`).
 
+mod load;
+pub mod noise;
 pub mod stats;
 
-use std::io::Read as _;
-use std::path::Path;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::measure::{EncodedHistogram, LatencyHistogram, LatencySummary, PERCENTILES};
-use crate::report::{Report, SCHEMA_VERSION};
+pub use load::{expand, load, load_all, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION};
+use noise::{Metric, Noise, RunFacts};
 use stats::TestResult;
+
+use crate::measure::{EncodedHistogram, LatencyHistogram, PERCENTILES};
+use crate::report::{Report, SCHEMA_VERSION};
 
 /// Default `--max-regression`, percent.
 pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 20.0;
@@ -24,17 +28,24 @@ pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 20.0;
 pub const ALPHA: f64 = 0.01;
 
 /// How the method is explained in every output.
-pub const METHOD: &str = "A percentile regresses when it is worse by more than the allowed percentage AND \
-    the move is beyond noise: the share of current samples above the baseline's percentile value is \
-    compared with the baseline's own share by a one-sided two-proportion z-test on the full HDR \
-    histograms (p < 0.01). KS is the two-sample Kolmogorov-Smirnov statistic of the whole distribution, \
-    shown for context. Rates (IOPS, Mbit/s) are judged by size alone.";
+pub const METHOD: &str = "A metric regresses when it is worse by more than the allowed percentage AND \
+    the move is beyond noise (one-sided, p < 0.01). Samples of one run are not independent, so noise is \
+    measured on runs and time blocks: with 2 or more baseline runs (several reports, a directory, or \
+    --repeat), each run is one value and the between-run spread of the log values decides (pooled \
+    t-test, 3 runs needed); with one baseline run, its 250 ms time blocks are the replicates (rank test \
+    of the block statistics, variance inflated for lag-1 autocorrelation; 8 blocks and 10 samples above \
+    the percentile needed), and as one run cannot measure the between-run spread, a spread of 0.15 (log \
+    units) is assumed (--strict does not accept that). FLOOR is the smallest worsening that would have been \
+    called. KS is the Kolmogorov-Smirnov D of the pooled distributions, for context.";
 
 /// What `compare` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ComparePlan {
     /// Largest tolerated worsening, percent.
     pub max_regression_pct: f64,
+    /// Fail (exit 1) when a worsening could not be judged for lack of
+    /// evidence.
+    pub strict: bool,
 }
 
 /// Whether one metric regressed.
@@ -47,6 +58,9 @@ pub enum Status {
     Noise,
     /// Worse beyond the allowed percentage and beyond noise.
     Regression,
+    /// Worse beyond the allowed percentage, and the baseline had too few
+    /// runs, blocks or samples to tell noise from change.
+    NotEnoughEvidence,
 }
 
 /// One metric of one subject, baseline against current.
@@ -56,15 +70,14 @@ pub struct Row {
     pub metric: String,
     /// Unit of `baseline` and `current`: `us`, `ops/s` or `Mbit/s`.
     pub unit: String,
-    /// Baseline value.
+    /// Baseline value (geometric mean over the baseline runs).
     pub baseline: f64,
-    /// Current value.
+    /// Current value (geometric mean over the current runs).
     pub current: f64,
     /// How much worse the current value is, percent (negative: better).
     pub worse_by_pct: f64,
-    /// The exceedance test at this percentile (latency rows with histograms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<TestResult>,
+    /// How noise was judged for this metric.
+    pub noise: Noise,
     /// The verdict for this metric.
     pub status: Status,
 }
@@ -74,7 +87,7 @@ pub struct Row {
 pub struct Subject {
     /// The probe, e.g. `disk fsync (sync)` or `net rtt 10.0.0.2:7379`.
     pub subject: String,
-    /// Kolmogorov-Smirnov test of the whole latency distribution.
+    /// Kolmogorov-Smirnov test of the pooled latency distributions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ks: Option<TestResult>,
     /// Metric rows.
@@ -94,143 +107,169 @@ pub struct Comparison {
     pub max_regression_pct: f64,
     /// Significance level of the noise tests.
     pub alpha: f64,
+    /// Whether a worsening without enough evidence fails.
+    #[serde(default)]
+    pub strict: bool,
     /// How regressions are decided.
     pub method: String,
-    /// Probes found in both reports.
+    /// Baseline reports read.
+    #[serde(default)]
+    pub baseline_reports: usize,
+    /// Current reports read.
+    #[serde(default)]
+    pub current_reports: usize,
+    /// Probes found in both sides.
     pub subjects: Vec<Subject>,
-    /// Probes found in one report only (not compared).
+    /// Probes found on one side only (not compared).
     #[serde(default)]
     pub unmatched: Vec<String>,
     /// Number of regressed metrics.
     pub regressions: usize,
+    /// Metrics worse beyond the allowance that the baseline could not judge.
+    #[serde(default)]
+    pub not_enough_evidence: usize,
 }
 
-/// Largest report `compare` reads: a full run's report is a few hundred KiB.
-pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+impl Comparison {
+    /// True when CI should fail: a regression, or under `--strict` a
+    /// worsening without enough evidence.
+    pub fn failed(&self) -> bool {
+        self.regressions > 0 || (self.strict && self.not_enough_evidence > 0)
+    }
+}
 
-/// Reads a JSON report written by `-w json` or `--report`; a report past
-/// [`MAX_REPORT_BYTES`] or with a histogram no run can write is refused,
-/// naming the file and field, before anything is allocated from it.
-pub fn load(path: &Path) -> Result<Report> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut text = Vec::new();
-    std::io::Read::take(file, MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if text.len() as u64 > MAX_REPORT_BYTES {
-        bail!(
-            "{}: larger than {MAX_REPORT_BYTES} bytes, not an etcd-doctor JSON report",
-            path.display()
-        );
-    }
-    let report: Report = serde_json::from_slice(&text)
-        .with_context(|| format!("{}: not an etcd-doctor JSON report", path.display()))?;
-    if report.schema_version != SCHEMA_VERSION {
-        bail!(
-            "{}: report schema_version {} is not {SCHEMA_VERSION}",
-            path.display(),
-            report.schema_version
-        );
-    }
-    for m in measured(&report) {
-        if let Some(h) = m.histogram {
-            h.check()
-                .with_context(|| format!("{}: {}", path.display(), m.subject))?;
+/// The runs of every probe in `reports`, grouped by subject in order of
+/// first appearance.
+fn subjects(reports: &[Report]) -> Vec<(String, Vec<RunFacts<'_>>)> {
+    let mut out: Vec<(String, Vec<RunFacts>)> = Vec::new();
+    for report in reports {
+        for (subject, facts) in runs(report) {
+            match out.iter_mut().find(|(s, _)| *s == subject) {
+                Some((_, v)) => v.push(facts),
+                None => out.push((subject, vec![facts])),
+            }
         }
     }
-    Ok(report)
+    out
 }
 
-/// A probe's comparable facts, from either report.
-struct Measured<'a> {
-    subject: String,
-    latency: Option<&'a LatencySummary>,
-    histogram: Option<&'a EncodedHistogram>,
-    rate: Option<(&'static str, &'static str, f64)>,
-}
-
-fn measured(report: &Report) -> Vec<Measured<'_>> {
-    let disk = report.disk.iter().map(|r| Measured {
-        subject: format!("disk {} ({})", r.probe.as_str(), r.engine.as_str()),
-        latency: Some(&r.latency_us),
-        histogram: Some(&r.latency_histogram),
-        rate: Some(("IOPS", "ops/s", r.iops)),
+fn runs(report: &Report) -> impl Iterator<Item = (String, RunFacts<'_>)> {
+    let disk = report.disk.iter().map(|r| {
+        let subject = format!("disk {} ({})", r.probe.as_str(), r.engine.as_str());
+        let facts = RunFacts {
+            latency: Some(&r.latency_us),
+            histogram: Some(&r.latency_histogram),
+            rate: Some(("IOPS", "ops/s", r.iops)),
+            timeline: &r.timeline,
+        };
+        (subject, facts)
     });
-    let net = report
-        .net
-        .iter()
-        .filter(|r| r.error.is_none())
-        .map(|r| Measured {
-            subject: format!("net {} {}", r.probe.as_str(), r.peer),
+    let net = report.net.iter().filter(|r| r.error.is_none()).map(|r| {
+        let size = r
+            .message_size_bytes
+            .map(|b| format!(" {b} B"))
+            .unwrap_or_default();
+        let subject = format!("net {} {}{size}", r.probe.as_str(), r.peer);
+        let facts = RunFacts {
             latency: r.latency_us.as_ref(),
             histogram: r.latency_histogram.as_ref(),
             rate: r.throughput_mbit_s.map(|t| ("throughput", "Mbit/s", t)),
-        });
-    disk.chain(net).collect()
+            timeline: &r.timeline,
+        };
+        (subject, facts)
+    });
+    disk.chain(net)
 }
 
-/// Compares `current` with `baseline`.
-pub fn compare(baseline: &Report, current: &Report, plan: &ComparePlan) -> Result<Comparison> {
-    let base = measured(baseline);
-    let cur = measured(current);
-    let mut subjects = Vec::new();
+/// Compares the `current` reports with the `baseline` reports.
+pub fn compare(baseline: &[Report], current: &[Report], plan: &ComparePlan) -> Result<Comparison> {
+    let base = subjects(baseline);
+    let cur = subjects(current);
+    let mut compared = Vec::new();
     let mut unmatched = Vec::new();
-    for b in &base {
-        match cur.iter().find(|c| c.subject == b.subject) {
-            Some(c) => subjects.push(compare_subject(b, c, plan)?),
-            None => unmatched.push(format!("{} (baseline only)", b.subject)),
+    for (name, b) in &base {
+        match cur.iter().find(|(c, _)| c == name) {
+            Some((_, c)) => compared.push(compare_subject(name, b, c, plan)?),
+            None => unmatched.push(format!("{name} (baseline only)")),
         }
     }
-    for c in cur
+    for (name, _) in cur
         .iter()
-        .filter(|c| !base.iter().any(|b| b.subject == c.subject))
+        .filter(|(c, _)| !base.iter().any(|(b, _)| b == c))
     {
-        unmatched.push(format!("{} (current only)", c.subject));
+        unmatched.push(format!("{name} (current only)"));
     }
-    let regressions = subjects
-        .iter()
-        .flat_map(|s| &s.rows)
-        .filter(|r| r.status == Status::Regression)
-        .count();
+    let count = |status| {
+        compared
+            .iter()
+            .flat_map(|s: &Subject| &s.rows)
+            .filter(|r| r.status == status)
+            .count()
+    };
     Ok(Comparison {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         command: "compare".into(),
         max_regression_pct: plan.max_regression_pct,
         alpha: ALPHA,
+        strict: plan.strict,
         method: METHOD.into(),
-        subjects,
+        baseline_reports: baseline.len(),
+        current_reports: current.len(),
+        regressions: count(Status::Regression),
+        not_enough_evidence: count(Status::NotEnoughEvidence),
+        subjects: compared,
         unmatched,
-        regressions,
     })
 }
 
-fn compare_subject(b: &Measured, c: &Measured, plan: &ComparePlan) -> Result<Subject> {
-    let hists = match (b.histogram, c.histogram) {
-        (Some(hb), Some(hc)) => Some((decode(hb, &b.subject)?, decode(hc, &c.subject)?)),
-        _ => None,
-    };
+fn compare_subject(
+    name: &str,
+    b: &[RunFacts],
+    c: &[RunFacts],
+    plan: &ComparePlan,
+) -> Result<Subject> {
     let mut rows = Vec::new();
-    if let (Some(lb), Some(lc)) = (b.latency, c.latency) {
-        for (name, q, value) in PERCENTILES {
-            let test = hists
-                .as_ref()
-                .and_then(|(hb, hc)| stats::exceedance(hb, hc, q));
-            let metric = format!("{name} latency");
-            rows.push(row(&metric, "us", value(lb), value(lc), test, plan));
+    let has_latency = |runs: &[RunFacts]| runs.iter().all(|r| r.latency.is_some());
+    if has_latency(b) && has_latency(c) {
+        for (label, q, field) in PERCENTILES {
+            let metric = Metric::Percentile(q, field);
+            let value = |r: &RunFacts| r.latency.map(field);
+            rows.push(row(
+                &format!("{label} latency"),
+                "us",
+                metric,
+                b,
+                c,
+                value,
+                plan,
+            ));
         }
     }
-    if let (Some((metric, unit, vb)), Some((_, _, vc))) = (b.rate, c.rate) {
-        rows.push(rate_row(metric, unit, vb, vc, plan));
+    if let (Some((label, unit, _)), Some(_)) = (b[0].rate, c[0].rate) {
+        let value = |r: &RunFacts| r.rate.map(|(_, _, v)| v);
+        rows.push(row(label, unit, Metric::Rate, b, c, value, plan));
     }
     Ok(Subject {
-        subject: b.subject.clone(),
-        ks: hists
-            .as_ref()
-            .and_then(|(hb, hc)| stats::kolmogorov_smirnov(hb, hc)),
+        subject: name.to_string(),
+        ks: match (pooled(b, name)?, pooled(c, name)?) {
+            (Some(hb), Some(hc)) => stats::kolmogorov_smirnov(&hb, &hc),
+            _ => None,
+        },
         rows,
     })
+}
+
+/// Every run's latency histogram merged; None when a run has none.
+fn pooled(runs: &[RunFacts], subject: &str) -> Result<Option<LatencyHistogram>> {
+    let mut all = LatencyHistogram::new();
+    for r in runs {
+        let Some(h) = r.histogram else {
+            return Ok(None);
+        };
+        all += &decode(h, subject)?;
+    }
+    Ok(Some(all))
 }
 
 fn decode(h: &EncodedHistogram, subject: &str) -> Result<LatencyHistogram> {
@@ -239,34 +278,45 @@ fn decode(h: &EncodedHistogram, subject: &str) -> Result<LatencyHistogram> {
 }
 
 fn row(
-    metric: &str,
+    label: &str,
     unit: &str,
-    baseline: f64,
-    current: f64,
-    test: Option<TestResult>,
+    metric: Metric,
+    b: &[RunFacts],
+    c: &[RunFacts],
+    value: impl Fn(&RunFacts) -> Option<f64>,
     plan: &ComparePlan,
 ) -> Row {
-    let worse_by_pct = worse_by_pct(current, baseline);
+    let (baseline, current) = (geomean(b, &value), geomean(c, &value));
+    let worse_by_pct = match metric {
+        // `0.0 -`: an unchanged rate is +0.0, not -0.0.
+        Metric::Rate => 0.0 - worse_by_pct(current, baseline),
+        Metric::Percentile(..) => worse_by_pct(current, baseline),
+    };
+    let noise = noise::judge(metric, b, c, ALPHA);
     Row {
-        metric: metric.to_string(),
+        metric: label.to_string(),
         unit: unit.to_string(),
         baseline,
         current,
         worse_by_pct,
-        test,
-        status: status(worse_by_pct, test, plan),
+        status: status(worse_by_pct, &noise, plan),
+        noise,
     }
 }
 
-/// A rate row: lower is worse, and there is no distribution to test.
-fn rate_row(metric: &str, unit: &str, baseline: f64, current: f64, plan: &ComparePlan) -> Row {
-    // `0.0 -` rather than `-`: an unchanged rate is +0.0, not -0.0.
-    let worse_by_pct = 0.0 - worse_by_pct(current, baseline);
-    Row {
-        status: status(worse_by_pct, None, plan),
-        worse_by_pct,
-        ..row(metric, unit, baseline, current, None, plan)
+/// Geometric mean of the runs' values, 3 decimals (the mean the
+/// between-run test compares).
+fn geomean(runs: &[RunFacts], value: impl Fn(&RunFacts) -> Option<f64>) -> f64 {
+    let logs: Vec<f64> = runs
+        .iter()
+        .filter_map(&value)
+        .map(|v| v.max(1e-3).ln())
+        .collect();
+    if logs.is_empty() {
+        return 0.0;
     }
+    let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+    (g * 1000.0).round() / 1000.0
 }
 
 /// How much worse `value` is than `reference` when higher is worse,
@@ -279,50 +329,73 @@ fn worse_by_pct(value: f64, reference: f64) -> f64 {
     }
 }
 
-fn status(worse_by_pct: f64, test: Option<TestResult>, plan: &ComparePlan) -> Status {
+/// Ok within the allowance; beyond it, a regression only with enough
+/// evidence (under `--strict`: a measured between-run spread), a p-value
+/// below [`ALPHA`] and a worsening above the noise floor.
+fn status(worse_by_pct: f64, noise: &Noise, plan: &ComparePlan) -> Status {
+    let beyond_floor = noise.floor_pct.is_some_and(|f| worse_by_pct > f);
     if worse_by_pct <= plan.max_regression_pct {
         Status::Ok
-    } else if test.is_some_and(|t| t.p_value >= ALPHA) {
-        Status::Noise
-    } else {
+    } else if !noise.enough || (plan.strict && noise.assumed_run_spread.is_some()) {
+        Status::NotEnoughEvidence
+    } else if noise.p_value.is_some_and(|p| p < ALPHA) && beyond_floor {
         Status::Regression
+    } else {
+        Status::Noise
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use noise::Model;
 
     fn plan() -> ComparePlan {
         ComparePlan {
             max_regression_pct: 20.0,
+            strict: false,
+        }
+    }
+
+    fn judged(p_value: f64, enough: bool) -> Noise {
+        Noise {
+            model: Model::WithinRunBlocks,
+            baseline_runs: 1,
+            current_runs: 1,
+            baseline_blocks: 20,
+            current_blocks: 20,
+            floor_pct: Some(30.0),
+            p_value: Some(p_value),
+            enough,
+            assumed_run_spread: Some(0.15),
+            shortfall: None,
         }
     }
 
     #[test]
-    fn status_needs_size_and_significance() {
-        let significant = Some(TestResult {
-            statistic: 5.0,
-            p_value: 1e-9,
-        });
-        let noisy = Some(TestResult {
-            statistic: 0.5,
-            p_value: 0.3,
-        });
-        assert_eq!(status(10.0, significant, &plan()), Status::Ok);
-        assert_eq!(status(50.0, significant, &plan()), Status::Regression);
-        assert_eq!(status(50.0, noisy, &plan()), Status::Noise);
-        assert_eq!(status(50.0, None, &plan()), Status::Regression);
-        assert_eq!(status(-50.0, significant, &plan()), Status::Ok);
+    fn status_needs_size_significance_and_evidence() {
+        let (sig, noisy) = (judged(1e-9, true), judged(0.3, true));
+        assert_eq!(status(10.0, &sig, &plan()), Status::Ok);
+        assert_eq!(status(50.0, &sig, &plan()), Status::Regression);
+        assert_eq!(status(50.0, &noisy, &plan()), Status::Noise);
+        assert_eq!(status(-50.0, &sig, &plan()), Status::Ok);
+        let thin = judged(1e-9, false);
+        assert_eq!(status(50.0, &thin, &plan()), Status::NotEnoughEvidence);
+        assert_eq!(status(5.0, &thin, &plan()), Status::Ok);
+        // Significant but below the floor: noise.
+        assert_eq!(status(25.0, &sig, &plan()), Status::Noise);
+        // Strict: an assumed between-run spread is not evidence.
+        let strict = ComparePlan {
+            strict: true,
+            ..plan()
+        };
+        assert_eq!(status(50.0, &sig, &strict), Status::NotEnoughEvidence);
     }
 
     #[test]
-    fn a_lower_rate_is_worse() {
-        let r = rate_row("IOPS", "ops/s", 1000.0, 500.0, &plan());
-        assert_eq!((r.worse_by_pct, r.status), (50.0, Status::Regression));
-        let r = rate_row("IOPS", "ops/s", 1000.0, 1500.0, &plan());
-        assert_eq!((r.worse_by_pct, r.status), (-50.0, Status::Ok));
-        let r = rate_row("IOPS", "ops/s", 1000.0, 1000.0, &plan());
-        assert_eq!(r.worse_by_pct.to_string(), "0");
+    fn worse_by_is_relative_with_one_decimal() {
+        assert_eq!(worse_by_pct(150.0, 100.0), 50.0);
+        assert_eq!(worse_by_pct(50.0, 100.0), -50.0);
+        assert_eq!(worse_by_pct(5.0, 0.0), 0.0);
     }
 }

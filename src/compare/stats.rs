@@ -1,69 +1,182 @@
-//! The statistics behind `compare`: whether a latency distribution moved
-//! beyond noise, computed from the full HDR histograms both reports carry.
+//! The statistics behind `compare`, on the right unit of replication.
 //!
-//! Two tests, each answering a different question:
-//! - Per percentile q, an exceedance test: under "nothing changed", the
-//!   share of current samples above the baseline's q-quantile equals the
-//!   baseline's own share above it (about 1 - q). A one-sided two-proportion
-//!   z-test on those two shares gives the p-value. It looks where the
-//!   percentile is, so it sees a tail (p99, p99.9) move that leaves the
-//!   bulk of the distribution alone, and it knows that 100 samples say
-//!   little about a p99.9.
-//! - For the whole distribution, the two-sample Kolmogorov-Smirnov
-//!   statistic D (largest gap between the two CDFs) with its asymptotic
-//!   p-value: a summary of how much the shape moved overall.
+//! Latency samples of one run are not independent draws: a disk drifts
+//! (writeback, neighbours, cache state) and stalls hit many operations in
+//! a row, so a test that counts samples sees "significant" moves between
+//! two runs of the same unchanged disk. The tests here count runs and time
+//! blocks instead:
+//! - [`runs_test`]: several runs per side. Each run is one value (log of
+//!   its percentile or rate); the between-run spread is measured, and a
+//!   one-sided pooled t-test (Student's t: few runs, wide intervals)
+//!   decides.
+//! - [`rank_test`]: one run per side. The run's time blocks (timeline
+//!   intervals) are the replicates: block statistics of both runs are
+//!   ranked together and the mean-rank difference is tested, its variance
+//!   inflated for the lag-1 autocorrelation of each run's blocks (a stall
+//!   that spans neighbouring blocks counts as fewer independent blocks).
+//! - [`kolmogorov_smirnov`] of the pooled sample distributions, for
+//!   context only.
+//!
+//! Each test also gives its noise floor: the smallest shift (in log units)
+//! that it would have called significant.
 
-use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::measure::LatencyHistogram;
 
 /// Result of a one-sided test: the statistic and its p-value.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestResult {
-    /// The test statistic (z for the exceedance test, D for KS).
+    /// The test statistic (t, z of the mean-rank difference, or KS D).
     pub statistic: f64,
     /// Probability of a difference at least this large if nothing changed.
     pub p_value: f64,
 }
 
-/// Samples of `h` above `value_ns`.
-fn count_above(h: &LatencyHistogram, value_ns: u64) -> u64 {
-    let raw = h.raw();
-    raw.len() - raw.count_between(0, value_ns)
-}
+/// Largest shift the floor search tries, log units (a factor of 1000).
+const MAX_SHIFT: f64 = 6.907_755_278_982_137;
+/// Largest lag-1 autocorrelation credited; above it a run counts as 1/19
+/// of its blocks.
+const MAX_AUTOCORRELATION: f64 = 0.9;
 
-/// Exceedance test at quantile `q`: are more of `current`'s samples above
-/// `baseline`'s q-quantile than `baseline`'s own? One-sided (worse only).
-pub fn exceedance(
-    baseline: &LatencyHistogram,
-    current: &LatencyHistogram,
-    q: f64,
-) -> Option<TestResult> {
-    let (n1, n2) = (baseline.len() as f64, current.len() as f64);
-    if n1 == 0.0 || n2 == 0.0 {
+/// Between-run test on log values (higher is worse): is the mean of
+/// `current` above the mean of `baseline` beyond the runs' spread? Needs
+/// two or more baseline runs. Returns the test and the noise floor (log
+/// units) at `alpha`.
+pub fn runs_test(baseline: &[f64], current: &[f64], alpha: f64) -> Option<(TestResult, f64)> {
+    let (k, m) = (baseline.len(), current.len());
+    if k < 2 || m == 0 {
         return None;
     }
-    let threshold = baseline.raw().value_at_quantile(q);
-    let p1 = count_above(baseline, threshold) as f64 / n1;
-    let p2 = count_above(current, threshold) as f64 / n2;
-    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
-    let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-    let z = if se == 0.0 {
-        // Both shares are 0 or both are 1: no evidence either way, unless
-        // they differ outright (one run entirely above, the other not).
-        if p2 > p1 {
-            f64::INFINITY
-        } else {
-            0.0
-        }
+    let (mx, vx) = mean_var(baseline);
+    let (my, vy) = mean_var(current);
+    // The current runs' spread joins the estimate when there are several.
+    let (var, df) = if m >= 2 {
+        (
+            ((k - 1) as f64 * vx + (m - 1) as f64 * vy) / (k + m - 2) as f64,
+            (k + m - 2) as f64,
+        )
     } else {
-        (p2 - p1) / se
+        (vx, (k - 1) as f64)
     };
-    let normal = Normal::standard();
+    let se = (var * (1.0 / k as f64 + 1.0 / m as f64)).sqrt();
+    let t_dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    let critical = t_dist.inverse_cdf(1.0 - alpha);
+    let diff = my - mx;
+    let (statistic, p_value) = if se > 0.0 {
+        let t = diff / se;
+        (t, 1.0 - t_dist.cdf(t))
+    } else if diff > 0.0 {
+        (f64::INFINITY, 0.0)
+    } else {
+        (0.0, 1.0)
+    };
+    Some((TestResult { statistic, p_value }, critical * se))
+}
+
+fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var)
+}
+
+/// Block-level rank test (higher is worse): are `current`'s blocks ranked
+/// above `baseline`'s beyond what autocorrelated blocks allow? Blocks are
+/// in time order within each run.
+pub fn rank_test(baseline: &[f64], current: &[f64]) -> Option<TestResult> {
+    let (n1, n2) = (baseline.len(), current.len());
+    if n1 < 2 || n2 < 2 {
+        return None;
+    }
+    let ranks = ranks(baseline.iter().chain(current).copied().collect());
+    let (r1, r2) = ranks.split_at(n1);
+    let n = (n1 + n2) as f64;
+    let var_rank = rank_variance(&ranks, n);
+    let inflation = |r: &[f64]| {
+        let rho = lag1_autocorrelation(r).clamp(0.0, MAX_AUTOCORRELATION);
+        (1.0 + rho) / (1.0 - rho)
+    };
+    let se = (var_rank * (inflation(r1) / n1 as f64 + inflation(r2) / n2 as f64)).sqrt();
+    let diff = mean(r2) - mean(r1);
+    let z = if se > 0.0 { diff / se } else { 0.0 };
     Some(TestResult {
         statistic: z,
-        p_value: 1.0 - normal.cdf(z),
+        p_value: 1.0 - Normal::standard().cdf(z),
     })
+}
+
+/// Noise floor of [`rank_test`] for these baseline blocks: the smallest
+/// shift `d` (log units) such that the blocks moved up by `d` would be
+/// called worse than themselves at `alpha`. None when no shift up to a
+/// factor of 1000 would (too few blocks).
+pub fn rank_floor(baseline: &[f64], alpha: f64) -> Option<f64> {
+    let p = |d: f64| {
+        let shifted: Vec<f64> = baseline.iter().map(|x| x + d).collect();
+        rank_test(baseline, &shifted).map_or(1.0, |t| t.p_value)
+    };
+    if p(MAX_SHIFT) >= alpha {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0, MAX_SHIFT);
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        if p(mid) < alpha {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Ranks from 1, ties sharing their mean rank.
+fn ranks(values: Vec<f64>) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let shared = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = shared;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Variance of one rank among `n`, ties accounted for.
+fn rank_variance(ranks: &[f64], n: f64) -> f64 {
+    let center = (n + 1.0) / 2.0;
+    ranks.iter().map(|r| (r - center).powi(2)).sum::<f64>() / n
+}
+
+/// Lag-1 autocorrelation of a sequence (0 for fewer than 3 values or no
+/// spread).
+fn lag1_autocorrelation(v: &[f64]) -> f64 {
+    if v.len() < 3 {
+        return 0.0;
+    }
+    let m = mean(v);
+    let denom: f64 = v.iter().map(|x| (x - m).powi(2)).sum();
+    if denom == 0.0 {
+        return 0.0;
+    }
+    let num: f64 = v.windows(2).map(|w| (w[0] - m) * (w[1] - m)).sum();
+    num / denom
 }
 
 /// Two-sample Kolmogorov-Smirnov test on the recorded buckets.
@@ -72,22 +185,32 @@ pub fn kolmogorov_smirnov(a: &LatencyHistogram, b: &LatencyHistogram) -> Option<
     if n1 == 0.0 || n2 == 0.0 {
         return None;
     }
-    let mut edges: Vec<u64> = a
-        .raw()
-        .iter_recorded()
-        .chain(b.raw().iter_recorded())
-        .map(|v| v.value_iterated_to())
-        .collect();
-    edges.sort_unstable();
-    edges.dedup();
-    let d = edges
-        .iter()
-        .map(|&x| {
-            let fa = a.raw().count_between(0, x) as f64 / n1;
-            let fb = b.raw().count_between(0, x) as f64 / n2;
-            (fa - fb).abs()
-        })
-        .fold(0.0, f64::max);
+    // Both histograms' recorded buckets, ascending: one walk over the two.
+    let buckets = |h: &LatencyHistogram| -> Vec<(u64, u64)> {
+        h.raw()
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    };
+    let (ba, bb) = (buckets(a), buckets(b));
+    let (mut i, mut j, mut ca, mut cb, mut d) = (0, 0, 0u64, 0u64, 0.0f64);
+    while i < ba.len() || j < bb.len() {
+        let x = match (ba.get(i), bb.get(j)) {
+            (Some(&(va, _)), Some(&(vb, _))) => va.min(vb),
+            (Some(&(va, _)), None) => va,
+            (None, Some(&(vb, _))) => vb,
+            (None, None) => break,
+        };
+        while i < ba.len() && ba[i].0 == x {
+            ca += ba[i].1;
+            i += 1;
+        }
+        while j < bb.len() && bb[j].0 == x {
+            cb += bb[j].1;
+            j += 1;
+        }
+        d = d.max((ca as f64 / n1 - cb as f64 / n2).abs());
+    }
     let n = n1 * n2 / (n1 + n2);
     // Stephens' small-sample correction of the asymptotic distribution.
     let lambda = (n.sqrt() + 0.12 + 0.11 / n.sqrt()) * d;
@@ -118,62 +241,94 @@ mod tests {
 
     use super::*;
 
-    /// A deterministic pseudo-random latency sample around `center_us`.
-    fn sample(
-        n: usize,
-        center_us: f64,
-        seed: u64,
-        tail_every: usize,
-        tail_us: f64,
-    ) -> LatencyHistogram {
+    /// Deterministic pseudo-random log values around `center`.
+    fn blocks(n: usize, center: f64, spread: f64, seed: u64) -> Vec<f64> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..n)
+            .map(|_| center + spread * (rng.f64() - 0.5))
+            .collect()
+    }
+
+    #[test]
+    fn ranks_share_ties() {
+        assert_eq!(ranks(vec![3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+    }
+
+    #[test]
+    fn same_blocks_are_not_a_change_and_a_shift_is() {
+        for seed in 0..20 {
+            let a = blocks(24, 7.0, 0.4, seed);
+            let b = blocks(24, 7.0, 0.4, seed + 100);
+            assert!(rank_test(&a, &b).unwrap().p_value > 0.001, "seed {seed}");
+        }
+        let a = blocks(24, 7.0, 0.4, 1);
+        let b = blocks(24, 7.0 + 0.7, 0.4, 2);
+        assert!(rank_test(&a, &b).unwrap().p_value < 1e-4);
+        // Faster is not worse: one-sided.
+        assert!(rank_test(&b, &a).unwrap().p_value > 0.5);
+    }
+
+    #[test]
+    fn autocorrelated_blocks_count_for_less() {
+        // A slow drift: every block close to its neighbours.
+        let drift: Vec<f64> = (0..24).map(|i| 7.0 + i as f64 * 0.02).collect();
+        let shuffled: Vec<f64> = (0..24).map(|i| drift[(i * 7) % 24]).collect();
+        let shifted: Vec<f64> = drift.iter().map(|x| x + 0.1).collect();
+        let shifted_shuffled: Vec<f64> = shuffled.iter().map(|x| x + 0.1).collect();
+        let p_drift = rank_test(&drift, &shifted).unwrap().p_value;
+        let p_iid = rank_test(&shuffled, &shifted_shuffled).unwrap().p_value;
+        assert!(p_drift > p_iid, "drift {p_drift} iid {p_iid}");
+    }
+
+    #[test]
+    fn more_blocks_lower_the_floor_and_too_few_have_none() {
+        let few = rank_floor(&blocks(8, 7.0, 0.4, 1), 0.01).unwrap();
+        let many = rank_floor(&blocks(40, 7.0, 0.4, 1), 0.01).unwrap();
+        assert!(many < few, "40 blocks {many} vs 8 blocks {few}");
+        assert_eq!(rank_floor(&blocks(2, 7.0, 0.4, 1), 0.01), None);
+    }
+
+    #[test]
+    fn runs_test_uses_the_between_run_spread() {
+        let base = [7.0, 7.2, 6.9, 7.1, 7.05];
+        let (same, floor) = runs_test(&base, &[7.1], 0.01).unwrap();
+        assert!(same.p_value > 0.01);
+        assert!(floor > 0.1 && floor < 1.5, "floor {floor}");
+        let (worse, _) = runs_test(&base, &[7.0 + 2.0_f64.ln() + 0.1], 0.01).unwrap();
+        assert!(worse.p_value < 0.01, "{worse:?}");
+        // More runs: a narrower floor for the same spread.
+        let ten: Vec<f64> = base.iter().chain(&base).copied().collect();
+        assert!(runs_test(&ten, &[7.1], 0.01).unwrap().1 < floor);
+        assert!(runs_test(&[7.0], &[7.1], 0.01).is_none());
+        // The same value throughout: no spread, no change.
+        assert_eq!(runs_test(&[7.0; 3], &[7.0], 0.01).unwrap().0.p_value, 1.0);
+    }
+
+    fn sample(n: usize, center_us: f64, seed: u64) -> LatencyHistogram {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut h = LatencyHistogram::new();
-        for i in 0..n {
-            let us = if tail_every > 0 && i % tail_every == 0 {
-                tail_us
-            } else {
-                center_us * (0.8 + 0.4 * rng.f64())
-            };
+        for _ in 0..n {
+            let us = center_us * (0.8 + 0.4 * rng.f64());
             h.record(Duration::from_secs_f64(us / 1e6));
         }
         h
     }
 
     #[test]
-    fn the_same_distribution_is_not_a_change() {
-        let a = sample(5000, 500.0, 1, 0, 0.0);
-        let b = sample(5000, 500.0, 2, 0, 0.0);
-        for q in [0.5, 0.9, 0.99] {
-            let t = exceedance(&a, &b, q).unwrap();
-            assert!(t.p_value > 0.01, "q {q}: {t:?}");
-        }
-        assert!(kolmogorov_smirnov(&a, &b).unwrap().p_value > 0.01);
-    }
-
-    #[test]
-    fn a_shift_is_a_change_for_both_tests() {
-        let a = sample(5000, 500.0, 1, 0, 0.0);
-        let b = sample(5000, 600.0, 2, 0, 0.0);
-        assert!(exceedance(&a, &b, 0.5).unwrap().p_value < 1e-6);
-        assert!(kolmogorov_smirnov(&a, &b).unwrap().p_value < 1e-6);
-        // Faster is not worse: the test is one-sided.
-        assert!(exceedance(&b, &a, 0.5).unwrap().p_value > 0.5);
-    }
-
-    #[test]
-    fn a_tail_change_is_seen_where_ks_barely_moves() {
-        let a = sample(10_000, 500.0, 1, 0, 0.0);
-        // 2 % of ops now take 20 ms: p99 moves, the bulk does not.
-        let b = sample(10_000, 500.0, 2, 50, 20_000.0);
-        assert!(exceedance(&a, &b, 0.99).unwrap().p_value < 1e-6);
-        assert!(kolmogorov_smirnov(&a, &b).unwrap().statistic < 0.05);
-    }
-
-    #[test]
-    fn few_samples_are_weak_evidence() {
-        let a = sample(50, 500.0, 1, 0, 0.0);
-        let b = sample(50, 500.0, 2, 25, 900.0);
-        assert!(exceedance(&a, &b, 0.99).unwrap().p_value > 0.01);
+    fn ks_sees_a_shift_and_not_a_resample() {
+        let a = sample(5000, 500.0, 1);
+        assert!(
+            kolmogorov_smirnov(&a, &sample(5000, 500.0, 2))
+                .unwrap()
+                .p_value
+                > 0.01
+        );
+        assert!(
+            kolmogorov_smirnov(&a, &sample(5000, 600.0, 2))
+                .unwrap()
+                .p_value
+                < 1e-6
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Renders a [`Comparison`] (`compare`'s result) in every output format:
 //! the same table/Markdown layout as reports, one section per compared
-//! probe, the method in words, and the verdict line CI logs show.
+//! probe with each metric's noise floor and evidence, the method in
+//! words, and the verdict line CI logs show.
 
 use std::io::{self, Write};
 
 use super::view::{fmt_us, Section};
 use super::{markdown, table, Format};
+use crate::compare::noise::{Model, Noise};
 use crate::compare::{Comparison, Row, Status};
 
 /// Writes `c` in `format` to `w`.
@@ -28,9 +30,12 @@ pub fn render(c: &Comparison, format: Format, w: &mut dyn Write) -> io::Result<(
 }
 
 fn verdict(c: &Comparison) -> String {
-    match c.regressions {
-        0 => "PASS".to_string(),
-        n => format!("FAIL ({n} regressed)"),
+    let thin = c.not_enough_evidence;
+    match (c.regressions, c.strict && thin > 0) {
+        (0, false) if thin > 0 => format!("PASS ({thin} worse without enough evidence)"),
+        (0, false) => "PASS".to_string(),
+        (0, true) => format!("FAIL (not enough evidence for {thin})"),
+        (n, _) => format!("FAIL ({n} regressed)"),
     }
 }
 
@@ -38,12 +43,18 @@ fn footer(c: &Comparison, bullet: &str, w: &mut dyn Write) -> io::Result<()> {
     for u in &c.unmatched {
         writeln!(w, "{bullet}not compared: {u}")?;
     }
+    writeln!(
+        w,
+        "{bullet}baseline: {} report(s), current: {} report(s)",
+        c.baseline_reports, c.current_reports
+    )?;
     writeln!(w, "{bullet}method: {}", c.method)?;
     writeln!(
         w,
-        "\nVerdict: {} (allowed worsening {}%)",
+        "\nVerdict: {} (allowed worsening {}%{})",
         verdict(c),
-        c.max_regression_pct
+        c.max_regression_pct,
+        if c.strict { ", strict" } else { "" }
     )
 }
 
@@ -62,19 +73,38 @@ fn p_value(p: f64) -> String {
     }
 }
 
+/// Which replicates judged, how many, and whether they were enough.
+fn evidence(n: &Noise) -> String {
+    let judged = match n.model {
+        Model::BetweenRuns => format!("{} vs {} runs", n.baseline_runs, n.current_runs),
+        Model::WithinRunBlocks => format!(
+            "{} vs {} blocks, run spread assumed",
+            n.baseline_blocks, n.current_blocks
+        ),
+        Model::None => "none".to_string(),
+    };
+    match &n.shortfall {
+        Some(why) => format!("{judged}; not enough: {why}"),
+        None => judged,
+    }
+}
+
 fn cells(r: &Row) -> Vec<String> {
     vec![
         r.metric.clone(),
         value(r.baseline, &r.unit),
         value(r.current, &r.unit),
         format!("{:+.1}%", r.worse_by_pct),
-        r.test
-            .map(|t| p_value(t.p_value))
-            .unwrap_or_else(|| "-".into()),
+        r.noise
+            .floor_pct
+            .map_or_else(|| "-".into(), |f| format!("{f:.1}%")),
+        r.noise.p_value.map_or_else(|| "-".into(), p_value),
+        evidence(&r.noise),
         match r.status {
             Status::Ok => "ok",
             Status::Noise => "noise",
             Status::Regression => "REGRESSION",
+            Status::NotEnoughEvidence => "not enough evidence",
         }
         .to_string(),
     ]
@@ -91,14 +121,17 @@ fn sections(c: &Comparison) -> Vec<Section> {
                     String::new(),
                     String::new(),
                     format!("{:.3}", ks.statistic),
+                    String::new(),
                     p_value(ks.p_value),
+                    "pooled samples".into(),
                     "info".into(),
                 ]);
             }
             Section {
                 title: s.subject.clone(),
                 headers: vec![
-                    "METRIC", "BASELINE", "CURRENT", "WORSE BY", "P-VALUE", "STATUS",
+                    "METRIC", "BASELINE", "CURRENT", "WORSE BY", "FLOOR", "P-VALUE", "EVIDENCE",
+                    "STATUS",
                 ],
                 rows,
             }

@@ -32,7 +32,10 @@ use crate::probe::net::NetResult;
 use crate::rules::{self, Finding, FindingId, Profile, Verdict};
 
 /// Version of the JSON report schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a report may hold several runs of a probe (`run`, from `--repeat`),
+/// net rtt results carry a timeline, timeline points p90 and p99.9.
+/// `compare` still reads 1.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one command produced. Sections a command did not fill stay
 /// empty and are left out of every format.

@@ -355,6 +355,7 @@ mod tests {
         }
         DiskResult {
             probe: DiskProbeKind::Fsync,
+            run: 0,
             engine: EngineKind::Sync,
             dir: "/d".into(),
             block_size_bytes: 2300,
@@ -370,7 +371,9 @@ mod tests {
                     t_s: i as f64 * 0.5,
                     ops: 500,
                     p50_us: 800.0,
+                    p90_us: None,
                     p99_us: 1150.0,
+                    p999_us: None,
                     max_us: 1200.0,
                 })
                 .collect(),

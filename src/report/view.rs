@@ -138,12 +138,22 @@ fn device_section(d: &DeviceFacts) -> Section {
     }
 }
 
+/// A probe's name, with its run number when the report holds several runs.
+fn probe_name(name: &str, run: u32, repeated: bool) -> String {
+    if repeated {
+        format!("{name} #{}", run + 1)
+    } else {
+        name.to_string()
+    }
+}
+
 fn disk_section(results: &[DiskResult]) -> Section {
+    let repeated = results.iter().any(|r| r.run > 0);
     let rows = results
         .iter()
         .map(|r| {
             let mut row = vec![
-                r.probe.as_str().to_string(),
+                probe_name(r.probe.as_str(), r.run, repeated),
                 r.engine.as_str().to_string(),
                 r.ops.to_string(),
                 format!("{:.1} s", r.duration_s),
@@ -188,11 +198,12 @@ fn net_section(results: &[NetResult]) -> Section {
         l.as_ref().map(|l| fmt_us(f(l))).unwrap_or_default()
     };
     let mbit = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
+    let repeated = results.iter().any(|r| r.run > 0);
     let rows = results
         .iter()
         .map(|r| {
             vec![
-                r.probe.as_str().to_string(),
+                probe_name(r.probe.as_str(), r.run, repeated),
                 r.peer.clone(),
                 r.schedule.as_str().to_string(),
                 opt(r.message_size_bytes.map(|b| format!("{b} B"))),

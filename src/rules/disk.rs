@@ -298,6 +298,7 @@ pub(crate) mod tests {
         }
         DiskResult {
             probe,
+            run: 0,
             engine: EngineKind::Sync,
             dir: "/var/lib/etcd".into(),
             block_size_bytes: 2300,

@@ -27,6 +27,7 @@ pub fn latency(p50: f64) -> LatencySummary {
 pub fn disk_result(probe: DiskProbeKind, p50: f64, stop_reason: StopReason) -> DiskResult {
     DiskResult {
         probe,
+        run: 0,
         engine: EngineKind::Sync,
         dir: PathBuf::from("/var/lib/etcd"),
         block_size_bytes: 2300,

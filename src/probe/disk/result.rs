@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stall::StallSummary;
 use crate::measure::{EncodedHistogram, LatencySummary};
+pub use crate::probe::timeline::TimelinePoint;
 
 /// Which disk probe ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,26 +81,15 @@ impl StopReason {
     }
 }
 
-/// One interval of a run, for latency-over-time plots.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TimelinePoint {
-    /// End of the interval, seconds since the run started.
-    pub t_s: f64,
-    /// Operations completed in the interval.
-    pub ops: u64,
-    /// Median latency in the interval, microseconds.
-    pub p50_us: f64,
-    /// 99th percentile latency in the interval, microseconds.
-    pub p99_us: f64,
-    /// Largest latency in the interval, microseconds.
-    pub max_us: f64,
-}
-
 /// Result of one disk probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiskResult {
     /// Which probe ran.
     pub probe: DiskProbeKind,
+    /// Which of the report's repeated runs this is (`--repeat`), from 0;
+    /// absent means 0 (schema 1 reports hold one run).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: u32,
     /// Which IO engine issued the writes.
     pub engine: EngineKind,
     /// The directory under test (the probe wrote only in a fresh temporary
@@ -134,4 +124,9 @@ pub struct DiskResult {
     /// timeout: counts, the longest, when they happened, their period.
     #[serde(default)]
     pub stalls: StallSummary,
+}
+
+/// True for run 0, which the JSON leaves out.
+pub(crate) fn is_zero(run: &u32) -> bool {
+    *run == 0
 }

@@ -12,10 +12,9 @@ use super::plan::StopRule;
 use super::result::{DiskProbeKind, DiskResult, TimelinePoint};
 use super::stall::{StallLevels, StallSummary, StallTracker};
 use super::stop::Stopper;
-use crate::measure::{round3, LatencyHistogram};
+use crate::measure::{round3, LatencyHistogram, MIB};
+use crate::probe::timeline::Timeline;
 
-/// Length of one timeline interval.
-pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(250);
 /// How often progress is reported.
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -88,54 +87,6 @@ pub struct OpSample {
 pub trait Workload {
     /// Runs one operation.
     fn op(&mut self, engine: &mut dyn Engine) -> Result<OpSample, DiskError>;
-}
-
-/// Per-interval histograms turned into [`TimelinePoint`]s.
-struct Timeline {
-    interval_end: Duration,
-    hist: LatencyHistogram,
-    points: Vec<TimelinePoint>,
-}
-
-impl Timeline {
-    fn new() -> Timeline {
-        Timeline {
-            interval_end: TIMELINE_INTERVAL,
-            hist: LatencyHistogram::new(),
-            points: Vec::new(),
-        }
-    }
-
-    fn record(&mut self, elapsed: Duration, latency: Duration) {
-        if elapsed >= self.interval_end {
-            self.flush();
-            while elapsed >= self.interval_end {
-                self.interval_end += TIMELINE_INTERVAL;
-            }
-        }
-        self.hist.record(latency);
-    }
-
-    fn flush(&mut self) {
-        if self.hist.is_empty() {
-            return;
-        }
-        let s = self.hist.summary();
-        self.points.push(TimelinePoint {
-            t_s: self.interval_end.as_secs_f64(),
-            ops: s.samples,
-            p50_us: s.p50,
-            p99_us: s.p99,
-            max_us: s.max,
-        });
-        self.hist = LatencyHistogram::new();
-    }
-
-    fn finish(mut self, elapsed: Duration) -> Vec<TimelinePoint> {
-        self.interval_end = self.interval_end.min(elapsed);
-        self.flush();
-        self.points
-    }
 }
 
 /// What a finished measurement loop hands to the probe.
@@ -247,13 +198,14 @@ impl Measured {
         let secs = self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
         DiskResult {
             probe,
+            run: 0,
             engine,
             dir: dir.to_path_buf(),
             block_size_bytes,
             ops: self.ops,
             duration_s: round3(secs),
             iops: round3(self.ops as f64 / secs),
-            throughput_mib_s: round3(self.bytes as f64 / secs / (1024.0 * 1024.0)),
+            throughput_mib_s: round3(self.bytes as f64 / secs / MIB as f64),
             latency_us: self.latency.summary(),
             write_latency_us: self.write_latency.map(|h| h.summary()),
             stop_reason: self.stop_reason,
@@ -267,22 +219,6 @@ impl Measured {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeline_groups_samples_by_interval() {
-        let mut t = Timeline::new();
-        let ms = Duration::from_millis;
-        t.record(ms(10), ms(1));
-        t.record(ms(200), ms(3));
-        t.record(ms(600), ms(2)); // skips the empty 250-500 interval
-        let points = t.finish(ms(610));
-        assert_eq!(points.len(), 2);
-        assert_eq!(points[0].ops, 2);
-        assert!((points[0].t_s - 0.25).abs() < 1e-9);
-        assert!((points[0].max_us - 3000.0).abs() < 5.0);
-        assert_eq!(points[1].ops, 1);
-        assert!((points[1].t_s - 0.61).abs() < 1e-9);
-    }
 
     #[test]
     fn fraction_is_clamped() {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{EncodedHistogram, LatencySummary};
+use crate::probe::timeline::TimelinePoint;
 
 /// Which network probe ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub struct NetResult {
     pub probe: NetProbeKind,
     /// The peer agent, `ADDR:PORT`.
     pub peer: String,
+    /// Which of the report's repeated runs this is (`--repeat`), from 0;
+    /// absent means 0 (schema 1 reports hold one run).
+    #[serde(default, skip_serializing_if = "crate::probe::disk::result::is_zero")]
+    pub run: u32,
     /// Whether the probe ran alone or alongside the same probe to other peers.
     #[serde(default)]
     pub schedule: Schedule,
@@ -102,6 +107,10 @@ pub struct NetResult {
     /// Full distribution of `latency_us` (HdrHistogram V2, base64, ns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<EncodedHistogram>,
+    /// RTT per interval of the measuring phase (rtt; loaded RTT for
+    /// loaded-rtt), counted as `latency_us` is. Absent in schema 1 reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelinePoint>,
     /// Full distribution of `idle_latency_us` (loaded-rtt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_latency_histogram: Option<EncodedHistogram>,
@@ -121,6 +130,7 @@ impl NetResult {
         NetResult {
             probe,
             peer: peer.to_string(),
+            run: 0,
             schedule,
             duration_s: None,
             message_size_bytes: None,
@@ -133,6 +143,7 @@ impl NetResult {
             upload_mbit_s: None,
             download_mbit_s: None,
             latency_histogram: None,
+            timeline: Vec::new(),
             idle_latency_histogram: None,
             nic: None,
             error: None,

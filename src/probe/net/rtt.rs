@@ -27,6 +27,16 @@ use super::plan::{Peer, Token};
 use super::proto::{Budget, Request, TestKind};
 use super::threads;
 use crate::measure::LatencyHistogram;
+use crate::probe::timeline::{Timeline, TimelinePoint};
+
+/// The RTTs of one rtt measurement.
+#[derive(Debug, Clone)]
+pub struct Pings {
+    /// Every ping's RTT.
+    pub latency: LatencyHistogram,
+    /// RTT per interval, by when each ping's clock started.
+    pub timeline: Vec<TimelinePoint>,
+}
 
 /// A fixed-rate send schedule.
 #[derive(Debug, Clone, Copy)]
@@ -84,22 +94,14 @@ pub struct RttParams {
 /// Pings `peer` on schedule for the duration and returns the RTT of every
 /// ping. Fails if any ping is unanswered for longer than the timeout. Runs
 /// on a thread and runtime of its own ([`threads::pinger`]).
-pub async fn measure(
-    peer: &Peer,
-    token: &Token,
-    p: &RttParams,
-) -> Result<LatencyHistogram, PeerError> {
+pub async fn measure(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
     let (peer, token, p) = (peer.clone(), token.clone(), *p);
     threads::pinger(move || async move { ping_pong(&peer, &token, &p).await })
         .await
         .unwrap_or_else(|| Err(PeerError::Protocol("the ping thread failed".into())))
 }
 
-async fn ping_pong(
-    peer: &Peer,
-    token: &Token,
-    p: &RttParams,
-) -> Result<LatencyHistogram, PeerError> {
+async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
     let n = Pacer::count(p.duration, p.rate_hz);
     let size = p.message_bytes as usize;
     let request = Request {
@@ -142,6 +144,9 @@ async fn ping_pong(
     };
     let reader = async {
         let mut hist = LatencyHistogram::new();
+        // (clock start, RTT) of every ping: the timeline is built after the
+        // pings, so no per-interval summary runs while pings are in flight.
+        let mut samples = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         let mut msg = vec![0u8; size];
         for i in 0..n {
             let start = started
@@ -164,7 +169,9 @@ async fn ping_pong(
                     })
                 }
             }
-            hist.record(start.elapsed());
+            let rtt = start.elapsed();
+            hist.record(rtt);
+            samples.push((start.saturating_duration_since(pacer.scheduled(0)), rtt));
             let seq = u64::from_be_bytes(msg[..8].try_into().expect("8 bytes"));
             if seq != i {
                 return Err(PeerError::Protocol(format!(
@@ -172,10 +179,17 @@ async fn ping_pong(
                 )));
             }
         }
-        Ok(hist)
+        Ok((hist, samples))
     };
-    let ((), hist) = tokio::try_join!(writer, reader)?;
-    Ok(hist)
+    let ((), (latency, samples)) = tokio::try_join!(writer, reader)?;
+    let mut timeline = Timeline::new();
+    for (at, rtt) in samples {
+        timeline.record(at, rtt);
+    }
+    Ok(Pings {
+        latency,
+        timeline: timeline.finish(pacer.scheduled(n).duration_since(pacer.scheduled(0))),
+    })
 }
 
 #[cfg(test)]

@@ -219,15 +219,16 @@ async fn rtt_row(
     link: Option<Link>,
     row: &mut NetResult,
 ) -> Result<(), PeerError> {
-    let (hist, nic) = sampled(
+    let (pings, nic) = sampled(
         link,
         rtt::measure(peer, &plan.token, &rtt_params(plan, size)),
     )
     .await;
     row.nic = nic;
-    let hist = hist?;
-    row.latency_us = Some(hist.summary());
-    row.latency_histogram = Some(hist.encode());
+    let pings = pings?;
+    row.latency_us = Some(pings.latency.summary());
+    row.latency_histogram = Some(pings.latency.encode());
+    row.timeline = pings.timeline;
     Ok(())
 }
 
@@ -281,7 +282,8 @@ async fn loaded_row(
     if !flow.stopped {
         return Err(PeerError::FlowEnded(flow.bytes));
     }
-    fill_loaded(row, &idle, &loaded, flow.mbit_s());
+    fill_loaded(row, &idle.latency, &loaded.latency, flow.mbit_s());
+    row.timeline = loaded.timeline;
     Ok(())
 }
 

@@ -1,0 +1,109 @@
+//! Reading the reports `compare` judges: single files, several files, or
+//! a directory of baselines, each of any schema this version reads.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::report::{Report, SCHEMA_VERSION};
+
+/// Oldest report schema this version reads.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+/// Most reports one `compare` reads (baselines of a directory included).
+pub const MAX_REPORTS: usize = 1000;
+/// Largest report `compare` reads: a full run's report is a few hundred KiB.
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// Reads a JSON report written by `-w json` or `--report`, of schema
+/// [`OLDEST_SCHEMA_VERSION`] to [`SCHEMA_VERSION`]; a report past
+/// [`MAX_REPORT_BYTES`] or with a histogram no run can write is refused,
+/// naming the file and field, before anything is allocated from it.
+pub fn load(path: &Path) -> Result<Report> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut text = Vec::new();
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        bail!(
+            "{}: larger than {MAX_REPORT_BYTES} bytes, not an etcd-doctor JSON report",
+            path.display()
+        );
+    }
+    let report: Report = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not an etcd-doctor JSON report", path.display()))?;
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&report.schema_version) {
+        bail!(
+            "{}: report schema_version {} is not {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}",
+            path.display(),
+            report.schema_version
+        );
+    }
+    for (subject, facts) in super::runs(&report) {
+        if let Some(h) = facts.histogram {
+            h.check()
+                .with_context(|| format!("{}: {subject}", path.display()))?;
+        }
+    }
+    Ok(report)
+}
+
+/// The report files `paths` name: files as given, directories as their
+/// `*.json` files in name order. At most [`MAX_REPORTS`].
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            for entry in std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
+                let p = entry
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .path();
+                if p.extension().is_some_and(|e| e == "json") && p.is_file() {
+                    files.push(p);
+                }
+                if files.len() > MAX_REPORTS {
+                    bail!("more than {MAX_REPORTS} reports to compare");
+                }
+            }
+            files[before..].sort();
+            if files.len() == before {
+                bail!("{}: no *.json reports in this directory", path.display());
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.len() > MAX_REPORTS {
+        bail!("more than {MAX_REPORTS} reports to compare");
+    }
+    Ok(files)
+}
+
+/// Reads every report `paths` name.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Report>> {
+    expand(paths)?.iter().map(|p| load(p)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_its_json_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.json", "a.json", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        let files = expand(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap()).collect();
+        assert_eq!(names, ["a.json", "b.json"]);
+        let empty = tempfile::tempdir().unwrap();
+        let err = expand(&[empty.path().to_path_buf()]).unwrap_err();
+        assert!(err.to_string().contains("no *.json reports"), "{err}");
+    }
+}

@@ -1,0 +1,335 @@
+//! How much a metric moves when nothing changed, and whether a move is
+//! beyond that: the noise model of `compare` (see [`super::stats`]).
+//!
+//! Every metric is turned into "badness" in log units (log latency; minus
+//! log rate), one value per run and, within a run, one per time block (a
+//! timeline interval). Several baseline runs: the runs are the
+//! replicates. One baseline run: its blocks are. Either way the result
+//! says which model judged, how many runs and blocks it had, the noise
+//! floor (the smallest worsening it would have called) and whether that
+//! was enough evidence to judge at all.
+
+use serde::{Deserialize, Serialize};
+
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use super::stats;
+use crate::measure::{EncodedHistogram, LatencySummary, SummaryField};
+use crate::probe::timeline::{TimelinePoint, TIMELINE_INTERVAL};
+
+/// Baseline runs the between-run model needs to judge (two leave one
+/// degree of freedom: a floor of about 30 standard deviations).
+pub const MIN_RUNS: usize = 3;
+/// Time blocks each side needs for the within-run model (2 s of 250 ms
+/// intervals).
+pub const MIN_BLOCKS: usize = 8;
+/// Operations a timeline interval needs to count as a block (the last,
+/// partial interval of a run can hold a handful).
+pub const MIN_BLOCK_OPS: u64 = 5;
+/// Between-run spread assumed when the baseline is one run, standard
+/// deviation of a run's log value (0.15: a typical run differs from the
+/// next by about 16 %). One run cannot measure it, and its time blocks do
+/// not see what changes between runs (writeback, neighbours, cache state).
+/// Source: the between-run spread of p50, p99 and IOPS over back-to-back
+/// 3 s fsync runs on the build machine (`benches/compare_noise.sh`, README).
+pub const ASSUMED_RUN_SPREAD: f64 = 0.15;
+/// Samples above a percentile a single baseline run needs for that
+/// percentile to mean something: 10 (p99 needs 1000 samples, p99.9 10000).
+pub const MIN_TAIL_SAMPLES: f64 = 10.0;
+
+/// One run of one probe, as `compare` sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    /// Latency summary, when the probe measured latency.
+    pub latency: Option<&'a LatencySummary>,
+    /// Full latency distribution.
+    pub histogram: Option<&'a EncodedHistogram>,
+    /// A rate (higher is better): metric name, unit, value.
+    pub rate: Option<(&'static str, &'static str, f64)>,
+    /// Latency per interval.
+    pub timeline: &'a [TimelinePoint],
+}
+
+/// What is compared: a latency percentile (higher is worse) or the rate.
+#[derive(Debug, Clone, Copy)]
+pub enum Metric {
+    /// Percentile `q` read by `field`.
+    Percentile(f64, SummaryField),
+    /// The run's rate (higher is better).
+    Rate,
+}
+
+impl Metric {
+    fn run_value(self, r: &RunFacts) -> Option<f64> {
+        match self {
+            Metric::Percentile(_, field) => r.latency.map(|l| ln(field(l))),
+            Metric::Rate => r.rate.map(|(_, _, v)| -ln(v)),
+        }
+    }
+
+    fn block_values(self, r: &RunFacts) -> Option<Vec<f64>> {
+        let mut prev_t = 0.0;
+        let mut out = Vec::with_capacity(r.timeline.len());
+        for p in r.timeline {
+            let secs = (p.t_s - prev_t).clamp(1e-6, TIMELINE_INTERVAL.as_secs_f64());
+            prev_t = p.t_s;
+            if p.ops < MIN_BLOCK_OPS {
+                continue;
+            }
+            out.push(match self {
+                Metric::Percentile(q, _) => ln(block_percentile(p, q)?),
+                Metric::Rate => ln(secs / p.ops as f64),
+            });
+        }
+        Some(out)
+    }
+
+    /// Worsening in percent for a badness shift `d` (log units).
+    pub fn pct(self, d: f64) -> f64 {
+        let pct = match self {
+            Metric::Percentile(..) => d.exp() - 1.0,
+            Metric::Rate => 1.0 - (-d).exp(),
+        };
+        (pct * 1000.0).round() / 10.0
+    }
+}
+
+fn ln(v: f64) -> f64 {
+    v.max(1e-3).ln()
+}
+
+/// A block's value of percentile `q`; schema 1 points hold p50, p99 and
+/// max only (their max stands in for p99.9).
+fn block_percentile(p: &TimelinePoint, q: f64) -> Option<f64> {
+    match q {
+        q if q <= 0.5 => Some(p.p50_us),
+        q if q <= 0.9 => p.p90_us,
+        q if q <= 0.99 => Some(p.p99_us),
+        _ => Some(p.p999_us.unwrap_or(p.max_us)),
+    }
+}
+
+/// Which replicates judged a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// Several baseline runs: the between-run spread (pooled t-test on log
+    /// values).
+    BetweenRuns,
+    /// One baseline run: its time blocks (rank test, autocorrelation
+    /// corrected), with the between-run spread assumed
+    /// ([`ASSUMED_RUN_SPREAD`]).
+    WithinRunBlocks,
+    /// Nothing to measure noise with.
+    None,
+}
+
+/// How the noise of one metric was judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// Which replicates judged.
+    pub model: Model,
+    /// Baseline runs.
+    pub baseline_runs: usize,
+    /// Current runs.
+    pub current_runs: usize,
+    /// Baseline time blocks (all runs).
+    pub baseline_blocks: usize,
+    /// Current time blocks (all runs).
+    pub current_blocks: usize,
+    /// The smallest worsening, percent, the model would have called a
+    /// regression (absent when it could call none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_pct: Option<f64>,
+    /// One-sided p-value of the observed move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// Whether the baseline had enough runs, blocks and samples to judge.
+    pub enough: bool,
+    /// The between-run spread (log units) assumed because the baseline is
+    /// one run; absent when the spread was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed_run_spread: Option<f64>,
+    /// What was missing, when not enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<String>,
+}
+
+/// Judges `metric` of the current runs against the baseline runs at `alpha`.
+pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) -> Noise {
+    let values = |runs: &[RunFacts]| -> Vec<f64> {
+        runs.iter().filter_map(|r| metric.run_value(r)).collect()
+    };
+    let blocks = |runs: &[RunFacts]| -> Option<Vec<f64>> {
+        let per_run: Option<Vec<Vec<f64>>> = runs.iter().map(|r| metric.block_values(r)).collect();
+        per_run.map(|v| v.concat())
+    };
+    let (bv, cv) = (values(base), values(cur));
+    let (bb, cb) = (blocks(base), blocks(cur));
+    let mut noise = Noise {
+        model: Model::None,
+        baseline_runs: bv.len(),
+        current_runs: cv.len(),
+        baseline_blocks: bb.as_ref().map_or(0, Vec::len),
+        current_blocks: cb.as_ref().map_or(0, Vec::len),
+        floor_pct: None,
+        p_value: None,
+        enough: false,
+        assumed_run_spread: None,
+        shortfall: None,
+    };
+    if let Some((test, floor)) = stats::runs_test(&bv, &cv, alpha) {
+        noise.model = Model::BetweenRuns;
+        noise.p_value = Some(test.p_value);
+        noise.floor_pct = Some(metric.pct(floor));
+        noise.enough = bv.len() >= MIN_RUNS;
+        if !noise.enough {
+            noise.shortfall = Some(format!("{} baseline runs, {MIN_RUNS} needed", bv.len()));
+        }
+        return noise;
+    }
+    let (Some(bb), Some(cb)) = (bb, cb) else {
+        noise.shortfall = Some("no per-interval values for this percentile (schema 1)".into());
+        return noise;
+    };
+    let Some(test) = stats::rank_test(&bb, &cb) else {
+        noise.shortfall = Some(format!("{} vs {} time blocks", bb.len(), cb.len()));
+        return noise;
+    };
+    noise.model = Model::WithinRunBlocks;
+    noise.p_value = Some(test.p_value);
+    noise.assumed_run_spread = Some(ASSUMED_RUN_SPREAD);
+    // Two runs, each off by the assumed spread: their difference.
+    let assumed = Normal::standard().inverse_cdf(1.0 - alpha) * 2.0_f64.sqrt() * ASSUMED_RUN_SPREAD;
+    noise.floor_pct = stats::rank_floor(&bb, alpha).map(|d| metric.pct(d.max(assumed)));
+    noise.shortfall = shortfall(metric, base, &bb, &cb, noise.floor_pct.is_some());
+    noise.enough = noise.shortfall.is_none();
+    noise
+}
+
+/// What a one-run baseline lacks for `metric`, if anything.
+fn shortfall(
+    metric: Metric,
+    base: &[RunFacts],
+    bb: &[f64],
+    cb: &[f64],
+    has_floor: bool,
+) -> Option<String> {
+    let fewest = bb.len().min(cb.len());
+    if fewest < MIN_BLOCKS {
+        return Some(format!("{fewest} time blocks, {MIN_BLOCKS} needed"));
+    }
+    if !has_floor {
+        return Some("blocks too autocorrelated to call any change".into());
+    }
+    if let Metric::Percentile(q, _) = metric {
+        let needed = (MIN_TAIL_SAMPLES / (1.0 - q)).round() as u64;
+        let samples = base
+            .iter()
+            .filter_map(|r| r.latency.map(|l| l.samples))
+            .min()
+            .unwrap_or(0);
+        if samples < needed {
+            return Some(format!("{samples} baseline samples, {needed} needed"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::PERCENTILES;
+
+    fn point(i: usize, p99: f64) -> TimelinePoint {
+        TimelinePoint {
+            t_s: (i + 1) as f64 * 0.25,
+            ops: 250,
+            p50_us: p99 / 4.0,
+            p90_us: Some(p99 / 2.0),
+            p99_us: p99,
+            p999_us: Some(p99 * 1.5),
+            max_us: p99 * 2.0,
+        }
+    }
+
+    fn timeline(n: usize, p99: f64, seed: u64) -> Vec<TimelinePoint> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..n)
+            .map(|i| point(i, p99 * (0.8 + 0.4 * rng.f64())))
+            .collect()
+    }
+
+    fn summary(p99: f64, samples: u64) -> LatencySummary {
+        LatencySummary {
+            samples,
+            p50: p99 / 4.0,
+            p90: p99 / 2.0,
+            p99,
+            p999: p99 * 1.5,
+            max: p99 * 2.0,
+            ..LatencySummary::default()
+        }
+    }
+
+    fn facts<'a>(l: &'a LatencySummary, t: &'a [TimelinePoint]) -> RunFacts<'a> {
+        RunFacts {
+            latency: Some(l),
+            histogram: None,
+            rate: Some(("IOPS", "ops/s", 1000.0)),
+            timeline: t,
+        }
+    }
+
+    const P99: Metric = Metric::Percentile(0.99, PERCENTILES[2].2);
+
+    #[test]
+    fn one_run_each_is_judged_by_blocks() {
+        let (lb, lc) = (summary(1000.0, 6000), summary(2500.0, 6000));
+        let (tb, tc) = (timeline(24, 1000.0, 1), timeline(24, 2500.0, 2));
+        let n = judge(P99, &[facts(&lb, &tb)], &[facts(&lc, &tc)], 0.01);
+        assert_eq!(n.model, Model::WithinRunBlocks);
+        assert!(n.enough, "{n:?}");
+        assert!(n.p_value.unwrap() < 0.01);
+        // The assumed between-run spread sets the floor: 2.33 * 1.41 * 0.15.
+        assert_eq!(n.floor_pct, Some(63.8));
+        assert_eq!(n.assumed_run_spread, Some(ASSUMED_RUN_SPREAD));
+    }
+
+    #[test]
+    fn short_runs_and_thin_tails_are_not_enough_evidence() {
+        let l = summary(1000.0, 6000);
+        let short = timeline(4, 1000.0, 1);
+        let n = judge(P99, &[facts(&l, &short)], &[facts(&l, &short)], 0.01);
+        assert!(!n.enough);
+        assert!(n.shortfall.unwrap().contains("time blocks"));
+        let thin = summary(1000.0, 500);
+        let t = timeline(24, 1000.0, 1);
+        let n = judge(P99, &[facts(&thin, &t)], &[facts(&l, &t)], 0.01);
+        assert!(n
+            .shortfall
+            .unwrap()
+            .contains("500 baseline samples, 1000 needed"));
+    }
+
+    #[test]
+    fn several_runs_are_judged_by_their_spread() {
+        let ls: Vec<LatencySummary> = [1000.0, 1100.0, 950.0, 1050.0]
+            .iter()
+            .map(|&v| summary(v, 6000))
+            .collect();
+        let t = timeline(24, 1000.0, 1);
+        let base: Vec<RunFacts> = ls.iter().map(|l| facts(l, &t)).collect();
+        let n = judge(P99, &base, &base[..1], 0.01);
+        assert_eq!((n.model, n.enough), (Model::BetweenRuns, true));
+        let two = judge(P99, &base[..2], &base[..1], 0.01);
+        assert!(!two.enough && two.shortfall.unwrap().contains("3 needed"));
+        assert!(two.floor_pct.unwrap() > n.floor_pct.unwrap());
+    }
+
+    #[test]
+    fn rates_are_worse_when_lower() {
+        assert_eq!(Metric::Rate.pct(2.0_f64.ln()), 50.0);
+        assert_eq!(P99.pct(2.0_f64.ln()), 100.0);
+    }
+}
