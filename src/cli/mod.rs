@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod disk;
+pub mod logs;
 pub mod net;
 pub mod output;
 pub mod snapshot;
@@ -37,9 +38,11 @@ pub enum Command {
     /// Qualify a host for etcd: PASS/WARN/FAIL against a profile.
     Qualify(verdict::QualifyArgs),
     /// Diagnose a live cluster and this host: findings, most severe first.
-    Diagnose(verdict::DiagnoseArgs),
+    Diagnose(Box<verdict::DiagnoseArgs>),
     /// Compare two JSON reports; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
+    /// Read etcd's logs: a timeline of the messages that matter, and findings.
+    Logs(logs::LogsArgs),
 }
 
 #[cfg(test)]

@@ -10,12 +10,16 @@ use thiserror::Error;
 
 use super::cluster::{checked_interval, parse_duration, ConnArgs, DiscoveryArgs, IntervalTooLong};
 use super::disk::{DiskArgsError, DiskRunArgs};
+use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan};
-use crate::cluster::kubeadm::KubeadmError;
+use crate::cluster::kubeadm::{KubeadmError, KubeadmEtcd};
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
+use crate::logs::scan::Window;
+use crate::logs::source::{kubeadm_pod_logs, DEFAULT_POD_LOGS};
+use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::DiskPlan;
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
@@ -143,7 +147,56 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     #[command(flatten)]
+    pub logs: DiagnoseLogArgs,
+    #[command(flatten)]
     pub probes: ProbeArgs,
+}
+
+/// Which etcd logs `diagnose` reads for the recent past.
+#[derive(Debug, Args)]
+pub struct DiagnoseLogArgs {
+    /// etcd log files to read [default: the kubeadm static pod's logs, with --kubeadm].
+    #[arg(long = "logs", value_name = "PATH", num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Do not read etcd's logs.
+    #[arg(long, conflicts_with = "paths")]
+    pub no_logs: bool,
+    /// How far back the logs are read: RFC 3339 or a duration before now.
+    #[arg(long, value_name = "TIME", default_value = "24h")]
+    pub logs_since: String,
+}
+
+impl DiagnoseLogArgs {
+    /// The logs to read: `--logs`, else the pod logs of a kubeadm member
+    /// (`found`) when there are any; the reason when there are none.
+    fn into_plan(
+        self,
+        found: Option<&KubeadmEtcd>,
+    ) -> Result<(Option<LogsPlan>, Option<String>), LogsArgsError> {
+        let since = parse_time(
+            "--logs-since",
+            &self.logs_since,
+            crate::logs::time::now_ms(),
+        )?;
+        let window = Window {
+            since_ms: Some(since),
+            until_ms: None,
+        };
+        let sources = match (self.no_logs, self.paths.is_empty(), found) {
+            (true, _, _) => return Ok((None, Some("--no-logs".to_string()))),
+            (false, false, _) => self.paths.into_iter().map(LogSource::File).collect(),
+            (false, true, Some(k)) => {
+                match kubeadm_pod_logs(&k.manifest, Path::new(DEFAULT_POD_LOGS)) {
+                    Ok(files) => files.into_iter().map(LogSource::File).collect(),
+                    Err(e) => return Ok((None, Some(e.to_string()))),
+                }
+            }
+            (false, true, None) => {
+                return Ok((None, Some("no --logs and no --kubeadm".to_string())))
+            }
+        };
+        Ok((Some(LogsPlan { sources, window }), None))
+    }
 }
 
 /// `qualify` or `diagnose` arguments that cannot make a plan; each names
@@ -168,6 +221,9 @@ pub enum VerdictArgsError {
     /// `--interval` out of range.
     #[error(transparent)]
     Interval(#[from] IntervalTooLong),
+    /// `--logs-since`.
+    #[error(transparent)]
+    Logs(#[from] LogsArgsError),
 }
 
 /// Everything a `diagnose` run needs.
@@ -182,6 +238,10 @@ pub struct DiagnosePlan {
     pub probes: ProbePlan,
     /// Why there is no disk probe, when there is none.
     pub no_disk_reason: Option<String>,
+    /// etcd's logs to read, when there are some.
+    pub logs: Option<LogsPlan>,
+    /// Why no logs are read, when none are.
+    pub no_logs_reason: Option<String>,
 }
 
 impl DiagnoseArgs {
@@ -204,11 +264,14 @@ impl DiagnoseArgs {
             ),
             (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
         };
+        let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir)?,
             no_disk_reason,
+            logs,
+            no_logs_reason,
         })
     }
 }

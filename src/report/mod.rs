@@ -8,6 +8,7 @@ pub mod comparison;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod logs;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;
@@ -52,6 +53,9 @@ pub struct Report {
     /// What the live cluster reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterReport>,
+    /// What etcd's own logs said (`logs`, `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<crate::logs::LogsReport>,
     /// The profile the rules used, when rules ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -77,6 +81,7 @@ impl Report {
             disk: Vec::new(),
             net: Vec::new(),
             cluster: None,
+            logs: None,
             profile: None,
             rules_checked: Vec::new(),
             findings: Vec::new(),

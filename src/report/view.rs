@@ -39,6 +39,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
     if let Some(cluster) = &report.cluster {
         out.extend(cluster_sections(cluster));
     }
+    if let Some(logs) = &report.logs {
+        out.extend(super::logs::sections(logs));
+    }
     out.retain(|s| !s.rows.is_empty());
     out
 }

@@ -41,11 +41,21 @@ pub enum FindingId {
     ClusterMetricsBackendCommitSlow,
     #[serde(rename = "cluster.metrics-peer-rtt-high")]
     ClusterMetricsPeerRttHigh,
+    #[serde(rename = "cluster.apply-slow")]
+    ClusterApplySlow,
+    #[serde(rename = "cluster.heartbeat-late")]
+    ClusterHeartbeatLate,
+    #[serde(rename = "net.peer-unhealthy")]
+    NetPeerUnhealthy,
+    #[serde(rename = "net.clock-drift")]
+    NetClockDrift,
+    #[serde(rename = "net.raft-buffer-full")]
+    NetRaftBufferFull,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 17] = [
+    pub const ALL: [FindingId; 22] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -63,6 +73,11 @@ impl FindingId {
         FindingId::ClusterMetricsWalFsyncSlow,
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
+        FindingId::ClusterApplySlow,
+        FindingId::ClusterHeartbeatLate,
+        FindingId::NetPeerUnhealthy,
+        FindingId::NetClockDrift,
+        FindingId::NetRaftBufferFull,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -90,6 +105,11 @@ impl FindingId {
             FindingId::ClusterMetricsWalFsyncSlow => "cluster.metrics-wal-fsync-slow",
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
+            FindingId::ClusterApplySlow => "cluster.apply-slow",
+            FindingId::ClusterHeartbeatLate => "cluster.heartbeat-late",
+            FindingId::NetPeerUnhealthy => "net.peer-unhealthy",
+            FindingId::NetClockDrift => "net.clock-drift",
+            FindingId::NetRaftBufferFull => "net.raft-buffer-full",
         }
     }
 }

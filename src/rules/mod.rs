@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod disk;
 pub mod finding;
 pub mod host;
+pub mod logs;
 pub mod net;
 pub mod profile;
 
@@ -67,6 +68,14 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate(c, &profile.cluster));
+    }
+    if let Some(l) = &report.logs {
+        let new: Vec<FindingId> = logs::CHECKED
+            .into_iter()
+            .filter(|id| !checked.contains(id))
+            .collect();
+        checked.extend(new);
+        findings.extend(logs::evaluate(l, &profile.logs));
     }
     sort(&mut findings);
     Evaluation { findings, checked }
