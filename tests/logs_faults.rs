@@ -108,9 +108,9 @@ fn same_counts_through_kubeadm(log: &std::path::Path) {
     as_pod_logs(&copy, "other", &pods);
     std::fs::remove_file(pods.join("kube-system_etcd-other_0a1b2c3d/etcd/0.log")).unwrap();
     let manifest = manifest(tmp.path(), "m0");
-    let direct = report(doctor("logs -w json").arg(&copy), 1);
+    let direct = report(doctor("logs -w json --fail-on warn").arg(&copy), 1);
     let kubelet = report(
-        doctor("logs -w json --kubeadm")
+        doctor("logs -w json --fail-on warn --kubeadm")
             .arg("--manifest")
             .arg(&manifest)
             .arg("--pod-logs")

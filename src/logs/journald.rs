@@ -15,9 +15,10 @@ struct Entry {
     message: Value,
 }
 
-/// True when `line` looks like a journald JSON entry (cheap: no decoding).
+/// True when `line` looks like a journald JSON entry (cheap: no decoding;
+/// journalctl writes the `__` fields first).
 pub fn looks_like(line: &str) -> bool {
-    line.starts_with('{') && line.contains("\"__REALTIME_TIMESTAMP\"")
+    line.starts_with("{\"__")
 }
 
 /// Decodes a journald entry; `None` when it is not one.

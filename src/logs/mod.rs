@@ -13,6 +13,7 @@ pub mod capnslog;
 pub mod catalogue;
 pub mod cri;
 pub mod docker;
+pub mod golog;
 pub mod journald;
 pub mod scan;
 pub mod source;
@@ -86,7 +87,8 @@ pub struct SourceSummary {
     pub lines: u64,
     /// etcd 3.5 zap JSON lines (bare or wrapped).
     pub zap_lines: u64,
-    /// etcd 3.4 capnslog lines (bare or wrapped).
+    /// etcd 3.4 text lines (bare or wrapped): capnslog, and the Go log
+    /// lines its raft writes.
     pub capnslog_lines: u64,
     /// Lines in the CRI format (partial parts joined count once).
     pub cri_lines: u64,

@@ -12,8 +12,8 @@ use regex::bytes::Regex;
 use super::time::UnixMs;
 use super::timeline::Timeline;
 use super::{
-    capnslog, catalogue, cri, docker, journald, zap, LogsReport, Parsed, SourceSummary, Wrapped,
-    MAX_LINE_BYTES,
+    capnslog, catalogue, cri, docker, golog, journald, zap, LogsReport, Parsed, SourceSummary,
+    Wrapped, MAX_LINE_BYTES,
 };
 
 /// The inclusive time window events must fall in.
@@ -199,7 +199,7 @@ impl Scanner {
         if !interesting {
             if zap::looks_like(line) {
                 s.zap_lines += 1;
-            } else if capnslog::looks_like(line) {
+            } else if capnslog::looks_like(line) || golog::looks_like(line) {
                 s.capnslog_lines += 1;
             } else {
                 s.unparsed_lines += 1;
@@ -209,7 +209,9 @@ impl Scanner {
         let parsed = if line.starts_with('{') {
             zap::parse(line).inspect(|_| s.zap_lines += 1)
         } else {
-            capnslog::parse(line).inspect(|_| s.capnslog_lines += 1)
+            capnslog::parse(line)
+                .or_else(|| golog::parse(line))
+                .inspect(|_| s.capnslog_lines += 1)
         };
         match parsed {
             Some(Parsed {
@@ -287,8 +289,10 @@ mod tests {
             "2024-03-01 12:00:00.123456 W | wal: sync duration of 1.534s, expected less than 1s";
         let (head, tail) = ZAP.split_at(40);
         let docker = serde_json::json!({"log": format!("{ZAP}\n"), "stream": "stderr", "time": "2024-03-01T12:00:00Z"});
-        let journal =
-            serde_json::json!({"__REALTIME_TIMESTAMP": "1709294400123000", "MESSAGE": capn});
+        let journal = format!(
+            r#"{{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1709294400123000","MESSAGE":{}}}"#,
+            serde_json::Value::from(capn)
+        );
         let text = format!(
             "{ZAP}\n{capn}\n2024-03-01T12:00:00.2Z stderr P {head}\n2024-03-01T12:00:00.2Z stderr F {tail}\n{docker}\n{journal}\n"
         );

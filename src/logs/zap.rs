@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use super::time::{parse_go_duration_ms, parse_timestamp};
 use super::{catalogue, Parsed, RawEvent};
 
-/// True when `line` looks like a zap JSON object (cheap: no decoding).
+/// True when `line` looks like a zap JSON object (cheap: no decoding, no
+/// scan; etcd's encoder writes `level` first).
 pub fn looks_like(line: &str) -> bool {
-    line.starts_with('{') && line.trim_end().ends_with('}') && line.contains("\"msg\":")
+    line.starts_with("{\"level\":") && line.trim_end().ends_with('}')
 }
 
 /// Decodes a zap line; `None` when it is not zap JSON.
