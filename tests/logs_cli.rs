@@ -97,3 +97,43 @@ fn nothing_readable_exits_2_naming_the_file() {
         .unwrap();
     fails_with(&out, &["none.yaml"]);
 }
+
+/// A fixed log on standard input, every human format.
+fn rendered(format: &str) -> String {
+    let input = format!(
+        "{ZAP_SLOW}\n{CAPN_SLOW}\n{}\n{}\n",
+        r#"{"level":"warn","ts":"2024-03-01T12:01:00Z","msg":"leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk","to":"8e9e","exceeded-duration":"812ms"}"#,
+        "raft2024/03/01 12:02:00 INFO: raft.node: 2e12 elected leader 2e12 at term 2",
+    );
+    let out = assert_cmd::Command::from_std(doctor(&format!("logs - -w {format}")))
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn log_report_as_table() {
+    insta::assert_snapshot!(rendered("table"));
+}
+
+#[test]
+fn log_report_as_markdown() {
+    insta::assert_snapshot!(rendered("markdown"));
+}
+
+#[test]
+fn html_report_plots_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = mixed(dir.path());
+    let out = dir.path().join("report");
+    exits(doctor("logs --report").arg(&out).arg(&file), 0);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("etcd&#39;s logs") || html.contains("etcd's logs"),
+        "no log plot section"
+    );
+    assert!(html.contains("events per minute"), "no timeline plot");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("net.peer-unhealthy"));
+}

@@ -111,5 +111,5 @@ fn etcd_3_4_beside_a_heavy_writer() {
     if !support::privileged("etcd_3_4_beside_a_heavy_writer") {
         return;
     }
-    stalled(Version::V34, 40, true);
+    stalled(Version::V34, 12, true);
 }

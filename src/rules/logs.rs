@@ -382,6 +382,17 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
              Give etcd's peer traffic a NIC of its own, isolate bulk traffic at the access switch, \
              and set --heartbeat-interval to about the peer RTT (--election-timeout 10x).",
         )
+    } else if logs.count(EventKind::ApplySlow) > 0 {
+        (
+            format!(
+                "with {} slow apply line(s) and no network warnings: the disk under etcd's 1 s fdatasync warning, or the apply loop",
+                logs.count(EventKind::ApplySlow)
+            ),
+            "Heartbeats were late while applies were slow, with no network warnings: the leader's \
+             raft loop waited on its disk (fdatasync slow, yet under the 1 s at which etcd logs it) \
+             or on a long apply. Check etcd's WAL fsync metric (`etcd-doctor cluster metrics`) and \
+             the disk (`etcd-doctor qualify --dir` on the data disk); give etcd a disk of its own.",
+        )
     } else {
         (
             "without slow fdatasync or network warnings: the leader's CPU or scheduling"
@@ -512,6 +523,23 @@ mod tests {
             .find(|f| f.id == FindingId::NetPeerUnhealthy)
             .unwrap();
         assert!(peer.summary.contains("abc"), "{}", peer.summary);
+    }
+
+    #[test]
+    fn late_heartbeats_with_slow_applies_only_point_below_the_fsync_warning() {
+        let mut lines: Vec<String> = (0..10)
+            .map(|i| zap(i, "apply request took too long", r#","took":"300ms""#))
+            .collect();
+        lines.push(zap(20, "leader failed to send out heartbeat on time", ""));
+        let f = evaluate(&logs(&lines), &LogThresholds::default());
+        assert_eq!(
+            ids(&f),
+            [
+                (FindingId::ClusterApplySlow, Severity::Warn),
+                (FindingId::ClusterHeartbeatLate, Severity::Warn)
+            ]
+        );
+        assert!(f[1].summary.contains("slow apply"), "{}", f[1].summary);
     }
 
     #[test]
