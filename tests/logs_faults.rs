@@ -6,7 +6,8 @@
 //! (net.peer-unhealthy: lost streams, then the prober's unhealthy lines
 //! naming it), and the quota filled (cluster.alarm-active). Then the same
 //! log, as kubelet lays it out (CRI with partial lines, a rotated .gz and
-//! the live file), read through `--kubeadm`, gives the same counts.
+//! the live file), read through `--kubeadm`, gives the same counts, and
+//! `diagnose --logs` carries the logs' findings.
 
 mod support;
 
@@ -94,7 +95,29 @@ fn faults(version: Version) {
     );
     assert!(count(&full, "space-exceeded") >= 1);
 
+    diagnose_reads_the_logs(&cluster, &logs);
     same_counts_through_kubeadm(&cluster.members[0].log);
+}
+
+/// `diagnose --logs` puts the logs' findings beside the live ones.
+fn diagnose_reads_the_logs(cluster: &Cluster, logs: &[std::path::PathBuf]) {
+    let mut cmd = doctor("diagnose -w json --no-disk --interval 1s --logs");
+    cmd.args(logs).arg("--endpoints").arg(cluster.endpoints());
+    let r = report(&mut cmd, 1);
+    assert!(count(&r, "leader-elected") >= 5, "{:#}", r["logs"]);
+    let findings = r["findings"].as_array().unwrap();
+    let from_logs = |id: &str| {
+        findings
+            .iter()
+            .any(|f| f["id"] == id && f["summary"].as_str().unwrap().contains("etcd"))
+    };
+    assert!(
+        from_logs("cluster.leader-churn") && from_logs("net.peer-unhealthy"),
+        "{findings:#?}"
+    );
+    let mut cmd = doctor("diagnose -w json --no-disk --interval 1s --no-logs");
+    cmd.arg("--endpoints").arg(cluster.endpoints());
+    assert!(report(&mut cmd, 1).get("logs").is_none());
 }
 
 /// The kubelet's view of one member's log gives the same counts as the file.

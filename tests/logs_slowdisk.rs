@@ -9,10 +9,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::etcd::{Cluster, Version};
 use support::etcdlogs::*;
@@ -23,26 +22,6 @@ const START_IOPS: u32 = 5000;
 
 /// How long keys are written on the throttled disk.
 const STALL_FOR: Duration = Duration::from_secs(20);
-
-/// Writes keys one by one through member 0 until `stop`.
-fn keep_writing(cluster: &Cluster, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    let etcdctl = cluster.bins.etcdctl.clone();
-    let endpoints = cluster.endpoints();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut i = 0;
-        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            let _ = Command::new(&etcdctl)
-                .env("ETCDCTL_API", "3")
-                .arg(format!("--endpoints={endpoints}"))
-                .args(["--command-timeout=3s", "put", &format!("load-{i}"), "x"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            i += 1;
-        }
-    })
-}
 
 /// Throttles the disk to `iops` (with `hog` writing beside etcd when
 /// true) while keys are written, then judges the logs of that window.

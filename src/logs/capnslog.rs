@@ -27,7 +27,16 @@ pub fn looks_like(line: &str) -> bool {
 /// Parses a capnslog line; `None` when it is not one.
 pub fn parse(line: &str) -> Option<Parsed> {
     let (at_ms, text) = split(line)?;
-    let event = catalogue::classify(text, text).map(|entry| RawEvent {
+    Some(Parsed {
+        at_ms,
+        event: text_event(text),
+    })
+}
+
+/// The catalogued event of an etcd 3.4 text message, if it is one: its
+/// duration after the entry's words, its peer after `peer `, its term.
+pub fn text_event(text: &str) -> Option<RawEvent> {
+    catalogue::classify(text, text).map(|entry| RawEvent {
         kind: entry.kind,
         duration_ms: entry
             .duration
@@ -41,8 +50,7 @@ pub fn parse(line: &str) -> Option<Parsed> {
             .then(|| peer_in(text))
             .flatten(),
         term: super::term_in(text),
-    });
-    Some(Parsed { at_ms, event })
+    })
 }
 
 /// The peer id after `peer ` (3.4's wording), up to a space or `(`.

@@ -4,7 +4,7 @@
 //! seconds, local time read as UTC.
 
 use super::time::parse_timestamp;
-use super::{catalogue, Parsed, RawEvent};
+use super::Parsed;
 
 /// The time and the text after `LEVEL: `, when `line` is a Go log line.
 fn split(line: &str) -> Option<(i64, &str)> {
@@ -38,13 +38,10 @@ pub fn looks_like(line: &str) -> bool {
 /// Parses a Go log line; `None` when it is not one.
 pub fn parse(line: &str) -> Option<Parsed> {
     let (at_ms, text) = split(line)?;
-    let event = catalogue::classify(text, text).map(|entry| RawEvent {
-        kind: entry.kind,
-        duration_ms: None,
-        peer: None,
-        term: super::term_in(text),
-    });
-    Some(Parsed { at_ms, event })
+    Some(Parsed {
+        at_ms,
+        event: super::capnslog::text_event(text),
+    })
 }
 
 #[cfg(test)]

@@ -104,6 +104,15 @@ where
     Ok(chart)
 }
 
+/// Draws the series labels in a framed box.
+fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(c: &mut Chart<'a, 'b, X, Y>) -> Result<(), String> {
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 /// A latency axis in microseconds.
 const LATENCY: Axis<'static> = Axis {
     desc: "latency",
@@ -236,12 +245,7 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
             )
             .map_err(err)?;
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut c)
     })
 }
 
@@ -357,12 +361,7 @@ pub fn log_timeline(logs: &crate::logs::LogsReport) -> PlotResult {
                 .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
             c.draw_series(LineSeries::new(points, color)).map_err(err)?;
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut c)
     })
 }
 

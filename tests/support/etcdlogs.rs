@@ -5,7 +5,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -158,4 +161,25 @@ pub fn manifest(dir: &Path, name: &str) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// Writes keys one by one through every endpoint until `stop` (at most two
+/// minutes), each put given up after 3 s.
+pub fn keep_writing(cluster: &Cluster, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let etcdctl = cluster.bins.etcdctl.clone();
+    let endpoints = cluster.endpoints();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            let _ = Command::new(&etcdctl)
+                .env("ETCDCTL_API", "3")
+                .arg(format!("--endpoints={endpoints}"))
+                .args(["--command-timeout=3s", "put", &format!("load-{i}"), "x"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            i += 1;
+        }
+    })
 }
