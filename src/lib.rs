@@ -15,6 +15,7 @@ pub mod compare;
 pub mod host;
 pub mod interrupt;
 pub mod keyspace;
+pub mod logs;
 pub mod measure;
 pub mod probe;
 pub mod progress;

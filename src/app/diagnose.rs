@@ -35,5 +35,9 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let mut report = super::probe_host("diagnose", probes, watch)?;
     report.cluster = Some(cluster);
     report.keyspace = keyspace;
+    if let Some(why) = &plan.no_logs_reason {
+        eprintln!("etcd-doctor: etcd's logs not read ({why}); pass --logs PATH...");
+    }
+    report.logs = plan.logs.as_ref().map(crate::logs::source::read);
     super::conclude(report, &probes.judge, &probes.output)
 }

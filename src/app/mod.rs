@@ -6,6 +6,7 @@ mod cluster;
 mod compare;
 mod diagnose;
 mod disk;
+mod logs;
 mod net;
 mod qualify;
 mod snapshot;
@@ -33,8 +34,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Cluster(args) => cluster::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Qualify(args) => qualify::run(args),
-        Command::Diagnose(args) => diagnose::run(args),
+        Command::Diagnose(args) => diagnose::run(*args),
         Command::Compare(args) => compare::run(args),
+        Command::Logs(args) => logs::run(args),
     }?;
     if interrupt::interrupted() {
         bail!("interrupted");

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod duration;
 pub mod keyspace;
+pub mod logs;
 pub mod net;
 pub mod output;
 pub mod snapshot;
@@ -39,9 +40,11 @@ pub enum Command {
     /// Qualify a host for etcd: PASS/WARN/FAIL against a profile.
     Qualify(verdict::QualifyArgs),
     /// Diagnose a live cluster and this host: findings, most severe first.
-    Diagnose(verdict::DiagnoseArgs),
+    Diagnose(Box<verdict::DiagnoseArgs>),
     /// Compare baseline JSON reports with current ones; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
+    /// Read etcd's logs: a timeline of the messages that matter, and findings.
+    Logs(logs::LogsArgs),
 }
 
 #[cfg(test)]

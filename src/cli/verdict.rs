@@ -11,13 +11,17 @@ use thiserror::Error;
 use super::cluster::{checked_interval, ConnArgs, DiscoveryArgs, IntervalTooLong};
 use super::disk::{DiskArgsError, DiskRunArgs};
 use super::duration::parse_duration;
+use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan};
-use crate::cluster::kubeadm::KubeadmError;
+use crate::cluster::kubeadm::{KubeadmError, KubeadmEtcd};
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::keyspace::live::LivePlan;
+use crate::logs::scan::Window;
+use crate::logs::source::{kubeadm_pod_logs, DEFAULT_POD_LOGS};
+use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
@@ -175,7 +179,56 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     pub keyspace: bool,
     #[command(flatten)]
+    pub logs: DiagnoseLogArgs,
+    #[command(flatten)]
     pub probes: ProbeArgs,
+}
+
+/// Which etcd logs `diagnose` reads for the recent past.
+#[derive(Debug, Args)]
+pub struct DiagnoseLogArgs {
+    /// etcd log files to read [default: the kubeadm static pod's logs, with --kubeadm].
+    #[arg(long = "logs", value_name = "PATH", num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Do not read etcd's logs.
+    #[arg(long, conflicts_with = "paths")]
+    pub no_logs: bool,
+    /// How far back the logs are read: RFC 3339 or a duration before now.
+    #[arg(long, value_name = "TIME", default_value = "24h")]
+    pub logs_since: String,
+}
+
+impl DiagnoseLogArgs {
+    /// The logs to read: `--logs`, else the pod logs of a kubeadm member
+    /// (`found`) when there are any; the reason when there are none.
+    fn into_plan(
+        self,
+        found: Option<&KubeadmEtcd>,
+    ) -> Result<(Option<LogsPlan>, Option<String>), LogsArgsError> {
+        let since = parse_time(
+            "--logs-since",
+            &self.logs_since,
+            crate::logs::time::now_ms(),
+        )?;
+        let window = Window {
+            since_ms: Some(since),
+            until_ms: None,
+        };
+        let sources = match (self.no_logs, self.paths.is_empty(), found) {
+            (true, _, _) => return Ok((None, Some("--no-logs".to_string()))),
+            (false, false, _) => self.paths.into_iter().map(LogSource::File).collect(),
+            (false, true, Some(k)) => {
+                match kubeadm_pod_logs(&k.manifest, Path::new(DEFAULT_POD_LOGS)) {
+                    Ok(files) => files.into_iter().map(LogSource::File).collect(),
+                    Err(e) => return Ok((None, Some(e.to_string()))),
+                }
+            }
+            (false, true, None) => {
+                return Ok((None, Some("no --logs and no --kubeadm".to_string())))
+            }
+        };
+        Ok((Some(LogsPlan { sources, window }), None))
+    }
 }
 
 /// `qualify` or `diagnose` arguments that cannot make a plan; each names
@@ -200,6 +253,9 @@ pub enum VerdictArgsError {
     /// `--interval` out of range.
     #[error(transparent)]
     Interval(#[from] IntervalTooLong),
+    /// `--logs-since`.
+    #[error(transparent)]
+    Logs(#[from] LogsArgsError),
 }
 
 /// Everything a `diagnose` run needs.
@@ -216,6 +272,10 @@ pub struct DiagnosePlan {
     pub no_disk_reason: Option<String>,
     /// The live keyspace count (`--keyspace`).
     pub keyspace: Option<LivePlan>,
+    /// etcd's logs to read, when there are some.
+    pub logs: Option<LogsPlan>,
+    /// Why no logs are read, when none are.
+    pub no_logs_reason: Option<String>,
 }
 
 impl DiagnoseArgs {
@@ -238,12 +298,15 @@ impl DiagnoseArgs {
             ),
             (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
         };
+        let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             keyspace: self.keyspace.then(LivePlan::default),
             conn: self.conn.into_plan(found.as_ref())?,
             views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,
             no_disk_reason,
+            logs,
+            no_logs_reason,
         })
     }
 }

@@ -146,7 +146,11 @@ fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
 }
 
 fn plots_section(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    if report.disk.is_empty() && report.net.is_empty() && report.keyspace.is_none() {
+    if report.disk.is_empty()
+        && report.net.is_empty()
+        && report.keyspace.is_none()
+        && report.logs.is_none()
+    {
         return Ok(());
     }
     writeln!(w, "<h2>Plots</h2>")?;
@@ -174,6 +178,11 @@ fn plots_section(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     {
         writeln!(w, "<h3>Network</h3><div class=\"plots\">")?;
         figure(w, plots::rtt_idle_vs_loaded(&report.net))?;
+        writeln!(w, "</div>")?;
+    }
+    if let Some(logs) = report.logs.as_ref().filter(|l| !l.events.is_empty()) {
+        writeln!(w, "<h3>etcd's logs</h3><div class=\"plots\">")?;
+        figure(w, plots::log_timeline(logs))?;
         writeln!(w, "</div>")?;
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod keyspace_plot;
 pub mod keyspace_view;
+pub mod logs;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;
@@ -61,6 +62,9 @@ pub struct Report {
     /// What fills the database, by key prefix (`snapshot analyze`, `cluster keyspace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyspace: Option<KeyspaceReport>,
+    /// What etcd's own logs said (`logs`, `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<crate::logs::LogsReport>,
     /// The profile the rules used, when rules ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -87,6 +91,7 @@ impl Report {
             net: Vec::new(),
             cluster: None,
             keyspace: None,
+            logs: None,
             profile: None,
             rules_checked: Vec::new(),
             findings: Vec::new(),

@@ -104,6 +104,15 @@ where
     Ok(chart)
 }
 
+/// Draws the series labels in a framed box.
+fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(c: &mut Chart<'a, 'b, X, Y>) -> Result<(), String> {
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 /// A latency axis in microseconds.
 const LATENCY: Axis<'static> = Axis {
     desc: "latency",
@@ -272,12 +281,7 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
             .label("stall")
             .legend(|(x, y)| TriangleMarker::new((x + 8, y), 5, STALL.filled()));
         }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut c)
     })
 }
 
@@ -339,6 +343,61 @@ pub fn rtt_idle_vs_loaded(results: &[NetResult]) -> PlotResult {
             .map_err(err)?;
         }
         Ok(())
+    })
+}
+
+/// Catalogued log events per minute, one line per kind (the `logs` timeline).
+pub fn log_timeline(logs: &crate::logs::LogsReport) -> PlotResult {
+    let minutes = logs.events.iter().flat_map(|k| &k.per_minute);
+    let start = minutes.clone().map(|m| m.minute_unix_ms).min().unwrap_or(0);
+    let end = minutes.clone().map(|m| m.minute_unix_ms).max().unwrap_or(0);
+    let x_end = ((end - start) as f64 / 60_000.0).max(1.0);
+    let top = minutes.map(|m| m.count).max().unwrap_or(1) as f64 * 1.1;
+    let caption = format!(
+        "events per minute from {}",
+        crate::logs::time::format_timestamp(start)
+    );
+    let palette = [
+        BLUE,
+        RED,
+        RGBColor(230, 120, 0),
+        GREEN,
+        MAGENTA,
+        CYAN,
+        BLACK,
+    ];
+    svg(|root| {
+        let mut c = chart(
+            &root,
+            &caption,
+            (
+                0f64..x_end,
+                Axis {
+                    desc: "minutes",
+                    fmt: tick,
+                },
+            ),
+            (
+                0f64..top,
+                Axis {
+                    desc: "lines per minute",
+                    fmt: tick,
+                },
+            ),
+        )?;
+        for (k, color) in logs.events.iter().zip(palette.iter().cycle()) {
+            let points: Vec<(f64, f64)> = k
+                .per_minute
+                .iter()
+                .map(|m| ((m.minute_unix_ms - start) as f64 / 60_000.0, m.count as f64))
+                .collect();
+            c.draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(err)?
+                .label(k.kind.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
+            c.draw_series(LineSeries::new(points, color)).map_err(err)?;
+        }
+        legend(&mut c)
     })
 }
 

@@ -42,6 +42,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
     if let Some(k) = &report.keyspace {
         out.extend(super::keyspace_view::sections(k));
     }
+    if let Some(logs) = &report.logs {
+        out.extend(super::logs::sections(logs));
+    }
     out.retain(|s| !s.rows.is_empty());
     out
 }

@@ -51,11 +51,21 @@ pub enum FindingId {
     ClusterKeyChurn,
     #[serde(rename = "cluster.large-values")]
     ClusterLargeValues,
+    #[serde(rename = "cluster.apply-slow")]
+    ClusterApplySlow,
+    #[serde(rename = "cluster.heartbeat-late")]
+    ClusterHeartbeatLate,
+    #[serde(rename = "net.peer-unhealthy")]
+    NetPeerUnhealthy,
+    #[serde(rename = "net.clock-drift")]
+    NetClockDrift,
+    #[serde(rename = "net.raft-buffer-full")]
+    NetRaftBufferFull,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 22] = [
+    pub const ALL: [FindingId; 27] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -78,6 +88,11 @@ impl FindingId {
         FindingId::ClusterHistoryUnbounded,
         FindingId::ClusterKeyChurn,
         FindingId::ClusterLargeValues,
+        FindingId::ClusterApplySlow,
+        FindingId::ClusterHeartbeatLate,
+        FindingId::NetPeerUnhealthy,
+        FindingId::NetClockDrift,
+        FindingId::NetRaftBufferFull,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -110,6 +125,11 @@ impl FindingId {
             FindingId::ClusterHistoryUnbounded => "cluster.history-unbounded",
             FindingId::ClusterKeyChurn => "cluster.key-churn",
             FindingId::ClusterLargeValues => "cluster.large-values",
+            FindingId::ClusterApplySlow => "cluster.apply-slow",
+            FindingId::ClusterHeartbeatLate => "cluster.heartbeat-late",
+            FindingId::NetPeerUnhealthy => "net.peer-unhealthy",
+            FindingId::NetClockDrift => "net.clock-drift",
+            FindingId::NetRaftBufferFull => "net.raft-buffer-full",
         }
     }
 }

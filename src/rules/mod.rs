@@ -8,6 +8,7 @@ pub mod disk;
 pub mod finding;
 pub mod host;
 pub mod keyspace;
+pub mod logs;
 pub mod net;
 pub mod profile;
 pub mod stall;
@@ -81,6 +82,14 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(k) = &report.keyspace {
         checked.extend(keyspace::checked(k));
         findings.extend(keyspace::evaluate(k, &profile.keyspace));
+    }
+    if let Some(l) = &report.logs {
+        let new: Vec<FindingId> = logs::CHECKED
+            .into_iter()
+            .filter(|id| !checked.contains(id))
+            .collect();
+        checked.extend(new);
+        findings.extend(logs::evaluate(l, &profile.logs));
     }
     sort(&mut findings);
     Evaluation { findings, checked }

@@ -16,6 +16,7 @@ use super::cluster::ClusterThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
 use super::keyspace::KeyspaceThresholds;
+use super::logs::LogThresholds;
 use super::net::NetThresholds;
 
 /// Profiles shipped with etcd-doctor: name and TOML text.
@@ -59,6 +60,9 @@ pub struct Profile {
     /// Keyspace thresholds (hotspots, history, churn, value sizes).
     #[serde(default)]
     pub keyspace: KeyspaceThresholds,
+    /// Log thresholds (elections per hour, slow fdatasync lines, ...).
+    #[serde(default)]
+    pub logs: LogThresholds,
 }
 
 impl Default for Profile {
@@ -72,6 +76,7 @@ impl Default for Profile {
             net: NetThresholds::default(),
             cluster: ClusterThresholds::default(),
             keyspace: KeyspaceThresholds::default(),
+            logs: LogThresholds::default(),
         }
     }
 }
@@ -287,7 +292,8 @@ impl Profile {
         self.host.validate()?;
         self.net.validate()?;
         self.cluster.validate()?;
-        self.keyspace.validate()
+        self.keyspace.validate()?;
+        self.logs.validate()
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod doctor;
 pub mod etcd;
+pub mod etcdlogs;
 pub mod fixtures;
 pub mod keyspace;
 pub mod neighbour;

@@ -1,0 +1,32 @@
+//! `etcd-doctor logs`: reads etcd's logs (files, standard input, the
+//! journal, the kubeadm static pod's logs), sums the catalogued messages
+//! into a timeline and judges them. Exit 2 only when no source could be
+//! read at all; a source that fails beside others is reported in the
+//! sources table.
+
+use anyhow::{bail, Result};
+
+use crate::cli::logs::LogsArgs;
+use crate::host::HostFacts;
+use crate::logs::source;
+use crate::report::Report;
+use crate::Outcome;
+
+/// Runs `logs`.
+pub fn run(args: LogsArgs) -> Result<Outcome> {
+    let judge = args.judge.clone().into_plan()?;
+    let output = args.output.clone().into();
+    let plan = args.into_plan()?;
+    let logs = source::read(&plan);
+    if !logs.read_anything() {
+        let errors: Vec<String> = logs
+            .sources
+            .iter()
+            .filter_map(|s| s.error.clone())
+            .collect();
+        bail!("no log could be read: {}", errors.join("; "));
+    }
+    let mut report = Report::new("logs", HostFacts::default());
+    report.logs = Some(logs);
+    super::conclude(report, &judge, &output)
+}

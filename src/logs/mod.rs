@@ -1,0 +1,184 @@
+//! etcd's own logs as incident history. Probes and metrics see the present;
+//! the elections at 03:12 and the slow fdatasync warnings that came and
+//! went are only in the logs. This module reads them in any of the formats
+//! they reach an operator in (zap JSON, capnslog text, wrapped by the CRI
+//! format, docker's json-file or journald), keeps the messages of the
+//! [`catalogue`], and sums them into a [`timeline`] the rules judge.
+//!
+//! Reading streams in bounded memory: lines are capped at
+//! [`MAX_LINE_BYTES`], and a line is decoded only when the pre-filter
+//! finds a catalogue needle in it.
+
+pub mod capnslog;
+pub mod catalogue;
+pub mod cri;
+pub mod docker;
+pub mod golog;
+pub mod journald;
+pub mod scan;
+pub mod source;
+pub mod time;
+pub mod timeline;
+pub mod zap;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+pub use catalogue::EventKind;
+pub use scan::Scanner;
+pub use source::{LogSource, LogsPlan};
+pub use timeline::{KindSummary, Timeline};
+
+/// Longest line kept; longer ones are counted as unparsed and skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// An etcd line decoded: its time and the catalogued event, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// etcd's own timestamp of the line.
+    pub at_ms: time::UnixMs,
+    /// The event, when the message is in the catalogue.
+    pub event: Option<RawEvent>,
+}
+
+/// One catalogued message, before aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    /// Which message.
+    pub kind: EventKind,
+    /// The duration it reports, in ms.
+    pub duration_ms: Option<f64>,
+    /// The peer it names.
+    pub peer: Option<String>,
+    /// The raft term it names (`at term N`).
+    pub term: Option<u64>,
+}
+
+/// A line inside a wrapper (CRI, docker, journald).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wrapped<'a> {
+    /// The wrapper's timestamp.
+    pub at_ms: time::UnixMs,
+    /// The wrapped etcd line.
+    pub content: Cow<'a, str>,
+    /// True when the line continues in the next entry.
+    pub partial: bool,
+}
+
+/// The term in `... at term 7`, when the text names one.
+pub fn term_in(text: &str) -> Option<u64> {
+    let at = text.find(" at term ")? + " at term ".len();
+    let digits: &str = &text[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// Lines of one source by format, and what could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceSummary {
+    /// The file, `-` for standard input, or `journal:UNIT`.
+    pub name: String,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// etcd 3.5 zap JSON lines (bare or wrapped).
+    pub zap_lines: u64,
+    /// etcd 3.4 text lines (bare or wrapped): capnslog, and the Go log
+    /// lines its raft writes.
+    pub capnslog_lines: u64,
+    /// Lines in the CRI format (partial parts joined count once).
+    pub cri_lines: u64,
+    /// docker json-file entries.
+    pub docker_lines: u64,
+    /// journald JSON entries.
+    pub journald_lines: u64,
+    /// Lines in no known format (binary, truncated, other programs).
+    pub unparsed_lines: u64,
+    /// Lines longer than the line limit (also counted as unparsed).
+    pub overlong_lines: u64,
+    /// Catalogued events outside `--since`/`--until`.
+    pub outside_window: u64,
+    /// Why the source could not be read (whole or in part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `logs` section of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogsReport {
+    /// Every source read, with its counts.
+    pub sources: Vec<SourceSummary>,
+    /// `--since`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_unix_ms: Option<i64>,
+    /// `--until`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_unix_ms: Option<i64>,
+    /// Per kind of event: counts, first and last, worst, per minute.
+    pub events: Vec<KindSummary>,
+    /// Every election seen (distinct raft terms of `elected leader` /
+    /// `changed leader` lines, once however many members logged it), in
+    /// term order.
+    #[serde(default)]
+    pub elections: Vec<Election>,
+}
+
+/// One leader election: the term and when it was first logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Election {
+    /// The raft term of the new leader.
+    pub term: u64,
+    /// When the first line naming it was written.
+    pub at_unix_ms: i64,
+}
+
+impl LogsReport {
+    /// The summary of `kind`, when the logs had any.
+    pub fn kind(&self, kind: EventKind) -> Option<&KindSummary> {
+        self.events.iter().find(|e| e.kind == kind)
+    }
+
+    /// How many events of `kind` the logs had in the window.
+    pub fn count(&self, kind: EventKind) -> u64 {
+        self.kind(kind).map_or(0, |k| k.count)
+    }
+
+    /// Lines read across sources.
+    pub fn lines(&self) -> u64 {
+        self.sources.iter().map(|s| s.lines).sum()
+    }
+
+    /// True when at least one source could be read.
+    pub fn read_anything(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| s.error.is_none() || s.lines > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn terms() {
+        assert_eq!(
+            term_in("raft.node: 1 elected leader 2 at term 17"),
+            Some(17)
+        );
+        assert_eq!(term_in("at term x"), None);
+        assert_eq!(term_in(" at term 99999999999999999999999"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn term_never_panics(s in "\\PC{0,60}") {
+            let _ = term_in(&s);
+        }
+    }
+}

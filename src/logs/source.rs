@@ -1,0 +1,251 @@
+//! Where logs come from: files (plain or gzip-compressed, as kubelet
+//! rotates them), standard input, `journalctl -u UNIT -o json`, and the
+//! etcd static pod's logs under /var/log/pods found through kubeadm's
+//! manifest. Each source is opened and read on its own: one that cannot be
+//! read is recorded with its error, and the others are still read.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use flate2::read::MultiGzDecoder;
+use thiserror::Error;
+
+use super::scan::{Scanner, Window};
+use super::LogsReport;
+use crate::cluster::kubeadm::{self, KubeadmError};
+
+/// Where kubelet writes pod logs.
+pub const DEFAULT_POD_LOGS: &str = "/var/log/pods";
+
+/// Read-buffer size: large reads keep the line loop fed.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// One place to read logs from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// A file, gzip-compressed or not.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+    /// `journalctl -u UNIT -o json`.
+    Journal(String),
+}
+
+impl LogSource {
+    /// The name the report gives the source.
+    pub fn name(&self) -> String {
+        match self {
+            LogSource::File(p) => p.display().to_string(),
+            LogSource::Stdin => "-".to_string(),
+            LogSource::Journal(unit) => format!("journal:{unit}"),
+        }
+    }
+}
+
+/// What `logs` (and `diagnose`) read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsPlan {
+    /// The sources, in reading order.
+    pub sources: Vec<LogSource>,
+    /// Events kept.
+    pub window: Window,
+}
+
+/// A discovery that found nothing to read.
+#[derive(Debug, Error)]
+pub enum DiscoveryError {
+    /// The manifest could not be used.
+    #[error(transparent)]
+    Kubeadm(#[from] KubeadmError),
+    /// No etcd pod log directory under the pod logs root.
+    #[error("--kubeadm: no etcd pod logs under {} (kube-system_etcd-*/etcd/*.log)", root.display())]
+    NoPodLogs {
+        /// The root searched.
+        root: PathBuf,
+    },
+}
+
+/// The etcd static pod's log files under `root`
+/// (`kube-system_etcd-<node>_<uid>/etcd/N.log` and its rotated siblings,
+/// `.gz` included), oldest first. `manifest` names the member: when its
+/// `--name` matches a pod directory only that one is read.
+pub fn kubeadm_pod_logs(manifest: &Path, root: &Path) -> Result<Vec<PathBuf>, DiscoveryError> {
+    let found = kubeadm::discover(manifest)?;
+    let no_logs = || DiscoveryError::NoPodLogs {
+        root: root.to_path_buf(),
+    };
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
+        .map_err(|_| no_logs())?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("kube-system_etcd-")
+        })
+        .map(|e| e.path().join("etcd"))
+        .filter(|p| p.is_dir())
+        .collect();
+    if let Some(name) = &found.name {
+        let prefix = format!("kube-system_etcd-{name}_");
+        let own: Vec<PathBuf> = dirs
+            .iter()
+            .filter(|d| {
+                d.parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+            })
+            .cloned()
+            .collect();
+        if !own.is_empty() {
+            dirs = own;
+        }
+    }
+    let mut files: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().contains(".log"))
+        })
+        .collect();
+    // Rotated files (`0.log.20240301-120000[.gz]`) before the live `0.log`.
+    files.sort_by_key(|p| (p.extension().is_some_and(|e| e == "log"), p.clone()));
+    if files.is_empty() {
+        return Err(no_logs());
+    }
+    Ok(files)
+}
+
+/// Reads every source of `plan` into one report. A source that cannot be
+/// opened is recorded with its error; the caller decides whether nothing
+/// read is fatal ([`LogsReport::read_anything`]).
+pub fn read(plan: &LogsPlan) -> LogsReport {
+    let mut scanner = Scanner::new(plan.window);
+    for source in &plan.sources {
+        let name = source.name();
+        match open(source, plan.window) {
+            Ok(mut reader) => scanner.scan(&name, &mut *reader),
+            Err(e) => scanner.failed(&name, format!("{name}: {e}")),
+        }
+    }
+    scanner.finish()
+}
+
+fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn BufRead>> {
+    match source {
+        LogSource::File(path) => open_file(path),
+        LogSource::Stdin => Ok(Box::new(BufReader::with_capacity(
+            READ_BUFFER_BYTES,
+            io::stdin(),
+        ))),
+        LogSource::Journal(unit) => journal(unit, window),
+    }
+}
+
+/// Opens a file, through gzip when it starts with gzip's magic bytes.
+fn open_file(path: &Path) -> io::Result<Box<dyn BufRead>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic)?;
+    let head = io::Cursor::new(magic[..n].to_vec());
+    let whole = head.chain(file);
+    Ok(if magic[..n] == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER_BYTES,
+            MultiGzDecoder::new(whole),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, whole))
+    })
+}
+
+/// Streams `journalctl -u UNIT -o json` (from `--since` on, when given).
+fn journal(unit: &str, window: Window) -> io::Result<Box<dyn BufRead>> {
+    let mut cmd = Command::new("journalctl");
+    cmd.args(["-u", unit, "-o", "json", "--no-pager"]);
+    if let Some(since) = window.since_ms {
+        cmd.arg(format!("--since=@{}", since.div_euclid(1000)));
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("--journal {unit}: cannot run journalctl: {e}"),
+            )
+        })?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("journalctl: no output pipe"))?;
+    let reader = Journal { child, stdout };
+    Ok(Box::new(BufReader::with_capacity(
+        READ_BUFFER_BYTES,
+        reader,
+    )))
+}
+
+/// journalctl's output; the process is reaped when reading ends.
+struct Journal {
+    child: Child,
+    stdout: ChildStdout,
+}
+
+impl Read for Journal {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stdout.read(buf)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_and_plain_files_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let line =
+            "2024-03-01 12:00:00.123456 W | wal: sync duration of 1.5s, expected less than 1s\n";
+        let plain = dir.path().join("a.log");
+        fs::write(&plain, line).unwrap();
+        let gz = dir.path().join("a.log.1.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(line.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let missing = dir.path().join("missing.log");
+        let plan = LogsPlan {
+            sources: vec![
+                LogSource::File(plain),
+                LogSource::File(gz),
+                LogSource::File(missing),
+            ],
+            window: Window::default(),
+        };
+        let r = read(&plan);
+        assert_eq!(r.count(super::super::EventKind::SlowFdatasync), 2);
+        assert!(r.sources[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("missing.log"));
+        assert!(r.read_anything());
+    }
+}

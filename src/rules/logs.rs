@@ -1,0 +1,573 @@
+//! Log rules: what etcd's own log lines say about the recent past. Each
+//! rule counts one kind of catalogued message in the window read (see
+//! [`crate::logs::catalogue`]) against [`LogThresholds`], and its evidence
+//! names the line count and the worst example. `cluster.heartbeat-late`
+//! makes the differential diagnosis the FAQ describes: late heartbeats
+//! with slow fdatasync mean the disk; without them, with unreachable peers
+//! or dropped raft messages, the network.
+
+use serde::{Deserialize, Serialize};
+
+use crate::logs::time::format_timestamp;
+use crate::logs::timeline::max_in_window;
+use crate::logs::{EventKind, KindSummary, LogsReport};
+use crate::rules::profile::{positive, BadKey};
+use crate::rules::{Evidence, Finding, FindingId, Severity};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Thresholds of the log rules, in lines (or elections) within the window
+/// read. `Default` matches `profiles/etcd-default.toml`; each field names
+/// its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogThresholds {
+    /// Elections within any hour that warn. etcd-mixin
+    /// etcdHighNumberOfLeaderChanges fires at 4 leader changes within
+    /// 15 minutes; a healthy cluster elects once at start.
+    pub elections_warn_per_hour: f64,
+    /// Elections within any hour that fail: the mixin's rate (4 per
+    /// 15 minutes) held for a whole hour.
+    pub elections_fail_per_hour: f64,
+    /// `slow fdatasync` lines that warn: each is one fdatasync over etcd's
+    /// warnSyncDuration, 1 s (server/wal/wal.go), 100x the 10 ms p99 target.
+    pub slow_fdatasync_warn_lines: f64,
+    /// `slow fdatasync` lines that fail: stalls that repeat.
+    pub slow_fdatasync_fail_lines: f64,
+    /// `apply request took too long` lines that warn (each is an apply over
+    /// --experimental-warning-apply-duration, 100 ms, embed/config.go); a
+    /// few come with any large range or compaction.
+    pub apply_slow_warn_lines: f64,
+    /// `apply request took too long` lines that fail.
+    pub apply_slow_fail_lines: f64,
+    /// Late-heartbeat lines that warn: each is a heartbeat later than twice
+    /// --heartbeat-interval (server/etcdserver/raft.go), half-way to an
+    /// election timeout.
+    pub heartbeat_late_warn_lines: f64,
+    /// Late-heartbeat lines that fail.
+    pub heartbeat_late_fail_lines: f64,
+    /// Prober-unhealthy and lost-stream lines that warn: the prober logs
+    /// every 5 s while a peer is unreachable (rafthttp/probing_status.go
+    /// statusErrorInterval).
+    pub peer_unhealthy_warn_lines: f64,
+    /// Lines that fail: a peer unreachable for about a minute (12 x 5 s).
+    pub peer_unhealthy_fail_lines: f64,
+    /// Dropped-raft-message lines that warn (rafthttp/peer.go: the
+    /// sending buffer of 4096 messages is full).
+    pub raft_buffer_full_warn_lines: f64,
+    /// Clock-drift lines that warn (rafthttp/probing_status.go: over 1 s).
+    pub clock_drift_warn_lines: f64,
+}
+
+impl Default for LogThresholds {
+    fn default() -> Self {
+        LogThresholds {
+            elections_warn_per_hour: 4.0,
+            elections_fail_per_hour: 16.0,
+            slow_fdatasync_warn_lines: 1.0,
+            slow_fdatasync_fail_lines: 10.0,
+            apply_slow_warn_lines: 10.0,
+            apply_slow_fail_lines: 100.0,
+            heartbeat_late_warn_lines: 1.0,
+            heartbeat_late_fail_lines: 10.0,
+            peer_unhealthy_warn_lines: 1.0,
+            peer_unhealthy_fail_lines: 12.0,
+            raft_buffer_full_warn_lines: 1.0,
+            clock_drift_warn_lines: 1.0,
+        }
+    }
+}
+
+impl LogThresholds {
+    /// Checks every pair is positive and ordered.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        use crate::rules::profile::levels;
+        let s = "logs";
+        levels(
+            s,
+            ("elections_warn_per_hour", self.elections_warn_per_hour),
+            ("elections_fail_per_hour", self.elections_fail_per_hour),
+        )?;
+        levels(
+            s,
+            ("slow_fdatasync_warn_lines", self.slow_fdatasync_warn_lines),
+            ("slow_fdatasync_fail_lines", self.slow_fdatasync_fail_lines),
+        )?;
+        levels(
+            s,
+            ("apply_slow_warn_lines", self.apply_slow_warn_lines),
+            ("apply_slow_fail_lines", self.apply_slow_fail_lines),
+        )?;
+        levels(
+            s,
+            ("heartbeat_late_warn_lines", self.heartbeat_late_warn_lines),
+            ("heartbeat_late_fail_lines", self.heartbeat_late_fail_lines),
+        )?;
+        levels(
+            s,
+            ("peer_unhealthy_warn_lines", self.peer_unhealthy_warn_lines),
+            ("peer_unhealthy_fail_lines", self.peer_unhealthy_fail_lines),
+        )?;
+        positive(
+            s,
+            "raft_buffer_full_warn_lines",
+            self.raft_buffer_full_warn_lines,
+        )?;
+        positive(s, "clock_drift_warn_lines", self.clock_drift_warn_lines)
+    }
+}
+
+/// Every id the log rules can report.
+pub const CHECKED: [FindingId; 8] = [
+    FindingId::ClusterLeaderChurn,
+    FindingId::DiskFsyncSlow,
+    FindingId::ClusterApplySlow,
+    FindingId::ClusterHeartbeatLate,
+    FindingId::NetPeerUnhealthy,
+    FindingId::NetClockDrift,
+    FindingId::NetRaftBufferFull,
+    FindingId::ClusterAlarmActive,
+];
+
+/// Runs every log rule over `logs`.
+pub fn evaluate(logs: &LogsReport, t: &LogThresholds) -> Vec<Finding> {
+    [
+        leader_churn(logs, t),
+        fsync_slow(logs, t),
+        apply_slow(logs, t),
+        heartbeat_late(logs, t),
+        peer_unhealthy(logs, t),
+        counted(
+            logs,
+            EventKind::ClockDrift,
+            t.clock_drift_warn_lines,
+            f64::INFINITY,
+            &CLOCK_DRIFT,
+        ),
+        counted(
+            logs,
+            EventKind::RaftBufferFull,
+            t.raft_buffer_full_warn_lines,
+            f64::INFINITY,
+            &RAFT_BUFFER_FULL,
+        ),
+        counted(logs, EventKind::SpaceExceeded, 1.0, 1.0, &SPACE_EXCEEDED),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The fixed text of a count rule.
+struct Text {
+    id: FindingId,
+    what: &'static str,
+    recommendation: &'static str,
+    commands: &'static [&'static str],
+}
+
+const CLOCK_DRIFT: Text = Text {
+    id: FindingId::NetClockDrift,
+    what: "prober found high clock drift (over 1 s against a peer)",
+    recommendation:
+        "Members' clocks differ by over a second: leases and logs go wrong. Run chrony or \
+                     systemd-timesyncd against the same time source on every member.",
+    commands: &["chronyc tracking", "timedatectl status"],
+};
+
+const RAFT_BUFFER_FULL: Text = Text {
+    id: FindingId::NetRaftBufferFull,
+    what: "dropped raft messages: the peer's sending buffer was full (overloaded network)",
+    recommendation:
+        "Raft messages queue faster than the network to a peer carries them: give etcd's \
+                     peer traffic a NIC (or VLAN) of its own, isolate bulk traffic at the access \
+                     switch, and check the peer's disk (a slow follower also fills the buffer).",
+    commands: &[],
+};
+
+const SPACE_EXCEEDED: Text = Text {
+    id: FindingId::ClusterAlarmActive,
+    what: "the database exceeded its quota (NOSPACE alarm raised)",
+    recommendation: "The database reached its quota: the cluster accepted only reads and deletes. \
+                     Compact, defragment every member, then disarm the alarm; raise \
+                     --quota-backend-bytes if the live data needs the room.",
+    commands: &[
+        "etcdctl endpoint status -w json   # the header's revision is REV",
+        "etcdctl compaction REV",
+        "etcdctl defrag --cluster",
+        "etcdctl alarm disarm",
+    ],
+};
+
+/// Severity of `observed` against a warn/fail pair.
+fn level(observed: f64, warn: f64, fail: f64) -> Option<Severity> {
+    if observed >= fail {
+        Some(Severity::Fail)
+    } else if observed >= warn {
+        Some(Severity::Warn)
+    } else {
+        None
+    }
+}
+
+fn evidence(metric: &str, observed: f64, threshold: f64, unit: &str) -> Evidence {
+    Evidence {
+        metric: metric.to_string(),
+        observed,
+        threshold,
+        unit: unit.to_string(),
+    }
+}
+
+/// `N lines from T1 to T2, worst D at T: <line>`.
+fn describe(k: &KindSummary) -> String {
+    let worst = match (k.worst_ms, k.worst_at_unix_ms) {
+        (Some(ms), Some(at)) => format!(", worst {ms:.1} ms at {}", format_timestamp(at)),
+        _ => String::new(),
+    };
+    format!(
+        "{} line(s) from {} to {}{worst}; e.g. {}",
+        k.count,
+        format_timestamp(k.first_unix_ms),
+        format_timestamp(k.last_unix_ms),
+        k.example.chars().take(240).collect::<String>()
+    )
+}
+
+/// Count evidence of one kind, and its worst duration against the
+/// threshold over which etcd logs it.
+fn kind_evidence(k: &KindSummary, warn: f64) -> Vec<Evidence> {
+    let mut ev = vec![evidence(
+        &format!("{} lines in logs", k.kind.as_str()),
+        k.count as f64,
+        warn,
+        "lines",
+    )];
+    if let Some(ms) = k.worst_ms {
+        let etcd_threshold_ms = k.kind.entry().map_or(0.0, |e| e.etcd_threshold_ms);
+        ev.push(evidence(
+            &format!("worst {} in logs", k.kind.as_str()),
+            ms,
+            etcd_threshold_ms,
+            "ms",
+        ));
+    }
+    ev
+}
+
+fn counted(
+    logs: &LogsReport,
+    kind: EventKind,
+    warn: f64,
+    fail: f64,
+    text: &Text,
+) -> Option<Finding> {
+    let k = logs.kind(kind)?;
+    let severity = level(k.count as f64, warn, fail)?;
+    Some(Finding {
+        id: text.id,
+        severity,
+        summary: format!("etcd logged: {}: {}", text.what, describe(k)),
+        evidence: kind_evidence(k, warn),
+        recommendation: text.recommendation.to_string(),
+        commands: text.commands.iter().map(|c| c.to_string()).collect(),
+    })
+}
+
+fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+    let worst_hour = max_in_window(&logs.elections, HOUR_MS) as f64;
+    let severity = level(
+        worst_hour,
+        t.elections_warn_per_hour,
+        t.elections_fail_per_hour,
+    )?;
+    let first = logs.elections.first()?;
+    let last = logs.elections.last()?;
+    Some(Finding {
+        id: FindingId::ClusterLeaderChurn,
+        severity,
+        summary: format!(
+            "etcd's logs show {} elections (terms {} to {}, {} to {}), {worst_hour} within one hour",
+            logs.elections.len(),
+            first.term,
+            last.term,
+            format_timestamp(first.at_unix_ms),
+            format_timestamp(last.at_unix_ms),
+        ),
+        evidence: vec![
+            evidence("elections within one hour (logs)", worst_hour, t.elections_warn_per_hour, "elections"),
+            evidence("elections in the logs", logs.elections.len() as f64, t.elections_warn_per_hour, "elections"),
+        ],
+        recommendation: "Leadership moves too often: every election stalls writes for an election \
+                         timeout. Look at the findings beside this one for the cause (slow disk, \
+                         late heartbeats, unreachable peers); if the peer RTT is high, raise \
+                         --heartbeat-interval to about the RTT and --election-timeout to 10x it."
+            .to_string(),
+        commands: vec!["etcdctl endpoint status --cluster -w table".to_string()],
+    })
+}
+
+fn fsync_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+    let k = logs.kind(EventKind::SlowFdatasync)?;
+    let severity = level(
+        k.count as f64,
+        t.slow_fdatasync_warn_lines,
+        t.slow_fdatasync_fail_lines,
+    )?;
+    Some(Finding {
+        id: FindingId::DiskFsyncSlow,
+        severity,
+        summary: format!("etcd logged slow fdatasync (over 1 s): {}", describe(k)),
+        evidence: kind_evidence(k, t.slow_fdatasync_warn_lines),
+        recommendation: "The WAL's fdatasync stalled for over a second: writes and heartbeats wait \
+                         on it. Move the data dir (or --wal-dir) to a high-performance disk (NVMe, \
+                         cloud ESSD) of its own and isolate IO-heavy services from the etcd host; \
+                         `etcd-doctor qualify --dir` on the data disk tells a slow disk from a busy one."
+            .to_string(),
+        commands: vec!["etcd-doctor diagnose --kubeadm".to_string()],
+    })
+}
+
+fn apply_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+    let k = logs.kind(EventKind::ApplySlow)?;
+    let severity = level(
+        k.count as f64,
+        t.apply_slow_warn_lines,
+        t.apply_slow_fail_lines,
+    )?;
+    let disk = logs.count(EventKind::SlowFdatasync) > 0;
+    Some(Finding {
+        id: FindingId::ClusterApplySlow,
+        severity,
+        summary: format!("etcd logged applies over 100 ms: {}", describe(k)),
+        evidence: kind_evidence(k, t.apply_slow_warn_lines),
+        recommendation: if disk {
+            "Applies wait on a disk that also logged slow fdatasync: fix the disk first (see disk.fsync-slow)."
+        } else {
+            "Applies are slow without disk warnings: look for expensive requests (large ranges \
+             without limit, big transactions) in the example line, the member's CPU, and a \
+             database that needs defragmenting."
+        }
+        .to_string(),
+        commands: Vec::new(),
+    })
+}
+
+fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+    let k = logs.kind(EventKind::HeartbeatLate)?;
+    let severity = level(
+        k.count as f64,
+        t.heartbeat_late_warn_lines,
+        t.heartbeat_late_fail_lines,
+    )?;
+    let fsync = logs.count(EventKind::SlowFdatasync);
+    let network = [
+        EventKind::PeerUnhealthy,
+        EventKind::RaftBufferFull,
+        EventKind::StreamLost,
+    ]
+    .map(|kind| logs.count(kind))
+    .iter()
+    .sum::<u64>();
+    let (cause, recommendation) = if fsync > 0 {
+        (
+            format!("with {fsync} slow fdatasync line(s): the disk"),
+            "The leader's raft loop waited on the disk and sent heartbeats late: move etcd to a \
+             high-performance disk of its own (NVMe, cloud ESSD) and isolate IO-heavy services.",
+        )
+    } else if network > 0 {
+        (
+            format!("without slow fdatasync, with {network} unreachable-peer / dropped-message line(s): the network"),
+            "Heartbeats were late without disk stalls while peers were unreachable: the network. \
+             Give etcd's peer traffic a NIC of its own, isolate bulk traffic at the access switch, \
+             and set --heartbeat-interval to about the peer RTT (--election-timeout 10x).",
+        )
+    } else if logs.count(EventKind::ApplySlow) > 0 {
+        (
+            format!(
+                "with {} slow apply line(s) and no network warnings: the disk under etcd's 1 s fdatasync warning, or the apply loop",
+                logs.count(EventKind::ApplySlow)
+            ),
+            "Heartbeats were late while applies were slow, with no network warnings: the leader's \
+             raft loop waited on its disk (fdatasync slow, yet under the 1 s at which etcd logs it) \
+             or on a long apply. Check etcd's WAL fsync metric (`etcd-doctor cluster metrics`) and \
+             the disk (`etcd-doctor qualify --dir` on the data disk); give etcd a disk of its own.",
+        )
+    } else {
+        (
+            "without slow fdatasync or network warnings: the leader's CPU or scheduling"
+                .to_string(),
+            "Heartbeats were late with neither disk nor network warnings: the leader was starved \
+             of CPU (steal, throttling, a noisy neighbour). Give etcd dedicated cores and check \
+             host.cpu-steal.",
+        )
+    };
+    let mut ev = kind_evidence(k, t.heartbeat_late_warn_lines);
+    ev.push(evidence(
+        "slow fdatasync lines in logs",
+        fsync as f64,
+        1.0,
+        "lines",
+    ));
+    ev.push(evidence(
+        "unreachable-peer and dropped-message lines in logs",
+        network as f64,
+        1.0,
+        "lines",
+    ));
+    Some(Finding {
+        id: FindingId::ClusterHeartbeatLate,
+        severity,
+        summary: format!("the leader sent heartbeats late {cause}; {}", describe(k)),
+        evidence: ev,
+        recommendation: recommendation.to_string(),
+        commands: Vec::new(),
+    })
+}
+
+fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+    let kinds: Vec<&KindSummary> = [EventKind::PeerUnhealthy, EventKind::StreamLost]
+        .iter()
+        .filter_map(|kind| logs.kind(*kind))
+        .collect();
+    let lines: u64 = kinds.iter().map(|k| k.count).sum();
+    let severity = level(
+        lines as f64,
+        t.peer_unhealthy_warn_lines,
+        t.peer_unhealthy_fail_lines,
+    )?;
+    let mut peers: Vec<&str> = kinds
+        .iter()
+        .flat_map(|k| &k.peers)
+        .map(|p| p.peer.as_str())
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    let first = kinds.first()?;
+    Some(Finding {
+        id: FindingId::NetPeerUnhealthy,
+        severity,
+        summary: format!(
+            "etcd could not reach peer(s) {}: {lines} prober-unhealthy / lost-stream line(s); {}",
+            if peers.is_empty() { "(unnamed)".to_string() } else { peers.join(", ") },
+            describe(first)
+        ),
+        evidence: kinds.iter().flat_map(|k| kind_evidence(k, t.peer_unhealthy_warn_lines)).collect(),
+        recommendation: "A peer was down or unreachable: check that member (process, host, \
+                         firewall on the peer port 2380) and the network path between them. A \
+                         member gone for good is removed (`etcdctl member remove <ID>`) and re-added \
+                         empty; `etcd-doctor snapshot rejoin-plan` prints the runbook."
+            .to_string(),
+        commands: vec!["etcdctl endpoint health --cluster".to_string(), "etcdctl member list -w table".to_string()],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::scan::{Scanner, Window};
+
+    fn logs(lines: &[String]) -> LogsReport {
+        let mut s = Scanner::new(Window::default());
+        s.scan("t", &mut std::io::Cursor::new(lines.join("\n")));
+        s.finish()
+    }
+
+    fn zap(sec: u32, msg: &str, extra: &str) -> String {
+        format!(
+            r#"{{"level":"warn","ts":"2024-03-01T12:{:02}:{:02}.000Z","msg":"{msg}"{extra}}}"#,
+            sec / 60,
+            sec % 60
+        )
+    }
+
+    fn ids(f: &[Finding]) -> Vec<(FindingId, Severity)> {
+        f.iter().map(|f| (f.id, f.severity)).collect()
+    }
+
+    #[test]
+    fn late_heartbeats_with_slow_fdatasync_blame_the_disk() {
+        let l = logs(&[
+            zap(1, "slow fdatasync", r#","took":"1.2s""#),
+            zap(2, "leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk", r#","exceeded-duration":"900ms""#),
+        ]);
+        let f = evaluate(&l, &LogThresholds::default());
+        assert_eq!(
+            ids(&f),
+            [
+                (FindingId::DiskFsyncSlow, Severity::Warn),
+                (FindingId::ClusterHeartbeatLate, Severity::Warn)
+            ]
+        );
+        assert!(f[1].summary.contains("the disk"), "{}", f[1].summary);
+    }
+
+    #[test]
+    fn late_heartbeats_with_unreachable_peers_blame_the_network() {
+        let l = logs(&[
+            zap(
+                1,
+                "prober detected unhealthy status",
+                r#","remote-peer-id":"abc","rtt":"0s""#,
+            ),
+            zap(2, "leader failed to send out heartbeat on time", ""),
+        ]);
+        let f = evaluate(&l, &LogThresholds::default());
+        let hb = f
+            .iter()
+            .find(|f| f.id == FindingId::ClusterHeartbeatLate)
+            .unwrap();
+        assert!(hb.summary.contains("the network"), "{}", hb.summary);
+        let peer = f
+            .iter()
+            .find(|f| f.id == FindingId::NetPeerUnhealthy)
+            .unwrap();
+        assert!(peer.summary.contains("abc"), "{}", peer.summary);
+    }
+
+    #[test]
+    fn late_heartbeats_with_slow_applies_only_point_below_the_fsync_warning() {
+        let mut lines: Vec<String> = (0..10)
+            .map(|i| zap(i, "apply request took too long", r#","took":"300ms""#))
+            .collect();
+        lines.push(zap(20, "leader failed to send out heartbeat on time", ""));
+        let f = evaluate(&logs(&lines), &LogThresholds::default());
+        assert_eq!(
+            ids(&f),
+            [
+                (FindingId::ClusterApplySlow, Severity::Warn),
+                (FindingId::ClusterHeartbeatLate, Severity::Warn)
+            ]
+        );
+        assert!(f[1].summary.contains("slow apply"), "{}", f[1].summary);
+    }
+
+    #[test]
+    fn elections_count_per_hour_and_quota_fails() {
+        let mut lines: Vec<String> = (2..8)
+            .map(|t| {
+                zap(
+                    t * 10,
+                    &format!("raft.node: 1 elected leader 2 at term {t}"),
+                    "",
+                )
+            })
+            .collect();
+        lines.push(zap(100, "alarm raised", r#","alarm":"NOSPACE""#));
+        let f = evaluate(&logs(&lines), &LogThresholds::default());
+        assert_eq!(
+            ids(&f),
+            [
+                (FindingId::ClusterLeaderChurn, Severity::Warn),
+                (FindingId::ClusterAlarmActive, Severity::Fail)
+            ]
+        );
+        assert!(f[0].summary.contains("6 elections"), "{}", f[0].summary);
+    }
+
+    #[test]
+    fn one_startup_election_is_healthy() {
+        let l = logs(&[zap(1, "raft.node: 1 elected leader 1 at term 2", "")]);
+        assert!(evaluate(&l, &LogThresholds::default()).is_empty());
+    }
+}
