@@ -64,14 +64,14 @@ pub struct MetricsPlan {
 
 /// One endpoint and its connection (or why there is none).
 #[derive(Clone)]
-struct Session {
+pub(super) struct Session {
     /// The endpoint as given or listed, shown in rows.
-    endpoint: String,
-    conn: Result<(Target, Client), String>,
+    pub(super) endpoint: String,
+    pub(super) conn: Result<(Target, Client), String>,
 }
 
 /// Runs `task` for every item on its own tokio task; results in item order.
-async fn each<T, R, F, Fut>(items: Vec<T>, task: F) -> Vec<R>
+pub(super) async fn each<T, R, F, Fut>(items: Vec<T>, task: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R> + Send + 'static,
@@ -85,7 +85,7 @@ where
     out
 }
 
-async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) -> Vec<Session> {
+pub(super) async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) -> Vec<Session> {
     each(targets, |target| {
         let plan = plan.clone();
         async move {
@@ -158,6 +158,7 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
         answered,
         errors,
         facts,
+        consistency: None,
     }
 }
 
@@ -248,7 +249,7 @@ where
     each(sessions.to_vec(), |s| row(plan.clone(), s)).await
 }
 
-async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
+pub(super) async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
     let mut row = EndpointStatus {
         endpoint: s.endpoint,
         ..EndpointStatus::default()
@@ -272,6 +273,7 @@ async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
             row.raft_term = Some(st.raft_term());
             row.raft_index = Some(st.raft_index());
             row.raft_applied_index = Some(st.raft_applied_index());
+            row.storage_version = Some(st.storage_version().to_string()).filter(|v| !v.is_empty());
             row.errors = st.errors().to_vec();
         }
     }

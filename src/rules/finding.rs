@@ -41,11 +41,19 @@ pub enum FindingId {
     ClusterMetricsBackendCommitSlow,
     #[serde(rename = "cluster.metrics-peer-rtt-high")]
     ClusterMetricsPeerRttHigh,
+    #[serde(rename = "cluster.data-inconsistent")]
+    ClusterDataInconsistent,
+    #[serde(rename = "cluster.version-skew")]
+    ClusterVersionSkew,
+    #[serde(rename = "cluster.learner-stuck")]
+    ClusterLearnerStuck,
+    #[serde(rename = "cluster.proposals-pending")]
+    ClusterProposalsPending,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 17] = [
+    pub const ALL: [FindingId; 21] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -63,6 +71,10 @@ impl FindingId {
         FindingId::ClusterMetricsWalFsyncSlow,
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
+        FindingId::ClusterDataInconsistent,
+        FindingId::ClusterVersionSkew,
+        FindingId::ClusterLearnerStuck,
+        FindingId::ClusterProposalsPending,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -90,6 +102,10 @@ impl FindingId {
             FindingId::ClusterMetricsWalFsyncSlow => "cluster.metrics-wal-fsync-slow",
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
+            FindingId::ClusterDataInconsistent => "cluster.data-inconsistent",
+            FindingId::ClusterVersionSkew => "cluster.version-skew",
+            FindingId::ClusterLearnerStuck => "cluster.learner-stuck",
+            FindingId::ClusterProposalsPending => "cluster.proposals-pending",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! ones it checked, so a CI report can list the rules that passed too.
 
 pub mod cluster;
+pub mod consistency;
 pub mod disk;
 pub mod finding;
 pub mod host;
@@ -67,6 +68,8 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate(c, &profile.cluster));
+        checked.extend(consistency::checked(c));
+        findings.extend(consistency::evaluate(c, &profile.consistency));
     }
     sort(&mut findings);
     Evaluation { findings, checked }

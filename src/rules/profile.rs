@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::cluster::ClusterThresholds;
+use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
 use super::net::NetThresholds;
@@ -54,6 +55,9 @@ pub struct Profile {
     /// Live cluster thresholds (raft lag, fragmentation, quota, metrics).
     #[serde(default)]
     pub cluster: ClusterThresholds,
+    /// Data consistency, learner and proposal-queue thresholds.
+    #[serde(default)]
+    pub consistency: ConsistencyThresholds,
 }
 
 impl Default for Profile {
@@ -66,6 +70,7 @@ impl Default for Profile {
             host: HostThresholds::default(),
             net: NetThresholds::default(),
             cluster: ClusterThresholds::default(),
+            consistency: ConsistencyThresholds::default(),
         }
     }
 }
@@ -206,7 +211,8 @@ impl Profile {
         self.disk.validate()?;
         self.host.validate()?;
         self.net.validate()?;
-        self.cluster.validate()
+        self.cluster.validate()?;
+        self.consistency.validate()
     }
 }
 

@@ -7,6 +7,7 @@
 //! writes them as a runnable shell script or Markdown.
 
 pub mod bbolt;
+pub mod dbstate;
 pub mod plan;
 pub mod render;
 pub mod report;
