@@ -215,6 +215,16 @@ pub enum ClusterView {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Whether every member holds the same data: HashKV at one common
+    /// revision, with each member's raft term, indexes and revision.
+    Consistency {
+        /// Time between the two status reads (and metrics scrapes) that
+        /// show whether learners catch up; 0 reads once.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+        interval: Duration,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// `cluster` arguments that cannot make plans; each names its flag or file.
@@ -280,6 +290,14 @@ impl ClusterArgs {
                     interval: checked_interval(interval)?,
                 });
                 ("cluster metrics", common)
+            }
+            ClusterView::Consistency { interval, common } => {
+                views = InspectPlan {
+                    consistency: true,
+                    ..InspectPlan::everything(checked_interval(interval)?)
+                };
+                views.health = false;
+                ("cluster consistency", common)
             }
         };
         let found = common.discovery.discover()?;

@@ -134,7 +134,11 @@ pub async fn check(plan: &ConnPlan, first: &ClusterReport) -> Consistency {
 
 /// The smallest current revision among the members that reported one.
 pub fn common_revision(status: &[EndpointStatus]) -> Option<u64> {
-    status.iter().filter_map(|s| s.revision).filter(|&r| r > 0).min()
+    status
+        .iter()
+        .filter_map(|s| s.revision)
+        .filter(|&r| r > 0)
+        .min()
 }
 
 /// True for the HashKV errors a fresh common revision cures.
@@ -235,15 +239,20 @@ fn assemble(
 /// The leader's applied index minus `s`'s, from the rows of one read.
 fn gap(rows: &[EndpointStatus], member_id: &str) -> Option<(u64, u64, u64)> {
     let leader = rows.iter().find(|r| r.is_leader == Some(true))?;
-    let row = rows
-        .iter()
-        .find(|r| r.id.as_deref() == Some(member_id))?;
+    let row = rows.iter().find(|r| r.id.as_deref() == Some(member_id))?;
     let (leader_applied, applied) = (leader.raft_applied_index?, row.raft_applied_index?);
-    Some((leader_applied.saturating_sub(applied), applied, leader_applied))
+    Some((
+        leader_applied.saturating_sub(applied),
+        applied,
+        leader_applied,
+    ))
 }
 
 /// Every learner that answered both status reads, with its gap at each.
-pub fn learner_progress(first: &[EndpointStatus], second: &[EndpointStatus]) -> Vec<LearnerProgress> {
+pub fn learner_progress(
+    first: &[EndpointStatus],
+    second: &[EndpointStatus],
+) -> Vec<LearnerProgress> {
     second
         .iter()
         .filter(|s| s.is_learner == Some(true))
@@ -303,7 +312,11 @@ mod tests {
 
     #[test]
     fn a_failed_member_is_a_row_not_a_difference() {
-        let members = vec![hashed("a", Some(7)), hashed("b", None), hashed("c", Some(7))];
+        let members = vec![
+            hashed("a", Some(7)),
+            hashed("b", None),
+            hashed("c", Some(7)),
+        ];
         let c = assemble(Some(50), 1, members, &[]);
         assert!(c.consistent(), "{c:?}");
         assert_eq!(c.members[1].error.as_deref(), Some("connection refused"));
@@ -324,7 +337,9 @@ mod tests {
         let rows = vec![row("a", true, false, 300), row("b", false, false, 200)];
         assert_eq!(common_revision(&rows), Some(100));
         assert_eq!(common_revision(&[]), None);
-        assert!(moved("etcdserver: mvcc: required revision has been compacted"));
+        assert!(moved(
+            "etcdserver: mvcc: required revision has been compacted"
+        ));
         assert!(moved("mvcc: required revision is a future revision"));
         assert!(!moved("connection refused"));
     }
@@ -335,7 +350,10 @@ mod tests {
         let second = vec![row("a", true, false, 1500), row("l", false, true, 150)];
         let p = learner_progress(&first, &second);
         assert_eq!(p.len(), 1);
-        assert_eq!((p[0].first_gap_entries, p[0].second_gap_entries), (900, 1350));
+        assert_eq!(
+            (p[0].first_gap_entries, p[0].second_gap_entries),
+            (900, 1350)
+        );
         assert_eq!(p[0].applied_index, 150);
         assert!(learner_progress(&[], &second).is_empty());
     }

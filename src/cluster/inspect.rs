@@ -33,6 +33,9 @@ pub struct InspectPlan {
     pub cluster: bool,
     /// Scrape /metrics.
     pub metrics: Option<MetricsPlan>,
+    /// Hash every member at one revision after the other views
+    /// ([`super::consistency::check`]).
+    pub consistency: bool,
 }
 
 impl InspectPlan {
@@ -49,6 +52,7 @@ impl InspectPlan {
                 urls: Vec::new(),
                 interval,
             }),
+            consistency: true,
         }
     }
 }
@@ -148,7 +152,7 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
     } else {
         Vec::new()
     };
-    ClusterReport {
+    let mut report = ClusterReport {
         connection: plan.connection(sessions.iter().map(|s| s.endpoint.clone()).collect()),
         endpoints: status,
         members: shown_members,
@@ -159,7 +163,11 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
         errors,
         facts,
         consistency: None,
+    };
+    if views.consistency && report.answered {
+        report.consistency = Some(super::consistency::check(&plan, &report).await);
     }
+    report
 }
 
 /// Runs `fut` only when `wanted`.

@@ -164,7 +164,12 @@ pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     findings
 }
 
-pub(super) fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+pub(super) fn evidence(
+    metric: impl Into<String>,
+    observed: f64,
+    threshold: f64,
+    unit: &str,
+) -> Evidence {
     Evidence {
         metric: metric.into(),
         observed,
@@ -407,12 +412,42 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     }]
 }
 
+/// Defragments `members` (member id, endpoint) one at a time, the leader
+/// last, each followed by a health check that must pass before the next:
+/// a member does not serve while it defragments, and defragmenting the
+/// leader first would cost an election on a busy cluster.
+fn defrag_in_order(report: &ClusterReport, members: &[(&str, &str)]) -> Vec<String> {
+    let leader = report.facts.leader_id.as_deref();
+    let mut ordered = members.to_vec();
+    ordered.sort_by_key(|(id, _)| Some(*id) == leader);
+    ordered
+        .iter()
+        .flat_map(|(_, endpoint)| {
+            [
+                etcdctl_at(report, endpoint, "defrag"),
+                etcdctl_at(report, endpoint, "endpoint health"),
+            ]
+        })
+        .collect()
+}
+
 fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
-    report
+    let fragmented: Vec<_> = report
         .facts
         .db
         .iter()
-        .filter(|d| d.in_use_ratio < t.db_in_use_warn_ratio && d.db_size_in_use_bytes > t.db_fragmented_min_in_use_bytes)
+        .filter(|d| {
+            d.in_use_ratio < t.db_in_use_warn_ratio
+                && d.db_size_in_use_bytes > t.db_fragmented_min_in_use_bytes
+        })
+        .collect();
+    let members: Vec<(&str, &str)> = fragmented
+        .iter()
+        .map(|d| (d.member_id.as_str(), d.endpoint.as_str()))
+        .collect();
+    let commands = defrag_in_order(report, &members);
+    fragmented
+        .into_iter()
         .map(|d| Finding {
             id: FindingId::ClusterDbFragmented,
             severity: Severity::Warn,
@@ -426,9 +461,10 @@ fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> 
             evidence: vec![evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, "%")],
             recommendation: "Free pages left by compaction count against the quota and slow \
                              snapshots until a defrag returns them. Defragment one member at a time, \
-                             the leader last: a member does not serve while it defragments."
+                             the leader last, and run the next only once the health check passes: a \
+                             member does not serve while it defragments (the commands are in that order)."
                 .to_string(),
-            commands: vec![etcdctl_at(report, &d.endpoint, "defrag")],
+            commands: commands.clone(),
         })
         .collect()
 }

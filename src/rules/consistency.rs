@@ -190,7 +190,10 @@ fn minor(version: &str) -> &str {
 }
 
 /// Members by distinct value of `field`: `3.5.1 (a, b); 3.4.30 (c)`.
-fn by_value(report: &ClusterReport, field: fn(&crate::cluster::model::EndpointStatus) -> Option<&String>) -> Vec<(String, Vec<String>)> {
+fn by_value(
+    report: &ClusterReport,
+    field: fn(&crate::cluster::model::EndpointStatus) -> Option<&String>,
+) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for s in &report.endpoints {
         let (Some(v), Some(id)) = (field(s), &s.id) else {
@@ -306,11 +309,12 @@ fn proposals_pending(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<F
                     t.proposals_pending_warn,
                     "proposals",
                 )],
-                recommendation: "Writes arrive faster than this member commits and applies them: \
+                recommendation:
+                    "Writes arrive faster than this member commits and applies them: \
                     a slow WAL fdatasync or backend commit (see the metrics findings and \
                     `etcd-doctor disk`), a slow link to the leader, or a client flood. At 5000 \
                     etcd answers \"too many requests\". Fix the bottleneck or throttle the writers."
-                    .to_string(),
+                        .to_string(),
                 commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
             })
         })

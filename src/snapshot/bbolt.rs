@@ -475,7 +475,10 @@ impl<'a> Db<'a> {
                 }
             }
         }
-        Err(page_error(pgid, format!("tree deeper than {MAX_DEPTH} levels")))
+        Err(page_error(
+            pgid,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ))
     }
 
     /// The `i`th entry of leaf `node`.
