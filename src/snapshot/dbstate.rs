@@ -161,6 +161,48 @@ pub fn render(state: &DbState, format: Format, w: &mut dyn Write) -> io::Result<
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    /// `pages` pages of 4096 bytes: two valid meta pages (root page `root`,
+    /// checksum right) and `tail` as the rest, so the reader gets past the
+    /// meta and walks arbitrary pages.
+    fn with_metas(root: u64, pages: u64, tail: &[u8]) -> Vec<u8> {
+        const PS: usize = 4096;
+        let mut data = vec![0u8; PS * pages as usize];
+        for (i, b) in tail.iter().enumerate().take(data.len() - 2 * PS) {
+            data[2 * PS + i] = *b;
+        }
+        for page in 0..2usize {
+            let m = &mut data[page * PS + 16..page * PS + 16 + 64];
+            m[0..4].copy_from_slice(&crate::snapshot::bbolt::MAGIC.to_le_bytes());
+            m[4..8].copy_from_slice(&2u32.to_le_bytes());
+            m[8..12].copy_from_slice(&(PS as u32).to_le_bytes());
+            m[16..24].copy_from_slice(&root.to_le_bytes());
+            m[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+            m[40..48].copy_from_slice(&pages.to_le_bytes());
+            m[48..56].copy_from_slice(&(page as u64).to_le_bytes());
+            let sum = crate::snapshot::bbolt::fnv1a64(&m[..56]);
+            m[56..64].copy_from_slice(&sum.to_le_bytes());
+        }
+        data
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..20_000)) {
+            let _ = inspect_bytes(Path::new("db"), &bytes);
+        }
+
+        #[test]
+        fn arbitrary_pages_behind_valid_metas_never_panic(
+            root in 0u64..8,
+            pages in 3u64..8,
+            tail in proptest::collection::vec(any::<u8>(), 0..24_576),
+        ) {
+            let _ = inspect_bytes(Path::new("db"), &with_metas(root, pages, &tail));
+        }
+    }
+
     #[test]
     fn non_bbolt_bytes_are_errors() {
         let p = Path::new("db");
