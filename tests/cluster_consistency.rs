@@ -17,28 +17,11 @@ use proptest::prelude::*;
 use serde_json::Value as Json;
 use support::doctor::{doctor, exits, report};
 use support::etcd::{Cluster, Version};
+use support::process::stop_gracefully;
 
 /// The value whose last byte the test changes (etcd stores it last in the
 /// protobuf KeyValue, so the record still decodes).
 const MARKER: &[u8] = b"consistency-probe-AAAAAAAA";
-
-/// Stops member `i` the way systemctl does (SIGTERM, etcd commits its
-/// backend and exits), then reaps it.
-fn stop(cluster: &mut Cluster, i: usize) {
-    let pid = cluster.members[i].pid().expect("member runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    for _ in 0..100 {
-        if !cluster.members[i].is_running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    cluster.kill(i);
-}
 
 /// File offsets of every value in the `key` bucket that ends with `MARKER`.
 fn marker_offsets(data: &[u8]) -> Vec<usize> {
@@ -138,7 +121,7 @@ fn check_a_diverged_member_is_named(version: Version) {
     assert!(checked.contains("cluster.data-inconsistent"), "{checked}");
 
     let bad = member_id(&cluster, 2);
-    stop(&mut cluster, 2);
+    stop_gracefully(&mut cluster, 2);
     let altered = alter_value(&cluster, 2);
     cluster.spawn(2, "existing");
     cluster.wait_healthy(std::time::Duration::from_secs(30));

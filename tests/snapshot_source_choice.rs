@@ -10,29 +10,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 use support::doctor::{doctor, exits};
 use support::etcd::{Cluster, Member};
-
-/// Kills the etcd processes the script started (their pids are in pid files).
-struct Started(Vec<PathBuf>);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        for pidfile in &self.0 {
-            if let Some(pid) = std::fs::read_to_string(pidfile)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
-            {
-                let pid = nix::unistd::Pid::from_raw(pid);
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
-}
+use support::process::{stop_gracefully, Started};
 
 /// (applied index, revision) member `i` reports.
 fn position(cluster: &Cluster, i: usize) -> (u64, u64) {
@@ -46,23 +30,6 @@ fn position(cluster: &Cluster, i: usize) -> (u64, u64) {
         s["raftAppliedIndex"].as_u64().unwrap(),
         s["header"]["revision"].as_u64().unwrap(),
     )
-}
-
-/// SIGTERM, as systemctl stop; etcd commits its backend and exits.
-fn stop(cluster: &mut Cluster, i: usize) {
-    let pid = cluster.members[i].pid().expect("member runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    for _ in 0..100 {
-        if !cluster.members[i].is_running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    cluster.kill(i);
 }
 
 /// `inspect-db` of `db`: (consistent index, revision).
@@ -118,7 +85,7 @@ fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_i
     cluster.put_keys(300);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let m2_ran = position(&cluster, 2);
-    stop(&mut cluster, 2);
+    stop_gracefully(&mut cluster, 2);
     let m2_db = cluster.members[2].data_dir.join("member/snap/db");
     agrees(inspect_db(&m2_db), m2_ran, "m2");
 

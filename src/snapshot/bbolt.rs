@@ -328,21 +328,7 @@ impl<'a> Db<'a> {
     ) -> Result<(), BboltError> {
         match bucket {
             BucketRef::Page(pgid) => self.walk_page(pgid, f),
-            BucketRef::Inline(bytes) => {
-                if bytes.len() < PAGE_HEADER {
-                    return Err(page_error(0, "inline bucket shorter than a page header"));
-                }
-                let node = Node {
-                    pgid: 0,
-                    flags: u16_at(bytes, 8),
-                    count: usize::from(u16_at(bytes, 10)),
-                    bytes,
-                };
-                if node.flags != LEAF_PAGE {
-                    return Err(page_error(0, "inline bucket page is not a leaf"));
-                }
-                self.walk_leaf(&node, f)
-            }
+            BucketRef::Inline(bytes) => self.walk_leaf(&inline_node(bytes)?, f),
         }
     }
 
