@@ -147,6 +147,17 @@ fn check_a_diverged_member_is_named(version: Version) {
         "{commands}"
     );
 
+    let table = exits(
+        &mut doctor(&format!(
+            "cluster consistency --interval 0 --endpoints {}",
+            cluster.endpoints()
+        )),
+        1,
+    );
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.contains("Consistency (HashKV at revision"), "{table}");
+    assert_eq!(table.matches("| NO ").count(), 1, "{table}");
+
     // The diverged member is never the source of a rebuild.
     let plan = exits(
         &mut doctor(&format!(
