@@ -26,6 +26,7 @@ fn row(ip: &str, id: &str, leader: bool) -> EndpointStatus {
         raft_index: Some(7_681_619),
         raft_applied_index: Some(7_681_619),
         revision: Some(6_120_001),
+        storage_version: None,
         errors: vec![],
     }
 }

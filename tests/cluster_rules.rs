@@ -105,7 +105,13 @@ fn fragmentation_needs_a_low_ratio_and_a_real_size() {
     let f = run(&db(400 * MIB, 150 * MIB, 8 * GIB, QuotaSource::Metrics));
     let f = only(&f, FindingId::ClusterDbFragmented);
     assert_eq!(f.severity, Severity::Warn);
-    assert_eq!(f.commands, vec![format!("etcdctl {FLAGS} defrag")]);
+    assert_eq!(
+        f.commands,
+        vec![
+            format!("etcdctl {FLAGS} defrag"),
+            format!("etcdctl {FLAGS} endpoint health")
+        ]
+    );
 }
 
 #[test]

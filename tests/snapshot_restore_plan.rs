@@ -14,28 +14,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use support::etcd::{Cluster, Member, Placement, Version};
 use support::netns::Net;
-
-/// Kills the etcd processes the script started (their pids are in pid files).
-struct Started(Vec<PathBuf>);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        for pidfile in &self.0 {
-            if let Some(pid) = std::fs::read_to_string(pidfile)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
-            {
-                let pid = nix::unistd::Pid::from_raw(pid);
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
-}
+use support::process::Started;
 
 /// The runner for member commands: `sh -c` in the member's namespace, if any.
 fn runner(m: &Member) -> String {

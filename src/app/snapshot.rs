@@ -14,15 +14,17 @@ use crate::cli::snapshot::{
 };
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
+use crate::cluster::{inspect, InspectPlan};
 use crate::host::HostFacts;
 use crate::interrupt;
 use crate::report::Report;
 use crate::report::{emit_with, OutputPlan};
+use crate::snapshot::plan::source::{self, SourceChoice};
 use crate::snapshot::plan::{
-    self, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
+    self, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
 };
 use crate::snapshot::render::{self, RunbookFormat};
-use crate::snapshot::{analyze, report, save, verify, SnapshotStatus};
+use crate::snapshot::{analyze, dbstate, report, save, verify, SnapshotStatus};
 use crate::Outcome;
 
 /// Runs `snapshot`.
@@ -56,6 +58,11 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             let mut report = Report::new("snapshot analyze", HostFacts::collect());
             report.keyspace = Some(analyze::analyze(&file, &grouping)?);
             return super::conclude(report, &judge, &output.into());
+        }
+        SnapshotAction::InspectDb { file, output } => {
+            let state = dbstate::inspect_db(&file)?;
+            let plan = OutputPlan::from(output);
+            emit_with(&plan, |w| dbstate::render(&state, plan.format, w))?;
         }
         SnapshotAction::RestorePlan(args) => restore_plan(args)?,
         SnapshotAction::RejoinPlan(args) => rejoin_plan(args)?,
@@ -97,15 +104,51 @@ fn print_runbook(runbook: &Runbook, format: RunbookFormat) -> Result<()> {
         .context("writing to standard output")
 }
 
+/// Which member to rebuild from: none when a snapshot is given for a
+/// restore (the snapshot is the source), else `--from`, else the live
+/// facts (`--endpoints`), else offline (`--members`: the cluster is down).
+fn source_choice(args: &RestorePlanArgs, method: Method) -> Result<Option<SourceChoice>> {
+    if method == Method::Restore && args.snapshot.is_some() {
+        return Ok(None);
+    }
+    if args.from.is_some() || !args.runbook.members.is_empty() {
+        return Ok(Some(source::choose(&[], args.from.as_deref())));
+    }
+    let plan = args.runbook.conn.clone().into_plan(None)?;
+    let views = InspectPlan {
+        status: true,
+        members: true,
+        alarms: true,
+        cluster: true,
+        consistency: true,
+        ..InspectPlan::default()
+    };
+    let report = super::runtime()?.block_on(inspect(&plan, &views));
+    Ok(Some(source::choose(&source::candidates(&report), None)))
+}
+
 fn restore_plan(args: RestorePlanArgs) -> Result<()> {
-    let (members, version) = members(&args.runbook)?;
+    let (mut members, version) = members(&args.runbook)?;
+    let method = Method::from(args.method);
+    let choice = source_choice(&args, method)?;
+    let chosen = match &choice {
+        Some(SourceChoice::Live { name, .. } | SourceChoice::Given(name)) => Some(name.clone()),
+        _ => None,
+    };
+    if let Some(name) = &chosen {
+        members = source::source_first(members, name)?;
+    }
+    let save_first = method == Method::Restore && args.snapshot.is_none() && chosen.is_some();
     let tool = args
         .restore_tool
         .map(RestoreTool::from)
         .unwrap_or_else(|| RestoreTool::for_version(version.as_deref()));
     let spec = RestoreSpec {
-        method: args.method.into(),
-        snapshot: args.snapshot,
+        method,
+        snapshot: match save_first {
+            true => Some(source::SAVED_SNAPSHOT.into()),
+            false => args.snapshot,
+        },
         members,
         data_dir: args.runbook.data_dir.clone(),
         token: args.initial_cluster_token,
@@ -113,10 +156,12 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
         tool,
         tls: tls(&args.runbook.conn),
     };
-    print_runbook(
-        &plan::restore_runbook(&spec)?,
-        args.runbook.write_out.into(),
-    )
+    let mut runbook = plan::restore_runbook(&spec)?;
+    if let Some(choice) = &choice {
+        let save_from = save_first.then(|| &spec.members[0]);
+        source::explain(&mut runbook, choice, save_from);
+    }
+    print_runbook(&runbook, args.runbook.write_out.into())
 }
 
 fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {

@@ -190,6 +190,16 @@ pub enum ClusterView {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Whether every member holds the same data: HashKV at one common
+    /// revision, with each member's raft term, indexes and revision.
+    Consistency {
+        /// Time between the two status reads (and metrics scrapes) that
+        /// show whether learners catch up; 0 reads once.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+        interval: Duration,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// `cluster` arguments that cannot make plans; each names its flag or file.
@@ -269,6 +279,14 @@ impl ClusterArgs {
             } => {
                 keyspace = Some(live_plan(grouping, rate)?);
                 ("cluster keyspace", common)
+            }
+            ClusterView::Consistency { interval, common } => {
+                views = InspectPlan {
+                    consistency: true,
+                    ..InspectPlan::everything(checked_interval(interval)?)
+                };
+                views.health = false;
+                ("cluster consistency", common)
             }
         };
         let found = common.discovery.discover()?;

@@ -57,6 +57,13 @@ pub enum SnapshotAction {
     RestorePlan(RestorePlanArgs),
     /// Print the runbook for a member that is still listed but cannot rejoin (remove, add, restart empty).
     RejoinPlan(RejoinPlanArgs),
+    /// Print the consistent index, term and revision in a stopped member's db file (member/snap/db).
+    InspectDb {
+        /// The db file (or a saved snapshot).
+        file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 /// `--method` values.
@@ -123,6 +130,11 @@ pub struct RestorePlanArgs {
     /// Restore tool; by default etcdutl, or etcdctl when the live members run etcd 3.4.
     #[arg(long, value_enum)]
     pub restore_tool: Option<ToolArg>,
+    /// The member to rebuild from (force-new-cluster keeps it; a restore
+    /// without --snapshot saves one from it) [default: chosen from the live
+    /// members' applied index and revision, leaving out any whose data differs].
+    #[arg(long, value_name = "NAME")]
+    pub from: Option<String>,
     #[command(flatten)]
     pub runbook: RunbookArgs,
 }

@@ -33,6 +33,9 @@ pub struct InspectPlan {
     pub cluster: bool,
     /// Scrape /metrics.
     pub metrics: Option<MetricsPlan>,
+    /// Hash every member at one revision after the other views
+    /// ([`super::consistency::check`]).
+    pub consistency: bool,
 }
 
 impl InspectPlan {
@@ -49,6 +52,7 @@ impl InspectPlan {
                 urls: Vec::new(),
                 interval,
             }),
+            consistency: true,
         }
     }
 }
@@ -64,14 +68,14 @@ pub struct MetricsPlan {
 
 /// One endpoint and its connection (or why there is none).
 #[derive(Clone)]
-struct Session {
+pub(super) struct Session {
     /// The endpoint as given or listed, shown in rows.
-    endpoint: String,
-    conn: Result<(Target, Client), String>,
+    pub(super) endpoint: String,
+    pub(super) conn: Result<(Target, Client), String>,
 }
 
 /// Runs `task` for every item on its own tokio task; results in item order.
-async fn each<T, R, F, Fut>(items: Vec<T>, task: F) -> Vec<R>
+pub(super) async fn each<T, R, F, Fut>(items: Vec<T>, task: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R> + Send + 'static,
@@ -85,7 +89,7 @@ where
     out
 }
 
-async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) -> Vec<Session> {
+pub(super) async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) -> Vec<Session> {
     each(targets, |target| {
         let plan = plan.clone();
         async move {
@@ -148,7 +152,7 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
     } else {
         Vec::new()
     };
-    ClusterReport {
+    let mut report = ClusterReport {
         connection: plan.connection(sessions.iter().map(|s| s.endpoint.clone()).collect()),
         endpoints: status,
         members: shown_members,
@@ -158,7 +162,12 @@ pub async fn inspect(plan: &ConnPlan, views: &InspectPlan) -> ClusterReport {
         answered,
         errors,
         facts,
+        consistency: None,
+    };
+    if views.consistency && report.answered {
+        report.consistency = Some(super::consistency::check(&plan, &report).await);
     }
+    report
 }
 
 /// Runs `fut` only when `wanted`.
@@ -248,7 +257,7 @@ where
     each(sessions.to_vec(), |s| row(plan.clone(), s)).await
 }
 
-async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
+pub(super) async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
     let mut row = EndpointStatus {
         endpoint: s.endpoint,
         ..EndpointStatus::default()
@@ -272,6 +281,7 @@ async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatus {
             row.raft_term = Some(st.raft_term());
             row.raft_index = Some(st.raft_index());
             row.raft_applied_index = Some(st.raft_applied_index());
+            row.storage_version = Some(st.storage_version().to_string()).filter(|v| !v.is_empty());
             row.errors = st.errors().to_vec();
         }
     }

@@ -6,9 +6,11 @@
 //! - [`ConnPlan::new`] checks endpoints, TLS files and timeouts;
 //! - [`kubeadm::discover`] reads a kubeadm etcd manifest (URLs, data dir, certs);
 //! - [`inspect`] reads the views an [`InspectPlan`] asks for, concurrently;
+//! - [`consistency::check`] compares every member's HashKV at one revision;
 //! - [`dial::connect`] opens one gRPC client with the plan's TLS and timeouts.
 
 pub mod conn;
+pub mod consistency;
 pub mod dial;
 pub mod facts;
 pub mod inspect;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::consistency::Consistency;
 pub use super::facts::ClusterFacts;
 
 /// Everything the inspector read from the cluster. Sections a command did
@@ -39,6 +40,10 @@ pub struct ClusterReport {
     /// members): the input of the cluster rules.
     #[serde(default)]
     pub facts: ClusterFacts,
+    /// Whether the members hold the same data: every member's HashKV at one
+    /// revision, read after the sections above (`cluster consistency`, `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Consistency>,
 }
 
 impl ClusterReport {
@@ -137,6 +142,9 @@ pub struct EndpointStatus {
     /// `etcdctl compact` would take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
+    /// Storage (data) version, reported from etcd 3.6 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_version: Option<String>,
     /// Errors reported by the member, or why it could not be asked.
     #[serde(default)]
     pub errors: Vec<String>,

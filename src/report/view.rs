@@ -389,7 +389,9 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .map(|a| vec![a.member_id.clone(), a.alarm.clone()])
             .collect(),
     };
-    vec![endpoints, members, health, alarms, metrics_section(c)]
+    let mut out = vec![endpoints, members, health, alarms, metrics_section(c)];
+    out.extend(c.consistency.as_ref().map(super::consistency_view::section));
+    out
 }
 
 /// `p50 / p99` of a histogram in ms, with the span it covers.

@@ -202,7 +202,7 @@ pub(super) fn evidence(
 
 /// The endpoints where commands should go: those that answered as the
 /// member listed for them, else all those asked.
-fn answering(report: &ClusterReport) -> Vec<String> {
+pub(super) fn answering(report: &ClusterReport) -> Vec<String> {
     let imposter = |ep: &str| report.facts.id_mismatches.iter().any(|m| m.endpoint == ep);
     let mut eps: Vec<String> = report
         .endpoints
@@ -229,7 +229,7 @@ fn answering(report: &ClusterReport) -> Vec<String> {
 }
 
 /// `etcdctl <flags> ARGS` against the members that answered.
-fn etcdctl(report: &ClusterReport, args: &str) -> String {
+pub(super) fn etcdctl(report: &ClusterReport, args: &str) -> String {
     let flags = report.connection.etcdctl_flags(&answering(report));
     format!("etcdctl {flags} {args}")
 }

@@ -61,11 +61,19 @@ pub enum FindingId {
     NetClockDrift,
     #[serde(rename = "net.raft-buffer-full")]
     NetRaftBufferFull,
+    #[serde(rename = "cluster.data-inconsistent")]
+    ClusterDataInconsistent,
+    #[serde(rename = "cluster.version-skew")]
+    ClusterVersionSkew,
+    #[serde(rename = "cluster.learner-stuck")]
+    ClusterLearnerStuck,
+    #[serde(rename = "cluster.proposals-pending")]
+    ClusterProposalsPending,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 27] = [
+    pub const ALL: [FindingId; 31] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -93,6 +101,10 @@ impl FindingId {
         FindingId::NetPeerUnhealthy,
         FindingId::NetClockDrift,
         FindingId::NetRaftBufferFull,
+        FindingId::ClusterDataInconsistent,
+        FindingId::ClusterVersionSkew,
+        FindingId::ClusterLearnerStuck,
+        FindingId::ClusterProposalsPending,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -130,6 +142,10 @@ impl FindingId {
             FindingId::NetPeerUnhealthy => "net.peer-unhealthy",
             FindingId::NetClockDrift => "net.clock-drift",
             FindingId::NetRaftBufferFull => "net.raft-buffer-full",
+            FindingId::ClusterDataInconsistent => "cluster.data-inconsistent",
+            FindingId::ClusterVersionSkew => "cluster.version-skew",
+            FindingId::ClusterLearnerStuck => "cluster.learner-stuck",
+            FindingId::ClusterProposalsPending => "cluster.proposals-pending",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! ones it checked, so a CI report can list the rules that passed too.
 
 pub mod cluster;
+pub mod consistency;
 pub mod disk;
 pub mod finding;
 pub mod host;
@@ -78,6 +79,8 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate(c, &profile.cluster));
+        checked.extend(consistency::checked(c));
+        findings.extend(consistency::evaluate(c, &profile.consistency));
     }
     if let Some(k) = &report.keyspace {
         checked.extend(keyspace::checked(k));

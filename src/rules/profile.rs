@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::cluster::ClusterThresholds;
+use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
 use super::keyspace::KeyspaceThresholds;
@@ -63,6 +64,9 @@ pub struct Profile {
     /// Log thresholds (elections per hour, slow fdatasync lines, ...).
     #[serde(default)]
     pub logs: LogThresholds,
+    /// Data consistency, learner and proposal-queue thresholds.
+    #[serde(default)]
+    pub consistency: ConsistencyThresholds,
 }
 
 impl Default for Profile {
@@ -77,6 +81,7 @@ impl Default for Profile {
             cluster: ClusterThresholds::default(),
             keyspace: KeyspaceThresholds::default(),
             logs: LogThresholds::default(),
+            consistency: ConsistencyThresholds::default(),
         }
     }
 }
@@ -293,7 +298,8 @@ impl Profile {
         self.net.validate()?;
         self.cluster.validate()?;
         self.keyspace.validate()?;
-        self.logs.validate()
+        self.logs.validate()?;
+        self.consistency.validate()
     }
 }
 

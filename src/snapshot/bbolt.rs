@@ -328,21 +328,7 @@ impl<'a> Db<'a> {
     ) -> Result<(), BboltError> {
         match bucket {
             BucketRef::Page(pgid) => self.walk_page(pgid, f),
-            BucketRef::Inline(bytes) => {
-                if bytes.len() < PAGE_HEADER {
-                    return Err(page_error(0, "inline bucket shorter than a page header"));
-                }
-                let node = Node {
-                    pgid: 0,
-                    flags: u16_at(bytes, 8),
-                    count: usize::from(u16_at(bytes, 10)),
-                    bytes,
-                };
-                if node.flags != LEAF_PAGE {
-                    return Err(page_error(0, "inline bucket page is not a leaf"));
-                }
-                self.walk_leaf(&node, f)
-            }
+            BucketRef::Inline(bytes) => self.walk_leaf(&inline_node(bytes)?, f),
         }
     }
 
@@ -429,6 +415,118 @@ impl<'a> Db<'a> {
             ids.chunks_exact(8).map(|c| u64_at(c, 0)).collect(),
         )))
     }
+}
+
+/// Deepest tree a point lookup descends: bbolt trees are a few levels
+/// deep, so a deeper path is a reference cycle in a damaged file.
+const MAX_DEPTH: usize = 64;
+
+/// Point lookups that read one root-to-leaf path instead of the whole tree:
+/// what `snapshot inspect-db` needs from a member's (possibly large) db file.
+impl<'a> Db<'a> {
+    /// The leaf node of `bucket` that `pick` leads to, descending from the
+    /// root; `pick` gets each branch node's keys and returns the element to
+    /// follow (`None`: nothing to find).
+    fn descend(
+        &self,
+        bucket: BucketRef<'a>,
+        pick: &dyn Fn(&[&'a [u8]]) -> Option<usize>,
+    ) -> Result<Option<Node<'a>>, BboltError> {
+        let mut pgid = match bucket {
+            BucketRef::Inline(bytes) => return inline_node(bytes).map(Some),
+            BucketRef::Page(pgid) => pgid,
+        };
+        for _ in 0..MAX_DEPTH {
+            let node = self.node(pgid)?;
+            match node.flags {
+                LEAF_PAGE => return Ok(Some(node)),
+                BRANCH_PAGE => {
+                    let keys = (0..node.count)
+                        .map(|i| {
+                            let elem = node.element(i)?;
+                            let pos = u32_at(node.bytes, elem);
+                            node.slice(elem, pos, u32_at(node.bytes, elem + 4) as usize)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let Some(i) = pick(&keys) else {
+                        return Ok(None);
+                    };
+                    pgid = u64_at(node.bytes, node.element(i)? + 8);
+                }
+                other => {
+                    return Err(page_error(
+                        pgid,
+                        format!("invalid type {other:#x} in a bucket tree"),
+                    ))
+                }
+            }
+        }
+        Err(page_error(
+            pgid,
+            format!("tree deeper than {MAX_DEPTH} levels"),
+        ))
+    }
+
+    /// The `i`th entry of leaf `node`.
+    fn leaf_entry(&self, node: &Node<'a>, i: usize) -> Result<(&'a [u8], Value<'a>), BboltError> {
+        let elem = node.element(i)?;
+        let flags = u32_at(node.bytes, elem);
+        let pos = u32_at(node.bytes, elem + 4);
+        let ksize = u32_at(node.bytes, elem + 8) as usize;
+        let vsize = u32_at(node.bytes, elem + 12) as usize;
+        let (key, value) = node.slice(elem, pos, ksize + vsize)?.split_at(ksize);
+        let value = if flags & BUCKET_LEAF != 0 {
+            Value::Bucket(bucket_ref(node.pgid, value)?)
+        } else {
+            Value::Plain(value)
+        };
+        Ok((key, value))
+    }
+
+    /// The value of `key` in `bucket`, read along one path of the tree.
+    pub fn get(&self, bucket: BucketRef<'a>, key: &[u8]) -> Result<Option<Value<'a>>, BboltError> {
+        // bbolt's branch search: the last element whose key is <= `key`.
+        let pick = |keys: &[&[u8]]| Some(keys.partition_point(|k| *k <= key).saturating_sub(1));
+        let Some(leaf) = self.descend(bucket, &pick)? else {
+            return Ok(None);
+        };
+        for i in 0..leaf.count {
+            let (k, v) = self.leaf_entry(&leaf, i)?;
+            if k == key {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry with the highest key in `bucket` (its rightmost leaf's last).
+    pub fn last_entry(
+        &self,
+        bucket: BucketRef<'a>,
+    ) -> Result<Option<(&'a [u8], Value<'a>)>, BboltError> {
+        let pick = |keys: &[&[u8]]| keys.len().checked_sub(1);
+        match self.descend(bucket, &pick)? {
+            Some(leaf) if leaf.count > 0 => self.leaf_entry(&leaf, leaf.count - 1).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The leaf node of an inline bucket.
+fn inline_node(bytes: &[u8]) -> Result<Node<'_>, BboltError> {
+    if bytes.len() < PAGE_HEADER {
+        return Err(page_error(0, "inline bucket shorter than a page header"));
+    }
+    let node = Node {
+        pgid: 0,
+        flags: u16_at(bytes, 8),
+        count: usize::from(u16_at(bytes, 10)),
+        bytes,
+    };
+    if node.flags != LEAF_PAGE {
+        return Err(page_error(0, "inline bucket page is not a leaf"));
+    }
+    Ok(node)
 }
 
 /// Looks for meta page 1 at the usual page sizes when meta 0 is unreadable.

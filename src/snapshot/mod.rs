@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod bbolt;
+pub mod dbstate;
 pub mod mvcc;
 pub mod plan;
 pub mod render;

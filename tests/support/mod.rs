@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod keyspace;
 pub mod neighbour;
 pub mod netns;
+pub mod process;
 pub mod slowdisk;
 pub mod stalldisk;
 

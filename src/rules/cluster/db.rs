@@ -25,12 +25,39 @@ fn is_fragmented(d: &DbUsage, t: &ClusterThresholds) -> bool {
             && free as f64 >= d.quota_bytes as f64 * t.db_reclaimable_quota_warn_ratio)
 }
 
+/// Defragments `members` (member id, endpoint) one at a time, the leader
+/// last, each followed by a health check that must pass before the next:
+/// a member does not serve while it defragments, and defragmenting the
+/// leader first would cost an election on a busy cluster.
+fn defrag_in_order(report: &ClusterReport, members: &[(&str, &str)]) -> Vec<String> {
+    let leader = report.facts.leader_id.as_deref();
+    let mut ordered = members.to_vec();
+    ordered.sort_by_key(|(id, _)| Some(*id) == leader);
+    ordered
+        .iter()
+        .flat_map(|(_, endpoint)| {
+            [
+                etcdctl_at(report, endpoint, "defrag"),
+                etcdctl_at(report, endpoint, "endpoint health"),
+            ]
+        })
+        .collect()
+}
+
 pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
-    report
+    let fragmented: Vec<&DbUsage> = report
         .facts
         .db
         .iter()
         .filter(|d| is_fragmented(d, t))
+        .collect();
+    let members: Vec<(&str, &str)> = fragmented
+        .iter()
+        .map(|d| (d.member_id.as_str(), d.endpoint.as_str()))
+        .collect();
+    let commands = defrag_in_order(report, &members);
+    fragmented
+        .into_iter()
         .map(|d| {
             let free = reclaimable(d);
             Finding {
@@ -53,9 +80,10 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 ],
                 recommendation: "Free pages left by compaction count against the quota and slow \
                                  snapshots until a defrag returns them. Defragment one member at a time, \
-                                 the leader last: a member does not serve while it defragments."
+                                 the leader last, and run the next only once the health check passes: a \
+                                 member does not serve while it defragments (the commands are in that order)."
                     .to_string(),
-                commands: vec![etcdctl_at(report, &d.endpoint, "defrag")],
+                commands: commands.clone(),
             }
         })
         .collect()

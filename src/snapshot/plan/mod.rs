@@ -16,6 +16,7 @@ use thiserror::Error;
 
 mod rejoin;
 mod restore;
+pub mod source;
 
 pub use rejoin::rejoin_runbook;
 pub use restore::restore_runbook;

@@ -244,7 +244,9 @@ fn force_new_cluster(spec: &RestoreSpec) -> Runbook {
         let n = i + 1;
         let cluster = initial_cluster(&members[..=i]);
         let mut commands = vec![
-            format!("run $ON_1 \"$ETCDCTL $ETCDCTL_TLS {endpoint_1} member add {} --peer-urls={}\"", m.name, m.peer_url),
+            // etcd refuses a member add ("unhealthy cluster") until the
+            // leader has been connected to every peer for 5 s.
+            format!("retry run $ON_1 \"$ETCDCTL $ETCDCTL_TLS {endpoint_1} member add {} --peer-urls={}\"", m.name, m.peer_url),
             format!("run $ON_{n} \"if [ -e $DATA_DIR_{n} ]; then mv $DATA_DIR_{n} $DATA_DIR_{n}.before-rejoin-$STAMP; fi\""),
         ];
         commands.extend(start_existing(spec.kubeadm, n, &cluster));
