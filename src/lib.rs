@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod host;
+pub mod load;
 pub mod measure;
 pub mod probe;
 pub mod progress;

@@ -6,6 +6,7 @@ mod cluster;
 mod compare;
 mod diagnose;
 mod disk;
+mod load;
 mod net;
 mod qualify;
 mod snapshot;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Qualify(args) => qualify::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Load(args) => load::run(args),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod disk;
+pub mod load;
 pub mod net;
 pub mod output;
 pub mod snapshot;
@@ -40,6 +41,8 @@ pub enum Command {
     Diagnose(verdict::DiagnoseArgs),
     /// Compare two JSON reports; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
+    /// Load a live cluster as etcdctl check perf does, with open-loop percentiles and the cause of a shortfall.
+    Load(load::LoadArgs),
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterReport;
 use crate::host::HostFacts;
+use crate::load::result::LoadResult;
 use crate::probe::disk::DiskResult;
 use crate::probe::net::NetResult;
 use crate::rules::{self, Finding, FindingId, Profile, Verdict};
@@ -52,6 +53,9 @@ pub struct Report {
     /// What the live cluster reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterReport>,
+    /// What a load run measured (`etcd-doctor load`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadResult>,
     /// The profile the rules used, when rules ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -77,6 +81,7 @@ impl Report {
             disk: Vec::new(),
             net: Vec::new(),
             cluster: None,
+            load: None,
             profile: None,
             rules_checked: Vec::new(),
             findings: Vec::new(),

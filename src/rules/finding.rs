@@ -41,11 +41,17 @@ pub enum FindingId {
     ClusterMetricsBackendCommitSlow,
     #[serde(rename = "cluster.metrics-peer-rtt-high")]
     ClusterMetricsPeerRttHigh,
+    #[serde(rename = "load.check-perf-fail")]
+    LoadCheckPerfFail,
+    #[serde(rename = "load.latency-slow")]
+    LoadLatencySlow,
+    #[serde(rename = "load.generator-behind")]
+    LoadGeneratorBehind,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 17] = [
+    pub const ALL: [FindingId; 20] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -63,9 +69,12 @@ impl FindingId {
         FindingId::ClusterMetricsWalFsyncSlow,
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
+        FindingId::LoadCheckPerfFail,
+        FindingId::LoadLatencySlow,
+        FindingId::LoadGeneratorBehind,
     ];
 
-    /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
+    /// The area an id belongs to: `disk`, `net`, `host`, `cluster` or `load`.
     pub fn area(self) -> &'static str {
         self.as_str().split('.').next().unwrap_or_default()
     }
@@ -90,6 +99,9 @@ impl FindingId {
             FindingId::ClusterMetricsWalFsyncSlow => "cluster.metrics-wal-fsync-slow",
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
+            FindingId::LoadCheckPerfFail => "load.check-perf-fail",
+            FindingId::LoadLatencySlow => "load.latency-slow",
+            FindingId::LoadGeneratorBehind => "load.generator-behind",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod disk;
 pub mod finding;
 pub mod host;
+pub mod load;
 pub mod net;
 pub mod profile;
 
@@ -67,6 +68,10 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate(c, &profile.cluster));
+    }
+    if let Some(l) = &report.load {
+        checked.extend(load::IDS);
+        findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
     sort(&mut findings);
     Evaluation { findings, checked }

@@ -14,6 +14,7 @@ use thiserror::Error;
 use super::cluster::ClusterThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
+use super::load::LoadThresholds;
 use super::net::NetThresholds;
 
 /// Profiles shipped with etcd-doctor: name and TOML text.
@@ -54,6 +55,9 @@ pub struct Profile {
     /// Live cluster thresholds (raft lag, fragmentation, quota, metrics).
     #[serde(default)]
     pub cluster: ClusterThresholds,
+    /// Live load run thresholds (`etcd-doctor load`).
+    #[serde(default)]
+    pub load: LoadThresholds,
 }
 
 impl Default for Profile {
@@ -66,6 +70,7 @@ impl Default for Profile {
             host: HostThresholds::default(),
             net: NetThresholds::default(),
             cluster: ClusterThresholds::default(),
+            load: LoadThresholds::default(),
         }
     }
 }
@@ -206,7 +211,8 @@ impl Profile {
         self.disk.validate()?;
         self.host.validate()?;
         self.net.validate()?;
-        self.cluster.validate()
+        self.cluster.validate()?;
+        self.load.validate()
     }
 }
 

@@ -1,0 +1,274 @@
+//! Load rules: did a load run pass `etcdctl check perf`'s criteria and the
+//! profile's percentiles, did the generator keep its schedule, and, when
+//! the run fell short, which side was slow. The cause comes from the
+//! cluster rules judging the run's window (WAL fdatasync and backend
+//! commit per member: the disk; peer round trip per pair: the network)
+//! and from the generator's own lateness (the client).
+
+use serde::{Deserialize, Serialize};
+
+use super::cluster::{self, ClusterThresholds};
+use super::profile::{levels, positive, BadKey};
+use super::{Evidence, Finding, FindingId, Profile, Severity};
+use crate::cluster::model::ClusterReport;
+use crate::load::result::LoadResult;
+
+/// `check perf` fails when throughput / target is at or below this
+/// (etcdctl/ctlv3/command/check.go: `if s.RPS/float64(cfg.limit) <= 0.9`).
+pub const CHECK_PERF_MIN_THROUGHPUT_RATIO: f64 = 0.9;
+/// `check perf` fails when the slowest request took longer, ms
+/// (check.go: `if s.Slowest > 0.5 { // slowest request > 500ms`).
+pub const CHECK_PERF_MAX_SLOWEST_MS: f64 = 500.0;
+/// `check perf` fails when the latency standard deviation is higher, ms
+/// (check.go: `if s.Stddev > 0.1 { // stddev > 100ms`).
+pub const CHECK_PERF_MAX_STDDEV_MS: f64 = 100.0;
+/// Observations a window histogram needs before the cause search reads
+/// it. etcd probes each peer's round trip only every 4 s
+/// (rafthttp/probing_status.go: `proberInterval = ConnReadTimeout - time.Second`),
+/// two probers per peer, so a short run sees a handful.
+pub const CAUSE_MIN_OBSERVATIONS: u64 = 3;
+
+/// Every id the load rules can return.
+pub const IDS: [FindingId; 3] = [
+    FindingId::LoadCheckPerfFail,
+    FindingId::LoadLatencySlow,
+    FindingId::LoadGeneratorBehind,
+];
+
+/// Thresholds of the load rules (the profile's `[load]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadThresholds {
+    /// Request latency p99 (from the scheduled send) that warns, ms.
+    /// etcd-doctor's choice: a write waits for a quorum's WAL fdatasync
+    /// (p99 < 10 ms, etcd docs), a peer round trip and a backend commit
+    /// (p99 < 25 ms, etcd docs); 50 ms leaves room for both.
+    pub request_p99_warn_ms: f64,
+    /// Request latency p99 that fails, ms: `check perf`'s bound for the
+    /// slowest request (500 ms), applied to the 99th percentile.
+    pub request_p99_fail_ms: f64,
+    /// How late the generator may wake for a scheduled send (p99) before
+    /// it counts as behind its schedule, ms. etcd-doctor's choice: 10 ms,
+    /// ten timer ticks, is beyond scheduling jitter.
+    pub generator_late_p99_warn_ms: f64,
+}
+
+impl Default for LoadThresholds {
+    fn default() -> Self {
+        LoadThresholds {
+            request_p99_warn_ms: 50.0,
+            request_p99_fail_ms: 500.0,
+            generator_late_p99_warn_ms: 10.0,
+        }
+    }
+}
+
+impl LoadThresholds {
+    /// Checks the values of a profile's `[load]` section.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        levels(
+            "load",
+            ("request_p99_warn_ms", self.request_p99_warn_ms),
+            ("request_p99_fail_ms", self.request_p99_fail_ms),
+        )?;
+        positive(
+            "load",
+            "generator_late_p99_warn_ms",
+            self.generator_late_p99_warn_ms,
+        )
+    }
+}
+
+fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+    Evidence {
+        metric: metric.into(),
+        observed,
+        threshold,
+        unit: unit.to_string(),
+    }
+}
+
+/// Every load rule over `load`, with the cluster over the run's window.
+pub fn evaluate(
+    load: &LoadResult,
+    cluster: Option<&ClusterReport>,
+    profile: &Profile,
+) -> Vec<Finding> {
+    let t = &profile.load;
+    let behind = generator_behind(load, t);
+    let mut short: Vec<Finding> = check_perf(load)
+        .into_iter()
+        .chain(latency_slow(load, t))
+        .collect();
+    if !short.is_empty() {
+        let side = slow_side(load, cluster, &profile.cluster, behind.is_some());
+        for f in &mut short {
+            f.summary = format!("{}; the slow side: {side}", f.summary);
+        }
+    }
+    short.extend(behind);
+    short
+}
+
+/// `check perf`'s four criteria, one finding with the ones that failed.
+pub fn check_perf(load: &LoadResult) -> Option<Finding> {
+    let all = &load.all;
+    let ratio = load.achieved_ops_s / load.target_ops_s;
+    let slowest_ms = all.latency_us.max / 1000.0;
+    let stddev_ms = all.stddev_us / 1000.0;
+    let errors = load.error_count() as f64;
+    let mut failed = Vec::new();
+    if errors > 0.0 {
+        failed.push(evidence("failed requests", errors, 0.0, "requests"));
+    }
+    if ratio <= CHECK_PERF_MIN_THROUGHPUT_RATIO {
+        failed.push(evidence(
+            "achieved / target throughput",
+            ratio * 100.0,
+            CHECK_PERF_MIN_THROUGHPUT_RATIO * 100.0,
+            "%",
+        ));
+    }
+    if slowest_ms > CHECK_PERF_MAX_SLOWEST_MS {
+        failed.push(evidence(
+            "slowest request",
+            slowest_ms,
+            CHECK_PERF_MAX_SLOWEST_MS,
+            "ms",
+        ));
+    }
+    if stddev_ms > CHECK_PERF_MAX_STDDEV_MS {
+        failed.push(evidence(
+            "latency standard deviation",
+            stddev_ms,
+            CHECK_PERF_MAX_STDDEV_MS,
+            "ms",
+        ));
+    }
+    if failed.is_empty() {
+        return None;
+    }
+    Some(Finding {
+        id: FindingId::LoadCheckPerfFail,
+        severity: Severity::Fail,
+        summary: format!(
+            "the run fails etcdctl check perf's criteria: {:.0} of {:.0} requests/s, slowest {:.0} ms, stddev {:.1} ms, {} errors",
+            load.achieved_ops_s, load.target_ops_s, slowest_ms, stddev_ms, errors
+        ),
+        evidence: failed,
+        recommendation: "The cluster cannot serve this load within check perf's bounds \
+            (throughput above 90 % of the target, no request slower than 500 ms, standard deviation \
+            under 100 ms, no errors). Fix the slow side named above, or size the cluster for a \
+            smaller load (--load s/m/l/xl)."
+            .to_string(),
+        commands: Vec::new(),
+    })
+}
+
+/// Each operation kind whose p99 passes the profile's levels.
+pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
+    load.ops
+        .iter()
+        .filter(|o| o.ok > 0)
+        .filter_map(|o| {
+            let p99_ms = o.latency_us.p99 / 1000.0;
+            let severity = if p99_ms >= t.request_p99_fail_ms {
+                Severity::Fail
+            } else if p99_ms > t.request_p99_warn_ms {
+                Severity::Warn
+            } else {
+                return None;
+            };
+            Some(Finding {
+                id: FindingId::LoadLatencySlow,
+                severity,
+                summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
+                evidence: vec![evidence(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, "ms")],
+                recommendation: "Requests wait for the slowest of disk (WAL fdatasync, backend \
+                    commit), peer network and CPU on a quorum of members; the slow side named above \
+                    is where to look first."
+                    .to_string(),
+                commands: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// The generator could not keep its schedule: the client, not the cluster.
+pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding> {
+    let s = &load.schedule;
+    let late_ms = s.wake_late_us.p99 / 1000.0;
+    if late_ms <= t.generator_late_p99_warn_ms {
+        return None;
+    }
+    Some(Finding {
+        id: FindingId::LoadGeneratorBehind,
+        severity: Severity::Warn,
+        summary: format!(
+            "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) using {:.2} client cores",
+            s.client_cpu_cores
+        ),
+        evidence: vec![evidence("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms")],
+        recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
+            descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."
+            .to_string(),
+        commands: Vec::new(),
+    })
+}
+
+/// Which side was slow: the client, the disks and links the cluster rules
+/// flag in the run's window, or, when none, what is left.
+fn slow_side(
+    load: &LoadResult,
+    cluster: Option<&ClusterReport>,
+    ct: &ClusterThresholds,
+    behind: bool,
+) -> String {
+    let mut sides = Vec::new();
+    if behind {
+        sides.push("the client (the generator could not keep its schedule)".to_string());
+    }
+    let t = ClusterThresholds {
+        min_histogram_count: ct.min_histogram_count.min(CAUSE_MIN_OBSERVATIONS),
+        ..ct.clone()
+    };
+    for f in cluster
+        .map(|c| cluster::evaluate(c, &t))
+        .unwrap_or_default()
+    {
+        let side = match f.id {
+            FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
+                "the disk of member"
+            }
+            FindingId::ClusterMetricsPeerRttHigh => "the network from member",
+            _ => continue,
+        };
+        // Cluster findings say `WHO: METRIC p99 ...`; their first evidence is that p99.
+        let who = f
+            .summary
+            .split_once(": ")
+            .map_or(f.summary.as_str(), |(who, _)| who);
+        let what = f.evidence.first().map_or(String::new(), |e| {
+            format!(", {} {:.1} {}", e.metric, e.observed, e.unit)
+        });
+        sides.push(format!("{side} {who} ({}{what})", f.id));
+    }
+    if sides.is_empty() {
+        let busiest = load
+            .server
+            .iter()
+            .filter_map(|m| Some((m, m.cpu_cores?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(m, cores)| {
+                format!(
+                    " (busiest: {} at {cores:.2} cores)",
+                    m.member_id.as_deref().unwrap_or(&m.url)
+                )
+            })
+            .unwrap_or_default();
+        sides.push(format!(
+            "no disk, network or client cause in the run's metrics: the members' CPU{busiest} or the client's network"
+        ));
+    }
+    sides.join("; ")
+}
