@@ -145,10 +145,19 @@ fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
 }
 
 fn plots_section(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    if report.disk.is_empty() && report.net.is_empty() {
+    if report.disk.is_empty() && report.net.is_empty() && report.load.is_none() {
         return Ok(());
     }
     writeln!(w, "<h2>Plots</h2>")?;
+    if let Some(l) = &report.load {
+        writeln!(
+            w,
+            "<h3>Load run and the server side</h3><div class=\"plots\">"
+        )?;
+        figure(w, plots::load_latency_over_time(l))?;
+        figure(w, plots::wal_fsync_over_time(&l.server))?;
+        writeln!(w, "</div>")?;
+    }
     for r in &report.disk {
         writeln!(
             w,

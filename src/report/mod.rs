@@ -8,6 +8,7 @@ pub mod comparison;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load_view;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;

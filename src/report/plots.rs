@@ -1,11 +1,13 @@
 //! SVG plots for the HTML report, drawn with plotters from finished
 //! results: per disk probe a latency CDF, a latency histogram and latency
-//! over time; per peer idle vs loaded RTT. Each plot is a self-contained
+//! over time; per peer idle vs loaded RTT; for a load run request latency
+//! and each member's WAL fdatasync over time. Each plot is a self-contained
 //! `<svg>` string, so the report needs no external files.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::load::result::{LoadResult, MemberLoad};
 use crate::measure::{LatencyHistogram, LatencySummary};
 use crate::probe::disk::{DiskResult, TimelinePoint};
 use crate::probe::net::{NetProbeKind, NetResult};
@@ -203,13 +205,69 @@ pub fn latency_histogram(r: &DiskResult) -> PlotResult {
 
 /// p50, p99 and max latency per interval of the run.
 pub fn latency_over_time(r: &DiskResult) -> PlotResult {
-    let t = &r.timeline;
+    timeline(
+        &format!("{} latency over time", r.probe.as_str()),
+        &r.timeline,
+    )
+}
+
+/// p50, p99 and max request latency per second of a load run.
+pub fn load_latency_over_time(l: &LoadResult) -> PlotResult {
+    timeline(
+        "request latency over time (from the scheduled send)",
+        &l.timeline,
+    )
+}
+
+/// Each member's WAL fdatasync p99 between consecutive /metrics scrapes.
+pub fn wal_fsync_over_time(server: &[MemberLoad]) -> PlotResult {
+    let points = server.iter().flat_map(|m| &m.wal_fsync_p99_ms_over_time);
+    let t_end = points.clone().map(|p| p.0).fold(1.0, f64::max);
+    let top = points.map(|p| p.1 * 1000.0).fold(1.0, f64::max) * 1.1;
+    let colors = [BLUE, RGBColor(230, 120, 0), RED, GREEN, MAGENTA];
+    svg(|root| {
+        let mut c = chart(
+            &root,
+            "WAL fdatasync p99 per member (etcd's /metrics)",
+            (
+                0f64..t_end,
+                Axis {
+                    desc: "seconds into the run",
+                    fmt: tick,
+                },
+            ),
+            (0f64..top, LATENCY),
+        )?;
+        for (m, color) in server.iter().zip(colors.iter().cycle()) {
+            let color = *color;
+            let line = m
+                .wal_fsync_p99_ms_over_time
+                .iter()
+                .map(|&(t, ms)| (t, ms * 1000.0));
+            c.draw_series(LineSeries::new(line.clone(), color))
+                .map_err(err)?
+                .label(m.member_id.as_deref().unwrap_or(&m.url).to_string())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
+            c.draw_series(line.map(|p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?;
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// p50, p99 and max latency of each point of `t`.
+fn timeline(caption: &str, t: &[TimelinePoint]) -> PlotResult {
     let t_end = t.last().map_or(1.0, |p| p.t_s).max(0.001);
     let top = t.iter().map(|p| p.max_us).fold(1.0, f64::max) * 1.1;
     svg(|root| {
         let mut c = chart(
             &root,
-            &format!("{} latency over time", r.probe.as_str()),
+            caption,
             (
                 0f64..t_end,
                 Axis {
