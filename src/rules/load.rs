@@ -216,26 +216,25 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
     })
 }
 
-/// Which side was slow: the client, the disks and links the cluster rules
-/// flag in the run's window, or, when none, what is left.
-fn slow_side(
-    load: &LoadResult,
-    cluster: Option<&ClusterReport>,
-    ct: &ClusterThresholds,
-    behind: bool,
-) -> String {
-    let mut sides = Vec::new();
-    if behind {
-        sides.push("the client (the generator could not keep its schedule)".to_string());
-    }
+/// A member (or member pair) the cluster rules flag, and how far its
+/// worst histogram is past its threshold.
+struct Suspect {
+    side: &'static str,
+    who: String,
+    what: Vec<String>,
+    excess: f64,
+}
+
+/// The disks and links the cluster rules flag over the run's window, one
+/// entry per member (or pair), those within [`DOMINANT_FACTOR`] of the
+/// worst excess first.
+fn suspects(cluster: &ClusterReport, ct: &ClusterThresholds) -> Vec<Suspect> {
     let t = ClusterThresholds {
         min_histogram_count: ct.min_histogram_count.min(CAUSE_MIN_OBSERVATIONS),
         ..ct.clone()
     };
-    for f in cluster
-        .map(|c| cluster::evaluate(c, &t))
-        .unwrap_or_default()
-    {
+    let mut out: Vec<Suspect> = Vec::new();
+    for f in cluster::evaluate(cluster, &t) {
         let side = match f.id {
             FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
                 "the disk of member"
@@ -248,10 +247,49 @@ fn slow_side(
             .summary
             .split_once(": ")
             .map_or(f.summary.as_str(), |(who, _)| who);
-        let what = f.evidence.first().map_or(String::new(), |e| {
-            format!(", {} {:.1} {}", e.metric, e.observed, e.unit)
-        });
-        sides.push(format!("{side} {who} ({}{what})", f.id));
+        let Some(e) = f.evidence.first() else {
+            continue;
+        };
+        let what = format!("{} {:.1} {}", e.metric, e.observed, e.unit);
+        let excess = e.observed / e.threshold;
+        match out.iter_mut().find(|s| s.side == side && s.who == who) {
+            Some(s) => {
+                s.what.push(what);
+                s.excess = s.excess.max(excess);
+            }
+            None => out.push(Suspect {
+                side,
+                who: who.to_string(),
+                what: vec![what],
+                excess,
+            }),
+        }
+    }
+    let worst = out.iter().map(|s| s.excess).fold(0.0, f64::max);
+    out.retain(|s| s.excess * DOMINANT_FACTOR >= worst);
+    out.sort_by(|a, b| b.excess.total_cmp(&a.excess));
+    out
+}
+
+/// A suspect is named when its worst p99 / threshold is at least the
+/// worst suspect's divided by this. etcd-doctor's choice: members sharing
+/// a device or a journal with the slow one are slowed too, by far less.
+pub const DOMINANT_FACTOR: f64 = 4.0;
+
+/// Which side was slow: the client, the disks and links the cluster rules
+/// flag in the run's window, or, when none, what is left.
+fn slow_side(
+    load: &LoadResult,
+    cluster: Option<&ClusterReport>,
+    ct: &ClusterThresholds,
+    behind: bool,
+) -> String {
+    let mut sides = Vec::new();
+    if behind {
+        sides.push("the client (the generator could not keep its schedule)".to_string());
+    }
+    for s in cluster.map(|c| suspects(c, ct)).unwrap_or_default() {
+        sides.push(format!("{} {} ({})", s.side, s.who, s.what.join(", ")));
     }
     if sides.is_empty() {
         let busiest = load
