@@ -13,24 +13,8 @@ use std::path::Path;
 use serde_json::Value;
 use support::doctor::{doctor, report};
 use support::etcd::{Cluster, Version};
+use support::leader::leader_and_ids;
 use support::slowdisk::{SlowDisk, BLKIO_ROOT};
-
-/// The leader's index and every member's id, from etcdctl.
-fn leader_and_ids(c: &Cluster) -> (usize, Vec<String>) {
-    let mut leader = None;
-    let mut ids = Vec::new();
-    for (i, m) in c.members.iter().enumerate() {
-        let out = c.etcdctl_at(&m.client_url(), &["endpoint", "status", "-w", "json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let s = &v[0]["Status"];
-        let id = s["header"]["member_id"].as_u64().unwrap();
-        if s["leader"].as_u64() == Some(id) {
-            leader = Some(i);
-        }
-        ids.push(format!("{id:016x}"));
-    }
-    (leader.expect("a leader"), ids)
-}
 
 /// Runs a short check-perf-`s`-like load and returns its JSON report (exit 1).
 fn run(c: &Cluster, prefix: &str) -> Value {

@@ -221,49 +221,50 @@ pub fn load_latency_over_time(l: &LoadResult) -> PlotResult {
 
 /// Each member's WAL fdatasync p99 between consecutive /metrics scrapes.
 pub fn wal_fsync_over_time(server: &[MemberLoad]) -> PlotResult {
-    let points = server.iter().flat_map(|m| &m.wal_fsync_p99_ms_over_time);
-    let t_end = points.clone().map(|p| p.0).fold(1.0, f64::max);
-    let top = points.map(|p| p.1 * 1000.0).fold(1.0, f64::max) * 1.1;
     let colors = [BLUE, RGBColor(230, 120, 0), RED, GREEN, MAGENTA];
-    svg(|root| {
-        let mut c = chart(
-            &root,
-            "WAL fdatasync p99 per member (etcd's /metrics)",
-            (
-                0f64..t_end,
-                Axis {
-                    desc: "seconds into the run",
-                    fmt: tick,
-                },
-            ),
-            (0f64..top, LATENCY),
-        )?;
-        for (m, color) in server.iter().zip(colors.iter().cycle()) {
-            let color = *color;
-            let line = m
+    let lines = server
+        .iter()
+        .zip(colors.iter().cycle())
+        .map(|(m, color)| {
+            let name = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            let points = m
                 .wal_fsync_p99_ms_over_time
                 .iter()
                 .map(|&(t, ms)| (t, ms * 1000.0));
-            c.draw_series(LineSeries::new(line.clone(), color))
-                .map_err(err)?
-                .label(m.member_id.as_deref().unwrap_or(&m.url).to_string())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
-            c.draw_series(line.map(|p| Circle::new(p, 2, color.filled())))
-                .map_err(err)?;
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
-    })
+            (name, *color, points.collect())
+        })
+        .collect();
+    lines_over_time("WAL fdatasync p99 per member (etcd's /metrics)", lines)
 }
 
 /// p50, p99 and max latency of each point of `t`.
 fn timeline(caption: &str, t: &[TimelinePoint]) -> PlotResult {
-    let t_end = t.last().map_or(1.0, |p| p.t_s).max(0.001);
-    let top = t.iter().map(|p| p.max_us).fold(1.0, f64::max) * 1.1;
+    let lines: [TimelineLine; 3] = [
+        ("p50", BLUE, |p| p.p50_us),
+        ("p99", RGBColor(230, 120, 0), |p| p.p99_us),
+        ("max", RED, |p| p.max_us),
+    ];
+    let lines = lines
+        .into_iter()
+        .map(|(name, color, value)| {
+            (
+                name.to_string(),
+                color,
+                t.iter().map(|p| (p.t_s, value(p))).collect(),
+            )
+        })
+        .collect();
+    lines_over_time(caption, lines)
+}
+
+/// A named line: legend text, colour, (seconds into the run, latency µs) points.
+type Line = (String, RGBColor, Vec<(f64, f64)>);
+
+/// Latency lines over the seconds of a run, with points and a legend.
+fn lines_over_time(caption: &str, lines: Vec<Line>) -> PlotResult {
+    let all = || lines.iter().flat_map(|l| &l.2);
+    let t_end = all().map(|p| p.0).fold(0.001, f64::max);
+    let top = all().map(|p| p.1).fold(1.0, f64::max) * 1.1;
     svg(|root| {
         let mut c = chart(
             &root,
@@ -277,22 +278,15 @@ fn timeline(caption: &str, t: &[TimelinePoint]) -> PlotResult {
             ),
             (0f64..top, LATENCY),
         )?;
-        let lines: [TimelineLine; 3] = [
-            ("p50", BLUE, |p| p.p50_us),
-            ("p99", RGBColor(230, 120, 0), |p| p.p99_us),
-            ("max", RED, |p| p.max_us),
-        ];
-        for (name, color, value) in lines {
-            c.draw_series(LineSeries::new(t.iter().map(|p| (p.t_s, value(p))), color))
+        for (name, color, points) in &lines {
+            let color = *color;
+            c.draw_series(LineSeries::new(points.iter().copied(), color))
                 .map_err(err)?
-                .label(name)
+                .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
             // Points too, so a run of one or two intervals still shows.
-            c.draw_series(
-                t.iter()
-                    .map(|p| Circle::new((p.t_s, value(p)), 2, color.filled())),
-            )
-            .map_err(err)?;
+            c.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?;
         }
         c.configure_series_labels()
             .background_style(WHITE.mix(0.8))

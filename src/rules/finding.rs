@@ -144,6 +144,18 @@ pub struct Evidence {
     pub unit: String,
 }
 
+impl Evidence {
+    /// `metric` observed at `observed` against `threshold`, both in `unit`.
+    pub fn new(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+        Evidence {
+            metric: metric.into(),
+            observed,
+            threshold,
+            unit: unit.to_string(),
+        }
+    }
+}
+
 /// A rule's conclusion, carrying the fix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {

@@ -79,15 +79,6 @@ impl LoadThresholds {
     }
 }
 
-fn evidence(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
-    Evidence {
-        metric: metric.into(),
-        observed,
-        threshold,
-        unit: unit.to_string(),
-    }
-}
-
 /// Every load rule over `load`, with the cluster over the run's window.
 pub fn evaluate(
     load: &LoadResult,
@@ -119,10 +110,10 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
     let errors = load.error_count() as f64;
     let mut failed = Vec::new();
     if errors > 0.0 {
-        failed.push(evidence("failed requests", errors, 0.0, "requests"));
+        failed.push(Evidence::new("failed requests", errors, 0.0, "requests"));
     }
     if ratio <= CHECK_PERF_MIN_THROUGHPUT_RATIO {
-        failed.push(evidence(
+        failed.push(Evidence::new(
             "achieved / target throughput",
             ratio * 100.0,
             CHECK_PERF_MIN_THROUGHPUT_RATIO * 100.0,
@@ -130,7 +121,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
         ));
     }
     if slowest_ms > CHECK_PERF_MAX_SLOWEST_MS {
-        failed.push(evidence(
+        failed.push(Evidence::new(
             "slowest request",
             slowest_ms,
             CHECK_PERF_MAX_SLOWEST_MS,
@@ -138,7 +129,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
         ));
     }
     if stddev_ms > CHECK_PERF_MAX_STDDEV_MS {
-        failed.push(evidence(
+        failed.push(Evidence::new(
             "latency standard deviation",
             stddev_ms,
             CHECK_PERF_MAX_STDDEV_MS,
@@ -183,7 +174,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
                 id: FindingId::LoadLatencySlow,
                 severity,
                 summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
-                evidence: vec![evidence(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, "ms")],
+                evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, "ms")],
                 recommendation: "Requests wait for the slowest of disk (WAL fdatasync, backend \
                     commit), peer network and CPU on a quorum of members; the slow side named above \
                     is where to look first."
@@ -208,7 +199,7 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
             "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) using {:.2} client cores",
             s.client_cpu_cores
         ),
-        evidence: vec![evidence("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms")],
+        evidence: vec![Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms")],
         recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."
             .to_string(),

@@ -6,6 +6,7 @@ pub mod certs;
 pub mod doctor;
 pub mod etcd;
 pub mod fixtures;
+pub mod leader;
 pub mod netns;
 pub mod slowdisk;
 
