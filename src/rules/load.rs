@@ -28,6 +28,11 @@ pub const CHECK_PERF_MAX_STDDEV_MS: f64 = 100.0;
 /// two probers per peer, so a short run sees a handful.
 pub const CAUSE_MIN_OBSERVATIONS: u64 = 3;
 
+/// Share of the scheduled requests the generator may leave unsent by the
+/// end of the run, percent. etcd-doctor's choice: 1 %, a tenth of the
+/// throughput margin check perf allows.
+pub const MAX_UNSENT_PCT: f64 = 1.0;
+
 /// Every id the load rules can return.
 pub const IDS: [FindingId; 3] = [
     FindingId::LoadCheckPerfFail,
@@ -189,17 +194,24 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
 pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding> {
     let s = &load.schedule;
     let late_ms = s.wake_late_us.p99 / 1000.0;
-    if late_ms <= t.generator_late_p99_warn_ms {
+    let unsent = s.scheduled.saturating_sub(s.sent) as f64;
+    let unsent_pct = 100.0 * unsent / (s.scheduled.max(1) as f64);
+    if load.interrupted.is_some()
+        || (late_ms <= t.generator_late_p99_warn_ms && unsent_pct < MAX_UNSENT_PCT)
+    {
         return None;
     }
     Some(Finding {
         id: FindingId::LoadGeneratorBehind,
         severity: Severity::Warn,
         summary: format!(
-            "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) using {:.2} client cores",
+            "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) and left {unsent_pct:.1} % of the requests unsent, using {:.2} client cores",
             s.client_cpu_cores
         ),
-        evidence: vec![Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms")],
+        evidence: vec![
+            Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms"),
+            Evidence::new("scheduled requests never sent", unsent_pct, MAX_UNSENT_PCT, "%"),
+        ],
         recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."
             .to_string(),
@@ -241,7 +253,7 @@ fn suspects(cluster: &ClusterReport, ct: &ClusterThresholds) -> Vec<Suspect> {
         let Some(e) = f.evidence.first() else {
             continue;
         };
-        let what = format!("{} {:.1} {}", e.metric, e.observed, e.unit);
+        let what = format!("{}: {} {:.1} {}", f.id, e.metric, e.observed, e.unit);
         let excess = e.observed / e.threshold;
         match out.iter_mut().find(|s| s.side == side && s.who == who) {
             Some(s) => {
@@ -300,4 +312,126 @@ fn slow_side(
         ));
     }
     sides.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::model::{HistogramPercentiles, MemberMetrics, Span};
+    use crate::load::generator::Recorded;
+    use crate::load::plan::{LoadPlan, LoadRequest, Preset};
+
+    /// A run at 150/s for 10 s whose puts took `ms` each, `ok` of them.
+    fn run(ms: u64, ok: u64) -> LoadResult {
+        let plan = LoadPlan::new(LoadRequest {
+            preset: Preset::S,
+            rate: None,
+            clients: None,
+            conns: None,
+            duration: Some(Duration::from_secs(10)),
+            key_size: None,
+            value_size: None,
+            mix: None,
+            key_space: None,
+            max_duration: Duration::from_secs(600),
+            prefix: "/p/".into(),
+            scrape_interval: Duration::from_secs(5),
+        })
+        .unwrap();
+        let mut rec = Recorded::default();
+        for _ in 0..ok {
+            rec.all.latency.record(Duration::from_millis(ms));
+            rec.by_kind[0].latency.record(Duration::from_millis(ms));
+        }
+        rec.elapsed = Duration::from_secs(10);
+        (rec.scheduled, rec.sent) = (1500, 1500);
+        crate::load::summarize(&plan, &rec, &[], 0.1)
+    }
+
+    fn wal(member: &str, p99_ms: f64) -> MemberMetrics {
+        MemberMetrics {
+            url: format!("http://{member}/metrics"),
+            member_id: Some(member.into()),
+            wal_fsync: Some(HistogramPercentiles {
+                count: 500,
+                span: Span::Window,
+                p50_ms: 1.0,
+                p90_ms: 2.0,
+                p99_ms,
+            }),
+            ..MemberMetrics::default()
+        }
+    }
+
+    fn cluster(metrics: Vec<MemberMetrics>) -> ClusterReport {
+        ClusterReport {
+            metrics,
+            answered: true,
+            ..ClusterReport::default()
+        }
+    }
+
+    fn ids(f: &[Finding]) -> Vec<FindingId> {
+        f.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn a_fast_full_run_passes() {
+        let healthy = cluster(vec![wal("a", 3.0), wal("b", 4.0)]);
+        assert!(evaluate(&run(5, 1500), Some(&healthy), &Profile::default()).is_empty());
+    }
+
+    #[test]
+    fn check_perfs_criteria_fail_at_its_bounds() {
+        // 90 % of the target is a failure (check.go: `<= 0.9`).
+        let f = check_perf(&run(5, 1350)).unwrap();
+        assert_eq!(f.evidence[0].metric, "achieved / target throughput");
+        assert!(check_perf(&run(5, 1360)).is_none());
+        // A 600 ms request is slower than 500 ms.
+        let f = check_perf(&run(600, 1500)).unwrap();
+        assert!(f.evidence.iter().any(|e| e.metric == "slowest request"));
+    }
+
+    #[test]
+    fn the_dominant_slow_disk_is_named_and_not_the_others() {
+        let slow = cluster(vec![wal("a", 900.0), wal("b", 40.0), wal("c", 5.0)]);
+        let f = evaluate(&run(600, 1500), Some(&slow), &Profile::default());
+        assert_eq!(
+            ids(&f),
+            [FindingId::LoadCheckPerfFail, FindingId::LoadLatencySlow]
+        );
+        let summary = &f[0].summary;
+        assert!(
+            summary.contains("the slow side: the disk of member a (cluster.metrics-wal-fsync-slow"),
+            "{summary}"
+        );
+        assert!(!summary.contains("member b"), "{summary}");
+    }
+
+    #[test]
+    fn without_a_server_cause_the_cpu_or_client_network_is_left() {
+        let f = evaluate(
+            &run(60, 1500),
+            Some(&cluster(vec![wal("a", 2.0)])),
+            &Profile::default(),
+        );
+        assert_eq!(ids(&f), [FindingId::LoadLatencySlow]);
+        assert!(
+            f[0].summary.contains("no disk, network or client cause"),
+            "{}",
+            f[0].summary
+        );
+    }
+
+    #[test]
+    fn a_generator_that_left_requests_unsent_is_behind() {
+        let mut l = run(5, 1500);
+        l.schedule.sent = 1400;
+        let f = generator_behind(&l, &LoadThresholds::default()).unwrap();
+        assert_eq!(f.evidence[1].observed.round(), 7.0);
+        l.interrupted = Some("SIGINT".into());
+        assert!(generator_behind(&l, &LoadThresholds::default()).is_none());
+    }
 }
