@@ -41,8 +41,10 @@ fn report() -> Report {
         scrape_interval: Duration::from_secs(5),
     })
     .unwrap();
-    let mut rec = Recorded::default();
-    rec.by_target = vec![Default::default(), Default::default()];
+    let mut rec = Recorded {
+        by_target: vec![Default::default(), Default::default()],
+        ..Recorded::default()
+    };
     for i in 0..1000u64 {
         let (member, kind) = ((i % 2) as usize, (i / 2 % 2) as usize);
         let ms = if member == 1 {
