@@ -19,7 +19,6 @@ use support::leader::leader_and_ids;
 use support::netns::{Daemon, Net, HOST_IFACE};
 
 #[test]
-#[ignore = "not yet reliable on the shared 2-core CI host: under its disk contention the members' own WAL fsync dominates the named slow side (see /work/notes/17.md)"]
 fn a_saturated_follower_link_is_named() {
     if !support::privileged("a_saturated_follower_link_is_named") {
         return;

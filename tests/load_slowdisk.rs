@@ -38,7 +38,8 @@ fn names_the_disk(r: &Value, slow: &str, others: &[&String]) {
     let summary = load_fail["summary"].as_str().unwrap();
     // The slowest disk comes first; members sharing its device and ext4
     // journal may follow, far less slow.
-    let first_disk = summary
+    let side = summary.split_once("the slow side: ").map_or("", |s| s.1);
+    let first_disk = side
         .split("; ")
         .find(|side| side.starts_with("the disk of member"))
         .unwrap_or_else(|| panic!("no disk named: {summary}"));

@@ -75,6 +75,8 @@ pub struct Recorded {
     pub wake_late: LatencyHistogram,
     /// How long each send waited for a free client.
     pub client_wait: LatencyHistogram,
+    /// Total time the loop waited for a free client.
+    pub client_wait_total: Duration,
     /// Requests scheduled within the run.
     pub scheduled: u64,
     /// Requests sent.
@@ -229,6 +231,7 @@ pub async fn generate(
     let mut client_wait = LatencyHistogram::new();
     let mut sent = 0u64;
     let mut unblocked = start;
+    let mut client_wait_total = Duration::ZERO;
     for i in 0..total {
         let scheduled = Duration::from_nanos((i as f64 * interval_ns) as u64);
         let due = start + scheduled;
@@ -251,6 +254,7 @@ pub async fn generate(
         };
         let waited = woke.elapsed();
         client_wait.record(waited);
+        client_wait_total += waited;
         if waited >= BLOCKED {
             unblocked = Instant::now();
         }
@@ -293,6 +297,7 @@ pub async fn generate(
     let mut rec = collector.await.expect("the collector task panicked");
     rec.wake_late = wake_late;
     rec.client_wait = client_wait;
+    rec.client_wait_total = client_wait_total;
     rec.scheduled = total;
     rec.sent = sent;
     rec

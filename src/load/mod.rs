@@ -389,6 +389,7 @@ pub fn summarize(
             client_wait_us: rec.client_wait.summary(),
             scheduled: rec.scheduled,
             sent: rec.sent,
+            client_wait_total_s: rec.client_wait_total.as_secs_f64(),
             client_cpu_cores,
         },
         server: Vec::new(),

@@ -46,6 +46,11 @@ pub struct ScheduleStats {
     pub scheduled: u64,
     /// Requests actually sent.
     pub sent: u64,
+    /// Total time the generator waited for a free client, seconds: the
+    /// requests it could not send meanwhile are the cluster's shortfall,
+    /// not the generator's.
+    #[serde(default)]
+    pub client_wait_total_s: f64,
     /// CPU time this process used during the run, in cores (1.0 = one core busy).
     pub client_cpu_cores: f64,
 }

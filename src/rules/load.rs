@@ -194,7 +194,10 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
 pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding> {
     let s = &load.schedule;
     let late_ms = s.wake_late_us.p99 / 1000.0;
-    let unsent = s.scheduled.saturating_sub(s.sent) as f64;
+    // Requests left unsent while every client was busy are the cluster's shortfall.
+    let unsent = (s.scheduled.saturating_sub(s.sent) as f64
+        - s.client_wait_total_s * load.target_ops_s)
+        .max(0.0);
     let unsent_pct = 100.0 * unsent / (s.scheduled.max(1) as f64);
     if load.interrupted.is_some()
         || (late_ms <= t.generator_late_p99_warn_ms && unsent_pct < MAX_UNSENT_PCT)
@@ -205,12 +208,12 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
         id: FindingId::LoadGeneratorBehind,
         severity: Severity::Warn,
         summary: format!(
-            "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) and left {unsent_pct:.1} % of the requests unsent, using {:.2} client cores",
+            "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) and left {unsent_pct:.1} % of the requests unsent while clients were free, using {:.2} client cores",
             s.client_cpu_cores
         ),
         evidence: vec![
             Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms"),
-            Evidence::new("scheduled requests never sent", unsent_pct, MAX_UNSENT_PCT, "%"),
+            Evidence::new("scheduled requests never sent, beyond waits for a client", unsent_pct, MAX_UNSENT_PCT, "%"),
         ],
         recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."
@@ -431,6 +434,10 @@ mod tests {
         l.schedule.sent = 1400;
         let f = generator_behind(&l, &LoadThresholds::default()).unwrap();
         assert_eq!(f.evidence[1].observed.round(), 7.0);
+        // A second spent waiting for busy clients explains 150 of them.
+        l.schedule.client_wait_total_s = 1.0;
+        assert!(generator_behind(&l, &LoadThresholds::default()).is_none());
+        l.schedule.client_wait_total_s = 0.0;
         l.interrupted = Some("SIGINT".into());
         assert!(generator_behind(&l, &LoadThresholds::default()).is_none());
     }
