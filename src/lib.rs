@@ -15,6 +15,7 @@ pub mod compare;
 pub mod host;
 pub mod interrupt;
 pub mod keyspace;
+pub mod load;
 pub mod logs;
 pub mod measure;
 pub mod probe;

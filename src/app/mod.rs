@@ -6,6 +6,7 @@ mod cluster;
 mod compare;
 mod diagnose;
 mod disk;
+mod load;
 mod logs;
 mod net;
 mod qualify;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Diagnose(args) => diagnose::run(*args),
         Command::Compare(args) => compare::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Load(args) => load::run(args),
     }?;
     if interrupt::interrupted() {
         bail!("interrupted");

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod duration;
 pub mod keyspace;
+pub mod load;
 pub mod logs;
 pub mod net;
 pub mod output;
@@ -45,6 +46,8 @@ pub enum Command {
     Compare(verdict::CompareArgs),
     /// Read etcd's logs: a timeline of the messages that matter, and findings.
     Logs(logs::LogsArgs),
+    /// Load a live cluster as etcdctl check perf does, with open-loop percentiles and the cause of a shortfall.
+    Load(load::LoadArgs),
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ fn delta(first: &[(f64, f64)], last: &[(f64, f64)]) -> Option<Vec<(f64, f64)>> {
 
 /// Percentiles of histogram `name` (label sets filtered by `keep`): over
 /// the window when it saw observations, else since the member started.
-fn percentiles(
+pub fn percentiles(
     first: Option<&Scrape>,
     last: &Scrape,
     name: &str,
@@ -119,7 +119,7 @@ fn percentiles(
 }
 
 /// Sum of the plain samples named `name` (counters, gauges, untyped).
-fn value(scrape: &Scrape, name: &str) -> Option<f64> {
+pub fn value(scrape: &Scrape, name: &str) -> Option<f64> {
     let values: Vec<f64> = scrape
         .samples
         .iter()
@@ -133,7 +133,7 @@ fn value(scrape: &Scrape, name: &str) -> Option<f64> {
 }
 
 /// Increase of counter `name` between the scrapes (`None` on a reset).
-fn increase(first: Option<&Scrape>, last: &Scrape, name: &str) -> Option<f64> {
+pub fn increase(first: Option<&Scrape>, last: &Scrape, name: &str) -> Option<f64> {
     let d = value(last, name)? - value(first?, name)?;
     (d >= 0.0).then_some(d)
 }

@@ -150,10 +150,20 @@ fn plots_section(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         && report.net.is_empty()
         && report.keyspace.is_none()
         && report.logs.is_none()
+        && report.load.is_none()
     {
         return Ok(());
     }
     writeln!(w, "<h2>Plots</h2>")?;
+    if let Some(l) = &report.load {
+        writeln!(
+            w,
+            "<h3>Load run and the server side</h3><div class=\"plots\">"
+        )?;
+        figure(w, plots::load_latency_over_time(l))?;
+        figure(w, plots::wal_fsync_over_time(&l.server))?;
+        writeln!(w, "</div>")?;
+    }
     if let Some(k) = &report.keyspace {
         writeln!(w, "<h3>Keyspace</h3><div class=\"plots\">")?;
         figure(w, keyspace_plot::space_by_prefix(k))?;

@@ -11,6 +11,7 @@ pub mod json;
 pub mod junit;
 pub mod keyspace_plot;
 pub mod keyspace_view;
+pub mod load_view;
 pub mod logs;
 pub mod markdown;
 pub mod plots;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::ClusterReport;
 use crate::host::HostFacts;
 use crate::keyspace::KeyspaceReport;
+use crate::load::result::LoadResult;
 use crate::probe::disk::DiskResult;
 use crate::probe::net::NetResult;
 use crate::rules::{self, Finding, FindingId, Profile, Verdict};
@@ -66,6 +68,9 @@ pub struct Report {
     /// What etcd's own logs said (`logs`, `diagnose`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<crate::logs::LogsReport>,
+    /// What a load run measured (`etcd-doctor load`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadResult>,
     /// The profile the rules used, when rules ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -93,6 +98,7 @@ impl Report {
             cluster: None,
             keyspace: None,
             logs: None,
+            load: None,
             profile: None,
             rules_checked: Vec::new(),
             findings: Vec::new(),

@@ -1,13 +1,15 @@
 //! SVG plots for the HTML report, drawn with plotters from finished
 //! results: per disk probe a latency CDF, a latency histogram and latency
-//! over time (stalls marked); per peer idle vs loaded RTT. Each plot is a self-contained
-//! `<svg>` string, so the report needs no external files.
+//! over time (stalls marked); per peer idle vs loaded RTT; for a load run
+//! request latency and each member's WAL fdatasync over time. Each plot is
+//! a self-contained `<svg>` string, so the report needs no external files.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::load::result::{LoadResult, MemberLoad};
 use crate::measure::{LatencyHistogram, LatencySummary};
-use crate::probe::disk::{DiskResult, TimelinePoint};
+use crate::probe::disk::{DiskResult, StallSummary, TimelinePoint};
 use crate::probe::net::{NetProbeKind, NetResult};
 
 /// Plot size in pixels.
@@ -216,15 +218,7 @@ const STALL: RGBColor = RGBColor(150, 0, 150);
 /// p50, p99 and max latency per interval of the run; each stall event a
 /// marker at its start and longest wait, over a line at the stall level.
 pub fn latency_over_time(r: &DiskResult) -> PlotResult {
-    let t = &r.timeline;
     let stalls = &r.stalls;
-    let t_end = t.last().map_or(1.0, |p| p.t_s).max(0.001);
-    let top = t
-        .iter()
-        .map(|p| p.max_us)
-        .chain(stalls.events.iter().map(|e| e.longest_ms * 1000.0))
-        .fold(1.0, f64::max)
-        * 1.1;
     let caption = match stalls.events_count {
         0 => format!("{} latency over time", r.probe.as_str()),
         n => format!(
@@ -233,10 +227,79 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
             trim(stalls.heartbeat_ms)
         ),
     };
+    timeline(&caption, &r.timeline, Some(stalls))
+}
+
+/// p50, p99 and max request latency per second of a load run.
+pub fn load_latency_over_time(l: &LoadResult) -> PlotResult {
+    timeline(
+        "request latency over time (from the scheduled send)",
+        &l.timeline,
+        None,
+    )
+}
+
+/// Each member's WAL fdatasync p99 between consecutive /metrics scrapes.
+pub fn wal_fsync_over_time(server: &[MemberLoad]) -> PlotResult {
+    let colors = [BLUE, RGBColor(230, 120, 0), RED, GREEN, MAGENTA];
+    let lines = server
+        .iter()
+        .zip(colors.iter().cycle())
+        .map(|(m, color)| {
+            let name = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            let points = m
+                .wal_fsync_p99_ms_over_time
+                .iter()
+                .map(|&(t, ms)| (t, ms * 1000.0));
+            (name, *color, points.collect())
+        })
+        .collect();
+    lines_over_time(
+        "WAL fdatasync p99 per member (etcd's /metrics)",
+        lines,
+        None,
+    )
+}
+
+/// p50, p99 and max latency of each point of `t`, with `stalls` marked.
+fn timeline(caption: &str, t: &[TimelinePoint], stalls: Option<&StallSummary>) -> PlotResult {
+    let lines: [TimelineLine; 3] = [
+        ("p50", BLUE, |p| p.p50_us),
+        ("p99", RGBColor(230, 120, 0), |p| p.p99_us),
+        ("max", RED, |p| p.max_us),
+    ];
+    let lines = lines
+        .into_iter()
+        .map(|(name, color, value)| {
+            (
+                name.to_string(),
+                color,
+                t.iter().map(|p| (p.t_s, value(p))).collect(),
+            )
+        })
+        .collect();
+    lines_over_time(caption, lines, stalls)
+}
+
+/// A named line: legend text, colour, (seconds into the run, latency µs) points.
+type Line = (String, RGBColor, Vec<(f64, f64)>);
+
+/// Latency lines over the seconds of a run, with points and a legend; the
+/// stall events of `stalls`, when there are some, as markers over a line
+/// at the stall level.
+fn lines_over_time(caption: &str, lines: Vec<Line>, stalls: Option<&StallSummary>) -> PlotResult {
+    let events = stalls.map_or(&[][..], |s| &s.events[..]);
+    let all = || lines.iter().flat_map(|l| &l.2);
+    let t_end = all().map(|p| p.0).fold(0.001, f64::max);
+    let top = all()
+        .map(|p| p.1)
+        .chain(events.iter().map(|e| e.longest_ms * 1000.0))
+        .fold(1.0, f64::max)
+        * 1.1;
     svg(|root| {
         let mut c = chart(
             &root,
-            &caption,
+            caption,
             (
                 0f64..t_end,
                 Axis {
@@ -246,25 +309,18 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
             ),
             (0f64..top, LATENCY),
         )?;
-        let lines: [TimelineLine; 3] = [
-            ("p50", BLUE, |p| p.p50_us),
-            ("p99", RGBColor(230, 120, 0), |p| p.p99_us),
-            ("max", RED, |p| p.max_us),
-        ];
-        for (name, color, value) in lines {
-            c.draw_series(LineSeries::new(t.iter().map(|p| (p.t_s, value(p))), color))
+        for (name, color, points) in &lines {
+            let color = *color;
+            c.draw_series(LineSeries::new(points.iter().copied(), color))
                 .map_err(err)?
-                .label(name)
+                .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
             // Points too, so a run of one or two intervals still shows.
-            c.draw_series(
-                t.iter()
-                    .map(|p| Circle::new((p.t_s, value(p)), 2, color.filled())),
-            )
-            .map_err(err)?;
+            c.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?;
         }
-        if !stalls.events.is_empty() {
-            let level = stalls.heartbeat_ms * 1000.0;
+        if let Some(s) = stalls.filter(|s| !s.events.is_empty()) {
+            let level = s.heartbeat_ms * 1000.0;
             c.draw_series(DashedLineSeries::new(
                 [(0.0, level), (t_end, level)],
                 4,
@@ -273,7 +329,7 @@ pub fn latency_over_time(r: &DiskResult) -> PlotResult {
             ))
             .map_err(err)?;
             c.draw_series(
-                stalls.events.iter().map(|e| {
+                events.iter().map(|e| {
                     TriangleMarker::new((e.at_s, e.longest_ms * 1000.0), 5, STALL.filled())
                 }),
             )

@@ -36,6 +36,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
         out.push(net_section(&report.net));
         out.push(nic_section(&report.net));
     }
+    if let Some(load) = &report.load {
+        out.extend(super::load_view::sections(load));
+    }
     if let Some(cluster) = &report.cluster {
         out.extend(cluster_sections(cluster));
     }
@@ -105,7 +108,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn latency_cells(l: &LatencySummary) -> Vec<String> {
+pub(crate) fn latency_cells(l: &LatencySummary) -> Vec<String> {
     [l.p50, l.p90, l.p99, l.p999, l.max]
         .into_iter()
         .map(fmt_us)

@@ -69,11 +69,17 @@ pub enum FindingId {
     ClusterLearnerStuck,
     #[serde(rename = "cluster.proposals-pending")]
     ClusterProposalsPending,
+    #[serde(rename = "load.check-perf-fail")]
+    LoadCheckPerfFail,
+    #[serde(rename = "load.latency-slow")]
+    LoadLatencySlow,
+    #[serde(rename = "load.generator-behind")]
+    LoadGeneratorBehind,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 31] = [
+    pub const ALL: [FindingId; 34] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -105,9 +111,12 @@ impl FindingId {
         FindingId::ClusterVersionSkew,
         FindingId::ClusterLearnerStuck,
         FindingId::ClusterProposalsPending,
+        FindingId::LoadCheckPerfFail,
+        FindingId::LoadLatencySlow,
+        FindingId::LoadGeneratorBehind,
     ];
 
-    /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
+    /// The area an id belongs to: `disk`, `net`, `host`, `cluster` or `load`.
     pub fn area(self) -> &'static str {
         self.as_str().split('.').next().unwrap_or_default()
     }
@@ -146,6 +155,9 @@ impl FindingId {
             FindingId::ClusterVersionSkew => "cluster.version-skew",
             FindingId::ClusterLearnerStuck => "cluster.learner-stuck",
             FindingId::ClusterProposalsPending => "cluster.proposals-pending",
+            FindingId::LoadCheckPerfFail => "load.check-perf-fail",
+            FindingId::LoadLatencySlow => "load.latency-slow",
+            FindingId::LoadGeneratorBehind => "load.generator-behind",
         }
     }
 }
@@ -186,6 +198,18 @@ pub struct Evidence {
     pub threshold: f64,
     /// Unit of `observed` and `threshold`, e.g. `ms`, `%`, `bytes`.
     pub unit: String,
+}
+
+impl Evidence {
+    /// `metric` observed at `observed` against `threshold`, both in `unit`.
+    pub fn new(metric: impl Into<String>, observed: f64, threshold: f64, unit: &str) -> Evidence {
+        Evidence {
+            metric: metric.into(),
+            observed,
+            threshold,
+            unit: unit.to_string(),
+        }
+    }
 }
 
 /// A rule's conclusion, carrying the fix.

@@ -9,6 +9,7 @@ pub mod disk;
 pub mod finding;
 pub mod host;
 pub mod keyspace;
+pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
@@ -93,6 +94,10 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             .collect();
         checked.extend(new);
         findings.extend(logs::evaluate(l, &profile.logs));
+    }
+    if let Some(l) = &report.load {
+        checked.extend(load::IDS);
+        findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
     sort(&mut findings);
     Evaluation { findings, checked }

@@ -17,6 +17,7 @@ use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
 use super::host::HostThresholds;
 use super::keyspace::KeyspaceThresholds;
+use super::load::LoadThresholds;
 use super::logs::LogThresholds;
 use super::net::NetThresholds;
 
@@ -67,6 +68,9 @@ pub struct Profile {
     /// Data consistency, learner and proposal-queue thresholds.
     #[serde(default)]
     pub consistency: ConsistencyThresholds,
+    /// Live load run thresholds (`etcd-doctor load`).
+    #[serde(default)]
+    pub load: LoadThresholds,
 }
 
 impl Default for Profile {
@@ -82,6 +86,7 @@ impl Default for Profile {
             keyspace: KeyspaceThresholds::default(),
             logs: LogThresholds::default(),
             consistency: ConsistencyThresholds::default(),
+            load: LoadThresholds::default(),
         }
     }
 }
@@ -299,7 +304,8 @@ impl Profile {
         self.cluster.validate()?;
         self.keyspace.validate()?;
         self.logs.validate()?;
-        self.consistency.validate()
+        self.consistency.validate()?;
+        self.load.validate()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod etcdlogs;
 pub mod fixtures;
 pub mod keyspace;
+pub mod leader;
 pub mod neighbour;
 pub mod netns;
 pub mod process;

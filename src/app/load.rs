@@ -1,0 +1,30 @@
+//! `etcd-doctor load`: plan, check and load the cluster, judge the run
+//! with its window's metrics, render. An interrupted run still writes its
+//! report (the prefix is deleted first) and then exits 2.
+
+use anyhow::{bail, Result};
+
+use crate::cli::load::LoadArgs;
+use crate::host::HostFacts;
+use crate::report::Report;
+use crate::Outcome;
+
+/// Runs `load`.
+pub fn run(args: LoadArgs) -> Result<Outcome> {
+    let plans = args.into_plans()?;
+    let finished =
+        super::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
+    let interrupted = finished.load.interrupted.clone();
+    let deleted = finished.load.deleted_keys;
+    let mut report = Report::new("load", HostFacts::collect());
+    report.cluster = Some(finished.cluster);
+    report.load = Some(finished.load);
+    let outcome = super::conclude(report, &plans.judge, &plans.output)?;
+    if let Some(signal) = interrupted {
+        bail!(
+            "interrupted by {signal}: the {deleted} keys written under --prefix {:?} were deleted",
+            plans.load.prefix
+        );
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,402 @@
+//! `etcd-doctor load`: `etcdctl check perf` with open-loop percentiles and
+//! the server-side cause of a shortfall.
+//!
+//! A run checks the cluster first (every member answers, no alarm, the
+//! prefix is empty), opens its connections, scrapes every member's
+//! /metrics, sends requests on schedule ([`generator`]) while scraping
+//! every few seconds ([`server`]), scrapes once more, and deletes its
+//! prefix: after a normal end, after an error and after SIGINT/SIGTERM.
+//! The facts ([`result::LoadResult`] and the window's member metrics) go
+//! to the rules (src/rules/load.rs and the cluster rules).
+
+pub mod generator;
+pub mod plan;
+pub mod result;
+pub mod server;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use etcd_client::{Client, DeleteOptions, GetOptions};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::cluster::conn::{ConnPlan, Target};
+use crate::cluster::model::ClusterReport;
+use crate::cluster::{dial, inspect, InspectPlan};
+use generator::{Conn, Group, Recorded};
+use plan::{LoadPlan, OpKind};
+use result::{LoadResult, OpStats, ScheduleStats};
+use server::MemberWatch;
+
+/// What to do around the run besides sending requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Safety {
+    /// Run even with an active alarm or a member down.
+    pub force: bool,
+    /// Compact to the revision of the prefix's deletion afterwards.
+    pub compact: bool,
+    /// Defragment every member afterwards, one at a time.
+    pub defrag: bool,
+}
+
+/// Why a run did not start; nothing was written.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// No member answered.
+    #[error("no member answered: {0}")]
+    Unreachable(String),
+    /// An alarm is active.
+    #[error("alarm {0}: a load run would only add to it (--force runs anyway)")]
+    AlarmActive(String),
+    /// A member is down.
+    #[error("{0} does not answer: the run would measure a degraded cluster (--force runs anyway)")]
+    MemberDown(String),
+    /// A connection failed.
+    #[error("cannot connect to {endpoint}: {error}")]
+    Connect {
+        /// The member's client URL.
+        endpoint: String,
+        /// Why.
+        error: String,
+    },
+    /// The prefix already holds keys.
+    #[error("--prefix {prefix:?} holds {count} keys: refusing to write there. Delete them with `etcdctl del --prefix {prefix}` or choose another --prefix")]
+    PrefixOccupied {
+        /// The prefix.
+        prefix: String,
+        /// Keys found.
+        count: i64,
+    },
+    /// Reading the prefix failed.
+    #[error("cannot read --prefix {prefix:?}: {error}")]
+    PrefixUnreadable {
+        /// The prefix.
+        prefix: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The outcome of a run: its facts and the cluster as seen over its window.
+pub struct Finished {
+    /// The load facts.
+    pub load: LoadResult,
+    /// The cluster before the run, with the run window's member metrics.
+    pub cluster: ClusterReport,
+}
+
+/// Checks that the cluster may be loaded (see [`LoadError`]).
+async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, LoadError> {
+    let views = InspectPlan {
+        status: true,
+        members: true,
+        health: true,
+        alarms: true,
+        cluster: true,
+        metrics: None,
+        consistency: false,
+    };
+    let cluster = inspect(conn, &views).await;
+    if !cluster.answered {
+        return Err(LoadError::Unreachable(cluster.all_errors().join("; ")));
+    }
+    if safety.force {
+        return Ok(cluster);
+    }
+    if let Some(a) = cluster.alarms.first() {
+        return Err(LoadError::AlarmActive(format!(
+            "{} is active on member {}",
+            a.alarm, a.member_id
+        )));
+    }
+    let down = cluster
+        .facts
+        .unreachable
+        .iter()
+        .map(|m| format!("member {} ({})", m.name, m.member_id));
+    let unhealthy = cluster
+        .health
+        .iter()
+        .filter(|h| !h.answered)
+        .map(|h| format!("{} ({})", h.endpoint, h.error.clone().unwrap_or_default()));
+    if let Some(first) = down.chain(unhealthy).next() {
+        return Err(LoadError::MemberDown(first));
+    }
+    Ok(cluster)
+}
+
+/// The members' client URLs to spread connections over (those that
+/// answered health), else the endpoints given.
+fn targets(conn: &ConnPlan, cluster: &ClusterReport) -> Vec<(Target, Option<String>)> {
+    let listed: Vec<(Target, Option<String>)> = cluster
+        .members
+        .iter()
+        .filter_map(|m| {
+            let url = m.client_urls.first()?;
+            let healthy = cluster
+                .health
+                .iter()
+                .any(|h| &h.endpoint == url && h.answered);
+            Some((conn.target(url).ok()?, Some(m.id.clone()))).filter(|_| healthy)
+        })
+        .collect();
+    if listed.is_empty() {
+        conn.endpoints.iter().map(|t| (t.clone(), None)).collect()
+    } else {
+        listed
+    }
+}
+
+/// Opens `n` connections round-robin over `targets`, concurrently.
+async fn connect_all(
+    conn: &ConnPlan,
+    targets: &[(Target, Option<String>)],
+    n: u32,
+) -> Result<Vec<(usize, Client)>, LoadError> {
+    let plan = Arc::new(conn.clone());
+    let handles: Vec<_> = (0..n as usize)
+        .map(|i| {
+            let t = i % targets.len();
+            let (plan, target) = (plan.clone(), targets[t].0.clone());
+            tokio::spawn(async move {
+                (
+                    t,
+                    dial::connect(&plan, &target)
+                        .await
+                        .map_err(|e| (target.url, e)),
+                )
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        let (t, client) = h.await.expect("a connect task panicked");
+        let client = client.map_err(|(endpoint, error)| LoadError::Connect { endpoint, error })?;
+        out.push((t, client));
+    }
+    Ok(out)
+}
+
+/// Keys under `prefix`.
+async fn count(conn: &ConnPlan, client: &mut Client, prefix: &str) -> Result<i64, String> {
+    let target = &conn.endpoints[0];
+    let opts = GetOptions::new().with_prefix().with_count_only();
+    let resp = dial::request(conn, target, client.get(prefix, Some(opts))).await?;
+    Ok(resp.count())
+}
+
+/// Deletes everything under the prefix (twice if a late write landed
+/// after the first delete); returns the keys deleted and the revision.
+async fn delete_prefix(
+    conn: &ConnPlan,
+    client: &mut Client,
+    prefix: &str,
+) -> Result<(u64, i64), String> {
+    let target = &conn.endpoints[0];
+    let mut deleted = 0;
+    let mut revision = 0;
+    for _ in 0..2 {
+        let opts = DeleteOptions::new().with_prefix();
+        let resp = dial::request(conn, target, client.delete(prefix, Some(opts))).await?;
+        deleted += resp.deleted().max(0) as u64;
+        revision = resp.header().map_or(0, |h| h.revision());
+        if count(conn, client, prefix).await? == 0 {
+            break;
+        }
+    }
+    Ok((deleted, revision))
+}
+
+/// Stops the run on SIGINT or SIGTERM; the signal's name is kept.
+fn stop_on_signals(
+    stop: watch::Sender<bool>,
+    caught: Arc<Mutex<Option<String>>>,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        *caught
+            .lock()
+            .expect("the signal name lock is never poisoned") = Some(name.to_string());
+        let _ = stop.send(true);
+    });
+    Ok(())
+}
+
+/// Checks the cluster, runs `plan`, cleans up and returns the facts.
+pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::Result<Finished> {
+    let mut cluster = precheck(conn, safety).await?;
+    let targets = targets(conn, &cluster);
+    let clients = connect_all(conn, &targets, plan.conns).await?;
+    let mut admin = clients[0].1.clone();
+    let occupied = count(conn, &mut admin, &plan.prefix)
+        .await
+        .map_err(|error| LoadError::PrefixUnreadable {
+            prefix: plan.prefix.clone(),
+            error,
+        })?;
+    if occupied > 0 {
+        return Err(LoadError::PrefixOccupied {
+            prefix: plan.prefix.clone(),
+            count: occupied,
+        }
+        .into());
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let caught = Arc::new(Mutex::new(None));
+    stop_on_signals(stop_tx, caught.clone())?;
+
+    let mut members: Vec<MemberWatch> = targets
+        .iter()
+        .map(|(t, id)| MemberWatch::new(format!("{}/metrics", t.url), id.clone()))
+        .collect();
+    let start = server::run_start();
+    server::scrape_round(conn, &mut members, start).await;
+    let (done_tx, done_rx) = watch::channel(false);
+    let interval = Duration::from_secs_f64(plan.scrape_interval_s);
+    let watcher = tokio::spawn(server::watch_members(
+        conn.clone(),
+        members,
+        interval,
+        start,
+        done_rx,
+    ));
+
+    let conns: Vec<Conn> = clients
+        .iter()
+        .map(|(t, c)| Conn {
+            target: *t,
+            kv: c.kv_client(),
+        })
+        .collect();
+    let cpu_before = cpu_seconds();
+    let recorded =
+        generator::generate(plan, &conns, targets.len(), conn.command_timeout, stop_rx).await;
+    let client_cpu = (cpu_seconds() - cpu_before) / recorded.elapsed.as_secs_f64().max(1e-3);
+    let _ = done_tx.send(true);
+    let members = watcher.await.expect("the metrics watcher panicked");
+
+    let (deleted, revision) = delete_prefix(conn, &mut admin, &plan.prefix)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "deleting --prefix {:?} failed: {e}; delete it with `etcdctl del --prefix {}`",
+                plan.prefix,
+                plan.prefix
+            )
+        })?;
+    let mut load = summarize(plan, &recorded, &targets, client_cpu);
+    load.deleted_keys = deleted;
+    load.interrupted = caught
+        .lock()
+        .expect("the signal name lock is never poisoned")
+        .clone();
+    load.server = members.iter().map(MemberWatch::load).collect();
+    if safety.compact && revision > 0 {
+        let target = &conn.endpoints[0];
+        dial::request(conn, target, admin.compact(revision, None))
+            .await
+            .map_err(|e| anyhow::anyhow!("--compact {revision}: {e}"))?;
+        load.compacted_revision = Some(revision);
+    }
+    if safety.defrag {
+        load.defragmented = defrag_all(conn, &clients, &targets).await;
+    }
+    cluster.metrics = members.iter().map(MemberWatch::window).collect();
+    Ok(Finished { load, cluster })
+}
+
+/// Defragments each member in turn; one line per member.
+async fn defrag_all(
+    conn: &ConnPlan,
+    clients: &[(usize, Client)],
+    targets: &[(Target, Option<String>)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (target, _)) in targets.iter().enumerate() {
+        let Some((_, client)) = clients.iter().find(|(t, _)| *t == i) else {
+            continue;
+        };
+        let mut maint = client.clone();
+        let line = match dial::request(conn, target, maint.defragment()).await {
+            Ok(_) => format!("{}: defragmented", target.url),
+            Err(e) => format!("{}: {e}", target.url),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// CPU time (user + system) this process used so far, seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn stats(name: &str, g: &Group, elapsed_s: f64) -> OpStats {
+    OpStats {
+        name: name.to_string(),
+        ok: g.latency.len(),
+        errors: g.errors,
+        achieved_ops_s: g.latency.len() as f64 / elapsed_s,
+        latency_us: g.latency.summary(),
+        stddev_us: g.latency.raw().stdev() / 1000.0,
+        latency_histogram: g.latency.encode(),
+    }
+}
+
+/// The serde facts of what the generator recorded.
+pub fn summarize(
+    plan: &LoadPlan,
+    rec: &Recorded,
+    targets: &[(Target, Option<String>)],
+    client_cpu_cores: f64,
+) -> LoadResult {
+    let elapsed_s = rec.elapsed.as_secs_f64().max(1e-3);
+    let all = stats("all", &rec.all, elapsed_s);
+    LoadResult {
+        plan: plan.clone(),
+        elapsed_s,
+        target_ops_s: f64::from(plan.rate_per_s),
+        achieved_ops_s: all.achieved_ops_s,
+        all,
+        ops: OpKind::ALL
+            .iter()
+            .zip(&rec.by_kind)
+            .filter(|(_, g)| g.errors > 0 || !g.latency.is_empty())
+            .map(|(k, g)| stats(k.as_str(), g, elapsed_s))
+            .collect(),
+        members: targets
+            .iter()
+            .zip(&rec.by_target)
+            .map(|((t, _), g)| stats(&t.url, g, elapsed_s))
+            .collect(),
+        errors: rec.errors.clone(),
+        timeline: rec.timeline.clone(),
+        schedule: ScheduleStats {
+            wake_late_us: rec.wake_late.summary(),
+            client_wait_us: rec.client_wait.summary(),
+            scheduled: rec.scheduled,
+            sent: rec.sent,
+            client_wait_total_s: rec.client_wait_total.as_secs_f64(),
+            client_cpu_cores,
+        },
+        server: Vec::new(),
+        interrupted: None,
+        deleted_keys: 0,
+        compacted_revision: None,
+        defragmented: Vec::new(),
+    }
+}

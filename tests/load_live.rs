@@ -1,0 +1,220 @@
+//! `etcd-doctor load` against a real three-member etcd 3.5 cluster (one
+//! cluster for the whole file): a short `--load s`-like run passes check
+//! perf's criteria and leaves no key behind; SIGINT mid-run still deletes
+//! the prefix; an occupied prefix, an active alarm, an unreachable cluster
+//! and impossible rates are refused with exit 2 and nothing written.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use etcd_client::{AlarmAction, AlarmType, Client};
+use serde_json::Value;
+use support::doctor::{doctor, exits, report};
+use support::etcd::{Cluster, Version};
+
+/// Keys under `prefix`, as etcdctl counts them.
+fn keys_under(c: &Cluster, prefix: &str) -> u64 {
+    let out = c.etcdctl(&[
+        "get",
+        "--prefix",
+        "--keys-only",
+        "--limit",
+        "1",
+        "-w",
+        "json",
+        prefix,
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "etcdctl get: {e}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            c.log_tails(10)
+        )
+    });
+    v["count"].as_u64().unwrap_or(0)
+}
+
+/// The cluster's current revision.
+fn revision(c: &Cluster) -> u64 {
+    let out = c.etcdctl(&["get", "-w", "json", "x"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["header"]["revision"].as_u64().unwrap()
+}
+
+fn load(c: &Cluster, extra: &str) -> std::process::Command {
+    doctor(&format!("load --endpoints {} {extra}", c.endpoints()))
+}
+
+fn healthy_run_passes_and_cleans_up(c: &Cluster) {
+    // check perf's `s` load (150 puts/s, 50 clients, 256 B keys, 1 KiB
+    // values) for 6 s instead of 60.
+    let r = report(
+        &mut load(
+            c,
+            "--load s --duration 6s --scrape-interval 2s --prefix /t-healthy/ -w json",
+        ),
+        0,
+    );
+    // A shared CI disk may warn (WAL fsync p99 near 10 ms); check perf's
+    // criteria must pass.
+    assert_ne!(r["verdict"], "fail", "{r:#}");
+    let ids: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"load.check-perf-fail"), "{r:#}");
+    let l = &r["load"];
+    assert_eq!(l["plan"]["rate_per_s"], 150);
+    assert_eq!(l["plan"]["clients"], 50);
+    let achieved = l["achieved_ops_s"].as_f64().unwrap();
+    assert!((135.0..=160.0).contains(&achieved), "achieved {achieved}/s");
+    assert_eq!(l["all"]["errors"], 0);
+    assert!(l["all"]["ok"].as_u64().unwrap() >= 850);
+    assert_eq!(l["deleted_keys"], l["all"]["ok"]);
+    // One latency histogram per kind and per member, encoded for compare.
+    assert_eq!(l["ops"][0]["name"], "put");
+    assert!(l["ops"][0]["latency_histogram"].as_str().unwrap().len() > 20);
+    assert_eq!(l["members"].as_array().unwrap().len(), 3);
+    assert!(l["timeline"].as_array().unwrap().len() >= 5);
+    // The window's metrics of every member: WAL fsyncs seen during the run.
+    for m in r["cluster"]["metrics"].as_array().unwrap() {
+        assert!(m["wal_fsync"]["count"].as_u64().unwrap() > 10, "{m:#}");
+        assert_eq!(m["wal_fsync"]["span"], "window");
+    }
+    let checked: Vec<&str> = r["rules_checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(checked.contains(&"load.check-perf-fail"), "{checked:?}");
+    assert_eq!(keys_under(c, "/t-healthy/"), 0);
+}
+
+fn sigint_mid_run_still_deletes_the_prefix(c: &Cluster) {
+    let child = load(
+        c,
+        "--rate 200 --clients 20 --duration 60s --prefix /t-sigint/ -w json",
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until keys are being written.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while keys_under(c, "/t-sigint/") == 0 {
+        assert!(Instant::now() < deadline, "no key written within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert_eq!(keys_under(c, "/t-sigint/"), 0);
+}
+
+fn occupied_prefix_is_refused(c: &Cluster) {
+    let put = c.etcdctl(&["put", "/t-occupied/mine", "x"]);
+    assert!(put.status.success());
+    let before = revision(c);
+    let out = exits(&mut load(c, "--duration 3s --prefix /t-occupied/"), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--prefix \"/t-occupied/\" holds 1 keys"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("etcdctl del --prefix /t-occupied/"),
+        "{stderr}"
+    );
+    assert_eq!(revision(c), before, "something was written");
+    assert_eq!(keys_under(c, "/t-occupied/"), 1);
+}
+
+fn active_alarm_is_refused(c: &Cluster) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = c.members[0].client_url();
+    let set = |action| {
+        rt.block_on(async {
+            let mut client = Client::connect([url.as_str()], None).await.unwrap();
+            let id = client.status().await.unwrap().header().unwrap().member_id();
+            let mut opts = etcd_client::AlarmOptions::new();
+            opts.with_member(id);
+            client
+                .alarm(action, AlarmType::Nospace, Some(opts))
+                .await
+                .unwrap();
+        })
+    };
+    set(AlarmAction::Activate);
+    let before = revision(c);
+    let out = exits(&mut load(c, "--duration 3s --prefix /t-alarm/"), 2);
+    set(AlarmAction::Deactivate);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("alarm NOSPACE is active"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(revision(c), before, "something was written");
+}
+
+fn impossible_rates_are_refused(c: &Cluster) {
+    let before = revision(c);
+    for (args, needle) in [
+        ("--rate 0", "--rate must be from 1 to 100000"),
+        ("--rate 1000000", "--rate must be from 1"),
+        ("--rate 1 --duration 500ms", "sends no request"),
+        (
+            "--clients 5 --conns 10",
+            "--conns 10 is more than --clients 5",
+        ),
+        ("--duration 20m", "longer than --max-duration"),
+    ] {
+        let out = exits(&mut load(c, &format!("{args} --prefix /t-bad/")), 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args}: {stderr}");
+    }
+    assert_eq!(revision(c), before, "something was written");
+}
+
+#[test]
+fn load_on_a_live_cluster() {
+    let c = Cluster::start(Version::V35, 3);
+    healthy_run_passes_and_cleans_up(&c);
+    sigint_mid_run_still_deletes_the_prefix(&c);
+    occupied_prefix_is_refused(&c);
+    active_alarm_is_refused(&c);
+    impossible_rates_are_refused(&c);
+}
+
+#[test]
+fn an_unreachable_cluster_is_refused() {
+    let port = support::etcd::free_port();
+    let started = Instant::now();
+    let out = exits(
+        &mut doctor(&format!(
+            "load --endpoints http://127.0.0.1:{port} --duration 3s --dial-timeout 1s"
+        )),
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no member answered"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
