@@ -6,6 +6,7 @@ mod cluster;
 mod compare;
 mod diagnose;
 mod disk;
+mod merge;
 mod net;
 mod qualify;
 mod snapshot;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Qualify(args) => qualify::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
     }?;
     if interrupt::interrupted() {
         bail!("interrupted");

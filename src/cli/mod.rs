@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod disk;
 pub mod duration;
+pub mod merge;
 pub mod net;
 pub mod output;
 pub mod snapshot;
@@ -41,6 +42,8 @@ pub enum Command {
     Diagnose(verdict::DiagnoseArgs),
     /// Compare two JSON reports; exit 1 on a regression beyond noise.
     Compare(verdict::CompareArgs),
+    /// Merge host reports (files, or `-` for `kubectl logs` output) into one fleet report.
+    Merge(merge::MergeArgs),
 }
 
 #[cfg(test)]

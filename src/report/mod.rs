@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod comparison;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod junit;

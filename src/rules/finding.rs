@@ -43,11 +43,15 @@ pub enum FindingId {
     ClusterMetricsPeerRttHigh,
     #[serde(rename = "disk.fsync-stall")]
     DiskFsyncStall,
+    #[serde(rename = "fleet.disk-outlier")]
+    FleetDiskOutlier,
+    #[serde(rename = "fleet.path-outlier")]
+    FleetPathOutlier,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 18] = [
+    pub const ALL: [FindingId; 20] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -66,6 +70,8 @@ impl FindingId {
         FindingId::ClusterMetricsBackendCommitSlow,
         FindingId::ClusterMetricsPeerRttHigh,
         FindingId::DiskFsyncStall,
+        FindingId::FleetDiskOutlier,
+        FindingId::FleetPathOutlier,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host` or `cluster`.
@@ -94,6 +100,8 @@ impl FindingId {
             FindingId::ClusterMetricsBackendCommitSlow => "cluster.metrics-backend-commit-slow",
             FindingId::ClusterMetricsPeerRttHigh => "cluster.metrics-peer-rtt-high",
             FindingId::DiskFsyncStall => "disk.fsync-stall",
+            FindingId::FleetDiskOutlier => "fleet.disk-outlier",
+            FindingId::FleetPathOutlier => "fleet.path-outlier",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod disk;
 pub mod finding;
+pub mod fleet;
 pub mod host;
 pub mod net;
 pub mod profile;

@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use super::cluster::ClusterThresholds;
 use super::disk::DiskThresholds;
+use super::fleet::FleetThresholds;
 use super::host::HostThresholds;
 use super::net::NetThresholds;
 
@@ -55,6 +56,9 @@ pub struct Profile {
     /// Live cluster thresholds (raft lag, fragmentation, quota, metrics).
     #[serde(default)]
     pub cluster: ClusterThresholds,
+    /// Fleet outlier thresholds (`merge`).
+    #[serde(default)]
+    pub fleet: FleetThresholds,
 }
 
 impl Default for Profile {
@@ -67,6 +71,7 @@ impl Default for Profile {
             host: HostThresholds::default(),
             net: NetThresholds::default(),
             cluster: ClusterThresholds::default(),
+            fleet: FleetThresholds::default(),
         }
     }
 }
@@ -281,7 +286,8 @@ impl Profile {
         self.disk.validate()?;
         self.host.validate()?;
         self.net.validate()?;
-        self.cluster.validate()
+        self.cluster.validate()?;
+        self.fleet.validate()
     }
 }
 
