@@ -1,7 +1,8 @@
 //! The all-pairs path matrix: every host's net results, with each peer
 //! address resolved to the host whose report lists that address. One
 //! entry per ordered pair (from, to): the RTT `from` measured to `to` and
-//! the rate each way as `from` measured it.
+//! the rate each way as `from` measured it. A host's results against its
+//! own agent (one peer list for the whole fleet) are left out.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,10 @@ pub fn paths(inputs: &[Input]) -> Vec<PathEntry> {
         let from = name_of(input);
         for r in &input.report.net {
             let to = resolve(&r.peer, inputs);
+            if to == from {
+                // Its own agent (a fleet-wide peer list): the loopback path.
+                continue;
+            }
             let entry = match out.iter_mut().position(|p| p.from == from && p.to == to) {
                 Some(i) => &mut out[i],
                 None => {

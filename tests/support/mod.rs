@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod etcd;
 pub mod fixtures;
 pub mod netns;
+pub mod pathshape;
 pub mod slowdisk;
 pub mod stalldisk;
 
