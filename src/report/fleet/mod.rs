@@ -211,3 +211,42 @@ fn grid(
     };
     (g, values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(from: &str, to: &str, rtt: f64) -> PathEntry {
+        PathEntry {
+            from: from.into(),
+            to: to.into(),
+            rtt_p50_ms: Some(rtt / 2.0),
+            rtt_p99_ms: Some(rtt),
+            upload_mbit_s: Some(900.0),
+            download_mbit_s: Some(900.0),
+            asymmetry_ratio: Some(1.0),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn grids_place_each_pair_and_leave_unmeasured_cells_empty() {
+        let paths = [
+            path("a", "b", 0.5),
+            path("b", "a", 0.6),
+            path("a", "c", 90.0),
+        ];
+        let g = grids(&paths);
+        let (rtt, values) = &g[0];
+        assert_eq!(rtt.hosts, ["a", "b", "c"]);
+        assert_eq!(values[0][2], Some(90.0));
+        assert_eq!(values[2][0], None);
+        assert_eq!(rtt.cells[1][0], "0.6");
+        let svg = heatmap::draw(rtt, values).unwrap();
+        assert_eq!(svg.matches("<rect").count(), 1 + 9, "{svg}");
+        assert_eq!(svg.matches("<text").count(), 2 * 3 + 9, "{svg}");
+        // The slowest pair in the darkest shade, the fastest in the lightest.
+        assert_eq!(svg.matches("#C62828").count(), 1, "{svg}");
+        assert_eq!(svg.matches("#FFF5C8").count(), 1, "{svg}");
+    }
+}
