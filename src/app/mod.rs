@@ -8,6 +8,7 @@ mod diagnose;
 mod disk;
 mod merge;
 mod net;
+mod packaging;
 mod qualify;
 mod snapshot;
 
@@ -38,6 +39,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Diagnose(args) => diagnose::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Completions(args) => packaging::completions(args),
+        Command::Man(args) => packaging::man(args),
     }?;
     if interrupt::interrupted() {
         bail!("interrupted");

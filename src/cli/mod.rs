@@ -10,6 +10,7 @@ pub mod duration;
 pub mod merge;
 pub mod net;
 pub mod output;
+pub mod packaging;
 pub mod snapshot;
 pub mod verdict;
 
@@ -44,6 +45,10 @@ pub enum Command {
     Compare(verdict::CompareArgs),
     /// Merge host reports (files, or `-` for `kubectl logs` output) into one fleet report.
     Merge(merge::MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(packaging::CompletionsArgs),
+    /// Print the man page (roff), or one subcommand's.
+    Man(packaging::ManArgs),
 }
 
 #[cfg(test)]
