@@ -29,16 +29,21 @@ fn rendered() -> Vec<Value> {
         .collect()
 }
 
+/// The pod spec of a workload (Job, CronJob, DaemonSet), if `o` is one.
+fn pod_spec(o: &Value) -> Option<&Value> {
+    match o["kind"].as_str()? {
+        "CronJob" => Some(&o["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        "Job" | "DaemonSet" => Some(&o["spec"]["template"]["spec"]),
+        _ => None,
+    }
+}
+
 /// Every container spec of the workloads, with the object's kind and name.
 fn containers(objects: &[Value]) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for o in objects {
-        let kind = o["kind"].as_str().unwrap_or_default().to_string();
-        let pod = match kind.as_str() {
-            "CronJob" => &o["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-            "Job" | "DaemonSet" => &o["spec"]["template"]["spec"],
-            _ => continue,
-        };
+        let kind = o["kind"].as_str().unwrap_or_default();
+        let Some(pod) = pod_spec(o) else { continue };
         for c in pod["containers"].as_array().unwrap() {
             out.push((format!("{kind}/{}", o["metadata"]["name"]), c.clone()));
         }
@@ -106,11 +111,7 @@ fn every_container_runs_the_configured_image_with_arguments_the_binary_accepts()
 fn workloads_stay_on_control_plane_nodes_with_bounded_resources() {
     for o in rendered() {
         let kind = o["kind"].as_str().unwrap_or_default();
-        let pod = match kind {
-            "CronJob" => o["spec"]["jobTemplate"]["spec"]["template"]["spec"].clone(),
-            "Job" | "DaemonSet" => o["spec"]["template"]["spec"].clone(),
-            _ => continue,
-        };
+        let Some(pod) = pod_spec(&o) else { continue };
         let name = &o["metadata"]["name"];
         assert_eq!(pod["hostNetwork"], true, "{name}");
         assert!(
