@@ -241,8 +241,8 @@ pub fn merge(
     })
 }
 
-/// The name each input's host goes by: the hostname, or `hostname/ADDR`
-/// when another input has the same hostname from other addresses.
+/// The name each input's host goes by: its hostname (which [`dedup`]
+/// has made `hostname/ADDR` where two hosts share one).
 fn name_of(input: &Input) -> String {
     input.report.host.hostname.clone()
 }
