@@ -176,6 +176,9 @@ fn merge_flags_the_shaped_loaded_link_and_the_throttled_host() {
         .iter()
         .all(|p| p.rtt_p99_ms.is_some() && p.upload_mbit_s.is_some()));
 
+    for f in &fleet.findings {
+        eprintln!("{}: {}", f.id, f.summary);
+    }
     let disk: Vec<_> = fleet
         .findings
         .iter()
