@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod fleet;
 pub mod host;
 pub mod interrupt;
 pub mod keyspace;

@@ -8,7 +8,9 @@ mod diagnose;
 mod disk;
 mod load;
 mod logs;
+mod merge;
 mod net;
+mod packaging;
 mod qualify;
 mod snapshot;
 
@@ -39,6 +41,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Compare(args) => compare::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Load(args) => load::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Completions(args) => packaging::completions(args),
+        Command::Man(args) => packaging::man(args),
     }?;
     if interrupt::interrupted() {
         bail!("interrupted");

@@ -10,8 +10,10 @@ pub mod duration;
 pub mod keyspace;
 pub mod load;
 pub mod logs;
+pub mod merge;
 pub mod net;
 pub mod output;
+pub mod packaging;
 pub mod snapshot;
 pub mod verdict;
 
@@ -48,6 +50,12 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Load a live cluster as etcdctl check perf does, with open-loop percentiles and the cause of a shortfall.
     Load(load::LoadArgs),
+    /// Merge host reports (files, or `-` for `kubectl logs` output) into one fleet report.
+    Merge(merge::MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(packaging::CompletionsArgs),
+    /// Print the man page (roff), or one subcommand's.
+    Man(packaging::ManArgs),
 }
 
 #[cfg(test)]

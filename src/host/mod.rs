@@ -30,6 +30,12 @@ pub struct HostFacts {
     /// CPU, device and other processes' IO while the probes ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<activity::HostActivity>,
+    /// The host's own addresses (every interface's, loopback and IPv6
+    /// link-local left out): the addresses its probes ran from and the
+    /// ones its peers name it by, so `merge` can tell which report's host
+    /// another report's peer is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// Host facts being gathered while a command runs: identity and device
@@ -79,6 +85,24 @@ impl HostFacts {
             device: None,
             virtualization: virt::Virtualization::collect(),
             activity: None,
+            addresses: own_addresses(),
         }
     }
+}
+
+/// Every interface address of this host a peer could name it by.
+fn own_addresses() -> Vec<std::net::IpAddr> {
+    let mut addresses: Vec<std::net::IpAddr> = pnet::datalink::interfaces()
+        .iter()
+        .flat_map(|i| i.ips.iter().map(|n| n.ip()))
+        .filter(|ip| !ip.is_loopback() && !is_link_local_v6(ip))
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
+}
+
+/// IPv6 fe80::/10: valid only with a zone, never how a peer names a host.
+fn is_link_local_v6(ip: &std::net::IpAddr) -> bool {
+    matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }

@@ -9,8 +9,10 @@ use super::keyspace_plot;
 use super::plots::{self, PlotResult};
 use super::view::{self, sections};
 use super::Report;
+use crate::rules::Finding;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\
+/// The page style, shared with the fleet page.
+pub const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\
 h1 .verdict{padding:.1em .5em;border-radius:.3em;color:#fff}\
 .pass{background:#2e7d32}.warn{background:#ef6c00}.fail{background:#c62828}.info{background:#1565c0}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}\
@@ -77,7 +79,13 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     )?;
     findings(report, w)?;
     plots_section(report, w)?;
-    for section in sections(report) {
+    write_tables(&sections(report), w)?;
+    writeln!(w, "</body></html>")
+}
+
+/// Writes each section as an `<h2>` and a table.
+pub fn write_tables(sections: &[view::Section], w: &mut dyn Write) -> io::Result<()> {
+    for section in sections {
         writeln!(w, "<h2>{}</h2>\n<table><tr>", esc(&section.title))?;
         for h in &section.headers {
             write!(w, "<th>{}</th>", esc(h))?;
@@ -92,18 +100,23 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w, "</table>")?;
     }
-    writeln!(w, "</body></html>")
+    Ok(())
 }
 
 fn findings(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     if report.profile.is_none() {
         return writeln!(w, "<p>{}</p>", esc(view::NO_VERDICT));
     }
+    write_findings(&report.findings, w)
+}
+
+/// Writes the findings as boxes with their evidence, fix and commands.
+pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "<h2>Findings</h2>")?;
-    if report.findings.is_empty() {
+    if findings.is_empty() {
         writeln!(w, "<p>None: every rule checked passed.</p>")?;
     }
-    for f in &report.findings {
+    for f in findings {
         let sev = f.severity.to_string();
         writeln!(
             w,
@@ -138,7 +151,8 @@ fn findings(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
+/// Writes a plot as a `<figure>`, or why it was not drawn.
+pub fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
     match plot {
         Ok(svg) => writeln!(w, "<figure>{svg}</figure>"),
         Err(e) => writeln!(w, "<figure><p>plot not drawn: {}</p></figure>", esc(&e)),

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::view::{self, sections, Section};
 use super::Report;
+use crate::rules::Finding;
 
 /// Escapes a cell for a Markdown pipe table.
 fn cell(s: &str) -> String {
@@ -44,10 +45,15 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         return writeln!(w, "{}", view::NO_VERDICT);
     }
     writeln!(w, "## Findings\n")?;
-    if report.findings.is_empty() {
+    write_findings(&report.findings, w)
+}
+
+/// Writes the findings (or "None."), each with its evidence, fix and commands.
+pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()> {
+    if findings.is_empty() {
         writeln!(w, "None.")?;
     }
-    for f in &report.findings {
+    for f in findings {
         writeln!(w, "### {} `{}`\n\n{}\n", f.severity, f.id, f.summary)?;
         for e in &f.evidence {
             writeln!(

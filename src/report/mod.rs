@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod comparison;
 pub mod consistency_view;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod junit;

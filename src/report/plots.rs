@@ -20,7 +20,8 @@ const HISTOGRAM_BINS: usize = 40;
 /// A plot that could not be drawn (plotters' error, as text).
 pub type PlotResult = Result<String, String>;
 
-pub(super) fn err(e: impl std::fmt::Debug) -> String {
+/// A plotters error as text.
+pub fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
 
@@ -28,9 +29,17 @@ pub(super) fn err(e: impl std::fmt::Debug) -> String {
 pub(super) fn svg(
     draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> PlotResult {
+    svg_sized(SIZE, draw)
+}
+
+/// Draws into a fresh SVG string of `size` pixels.
+pub fn svg_sized(
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> PlotResult {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         draw(root.clone())?;
         root.present().map_err(err)?;

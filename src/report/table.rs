@@ -7,6 +7,7 @@ use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
 use super::view::{self, sections, Section};
 use super::Report;
+use crate::rules::Finding;
 
 /// Writes each section as a titled terminal table.
 pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<()> {
@@ -35,7 +36,13 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         return writeln!(w, "Verdict: {} (no findings)", report.verdict);
     }
     writeln!(w, "Findings")?;
-    for f in &report.findings {
+    write_findings(&report.findings, w)?;
+    writeln!(w, "\nVerdict: {}", report.verdict)
+}
+
+/// Writes each finding with its evidence, fix and commands.
+pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()> {
+    for f in findings {
         writeln!(w, "[{}] {}: {}", f.severity, f.id, f.summary)?;
         for e in &f.evidence {
             writeln!(
@@ -51,5 +58,5 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "    $ {c}")?;
         }
     }
-    writeln!(w, "\nVerdict: {}", report.verdict)
+    Ok(())
 }

@@ -75,11 +75,15 @@ pub enum FindingId {
     LoadLatencySlow,
     #[serde(rename = "load.generator-behind")]
     LoadGeneratorBehind,
+    #[serde(rename = "fleet.disk-outlier")]
+    FleetDiskOutlier,
+    #[serde(rename = "fleet.path-outlier")]
+    FleetPathOutlier,
 }
 
 impl FindingId {
     /// Every finding id, in DESIGN.md's order.
-    pub const ALL: [FindingId; 34] = [
+    pub const ALL: [FindingId; 36] = [
         FindingId::DiskFsyncSlow,
         FindingId::DiskIoContention,
         FindingId::DiskRotational,
@@ -114,6 +118,8 @@ impl FindingId {
         FindingId::LoadCheckPerfFail,
         FindingId::LoadLatencySlow,
         FindingId::LoadGeneratorBehind,
+        FindingId::FleetDiskOutlier,
+        FindingId::FleetPathOutlier,
     ];
 
     /// The area an id belongs to: `disk`, `net`, `host`, `cluster` or `load`.
@@ -158,6 +164,8 @@ impl FindingId {
             FindingId::LoadCheckPerfFail => "load.check-perf-fail",
             FindingId::LoadLatencySlow => "load.latency-slow",
             FindingId::LoadGeneratorBehind => "load.generator-behind",
+            FindingId::FleetDiskOutlier => "fleet.disk-outlier",
+            FindingId::FleetPathOutlier => "fleet.path-outlier",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod consistency;
 pub mod disk;
 pub mod finding;
+pub mod fleet;
 pub mod host;
 pub mod keyspace;
 pub mod load;

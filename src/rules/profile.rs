@@ -15,6 +15,7 @@ use thiserror::Error;
 use super::cluster::ClusterThresholds;
 use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
+use super::fleet::FleetThresholds;
 use super::host::HostThresholds;
 use super::keyspace::KeyspaceThresholds;
 use super::load::LoadThresholds;
@@ -71,6 +72,9 @@ pub struct Profile {
     /// Live load run thresholds (`etcd-doctor load`).
     #[serde(default)]
     pub load: LoadThresholds,
+    /// Fleet outlier thresholds (`merge`).
+    #[serde(default)]
+    pub fleet: FleetThresholds,
 }
 
 impl Default for Profile {
@@ -87,6 +91,7 @@ impl Default for Profile {
             logs: LogThresholds::default(),
             consistency: ConsistencyThresholds::default(),
             load: LoadThresholds::default(),
+            fleet: FleetThresholds::default(),
         }
     }
 }
@@ -305,7 +310,8 @@ impl Profile {
         self.keyspace.validate()?;
         self.logs.validate()?;
         self.consistency.validate()?;
-        self.load.validate()
+        self.load.validate()?;
+        self.fleet.validate()
     }
 }
 

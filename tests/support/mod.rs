@@ -11,6 +11,7 @@ pub mod keyspace;
 pub mod leader;
 pub mod neighbour;
 pub mod netns;
+pub mod pathshape;
 pub mod process;
 pub mod slowdisk;
 pub mod stalldisk;

@@ -1,0 +1,115 @@
+//! The all-pairs path matrix: every host's net results, with each peer
+//! address resolved to the host whose report lists that address. One
+//! entry per ordered pair (from, to): the RTT `from` measured to `to` and
+//! the rate each way as `from` measured it. A host's results against its
+//! own agent (one peer list for the whole fleet) are left out.
+
+use serde::{Deserialize, Serialize};
+
+use super::{name_of, Input};
+use crate::probe::net::{NetProbeKind, NetResult};
+
+/// One measured ordered pair of hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathEntry {
+    /// The host that ran the probes.
+    pub from: String,
+    /// The peer: a host name when a merged report lists its address, else
+    /// the peer as `from` named it (`ADDR:PORT`).
+    pub to: String,
+    /// Idle RTT median, milliseconds (rtt probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_p50_ms: Option<f64>,
+    /// Idle RTT 99th percentile, milliseconds (rtt probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_p99_ms: Option<f64>,
+    /// Rate `from` -> `to`, Mbit/s (throughput probe, as `to` received it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_mbit_s: Option<f64>,
+    /// Rate `to` -> `from`, Mbit/s (throughput probe, as `from` received it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_mbit_s: Option<f64>,
+    /// Faster direction over the slower one, when both were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asymmetry_ratio: Option<f64>,
+    /// Why a probe on this pair failed, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The matrix: one entry per (host, peer) the reports measured, sorted.
+pub fn paths(inputs: &[Input]) -> Vec<PathEntry> {
+    let mut out: Vec<PathEntry> = Vec::new();
+    for input in inputs {
+        let from = name_of(input);
+        for r in &input.report.net {
+            let to = resolve(&r.peer, inputs);
+            if to == from {
+                // Its own agent (a fleet-wide peer list): the loopback path.
+                continue;
+            }
+            let entry = match out.iter_mut().position(|p| p.from == from && p.to == to) {
+                Some(i) => &mut out[i],
+                None => {
+                    out.push(PathEntry::new(&from, &to));
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            entry.add(r);
+        }
+    }
+    out.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+    out
+}
+
+impl PathEntry {
+    fn new(from: &str, to: &str) -> PathEntry {
+        PathEntry {
+            from: from.to_string(),
+            to: to.to_string(),
+            rtt_p50_ms: None,
+            rtt_p99_ms: None,
+            upload_mbit_s: None,
+            download_mbit_s: None,
+            asymmetry_ratio: None,
+            error: None,
+        }
+    }
+
+    /// Takes in one net result of this pair.
+    fn add(&mut self, r: &NetResult) {
+        if let Some(e) = &r.error {
+            self.error = Some(format!("{}: {e}", r.probe.as_str()));
+        }
+        match r.probe {
+            NetProbeKind::Rtt => {
+                self.rtt_p50_ms = r.latency_us.as_ref().map(|l| l.p50 / 1e3);
+                self.rtt_p99_ms = r.latency_us.as_ref().map(|l| l.p99 / 1e3);
+            }
+            NetProbeKind::Throughput => {
+                self.upload_mbit_s = r.upload_mbit_s;
+                self.download_mbit_s = r.download_mbit_s;
+                self.asymmetry_ratio = match (r.upload_mbit_s, r.download_mbit_s) {
+                    (Some(u), Some(d)) if u > 0.0 && d > 0.0 => Some(u.max(d) / u.min(d)),
+                    _ => None,
+                };
+            }
+            NetProbeKind::LoadedRtt => {}
+        }
+    }
+}
+
+/// The host a peer `ADDR:PORT` (or `NAME:PORT`) is: the merged report
+/// whose addresses hold ADDR, or whose hostname is NAME.
+fn resolve(peer: &str, inputs: &[Input]) -> String {
+    let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: Option<std::net::IpAddr> = host.parse().ok();
+    inputs
+        .iter()
+        .find(|i| match ip {
+            Some(ip) => i.report.host.addresses.contains(&ip),
+            None => i.report.host.hostname == host,
+        })
+        .map_or_else(|| peer.to_string(), name_of)
+}

@@ -1,0 +1,351 @@
+//! Fleets: many hosts' reports merged into one (`etcd-doctor merge`).
+//!
+//! Qualifying one host answers "is this disk fast enough"; an operator with
+//! five control-plane nodes (or forty) asks "which one is the outlier" and
+//! "which path between them is slow". Each report already says which host
+//! wrote it (hostname, its addresses) and which peers it measured (the net
+//! results' `peer`), so the merged view needs no other input: per host and
+//! probe the key percentiles with the fleet median, the all-pairs RTT and
+//! throughput matrix, the fleet rules' findings ([`crate::rules::fleet`])
+//! and one verdict.
+//!
+//! Input problems (a document that is not a report, another schema
+//! version, the same host twice, a cut-off stream) become notes in the
+//! fleet report; only when no report at all can be merged is it an error.
+
+pub mod matrix;
+pub mod stream;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::report::{Report, SCHEMA_VERSION};
+use crate::rules::{self, Finding, Profile, Verdict};
+pub use matrix::PathEntry;
+
+/// Where reports are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A report file (it may hold several concatenated documents).
+    File(PathBuf),
+    /// Standard input: concatenated documents, as `kubectl logs` prints them.
+    Stdin,
+}
+
+/// One report taken into the merge, and what it was called.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// `FILE`, `FILE#2` (second document of a file) or `stdin#3`.
+    pub origin: String,
+    /// The report.
+    pub report: Report,
+}
+
+/// Nothing could be merged.
+#[derive(Debug, Error)]
+#[error("no report could be merged: {}", notes.join("; "))]
+pub struct NothingToMerge {
+    /// Why each input was left out.
+    pub notes: Vec<String>,
+}
+
+/// One host of the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetHost {
+    /// The name the fleet report uses: the hostname, with its first
+    /// address appended when two hosts share a hostname.
+    pub name: String,
+    /// Where its report came from.
+    pub origin: String,
+    /// The command that wrote the report, e.g. `qualify`.
+    pub command: String,
+    /// The host's addresses as its report recorded them.
+    #[serde(default)]
+    pub addresses: Vec<std::net::IpAddr>,
+    /// The host report's own verdict.
+    pub verdict: Verdict,
+    /// Ids of the host report's warn and fail findings.
+    #[serde(default)]
+    pub findings: Vec<String>,
+}
+
+/// One host's percentiles of one disk probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostLatency {
+    /// The host ([`FleetHost::name`]).
+    pub host: String,
+    /// Median latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th-percentile latency, milliseconds.
+    pub p99_ms: f64,
+}
+
+/// One disk probe across the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskRow {
+    /// The probe, e.g. `fsync`.
+    pub probe: String,
+    /// Each host that ran it.
+    pub hosts: Vec<HostLatency>,
+    /// Median over the hosts of their p50, milliseconds.
+    pub fleet_p50_ms: f64,
+    /// Median over the hosts of their p99, milliseconds.
+    pub fleet_p99_ms: f64,
+}
+
+/// Everything `merge` produced (the fleet JSON contract).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetReport {
+    /// Schema version of the host reports merged ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// etcd-doctor version that merged them.
+    pub tool_version: String,
+    /// Always `merge`.
+    pub command: String,
+    /// The profile the fleet rules used.
+    pub profile: String,
+    /// The hosts, by name.
+    pub hosts: Vec<FleetHost>,
+    /// Disk percentiles per probe, per host, with the fleet median.
+    #[serde(default)]
+    pub disk: Vec<DiskRow>,
+    /// Every measured ordered pair of hosts (the all-pairs matrix).
+    #[serde(default)]
+    pub paths: Vec<PathEntry>,
+    /// The fleet rules' findings, most severe first.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// Input problems that did not stop the merge.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Worst of the host verdicts and the fleet findings.
+    pub verdict: Verdict,
+}
+
+/// Reads every source: each report found, and notes on what was skipped.
+pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Vec<String>)> {
+    let mut inputs = Vec::new();
+    let mut notes = Vec::new();
+    for source in sources {
+        let (name, bytes) = read_source(source)?;
+        let docs = stream::documents(&bytes);
+        if docs.skipped_lines > 0 {
+            notes.push(format!(
+                "{name}: skipped {} line(s) that were not JSON",
+                docs.skipped_lines
+            ));
+        }
+        if let Some(at) = docs.truncated_at {
+            notes.push(format!(
+                "{name}: document at byte {at} is cut off: left out"
+            ));
+        }
+        let several = docs.values.len() > 1;
+        for (i, (_, value)) in docs.values.into_iter().enumerate() {
+            let origin = if several || matches!(source, Source::Stdin) {
+                format!("{name}#{}", i + 1)
+            } else {
+                name.clone()
+            };
+            match to_report(value) {
+                Ok(report) => inputs.push(Input { origin, report }),
+                Err(why) => notes.push(format!("{origin}: {why}: left out")),
+            }
+        }
+    }
+    Ok((inputs, notes))
+}
+
+fn read_source(source: &Source) -> Result<(String, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    let name = match source {
+        Source::File(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            read_bounded(file, &mut bytes, path)?;
+            path.display().to_string()
+        }
+        Source::Stdin => {
+            read_bounded(std::io::stdin().lock(), &mut bytes, Path::new("-"))?;
+            "stdin".to_string()
+        }
+    };
+    Ok((name, bytes))
+}
+
+fn read_bounded(r: impl Read, bytes: &mut Vec<u8>, path: &Path) -> Result<()> {
+    r.take(stream::MAX_INPUT_BYTES + 1)
+        .read_to_end(bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= stream::MAX_INPUT_BYTES,
+        "{}: larger than {} bytes",
+        path.display(),
+        stream::MAX_INPUT_BYTES
+    );
+    Ok(())
+}
+
+/// A JSON document as a host report of this schema, or why it is not one.
+fn to_report(value: serde_json::Value) -> Result<Report, String> {
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        None => return Err("not an etcd-doctor report (no schema_version)".into()),
+        Some(v) if v != u64::from(SCHEMA_VERSION) => {
+            return Err(format!(
+                "schema_version {v}, this etcd-doctor reads {SCHEMA_VERSION}"
+            ))
+        }
+        Some(_) => {}
+    }
+    if value.get("command").and_then(|c| c.as_str()) == Some("merge") {
+        return Err("a fleet report, not a host report".into());
+    }
+    serde_json::from_value(value).map_err(|e| format!("not an etcd-doctor report ({e})"))
+}
+
+/// Merges host reports into the fleet report judged with `profile`.
+pub fn merge(
+    inputs: Vec<Input>,
+    mut notes: Vec<String>,
+    profile: &Profile,
+) -> Result<FleetReport, NothingToMerge> {
+    let inputs = dedup(inputs, &mut notes);
+    if inputs.is_empty() {
+        if notes.is_empty() {
+            notes.push("no JSON documents in the input".into());
+        }
+        return Err(NothingToMerge { notes });
+    }
+    let hosts: Vec<FleetHost> = inputs.iter().map(fleet_host).collect();
+    let disk = disk_rows(&inputs);
+    let paths = matrix::paths(&inputs);
+    let findings = rules::fleet::evaluate(&disk, &paths, profile);
+    let worst_host = hosts.iter().map(|h| h.verdict).max();
+    let verdict = Verdict::from_findings(&findings).max(worst_host.unwrap_or(Verdict::Pass));
+    Ok(FleetReport {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: "merge".into(),
+        profile: profile.name.clone(),
+        hosts,
+        disk,
+        paths,
+        findings,
+        notes,
+        verdict,
+    })
+}
+
+/// The name each input's host goes by: its hostname (which [`dedup`]
+/// has made `hostname/ADDR` where two hosts share one).
+fn name_of(input: &Input) -> String {
+    input.report.host.hostname.clone()
+}
+
+/// Drops repeated hosts (same hostname and a shared address, or no
+/// addresses: a report given twice, a Job that ran twice) keeping the
+/// first, and renames hosts that share a hostname but not an address.
+fn dedup(inputs: Vec<Input>, notes: &mut Vec<String>) -> Vec<Input> {
+    let mut kept: Vec<Input> = Vec::new();
+    for input in inputs {
+        let same = |k: &Input| {
+            name_of(k) == name_of(&input)
+                && (k.report.host.addresses.is_empty()
+                    || k.report
+                        .host
+                        .addresses
+                        .iter()
+                        .any(|a| input.report.host.addresses.contains(a)))
+        };
+        if let Some(first) = kept.iter().find(|k| same(k)) {
+            notes.push(format!(
+                "{}: host {:?} already merged from {}: left out",
+                input.origin,
+                name_of(&input),
+                first.origin
+            ));
+            continue;
+        }
+        kept.push(input);
+    }
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for k in &kept {
+        *count.entry(name_of(k)).or_default() += 1;
+    }
+    for k in &mut kept {
+        if count[&name_of(k)] > 1 {
+            if let Some(addr) = k.report.host.addresses.first() {
+                k.report.host.hostname = format!("{}/{addr}", k.report.host.hostname);
+            }
+        }
+    }
+    kept.sort_by_key(name_of);
+    kept
+}
+
+fn fleet_host(input: &Input) -> FleetHost {
+    let r = &input.report;
+    FleetHost {
+        name: name_of(input),
+        origin: input.origin.clone(),
+        command: r.command.clone(),
+        addresses: r.host.addresses.clone(),
+        verdict: r.verdict,
+        findings: r
+            .findings
+            .iter()
+            .filter(|f| f.severity > rules::Severity::Info)
+            .map(|f| f.id.as_str().to_string())
+            .collect(),
+    }
+}
+
+/// Per disk probe, each host's p50/p99 and the fleet medians.
+fn disk_rows(inputs: &[Input]) -> Vec<DiskRow> {
+    let mut by_probe: BTreeMap<&str, Vec<HostLatency>> = BTreeMap::new();
+    for input in inputs {
+        for d in &input.report.disk {
+            by_probe
+                .entry(d.probe.as_str())
+                .or_default()
+                .push(HostLatency {
+                    host: name_of(input),
+                    p50_ms: d.latency_us.p50 / 1e3,
+                    p99_ms: d.latency_us.p99 / 1e3,
+                });
+        }
+    }
+    by_probe
+        .into_iter()
+        .map(|(probe, hosts)| DiskRow {
+            probe: probe.to_string(),
+            fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)),
+            fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)),
+            hosts,
+        })
+        .collect()
+}
+
+/// Median of finite values (mean of the middle two for an even count; 0
+/// for none).
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests;

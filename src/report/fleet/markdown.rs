@@ -1,0 +1,24 @@
+//! Markdown renderer of the fleet report (fits a CI job summary).
+
+use std::io::{self, Write};
+
+use super::{grids, headline, sections};
+use crate::fleet::FleetReport;
+use crate::report::markdown::{write_findings, write_sections};
+
+/// Writes `report` as Markdown, the matrices as pipe-table grids.
+pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "# {}\n", headline(report))?;
+    write_sections(&sections(report), w)?;
+    for (grid, _) in grids(&report.paths) {
+        writeln!(w, "## {}\n", grid.title)?;
+        writeln!(w, "| from \\\\ to | {} |", grid.hosts.join(" | "))?;
+        writeln!(w, "|---|{}", "---|".repeat(grid.hosts.len()))?;
+        for (host, cells) in grid.hosts.iter().zip(&grid.cells) {
+            writeln!(w, "| {host} | {} |", cells.join(" | "))?;
+        }
+        writeln!(w)?;
+    }
+    writeln!(w, "## Fleet findings\n")?;
+    write_findings(&report.findings, w)
+}

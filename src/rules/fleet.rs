@@ -1,0 +1,229 @@
+//! Fleet rules: outliers among hosts and paths of a merged fleet report.
+//!
+//! - `fleet.disk-outlier`: a host whose disk probe p99 is more than
+//!   [`FleetThresholds::outlier_ratio`] times the fleet median of that
+//!   probe AND above the profile's own warn level for it. Both: a host three
+//!   times slower than fast siblings may still be fast (no finding), and a
+//!   slow fleet is every host's own finding, not an outlier.
+//! - `fleet.path-outlier`: a link (both directions of a host pair) whose
+//!   RTT p99 is more than the ratio times the fleet median over all
+//!   measured paths AND at the RTT warn level of the net rules; the
+//!   summary says when its throughput is asymmetric.
+//!
+//! Pure functions of the merged rows and the profile.
+
+use serde::{Deserialize, Serialize};
+
+use super::finding::{Evidence, Finding, FindingId, Severity};
+use super::profile::{check_keys, BadKey, Bound};
+use super::Profile;
+use crate::fleet::{median, DiskRow, PathEntry};
+use crate::measure::round2;
+
+/// Thresholds of the fleet rules (`[fleet]` in a profile).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetThresholds {
+    /// A host's (or path's) p99 over the fleet median above which it is an
+    /// outlier. 3: well past the run-to-run spread of one healthy disk's
+    /// or link's p99 (under 2x between our own repeated qualify runs), and
+    /// the "3x the median" rule of thumb of fleet latency monitoring.
+    pub outlier_ratio: f64,
+    /// Fewest hosts (disk) or paths (net) a median is taken over before
+    /// outliers are judged. 3: with two, neither is "the odd one out".
+    pub min_members: u64,
+    /// Faster over slower direction of a path's throughput from which it
+    /// is called asymmetric. 2: a duplex mismatch or a one-sided shaper
+    /// halves one direction; TCP noise does not.
+    pub asymmetry_ratio: f64,
+}
+
+impl Default for FleetThresholds {
+    fn default() -> Self {
+        FleetThresholds {
+            outlier_ratio: 3.0,
+            min_members: 3,
+            asymmetry_ratio: 2.0,
+        }
+    }
+}
+
+impl FleetThresholds {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        check_keys(
+            "fleet",
+            &[
+                ("outlier_ratio", self.outlier_ratio, Bound::AtMost(1000.0)),
+                ("min_members", self.min_members as f64, Bound::AtMost(1e6)),
+                (
+                    "asymmetry_ratio",
+                    self.asymmetry_ratio,
+                    Bound::AtMost(1000.0),
+                ),
+            ],
+        )
+    }
+}
+
+/// Runs the fleet rules: findings, most severe first.
+pub fn evaluate(disk: &[DiskRow], paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = disk
+        .iter()
+        .flat_map(|row| disk_outliers(row, profile))
+        .collect();
+    findings.extend(path_outliers(paths, profile));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.summary.cmp(&b.summary)));
+    findings
+}
+
+/// The profile's warn level for a disk probe's p99, ms.
+fn disk_warn_ms(probe: &str, profile: &Profile) -> f64 {
+    match probe {
+        "backend" => profile.disk.backend_commit_p99_warn_ms,
+        _ => profile.disk.wal_fsync_p99_warn_ms,
+    }
+}
+
+/// `fleet.disk-outlier` for each host of one probe's row.
+pub fn disk_outliers(row: &DiskRow, profile: &Profile) -> Vec<Finding> {
+    let t = &profile.fleet;
+    if (row.hosts.len() as u64) < t.min_members {
+        return Vec::new();
+    }
+    let floor = disk_warn_ms(&row.probe, profile);
+    let limit = (row.fleet_p99_ms * t.outlier_ratio).max(floor);
+    row.hosts
+        .iter()
+        .filter(|h| h.p99_ms > limit)
+        .map(|h| Finding {
+            id: FindingId::FleetDiskOutlier,
+            severity: Severity::Warn,
+            summary: format!(
+                "host {}: {} p99 {} ms is {}x the fleet median {} ms",
+                h.host,
+                row.probe,
+                round2(h.p99_ms),
+                round2(h.p99_ms / row.fleet_p99_ms.max(1e-6)),
+                round2(row.fleet_p99_ms)
+            ),
+            evidence: vec![
+                evidence(format!("{} p99 on {}", row.probe, h.host), h.p99_ms, limit),
+                evidence(format!("{} p99 fleet median", row.probe), row.fleet_p99_ms, floor),
+            ],
+            recommendation: format!(
+                "Host {} has the slow disk of this fleet: check that its etcd data dir is on the same \
+                 class of device as the others' (SSD/NVMe, not a shared or burst-credit volume), that \
+                 nothing else writes to it, and run `etcd-doctor qualify` there again; replace the \
+                 volume before it becomes the member that stalls the cluster's commits.",
+                h.host
+            ),
+            commands: vec![format!(
+                "etcd-doctor qualify --dir /var/lib/etcd --probe fsync,wal  # on {}",
+                h.host
+            )],
+        })
+        .collect()
+}
+
+/// A link: the two hosts of a path, in name order.
+fn link(p: &PathEntry) -> (&str, &str) {
+    if p.from <= p.to {
+        (&p.from, &p.to)
+    } else {
+        (&p.to, &p.from)
+    }
+}
+
+/// `fleet.path-outlier` for each link whose RTT p99 stands out.
+pub fn path_outliers(paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
+    let t = &profile.fleet;
+    let measured: Vec<&PathEntry> = paths.iter().filter(|p| p.rtt_p99_ms.is_some()).collect();
+    if (measured.len() as u64) < t.min_members {
+        return Vec::new();
+    }
+    let fleet = median(measured.iter().filter_map(|p| p.rtt_p99_ms));
+    let floor = profile.net.heartbeat_interval_ms * profile.net.rtt_warn_heartbeat_ratio;
+    let limit = (fleet * t.outlier_ratio).max(floor);
+    let mut links: Vec<(&str, &str)> = measured
+        .iter()
+        .filter(|p| p.rtt_p99_ms.is_some_and(|r| r > limit))
+        .map(|p| link(p))
+        .collect();
+    links.sort();
+    links.dedup();
+    links
+        .into_iter()
+        .map(|(a, b)| path_finding(a, b, paths, fleet, limit, t))
+        .collect()
+}
+
+fn path_finding(
+    a: &str,
+    b: &str,
+    paths: &[PathEntry],
+    fleet: f64,
+    limit: f64,
+    t: &super::fleet::FleetThresholds,
+) -> Finding {
+    let both: Vec<&PathEntry> = paths.iter().filter(|p| link(p) == (a, b)).collect();
+    let worst = both.iter().filter_map(|p| p.rtt_p99_ms).fold(0.0, f64::max);
+    let asymmetric: Vec<String> = both
+        .iter()
+        .filter(|p| p.asymmetry_ratio.is_some_and(|r| r >= t.asymmetry_ratio))
+        .map(|p| {
+            format!(
+                "{} -> {} {} Mbit/s but {} -> {} {} Mbit/s",
+                p.from,
+                p.to,
+                round2(p.upload_mbit_s.unwrap_or_default()),
+                p.to,
+                p.from,
+                round2(p.download_mbit_s.unwrap_or_default())
+            )
+        })
+        .collect();
+    let mut summary = format!(
+        "path {a} <-> {b}: RTT p99 {} ms is {}x the fleet median {} ms",
+        round2(worst),
+        round2(worst / fleet.max(1e-6)),
+        round2(fleet)
+    );
+    if !asymmetric.is_empty() {
+        summary.push_str(&format!("; asymmetric: {}", asymmetric.join("; ")));
+    }
+    Finding {
+        id: FindingId::FleetPathOutlier,
+        severity: Severity::Warn,
+        summary,
+        evidence: both
+            .iter()
+            .filter_map(|p| {
+                let rtt = p.rtt_p99_ms?;
+                Some(evidence(format!("RTT p99 {} -> {}", p.from, p.to), rtt, limit))
+            })
+            .collect(),
+        recommendation: format!(
+            "The path between {a} and {b} is the slow one of this fleet: something on it queues \
+             (a shaper, a saturated uplink, a bulk flow sharing the NIC). Trace it (`mtr`), check \
+             both hosts' NIC and switch-port counters and keep bulk traffic off etcd's peer path; \
+             a leader on either host waits for it on every commit."
+        ),
+        commands: vec![
+            format!("mtr -rwc 100 {b}  # on {a}"),
+            format!("etcd-doctor net --peers {b}:7480 --probe rtt,throughput  # on {a}, with `etcd-doctor agent --listen {b}:7480` on {b}"),
+        ],
+    }
+}
+
+fn evidence(metric: String, observed: f64, threshold: f64) -> Evidence {
+    Evidence {
+        metric,
+        observed: round2(observed),
+        threshold: round2(threshold),
+        unit: "ms".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! deploy/kubernetes: the kustomize base renders with `kubectl kustomize`,
+//! every object validates (strict) against the Kubernetes schemas bundled
+//! by `kubernetes-validate` (offline), the `images:` entry reaches every
+//! container, and every container's arguments, with the `$(VAR)`s
+//! Kubernetes expands filled in, are accepted by etcd-doctor's own parser.
+
+use std::path::Path;
+use std::process::Command;
+
+use clap::Parser;
+use serde::Deserialize;
+use serde_json::Value;
+
+const BASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/kubernetes");
+
+fn rendered() -> Vec<Value> {
+    let out = Command::new("kubectl")
+        .args(["kustomize", BASE])
+        .output()
+        .expect("kubectl (scripts/install-test-deps installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    yaml_serde::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .collect()
+}
+
+/// The pod spec of a workload (Job, CronJob, DaemonSet), if `o` is one.
+fn pod_spec(o: &Value) -> Option<&Value> {
+    match o["kind"].as_str()? {
+        "CronJob" => Some(&o["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        "Job" | "DaemonSet" => Some(&o["spec"]["template"]["spec"]),
+        _ => None,
+    }
+}
+
+/// Every container spec of the workloads, with the object's kind and name.
+fn containers(objects: &[Value]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for o in objects {
+        let kind = o["kind"].as_str().unwrap_or_default();
+        let Some(pod) = pod_spec(o) else { continue };
+        for c in pod["containers"].as_array().unwrap() {
+            out.push((format!("{kind}/{}", o["metadata"]["name"]), c.clone()));
+        }
+    }
+    out
+}
+
+/// Example values for the variables the manifests expand.
+fn expand(arg: &str) -> String {
+    arg.replace("$(PEERS)", "10.0.0.12:7480,10.0.0.13:7480")
+        .replace("$(TOKEN)", "secret")
+        .replace("$(NODE_IP)", "10.0.0.11")
+}
+
+#[test]
+fn the_base_renders_and_validates_against_the_kubernetes_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rendered.yaml");
+    let out = Command::new("kubectl")
+        .args(["kustomize", BASE, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--kubernetes-version", "1.33.0"])
+        .arg(&file)
+        .output()
+        .expect("kubernetes-validate (scripts/install-test-deps installs it)");
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(log.matches(" passed ").count(), 7, "{log}");
+}
+
+#[test]
+fn every_container_runs_the_configured_image_with_arguments_the_binary_accepts() {
+    let objects = rendered();
+    let all = containers(&objects);
+    let kinds: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(all.len(), 4, "{kinds:?}");
+    for (what, c) in &all {
+        assert_eq!(
+            c["image"], "registry.example.com/etcd-doctor:0.1.0",
+            "{what}"
+        );
+        let args: Vec<String> = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| expand(a.as_str().unwrap()))
+            .collect();
+        let argv = std::iter::once("etcd-doctor".to_string()).chain(args.iter().cloned());
+        if let Err(e) = etcd_doctor::cli::Cli::try_parse_from(argv) {
+            panic!("{what}: {args:?} rejected: {e}");
+        }
+    }
+}
+
+#[test]
+fn workloads_stay_on_control_plane_nodes_with_bounded_resources() {
+    for o in rendered() {
+        let kind = o["kind"].as_str().unwrap_or_default();
+        let Some(pod) = pod_spec(&o) else { continue };
+        let name = &o["metadata"]["name"];
+        assert_eq!(pod["hostNetwork"], true, "{name}");
+        assert!(
+            pod["nodeSelector"]
+                .get("node-role.kubernetes.io/control-plane")
+                .is_some(),
+            "{name}"
+        );
+        assert!(
+            pod["tolerations"].to_string().contains("control-plane"),
+            "{name}"
+        );
+        for c in pod["containers"].as_array().unwrap() {
+            assert!(c["resources"]["limits"]["memory"].is_string(), "{name}");
+            assert!(c["resources"]["limits"]["cpu"].is_string(), "{name}");
+        }
+        if kind == "Job" && name == "etcd-doctor-diagnose" {
+            for m in pod["containers"][0]["volumeMounts"].as_array().unwrap() {
+                assert_eq!(m["readOnly"], true, "{m}");
+            }
+        }
+    }
+    assert!(Path::new(BASE).join("Dockerfile").exists());
+}
