@@ -6,7 +6,9 @@
 //! the unthrottled disk passes without a stall finding; 300 ms hangs every
 //! 2 s warn with `disk.fsync-stall`, a longest stall near 300 ms and a
 //! period near 2 s; 700 ms hangs every 2.5 s fail, seen by the flat-out
-//! fsync probe as well as the paced one. About 45 s in all.
+//! fsync probe as well as the paced one. `compare` of the 300 ms run
+//! against the longer steady baseline regresses on the stall rate. About
+//! 55 s in all.
 
 mod support;
 
@@ -50,6 +52,36 @@ fn probe(r: &Report, kind: DiskProbeKind) -> &DiskResult {
     r.disk.iter().find(|d| d.probe == kind).expect("probe ran")
 }
 
+/// `compare` of `current` against `baseline` (written as JSON files) exits
+/// 1 with a regressed stall-rate row for the paced probe.
+fn stalls_regress(baseline: &Report, current: &Report) {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, c) = (dir.path().join("base.json"), dir.path().join("cur.json"));
+    std::fs::write(&b, serde_json::to_vec(baseline).unwrap()).unwrap();
+    std::fs::write(&c, serde_json::to_vec(current).unwrap()).unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("etcd-doctor"))
+        .args(["compare", "-w", "json"])
+        .args([&b, &c])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let paced = json["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["subject"] == "disk paced (sync)")
+        .expect("paced probe compared");
+    let row = paced["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"].as_str().unwrap().starts_with("stalls"))
+        .expect("stall-rate row");
+    assert_eq!(row["status"], "regression", "{row}");
+    assert_eq!(out.status.code(), Some(1), "{json}");
+}
+
 fn in_range(what: &str, v: f64, lo: f64, hi: f64) {
     assert!((lo..=hi).contains(&v), "{what} {v} not in {lo}..={hi}");
 }
@@ -62,8 +94,10 @@ fn periodic_hangs_warn_or_fail_with_disk_fsync_stall_and_a_steady_disk_passes() 
     let disk = ram_disk().expect("loop disk set-up");
     let paced = ["--probe", "paced", "--min-span", "10"];
 
-    // Baseline: the same disk without hangs.
-    let (_, steady) = qualify(&disk, &paced);
+    // Baseline: the same disk without hangs, observed twice as long (a CI
+    // baseline that has seen a clean disk for longer gives the stall-rate
+    // test its evidence).
+    let (_, steady) = qualify(&disk, &["--probe", "paced", "--min-span", "20"]);
     let p = probe(&steady, DiskProbeKind::Paced);
     assert!(p.duration_s >= 10.0, "observed {} s", p.duration_s);
     assert!(stall_finding(&steady).is_none(), "{:?}", steady.findings);
@@ -83,6 +117,7 @@ fn periodic_hangs_warn_or_fail_with_disk_fsync_stall_and_a_steady_disk_passes() 
     in_range("stall events", s.events_count as f64, 3.0, 5.0);
     in_range("stall period s", s.period_s.expect("periodic"), 1.8, 2.2);
     assert!(s.ops_over_heartbeat >= 3 * 10, "{s:?}");
+    stalls_regress(&steady, &short);
 
     // 700 ms hangs every 2.5 s, probed flat out too.
     let (code, long) = {

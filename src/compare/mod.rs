@@ -10,6 +10,7 @@
 
 mod load;
 pub mod noise;
+pub mod stalls;
 pub mod stats;
 
 use anyhow::{Context, Result};
@@ -36,7 +37,10 @@ pub const METHOD: &str = "A metric regresses when it is worse by more than the a
     of the block statistics, variance inflated for lag-1 autocorrelation; 8 blocks and 10 samples above \
     the percentile needed), and as one run cannot measure the between-run spread, a spread of 0.15 (log \
     units) is assumed (--strict does not accept that). FLOOR is the smallest worsening that would have been \
-    called. KS is the Kolmogorov-Smirnov D of the pooled distributions, for context.";
+    called. Disk stalls (operations over the heartbeat interval, merged into events) are compared as a rate \
+    per minute of observed disk time: the events of all runs as a Poisson process, judged by the exact \
+    conditional binomial test of the current side's share of all events. KS is the Kolmogorov-Smirnov D of \
+    the pooled distributions, for context.";
 
 /// What `compare` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,6 +165,13 @@ fn runs(report: &Report) -> impl Iterator<Item = (String, RunFacts<'_>)> {
             histogram: Some(&r.latency_histogram),
             rate: Some(("IOPS", "ops/s", r.iops)),
             timeline: &r.timeline,
+            // A ledger written by a probe always has a positive level;
+            // reports from before stalls were counted have none.
+            stalls: (r.stalls.heartbeat_ms > 0.0).then_some(stalls::StallFacts {
+                events: r.stalls.events_count,
+                observed_s: r.duration_s,
+                heartbeat_ms: r.stalls.heartbeat_ms,
+            }),
         };
         (subject, facts)
     });
@@ -175,10 +186,30 @@ fn runs(report: &Report) -> impl Iterator<Item = (String, RunFacts<'_>)> {
             histogram: r.latency_histogram.as_ref(),
             rate: r.throughput_mbit_s.map(|t| ("throughput", "Mbit/s", t)),
             timeline: &r.timeline,
+            stalls: None,
         };
         (subject, facts)
     });
-    disk.chain(net)
+    // A load run: one subject per operation kind and one for all of them
+    // (per-member rows are keyed by client URL, which changes between CI
+    // clusters, so they are not matched). Only the run-wide timeline exists.
+    let load = report.load.iter().flat_map(|l| {
+        std::iter::once(&l.all).chain(&l.ops).map(|o| {
+            let facts = RunFacts {
+                latency: Some(&o.latency_us),
+                histogram: Some(&o.latency_histogram),
+                rate: Some(("throughput", "ops/s", o.achieved_ops_s)),
+                timeline: if std::ptr::eq(o, &l.all) {
+                    &l.timeline
+                } else {
+                    &[]
+                },
+                stalls: None,
+            };
+            (format!("load {}", o.name), facts)
+        })
+    });
+    disk.chain(net).chain(load)
 }
 
 /// Compares the `current` reports with the `baseline` reports.
@@ -250,6 +281,8 @@ fn compare_subject(
         let value = |r: &RunFacts| r.rate.map(|(_, _, v)| v);
         rows.push(row(label, unit, Metric::Rate, b, c, value, plan));
     }
+    let ledger = |runs: &[RunFacts]| runs.iter().map(|r| r.stalls).collect::<Vec<_>>();
+    rows.extend(stalls::row(&ledger(b), &ledger(c), plan));
     Ok(Subject {
         subject: name.to_string(),
         ks: match (pooled(b, name)?, pooled(c, name)?) {

@@ -48,6 +48,8 @@ pub struct RunFacts<'a> {
     pub rate: Option<(&'static str, &'static str, f64)>,
     /// Latency per interval.
     pub timeline: &'a [TimelinePoint],
+    /// Stall events and observed time, when the probe kept a stall ledger.
+    pub stalls: Option<super::stalls::StallFacts>,
 }
 
 /// What is compared: a latency percentile (higher is worse) or the rate.
@@ -120,6 +122,9 @@ pub enum Model {
     /// corrected), with the between-run spread assumed
     /// ([`ASSUMED_RUN_SPREAD`]).
     WithinRunBlocks,
+    /// Stall events of all runs as a Poisson process over the observed
+    /// time: the exact conditional (binomial) test of two rates.
+    EventCounts,
     /// Nothing to measure noise with.
     None,
 }
@@ -278,6 +283,7 @@ mod tests {
             histogram: None,
             rate: Some(("IOPS", "ops/s", 1000.0)),
             timeline: t,
+            stalls: None,
         }
     }
 

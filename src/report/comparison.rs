@@ -81,6 +81,10 @@ fn evidence(n: &Noise) -> String {
             "{} vs {} blocks, run spread assumed",
             n.baseline_blocks, n.current_blocks
         ),
+        Model::EventCounts => format!(
+            "events of {} vs {} runs, Poisson",
+            n.baseline_runs, n.current_runs
+        ),
         Model::None => "none".to_string(),
     };
     match &n.shortfall {
