@@ -208,7 +208,9 @@ async fn delete_prefix(
     Ok((deleted, revision))
 }
 
-/// Stops the run on SIGINT or SIGTERM; the signal's name is kept.
+/// Stops the run on SIGINT, SIGTERM or SIGHUP; the signal's name is kept.
+/// Only seen inside a [`crate::interrupt::Cooperate`] section: outside
+/// one, the process-wide handler ends the process at once.
 fn stop_on_signals(
     stop: watch::Sender<bool>,
     caught: Arc<Mutex<Option<String>>>,
@@ -216,10 +218,12 @@ fn stop_on_signals(
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         let name = tokio::select! {
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
         };
         *caught
             .lock()
@@ -248,6 +252,9 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
         }
         .into());
     }
+    // From the first write until the prefix is deleted, a signal stops the
+    // run and leaves the deletion to it instead of ending the process.
+    let _cooperate = crate::interrupt::Cooperate::enter();
     let (stop_tx, stop_rx) = watch::channel(false);
     let caught = Arc::new(Mutex::new(None));
     stop_on_signals(stop_tx, caught.clone())?;
