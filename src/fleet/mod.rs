@@ -24,6 +24,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::compare::OLDEST_SCHEMA_VERSION;
 use crate::report::{Report, SCHEMA_VERSION};
 use crate::rules::{self, Finding, Profile, Verdict};
 pub use matrix::PathEntry;
@@ -191,13 +192,15 @@ fn read_bounded(r: impl Read, bytes: &mut Vec<u8>, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A JSON document as a host report of this schema, or why it is not one.
+/// A JSON document as a host report of a schema this version reads (the
+/// same range as `compare`), or why it is not one.
 fn to_report(value: serde_json::Value) -> Result<Report, String> {
+    let readable = u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION);
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         None => return Err("not an etcd-doctor report (no schema_version)".into()),
-        Some(v) if v != u64::from(SCHEMA_VERSION) => {
+        Some(v) if !readable.contains(&v) => {
             return Err(format!(
-                "schema_version {v}, this etcd-doctor reads {SCHEMA_VERSION}"
+                "schema_version {v}, this etcd-doctor reads {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}"
             ))
         }
         Some(_) => {}
