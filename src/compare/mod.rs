@@ -366,7 +366,7 @@ fn worse_by_pct(value: f64, reference: f64) -> f64 {
 /// evidence (under `--strict`: a measured between-run spread), a p-value
 /// below [`ALPHA`] and a worsening above the noise floor.
 fn status(worse_by_pct: f64, noise: &Noise, plan: &ComparePlan) -> Status {
-    let beyond_floor = noise.floor_pct.is_some_and(|f| worse_by_pct > f);
+    let beyond_floor = noise.floor_pct.is_some_and(|f| worse_by_pct >= f);
     if worse_by_pct <= plan.max_regression_pct {
         Status::Ok
     } else if !noise.enough || (plan.strict && noise.assumed_run_spread.is_some()) {
