@@ -57,7 +57,11 @@ fn qualify_flags_a_saturated_link_with_the_nic_split_and_not_an_idle_one() {
     if !support::privileged("qualify_flags_a_saturated_link") {
         return;
     }
-    let (out, shaped) = qualify(Some(20));
+    let Some((out, shaped)) =
+        support::measured_without_steal("qualify on a shaped link", 3, || qualify(Some(20)))
+    else {
+        return;
+    };
     assert_ne!(
         out.status.code(),
         Some(2),
@@ -82,7 +86,13 @@ fn qualify_flags_a_saturated_link_with_the_nic_split_and_not_an_idle_one() {
         f.recommendation
     );
 
-    let (out, idle) = qualify(None);
+    // The idle link must raise no NIC finding; a run while the hypervisor
+    // steals the CPU inflates RTT under our own load, so measure again.
+    let Some((out, idle)) =
+        support::measured_without_steal("qualify on an idle link", 3, || qualify(None))
+    else {
+        return;
+    };
     assert_ne!(
         out.status.code(),
         Some(2),

@@ -77,3 +77,58 @@ pub fn fails_with(out: &Output, needles: &[&str]) {
         assert!(stderr.contains(n), "{stderr:?} lacks {n:?}");
     }
 }
+
+/// CPU time the hypervisor took from this VM (steal) while `f` ran, as a
+/// percentage of all CPU time, from /proc/stat's `cpu` line.
+pub fn with_steal<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    fn read() -> (u64, u64) {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        (
+            fields.iter().take(8).sum(),
+            fields.get(7).copied().unwrap_or(0),
+        )
+    }
+    let (total0, steal0) = read();
+    let out = f();
+    let (total1, steal1) = read();
+    let pct =
+        100.0 * steal1.saturating_sub(steal0) as f64 / total1.saturating_sub(total0).max(1) as f64;
+    (out, pct)
+}
+
+/// Steal above which a latency measurement says more about the
+/// hypervisor than about the path or disk under test.
+pub const MAX_STEAL_PCT: f64 = 5.0;
+
+/// Runs the measurement `f` until one run sees less than
+/// [`MAX_STEAL_PCT`] CPU steal, at most `attempts` times. None, with a
+/// loud INCONCLUSIVE line, when the hypervisor took the CPU every time:
+/// the test then cannot judge latency, and says so.
+pub fn measured_without_steal<T>(
+    what: &str,
+    attempts: usize,
+    mut f: impl FnMut() -> T,
+) -> Option<T> {
+    for attempt in 1..=attempts {
+        let (out, steal) = with_steal(&mut f);
+        if steal < MAX_STEAL_PCT {
+            return Some(out);
+        }
+        eprintln!(
+            "{what}: CPU steal {steal:.1}% during run {attempt} of {attempts}, measuring again"
+        );
+    }
+    eprintln!(
+        "INCONCLUSIVE {what}: the hypervisor took at least {MAX_STEAL_PCT}% of the CPU in each of \
+         {attempts} runs; latency under CPU starvation says nothing about the path"
+    );
+    None
+}
