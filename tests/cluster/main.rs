@@ -1,0 +1,18 @@
+//! Tests against real etcd 3.5 and 3.4 clusters started by the tests: status,
+//! members, metrics, TLS, logs, snapshots, consistency and signals.
+//! One test binary per area (as ripgrep does): every module here links
+//! the crate once, and the modules share `support`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cluster_consistency;
+mod cluster_live;
+mod cluster_metrics;
+mod cluster_rejoin;
+mod cluster_tls;
+mod signals;
+mod snapshot_analyze;
+mod snapshot_save;
+mod snapshot_source_choice;
+mod snapshot_verify_cli;

@@ -1,0 +1,252 @@
+//! Which member a rebuild starts from, on a real 3-member etcd 3.5 cluster
+//! whose members are at different applied indexes: m2 is stopped while
+//! writes continue. `snapshot restore-plan --method force-new-cluster`
+//! picks a live, most advanced member and says why with the numbers;
+//! `snapshot inspect-db` on each stopped member's db reports the indexes
+//! the member reported while it ran; and the generated script, run as
+//! printed (only its variables set), brings back a 3-member cluster with
+//! every key. With `--members` (cluster down) the runbook reads every
+//! member's db file instead.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::doctor::{doctor, exits};
+use crate::support::etcd::{Cluster, Member};
+use crate::support::process::{stop_gracefully, Started};
+use serde_json::Value;
+
+/// (applied index, revision) member `i` reports.
+fn position(cluster: &Cluster, i: usize) -> (u64, u64) {
+    let out = cluster.etcdctl_at(
+        &cluster.members[i].client_url(),
+        &["endpoint", "status", "-w", "json"],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v[0]["Status"];
+    (
+        s["raftAppliedIndex"].as_u64().unwrap(),
+        s["header"]["revision"].as_u64().unwrap(),
+    )
+}
+
+/// `inspect-db` of `db`: (consistent index, revision).
+fn inspect_db(db: &Path) -> (u64, u64) {
+    let out = exits(doctor("snapshot inspect-db -w json").arg(db), 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["db"]["consistent_index"].as_u64().unwrap(),
+        v["db"]["revision"].as_u64().unwrap(),
+    )
+}
+
+/// The db agrees with what the member reported: the same revision, and
+/// the consistent index within a few entries of the applied index (a stop
+/// may apply an entry that touches no key, such as a leadership change).
+fn agrees(db: (u64, u64), reported: (u64, u64), who: &str) {
+    assert_eq!(db.1, reported.1, "{who}: db revision vs reported");
+    assert!(
+        db.0.abs_diff(reported.0) <= 5,
+        "{who}: consistent index {} vs applied index {}",
+        db.0,
+        reported.0
+    );
+}
+
+fn etcd_command(cluster: &Cluster, m: &Member, pidfile: &Path, extra: &str) -> String {
+    format!(
+        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} {extra} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
+         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; sleep 0.5; done",
+        arch = std::env::consts::ARCH,
+        etcd = cluster.bins.etcd.display(),
+        etcdctl = cluster.bins.etcdctl.display(),
+        name = m.name,
+        dir = m.data_dir.display(),
+        c = m.client_url(),
+        p = m.peer_url(),
+        log = m.log.display(),
+        pidfile = pidfile.display(),
+    )
+}
+
+/// Stops the etcd whose pid is in `pidfile` (if it still runs) and waits.
+fn stop_command(pidfile: &Path) -> String {
+    format!(
+        "pid=$(cat {f}); [ -n \"$pid\" ] || exit 0; kill $pid 2>/dev/null || true; while [ -e /proc/$pid ] && ! grep -q zombie /proc/$pid/status; do sleep 0.1; done",
+        f = pidfile.display()
+    )
+}
+
+#[test]
+fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_it() {
+    let mut cluster = Cluster::start(crate::support::etcd::Version::V35, 3);
+    cluster.put_keys(300);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let m2_ran = position(&cluster, 2);
+    stop_gracefully(&mut cluster, 2);
+    let m2_db = cluster.members[2].data_dir.join("member/snap/db");
+    agrees(inspect_db(&m2_db), m2_ran, "m2");
+
+    // Writes continue without m2: m0 and m1 move ahead of it.
+    cluster.put_keys_with(600, |k| format!("after-{k}"));
+    let before: String = {
+        let out = cluster.etcdctl_at(
+            &cluster.members[0].client_url(),
+            &["get", "key-", "--prefix"],
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let live = [position(&cluster, 0), position(&cluster, 1)];
+    assert!(live[0].0 > m2_ran.0 && live[0].1 > m2_ran.1);
+
+    let plan = exits(
+        &mut doctor(&format!(
+            "snapshot restore-plan --method force-new-cluster -w sh --endpoints {}",
+            cluster.endpoints()
+        )),
+        0,
+    );
+    let script = String::from_utf8(plan.stdout).unwrap();
+    let source = if script.contains("Rebuild etcd around m0 ") {
+        0
+    } else {
+        1
+    };
+    assert!(
+        script.contains(&format!("Rebuild etcd around m{source} with")),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!(
+            "Source member: m{source} (chosen from live facts)"
+        )),
+        "{script}"
+    );
+    assert!(script.contains("m2 did not answer"), "{script}");
+    let (applied, revision) = live[source];
+    assert!(
+        script.contains(&format!("m{source} applied index"))
+            && script.contains(&format!("revision {revision}")),
+        "the reason carries the numbers ({applied}, {revision}): {script}"
+    );
+
+    // Offline (cluster down): the runbook reads every member's db file.
+    let members = cluster
+        .members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let offline = exits(
+        &mut doctor(&format!(
+            "snapshot restore-plan --method force-new-cluster -w markdown --members {members}"
+        )),
+        0,
+    );
+    let offline = String::from_utf8(offline.stdout).unwrap();
+    assert!(
+        offline.contains("Find the member with the most recent data"),
+        "{offline}"
+    );
+    assert!(
+        offline.contains("snapshot inspect-db $DATA_DIR_3/member/snap/db"),
+        "{offline}"
+    );
+
+    // The script's member order: the source first, the others by name.
+    let order: Vec<usize> = std::iter::once(source)
+        .chain((0..3).filter(|&i| i != source))
+        .collect();
+    let other = order[1];
+    let other_ran = live[other];
+    let script_path = cluster.dir().join("force.sh");
+    std::fs::write(&script_path, &script).unwrap();
+    let doctor_bin = assert_cmd::cargo::cargo_bin("etcd-doctor");
+    let mut run = Command::new("timeout");
+    run.args(["240", "sh"])
+        .arg(&script_path)
+        .env("ETCDCTL", &cluster.bins.etcdctl)
+        .env("ETCD_DOCTOR", &doctor_bin)
+        .env("TRIES", "30");
+    let mut pidfiles = Vec::new();
+    for (n, &i) in order.iter().enumerate().map(|(n, i)| (n + 1, i)) {
+        let m = &cluster.members[i];
+        let pidfile = cluster.dir().join(format!("{}.pid", m.name));
+        let pid = m.pid().map_or(String::new(), |p| p.to_string());
+        std::fs::write(&pidfile, pid).unwrap();
+        let initial = order[..n]
+            .iter()
+            .map(|&j| {
+                format!(
+                    "{}={}",
+                    cluster.members[j].name,
+                    cluster.members[j].peer_url()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        run.env(format!("ON_{n}"), "sh -c")
+            .env(format!("DATA_DIR_{n}"), &m.data_dir)
+            .env(format!("STOP_{n}"), stop_command(&pidfile))
+            .env(
+                format!("START_{n}"),
+                etcd_command(&cluster, m, &pidfile, ""),
+            )
+            .env(
+                format!("START_FORCE_{n}"),
+                etcd_command(&cluster, m, &pidfile, "--force-new-cluster"),
+            )
+            .env(
+                format!("START_EXISTING_{n}"),
+                etcd_command(
+                    &cluster,
+                    m,
+                    &pidfile,
+                    &format!("--initial-cluster {initial} --initial-cluster-state existing"),
+                ),
+            );
+        pidfiles.push(pidfile);
+    }
+    let _started = Started(pidfiles);
+    let out = run.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "force-new-cluster script failed:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.log_tails(20)
+    );
+    assert!(stdout.contains(": Verify the cluster"), "{stdout}");
+
+    // The member the script moved aside kept the db it stopped with.
+    let aside = std::fs::read_dir(cluster.dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("m{other}.etcd.before-rejoin-"))
+        })
+        .expect("the old data dir is kept aside");
+    agrees(
+        inspect_db(&aside.join("member/snap/db")),
+        other_ran,
+        &format!("m{other}"),
+    );
+
+    let after = cluster.etcdctl(&["get", "key-", "--prefix"]);
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(after.stdout).unwrap(),
+        before,
+        "every key survives"
+    );
+    let list = cluster.etcdctl(&["member", "list"]);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 3);
+}
