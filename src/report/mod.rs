@@ -171,8 +171,12 @@ pub fn emit_with(
     }
 }
 
-/// Writes a file atomically: into a temporary file beside `path`, then renamed.
+/// Writes a file atomically: into a temporary file beside `path`, then
+/// renamed. A signal meanwhile leaves neither a partial file nor the
+/// temporary one: the write is a cooperative section whose temporary file
+/// is removed, and `path` keeps its old content (or stays absent).
 pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let _section = crate::interrupt::Cooperate::enter();
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -187,6 +191,13 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
         .set_permissions(fs::Permissions::from_mode(0o644))
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("syncing {}", path.display()))?;
+    if crate::interrupt::interrupted() {
+        anyhow::bail!(
+            "interrupted by {}: {} not written",
+            crate::interrupt::signal_name(),
+            path.display()
+        );
+    }
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {}", path.display()))?;
