@@ -55,7 +55,8 @@ pub struct StaleMemberLog {
     /// `lastIndex(M)`: the last index of the member's own raft log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_last_index: Option<u64>,
-    /// The last such line, cut to 400 characters.
+    /// The last such message, cut to 400 characters: a text line as it
+    /// is, a zap line as its `msg` and `error` (without the stack trace).
     pub example: String,
 }
 
@@ -97,7 +98,7 @@ impl StaleLogs {
                     m.member_id == member_id
                 }
         };
-        let example: String = line.chars().take(EXAMPLE_CHARS).collect();
+        let example: String = message(line).chars().take(EXAMPLE_CHARS).collect();
         let (leader_commit_index, member_last_index) = (
             number_after(line, "tocommit("),
             number_after(line, "[lastIndex("),
@@ -134,6 +135,19 @@ impl StaleLogs {
     /// The proofs, in the order first seen.
     pub fn finish(self) -> Vec<StaleMemberLog> {
         self.members
+    }
+}
+
+/// A zap line's `msg` (and `error`, when it has one), or the line itself.
+fn message(line: &str) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(line) else {
+        return line.to_string();
+    };
+    let field = |name: &str| fields.get(name).and_then(serde_json::Value::as_str);
+    match (field("msg"), field("error")) {
+        (Some(msg), Some(error)) => format!("{msg}: {error}"),
+        (Some(msg), None) => msg.to_string(),
+        _ => line.to_string(),
     }
 }
 
@@ -195,6 +209,10 @@ mod tests {
             (Some(31), Some(0))
         );
         assert_eq!(m.data_dir, "/var/lib/etcd");
+        assert_eq!(
+            m.example,
+            "tocommit(31) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?"
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn from_logs(logs: &[StaleMemberLog]) -> Vec<Finding> {
                 peer_urls: "PEER_URL",
             };
             let mut f = finding(&who, l, &|args| format!("etcdctl {args}"));
-            f.summary = format!("{} (log {}): {}", who.label(), l.source, f.summary);
+            f.summary = format!("{} (in {}): {}", who.label(), l.source, f.summary);
             f
         })
         .collect()
@@ -141,7 +141,7 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
         id: FindingId::ClusterStaleMember,
         severity: Severity::Fail,
         summary: format!(
-            "its own log says it {what}: {} line(s) from {} to {}; last: {}",
+            "its own log says it {what}: {} line(s) from {} to {}, the last: {}",
             l.lines,
             format_timestamp(l.first_unix_ms),
             format_timestamp(l.last_unix_ms),
