@@ -11,7 +11,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,6 +18,7 @@ use support::doctor::{doctor, report};
 use support::etcd::{Cluster, Version};
 use support::etcdlogs::{mark, serious};
 use support::leader::leader_and_ids;
+use support::printed::run_printed;
 
 /// `diagnose` over the cluster and `logs` (read from `since` on).
 fn diagnose(c: &Cluster, logs: &[PathBuf], since: &str, code: i32) -> Value {
@@ -64,11 +64,17 @@ fn rotated(log: &Path, n: usize) -> PathBuf {
     PathBuf::from(format!("{}.{n}", log.display()))
 }
 
+/// Moves member `i`'s live log to `.N` (the next start writes a new one).
+fn rotate(c: &Cluster, i: usize, n: usize) {
+    let log = &c.members[i].log;
+    std::fs::rename(log, rotated(log, n)).unwrap();
+}
+
 /// Starts member `i` again as its host would after its data dir was
 /// wiped: the old log is rotated to `.N` first, as a supervisor keeps it.
 fn restart_wiped(c: &mut Cluster, i: usize, state: &str, rotation: usize) {
+    rotate(c, i, rotation);
     let m = &c.members[i];
-    std::fs::rename(&m.log, rotated(&m.log, rotation)).unwrap();
     if m.data_dir.exists() {
         std::fs::remove_dir_all(&m.data_dir).unwrap();
     }
@@ -125,34 +131,6 @@ fn stale_finding(r: &Value, name: &str, id: &str, proof: &str) -> Value {
         "{commands:?}"
     );
     f
-}
-
-/// Runs a printed command with `sh` and the test's etcdctl, retrying while
-/// the cluster refuses it for a moment (a re-election, or `member add`'s
-/// "unhealthy cluster" until peers have been connected for 5 s).
-fn run_printed(c: &Cluster, command: &str) {
-    let path = format!(
-        "{}:{}",
-        c.bins.etcdctl.parent().unwrap().display(),
-        std::env::var("PATH").unwrap()
-    );
-    let run = || {
-        Command::new("sh")
-            .args(["-c", command])
-            .env("PATH", &path)
-            .env("ETCDCTL_API", "3")
-            .output()
-            .unwrap()
-    };
-    let mut out = run();
-    for _ in 0..40 {
-        if out.status.success() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-        out = run();
-    }
-    panic!("{command}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -233,7 +211,7 @@ fn a_wiped_member_is_stale_and_a_killed_one_only_unreachable() {
         commands[1]
     );
     let rejoined = mark();
-    std::fs::rename(&c.members[f].log, rotated(&c.members[f].log, 3)).unwrap();
+    rotate(&c, f, 3);
     c.spawn(f, "existing");
     c.wait_healthy(Duration::from_secs(30));
     let r = diagnose(&c, &all_logs(&c), &rejoined, 0);
@@ -245,4 +223,36 @@ fn a_wiped_member_is_stale_and_a_killed_one_only_unreachable() {
     assert_eq!(proofs.len(), 2, "{:#}", r["logs"]);
     assert!(proofs.iter().all(|p| p["member_id"] == id.as_str()));
     assert!(serious(&r).is_empty(), "{:#}", r["findings"]);
+}
+
+/// etcd 3.4 (capnslog text, raft's panic through Go's log package): the
+/// wiped follower restarted twice, as a supervisor would, crashes each
+/// time; both crashes are counted, and it is stale, not unreachable.
+#[test]
+fn a_wiped_etcd_3_4_member_crash_loops_and_is_stale() {
+    let mut c = Cluster::start(Version::V34, 3);
+    c.put_keys(50);
+    let (leader, ids) = leader_and_ids(&c);
+    let f = (leader + 2) % 3;
+    c.kill(f);
+    c.wait_healthy(Duration::from_secs(15));
+    restart_wiped(&mut c, f, "existing", 1);
+    wait_exit(&mut c, f);
+    // The supervisor starts it again, its data dir as the crash left it.
+    rotate(&c, f, 2);
+    c.spawn(f, "existing");
+    wait_exit(&mut c, f);
+    let r = diagnose(&c, &all_logs(&c), "24h", 1);
+    let name = c.members[f].name.clone();
+    let finding = stale_finding(&r, &name, &ids[f], "[lastIndex(0)]");
+    assert!(
+        finding["summary"]
+            .as_str()
+            .unwrap()
+            .contains("2 line(s) from"),
+        "{finding:#}"
+    );
+    let proofs = r["logs"]["stale_members"].as_array().unwrap();
+    assert_eq!(proofs[0]["lines"], 2, "{proofs:#?}");
+    assert_eq!(proofs[0]["member_last_index"], 0, "{proofs:#?}");
 }
