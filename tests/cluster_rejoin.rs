@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::doctor::{doctor, exits, report};
+use support::doctor::{doctor, exits, findings, report};
 use support::etcd::{Cluster, Version};
 use support::printed::run_printed;
 
@@ -18,15 +18,6 @@ use support::printed::run_printed;
 fn status(c: &Cluster, code: i32) -> Value {
     let args = "cluster status --cluster --command-timeout 2s -w json --endpoints";
     report(doctor(args).arg(c.members[0].client_url()), code)
-}
-
-fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
 }
 
 fn member_ids(c: &Cluster) -> Vec<(String, String)> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::doctor::{doctor, report};
+use support::doctor::{doctor, findings, report};
 use support::etcd::{Cluster, Version};
 use support::etcdlogs::{mark, serious};
 use support::leader::leader_and_ids;
@@ -30,15 +30,6 @@ fn diagnose(c: &Cluster, logs: &[PathBuf], since: &str, code: i32) -> Value {
         .arg("--logs")
         .args(logs);
     report(&mut cmd, code)
-}
-
-fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
 }
 
 /// Every log of the cluster: each member's rotated files (`.1`, `.2`,
