@@ -293,6 +293,13 @@ mod tests {
             }
             assert_eq!(r.count(cause), 1);
         }
+        // The same log as kubelet keeps a static pod's (CRI format).
+        let cri: String = include_str!("../../tests/fixtures/logs/wiped-existing-3.5.log")
+            .lines()
+            .map(|l| format!("2026-11-26T14:34:11.2Z stderr F {l}\n"))
+            .collect();
+        let r = read_fixture(&cri);
+        assert_eq!(r.stale_members[0].member_id, "b216fa67a1b90b9e");
         let healthy = read_fixture(include_str!("../../tests/fixtures/logs/healthy-3.5.log"));
         assert!(healthy.stale_members.is_empty());
     }
