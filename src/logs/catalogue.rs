@@ -46,6 +46,12 @@ pub enum EventKind {
     Compaction,
     /// A defragmentation finished (with its duration in 3.5).
     Defrag,
+    /// raft panicked: the leader's commit index is past the member's last
+    /// log index (its data dir was wiped or replaced while it stayed listed).
+    RaftLogLost,
+    /// etcd refused to start an empty data dir with `--initial-cluster-state
+    /// new`: the member is already in the cluster.
+    AlreadyBootstrapped,
 }
 
 impl EventKind {
@@ -318,6 +324,32 @@ pub const CATALOGUE: &[Entry] = &[
         needles: &["finished defragmenting"],
         also: "",
         duration: took("took", ""),
+        peer_fields: &[],
+        etcd_threshold_ms: 0.0,
+    },
+    // raft/log.go commitTo (3.5 raft/v3 and 3.4, the same text): "tocommit(%d)
+    // is out of range [lastIndex(%d)]. Was the raft log corrupted, truncated,
+    // or lost?"; 3.5 writes it as zap's panic line (logger raft), 3.4 through
+    // Go's log package without a level (`raft2024/03/01 12:00:00 tocommit(...`).
+    Entry {
+        kind: EventKind::RaftLogLost,
+        name: "raft-log-lost",
+        needles: &["is out of range [lastIndex("],
+        also: "",
+        duration: None,
+        peer_fields: &[],
+        etcd_threshold_ms: 0.0,
+    },
+    // server/etcdserver/bootstrap.go (3.5): "member %s has already been
+    // bootstrapped", logged by etcdmain/etcd.go as `discovery failed` (fatal;
+    // the warn line `failed to start etcd` before it is not counted);
+    // etcdserver/server.go (3.4): the same error, etcdmain's critical line.
+    Entry {
+        kind: EventKind::AlreadyBootstrapped,
+        name: "already-bootstrapped",
+        needles: &["discovery failed", "has already been bootstrapped"],
+        also: "has already been bootstrapped",
+        duration: None,
         peer_fields: &[],
         etcd_threshold_ms: 0.0,
     },

@@ -1,7 +1,8 @@
 //! Lines of Go's standard logger, which etcd 3.4's raft writes beside
 //! capnslog: `raft2024/03/01 12:00:00 INFO: raft.node: 8e9e elected leader
 //! 8e9e at term 2`. The prefix is the logger's name; times have whole
-//! seconds, local time read as UTC.
+//! seconds, local time read as UTC. raft's panics carry no level:
+//! `raft2024/03/01 12:00:00 tocommit(28) is out of range [lastIndex(0)]...`.
 
 use super::time::parse_timestamp;
 use super::Parsed;
@@ -23,11 +24,12 @@ fn split(line: &str) -> Option<(i64, &str)> {
         return None;
     }
     let rest = line.get(prefix + 19..)?.strip_prefix(' ')?;
-    let level = rest.find(": ").filter(|&i| i <= 8)?;
-    rest[..level]
-        .bytes()
-        .all(|c| c.is_ascii_uppercase())
-        .then(|| (at_ms, &rest[level + 2..]))
+    // raft's Panicf and Fatalf write no level: the text follows the time.
+    let text = rest
+        .find(": ")
+        .filter(|&i| i <= 8 && rest[..i].bytes().all(|c| c.is_ascii_uppercase()))
+        .map_or(rest, |level| &rest[level + 2..]);
+    Some((at_ms, text))
 }
 
 /// True when `line` is a Go log line.
@@ -65,7 +67,9 @@ mod tests {
                 .is_none()
         );
         assert!(parse("2024-03-01 12:00:00.123456 I | raft: x").is_none());
-        assert!(parse("raft2024/03/01 12:00:00 lowercase: x").is_none());
+        let p = parse("raft2026/11/26 14:34:46 tocommit(28) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?").unwrap();
+        assert_eq!(p.event.unwrap().kind, EventKind::RaftLogLost);
+        assert!(parse("raft2024/03/01 12:00:00").is_none());
     }
 
     proptest! {

@@ -14,9 +14,11 @@ pub mod catalogue;
 pub mod cri;
 pub mod docker;
 pub mod golog;
+pub mod identity;
 pub mod journald;
 pub mod scan;
 pub mod source;
+pub mod stale;
 pub mod time;
 pub mod timeline;
 pub mod zap;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use catalogue::EventKind;
 pub use scan::Scanner;
 pub use source::{LogSource, LogsPlan};
+pub use stale::StaleMemberLog;
 pub use timeline::{KindSummary, Timeline};
 
 /// Longest line kept; longer ones are counted as unparsed and skipped.
@@ -125,6 +128,10 @@ pub struct LogsReport {
     /// term order.
     #[serde(default)]
     pub elections: Vec<Election>,
+    /// Members whose own log says they cannot rejoin with the data they
+    /// have (raft's `tocommit(N) is out of range`, `already been bootstrapped`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_members: Vec<StaleMemberLog>,
 }
 
 /// One leader election: the term and when it was first logged.

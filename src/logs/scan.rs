@@ -9,6 +9,8 @@ use std::io::{self, BufRead};
 use memchr::memchr;
 use regex::bytes::Regex;
 
+use super::identity::{self, Identity};
+use super::stale::{is_stale_kind, StaleLogs};
 use super::time::UnixMs;
 use super::timeline::Timeline;
 use super::{
@@ -38,6 +40,9 @@ pub struct Scanner {
     window: Window,
     timeline: Timeline,
     sources: Vec<SourceSummary>,
+    /// The member whose log the current source is, from its start lines.
+    identity: Identity,
+    stale: StaleLogs,
 }
 
 /// One line as the bounded reader returns it.
@@ -51,12 +56,17 @@ enum Line {
 impl Scanner {
     /// A scanner keeping events inside `window`.
     pub fn new(window: Window) -> Scanner {
-        let alternation: Vec<String> = catalogue::needles().map(regex::escape).collect();
+        let alternation: Vec<String> = catalogue::needles()
+            .chain(identity::NEEDLES.iter().copied())
+            .map(regex::escape)
+            .collect();
         Scanner {
             prefilter: Regex::new(&alternation.join("|")).expect("catalogue needles are literals"),
             window,
             timeline: Timeline::default(),
             sources: Vec::new(),
+            identity: Identity::default(),
+            stale: StaleLogs::default(),
         }
     }
 
@@ -67,6 +77,7 @@ impl Scanner {
             name: name.to_string(),
             ..SourceSummary::default()
         };
+        self.identity = Identity::default();
         let mut buf = Vec::with_capacity(4096);
         let mut pending: Option<(UnixMs, String)> = None;
         loop {
@@ -112,6 +123,7 @@ impl Scanner {
             until_unix_ms: self.window.until_ms,
             events,
             elections,
+            stale_members: self.stale.finish(),
         }
     }
 
@@ -206,6 +218,7 @@ impl Scanner {
             }
             return;
         }
+        self.identity.update(line);
         let parsed = if line.starts_with('{') {
             zap::parse(line).inspect(|_| s.zap_lines += 1)
         } else {
@@ -219,6 +232,10 @@ impl Scanner {
                 event: Some(event),
             }) => {
                 if self.window.holds(at_ms) {
+                    if is_stale_kind(event.kind) {
+                        self.stale
+                            .add(&s.name, &self.identity, at_ms, event.kind, line);
+                    }
                     self.timeline.add(at_ms, event, line);
                 } else {
                     s.outside_window += 1;

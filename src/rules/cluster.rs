@@ -12,7 +12,11 @@ use crate::rules::profile::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity};
 
 mod db;
+mod stale;
 use db::{db_fragmented, db_near_quota};
+pub use stale::from_logs as stale_from_logs;
+
+use crate::logs::StaleMemberLog;
 
 /// Thresholds of the cluster rules. `Default` is etcd's own guidance; each
 /// field names its unit and its source.
@@ -169,9 +173,21 @@ impl ClusterThresholds {
 
 /// Every cluster rule over `report`, most severe first.
 pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
+    evaluate_with_logs(report, t, &[])
+}
+
+/// Every cluster rule over `report`, most severe first. `stale_logs` are
+/// the members whose own logs prove their data gone: those of them that
+/// do not answer are stale members, not merely unreachable ones.
+pub fn evaluate_with_logs(
+    report: &ClusterReport,
+    t: &ClusterThresholds,
+    stale_logs: &[StaleMemberLog],
+) -> Vec<Finding> {
     let mut findings: Vec<Finding> = [
-        member_unreachable(report),
+        member_unreachable(report, stale_logs),
         stale_member(report),
+        stale::proven_stale(report, stale_logs),
         raft_lag(report, t),
         leader_churn(report, t),
         db_fragmented(report, t),
@@ -246,12 +262,13 @@ fn rejoin_plan(report: &ClusterReport, name: &str) -> String {
     format!("etcd-doctor snapshot rejoin-plan --member {name} {flags}")
 }
 
-fn member_unreachable(report: &ClusterReport) -> Vec<Finding> {
+fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> Vec<Finding> {
     let listed = report.members.len().max(report.facts.unreachable.len());
     report
         .facts
         .unreachable
         .iter()
+        .filter(|m| stale::proof(m, stale_logs).is_none())
         .map(|m| {
             let mut commands = vec![etcdctl(report, &format!("member remove {}", m.member_id))];
             if !m.name.is_empty() {

@@ -78,9 +78,13 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         ]);
         findings.extend(net::evaluate(&report.net, &profile.net));
     }
+    let stale_logs = report
+        .logs
+        .as_ref()
+        .map_or(&[][..], |l| &l.stale_members[..]);
     if let Some(c) = &report.cluster {
         checked.extend(cluster_rules_checked(c));
-        findings.extend(cluster::evaluate(c, &profile.cluster));
+        findings.extend(cluster::evaluate_with_logs(c, &profile.cluster, stale_logs));
         checked.extend(consistency::checked(c));
         findings.extend(consistency::evaluate(c, &profile.consistency));
     }
@@ -95,6 +99,11 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             .collect();
         checked.extend(new);
         findings.extend(logs::evaluate(l, &profile.logs));
+        if report.cluster.is_none() {
+            // Without the member list, the logs alone name stale members.
+            checked.push(FindingId::ClusterStaleMember);
+            findings.extend(cluster::stale_from_logs(&l.stale_members));
+        }
     }
     if let Some(l) = &report.load {
         checked.extend(load::IDS);

@@ -6,66 +6,16 @@
 //! `unstarted`; each is reported with its own working `member remove`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::support::doctor::{doctor, exits, report};
+use crate::support::doctor::{doctor, exits, findings, report};
 use crate::support::etcd::{Cluster, Version};
+use crate::support::printed::run_printed;
 use serde_json::Value;
 
 /// `cluster status --cluster -w json`, expecting exit `code`.
 fn status(c: &Cluster, code: i32) -> Value {
     let args = "cluster status --cluster --command-timeout 2s -w json --endpoints";
     report(doctor(args).arg(c.members[0].client_url()), code)
-}
-
-fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
-}
-
-/// Runs a printed command with `sh`, etcdctl and etcd-doctor from the test's builds.
-fn run_printed(c: &Cluster, command: &str) -> Output {
-    let etcdctl_dir = c.bins.etcdctl.parent().unwrap();
-    let doctor = assert_cmd::cargo::cargo_bin("etcd-doctor");
-    let path = format!(
-        "{}:{}:{}",
-        doctor.parent().unwrap().display(),
-        etcdctl_dir.display(),
-        std::env::var("PATH").unwrap()
-    );
-    // A proposal can time out while the cluster re-elects after a member
-    // died (etcd says "possibly due to previous leader failure", or the
-    // client's "context deadline exceeded"); an operator would run it
-    // again, and so does the test, a few times.
-    let run = || {
-        Command::new("sh")
-            .args(["-c", command])
-            .env("PATH", &path)
-            .env("ETCDCTL_API", "3")
-            .output()
-            .unwrap()
-    };
-    let mut out = run();
-    for _ in 0..4 {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let timed_out = stderr.contains("timed out") || stderr.contains("deadline exceeded");
-        if out.status.success() || !timed_out {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        out = run();
-    }
-    assert!(
-        out.status.success(),
-        "{command}: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        c.log_tails(40)
-    );
-    out
 }
 
 fn member_ids(c: &Cluster) -> Vec<(String, String)> {

@@ -38,3 +38,13 @@ pub fn report(cmd: &mut Command, code: i32) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
+
+/// The findings of a JSON report with id `id`.
+pub fn findings<'a>(report: &'a Value, id: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}

@@ -12,6 +12,7 @@ pub mod leader;
 pub mod neighbour;
 pub mod netns;
 pub mod pathshape;
+pub mod printed;
 pub mod process;
 pub mod slowdisk;
 pub mod stalldisk;
