@@ -58,7 +58,8 @@ struct Other<'a> {
 }
 
 fn other_traffic<'a>(r: &NetResult, nic: &'a NicUsage) -> Other<'a> {
-    let sum = |flows: &[FlowRate], f: fn(&FlowRate) -> f64| flows.iter().map(f).sum::<f64>();
+    let sum =
+        |flows: &[FlowRate], f: fn(&FlowRate) -> f64| flows.iter().map(f).fold(0.0, |a, b| a + b);
     let ours = r
         .upload_mbit_s
         .unwrap_or(0.0)
