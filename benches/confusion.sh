@@ -31,6 +31,8 @@
 #   busy-net          host 0's egress shaped to 20 Mbit/s (HTB), an iperf3
 #                     flow to host 1 running before `net` starts (at most 40 s)
 #   busy-net-python   20 Mbit/s by TBF, three python bulk-copy flows to host 1
+# A busy row's hit needs the other process named too (flow=iperf3,
+# flow=python3 among the top flows of net.nic-saturated).
 #
 # Needs root (loop devices, cgroup v1 blkio, netns). Usage: benches/confusion.sh [REPS]
 set -eu
@@ -213,9 +215,17 @@ net_up() {
   sleep 1
 }
 in_h() { h=$1; shift; ip netns exec "$NS-$h" "$@"; }
+# The warn/fail ids, plus flow=NAME for each process net.nic-saturated
+# names among the top flows (naming the other traffic is part of the hit).
 net_probe() {
   in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
-    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | ids
+    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | python3 -c 'import json,re,sys
+r=json.load(sys.stdin)
+got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
+for f in r.get("findings",[]):
+    if f["id"]=="net.nic-saturated":
+        got|={"flow="+m for m in re.findall(r"(?:top flows: |; )([\w.-]+) \(pid", f["summary"])}
+print(" ".join(sorted(got)) or "-")'
 }
 row_healthy_net() { net_up; net_probe; stop_pids; net_down; }
 row_busy_net() {
@@ -251,7 +261,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- healthy-net:-:- busy-net:net.nic-saturated:net.peer-rtt-high busy-net-python:net.nic-saturated:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

@@ -214,3 +214,22 @@ fn an_unshaped_link_with_only_our_own_traffic_has_no_warning() {
     assert!(nic.other_flows.is_empty(), "{nic:?}");
     assert!(nic.utilization_ratio.is_none_or(|u| u <= 1.0), "{nic:?}");
 }
+
+#[test]
+fn an_unreadable_rtt_baseline_is_refused_by_name_before_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "not a report").unwrap();
+    for path in [junk, dir.path().join("missing.json")] {
+        let out = Command::new(BIN)
+            .args(["net", "--token", TOKEN, "--peers", "127.0.0.1:9"])
+            .arg("--rtt-baseline")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--rtt-baseline"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+}

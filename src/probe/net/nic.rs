@@ -560,11 +560,18 @@ IpExt: 0 0
         assert_eq!(n.ceiling_source, Some(CeilingSource::MeasuredThroughput));
         // Transmit at 19 of 20 decides, not receive at 1 of 9000.
         assert_eq!(n.utilization_ratio, Some(0.95));
-        // Only transfers through the same interface count.
+        // Only transfers through the same interface count: 19 Mbit/s
+        // against 18 is no share above 1; the ceiling was too low.
         let n = results[2].nic.as_ref().unwrap();
         assert_eq!(
             (n.tx_ceiling_mbit_s, n.rx_ceiling_mbit_s),
             (Some(18.0), None)
+        );
+        assert_eq!(n.utilization_ratio, Some(1.0));
+        assert_eq!(n.ceiling_exceeded_ratio, Some(1.056));
+        assert_eq!(
+            results[1].nic.as_ref().unwrap().ceiling_exceeded_ratio,
+            None
         );
     }
 }
