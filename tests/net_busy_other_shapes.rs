@@ -17,7 +17,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use etcd_doctor::report::Report;
-use etcd_doctor::rules::{FindingId, Severity};
+use etcd_doctor::rules::Severity;
+use support::busylink::saturated_naming;
 use support::netns::{Daemon, Net, HOST_IFACE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcd-doctor");
@@ -80,22 +81,6 @@ fn report(out: std::process::Output) -> Report {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-fn saturated(r: &Report) -> &etcd_doctor::rules::Finding {
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.id == FindingId::NetNicSaturated)
-        .unwrap_or_else(|| panic!("no net.nic-saturated: {:#?} {:#?}", r.findings, r.net));
-    eprintln!("{}", f.summary);
-    assert!(f.severity >= Severity::Warn);
-    f
-}
-
-fn assert_contains_all(text: &str, needles: &[&str]) {
-    let missing: Vec<&&str> = needles.iter().filter(|n| !text.contains(**n)).collect();
-    assert!(missing.is_empty(), "{missing:?} in {text}");
-}
-
 #[test]
 fn three_python_flows_on_a_tbf_link_are_named_against_a_quiet_baseline() {
     if !support::privileged("three_python_flows_on_a_tbf_link") {
@@ -134,9 +119,8 @@ fn three_python_flows_on_a_tbf_link_are_named_against_a_quiet_baseline() {
     .output()
     .unwrap();
     let r = report(out);
-    let f = saturated(&r);
-    assert_contains_all(
-        &f.summary,
+    let f = saturated_naming(
+        &r,
         &[
             "other traffic fills the link",
             "in the second before our probe began",
@@ -179,9 +163,8 @@ fn a_udp_flood_starting_after_the_idle_phase_is_named_as_other_traffic() {
     ];
     let _flood = daemon(&net, 0, "iperf3", &flood);
     let r = report(probe.wait_with_output().unwrap());
-    let f = saturated(&r);
-    assert_contains_all(
-        &f.summary,
+    saturated_naming(
+        &r,
         &[
             "other traffic fills the link",
             "while our probe ran",
