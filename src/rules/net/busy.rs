@@ -19,9 +19,10 @@ use super::{nic_commands, nic_fix, round2, NetThresholds};
 
 /// Share of the link's capacity, in either direction, that other traffic
 /// must carry to be named. 0.25: a quarter of the link is no longer
-/// etcd's to use; our own traffic is excluded from it, so a healthy link
-/// shows ~0 (measured 0.00-0.02 with our own load alone), while a link
-/// already full of another flow showed 0.9-1.0 (tests/net_busy_link.rs).
+/// etcd's to use; our own traffic is excluded from it, so a link with our
+/// own load alone shows none, while a link already full of another flow
+/// showed 0.99-1.00 (one iperf3 flow either way, three python flows) and
+/// a UDP flood begun during our loaded phase 0.45 (tests/net_busy_*.rs).
 pub const OTHER_TRAFFIC_SHARE: f64 = 0.25;
 
 /// Least other traffic named, Mbit/s, whatever the share: below it, a
