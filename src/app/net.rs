@@ -1,20 +1,35 @@
 //! `etcd-doctor net`: probe the agents, apply the network rules, render
 //! the report. Exit 2 when no peer could be measured at all.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::net::NetArgs;
 use crate::host::HostFacts;
-use crate::probe::net::{self, NetPlan, NetResult};
+use crate::probe::net::{self, baseline, NetPlan, NetResult};
 use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `net`.
 pub fn run(args: NetArgs) -> Result<Outcome> {
     let req = args.into_plans()?;
+    // Read before probing: a bad file fails at once.
+    let unloaded = match &req.rtt_baseline {
+        Some(path) => {
+            let earlier = crate::compare::load(path)
+                .with_context(|| format!("--rtt-baseline {}", path.display()))?;
+            Some(baseline::idle_p99_by_peer(
+                &earlier.net,
+                req.plan.heartbeat_size(),
+            ))
+        }
+        None => None,
+    };
     let mut results = Vec::new();
     for run in 0..req.repeat {
         results.extend(probe_run(&req.plan, run)?);
+    }
+    if let Some(idle) = &unloaded {
+        baseline::apply(&mut results, idle);
     }
     let failed = failed_peers(&results);
     let mut report = Report::new("net", HostFacts::collect());

@@ -154,6 +154,11 @@ pub struct NetArgs {
     /// Run the probes N times, one after another (a baseline set for `compare`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = super::disk::repeat_range())]
     pub repeat: u32,
+    /// An earlier `net` or `qualify` JSON report of the same peers, taken
+    /// at a quiet time: loaded-rtt compares its idle RTT with this
+    /// unloaded one (the link may already be busy when `net` starts).
+    #[arg(long, value_name = "REPORT")]
+    pub rtt_baseline: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -209,6 +214,8 @@ pub struct NetRequest {
     pub plan: NetPlan,
     /// How many times the probes run.
     pub repeat: u32,
+    /// A report whose idle RTT is the unloaded baseline (`--rtt-baseline`).
+    pub rtt_baseline: Option<std::path::PathBuf>,
     /// How to judge it (the profile, with `--heartbeat-interval` applied).
     pub judge: JudgePlan,
     /// Where the report goes.
@@ -290,6 +297,7 @@ impl NetArgs {
         Ok(NetRequest {
             plan,
             repeat: self.repeat,
+            rtt_baseline: self.rtt_baseline,
             judge,
             output: self.output.into(),
         })

@@ -7,7 +7,9 @@
 //! - `net.nic-saturated`: a bulk flow on the path inflates heartbeat RTT
 //!   by a large factor while the local NIC runs near its ceiling: the field
 //!   guide's shared business/etcd NIC. The fix is the guide's: a dedicated
-//!   etcd NIC, bulk sync isolated at the access switch.
+//!   etcd NIC, bulk sync isolated at the access switch. Also when other
+//!   traffic fills the link (`busy`): before our probe, or beside it,
+//!   with the flows named.
 //! - `net.errors`: drops, errors, TCP retransmits or retransmission
 //!   timeouts while the probes ran.
 //!
@@ -116,7 +118,7 @@ pub fn evaluate(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
     out.extend(
         results
             .iter()
-            .filter_map(|r| nic_saturated(r, t).or_else(|| busy::busy_path(r, t))),
+            .filter_map(|r| busy::busy_path(r, t).or_else(|| nic_saturated(r, t))),
     );
     out.extend(net_errors(results, t));
     super::sort(&mut out);
@@ -266,11 +268,18 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             unit: "ratio".into(),
         },
     ];
+    // A share cannot pass 1: when the peak did, the ceiling was too low.
+    let wrong_ceiling = nic.ceiling_exceeded_ratio.map_or(String::new(), |x| {
+        format!(
+            " (its peak rate was {x:.1}x that ceiling, so the ceiling is below the link's \
+             capacity)"
+        )
+    });
     Some(Finding {
         id: FindingId::NetNicSaturated,
         severity,
         summary: format!(
-            "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling",
+            "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling{wrong_ceiling}",
             nic.interface,
             r.peer,
             idle.p99 / 1000.0,
@@ -454,6 +463,9 @@ mod tests {
             peak_rx_mbit_s: 1.0,
             peak_tx_mbit_s: 20.0 * utilization,
             utilization_ratio: Some(utilization),
+            ceiling_exceeded_ratio: None,
+            before_probe: None,
+            other_flows: Vec::new(),
             rx_packets: 10_000,
             tx_packets: 10_000,
             rx_dropped_packets: 0,

@@ -2,6 +2,7 @@
 //! namespaces and privileged set-up, each cleaned up on drop.
 #![allow(dead_code)]
 
+pub mod busylink;
 pub mod certs;
 pub mod doctor;
 pub mod etcd;

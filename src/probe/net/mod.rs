@@ -11,13 +11,17 @@
 //! - `loaded-rtt`: idle RTT, then RTT while an upload saturates the path;
 //!
 //! with the local interface's rates, drops, errors and TCP retransmits
-//! sampled around each measurement ([`nic`]). Every wait is bounded by the
+//! sampled around each measurement ([`nic`]), and for loaded-rtt in the
+//! second before the run's first probe, with the other TCP flows on it
+//! ([`flows`]). Every wait is bounded by the
 //! plan's timeout and every probe by [`NetPlan::row_time_bound`]; a peer
 //! that fails is a result row with `error` set.
 
 pub mod agent;
+pub mod baseline;
 mod bulk;
 mod client;
+mod flows;
 pub mod nic;
 mod plan;
 pub mod proto;
@@ -31,5 +35,7 @@ pub use plan::{
     NetPlan, NetPlanError, Peer, Token, HEARTBEAT_MESSAGE_BYTES, MAX_DURATION_SECS,
     MAX_MESSAGE_BYTES, MAX_RATE_HZ, MAX_TIMEOUT_SECS,
 };
-pub use result::{CeilingSource, NetProbeKind, NetResult, NicUsage, Schedule};
+pub use result::{
+    BeforeProbe, CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage, Schedule,
+};
 pub use runner::run;

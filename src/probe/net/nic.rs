@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::result::{CeilingSource, NetResult, NicUsage};
+use super::flows::{self, FlowFilter, Snapshot};
+use super::result::{BeforeProbe, CeilingSource, NetResult, NicUsage};
 use crate::measure::round3;
 
 /// Width of the windows the peak rates are taken over.
@@ -216,16 +217,22 @@ fn proc_net_field(text: &str, group: &str, name: &str) -> Option<u64> {
 pub struct Sampler {
     link: Link,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<Vec<(Instant, Counters)>>,
+    task: JoinHandle<Sampled>,
 }
 
+/// What a [`Sampler`] collected: counter samples, and the socket listings
+/// at its start and end.
+type Sampled = (Vec<(Instant, Counters)>, Option<(Snapshot, Snapshot)>);
+
 impl Sampler {
-    /// Takes the first sample now and starts sampling `link`.
+    /// Takes the first sample now and starts sampling `link` (and
+    /// listing its sockets, at the start and at the end).
     pub fn start(link: Link) -> io::Result<Sampler> {
         let first = (Instant::now(), read_counters(&link.name)?);
         let (stop, mut stopped) = oneshot::channel();
         let name = link.name.clone();
         let task = tokio::spawn(async move {
+            let first_sockets = flows::snapshot().await;
             let mut samples = vec![first];
             let mut tick = tokio::time::interval_at(first.0 + SAMPLE_INTERVAL, SAMPLE_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -241,7 +248,11 @@ impl Sampler {
             if let Ok(c) = read_counters(&name) {
                 samples.push((Instant::now(), c));
             }
-            samples
+            let sockets = match first_sockets {
+                Some(first) => flows::snapshot().await.map(|last| (first, last)),
+                None => None,
+            };
+            (samples, sockets)
         });
         Ok(Sampler { link, stop, task })
     }
@@ -250,9 +261,31 @@ impl Sampler {
     /// task failed or no second sample could be read.
     pub async fn finish(self) -> Option<NicUsage> {
         let _ = self.stop.send(());
-        let samples = self.task.await.ok()?;
-        usage(&self.link, &samples)
+        let (samples, sockets) = self.task.await.ok()?;
+        let mut u = usage(&self.link, &samples)?;
+        if let Some((first, last)) = sockets {
+            let filter = FlowFilter {
+                own_pid: std::process::id(),
+                local_ips: flows::interface_ips(&self.link.name),
+            };
+            u.other_flows = flows::other_flows(&first, &last, &filter);
+        }
+        Some(u)
     }
+}
+
+/// The interface over `window` before any traffic of ours: the other
+/// traffic's rates and flows. `None` when its counters cannot be read.
+pub async fn before_probe(link: Link, window: Duration) -> Option<BeforeProbe> {
+    let sampler = Sampler::start(link).ok()?;
+    tokio::time::sleep(window).await;
+    let u = sampler.finish().await?;
+    Some(BeforeProbe {
+        interval_s: u.interval_s,
+        rx_mbit_s: u.rx_mbit_s,
+        tx_mbit_s: u.tx_mbit_s,
+        other_flows: u.other_flows,
+    })
 }
 
 fn usage(link: &Link, samples: &[(Instant, Counters)]) -> Option<NicUsage> {
@@ -291,6 +324,9 @@ fn usage(link: &Link, samples: &[(Instant, Counters)]) -> Option<NicUsage> {
         peak_rx_mbit_s: round3(peak_rx.max(rx)),
         peak_tx_mbit_s: round3(peak_tx.max(tx)),
         utilization_ratio: None,
+        ceiling_exceeded_ratio: None,
+        before_probe: None,
+        other_flows: Vec::new(),
         rx_packets: d(|c| c.rx_packets),
         tx_packets: d(|c| c.tx_packets),
         rx_dropped_packets: d(|c| c.rx_dropped),
@@ -310,11 +346,13 @@ fn set_ceilings(u: &mut NicUsage, tx: Option<f64>, rx: Option<f64>, source: Ceil
     u.rx_ceiling_mbit_s = rx.map(round3);
     u.ceiling_source = (tx.is_some() || rx.is_some()).then_some(source);
     let ratio = |peak: f64, ceiling: Option<f64>| ceiling.filter(|&c| c > 0.0).map(|c| peak / c);
-    u.utilization_ratio = [ratio(u.peak_tx_mbit_s, tx), ratio(u.peak_rx_mbit_s, rx)]
+    let peak = [ratio(u.peak_tx_mbit_s, tx), ratio(u.peak_rx_mbit_s, rx)]
         .into_iter()
         .flatten()
         .reduce(f64::max)
         .map(round3);
+    u.utilization_ratio = peak.map(|p| p.min(1.0));
+    u.ceiling_exceeded_ratio = peak.filter(|&p| p > 1.0);
 }
 
 /// Gives every result whose interface has no trustworthy link speed the
@@ -522,11 +560,18 @@ IpExt: 0 0
         assert_eq!(n.ceiling_source, Some(CeilingSource::MeasuredThroughput));
         // Transmit at 19 of 20 decides, not receive at 1 of 9000.
         assert_eq!(n.utilization_ratio, Some(0.95));
-        // Only transfers through the same interface count.
+        // Only transfers through the same interface count: 19 Mbit/s
+        // against 18 is no share above 1; the ceiling was too low.
         let n = results[2].nic.as_ref().unwrap();
         assert_eq!(
             (n.tx_ceiling_mbit_s, n.rx_ceiling_mbit_s),
             (Some(18.0), None)
+        );
+        assert_eq!(n.utilization_ratio, Some(1.0));
+        assert_eq!(n.ceiling_exceeded_ratio, Some(1.056));
+        assert_eq!(
+            results[1].nic.as_ref().unwrap().ceiling_exceeded_ratio,
+            None
         );
     }
 }

@@ -85,6 +85,11 @@ pub struct NetResult {
     /// microseconds (loaded-rtt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_latency_us: Option<LatencySummary>,
+    /// Idle RTT p99 to the same peer in the report given to
+    /// `--rtt-baseline`, microseconds (loaded-rtt): an unloaded yardstick
+    /// for the idle phase, which other traffic may already have queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_idle_p99_us: Option<f64>,
     /// Loaded p99 RTT divided by idle p99 RTT (loaded-rtt): how much longer
     /// the slowest heartbeats take when a bulk transfer shares the path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +142,7 @@ impl NetResult {
             rate_hz: None,
             latency_us: None,
             idle_latency_us: None,
+            baseline_idle_p99_us: None,
             inflation: None,
             inflation_p50: None,
             throughput_mbit_s: None,
@@ -200,9 +206,25 @@ pub struct NicUsage {
     /// Highest transmit rate over any 250 ms window, Mbit/s.
     pub peak_tx_mbit_s: f64,
     /// Highest 250 ms rate over that direction's ceiling, the larger of
-    /// the two directions (1.0 = at the ceiling); absent without a ceiling.
+    /// the two directions (1.0 = at the ceiling), at most 1: a share of a
+    /// link cannot exceed it; absent without a ceiling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilization_ratio: Option<f64>,
+    /// The uncapped peak-rate-over-ceiling ratio, present only when it
+    /// exceeds 1: the ceiling is then not the link's capacity (a measured
+    /// ceiling is only our own transfer's mean rate, which other traffic
+    /// or our own bursts can exceed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling_exceeded_ratio: Option<f64>,
+    /// The interface in the second before the run's first probe, with no
+    /// traffic of ours on it: what others send and receive through it.
+    /// Absent in older reports and when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_probe: Option<BeforeProbe>,
+    /// The heaviest TCP flows on the interface that were not ours while
+    /// the counters were sampled (at most 3; `ss -tinp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_flows: Vec<FlowRate>,
     /// Packets received.
     pub rx_packets: u64,
     /// Packets sent.
@@ -222,6 +244,54 @@ pub struct NicUsage {
     /// TCP retransmission timeouts: each one a stall of at least 200 ms
     /// (`/proc/net/netstat` TcpExt TCPTimeouts).
     pub tcp_rto_timeouts: u64,
+}
+
+/// An interface before any traffic of ours: the other traffic alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeforeProbe {
+    /// Seconds the counters were sampled over.
+    pub interval_s: f64,
+    /// Mean receive rate, Mbit/s.
+    pub rx_mbit_s: f64,
+    /// Mean transmit rate, Mbit/s.
+    pub tx_mbit_s: f64,
+    /// The heaviest TCP flows over the same second (at most 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_flows: Vec<FlowRate>,
+}
+
+/// One TCP flow that was not ours, rated between two socket listings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowRate {
+    /// Owning process's name, when visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// Owning process's id, when visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Local address, `IP:PORT`.
+    pub local: String,
+    /// Remote address, `IP:PORT`.
+    pub peer: String,
+    /// Bytes the remote end acknowledged, as Mbit/s.
+    pub tx_mbit_s: f64,
+    /// Bytes received, as Mbit/s.
+    pub rx_mbit_s: f64,
+}
+
+impl FlowRate {
+    /// `iperf3 (pid 12) 10.0.0.1:4000 -> 10.0.0.2:5201, 18.1 Mbit/s out, 0.0 in`.
+    pub fn describe(&self) -> String {
+        let who = match (&self.process, self.pid) {
+            (Some(p), Some(pid)) => format!("{p} (pid {pid}) "),
+            (Some(p), None) => format!("{p} "),
+            _ => String::new(),
+        };
+        format!(
+            "{who}{} -> {}, {:.1} Mbit/s out, {:.1} in",
+            self.local, self.peer, self.tx_mbit_s, self.rx_mbit_s
+        )
+    }
 }
 
 impl NicUsage {

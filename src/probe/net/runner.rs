@@ -11,12 +11,13 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::bulk::{self, BulkParams};
 use super::client::PeerError;
 use super::nic::{self, Link, Sampler};
 use super::plan::{NetPlan, NetPlanError, Peer};
-use super::result::{NetProbeKind, NetResult, NicUsage, Schedule};
+use super::result::{BeforeProbe, NetProbeKind, NetResult, NicUsage, Schedule};
 use super::rtt::{self, RttParams};
 use crate::measure::LatencyHistogram;
 
@@ -29,6 +30,7 @@ pub async fn run(plan: &NetPlan) -> Result<Vec<NetResult>, NetPlanError> {
     if let Some(iface) = &plan.iface {
         nic::link(iface).map_err(|_| NetPlanError::Iface(iface.clone()))?;
     }
+    let before = before_probe(plan).await;
     let plan = Arc::new(plan.clone());
     let mut skip: Vec<Option<String>> = vec![None; plan.peers.len()];
     let mut results = Vec::new();
@@ -74,7 +76,39 @@ pub async fn run(plan: &NetPlan) -> Result<Vec<NetResult>, NetPlanError> {
         }
     }
     nic::assign_measured_ceilings(&mut results);
+    for nic in results.iter_mut().filter_map(|r| r.nic.as_mut()) {
+        nic.before_probe = before
+            .iter()
+            .find(|(iface, _)| *iface == nic.interface)
+            .map(|(_, b)| b.clone());
+    }
     Ok(results)
+}
+
+/// How long the interfaces are watched before the first probe.
+pub const BEFORE_PROBE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Each peer's interface over [`BEFORE_PROBE_WINDOW`] before any traffic
+/// of ours, when the plan runs loaded-rtt (whose rule needs to know
+/// whether the link was already busy): one window per interface.
+async fn before_probe(plan: &NetPlan) -> Vec<(String, BeforeProbe)> {
+    let mut out: Vec<(String, BeforeProbe)> = Vec::new();
+    if !plan.probes.contains(&NetProbeKind::LoadedRtt) {
+        return out;
+    }
+    for peer in &plan.peers {
+        let Some(link) = link_for(plan, peer).await else {
+            continue;
+        };
+        if out.iter().any(|(iface, _)| *iface == link.name) {
+            continue;
+        }
+        let name = link.name.clone();
+        if let Some(b) = nic::before_probe(link, BEFORE_PROBE_WINDOW).await {
+            out.push((name, b));
+        }
+    }
+    out
 }
 
 /// The rows one probe produced against one peer.
