@@ -23,6 +23,11 @@
 #   past-load-etcd    etcd 3.5 on a throttled disk through a bulk load, then
 #                     unthrottled and quiet: the since-start WAL histogram
 #                     is slow, the window is not
+#   killed-member     three etcd 3.5 members, one killed (SIGKILL): merely
+#                     down, `diagnose --logs` over the three logs
+#   wiped-member      the same member's data dir wiped and started again
+#                     with `existing` (twice, as a supervisor would): raft
+#                     panics, so it is stale, not merely down
 #
 # Network rows (two network namespaces joined by a veth pair, an agent on
 # host 1, `net --probe=throughput,loaded-rtt` from host 0; traffic never
@@ -193,6 +198,64 @@ row_past_load_etcd() {
   diagnose_cluster; stop_pids
 }
 
+# Three etcd 3.5 members on loopback (no disk throttle), logs in $WORK/mN.log.
+start_etcd3() {
+  # shellcheck disable=SC2046
+  set -- $(python3 -c 'import socket
+socks=[socket.socket() for _ in range(6)]
+for s in socks: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
+  C0=$1 C1=$3 C2=$5
+  INITIAL="m0=http://127.0.0.1:$2,m1=http://127.0.0.1:$4,m2=http://127.0.0.1:$6"
+  EP="http://127.0.0.1:$C0,http://127.0.0.1:$C1,http://127.0.0.1:$C2"
+  for i in 0 1 2; do start_member "$i" new; done
+  tries=0
+  until ctl endpoint health >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 150 ] || { echo "etcd cluster did not start" >&2; exit 2; }
+    sleep 0.2
+  done
+}
+# Member $1 (again) with --initial-cluster-state $2, appending to its log.
+start_member() {
+  client=$(echo "$EP" | cut -d, -f$(($1 + 1)))
+  peer=$(echo "$INITIAL" | cut -d, -f$(($1 + 1)) | cut -d= -f2)
+  env ETCD_UNSUPPORTED_ARCH="$(uname -m)" "$ETCDBIN/etcd" --name "m$1" \
+    --data-dir "$WORK/m$1.etcd" --listen-client-urls "$client" --advertise-client-urls "$client" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+    --initial-cluster "$INITIAL" --initial-cluster-token "confusion-$$" \
+    --initial-cluster-state "$2" >> "$WORK/m$1.log" 2>&1 &
+  eval "M$1=$!"
+  PIDS="$PIDS $!"
+}
+# The index (0-2) of a member that is not the leader: a wiped leader
+# comes back under a new leader that knows nothing of its old progress and
+# replays it the whole log, so the fault is a wiped follower.
+follower() {
+  ctl endpoint status -w json | python3 -c 'import json,sys
+rows=json.load(sys.stdin)
+print(next(i for i,r in enumerate(rows) if r["Status"]["leader"]!=r["Status"]["header"]["member_id"]))'
+}
+kill_member() { eval "kill -9 \$M$1"; eval "wait \$M$1" 2>/dev/null || true; }
+# `diagnose` over the three members and their logs (no disk probe).
+diagnose_logs() {
+  "$BIN" diagnose -w json --no-disk --interval 1s --command-timeout 2s --endpoints "$EP" \
+    --logs "$WORK/m0.log" "$WORK/m1.log" "$WORK/m2.log" 2>/dev/null | ids
+}
+etcd3_down() { stop_pids; rm -rf "$WORK"/m?.etcd "$WORK"/m?.log; }
+row_killed_member() {
+  start_etcd3; ctl put k v >/dev/null; f=$(follower); kill_member "$f"; sleep 1
+  diagnose_logs; etcd3_down
+}
+# The field guide's failed rejoin: data dir wiped, started again as if
+# nothing happened (`existing`); raft panics, as a supervisor would see it
+# twice.
+row_wiped_member() {
+  start_etcd3; load 200 100 key-; f=$(follower); kill_member "$f"; rm -rf "$WORK/m$f.etcd"
+  for attempt in 1 2; do start_member "$f" existing; sleep 3; done
+  diagnose_logs; etcd3_down
+}
+
 # Two hosts, $NS-h0 (10.232.1.1) and $NS-h1 (10.232.1.2), on one veth pair;
 # host 1 runs an agent.
 NS=etcd-doctor-confusion-$$
@@ -261,7 +324,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

@@ -425,6 +425,48 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     })
 }
 
+/// The peers the prober-unhealthy and lost-stream lines named, sorted, once each.
+fn unhealthy_peers(logs: &LogsReport) -> Vec<&str> {
+    let mut peers: Vec<&str> = [EventKind::PeerUnhealthy, EventKind::StreamLost]
+        .iter()
+        .filter_map(|kind| logs.kind(*kind))
+        .flat_map(|k| &k.peers)
+        .map(|p| p.peer.as_str())
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    peers
+}
+
+/// When every peer the logs found unreachable is a member the cluster read
+/// found down (`down`: member ids in hex), the member's own finding
+/// (`cluster.member-unreachable` or `cluster.stale-member`) names the
+/// cause and the log lines are its symptom: `net.peer-unhealthy` drops to
+/// info instead of sending the operator to the network.
+pub fn explain_down_peers(findings: &mut [Finding], logs: &LogsReport, down: &[&str]) {
+    let id = |hex: &str| u64::from_str_radix(hex, 16).ok();
+    let down: Vec<u64> = down.iter().filter_map(|d| id(d)).collect();
+    let peers = unhealthy_peers(logs);
+    if peers.is_empty()
+        || !peers
+            .iter()
+            .all(|p| id(p).is_some_and(|p| down.contains(&p)))
+    {
+        return;
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.id == FindingId::NetPeerUnhealthy)
+    {
+        f.severity = Severity::Info;
+        f.summary = format!(
+            "{}; explained: every peer named is a member that does not answer (see its \
+             cluster.member-unreachable or cluster.stale-member finding)",
+            f.summary
+        );
+    }
+}
+
 fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     let kinds: Vec<&KindSummary> = [EventKind::PeerUnhealthy, EventKind::StreamLost]
         .iter()
@@ -436,13 +478,7 @@ fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.peer_unhealthy_warn_lines,
         t.peer_unhealthy_fail_lines,
     )?;
-    let mut peers: Vec<&str> = kinds
-        .iter()
-        .flat_map(|k| &k.peers)
-        .map(|p| p.peer.as_str())
-        .collect();
-    peers.sort_unstable();
-    peers.dedup();
+    let peers = unhealthy_peers(logs);
     let first = kinds.first()?;
     Some(Finding {
         id: FindingId::NetPeerUnhealthy,
@@ -523,6 +559,40 @@ mod tests {
             .find(|f| f.id == FindingId::NetPeerUnhealthy)
             .unwrap();
         assert!(peer.summary.contains("abc"), "{}", peer.summary);
+    }
+
+    #[test]
+    fn unhealthy_peers_that_are_down_members_are_explained_not_a_network_fault() {
+        let unhealthy = |peer: &str| {
+            zap(
+                1,
+                "prober detected unhealthy status",
+                &format!(r#","remote-peer-id":"{peer}","rtt":"0s""#),
+            )
+        };
+        let l = logs(&[unhealthy("abc"), unhealthy("abc"), unhealthy("abc")]);
+        let severity = |down: &[&str]| {
+            let mut f = evaluate(&l, &LogThresholds::default());
+            explain_down_peers(&mut f, &l, down);
+            let peer = f
+                .iter()
+                .find(|f| f.id == FindingId::NetPeerUnhealthy)
+                .unwrap();
+            (peer.severity, peer.summary.contains("explained"))
+        };
+        let (alone, explained) = severity(&[]);
+        assert_ne!(alone, Severity::Info);
+        assert!(!explained);
+        // The member id as the cluster read writes it: 16 hex digits.
+        assert_eq!(severity(&["0000000000000abc"]), (Severity::Info, true));
+        // Another member down does not explain this peer.
+        assert_eq!(severity(&["def"]), (alone, false));
+        let l = logs(&[unhealthy("abc"), unhealthy("def"), unhealthy("def")]);
+        let mut f = evaluate(&l, &LogThresholds::default());
+        explain_down_peers(&mut f, &l, &["abc"]);
+        assert!(f
+            .iter()
+            .any(|f| f.id == FindingId::NetPeerUnhealthy && f.severity != Severity::Info));
     }
 
     #[test]

@@ -99,6 +99,15 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             .collect();
         checked.extend(new);
         findings.extend(logs::evaluate(l, &profile.logs));
+        if let Some(c) = &report.cluster {
+            let down: Vec<&str> = c
+                .facts
+                .unreachable
+                .iter()
+                .map(|m| m.member_id.as_str())
+                .collect();
+            logs::explain_down_peers(&mut findings, l, &down);
+        }
         if report.cluster.is_none() {
             // Without the member list, the logs alone name stale members.
             checked.push(FindingId::ClusterStaleMember);
