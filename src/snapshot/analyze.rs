@@ -407,17 +407,17 @@ mod tests {
         b
     }
 
+    /// Why analyzing `bytes` as the file `name` fails.
+    fn refusal(name: &str, bytes: &[u8]) -> String {
+        let grouping = Grouping::default();
+        let result = analyze_bytes(Path::new(name), bytes, &grouping, TrailerCheck::IfPresent);
+        result.unwrap_err().to_string()
+    }
+
     #[test]
     fn a_meta_only_file_is_rejected_not_misread() {
-        let b = file(4, 2, u64::MAX, &[0]);
-        let err = analyze_bytes(
-            Path::new("m.db"),
-            &b,
-            &Grouping::default(),
-            TrailerCheck::IfPresent,
-        )
-        .unwrap_err();
-        assert!(err.to_string().starts_with("m.db: "), "{err}");
+        let err = refusal("m.db", &file(4, 2, u64::MAX, &[0]));
+        assert!(err.starts_with("m.db: "), "{err}");
     }
 
     /// A chain of branch pages, each the only child of the one before, far
@@ -439,17 +439,8 @@ mod tests {
             page[24..32].copy_from_slice(&(id as u64 + 1).to_le_bytes());
             page[32] = b'a';
         }
-        let err = analyze_bytes(
-            Path::new("deep.db"),
-            &b,
-            &Grouping::default(),
-            TrailerCheck::IfPresent,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("tree deeper than 64 levels"),
-            "{err}"
-        );
+        let err = refusal("deep.db", &b);
+        assert!(err.contains("tree deeper than 64 levels"), "{err}");
     }
 
     proptest! {
