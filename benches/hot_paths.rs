@@ -1,14 +1,20 @@
-//! Hot paths of the disk probes, measured with criterion: what the harness
-//! adds to every operation besides the syscalls themselves (recording a
-//! latency sample) and to every WAL record (framing it with length, CRC
-//! and padding). Run with `cargo bench --bench hot_paths`.
+//! Hot paths, measured with criterion: what the disk probes' harness adds
+//! to every operation besides the syscalls themselves (recording a latency
+//! sample) and to every WAL record (framing it with length, CRC and
+//! padding), and what `snapshot analyze` does per revision of the `key`
+//! bucket (parse the revision key, decode the `mvccpb.KeyValue`, count it
+//! under its user key) and per user key (its group). Run with
+//! `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use etcd_doctor::keyspace::Grouping;
 use etcd_doctor::measure::LatencyHistogram;
 use etcd_doctor::probe::disk::wal::{frame_record, framed_len};
+use etcd_doctor::snapshot::keytable::KeyTable;
+use etcd_doctor::snapshot::mvcc::{KeyValue, RevKey};
 
 fn record_sample(c: &mut Criterion) {
     let mut hist = LatencyHistogram::new();
@@ -40,5 +46,65 @@ fn frame_wal_record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record_sample, frame_wal_record);
+/// A `key` bucket entry as etcd writes it: revision key `main_sub`, and an
+/// `mvccpb.KeyValue` {key, create, mod, version, value} (fields under 128
+/// bytes and revisions under 128, so every varint is one byte).
+fn revision(main: u8, key: &[u8], version: u8, value: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut rev = i64::from(main).to_be_bytes().to_vec();
+    rev.push(b'_');
+    rev.extend(0i64.to_be_bytes());
+    let mut kv = vec![0x0a, key.len() as u8];
+    kv.extend(key);
+    kv.extend([0x10, 1, 0x18, main, 0x20, version, 0x2a, value.len() as u8]);
+    kv.extend(value);
+    (rev, kv)
+}
+
+/// Per revision: parse, decode and count 1000 revisions of 100 pods.
+fn analyze_revision(c: &mut Criterion) {
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..1000u32)
+        .map(|i| {
+            let key = format!("/registry/pods/ns-{}/pod-{}", i % 7, i % 100);
+            revision(
+                (i % 128) as u8,
+                key.as_bytes(),
+                (i / 100) as u8,
+                &[b'v'; 100],
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("analyze_revision");
+    group.throughput(Throughput::Elements(entries.len() as u64));
+    group.bench_function("1000_revisions", |b| {
+        b.iter(|| {
+            let mut table = KeyTable::<(u64, u64)>::default();
+            for (rev, value) in &entries {
+                let rev = RevKey::parse(black_box(rev)).unwrap();
+                let kv = KeyValue::decode(black_box(value)).unwrap();
+                let slot = table.get_or_default(kv.key);
+                slot.0 += 1;
+                slot.1 = (kv.value_len as u64) << 1 | u64::from(rev.tombstone);
+            }
+            black_box(table.values().count());
+        })
+    });
+    group.finish();
+}
+
+/// Per user key: its Kubernetes group (`/registry/<resource>/<namespace>/`).
+fn group_key(c: &mut Criterion) {
+    let grouping = Grouping::default();
+    let key = b"/registry/pods/kube-system/coredns-7db6d8ff4d-x2x5z";
+    c.bench_function("group_key", |b| {
+        b.iter(|| black_box(grouping.group(black_box(key))))
+    });
+}
+
+criterion_group!(
+    benches,
+    record_sample,
+    frame_wal_record,
+    analyze_revision,
+    group_key
+);
 criterion_main!(benches);

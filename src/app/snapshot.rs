@@ -24,6 +24,7 @@ use crate::snapshot::plan::{
     self, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
 };
 use crate::snapshot::render::{self, RunbookFormat};
+use crate::snapshot::verify::TrailerCheck;
 use crate::snapshot::{analyze, dbstate, report, save, verify, SnapshotStatus};
 use crate::Outcome;
 
@@ -49,14 +50,20 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
         }
         SnapshotAction::Analyze {
             file,
+            skip_hash_check,
             grouping,
             judge,
             output,
         } => {
             let grouping = grouping.into_grouping()?;
             let judge = judge.into_plan()?;
+            let trailer = if skip_hash_check {
+                TrailerCheck::Skip
+            } else {
+                TrailerCheck::IfPresent
+            };
             let mut report = Report::new("snapshot analyze", HostFacts::collect());
-            report.keyspace = Some(analyze::analyze(&file, &grouping)?);
+            report.keyspace = Some(analyze::analyze(&file, &grouping, trailer)?);
             return super::conclude(report, &judge, &output.into());
         }
         SnapshotAction::InspectDb { file, output } => {

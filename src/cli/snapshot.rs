@@ -46,6 +46,9 @@ pub enum SnapshotAction {
     Analyze {
         /// Snapshot file, or a copy of a member's member/snap/db.
         file: PathBuf,
+        /// Do not check the snapshot's sha256 trailer (as `etcdutl snapshot status` does not); the tree structure is still checked.
+        #[arg(long)]
+        skip_hash_check: bool,
         #[command(flatten)]
         grouping: GroupingArgs,
         #[command(flatten)]

@@ -1,19 +1,20 @@
 //! `snapshot analyze`: what fills an etcd database, read from a snapshot or
 //! a copy of a member's `member/snap/db`. The file is memory-mapped and
-//! checked like `snapshot verify` (sha256 trailer when there is one, meta
-//! pages, tree structure, freelist), then read in one pass over the `key`
-//! bucket: per user key (a slice of the mapping, never copied) its
-//! revisions and bytes, then per group ([`Grouping`]) the live keys, the
-//! uncompacted history and their shares. The `lease` and `meta` buckets
-//! and a page count of every bucket complete the picture.
+//! checked like `snapshot verify` (sha256 trailer when there is one, on a
+//! thread of its own; meta pages, tree structure, freelist), and the check's
+//! walk is the analysis's only pass over the pages: per user key (a slice
+//! of the mapping, never copied) its revisions and bytes, then per group
+//! ([`Grouping`]) the live keys, the uncompacted history and their shares.
+//! The `lease` and `meta` buckets and a page count of every bucket complete
+//! the picture.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 use std::path::Path;
 
-use super::bbolt::{BboltError, BucketRef, Db, Item, Value};
+use super::bbolt::{BboltError, Db, Item, Tree, Value};
+use super::keytable::{FxMap, KeyTable};
 use super::mvcc::{self, KeyValue, RevKey};
-use super::verify::{self, VerifyError};
+use super::verify::{self, TrailerCheck, VerifyError};
 use crate::keyspace::{
     finish_prefixes, BucketStats, Grouping, KeyStat, KeyspaceReport, LeaseStats, MetaStats,
     PageStats, PrefixStats, Source, OUTSIDE,
@@ -21,35 +22,6 @@ use crate::keyspace::{
 
 /// Keys listed in each top list.
 pub const TOP_KEYS: usize = 10;
-
-/// FxHash (rustc's): a fast non-cryptographic hash for keys read from a
-/// file we already checked; one multiply per 8 bytes.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// What one user key's revisions in the file add up to.
 #[derive(Debug, Default, Clone, Copy)]
@@ -65,10 +37,15 @@ struct KeyState {
     deleted: bool,
 }
 
-/// Analyzes the file at `path` with `grouping`.
-pub fn analyze(path: &Path, grouping: &Grouping) -> Result<KeyspaceReport, VerifyError> {
+/// Analyzes the file at `path` with `grouping`, checking its sha256
+/// trailer as `trailer` says.
+pub fn analyze(
+    path: &Path,
+    grouping: &Grouping,
+    trailer: TrailerCheck,
+) -> Result<KeyspaceReport, VerifyError> {
     let map = verify::map(path)?;
-    analyze_bytes(path, &map, grouping)
+    analyze_bytes(path, &map, grouping, trailer)
 }
 
 /// Analyzes file bytes (`path` names the file in errors).
@@ -76,8 +53,11 @@ pub fn analyze_bytes(
     path: &Path,
     bytes: &[u8],
     grouping: &Grouping,
+    trailer: TrailerCheck,
 ) -> Result<KeyspaceReport, VerifyError> {
-    let (db, _) = verify::checked_db(path, bytes, false)?;
+    let mut pass = Pass::default();
+    let visit = &mut |tree, item| pass.visit(tree, item);
+    let (db, _) = verify::checked_db(path, bytes, trailer, visit)?;
     let bbolt_err = |problem| VerifyError::Bbolt {
         path: path.to_path_buf(),
         problem,
@@ -86,93 +66,130 @@ pub fn analyze_bytes(
         path: path.to_path_buf(),
         problem,
     };
-    let buckets = top_buckets(&db).map_err(bbolt_err)?;
-    let bucket = |name: &[u8]| buckets.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
-    let key_bucket = bucket(b"key").ok_or_else(|| not_etcd("no `key` bucket".into()))?;
-    let mut keys = KeyPass::default();
-    let key_pages = keys.run(&db, key_bucket).map_err(|e| match e {
-        PassError::Bbolt(b) => bbolt_err(b),
-        PassError::Entry(n) => not_etcd(format!("`key` bucket entry {n} is not an etcd revision")),
-    })?;
-    let leases = match bucket(b"lease") {
-        Some(b) => lease_stats(&db, b, &keys.keys).map_err(bbolt_err)?,
-        None => LeaseStats::default(),
-    };
-    let mut meta = match bucket(b"meta") {
-        Some(b) => meta_stats(&db, b).map_err(bbolt_err)?,
-        None => MetaStats::default(),
-    };
-    meta.current_revision = keys.current_revision;
+    if !pass.top.iter().any(|t| t.role == Role::Key) {
+        return Err(not_etcd("no `key` bucket".into()));
+    }
+    if let Some(n) = pass.keys.bad {
+        return Err(not_etcd(format!(
+            "`key` bucket entry {n} is not an etcd revision"
+        )));
+    }
+    let pages =
+        page_stats(&db, &pass.top, pass.root_pages, bytes.len() as u64).map_err(bbolt_err)?;
+    let leases = pass.leases.stats(&pass.keys.keys);
+    let mut meta = pass.meta;
+    meta.current_revision = pass.keys.current_revision;
     meta.history_kept_revisions = meta.current_revision - meta.compact_revision;
-    let key_counts = (key_pages, keys.entries);
-    let pages = page_stats(&db, &buckets, key_counts, bytes.len() as u64).map_err(bbolt_err)?;
-    Ok(keys.report(path, grouping, leases, meta, pages))
+    Ok(pass.keys.report(path, grouping, leases, meta, pages))
 }
 
-/// The top-level buckets, by name.
-fn top_buckets<'a>(db: &Db<'a>) -> Result<Vec<(&'a [u8], BucketRef<'a>)>, BboltError> {
-    let mut out = Vec::new();
-    db.walk(db.root(), &mut |item| {
-        if let Item::Entry {
-            key,
-            value: Value::Bucket(b),
-        } = item
-        {
-            out.push((key, b));
+/// What a top-level bucket is to the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Not a bucket: a plain value in the root.
+    Plain,
+    Key,
+    Lease,
+    Meta,
+    Other,
+}
+
+/// A top-level entry and the pages and entries of its trees.
+struct Top<'a> {
+    name: &'a [u8],
+    role: Role,
+    pages: u64,
+    entries: u64,
+}
+
+/// What the one checked walk of the file collects.
+#[derive(Default)]
+struct Pass<'a> {
+    /// The root's entries, in key order.
+    top: Vec<Top<'a>>,
+    root_pages: u64,
+    keys: KeyPass,
+    leases: Leases,
+    meta: MetaStats,
+}
+
+impl<'a> Pass<'a> {
+    fn visit(&mut self, tree: Tree, item: Item<'a>) {
+        let i = match tree {
+            Tree::Root => return self.root(item),
+            Tree::Top(i) | Tree::Nested(i) => i,
+        };
+        let Some(top) = self.top.get_mut(i) else {
+            return;
+        };
+        match item {
+            Item::Page { overflow, .. } => top.pages += 1 + overflow,
+            Item::Entry { .. } => top.entries += 1,
         }
-        Ok(())
-    })?;
-    Ok(out)
-}
+        let Item::Entry { key, value } = item else {
+            return;
+        };
+        // Only the top-level buckets' own entries are etcd's records.
+        match (top.role, tree) {
+            (Role::Key, Tree::Top(_)) => self.keys.entry(key, value),
+            (Role::Lease, Tree::Top(_)) => self.leases.entry(value),
+            (Role::Meta, Tree::Top(_)) => meta_entry(&mut self.meta, key, value),
+            _ => {}
+        }
+    }
 
-enum PassError {
-    Bbolt(BboltError),
-    /// The n-th entry (0-based) is not a revision with a KeyValue.
-    Entry(u64),
+    fn root(&mut self, item: Item<'a>) {
+        let (name, value) = match item {
+            Item::Page { overflow, .. } => return self.root_pages += 1 + overflow,
+            Item::Entry { key, value } => (key, value),
+        };
+        let role = match (name, value) {
+            (_, Value::Plain(_)) => Role::Plain,
+            (b"key", _) => Role::Key,
+            (b"lease", _) => Role::Lease,
+            (b"meta", _) => Role::Meta,
+            _ => Role::Other,
+        };
+        self.top.push(Top {
+            name,
+            role,
+            pages: 0,
+            entries: 0,
+        });
+    }
 }
 
 /// The pass over the `key` bucket.
 #[derive(Default)]
-struct KeyPass<'a> {
-    keys: FxMap<&'a [u8], KeyState>,
+struct KeyPass {
+    keys: KeyTable<KeyState>,
     entries: u64,
     bytes: u64,
     current_revision: i64,
+    /// The first entry (0-based) that is not a revision with a KeyValue.
+    bad: Option<u64>,
 }
 
-impl<'a> KeyPass<'a> {
-    /// Reads every revision; returns the pages of the bucket's tree.
-    fn run(&mut self, db: &Db<'a>, bucket: BucketRef<'a>) -> Result<u64, PassError> {
-        let mut pages = 0u64;
-        let mut bad = None;
-        db.walk(bucket, &mut |item| {
-            match item {
-                Item::Page { overflow, .. } => pages += 1 + overflow,
-                Item::Entry {
-                    key,
-                    value: Value::Plain(v),
-                } => match RevKey::parse(key).zip(KeyValue::decode(v)) {
-                    Some((rev, kv)) => self.add(rev, kv, (key.len() + v.len()) as u64),
-                    None => _ = bad.get_or_insert(self.entries),
-                },
-                Item::Entry { .. } => _ = bad.get_or_insert(self.entries),
-            }
-            Ok(())
-        })
-        .map_err(PassError::Bbolt)?;
-        match bad {
-            Some(n) => Err(PassError::Entry(n)),
-            None => Ok(pages),
+impl KeyPass {
+    /// Reads one entry of the bucket.
+    fn entry(&mut self, key: &[u8], value: Value<'_>) {
+        let parsed = match value {
+            Value::Plain(v) => RevKey::parse(key).zip(KeyValue::decode(v)).map(|p| (p, v)),
+            Value::Bucket(_) => None,
+        };
+        match parsed {
+            Some(((rev, kv), v)) => self.add(rev, kv, (key.len() + v.len()) as u64),
+            None => _ = self.bad.get_or_insert(self.entries),
         }
     }
 
     /// Adds one revision (revisions come in revision order, so the last
     /// one seen of a key is its latest).
-    fn add(&mut self, rev: RevKey, kv: KeyValue<'a>, entry_bytes: u64) {
+    fn add(&mut self, rev: RevKey, kv: KeyValue<'_>, entry_bytes: u64) {
         self.entries += 1;
         self.bytes += entry_bytes;
         self.current_revision = self.current_revision.max(rev.main);
-        let s = self.keys.entry(kv.key).or_default();
+        let s = self.keys.get_or_default(kv.key);
         s.revisions += 1;
         s.bytes += entry_bytes;
         s.latest_bytes = entry_bytes;
@@ -192,7 +209,7 @@ impl<'a> KeyPass<'a> {
     ) -> KeyspaceReport {
         let mut groups: FxMap<&[u8], PrefixStats> = FxMap::default();
         let mut live_keys = 0;
-        for (key, s) in &self.keys {
+        for (key, s) in self.keys.iter() {
             let name = grouping.group(key).unwrap_or(OUTSIDE.as_bytes());
             let g = groups.entry(name).or_default();
             let live = u64::from(!s.deleted);
@@ -230,11 +247,28 @@ impl<'a> KeyPass<'a> {
 
     /// The [`TOP_KEYS`] keys with the highest nonzero `by`, ties by key.
     fn top(&self, by: fn(&KeyState) -> u64) -> Vec<KeyStat> {
-        let mut all: Vec<(&&[u8], &KeyState)> =
-            self.keys.iter().filter(|(_, s)| by(s) > 0).collect();
-        all.sort_unstable_by(|a, b| by(b.1).cmp(&by(a.1)).then(a.0.cmp(b.0)));
+        // The TOP_KEYS-th highest value, found on the numbers alone: only
+        // the keys at or above it are ordered (with their bytes on ties).
+        let mut values: Vec<u64> = self.keys.values().map(by).filter(|&v| v > 0).collect();
+        let floor = if values.len() > TOP_KEYS {
+            *values
+                .select_nth_unstable_by(TOP_KEYS - 1, |a, b| b.cmp(a))
+                .1
+        } else {
+            1
+        };
+        let mut all: Vec<(&[u8], &KeyState)> =
+            self.keys.iter().filter(|(_, s)| by(s) >= floor).collect();
+        let order = |a: &(&[u8], &KeyState), b: &(&[u8], &KeyState)| {
+            by(b.1).cmp(&by(a.1)).then(a.0.cmp(b.0))
+        };
+        // Keys are distinct, so the order is total: select, then sort the few.
+        if all.len() > TOP_KEYS {
+            all.select_nth_unstable_by(TOP_KEYS, order);
+            all.truncate(TOP_KEYS);
+        }
+        all.sort_unstable_by(order);
         all.into_iter()
-            .take(TOP_KEYS)
             .map(|(k, s)| KeyStat {
                 key: String::from_utf8_lossy(k).into_owned(),
                 revisions: s.revisions,
@@ -246,114 +280,77 @@ impl<'a> KeyPass<'a> {
     }
 }
 
-/// Leases, their TTLs and the live keys attached to them.
-fn lease_stats(
-    db: &Db<'_>,
-    bucket: BucketRef<'_>,
-    keys: &FxMap<&[u8], KeyState>,
-) -> Result<LeaseStats, BboltError> {
-    let mut ids = HashSet::new();
-    let mut ttls = Vec::new();
-    db.walk(bucket, &mut |item| {
-        if let Item::Entry {
-            value: Value::Plain(v),
-            ..
-        } = item
-        {
-            if let Some((id, ttl)) = mvcc::decode_lease(v) {
-                ids.insert(id);
-                ttls.push(ttl);
-            }
-        }
-        Ok(())
-    })?;
-    ttls.sort_unstable();
-    let attached = keys.values().filter(|s| !s.deleted && s.lease != 0);
-    let (mut keys_attached, mut missing) = (0, 0);
-    for s in attached {
-        keys_attached += 1;
-        missing += u64::from(!ids.contains(&s.lease));
-    }
-    Ok(LeaseStats {
-        leases: ttls.len() as u64,
-        keys_attached,
-        keys_on_missing_leases: missing,
-        ttl_min_s: ttls.first().copied().unwrap_or(0),
-        ttl_median_s: ttls.get(ttls.len() / 2).copied().unwrap_or(0),
-        ttl_max_s: ttls.last().copied().unwrap_or(0),
-    })
+/// The `lease` bucket's leases: their ids and TTLs.
+#[derive(Default)]
+struct Leases {
+    ids: HashSet<i64>,
+    ttls: Vec<i64>,
 }
 
-/// The `meta` bucket's consistent index, term and compaction revisions.
-fn meta_stats(db: &Db<'_>, bucket: BucketRef<'_>) -> Result<MetaStats, BboltError> {
-    let mut m = MetaStats::default();
+impl Leases {
+    fn entry(&mut self, value: Value<'_>) {
+        if let Some((id, ttl)) = match value {
+            Value::Plain(v) => mvcc::decode_lease(v),
+            Value::Bucket(_) => None,
+        } {
+            self.ids.insert(id);
+            self.ttls.push(ttl);
+        }
+    }
+
+    /// Leases, their TTLs and the live keys attached to them.
+    fn stats(mut self, keys: &KeyTable<KeyState>) -> LeaseStats {
+        let ttls = &mut self.ttls;
+        ttls.sort_unstable();
+        let attached = keys.values().filter(|s| !s.deleted && s.lease != 0);
+        let (mut keys_attached, mut missing) = (0, 0);
+        for s in attached {
+            keys_attached += 1;
+            missing += u64::from(!self.ids.contains(&s.lease));
+        }
+        LeaseStats {
+            leases: ttls.len() as u64,
+            keys_attached,
+            keys_on_missing_leases: missing,
+            ttl_min_s: ttls.first().copied().unwrap_or(0),
+            ttl_median_s: ttls.get(ttls.len() / 2).copied().unwrap_or(0),
+            ttl_max_s: ttls.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// One entry of the `meta` bucket: its consistent index, term and
+/// compaction revisions.
+fn meta_entry(m: &mut MetaStats, key: &[u8], value: Value<'_>) {
+    let Value::Plain(v) = value else {
+        return;
+    };
     let rev = |v: &[u8]| RevKey::parse(v).map_or(0, |r| r.main);
-    db.walk(bucket, &mut |item| {
-        if let Item::Entry {
-            key,
-            value: Value::Plain(v),
-        } = item
-        {
-            match key {
-                b"consistent_index" => m.consistent_index = mvcc::meta_u64(v).unwrap_or(0),
-                b"term" => m.term = mvcc::meta_u64(v).unwrap_or(0),
-                b"finishedCompactRev" => m.compact_revision = rev(v),
-                b"scheduledCompactRev" => m.scheduled_compact_revision = rev(v),
-                _ => {}
-            }
-        }
-        Ok(())
-    })?;
-    Ok(m)
-}
-
-/// Pages and entries of a bucket's tree, nested buckets included.
-fn bucket_stats(db: &Db<'_>, bucket: BucketRef<'_>) -> Result<(u64, u64), BboltError> {
-    let (mut pages, mut entries, mut stack) = (0, 0, vec![bucket]);
-    while let Some(b) = stack.pop() {
-        db.walk(b, &mut |item| {
-            match item {
-                Item::Page { overflow, .. } => pages += 1 + overflow,
-                Item::Entry { value, .. } => {
-                    entries += 1;
-                    if let Value::Bucket(nested) = value {
-                        stack.push(nested);
-                    }
-                }
-            }
-            Ok(())
-        })?;
+    match key {
+        b"consistent_index" => m.consistent_index = mvcc::meta_u64(v).unwrap_or(0),
+        b"term" => m.term = mvcc::meta_u64(v).unwrap_or(0),
+        b"finishedCompactRev" => m.compact_revision = rev(v),
+        b"scheduledCompactRev" => m.scheduled_compact_revision = rev(v),
+        _ => {}
     }
-    Ok((pages, entries))
 }
 
-/// Every page of the file by use (the `key` bucket's were counted in its pass).
+/// Every page of the file by use, from the pass's counts.
 fn page_stats(
     db: &Db<'_>,
-    buckets: &[(&[u8], BucketRef<'_>)],
-    key_bucket: (u64, u64),
+    top: &[Top<'_>],
+    root_pages: u64,
     file_bytes: u64,
 ) -> Result<PageStats, BboltError> {
-    let mut root_pages = 0;
-    db.walk(db.root(), &mut |item| {
-        if let Item::Page { overflow, .. } = item {
-            root_pages += 1 + overflow;
-        }
-        Ok(())
-    })?;
-    let mut stats = Vec::with_capacity(buckets.len());
-    for (name, b) in buckets {
-        let (pages, entries) = if *name == b"key" {
-            key_bucket
-        } else {
-            bucket_stats(db, *b)?
-        };
-        stats.push(BucketStats {
-            name: String::from_utf8_lossy(name).into_owned(),
-            pages,
-            entries,
-        });
-    }
+    let stats: Vec<BucketStats> = top
+        .iter()
+        .filter(|t| t.role != Role::Plain)
+        .map(|t| BucketStats {
+            name: String::from_utf8_lossy(t.name).into_owned(),
+            pages: t.pages,
+            entries: t.entries,
+        })
+        .collect();
     let meta = db.meta();
     let in_trees = root_pages + stats.iter().map(|b| b.pages).sum::<u64>();
     let (freelist_pages, free_pages) = match db.free_pages()? {
@@ -410,39 +407,65 @@ mod tests {
         b
     }
 
-    #[test]
-    fn fx_hash_spreads_keys() {
-        let h = |k: &[u8]| {
-            let mut f = Fx::default();
-            f.write(k);
-            f.finish()
-        };
-        assert_ne!(h(b"/registry/pods/a"), h(b"/registry/pods/b"));
-        assert_ne!(h(b"12345678a"), h(b"12345678b"));
+    /// Why analyzing `bytes` as the file `name` fails.
+    fn refusal(name: &str, bytes: &[u8]) -> String {
+        let grouping = Grouping::default();
+        let result = analyze_bytes(Path::new(name), bytes, &grouping, TrailerCheck::IfPresent);
+        result.unwrap_err().to_string()
     }
 
     #[test]
     fn a_meta_only_file_is_rejected_not_misread() {
-        let b = file(4, 2, u64::MAX, &[0]);
-        let err = analyze_bytes(Path::new("m.db"), &b, &Grouping::default()).unwrap_err();
-        assert!(err.to_string().starts_with("m.db: "), "{err}");
+        let err = refusal("m.db", &file(4, 2, u64::MAX, &[0]));
+        assert!(err.starts_with("m.db: "), "{err}");
+    }
+
+    /// A chain of branch pages, each the only child of the one before, far
+    /// deeper than any bbolt tree: an error, not a stack overflow.
+    #[test]
+    fn a_chain_of_branch_pages_is_rejected_not_recursed() {
+        let pages = 20_000;
+        let mut b = file(pages, 2, u64::MAX, &[0]);
+        for id in 2..pages {
+            let page = &mut b[id * PS..(id + 1) * PS];
+            page[..8].copy_from_slice(&(id as u64).to_le_bytes());
+            let last = id + 1 == pages;
+            // A leaf without entries ends the chain; before it, branch
+            // pages of one element {pos 16, ksize 1, pgid id + 1}, key "a".
+            page[8..10].copy_from_slice(&(if last { 0x02u16 } else { 0x01 }).to_le_bytes());
+            page[10..12].copy_from_slice(&u16::from(!last).to_le_bytes());
+            page[16..20].copy_from_slice(&16u32.to_le_bytes());
+            page[20..24].copy_from_slice(&1u32.to_le_bytes());
+            page[24..32].copy_from_slice(&(id as u64 + 1).to_le_bytes());
+            page[32] = b'a';
+        }
+        let err = refusal("deep.db", &b);
+        assert!(err.contains("tree deeper than 64 levels"), "{err}");
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         /// Valid metas over arbitrary pages: the page, bucket and record
-        /// parsers return an error or a report, never panic.
+        /// parsers return an error or a report, never panic; also with a
+        /// (wrong) trailer that `--skip-hash-check` does not look at.
         #[test]
         fn arbitrary_pages_never_panic(pages in 3usize..10, root in 0u64..12, free in 0u64..12,
-                                       fill in proptest::collection::vec(any::<u8>(), 1..PS * 2)) {
+                                       fill in proptest::collection::vec(any::<u8>(), 1..PS * 2),
+                                       trailer in any::<bool>()) {
             let free = if free == 11 { u64::MAX } else { free };
-            let b = file(pages, root, free, &fill);
-            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default());
+            let mut b = file(pages, root, free, &fill);
+            let check = if trailer {
+                b.extend([0xa5; verify::TRAILER_BYTES]);
+                TrailerCheck::Skip
+            } else {
+                TrailerCheck::IfPresent
+            };
+            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default(), check);
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default());
+            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default(), TrailerCheck::IfPresent);
         }
     }
 }

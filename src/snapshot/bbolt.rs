@@ -327,16 +327,26 @@ impl<'a> Db<'a> {
         f: &mut dyn FnMut(Item<'a>) -> Result<(), BboltError>,
     ) -> Result<(), BboltError> {
         match bucket {
-            BucketRef::Page(pgid) => self.walk_page(pgid, f),
+            BucketRef::Page(pgid) => self.walk_page(pgid, 0, f),
             BucketRef::Inline(bytes) => self.walk_leaf(&inline_node(bytes)?, f),
         }
     }
 
+    /// Walks the subtree of `pgid`, `depth` levels below the bucket's root.
     fn walk_page(
         &self,
         pgid: u64,
+        depth: usize,
         f: &mut dyn FnMut(Item<'a>) -> Result<(), BboltError>,
     ) -> Result<(), BboltError> {
+        // A deeper tree is a chain of branch pages in a damaged file, deep
+        // enough to overflow the stack.
+        if depth >= MAX_DEPTH {
+            return Err(page_error(
+                pgid,
+                format!("tree deeper than {MAX_DEPTH} levels"),
+            ));
+        }
         let node = self.node(pgid)?;
         f(Item::Page {
             pgid,
@@ -352,7 +362,7 @@ impl<'a> Db<'a> {
                     let key = node.slice(elem, pos, u32_at(node.bytes, elem + 4) as usize)?;
                     check_order(pgid, previous, key)?;
                     previous = Some(key);
-                    self.walk_page(u64_at(node.bytes, elem + 8), f)?;
+                    self.walk_page(u64_at(node.bytes, elem + 8), depth + 1, f)?;
                 }
                 Ok(())
             }
@@ -417,8 +427,9 @@ impl<'a> Db<'a> {
     }
 }
 
-/// Deepest tree a point lookup descends: bbolt trees are a few levels
-/// deep, so a deeper path is a reference cycle in a damaged file.
+/// Deepest tree a walk or a point lookup descends: bbolt trees are a few
+/// levels deep, so a deeper path is a reference cycle or a chain of branch
+/// pages in a damaged file.
 const MAX_DEPTH: usize = 64;
 
 /// Point lookups that read one root-to-leaf path instead of the whole tree:
@@ -557,10 +568,43 @@ fn check_order(pgid: u64, previous: Option<&[u8]>, key: &[u8]) -> Result<(), Bbo
     }
 }
 
+impl Tree {
+    /// The tree of the bucket in entry `index` of this one.
+    fn child(self, index: usize) -> Tree {
+        match self {
+            Tree::Root => Tree::Top(index),
+            Tree::Top(i) | Tree::Nested(i) => Tree::Nested(i),
+        }
+    }
+}
+
 /// Checks the whole file like bbolt's `Tx.Check`: every page reachable from
 /// the root (through nested buckets) is in bounds, of a tree type, referenced
 /// once and not free, and every other page below the high-water mark is free.
 pub fn check(db: &Db<'_>) -> Result<(), BboltError> {
+    check_with(db, &mut |_, _| {})
+}
+
+/// Which tree an item of [`check_with`]'s walk comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// The root bucket, whose entries are the top-level buckets.
+    Root,
+    /// Top-level bucket `i`: the `i`th entry of the root, in key order.
+    Top(usize),
+    /// A bucket nested (at any depth) in top-level bucket `i`.
+    Nested(usize),
+}
+
+/// [`check`], showing `visit` every item of every tree as it is checked, so
+/// a reader needs no walk of its own. The root comes first, in key order;
+/// then the other trees, each in key order, but the top-level buckets not
+/// in the order of their names. On an error the visit stops there: the
+/// caller drops what it saw.
+pub fn check_with<'a>(
+    db: &Db<'a>,
+    visit: &mut dyn FnMut(Tree, Item<'a>),
+) -> Result<(), BboltError> {
     let mut seen = vec![false; db.meta.pages as usize];
     seen[0] = true;
     seen[1] = true;
@@ -580,18 +624,21 @@ pub fn check(db: &Db<'_>) -> Result<(), BboltError> {
     if let Some((overflow, _)) = &free {
         mark(db.meta.freelist, *overflow)?;
     }
-    let mut buckets = vec![db.root()];
-    while let Some(bucket) = buckets.pop() {
-        db.walk(bucket, &mut |item| match item {
-            Item::Page { pgid, overflow } => mark(pgid, overflow),
-            Item::Entry {
-                value: Value::Bucket(b),
-                ..
-            } => {
-                buckets.push(b);
-                Ok(())
+    let mut buckets = vec![(db.root(), Tree::Root)];
+    while let Some((bucket, tree)) = buckets.pop() {
+        let mut index = 0;
+        db.walk(bucket, &mut |item| {
+            match item {
+                Item::Page { pgid, overflow } => mark(pgid, overflow)?,
+                Item::Entry { value, .. } => {
+                    if let Value::Bucket(b) = value {
+                        buckets.push((b, tree.child(index)));
+                    }
+                    index += 1;
+                }
             }
-            Item::Entry { .. } => Ok(()),
+            visit(tree, item);
+            Ok(())
         })?;
     }
     let Some((_, free_ids)) = free else {

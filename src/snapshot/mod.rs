@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod bbolt;
 pub mod dbstate;
+pub mod keytable;
 pub mod mvcc;
 pub mod plan;
 pub mod render;
