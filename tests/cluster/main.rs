@@ -13,6 +13,7 @@ mod cluster_rejoin;
 mod cluster_tls;
 mod signals;
 mod snapshot_analyze;
+mod snapshot_analyze_skip_hash;
 mod snapshot_save;
 mod snapshot_source_choice;
 mod snapshot_verify_cli;

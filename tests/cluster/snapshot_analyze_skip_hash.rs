@@ -3,13 +3,11 @@
 //! the flag and ignored with it; a damaged page is refused either way (the
 //! flag skips the sha256, never the tree check).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::doctor::{doctor, exits};
+use crate::support::etcd::{Cluster, Version};
 use serde_json::Value;
-use support::doctor::{doctor, exits};
-use support::etcd::{Cluster, Version};
 
 /// `snapshot analyze FILE [EXTRA] -w json`: exit code and, when it
 /// analyzed, the keyspace without the file name.
