@@ -65,21 +65,6 @@ impl ConsistencyThresholds {
     }
 }
 
-/// The consistency rules whose facts `c` holds.
-pub fn checked(c: &ClusterReport) -> Vec<FindingId> {
-    let mut ids = vec![FindingId::ClusterVersionSkew];
-    if c.consistency.is_some() {
-        ids.extend([
-            FindingId::ClusterDataInconsistent,
-            FindingId::ClusterLearnerStuck,
-        ]);
-    }
-    if !c.metrics.is_empty() {
-        ids.push(FindingId::ClusterProposalsPending);
-    }
-    ids
-}
-
 /// Every consistency rule over `report`.
 pub fn evaluate(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<Finding> {
     let mut out = version_skew(report);

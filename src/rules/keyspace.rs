@@ -73,19 +73,6 @@ impl KeyspaceThresholds {
     }
 }
 
-/// The ids the rules can judge from `k`: all offline, the hotspot only live.
-pub fn checked(k: &KeyspaceReport) -> Vec<FindingId> {
-    match k.source {
-        Source::Live => vec![FindingId::ClusterKeyspaceHotspot],
-        Source::Snapshot => vec![
-            FindingId::ClusterKeyspaceHotspot,
-            FindingId::ClusterHistoryUnbounded,
-            FindingId::ClusterKeyChurn,
-            FindingId::ClusterLargeValues,
-        ],
-    }
-}
-
 /// Runs every keyspace rule.
 pub fn evaluate(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -417,6 +404,10 @@ mod tests {
             vec![group("/registry/pods/a/", 10, 0, 0)],
             vec![],
         );
-        assert_eq!(checked(&k), vec![FindingId::ClusterKeyspaceHotspot]);
+        assert!(ids(&k).is_empty());
+        assert_eq!(
+            crate::rules::registry::checked(&[crate::rules::Fact::Keyspace]),
+            vec![FindingId::ClusterKeyspaceHotspot]
+        );
     }
 }

@@ -33,13 +33,6 @@ pub const CAUSE_MIN_OBSERVATIONS: u64 = 3;
 /// throughput margin check perf allows.
 pub const MAX_UNSENT_PCT: f64 = 1.0;
 
-/// Every id the load rules can return.
-pub const IDS: [FindingId; 3] = [
-    FindingId::LoadCheckPerfFail,
-    FindingId::LoadLatencySlow,
-    FindingId::LoadGeneratorBehind,
-];
-
 /// Thresholds of the load rules (the profile's `[load]` section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

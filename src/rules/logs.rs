@@ -117,18 +117,6 @@ impl LogThresholds {
     }
 }
 
-/// Every id the log rules can report.
-pub const CHECKED: [FindingId; 8] = [
-    FindingId::ClusterLeaderChurn,
-    FindingId::DiskFsyncSlow,
-    FindingId::ClusterApplySlow,
-    FindingId::ClusterHeartbeatLate,
-    FindingId::NetPeerUnhealthy,
-    FindingId::NetClockDrift,
-    FindingId::NetRaftBufferFull,
-    FindingId::ClusterAlarmActive,
-];
-
 /// Runs every log rule over `logs`.
 pub fn evaluate(logs: &LogsReport, t: &LogThresholds) -> Vec<Finding> {
     [
