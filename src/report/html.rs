@@ -134,8 +134,8 @@ pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()>
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&e.metric),
-                esc(&view::fmt_value(e.observed, &e.unit)),
-                esc(&view::fmt_value(e.threshold, &e.unit))
+                esc(&view::fmt_value(e.observed, e.unit)),
+                esc(&view::fmt_value(e.threshold, e.unit))
             )?;
         }
         writeln!(

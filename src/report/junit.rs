@@ -88,8 +88,8 @@ fn details(f: &Finding) -> String {
             s,
             "  {} = {} (threshold {})",
             e.metric,
-            view::fmt_value(e.observed, &e.unit),
-            view::fmt_value(e.threshold, &e.unit)
+            view::fmt_value(e.observed, e.unit),
+            view::fmt_value(e.threshold, e.unit)
         );
     }
     let _ = writeln!(s, "fix: {}", f.recommendation);

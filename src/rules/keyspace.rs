@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cluster::evidence;
-use super::finding::{Finding, FindingId, Severity};
+use super::finding::{Finding, FindingId, Severity, Unit};
 use super::profile::{levels, positive, BadKey};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
 
@@ -159,7 +159,7 @@ fn hotspot(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
             format!("share of {name}"),
             share,
             t.hotspot_share_warn_pct,
-            "%",
+            Unit::Percent,
         )],
         recommendation,
         commands,
@@ -194,7 +194,7 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
             "history bytes / live bytes",
             ratio,
             t.history_to_live_warn_ratio,
-            "x",
+            Unit::Times,
         )],
         recommendation: "Compaction is not keeping up: etcd keeps every revision until it is \
                          compacted. Kubernetes compacts every 5 minutes (kube-apiserver \
@@ -232,7 +232,7 @@ fn key_churn(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
             format!("revisions of {}", worst.key),
             worst.revisions as f64,
             t.key_revisions_warn as f64,
-            "revisions",
+            Unit::Revisions,
         )],
         recommendation: "One object is rewritten over and over: usually two controllers \
                          fighting over it, or a status written on every resync. Find the writer \
@@ -267,7 +267,7 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
             "largest value / --max-request-bytes",
             ratio * 100.0,
             t.large_value_warn_ratio * 100.0,
-            "%",
+            Unit::Percent,
         )],
         recommendation: "A value near etcd's --max-request-bytes (1.5 MiB by default) will soon \
                          fail to be written, and every large value slows snapshots and watches. \

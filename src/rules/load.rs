@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{self, ClusterThresholds};
 use super::profile::{levels, positive, BadKey};
-use super::{Evidence, Finding, FindingId, Profile, Severity};
+use super::{Evidence, Finding, FindingId, Profile, Severity, Unit};
 use crate::cluster::model::ClusterReport;
 use crate::load::result::LoadResult;
 
@@ -108,14 +108,19 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
     let errors = load.error_count() as f64;
     let mut failed = Vec::new();
     if errors > 0.0 {
-        failed.push(Evidence::new("failed requests", errors, 0.0, "requests"));
+        failed.push(Evidence::new(
+            "failed requests",
+            errors,
+            0.0,
+            Unit::Requests,
+        ));
     }
     if ratio <= CHECK_PERF_MIN_THROUGHPUT_RATIO {
         failed.push(Evidence::new(
             "achieved / target throughput",
             ratio * 100.0,
             CHECK_PERF_MIN_THROUGHPUT_RATIO * 100.0,
-            "%",
+            Unit::Percent,
         ));
     }
     if slowest_ms > CHECK_PERF_MAX_SLOWEST_MS {
@@ -123,7 +128,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
             "slowest request",
             slowest_ms,
             CHECK_PERF_MAX_SLOWEST_MS,
-            "ms",
+            Unit::Ms,
         ));
     }
     if stddev_ms > CHECK_PERF_MAX_STDDEV_MS {
@@ -131,7 +136,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
             "latency standard deviation",
             stddev_ms,
             CHECK_PERF_MAX_STDDEV_MS,
-            "ms",
+            Unit::Ms,
         ));
     }
     if failed.is_empty() {
@@ -172,7 +177,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
                 id: FindingId::LoadLatencySlow,
                 severity,
                 summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
-                evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, "ms")],
+                evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, Unit::Ms)],
                 recommendation: "Requests wait for the slowest of disk (WAL fdatasync, backend \
                     commit), peer network and CPU on a quorum of members; the slow side named above \
                     is where to look first."
@@ -205,8 +210,8 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
             s.client_cpu_cores
         ),
         evidence: vec![
-            Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms"),
-            Evidence::new("scheduled requests never sent, beyond waits for a client", unsent_pct, MAX_UNSENT_PCT, "%"),
+            Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, Unit::Ms),
+            Evidence::new("scheduled requests never sent, beyond waits for a client", unsent_pct, MAX_UNSENT_PCT, Unit::Percent),
         ],
         recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."

@@ -17,7 +17,7 @@ pub mod profile;
 pub mod registry;
 pub mod stall;
 
-pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
+pub use finding::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
 pub use profile::{Profile, ProfileError};
 pub use registry::{Fact, Rule, RULES};
 

@@ -9,7 +9,7 @@
 //! finding.
 
 use crate::probe::net::{CeilingSource, NetProbeKind, NetResult};
-use crate::rules::finding::{Evidence, Finding, FindingId, Severity};
+use crate::rules::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 use super::{nic_commands, nic_fix, round2, NetThresholds};
 
@@ -73,13 +73,13 @@ pub(super) fn busy_path(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
                 metric: format!("{} mean rate / our own transfers' rate", nic.interface),
                 observed: round2(over),
                 threshold: OTHER_TRAFFIC_RATIO,
-                unit: "x".into(),
+                unit: Unit::Times,
             },
             Evidence {
                 metric: format!("heartbeat RTT p99 to {} (worst of idle and loaded)", r.peer),
                 observed: round2(worst_ms),
                 threshold: queued_ms,
-                unit: "ms".into(),
+                unit: Unit::Ms,
             },
         ],
         recommendation: format!(
