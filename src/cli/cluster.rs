@@ -93,6 +93,28 @@ impl DiscoveryArgs {
     }
 }
 
+/// Why the cluster cannot be reached as asked: the kubeadm manifest or a
+/// connection flag (each names its file or flag).
+#[derive(Debug, Error)]
+pub enum ReachError {
+    /// The kubeadm manifest.
+    #[error(transparent)]
+    Kubeadm(#[from] KubeadmError),
+    /// A connection flag or TLS file.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+}
+
+/// The connection plan from `conn`, falling back to what `discovery` finds
+/// in kubeadm's manifest; and what it found.
+pub fn reach(
+    conn: ConnArgs,
+    discovery: &DiscoveryArgs,
+) -> Result<(ConnPlan, Option<KubeadmEtcd>), ReachError> {
+    let found = discovery.discover()?;
+    Ok((conn.into_plan(found.as_ref())?, found))
+}
+
 impl ConnArgs {
     /// The connection plan: these flags, falling back to what kubeadm
     /// discovery `found`, then to etcdctl's defaults. A client certificate
@@ -205,12 +227,9 @@ pub enum ClusterView {
 /// `cluster` arguments that cannot make plans; each names its flag or file.
 #[derive(Debug, Error)]
 pub enum ClusterArgsError {
-    /// A connection flag or TLS file.
+    /// The kubeadm manifest, a connection flag or TLS file.
     #[error(transparent)]
-    Conn(#[from] ConnError),
-    /// The kubeadm manifest.
-    #[error(transparent)]
-    Kubeadm(#[from] KubeadmError),
+    Reach(#[from] ReachError),
     /// `--interval` too long.
     #[error(transparent)]
     Interval(#[from] IntervalTooLong),
@@ -289,10 +308,10 @@ impl ClusterArgs {
                 ("cluster consistency", common)
             }
         };
-        let found = common.discovery.discover()?;
+        let (conn, _) = reach(common.conn, &common.discovery)?;
         Ok(ClusterPlans {
             command,
-            conn: common.conn.into_plan(found.as_ref())?,
+            conn,
             views,
             keyspace,
             judge: common.judge.into_plan()?,

@@ -8,14 +8,16 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::{checked_interval, ConnArgs, DiscoveryArgs, IntervalTooLong};
+use super::cluster::{
+    checked_interval, reach, ConnArgs, DiscoveryArgs, IntervalTooLong, ReachError,
+};
 use super::disk::{DiskArgsError, DiskRunArgs};
 use super::duration::parse_duration;
 use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
-use crate::cluster::conn::{ConnError, ConnPlan};
-use crate::cluster::kubeadm::{KubeadmError, KubeadmEtcd};
+use crate::cluster::conn::ConnPlan;
+use crate::cluster::kubeadm::KubeadmEtcd;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::keyspace::live::LivePlan;
@@ -235,12 +237,9 @@ impl DiagnoseLogArgs {
 /// its flag or file.
 #[derive(Debug, Error)]
 pub enum VerdictArgsError {
-    /// Connection flags or TLS files.
+    /// The kubeadm manifest, connection flags or TLS files.
     #[error(transparent)]
-    Conn(#[from] ConnError),
-    /// The kubeadm manifest.
-    #[error(transparent)]
-    Kubeadm(#[from] KubeadmError),
+    Reach(#[from] ReachError),
     /// Disk probe flags.
     #[error(transparent)]
     Disk(#[from] DiskArgsError),
@@ -283,7 +282,7 @@ impl DiagnoseArgs {
     /// (`--dir`, else the discovered data dir when it exists here).
     pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
         let interval = checked_interval(self.interval)?;
-        let found = self.discovery.discover()?;
+        let (conn, found) = reach(self.conn, &self.discovery)?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
             (true, _, _) => (None, Some("--no-disk".to_string())),
@@ -301,7 +300,7 @@ impl DiagnoseArgs {
         let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             keyspace: self.keyspace.then(LivePlan::default),
-            conn: self.conn.into_plan(found.as_ref())?,
+            conn,
             views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,
             no_disk_reason,
