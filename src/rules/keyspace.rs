@@ -11,8 +11,7 @@ use super::cluster::evidence;
 use super::finding::{Finding, FindingId, Severity, Unit};
 use super::profile::{levels, positive, BadKey};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
-
-const MIB: f64 = 1024.0 * 1024.0;
+use crate::measure::MIB;
 
 /// Keyspace thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,7 +186,7 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
         severity: Severity::Warn,
         summary: format!(
             "uncompacted history takes {:.1} MiB, {ratio:.0}x the live data ({} revisions kept{never})",
-            history as f64 / MIB,
+            history as f64 / MIB as f64,
             meta.history_kept_revisions
         ),
         evidence: vec![evidence(
@@ -259,9 +258,9 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         summary: format!(
             "{} holds a {:.2} MiB value, {:.0} % of etcd's {:.1} MiB request limit",
             largest.key,
-            largest.value_bytes as f64 / MIB,
+            largest.value_bytes as f64 / MIB as f64,
             ratio * 100.0,
-            t.max_request_bytes as f64 / MIB
+            t.max_request_bytes as f64 / MIB as f64
         ),
         evidence: vec![evidence(
             "largest value / --max-request-bytes",
