@@ -10,9 +10,9 @@ use clap::{Args, Subcommand};
 use thiserror::Error;
 
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::keyspace::{live_plan, GroupingArgs, KeyspaceArgsError, RateArgs};
 use super::output::OutputArgs;
-use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
 use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
 use crate::cluster::tls::TlsRequest;

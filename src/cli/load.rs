@@ -10,8 +10,8 @@ use thiserror::Error;
 
 use super::cluster::{reach, ConnArgs, DiscoveryArgs, ReachError};
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::output::OutputArgs;
-use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::ConnPlan;
 use crate::load::plan::{parse_size, LoadPlan, LoadPlanError, LoadRequest, Mix, Preset};
 use crate::load::Safety;

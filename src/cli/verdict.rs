@@ -1,11 +1,11 @@
-//! `etcd-doctor qualify`, `diagnose` and `compare` arguments, and the rule
-//! options they share, converted at once into a [`JudgePlan`].
+//! `etcd-doctor qualify`, `diagnose` and `compare` arguments, converted at
+//! once into their plans.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use thiserror::Error;
 
 use super::cluster::{
@@ -13,6 +13,7 @@ use super::cluster::{
 };
 use super::disk::{DiskArgsError, DiskRunArgs};
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
@@ -27,55 +28,7 @@ use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
-use crate::rules::{Profile, ProfileError, Severity};
-
-/// `--fail-on` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOnArg {
-    /// Exit 1 on a WARN or FAIL finding.
-    Warn,
-    /// Exit 1 on a FAIL finding only.
-    Fail,
-}
-
-/// Rule options shared by `qualify` and `diagnose`.
-#[derive(Debug, Clone, Args)]
-pub struct JudgeArgs {
-    /// Threshold profile: etcd-default, kubernetes-large, cloud-essd, or a TOML file.
-    #[arg(long, value_name = "NAME|FILE", default_value = "etcd-default")]
-    pub profile: String,
-    /// Lowest finding severity that makes the exit code 1.
-    #[arg(long, value_enum, default_value = "fail")]
-    pub fail_on: FailOnArg,
-    /// Also write report.json, report.md, report.html, report.prom and junit.xml into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-/// How findings are judged and where the report bundle goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JudgePlan {
-    /// Thresholds.
-    pub profile: Profile,
-    /// Lowest severity that fails the command (exit 1).
-    pub fail_on: Severity,
-    /// Directory for the report bundle.
-    pub report_dir: Option<PathBuf>,
-}
-
-impl JudgeArgs {
-    /// Loads the profile; an unknown or malformed one names the key.
-    pub fn into_plan(self) -> Result<JudgePlan, ProfileError> {
-        Ok(JudgePlan {
-            profile: Profile::load(&self.profile)?,
-            fail_on: match self.fail_on {
-                FailOnArg::Warn => Severity::Warn,
-                FailOnArg::Fail => Severity::Fail,
-            },
-            report_dir: self.report,
-        })
-    }
-}
+use crate::rules::{Profile, ProfileError};
 
 /// What `qualify` and `diagnose` measure on this host and how they judge
 /// and write it.
