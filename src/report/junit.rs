@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use super::html::esc;
 use super::view;
 use super::Report;
-use crate::rules::{Finding, FindingId, Severity, RULES};
+use crate::findings::{Finding, FindingId, Severity, RULES};
 
 /// Writes `report` as a JUnit XML document.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::view::{self, sections, Section};
 use super::Report;
-use crate::rules::Finding;
+use crate::findings::Finding;
 
 /// Escapes a cell for a Markdown pipe table.
 fn cell(s: &str) -> String {

@@ -7,7 +7,7 @@ use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
 use super::view::{self, sections, Section};
 use super::Report;
-use crate::rules::Finding;
+use crate::findings::Finding;
 
 /// Writes each section as a titled terminal table.
 pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<()> {

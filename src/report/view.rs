@@ -5,11 +5,11 @@
 
 use crate::cluster::model::HistogramPercentiles;
 use crate::cluster::ClusterReport;
+use crate::findings::Unit;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::{DiskResult, StallSummary};
 use crate::probe::net::{CeilingSource, NetResult};
-use crate::rules::Unit;
 
 use super::Report;
 

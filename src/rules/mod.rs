@@ -6,7 +6,6 @@
 pub mod cluster;
 pub mod consistency;
 pub mod disk;
-pub mod finding;
 pub mod fleet;
 pub mod host;
 pub mod keyspace;
@@ -14,17 +13,28 @@ pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
-pub mod registry;
 pub mod stall;
 
-pub use finding::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
+pub use crate::findings::registry::{self, Fact, Rule, RULES};
+pub use crate::findings::{self as finding, Evidence, Finding, FindingId, Severity, Unit, Verdict};
 pub use profile::{Profile, ProfileError};
-pub use registry::{Fact, Rule, RULES};
 
 use crate::cluster::model::Span;
+use crate::facts::Report;
 use crate::keyspace::Source;
 use crate::probe::disk::DiskProbeKind;
-use crate::report::Report;
+
+impl Report {
+    /// Runs the rules over this report's facts with `profile`: fills in the
+    /// findings, the rules checked and the verdict.
+    pub fn judge(&mut self, profile: &Profile) {
+        let evaluation = evaluate(self, profile);
+        self.profile = Some(profile.name.clone());
+        self.verdict = Verdict::from_findings(&evaluation.findings);
+        self.findings = evaluation.findings;
+        self.rules_checked = evaluation.checked;
+    }
+}
 
 /// The outcome of running the rules over one report.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! The one list of rules. Each finding id is written once, in the
-//! [`rules!`] invocation below, with the severities its rule can give, the
+//! `rules!` invocation below, with the severities its rule can give, the
 //! facts it needs and a line saying what it judges; the [`FindingId`] enum
 //! (and its JSON spelling), [`FindingId::ALL`], the JUnit test cases and the
 //! "rules checked" of a report all derive from it. Ids are stable: CI users
@@ -258,7 +258,7 @@ mod tests {
 
     /// The README's list of ids, as the registry writes it.
     fn readme_list() -> String {
-        let mut out = String::from("<!-- rules: written from src/rules/registry.rs -->\n");
+        let mut out = String::from("<!-- rules: written from src/findings/registry.rs -->\n");
         for r in &RULES {
             let levels: Vec<String> = r
                 .severities

@@ -1,10 +1,14 @@
 //! Typed findings: what a rule concluded, how sure (severity), the evidence
 //! (observed vs threshold) and the fix, with commands where there are some.
-//! Ids and severities come from the rule registry.
+//! Ids and severities come from the rule registry. Rules write findings,
+//! reports carry them and renderers print them; this module depends on
+//! none of those.
+
+pub mod registry;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::registry::{FindingId, Severity};
+pub use registry::{Fact, FindingId, Rule, Severity, RULES};
 
 /// One measured fact behind a finding: what was observed against which threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
