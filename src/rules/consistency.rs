@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{levels, positive, BadKey};
 use super::cluster::{answering, etcdctl, evidence};
-use super::profile::{levels, positive, BadKey};
 use crate::cluster::consistency::{Consistency, MemberHash};
 use crate::cluster::model::ClusterReport;
 use crate::rules::{Finding, FindingId, Severity, Unit};

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
+use super::bounds::{levels, BadKey};
 use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
-use super::profile::{levels, BadKey};
 
 /// Disk thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{check_keys, BadKey, Bound};
 use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
-use super::profile::{check_keys, BadKey, Bound};
 use super::Profile;
 use crate::fleet::{median, DiskRow, PathEntry};
 use crate::measure::round2;

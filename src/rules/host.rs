@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::host::activity::{HostActivity, ProcessIo};
 use crate::host::virt::Virtualization;
 
+use super::bounds::{check_keys, levels, BadKey, Bound};
 use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
-use super::profile::{check_keys, levels, BadKey, Bound};
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{levels, positive, BadKey};
 use super::cluster::{self, ClusterThresholds};
-use super::profile::{levels, positive, BadKey};
 use super::{Evidence, Finding, FindingId, Profile, Severity, Unit};
 use crate::cluster::model::ClusterReport;
 use crate::load::result::LoadResult;

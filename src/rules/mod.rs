@@ -3,6 +3,7 @@
 //! [`evaluate`] runs every rule whose facts the report has and says which
 //! ones it checked, so a CI report can list the rules that passed too.
 
+pub mod bounds;
 pub mod cluster;
 pub mod consistency;
 pub mod disk;

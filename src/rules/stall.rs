@@ -9,9 +9,9 @@
 
 use crate::probe::disk::{DiskResult, StallSummary};
 
+use super::bounds::{levels, BadKey};
 use super::disk::DiskThresholds;
 use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
-use super::profile::{levels, BadKey};
 
 /// Checks the stall keys of `[disk]`: levels positive, warn not above
 /// fail, and at least one stall to warn on.
