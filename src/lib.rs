@@ -3,8 +3,8 @@
 //!
 //! Data flows one way: command-line arguments become typed plans
 //! ([`cli`]), plans drive probes and collectors ([`probe`], [`host`],
-//! [`cluster`]), which produce serde facts gathered in a [`report::Report`];
-//! rules ([`rules`]) turn facts into findings; renderers ([`report`]) write
+//! [`cluster`]), which produce serde facts gathered in a [`facts::Report`];
+//! rules ([`rules`]) turn facts into findings ([`findings`]); renderers ([`report`]) write
 //! finished reports to any `io::Write`. Probes never print; renderers never
 //! measure.
 
@@ -12,6 +12,8 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod facts;
+pub mod findings;
 pub mod fleet;
 pub mod host;
 pub mod interrupt;

@@ -9,40 +9,20 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_doctor::report::Report;
 use etcd_doctor::rules::FindingId;
 use support::etcd::{Cluster, Version};
+use support::etcdlogs::keep_writing;
 use support::neighbour::synced_dd;
 use support::slowdisk::SlowDisk;
 
 /// The shared IOPS budget of etcd and io-hog.
 const SHARED_IOPS: u32 = 200;
-
-/// Writes keys one by one until `stop` (or two minutes), so etcd fsyncs
-/// its WAL all through the metrics window.
-fn keep_writing(cluster: &Cluster, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    let etcdctl = cluster.bins.etcdctl.clone();
-    let endpoint = cluster.members[0].client_url();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut i = 0;
-        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            let _ = Command::new(&etcdctl)
-                .env("ETCDCTL_API", "3")
-                .arg(format!("--endpoints={endpoint}"))
-                .args(["put", &format!("load-{i}"), "x"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            i += 1;
-        }
-    })
-}
 
 #[test]
 fn diagnose_names_the_writer_that_slows_etcd() {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use etcd_doctor::report::Report;
-use etcd_doctor::rules::{FindingId, Severity, Verdict};
+use etcd_doctor::rules::{FindingId, Severity, Unit, Verdict};
 use support::slowdisk::SlowDisk;
 
 const THROTTLED_IOPS: u32 = 100;
@@ -83,7 +83,7 @@ fn throttled_disk_fails_qualification_and_regresses_against_the_fast_baseline() 
     assert!(
         f.evidence
             .iter()
-            .any(|e| e.observed > 10.0 && e.unit == "ms"),
+            .any(|e| e.observed > 10.0 && e.unit == Unit::Ms),
         "{:?}",
         f.evidence
     );

@@ -14,11 +14,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::etcd::{Cluster, Member, Placement, Version};
+use support::member_start::start_command;
 use support::netns::Net;
+use support::output::succeeded;
 use support::process::Started;
 
 /// The runner for member commands: `sh -c` in the member's namespace, if any.
@@ -36,44 +37,15 @@ fn stop_command(m: &Member) -> String {
     format!("kill {pid}; while [ -e /proc/{pid} ] && ! grep -q zombie /proc/{pid}/status; do sleep 0.1; done")
 }
 
-/// How member `m` starts on its restored data dir, as `systemctl start`
-/// does with a `Type=notify` unit (Debian's etcd.service): etcd runs in the
-/// background (pid recorded), and the command returns only once it serves,
-/// which a restored member does only once a quorum of members runs (etcd
-/// sends READY=1 then); it fails after about 30 s, as a start timeout would.
-fn start_command(cluster: &Cluster, m: &Member, pidfile: &Path) -> String {
-    format!(
-        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
-         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; done",
-        arch = std::env::consts::ARCH,
-        etcd = cluster.bins.etcd.display(),
-        etcdctl = cluster.bins.etcdctl.display(),
-        name = m.name,
-        dir = m.data_dir.display(),
-        c = m.client_url(),
-        p = m.peer_url(),
-        log = m.log.display(),
-        pidfile = pidfile.display(),
-    )
-}
-
 fn keys(cluster: &Cluster) -> String {
     let out = cluster.etcdctl(&["get", "key-", "--prefix"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn cluster_id(cluster: &Cluster) -> String {
     let out = cluster.etcdctl(&["endpoint", "status", "-w", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v[0]["Status"]["header"]["cluster_id"].to_string()
 }
@@ -97,11 +69,7 @@ fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
         .arg(&snapshot)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 
     let plan = cluster
         .client_command(&doctor_bin)
@@ -110,11 +78,7 @@ fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
         .args(plan_args)
         .output()
         .unwrap();
-    assert!(
-        plan.status.success(),
-        "{}",
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    succeeded(&plan);
     let script = cluster.dir().join("restore.sh");
     std::fs::write(&script, &plan.stdout).unwrap();
 
@@ -132,7 +96,10 @@ fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
         run.env(format!("ON_{n}"), runner(m))
             .env(format!("DATA_DIR_{n}"), &m.data_dir)
             .env(format!("STOP_{n}"), stop_command(m))
-            .env(format!("START_{n}"), start_command(&cluster, m, &pidfile));
+            .env(
+                format!("START_{n}"),
+                start_command(&cluster, m, &pidfile, ""),
+            );
         pidfiles.push(pidfile);
     }
     let _started = Started(pidfiles);

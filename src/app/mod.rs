@@ -16,7 +16,8 @@ mod snapshot;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::verdict::{JudgePlan, ProbePlan};
+use crate::cli::judge::JudgePlan;
+use crate::cli::verdict::ProbePlan;
 use crate::cli::{Cli, Command};
 use crate::host::{HostFacts, HostWatch};
 use crate::interrupt;

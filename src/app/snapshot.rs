@@ -173,18 +173,7 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
 
 fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
     let (members, _) = members(&args.runbook)?;
-    let member = members
-        .iter()
-        .find(|m| m.name == args.member)
-        .cloned()
-        .ok_or_else(|| plan::PlanError::UnknownMember {
-            name: args.member.clone(),
-            known: members
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let member = members[plan::position_of(&members, "--member", &args.member)?].clone();
     let spec = RejoinSpec {
         member,
         members,

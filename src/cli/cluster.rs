@@ -10,9 +10,9 @@ use clap::{Args, Subcommand};
 use thiserror::Error;
 
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::keyspace::{live_plan, GroupingArgs, KeyspaceArgsError, RateArgs};
 use super::output::OutputArgs;
-use super::verdict::{JudgeArgs, JudgePlan};
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
 use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
 use crate::cluster::tls::TlsRequest;
@@ -91,6 +91,28 @@ impl DiscoveryArgs {
             .unwrap_or_else(|| PathBuf::from(kubeadm::DEFAULT_MANIFEST));
         kubeadm::discover(&manifest).map(Some)
     }
+}
+
+/// Why the cluster cannot be reached as asked: the kubeadm manifest or a
+/// connection flag (each names its file or flag).
+#[derive(Debug, Error)]
+pub enum ReachError {
+    /// The kubeadm manifest.
+    #[error(transparent)]
+    Kubeadm(#[from] KubeadmError),
+    /// A connection flag or TLS file.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+}
+
+/// The connection plan from `conn`, falling back to what `discovery` finds
+/// in kubeadm's manifest; and what it found.
+pub fn reach(
+    conn: ConnArgs,
+    discovery: &DiscoveryArgs,
+) -> Result<(ConnPlan, Option<KubeadmEtcd>), ReachError> {
+    let found = discovery.discover()?;
+    Ok((conn.into_plan(found.as_ref())?, found))
 }
 
 impl ConnArgs {
@@ -205,12 +227,9 @@ pub enum ClusterView {
 /// `cluster` arguments that cannot make plans; each names its flag or file.
 #[derive(Debug, Error)]
 pub enum ClusterArgsError {
-    /// A connection flag or TLS file.
+    /// The kubeadm manifest, a connection flag or TLS file.
     #[error(transparent)]
-    Conn(#[from] ConnError),
-    /// The kubeadm manifest.
-    #[error(transparent)]
-    Kubeadm(#[from] KubeadmError),
+    Reach(#[from] ReachError),
     /// `--interval` too long.
     #[error(transparent)]
     Interval(#[from] IntervalTooLong),
@@ -289,10 +308,10 @@ impl ClusterArgs {
                 ("cluster consistency", common)
             }
         };
-        let found = common.discovery.discover()?;
+        let (conn, _) = reach(common.conn, &common.discovery)?;
         Ok(ClusterPlans {
             command,
-            conn: common.conn.into_plan(found.as_ref())?,
+            conn,
             views,
             keyspace,
             judge: common.judge.into_plan()?,

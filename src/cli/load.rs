@@ -8,12 +8,11 @@ use std::time::Duration;
 use clap::Args;
 use thiserror::Error;
 
-use super::cluster::{ConnArgs, DiscoveryArgs};
+use super::cluster::{reach, ConnArgs, DiscoveryArgs, ReachError};
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::output::OutputArgs;
-use super::verdict::{JudgeArgs, JudgePlan};
-use crate::cluster::conn::{ConnError, ConnPlan};
-use crate::cluster::kubeadm::KubeadmError;
+use crate::cluster::conn::ConnPlan;
 use crate::load::plan::{parse_size, LoadPlan, LoadPlanError, LoadRequest, Mix, Preset};
 use crate::load::Safety;
 use crate::report::OutputPlan;
@@ -85,12 +84,9 @@ pub enum LoadArgsError {
     /// A workload flag.
     #[error(transparent)]
     Plan(#[from] LoadPlanError),
-    /// A connection flag or TLS file.
+    /// The kubeadm manifest, a connection flag or TLS file.
     #[error(transparent)]
-    Conn(#[from] ConnError),
-    /// The kubeadm manifest.
-    #[error(transparent)]
-    Kubeadm(#[from] KubeadmError),
+    Reach(#[from] ReachError),
     /// `--profile`.
     #[error(transparent)]
     Profile(#[from] ProfileError),
@@ -128,7 +124,7 @@ impl LoadArgs {
             prefix: self.prefix,
             scrape_interval: self.scrape_interval,
         })?;
-        let found = self.discovery.discover()?;
+        let (conn, _) = reach(self.conn, &self.discovery)?;
         Ok(LoadPlans {
             load,
             safety: Safety {
@@ -136,7 +132,7 @@ impl LoadArgs {
                 compact: self.compact,
                 defrag: self.defrag,
             },
-            conn: self.conn.into_plan(found.as_ref())?,
+            conn,
             judge: self.judge.into_plan()?,
             output: self.output.into(),
         })

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::Args;
 use thiserror::Error;
 
+use super::judge::JudgeArgs;
 use super::output::OutputArgs;
-use super::verdict::JudgeArgs;
 use crate::cluster::kubeadm;
 use crate::logs::scan::Window;
 use crate::logs::source::{kubeadm_pod_logs, DiscoveryError, DEFAULT_POD_LOGS};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::verdict::FailOnArg;
+use super::judge::FailOnArg;
 use crate::fleet::Source;
 use crate::report::{Format, OutputPlan};
 use crate::rules::{Profile, ProfileError, Severity};

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod disk;
 pub mod duration;
+pub mod judge;
 pub mod keyspace;
 pub mod load;
 pub mod logs;

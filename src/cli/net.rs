@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
+use super::judge::{JudgeArgs, JudgePlan};
 use super::output::OutputArgs;
-use super::verdict::{JudgeArgs, JudgePlan};
 use crate::probe::net::agent::{AgentLimits, AgentPlan};
 use crate::probe::net::{NetPlan, NetPlanError, NetProbeKind, Peer, Token};
 use crate::report::OutputPlan;

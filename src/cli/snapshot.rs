@@ -8,9 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use thiserror::Error;
 
 use super::cluster::{ConnArgs, DiscoveryArgs};
+use super::judge::JudgeArgs;
 use super::keyspace::GroupingArgs;
 use super::output::OutputArgs;
-use super::verdict::JudgeArgs;
 use crate::snapshot::plan::{Method, PlanMember, RestoreTool};
 use crate::snapshot::render::RunbookFormat;
 

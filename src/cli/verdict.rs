@@ -1,21 +1,24 @@
-//! `etcd-doctor qualify`, `diagnose` and `compare` arguments, and the rule
-//! options they share, converted at once into a [`JudgePlan`].
+//! `etcd-doctor qualify`, `diagnose` and `compare` arguments, converted at
+//! once into their plans.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use thiserror::Error;
 
-use super::cluster::{checked_interval, ConnArgs, DiscoveryArgs, IntervalTooLong};
+use super::cluster::{
+    checked_interval, reach, ConnArgs, DiscoveryArgs, IntervalTooLong, ReachError,
+};
 use super::disk::{DiskArgsError, DiskRunArgs};
 use super::duration::parse_duration;
+use super::judge::{JudgeArgs, JudgePlan};
 use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
-use crate::cluster::conn::{ConnError, ConnPlan};
-use crate::cluster::kubeadm::{KubeadmError, KubeadmEtcd};
+use crate::cluster::conn::ConnPlan;
+use crate::cluster::kubeadm::KubeadmEtcd;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::keyspace::live::LivePlan;
@@ -25,55 +28,7 @@ use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
-use crate::rules::{Profile, ProfileError, Severity};
-
-/// `--fail-on` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOnArg {
-    /// Exit 1 on a WARN or FAIL finding.
-    Warn,
-    /// Exit 1 on a FAIL finding only.
-    Fail,
-}
-
-/// Rule options shared by `qualify` and `diagnose`.
-#[derive(Debug, Clone, Args)]
-pub struct JudgeArgs {
-    /// Threshold profile: etcd-default, kubernetes-large, cloud-essd, or a TOML file.
-    #[arg(long, value_name = "NAME|FILE", default_value = "etcd-default")]
-    pub profile: String,
-    /// Lowest finding severity that makes the exit code 1.
-    #[arg(long, value_enum, default_value = "fail")]
-    pub fail_on: FailOnArg,
-    /// Also write report.json, report.md, report.html, report.prom and junit.xml into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-/// How findings are judged and where the report bundle goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JudgePlan {
-    /// Thresholds.
-    pub profile: Profile,
-    /// Lowest severity that fails the command (exit 1).
-    pub fail_on: Severity,
-    /// Directory for the report bundle.
-    pub report_dir: Option<PathBuf>,
-}
-
-impl JudgeArgs {
-    /// Loads the profile; an unknown or malformed one names the key.
-    pub fn into_plan(self) -> Result<JudgePlan, ProfileError> {
-        Ok(JudgePlan {
-            profile: Profile::load(&self.profile)?,
-            fail_on: match self.fail_on {
-                FailOnArg::Warn => Severity::Warn,
-                FailOnArg::Fail => Severity::Fail,
-            },
-            report_dir: self.report,
-        })
-    }
-}
+use crate::rules::{Profile, ProfileError};
 
 /// What `qualify` and `diagnose` measure on this host and how they judge
 /// and write it.
@@ -235,12 +190,9 @@ impl DiagnoseLogArgs {
 /// its flag or file.
 #[derive(Debug, Error)]
 pub enum VerdictArgsError {
-    /// Connection flags or TLS files.
+    /// The kubeadm manifest, connection flags or TLS files.
     #[error(transparent)]
-    Conn(#[from] ConnError),
-    /// The kubeadm manifest.
-    #[error(transparent)]
-    Kubeadm(#[from] KubeadmError),
+    Reach(#[from] ReachError),
     /// Disk probe flags.
     #[error(transparent)]
     Disk(#[from] DiskArgsError),
@@ -283,7 +235,7 @@ impl DiagnoseArgs {
     /// (`--dir`, else the discovered data dir when it exists here).
     pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
         let interval = checked_interval(self.interval)?;
-        let found = self.discovery.discover()?;
+        let (conn, found) = reach(self.conn, &self.discovery)?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
             (true, _, _) => (None, Some("--no-disk".to_string())),
@@ -301,7 +253,7 @@ impl DiagnoseArgs {
         let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             keyspace: self.keyspace.then(LivePlan::default),
-            conn: self.conn.into_plan(found.as_ref())?,
+            conn,
             views: InspectPlan::everything(interval),
             probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,
             no_disk_reason,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conn::ConnPlan;
 use super::dial::request;
+use super::error::RequestError;
 use super::inspect::{each, open_sessions, status_row, Session};
 use super::model::{ClusterReport, EndpointStatus, Member};
 
@@ -108,10 +109,7 @@ pub async fn check(plan: &ConnPlan, first: &ClusterReport) -> Consistency {
     for endpoint in &first.connection.endpoints {
         match plan.target(endpoint) {
             Ok(t) => targets.push(t),
-            Err(e) => sessions.push(Session {
-                endpoint: endpoint.clone(),
-                conn: Err(e.to_string()),
-            }),
+            Err(e) => sessions.push(Session::bad_endpoint(endpoint.clone(), &e)),
         }
     }
     sessions.extend(open_sessions(&plan, targets).await);
@@ -122,9 +120,11 @@ pub async fn check(plan: &ConnPlan, first: &ClusterReport) -> Consistency {
         let revision = common_revision(&status);
         let hashes = match revision {
             Some(rev) => each(sessions.clone(), |s| hash_at(plan.clone(), s, rev)).await,
-            None => vec![Err("no member reported a revision".to_string()); status.len()],
+            None => vec![Err(RequestError::NoRevision); status.len()],
         };
-        let retry = hashes.iter().any(|h| h.as_ref().is_err_and(|e| moved(e)));
+        let retry = hashes
+            .iter()
+            .any(|h| h.as_ref().is_err_and(|e| moved(&e.to_string())));
         if !retry || attempts >= MAX_ATTEMPTS {
             let rows = rows(status, hashes, &first.members);
             return assemble(revision, attempts, rows, &first.endpoints);
@@ -147,16 +147,20 @@ fn moved(error: &str) -> bool {
 }
 
 /// HashKV of one member at `revision`: (hash, compacted revision).
-async fn hash_at(plan: Arc<ConnPlan>, s: Session, revision: u64) -> Result<(u32, i64), String> {
+async fn hash_at(
+    plan: Arc<ConnPlan>,
+    s: Session,
+    revision: u64,
+) -> Result<(u32, i64), RequestError> {
     let (target, mut client) = s.conn?;
-    let rev = i64::try_from(revision).map_err(|_| format!("revision {revision} out of range"))?;
+    let rev = i64::try_from(revision).map_err(|_| RequestError::Revision(revision))?;
     let resp = request(&plan, &target, client.hash_kv(rev)).await?;
     Ok((resp.hash(), resp.compact_version()))
 }
 
 fn rows(
     status: Vec<EndpointStatus>,
-    hashes: Vec<Result<(u32, i64), String>>,
+    hashes: Vec<Result<(u32, i64), RequestError>>,
     members: &[Member],
 ) -> Vec<MemberHash> {
     status
@@ -171,7 +175,7 @@ fn rows(
             let error = match (&hash, status.errors.first()) {
                 (Ok(_), _) => None,
                 (Err(_), Some(status_error)) if status.id.is_none() => Some(status_error.clone()),
-                (Err(e), _) => Some(e.clone()),
+                (Err(e), _) => Some(e.to_string()),
             };
             let (hash, compact_revision) = match hash {
                 Ok((h, c)) => (Some(h), Some(c)),

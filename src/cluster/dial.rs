@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::conn::{ConnPlan, Target};
+use super::error::RequestError;
 
 /// Largest /metrics body read (etcd's is a few hundred KiB).
 pub const MAX_METRICS_BYTES: usize = 16 * 1024 * 1024;
@@ -163,26 +164,23 @@ fn find<'a, E: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<
     None
 }
 
-/// One line for an error met while talking to a member: our dial error
-/// when the connection failed, the TLS cause when the server refused us
-/// after the handshake, etcd's message for a gRPC status.
-pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> String {
+/// An error met while talking to a member, in the operator's terms: our
+/// dial error when the connection failed, the TLS cause when the server
+/// refused us after the handshake, etcd's message for a gRPC status.
+pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> RequestError {
     if let Some(dial) = find::<DialError>(err) {
-        return dial.to_string();
+        return RequestError::Dial(dial.clone());
     }
     if let Some(tls) = find::<rustls::Error>(err) {
-        return format!(
-            "TLS: {}",
-            explain_rustls(tls, host, plan.tls_request.cacert.as_ref())
-        );
+        return RequestError::Tls(explain_rustls(tls, host, plan.tls_request.cacert.as_ref()));
     }
     if let Some(etcd_client::Error::GRpcStatus(status)) = err.downcast_ref::<etcd_client::Error>() {
         // tonic's per-request timeout (the plan's command timeout).
         if status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired" {
-            return no_answer(plan.command_timeout);
+            return RequestError::NoAnswer(plan.command_timeout);
         }
         if !status.message().is_empty() {
-            return status.message().to_string();
+            return RequestError::Etcd(status.message().to_string());
         }
     }
     let mut line = err.to_string();
@@ -194,31 +192,29 @@ pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> S
         }
         next = e.source();
     }
-    line
-}
-
-/// The error of a request that outlived the command timeout.
-pub fn no_answer(command_timeout: Duration) -> String {
-    format!("no answer within the command timeout ({command_timeout:?})")
+    RequestError::Transport(line)
 }
 
 /// A gRPC client for one member, connected within the dial timeout; each of
 /// its requests is bounded by the command timeout.
-pub async fn connect(plan: &ConnPlan, target: &Target) -> Result<Client, String> {
+pub async fn connect(plan: &ConnPlan, target: &Target) -> Result<Client, RequestError> {
     let dialer = Dialer::new(plan, target, Protocol::Grpc);
     let connector = tower::service_fn(move |_: http::Uri| {
         let dialer = dialer.clone();
         async move { dialer.open().await.map(TokioIo::new) }
     });
     let endpoint = tonic::transport::Endpoint::from_shared(target.url.clone())
-        .map_err(|e| format!("{}: {e}", target.url))?
+        .map_err(|e| RequestError::BadUrl {
+            url: target.url.clone(),
+            reason: e.to_string(),
+        })?
         .timeout(plan.command_timeout);
     let channel = tokio::time::timeout(
         plan.dial_timeout + Duration::from_millis(100),
         endpoint.connect_with_connector(connector),
     )
     .await
-    .map_err(|_| DialError::Timeout(plan.dial_timeout).to_string())?
+    .map_err(|_| DialError::Timeout(plan.dial_timeout))?
     .map_err(|e| explain(&e, plan, &target.host))?;
     Client::from_channel(etcd_client::Channel::Tonic(channel), None)
         .await
@@ -230,9 +226,9 @@ pub async fn request<T>(
     plan: &ConnPlan,
     target: &Target,
     call: impl Future<Output = Result<T, etcd_client::Error>>,
-) -> Result<T, String> {
+) -> Result<T, RequestError> {
     match tokio::time::timeout(plan.command_timeout, call).await {
-        Err(_) => Err(no_answer(plan.command_timeout)),
+        Err(_) => Err(RequestError::NoAnswer(plan.command_timeout)),
         Ok(result) => result.map_err(|e| explain(&e, plan, &target.host)),
     }
 }
@@ -240,20 +236,21 @@ pub async fn request<T>(
 /// `GET url` over HTTP/1.1 with the plan's TLS; the body as text, at most
 /// [`MAX_METRICS_BYTES`]. Connecting is bounded by the dial timeout, the
 /// request by the command timeout.
-pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, RequestError> {
+    let bad_url = |reason: String| RequestError::BadUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let uri: http::Uri = url.parse().map_err(|e| bad_url(format!("{e}")))?;
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-        return Err(format!(
-            "{url}: not a URL like https://10.0.0.1:2379/metrics"
+        return Err(bad_url(
+            "not a URL like https://10.0.0.1:2379/metrics".into(),
         ));
     };
     let target = plan
         .target(&format!("{scheme}://{authority}"))
-        .map_err(|e| e.to_string())?;
-    let stream = Dialer::new(plan, &target, Protocol::Http1)
-        .open()
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RequestError::Endpoint(e.to_string()))?;
+    let stream = Dialer::new(plan, &target, Protocol::Http1).open().await?;
     let fetch = async {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -262,24 +259,24 @@ pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, String> {
         let request = http::Request::get(uri.path())
             .header(http::header::HOST, authority.as_str())
             .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| RequestError::Transport(e.to_string()))?;
         let response = sender
             .send_request(request)
             .await
             .map_err(|e| explain(&e, plan, &target.host))?;
         if !response.status().is_success() {
             driver.abort();
-            return Err(format!("HTTP {}", response.status()));
+            return Err(RequestError::Http(response.status()));
         }
         let body = Limited::new(response.into_body(), MAX_METRICS_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("reading the body: {e}"))?
+            .map_err(|e| RequestError::Body(e.to_string()))?
             .to_bytes();
         driver.abort();
-        String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8".to_string())
+        String::from_utf8(body.to_vec()).map_err(|_| RequestError::NotUtf8)
     };
     tokio::time::timeout(plan.command_timeout, fetch)
         .await
-        .map_err(|_| no_answer(plan.command_timeout))?
+        .map_err(|_| RequestError::NoAnswer(plan.command_timeout))?
 }

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use etcd_client::{AlarmAction, AlarmType, Client};
 
-use super::conn::{ConnPlan, Target};
+use super::conn::{ConnError, ConnPlan, Target};
 use super::dial::{self, connect, request};
+use super::error::{AtEndpoint, ListError, RequestError};
 use super::facts::ClusterFacts;
 use super::metrics::{self, Taken};
 use super::model::{Alarm, ClusterReport, EndpointHealth, EndpointStatus, Member, MemberMetrics};
@@ -71,7 +72,25 @@ pub struct MetricsPlan {
 pub(super) struct Session {
     /// The endpoint as given or listed, shown in rows.
     pub(super) endpoint: String,
-    pub(super) conn: Result<(Target, Client), String>,
+    pub(super) conn: Result<(Target, Client), RequestError>,
+}
+
+impl Session {
+    /// A session that cannot connect: the plan refused `endpoint`.
+    pub(super) fn bad_endpoint(endpoint: String, error: &ConnError) -> Session {
+        Session {
+            endpoint,
+            conn: Err(RequestError::Endpoint(error.to_string())),
+        }
+    }
+
+    /// `error`, met at this session's endpoint.
+    fn failed(&self, error: RequestError) -> ListError {
+        ListError::Failed(AtEndpoint {
+            endpoint: self.endpoint.clone(),
+            error,
+        })
+    }
 }
 
 /// Runs `task` for every item on its own tokio task; results in item order.
@@ -180,19 +199,19 @@ async fn when<T>(wanted: bool, fut: impl Future<Output = T>) -> Option<T> {
 }
 
 /// The member list, from the first member that gives it.
-async fn member_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Member>, String> {
-    let mut last = "no endpoint answered".to_string();
+async fn member_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Member>, ListError> {
+    let mut last = ListError::NoneAnswered;
     for s in sessions {
         let (target, mut client) = match &s.conn {
             Ok(conn) => conn.clone(),
             Err(e) => {
-                last = format!("{}: {e}", s.endpoint);
+                last = s.failed(e.clone());
                 continue;
             }
         };
         match request(plan, &target, client.member_list()).await {
             Ok(resp) => return Ok(resp.members().iter().map(member).collect()),
-            Err(e) => last = format!("{}: {e}", s.endpoint),
+            Err(e) => last = s.failed(e),
         }
     }
     Err(last)
@@ -229,10 +248,7 @@ async fn expand(plan: &Arc<ConnPlan>, open: Vec<Session>, members: &[Member]) ->
     let mut to_open = Vec::new();
     for url in urls {
         match plan.target(&url) {
-            Err(e) => sessions.push(Session {
-                endpoint: url,
-                conn: Err(e.to_string()),
-            }),
+            Err(e) => sessions.push(Session::bad_endpoint(url, &e)),
             Ok(target) => match open.iter().find(|s| same_url(s, &target)) {
                 Some(s) => sessions.push(Session {
                     endpoint: url,
@@ -267,7 +283,7 @@ pub(super) async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatu
         Err(e) => Err(e),
     };
     match status {
-        Err(e) => row.errors.push(e),
+        Err(e) => row.errors.push(e.to_string()),
         Ok(st) => {
             let header = st.header();
             let id = header.map(|h| h.member_id());
@@ -299,7 +315,7 @@ async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
     let (target, mut client) = match s.conn {
         Ok(conn) => conn,
         Err(e) => {
-            row.error = Some(e);
+            row.error = Some(e.to_string());
             return row;
         }
     };
@@ -307,7 +323,7 @@ async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
     let read = tokio::time::timeout(plan.command_timeout, client.get("health", None)).await;
     row.took_ms = start.elapsed().as_secs_f64() * 1000.0;
     let read = match read {
-        Err(_) => Err(dial::no_answer(plan.command_timeout)),
+        Err(_) => Err(RequestError::NoAnswer(plan.command_timeout)),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(etcd_client::Error::GRpcStatus(st)))
             if st.code() == tonic::Code::PermissionDenied =>
@@ -323,7 +339,7 @@ async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
         }
     };
     if let Err(e) = read {
-        row.error = Some(e);
+        row.error = Some(e.to_string());
         return row;
     }
     row.answered = true;
@@ -349,8 +365,8 @@ async fn health_row(plan: Arc<ConnPlan>, s: Session) -> EndpointHealth {
 }
 
 /// Active alarms (cluster-wide), from the first member that answers.
-async fn alarm_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Alarm>, String> {
-    let mut last = "no endpoint answered".to_string();
+async fn alarm_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Alarm>, ListError> {
+    let mut last = ListError::NoneAnswered;
     for s in sessions {
         let Ok((target, mut client)) = s.conn.clone() else {
             continue;
@@ -373,7 +389,7 @@ async fn alarm_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Alarm>,
                     })
                     .collect())
             }
-            Err(e) => last = format!("{}: {e}", s.endpoint),
+            Err(e) => last = s.failed(e),
         }
     }
     Err(last)
@@ -417,7 +433,7 @@ async fn scrape_all(
                     .await
                     .unwrap_or_else(|e| MemberMetrics {
                         url: url.clone(),
-                        error: Some(e),
+                        error: Some(e.to_string()),
                         ..MemberMetrics::default()
                     });
                 m.member_id = member_id;
@@ -436,7 +452,11 @@ fn now_unix_s() -> f64 {
 }
 
 /// One scrape, or two `interval` apart, summarized.
-async fn scrape(plan: &ConnPlan, url: &str, interval: Duration) -> Result<MemberMetrics, String> {
+async fn scrape(
+    plan: &ConnPlan,
+    url: &str,
+    interval: Duration,
+) -> Result<MemberMetrics, RequestError> {
     let first_at = now_unix_s();
     let first = metrics::parse(&dial::get(plan, url).await?)?;
     if interval.is_zero() {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use prometheus_parse::{Sample, Scrape, Value};
 
+use super::error::RequestError;
 use super::model::{HistogramPercentiles, MemberMetrics, PeerRtt, Span};
 
 /// etcd's WAL fdatasync latency histogram.
@@ -21,9 +22,9 @@ pub const BACKEND_COMMIT: &str = "etcd_disk_backend_commit_duration_seconds";
 pub const PEER_RTT: &str = "etcd_network_peer_round_trip_time_seconds";
 
 /// Parses a /metrics page (Prometheus text format).
-pub fn parse(text: &str) -> Result<Scrape, String> {
+pub fn parse(text: &str) -> Result<Scrape, RequestError> {
     Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .map_err(|e| format!("not Prometheus text: {e}"))
+        .map_err(|e| RequestError::NotPrometheus(e.to_string()))
 }
 
 /// One scrape and when it was taken, Unix seconds.

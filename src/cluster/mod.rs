@@ -12,6 +12,7 @@
 pub mod conn;
 pub mod consistency;
 pub mod dial;
+pub mod error;
 pub mod facts;
 pub mod inspect;
 pub mod kubeadm;
@@ -20,5 +21,6 @@ pub mod model;
 pub mod tls;
 
 pub use conn::{ConnPlan, ConnRequest};
+pub use error::{AtEndpoint, ListError, RequestError};
 pub use inspect::{inspect, InspectPlan, MetricsPlan};
 pub use model::ClusterReport;

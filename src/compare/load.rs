@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::report::{Report, SCHEMA_VERSION};
+use crate::facts::{Report, SCHEMA_VERSION};
 
 /// Oldest report schema this version reads.
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;

@@ -20,8 +20,8 @@ pub use load::{expand, load, load_all, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCH
 use noise::{Metric, Noise, RunFacts};
 use stats::TestResult;
 
+use crate::facts::{Report, SCHEMA_VERSION};
 use crate::measure::{EncodedHistogram, LatencyHistogram, PERCENTILES};
-use crate::report::{Report, SCHEMA_VERSION};
 
 /// Default `--max-regression`, percent.
 pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 20.0;

@@ -14,6 +14,7 @@ use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::noise::{Model, Noise};
 use super::{status, worse_by_pct, ComparePlan, Row, ALPHA};
+use crate::measure::round3;
 
 /// Stall events one run of a probe saw, and how long it observed the disk.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,10 +111,6 @@ fn tail(n: u64, p: f64, k: u64) -> f64 {
         Ok(b) => b.sf(k - 1),
         Err(_) => 1.0,
     }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

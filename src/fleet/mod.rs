@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::compare::OLDEST_SCHEMA_VERSION;
-use crate::report::{Report, SCHEMA_VERSION};
+use crate::facts::{Report, SCHEMA_VERSION};
 use crate::rules::{self, Finding, Profile, Verdict};
 pub use matrix::PathEntry;
 

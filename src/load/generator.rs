@@ -15,7 +15,7 @@ use etcd_client::{Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::plan::{LoadPlan, OpKind};
-use crate::cluster::dial;
+use crate::cluster::RequestError;
 use crate::measure::LatencyHistogram;
 use crate::probe::disk::TimelinePoint;
 
@@ -274,7 +274,7 @@ pub async fn generate(
             let result =
                 tokio::time::timeout(command_timeout, send(&mut kv, kind, key, value)).await;
             let error = match result {
-                Err(_) => Some(dial::no_answer(command_timeout)),
+                Err(_) => Some(RequestError::NoAnswer(command_timeout).to_string()),
                 Ok(Err(e)) => Some(error_text(&e)),
                 Ok(Ok(())) => None,
             };

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::cluster::conn::{ConnPlan, Target};
 use crate::cluster::model::ClusterReport;
-use crate::cluster::{dial, inspect, InspectPlan};
+use crate::cluster::{dial, inspect, InspectPlan, RequestError};
 use generator::{Conn, Group, Recorded};
 use plan::{LoadPlan, OpKind};
 use result::{LoadResult, OpStats, ScheduleStats};
@@ -58,7 +58,7 @@ pub enum LoadError {
         /// The member's client URL.
         endpoint: String,
         /// Why.
-        error: String,
+        error: RequestError,
     },
     /// The prefix already holds keys.
     #[error("--prefix {prefix:?} holds {count} keys: refusing to write there. Delete them with `etcdctl del --prefix {prefix}` or choose another --prefix")]
@@ -74,7 +74,7 @@ pub enum LoadError {
         /// The prefix.
         prefix: String,
         /// Why.
-        error: String,
+        error: RequestError,
     },
 }
 
@@ -179,7 +179,7 @@ async fn connect_all(
 }
 
 /// Keys under `prefix`.
-async fn count(conn: &ConnPlan, client: &mut Client, prefix: &str) -> Result<i64, String> {
+async fn count(conn: &ConnPlan, client: &mut Client, prefix: &str) -> Result<i64, RequestError> {
     let target = &conn.endpoints[0];
     let opts = GetOptions::new().with_prefix().with_count_only();
     let resp = dial::request(conn, target, client.get(prefix, Some(opts))).await?;
@@ -192,7 +192,7 @@ async fn delete_prefix(
     conn: &ConnPlan,
     client: &mut Client,
     prefix: &str,
-) -> Result<(u64, i64), String> {
+) -> Result<(u64, i64), RequestError> {
     let target = &conn.endpoints[0];
     let mut deleted = 0;
     let mut revision = 0;

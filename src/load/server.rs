@@ -129,7 +129,7 @@ pub async fn scrape_round(conn: &ConnPlan, members: &mut [MemberWatch], run_star
         let at = now_unix_s();
         match page {
             Ok(scrape) => m.observe(at, at - run_start_unix_s, scrape),
-            Err(e) => m.error = Some(e),
+            Err(e) => m.error = Some(e.to_string()),
         }
     }
 }

@@ -26,7 +26,13 @@ pub fn looks_like(line: &str) -> bool {
 
 /// Parses a capnslog line; `None` when it is not one.
 pub fn parse(line: &str) -> Option<Parsed> {
-    let (at_ms, text) = split(line)?;
+    text_line(split(line))
+}
+
+/// A text line (capnslog's, Go's logger's) as its format's `split` cut it:
+/// its time and the catalogued event of its text.
+pub(super) fn text_line(split: Option<(i64, &str)>) -> Option<Parsed> {
+    let (at_ms, text) = split?;
     Some(Parsed {
         at_ms,
         event: text_event(text),

@@ -39,11 +39,7 @@ pub fn looks_like(line: &str) -> bool {
 
 /// Parses a Go log line; `None` when it is not one.
 pub fn parse(line: &str) -> Option<Parsed> {
-    let (at_ms, text) = split(line)?;
-    Some(Parsed {
-        at_ms,
-        event: super::capnslog::text_event(text),
-    })
+    super::capnslog::text_line(split(line))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::keyspace_plot;
 use super::plots::{self, PlotResult};
 use super::view::{self, sections};
 use super::Report;
-use crate::rules::Finding;
+use crate::findings::Finding;
 
 /// The page style, shared with the fleet page.
 pub const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\
@@ -134,8 +134,8 @@ pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()>
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&e.metric),
-                esc(&view::fmt_value(e.observed, &e.unit)),
-                esc(&view::fmt_value(e.threshold, &e.unit))
+                esc(&view::fmt_value(e.observed, e.unit)),
+                esc(&view::fmt_value(e.threshold, e.unit))
             )?;
         }
         writeln!(

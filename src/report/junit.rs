@@ -10,13 +10,13 @@ use std::io::{self, Write};
 use super::html::esc;
 use super::view;
 use super::Report;
-use crate::rules::{Finding, FindingId, Severity};
+use crate::findings::{Finding, FindingId, Severity, RULES};
 
 /// Writes `report` as a JUnit XML document.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    let cases: Vec<Case> = FindingId::ALL
+    let cases: Vec<Case> = RULES
         .iter()
-        .map(|&id| Case::for_rule(report, id))
+        .map(|rule| Case::for_rule(report, rule.id))
         .collect();
     let failures = cases.iter().filter(|c| c.failed).count();
     let skipped = cases.iter().filter(|c| c.skipped).count();
@@ -88,8 +88,8 @@ fn details(f: &Finding) -> String {
             s,
             "  {} = {} (threshold {})",
             e.metric,
-            view::fmt_value(e.observed, &e.unit),
-            view::fmt_value(e.threshold, &e.unit)
+            view::fmt_value(e.observed, e.unit),
+            view::fmt_value(e.threshold, e.unit)
         );
     }
     let _ = writeln!(s, "fix: {}", f.recommendation);

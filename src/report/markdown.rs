@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::view::{self, sections, Section};
 use super::Report;
-use crate::rules::Finding;
+use crate::findings::Finding;
 
 /// Escapes a cell for a Markdown pipe table.
 fn cell(s: &str) -> String {
@@ -60,8 +60,8 @@ pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()>
                 w,
                 "- {}: {} (threshold {})",
                 e.metric,
-                view::fmt_value(e.observed, &e.unit),
-                view::fmt_value(e.threshold, &e.unit)
+                view::fmt_value(e.observed, e.unit),
+                view::fmt_value(e.threshold, e.unit)
             )?;
         }
         writeln!(w, "\n**Fix:** {}\n", f.recommendation)?;

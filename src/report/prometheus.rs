@@ -7,8 +7,8 @@
 use std::io::{self, Write};
 
 use super::Report;
+use crate::findings::{Severity, Verdict};
 use crate::measure::{SummaryField, PERCENTILES};
-use crate::rules::{Severity, Verdict};
 
 /// Escapes a label value (backslash, double quote, newline).
 fn label(v: &str) -> String {

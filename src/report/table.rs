@@ -7,7 +7,7 @@ use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
 use super::view::{self, sections, Section};
 use super::Report;
-use crate::rules::Finding;
+use crate::findings::Finding;
 
 /// Writes each section as a titled terminal table.
 pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<()> {
@@ -49,8 +49,8 @@ pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()>
                 w,
                 "    {} = {} (threshold {})",
                 e.metric,
-                view::fmt_value(e.observed, &e.unit),
-                view::fmt_value(e.threshold, &e.unit)
+                view::fmt_value(e.observed, e.unit),
+                view::fmt_value(e.threshold, e.unit)
             )?;
         }
         writeln!(w, "    fix: {}", f.recommendation)?;

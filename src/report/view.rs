@@ -5,6 +5,7 @@
 
 use crate::cluster::model::HistogramPercentiles;
 use crate::cluster::ClusterReport;
+use crate::findings::Unit;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::{DiskResult, StallSummary};
@@ -93,13 +94,11 @@ pub fn fmt_bytes(bytes: u64) -> String {
     }
 }
 
-/// Formats an evidence value with its unit (`us` values get a readable unit).
-pub fn fmt_value(value: f64, unit: &str) -> String {
+/// Formats an evidence value with its unit (`ms` values get a readable unit).
+pub fn fmt_value(value: f64, unit: Unit) -> String {
     match unit {
-        "us" => fmt_us(value),
-        "ms" => fmt_us(value * 1000.0),
-        "bytes" => fmt_bytes(value as u64),
-        "" => format!("{value}"),
+        Unit::Ms => fmt_us(value * 1000.0),
+        Unit::None => format!("{value}"),
         _ => format!("{value} {unit}"),
     }
 }

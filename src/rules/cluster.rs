@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics, Span};
 use crate::measure::MIB;
 use crate::rules::profile::{levels, positive, within, BadKey, Bound};
-use crate::rules::{Evidence, Finding, FindingId, Severity};
+use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 mod db;
 mod stale;
@@ -206,14 +206,9 @@ pub(super) fn evidence(
     metric: impl Into<String>,
     observed: f64,
     threshold: f64,
-    unit: &str,
+    unit: Unit,
 ) -> Evidence {
-    Evidence {
-        metric: metric.into(),
-        observed,
-        threshold,
-        unit: unit.to_string(),
-    }
+    Evidence::new(metric, observed, threshold, unit)
 }
 
 /// The endpoints where commands should go: those that answered as the
@@ -288,7 +283,7 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
                     "listed members not answering",
                     report.facts.unreachable.len() as f64,
                     0.0,
-                    "members",
+                    Unit::Members,
                 )],
                 recommendation: format!(
                     "A listed member that does not answer still counts toward quorum ({} of {} listed). \
@@ -318,7 +313,7 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
             "listed members never started",
             report.facts.unstarted.len() as f64,
             0.0,
-            "members",
+            Unit::Members,
         )],
         recommendation: "An added member that never started counts toward quorum while adding \
                          nothing: one more failure can stop the cluster. If a node is joining at \
@@ -338,7 +333,7 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
             "client URLs answered by another member id",
             report.facts.id_mismatches.len() as f64,
             0.0,
-            "endpoints",
+            Unit::Endpoints,
         )],
         recommendation: format!(
             "The node at {} runs an etcd that is not the listed member (its data dir was rebuilt \
@@ -376,8 +371,8 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                     l.member_id, l.endpoint, l.lag_entries, l.apply_gap_entries
                 ),
                 evidence: vec![
-                    evidence("raft index behind the leader", l.lag_entries as f64, t.raft_lag_warn_entries as f64, "entries"),
-                    evidence("committed but not applied", l.apply_gap_entries as f64, t.raft_lag_warn_entries as f64, "entries"),
+                    evidence("raft index behind the leader", l.lag_entries as f64, t.raft_lag_warn_entries as f64, Unit::Entries),
+                    evidence("committed but not applied", l.apply_gap_entries as f64, t.raft_lag_warn_entries as f64, Unit::Entries),
                 ],
                 recommendation: "A member that cannot keep up is usually starved of disk (slow WAL \
                                  fdatasync, see the metrics findings and `etcd-doctor disk`), of CPU, \
@@ -419,13 +414,13 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             "leader changes per 15 min since start",
             rate,
             t.leader_changes_warn_per_15m,
-            "changes",
+            Unit::Changes,
         ),
         evidence(
             "leader changes during the scrape window",
             in_window,
             1.0,
-            "changes",
+            Unit::Changes,
         ),
     ];
     if let Some(failed) = m.proposals_failed_total {
@@ -433,7 +428,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             "failed proposals since start",
             failed,
             0.0,
-            "proposals",
+            Unit::Proposals,
         ));
     }
     vec![Finding {
@@ -493,7 +488,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                 id: FindingId::ClusterAlarmActive,
                 severity: Severity::Fail,
                 summary: format!("alarm {} is active on member {}", a.alarm, a.member_id),
-                evidence: vec![evidence("active alarms", report.alarms.len() as f64, 0.0, "alarms")],
+                evidence: vec![evidence("active alarms", report.alarms.len() as f64, 0.0, Unit::Alarms)],
                 recommendation,
                 commands,
             }
@@ -552,7 +547,7 @@ fn judge(
             format!("{} p99 ({})", rule.metric, h.span.as_str()),
             h.p99_ms,
             rule.warn_ms,
-            "ms",
+            Unit::Ms,
         )],
         recommendation: rule.recommendation.to_string(),
         commands: Vec::new(),

@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{levels, positive, BadKey};
 use super::cluster::{answering, etcdctl, evidence};
-use super::profile::{levels, positive, BadKey};
 use crate::cluster::consistency::{Consistency, MemberHash};
 use crate::cluster::model::ClusterReport;
-use crate::rules::{Finding, FindingId, Severity};
+use crate::rules::{Finding, FindingId, Severity, Unit};
 
 /// Thresholds of the consistency rules; each field names its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,21 +63,6 @@ impl ConsistencyThresholds {
             ("proposals_pending_fail", self.proposals_pending_fail),
         )
     }
-}
-
-/// The consistency rules whose facts `c` holds.
-pub fn checked(c: &ClusterReport) -> Vec<FindingId> {
-    let mut ids = vec![FindingId::ClusterVersionSkew];
-    if c.consistency.is_some() {
-        ids.extend([
-            FindingId::ClusterDataInconsistent,
-            FindingId::ClusterLearnerStuck,
-        ]);
-    }
-    if !c.metrics.is_empty() {
-        ids.push(FindingId::ClusterProposalsPending);
-    }
-    ids
 }
 
 /// Every consistency rule over `report`.
@@ -166,7 +151,7 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                     m.status.endpoint,
                     hex(m.hash)
                 ),
-                evidence: vec![evidence("members whose HashKV differs", differing, 0.0, "members")],
+                evidence: vec![evidence("members whose HashKV differs", differing, 0.0, Unit::Members)],
                 recommendation: "This member's copy of the keyspace differs from the others' at the \
                     same revision: it serves reads that disagree with the rest, and etcd raises a \
                     CORRUPT alarm only when its corruption checks are on. Do not copy its data \
@@ -233,7 +218,7 @@ fn version_skew(report: &ClusterReport) -> Vec<Finding> {
                     format!("distinct {what}s"),
                     groups.len() as f64,
                     1.0,
-                    "versions",
+                    Unit::Versions,
                 )],
                 recommendation: "etcd supports mixed minor versions only while a rolling upgrade \
                     (or downgrade) runs: the cluster keeps the lowest version's features, and a \
@@ -267,8 +252,8 @@ fn learner_stuck(
                     l.member_id, l.endpoint, l.second_gap_entries, l.first_gap_entries
                 ),
                 evidence: vec![
-                    evidence("learner applied / leader applied", ratio * 100.0, t.learner_ready_ratio * 100.0, "%"),
-                    evidence("gap at the second read", l.second_gap_entries as f64, l.first_gap_entries as f64, "entries"),
+                    evidence("learner applied / leader applied", ratio * 100.0, t.learner_ready_ratio * 100.0, Unit::Percent),
+                    evidence("gap at the second read", l.second_gap_entries as f64, l.first_gap_entries as f64, Unit::Entries),
                 ],
                 recommendation: "A learner is promoted only once its log is within 90 % of the \
                     leader's; one that does not close the gap never becomes a voter. It catches up \
@@ -307,7 +292,7 @@ fn proposals_pending(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<F
                     "etcd_server_proposals_pending",
                     pending,
                     t.proposals_pending_warn,
-                    "proposals",
+                    Unit::Proposals,
                 )],
                 recommendation:
                     "Writes arrive faster than this member commits and applies them: \

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
-use super::finding::{Evidence, Finding, FindingId, Severity};
-use super::profile::{levels, BadKey};
+use super::bounds::{levels, BadKey};
+use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Disk thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,7 +147,7 @@ pub fn fsync_slow(
                 metric: metric_name(r),
                 observed: p99_ms,
                 threshold: if s == Severity::Fail { fail } else { warn },
-                unit: "ms".into(),
+                unit: Unit::Ms,
             });
         }
     }
@@ -220,14 +220,14 @@ pub fn rotational(
         metric: format!("/sys/block/{disk}/queue/rotational"),
         observed: 1.0,
         threshold: 0.0,
-        unit: String::new(),
+        unit: Unit::None,
     }];
     if let Some(kind) = &medium.virtual_disk {
         evidence.extend(fastest_p99_ms.map(|p99| Evidence {
             metric: "fdatasync p99 (judged by disk.fsync-slow)".into(),
             observed: p99,
             threshold: t.wal_fsync_p99_warn_ms,
-            unit: "ms".into(),
+            unit: Unit::Ms,
         }));
         return Some(Finding {
             id: FindingId::DiskRotational,
@@ -249,7 +249,7 @@ pub fn rotational(
             metric: "fdatasync p99 (no spinning disk is this fast)".into(),
             observed: p99,
             threshold: SPINNING_DISK_FLOOR_MS,
-            unit: "ms".into(),
+            unit: Unit::Ms,
         });
         return Some(Finding {
             id: FindingId::DiskRotational,

@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::finding::{Evidence, Finding, FindingId, Severity};
-use super::profile::{check_keys, BadKey, Bound};
+use super::bounds::{check_keys, BadKey, Bound};
+use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 use super::Profile;
 use crate::fleet::{median, DiskRow, PathEntry};
 use crate::measure::round2;
@@ -221,7 +221,7 @@ fn evidence(metric: String, observed: f64, threshold: f64) -> Evidence {
         metric,
         observed: round2(observed),
         threshold: round2(threshold),
-        unit: "ms".into(),
+        unit: Unit::Ms,
     }
 }
 

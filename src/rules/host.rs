@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::host::activity::{HostActivity, ProcessIo};
 use crate::host::virt::Virtualization;
 
-use super::finding::{Evidence, Finding, FindingId, Severity};
-use super::profile::{check_keys, levels, BadKey, Bound};
+use super::bounds::{check_keys, levels, BadKey, Bound};
+use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,11 +314,8 @@ fn contention_evidence(
     views: FsyncViews,
     t: &HostThresholds,
 ) -> Vec<Evidence> {
-    let ev = |metric: String, observed: f64, threshold: f64, unit: &str| Evidence {
-        metric,
-        observed,
-        threshold,
-        unit: unit.into(),
+    let ev = |metric: String, observed, threshold, unit| {
+        Evidence::new(metric, observed, threshold, unit)
     };
     let mut evidence: Vec<Evidence> = contenders
         .iter()
@@ -328,13 +325,13 @@ fn contention_evidence(
                     format!("write rate of {} (pid {})", w.comm, w.pid),
                     w.write_mib_s,
                     t.contender_min_write_mib_s,
-                    "MiB/s",
+                    Unit::MibPerSec,
                 ),
                 ev(
                     format!("write calls of {} (pid {})", w.comm, w.pid),
                     w.write_ops_s,
                     t.contender_min_write_ops_s,
-                    "calls/s",
+                    Unit::CallsPerSec,
                 ),
             ]
         })
@@ -344,13 +341,13 @@ fn contention_evidence(
             "data device writes beyond the probe's own".into(),
             o.write_iops,
             t.contender_min_device_iops,
-            "writes/s",
+            Unit::WritesPerSec,
         ));
         evidence.push(ev(
             "data device busy with others' writes".into(),
             o.util_pct,
             t.device_util_warn_pct,
-            "%",
+            Unit::Percent,
         ));
     }
     for (metric, value, threshold) in [
@@ -366,7 +363,7 @@ fn contention_evidence(
         ),
     ] {
         if let Some(v) = value {
-            evidence.push(ev(metric.into(), v, threshold, "ms"));
+            evidence.push(ev(metric.into(), v, threshold, Unit::Ms));
         }
     }
     evidence
@@ -400,7 +397,7 @@ pub fn cpu_steal(
             } else {
                 t.cpu_steal_warn_pct
             },
-            unit: "%".into(),
+            unit: Unit::Percent,
         }],
         recommendation: "The host is oversubscribed: move etcd to a dedicated or less loaded VM \
             (dedicated/exclusive instance types on clouds), and spread IO- and CPU-heavy VMs over \

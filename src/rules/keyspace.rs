@@ -7,12 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{levels, positive, BadKey};
 use super::cluster::evidence;
-use super::finding::{Finding, FindingId, Severity};
-use super::profile::{levels, positive, BadKey};
+use super::finding::{Finding, FindingId, Severity, Unit};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
-
-const MIB: f64 = 1024.0 * 1024.0;
+use crate::measure::MIB;
 
 /// Keyspace thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,19 +69,6 @@ impl KeyspaceThresholds {
             ("large_value_warn_ratio", self.large_value_warn_ratio),
             ("large_value_fail_ratio", self.large_value_fail_ratio),
         )
-    }
-}
-
-/// The ids the rules can judge from `k`: all offline, the hotspot only live.
-pub fn checked(k: &KeyspaceReport) -> Vec<FindingId> {
-    match k.source {
-        Source::Live => vec![FindingId::ClusterKeyspaceHotspot],
-        Source::Snapshot => vec![
-            FindingId::ClusterKeyspaceHotspot,
-            FindingId::ClusterHistoryUnbounded,
-            FindingId::ClusterKeyChurn,
-            FindingId::ClusterLargeValues,
-        ],
     }
 }
 
@@ -172,7 +158,7 @@ fn hotspot(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
             format!("share of {name}"),
             share,
             t.hotspot_share_warn_pct,
-            "%",
+            Unit::Percent,
         )],
         recommendation,
         commands,
@@ -200,14 +186,14 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
         severity: Severity::Warn,
         summary: format!(
             "uncompacted history takes {:.1} MiB, {ratio:.0}x the live data ({} revisions kept{never})",
-            history as f64 / MIB,
+            history as f64 / MIB as f64,
             meta.history_kept_revisions
         ),
         evidence: vec![evidence(
             "history bytes / live bytes",
             ratio,
             t.history_to_live_warn_ratio,
-            "x",
+            Unit::Times,
         )],
         recommendation: "Compaction is not keeping up: etcd keeps every revision until it is \
                          compacted. Kubernetes compacts every 5 minutes (kube-apiserver \
@@ -245,7 +231,7 @@ fn key_churn(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
             format!("revisions of {}", worst.key),
             worst.revisions as f64,
             t.key_revisions_warn as f64,
-            "revisions",
+            Unit::Revisions,
         )],
         recommendation: "One object is rewritten over and over: usually two controllers \
                          fighting over it, or a status written on every resync. Find the writer \
@@ -272,15 +258,15 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         summary: format!(
             "{} holds a {:.2} MiB value, {:.0} % of etcd's {:.1} MiB request limit",
             largest.key,
-            largest.value_bytes as f64 / MIB,
+            largest.value_bytes as f64 / MIB as f64,
             ratio * 100.0,
-            t.max_request_bytes as f64 / MIB
+            t.max_request_bytes as f64 / MIB as f64
         ),
         evidence: vec![evidence(
             "largest value / --max-request-bytes",
             ratio * 100.0,
             t.large_value_warn_ratio * 100.0,
-            "%",
+            Unit::Percent,
         )],
         recommendation: "A value near etcd's --max-request-bytes (1.5 MiB by default) will soon \
                          fail to be written, and every large value slows snapshots and watches. \
@@ -417,6 +403,10 @@ mod tests {
             vec![group("/registry/pods/a/", 10, 0, 0)],
             vec![],
         );
-        assert_eq!(checked(&k), vec![FindingId::ClusterKeyspaceHotspot]);
+        assert!(ids(&k).is_empty());
+        assert_eq!(
+            crate::rules::registry::checked(&[crate::rules::Fact::Keyspace]),
+            vec![FindingId::ClusterKeyspaceHotspot]
+        );
     }
 }

@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{levels, positive, BadKey};
 use super::cluster::{self, ClusterThresholds};
-use super::profile::{levels, positive, BadKey};
-use super::{Evidence, Finding, FindingId, Profile, Severity};
+use super::{Evidence, Finding, FindingId, Profile, Severity, Unit};
 use crate::cluster::model::ClusterReport;
 use crate::load::result::LoadResult;
 
@@ -32,13 +32,6 @@ pub const CAUSE_MIN_OBSERVATIONS: u64 = 3;
 /// end of the run, percent. etcd-doctor's choice: 1 %, a tenth of the
 /// throughput margin check perf allows.
 pub const MAX_UNSENT_PCT: f64 = 1.0;
-
-/// Every id the load rules can return.
-pub const IDS: [FindingId; 3] = [
-    FindingId::LoadCheckPerfFail,
-    FindingId::LoadLatencySlow,
-    FindingId::LoadGeneratorBehind,
-];
 
 /// Thresholds of the load rules (the profile's `[load]` section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,14 +108,19 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
     let errors = load.error_count() as f64;
     let mut failed = Vec::new();
     if errors > 0.0 {
-        failed.push(Evidence::new("failed requests", errors, 0.0, "requests"));
+        failed.push(Evidence::new(
+            "failed requests",
+            errors,
+            0.0,
+            Unit::Requests,
+        ));
     }
     if ratio <= CHECK_PERF_MIN_THROUGHPUT_RATIO {
         failed.push(Evidence::new(
             "achieved / target throughput",
             ratio * 100.0,
             CHECK_PERF_MIN_THROUGHPUT_RATIO * 100.0,
-            "%",
+            Unit::Percent,
         ));
     }
     if slowest_ms > CHECK_PERF_MAX_SLOWEST_MS {
@@ -130,7 +128,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
             "slowest request",
             slowest_ms,
             CHECK_PERF_MAX_SLOWEST_MS,
-            "ms",
+            Unit::Ms,
         ));
     }
     if stddev_ms > CHECK_PERF_MAX_STDDEV_MS {
@@ -138,7 +136,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
             "latency standard deviation",
             stddev_ms,
             CHECK_PERF_MAX_STDDEV_MS,
-            "ms",
+            Unit::Ms,
         ));
     }
     if failed.is_empty() {
@@ -179,7 +177,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
                 id: FindingId::LoadLatencySlow,
                 severity,
                 summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
-                evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, "ms")],
+                evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, Unit::Ms)],
                 recommendation: "Requests wait for the slowest of disk (WAL fdatasync, backend \
                     commit), peer network and CPU on a quorum of members; the slow side named above \
                     is where to look first."
@@ -212,8 +210,8 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
             s.client_cpu_cores
         ),
         evidence: vec![
-            Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, "ms"),
-            Evidence::new("scheduled requests never sent, beyond waits for a client", unsent_pct, MAX_UNSENT_PCT, "%"),
+            Evidence::new("generator wake-up lateness p99", late_ms, t.generator_late_p99_warn_ms, Unit::Ms),
+            Evidence::new("scheduled requests never sent, beyond waits for a client", unsent_pct, MAX_UNSENT_PCT, Unit::Percent),
         ],
         recommendation: "The client host, not the cluster, limited this run: its CPU was busy or \
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."

@@ -12,7 +12,7 @@ use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
 use crate::rules::profile::{positive, BadKey};
-use crate::rules::{Evidence, Finding, FindingId, Severity};
+use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -117,18 +117,6 @@ impl LogThresholds {
     }
 }
 
-/// Every id the log rules can report.
-pub const CHECKED: [FindingId; 8] = [
-    FindingId::ClusterLeaderChurn,
-    FindingId::DiskFsyncSlow,
-    FindingId::ClusterApplySlow,
-    FindingId::ClusterHeartbeatLate,
-    FindingId::NetPeerUnhealthy,
-    FindingId::NetClockDrift,
-    FindingId::NetRaftBufferFull,
-    FindingId::ClusterAlarmActive,
-];
-
 /// Runs every log rule over `logs`.
 pub fn evaluate(logs: &LogsReport, t: &LogThresholds) -> Vec<Finding> {
     [
@@ -210,13 +198,8 @@ fn level(observed: f64, warn: f64, fail: f64) -> Option<Severity> {
     }
 }
 
-fn evidence(metric: &str, observed: f64, threshold: f64, unit: &str) -> Evidence {
-    Evidence {
-        metric: metric.to_string(),
-        observed,
-        threshold,
-        unit: unit.to_string(),
-    }
+fn evidence(metric: &str, observed: f64, threshold: f64, unit: Unit) -> Evidence {
+    Evidence::new(metric, observed, threshold, unit)
 }
 
 /// `N lines from T1 to T2, worst D at T: <line>`.
@@ -241,7 +224,7 @@ fn kind_evidence(k: &KindSummary, warn: f64) -> Vec<Evidence> {
         &format!("{} lines in logs", k.kind.as_str()),
         k.count as f64,
         warn,
-        "lines",
+        Unit::Lines,
     )];
     if let Some(ms) = k.worst_ms {
         let etcd_threshold_ms = k.kind.entry().map_or(0.0, |e| e.etcd_threshold_ms);
@@ -249,7 +232,7 @@ fn kind_evidence(k: &KindSummary, warn: f64) -> Vec<Evidence> {
             &format!("worst {} in logs", k.kind.as_str()),
             ms,
             etcd_threshold_ms,
-            "ms",
+            Unit::Ms,
         ));
     }
     ev
@@ -295,8 +278,8 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
             format_timestamp(last.at_unix_ms),
         ),
         evidence: vec![
-            evidence("elections within one hour (logs)", worst_hour, t.elections_warn_per_hour, "elections"),
-            evidence("elections in the logs", logs.elections.len() as f64, t.elections_warn_per_hour, "elections"),
+            evidence("elections within one hour (logs)", worst_hour, t.elections_warn_per_hour, Unit::Elections),
+            evidence("elections in the logs", logs.elections.len() as f64, t.elections_warn_per_hour, Unit::Elections),
         ],
         recommendation: "Leadership moves too often: every election stalls writes for an election \
                          timeout. Look at the findings beside this one for the cause (slow disk, \
@@ -407,13 +390,13 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         "slow fdatasync lines in logs",
         fsync as f64,
         1.0,
-        "lines",
+        Unit::Lines,
     ));
     ev.push(evidence(
         "unreachable-peer and dropped-message lines in logs",
         network as f64,
         1.0,
-        "lines",
+        Unit::Lines,
     ));
     Some(Finding {
         id: FindingId::ClusterHeartbeatLate,

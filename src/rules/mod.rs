@@ -3,10 +3,10 @@
 //! [`evaluate`] runs every rule whose facts the report has and says which
 //! ones it checked, so a CI report can list the rules that passed too.
 
+pub mod bounds;
 pub mod cluster;
 pub mod consistency;
 pub mod disk;
-pub mod finding;
 pub mod fleet;
 pub mod host;
 pub mod keyspace;
@@ -16,13 +16,26 @@ pub mod net;
 pub mod profile;
 pub mod stall;
 
-pub use finding::{Evidence, Finding, FindingId, Severity, Verdict};
+pub use crate::findings::registry::{self, Fact, Rule, RULES};
+pub use crate::findings::{self as finding, Evidence, Finding, FindingId, Severity, Unit, Verdict};
 pub use profile::{Profile, ProfileError};
 
 use crate::cluster::model::Span;
-use crate::cluster::ClusterReport;
+use crate::facts::Report;
+use crate::keyspace::Source;
 use crate::probe::disk::DiskProbeKind;
-use crate::report::Report;
+
+impl Report {
+    /// Runs the rules over this report's facts with `profile`: fills in the
+    /// findings, the rules checked and the verdict.
+    pub fn judge(&mut self, profile: &Profile) {
+        let evaluation = evaluate(self, profile);
+        self.profile = Some(profile.name.clone());
+        self.verdict = Verdict::from_findings(&evaluation.findings);
+        self.findings = evaluation.findings;
+        self.rules_checked = evaluation.checked;
+    }
+}
 
 /// The outcome of running the rules over one report.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +48,7 @@ pub struct Evaluation {
 
 /// Runs every applicable rule over `report` with `profile`'s thresholds.
 pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
-    let mut checked = Vec::new();
     let mut findings = Vec::new();
-    let mut check = |id: FindingId, applicable: bool, finding: &dyn Fn() -> Option<Finding>| {
-        if applicable {
-            checked.push(id);
-            findings.extend(finding());
-        }
-    };
     let device = report.host.device.as_ref();
     let activity = report.host.activity.as_ref();
     let others = activity.and_then(|a| host::other_writes(a, probe_syncs(report), &profile.host));
@@ -50,32 +56,31 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         !host::contenders(a, others, &profile.host).is_empty()
             || host::device_shared(others, &profile.host)
     });
-    check(FindingId::DiskFsyncSlow, !report.disk.is_empty(), &|| {
-        disk::fsync_slow(&report.disk, device, contended, &profile.disk)
-    });
-    check(FindingId::DiskFsyncStall, !report.disk.is_empty(), &|| {
-        stall::fsync_stall(&report.disk, &profile.disk)
-    });
-    check(FindingId::DiskRotational, device.is_some(), &|| {
-        disk::rotational(device, &report.disk, &profile.disk)
-    });
     let views = fsync_views(report, profile);
-    check(
-        FindingId::DiskIoContention,
-        activity.is_some() || views.etcd_p99_ms.is_some(),
-        &|| host::io_contention(activity, others, views, &profile.host),
-    );
-    check(
-        FindingId::HostCpuSteal,
-        activity.is_some_and(|a| a.cpu.is_some()),
-        &|| host::cpu_steal(activity, &report.host.virtualization, &profile.host),
-    );
-    if !report.net.is_empty() {
-        checked.extend([
-            FindingId::NetPeerRttHigh,
-            FindingId::NetNicSaturated,
-            FindingId::NetErrors,
-        ]);
+    let have = facts(report, views);
+    if have.contains(&Fact::DiskProbes) {
+        findings.extend(disk::fsync_slow(
+            &report.disk,
+            device,
+            contended,
+            &profile.disk,
+        ));
+        findings.extend(stall::fsync_stall(&report.disk, &profile.disk));
+    }
+    if have.contains(&Fact::BlockDevice) {
+        findings.extend(disk::rotational(device, &report.disk, &profile.disk));
+    }
+    if have.contains(&Fact::HostActivity) || have.contains(&Fact::EtcdWalFsync) {
+        findings.extend(host::io_contention(activity, others, views, &profile.host));
+    }
+    if have.contains(&Fact::HostCpu) {
+        findings.extend(host::cpu_steal(
+            activity,
+            &report.host.virtualization,
+            &profile.host,
+        ));
+    }
+    if have.contains(&Fact::NetProbes) {
         findings.extend(net::evaluate(&report.net, &profile.net));
     }
     let stale_logs = report
@@ -83,21 +88,13 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         .as_ref()
         .map_or(&[][..], |l| &l.stale_members[..]);
     if let Some(c) = &report.cluster {
-        checked.extend(cluster_rules_checked(c));
         findings.extend(cluster::evaluate_with_logs(c, &profile.cluster, stale_logs));
-        checked.extend(consistency::checked(c));
         findings.extend(consistency::evaluate(c, &profile.consistency));
     }
     if let Some(k) = &report.keyspace {
-        checked.extend(keyspace::checked(k));
         findings.extend(keyspace::evaluate(k, &profile.keyspace));
     }
     if let Some(l) = &report.logs {
-        let new: Vec<FindingId> = logs::CHECKED
-            .into_iter()
-            .filter(|id| !checked.contains(id))
-            .collect();
-        checked.extend(new);
         findings.extend(logs::evaluate(l, &profile.logs));
         if let Some(c) = &report.cluster {
             let down: Vec<&str> = c
@@ -110,38 +107,57 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         }
         if report.cluster.is_none() {
             // Without the member list, the logs alone name stale members.
-            checked.push(FindingId::ClusterStaleMember);
             findings.extend(cluster::stale_from_logs(&l.stale_members));
         }
     }
     if let Some(l) = &report.load {
-        checked.extend(load::IDS);
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
     sort(&mut findings);
+    let checked = registry::checked(&have);
+    for f in &findings {
+        debug_assert!(
+            checked.contains(&f.id) && f.id.rule().severities.contains(&f.severity),
+            "{} at {} is not what the registry says it can give",
+            f.id,
+            f.severity
+        );
+    }
     Evaluation { findings, checked }
 }
 
-/// The cluster rules whose facts `c` holds: the status and member rules
-/// always, the metrics rules when metrics were scraped.
-fn cluster_rules_checked(c: &ClusterReport) -> Vec<FindingId> {
-    let mut ids = vec![
-        FindingId::ClusterMemberUnreachable,
-        FindingId::ClusterStaleMember,
-        FindingId::ClusterRaftLag,
-        FindingId::ClusterDbFragmented,
-        FindingId::ClusterDbNearQuota,
-        FindingId::ClusterAlarmActive,
-    ];
-    if !c.metrics.is_empty() {
-        ids.extend([
-            FindingId::ClusterLeaderChurn,
-            FindingId::ClusterMetricsWalFsyncSlow,
-            FindingId::ClusterMetricsBackendCommitSlow,
-            FindingId::ClusterMetricsPeerRttHigh,
-        ]);
-    }
-    ids
+/// The kinds of facts `report` holds (`views`: the fdatasync p99s it has).
+fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
+    let activity = report.host.activity.as_ref();
+    let cluster = report.cluster.as_ref();
+    let keyspace = report.keyspace.as_ref();
+    [
+        (Fact::DiskProbes, !report.disk.is_empty()),
+        (Fact::BlockDevice, report.host.device.is_some()),
+        (Fact::HostActivity, activity.is_some()),
+        (Fact::HostCpu, activity.is_some_and(|a| a.cpu.is_some())),
+        (Fact::EtcdWalFsync, views.etcd_p99_ms.is_some()),
+        (Fact::NetProbes, !report.net.is_empty()),
+        (Fact::ClusterStatus, cluster.is_some()),
+        (
+            Fact::ClusterMetrics,
+            cluster.is_some_and(|c| !c.metrics.is_empty()),
+        ),
+        (
+            Fact::Consistency,
+            cluster.is_some_and(|c| c.consistency.is_some()),
+        ),
+        (Fact::Keyspace, keyspace.is_some()),
+        (
+            Fact::KeyspaceHistory,
+            keyspace.is_some_and(|k| k.source == Source::Snapshot),
+        ),
+        (Fact::Logs, report.logs.is_some()),
+        (Fact::Load, report.load.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(fact, held)| held.then_some(fact))
+    .collect()
 }
 
 /// Most severe first; ties in id order, so output is stable.

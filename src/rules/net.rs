@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::finding::{Evidence, Finding, FindingId, Severity};
+use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 
@@ -174,7 +174,7 @@ fn peer_rtt_high(results: &[NetResult], t: &NetThresholds) -> Option<Finding> {
             metric: format!("RTT p99 to {peer} ({size} B pings)"),
             observed: round2(*p99),
             threshold: round2(warn_ms),
-            unit: "ms".into(),
+            unit: Unit::Ms,
         })
         .collect();
     let tuning = if election > MAX_ELECTION_TIMEOUT_MS {
@@ -249,7 +249,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             metric: format!("heartbeat RTT p99 inflation under load to {}", r.peer),
             observed: inflation,
             threshold: t.inflation_ratio,
-            unit: "x".into(),
+            unit: Unit::Times,
         },
         Evidence {
             metric: format!(
@@ -259,13 +259,13 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             ),
             observed: round2(loaded_ms),
             threshold: t.heartbeat_interval_ms,
-            unit: "ms".into(),
+            unit: Unit::Ms,
         },
         Evidence {
             metric: format!("{} peak rate / ceiling", nic.interface),
             observed: utilization,
             threshold: t.nic_saturated_ratio,
-            unit: "ratio".into(),
+            unit: Unit::Ratio,
         },
     ];
     // A share cannot pass 1: when the peak did, the ceiling was too low.
@@ -359,13 +359,13 @@ fn net_errors(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
 
 fn loss_finding(iface: &str, l: &Loss, t: &NetThresholds) -> Option<Finding> {
     let mut evidence = Vec::new();
-    let mut check = |bad: bool, metric: &str, observed: f64, threshold: f64, unit: &str| {
+    let mut check = |bad: bool, metric: &str, observed: f64, threshold: f64, unit: Unit| {
         if bad {
             evidence.push(Evidence {
                 metric: format!("{iface} {metric}"),
                 observed,
                 threshold,
-                unit: unit.into(),
+                unit,
             });
         }
     };
@@ -374,28 +374,28 @@ fn loss_finding(iface: &str, l: &Loss, t: &NetThresholds) -> Option<Finding> {
         "receive/transmit errors",
         l.error_packets as f64,
         0.0,
-        "packets",
+        Unit::Packets,
     );
     check(
         l.drop_ratio > t.drop_ratio,
         "dropped packets",
         pct(l.drop_ratio),
         pct(t.drop_ratio),
-        "%",
+        Unit::Percent,
     );
     check(
         l.retransmit_ratio > t.retransmit_ratio,
         "TCP retransmitted segments during rtt",
         pct(l.retransmit_ratio),
         pct(t.retransmit_ratio),
-        "%",
+        Unit::Percent,
     );
     check(
         l.rto_timeouts > t.rto_timeouts_count,
         "TCP retransmission timeouts during rtt",
         l.rto_timeouts as f64,
         t.rto_timeouts_count as f64,
-        "count",
+        Unit::Count,
     );
     if evidence.is_empty() {
         return None;
@@ -602,7 +602,7 @@ mod tests {
         let f = evaluate(std::slice::from_ref(&r), &t);
         assert_eq!(ids(&f), [(FindingId::NetErrors, Severity::Warn)]);
         assert_eq!(f[0].evidence[0].observed, 5.0);
-        assert_eq!(f[0].evidence[0].unit, "%");
+        assert_eq!(f[0].evidence[0].unit, Unit::Percent);
 
         let mut bulk = loaded(100.0, 200.0, 0.9);
         bulk.nic.as_mut().unwrap().tcp_retransmitted_segments = 500;

@@ -9,9 +9,9 @@
 
 use crate::probe::disk::{DiskResult, StallSummary};
 
+use super::bounds::{levels, BadKey};
 use super::disk::DiskThresholds;
-use super::finding::{Evidence, Finding, FindingId, Severity};
-use super::profile::{levels, BadKey};
+use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Checks the stall keys of `[disk]`: levels positive, warn not above
 /// fail, and at least one stall to warn on.
@@ -129,7 +129,7 @@ fn evidence(r: &DiskResult, events: u64, t: &DiskThresholds) -> [Evidence; 2] {
             metric: format!("{probe} longest stall"),
             observed: s.longest_ms,
             threshold: longest_level,
-            unit: "ms".into(),
+            unit: Unit::Ms,
         },
         Evidence {
             metric: format!(
@@ -138,7 +138,7 @@ fn evidence(r: &DiskResult, events: u64, t: &DiskThresholds) -> [Evidence; 2] {
             ),
             observed: events as f64,
             threshold: t.stall_warn_min_events as f64,
-            unit: String::new(),
+            unit: Unit::None,
         },
     ]
 }

@@ -11,10 +11,10 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 use serde::{Deserialize, Serialize};
 
 use super::bbolt::{BucketRef, Db, Value};
+use super::report::{render_one, Row};
 use super::verify::VerifyError;
 use crate::report::{Format, SCHEMA_VERSION};
 
@@ -129,32 +129,19 @@ fn cells(s: &DbState) -> [String; 5] {
 
 /// Writes `state` in `format` to `w`.
 pub fn render(state: &DbState, format: Format, w: &mut dyn Write) -> io::Result<()> {
-    match format {
-        Format::Json => {
-            let report = StateReport {
-                schema_version: SCHEMA_VERSION,
-                tool_version: env!("CARGO_PKG_VERSION"),
-                command: "snapshot inspect-db",
-                db: state,
-            };
-            serde_json::to_writer_pretty(&mut *w, &report)?;
-            writeln!(w)
-        }
-        Format::Table => {
-            let mut table = Table::new();
-            table
-                .load_preset(ASCII_FULL)
-                .set_content_arrangement(ContentArrangement::Disabled)
-                .set_header(HEADERS);
-            table.add_row(cells(state));
-            writeln!(w, "{table}")
-        }
-        Format::Markdown => {
-            writeln!(w, "| {} |", HEADERS.join(" | "))?;
-            writeln!(w, "|---|---:|---:|---:|---:|")?;
-            writeln!(w, "| {} |", cells(state).join(" | "))
-        }
-    }
+    let report = StateReport {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "snapshot inspect-db",
+        db: state,
+    };
+    let row = Row {
+        headers: &HEADERS,
+        cells: &cells(state),
+        right: 0..0,
+        note: None,
+    };
+    render_one(&report, &row, format, w)
 }
 
 #[cfg(test)]

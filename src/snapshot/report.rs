@@ -44,15 +44,45 @@ pub fn render(
     format: Format,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    let report = StatusReport {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command,
+        snapshot: status,
+    };
+    let row = Row {
+        headers: &HEADERS,
+        cells: &cells(status),
+        right: 1..3,
+        note: Some(&integrity_line(status)),
+    };
+    render_one(&report, &row, format, w)
+}
+
+/// One record shown as a one-row table.
+pub(super) struct Row<'a> {
+    /// Column headers.
+    pub headers: &'a [&'a str],
+    /// The record's cells, one per header.
+    pub cells: &'a [String],
+    /// Columns right-aligned in the terminal table (Markdown right-aligns
+    /// every column but the first).
+    pub right: std::ops::Range<usize>,
+    /// A line after the table.
+    pub note: Option<&'a str>,
+}
+
+/// Writes one record in `format`: `json` as the JSON document, else `row`
+/// as a terminal or Markdown table.
+pub(super) fn render_one(
+    json: &impl Serialize,
+    row: &Row,
+    format: Format,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => {
-            let report = StatusReport {
-                schema_version: SCHEMA_VERSION,
-                tool_version: env!("CARGO_PKG_VERSION"),
-                command,
-                snapshot: status,
-            };
-            serde_json::to_writer_pretty(&mut *w, &report)?;
+            serde_json::to_writer_pretty(&mut *w, json)?;
             writeln!(w)
         }
         Format::Table => {
@@ -60,21 +90,28 @@ pub fn render(
             table
                 .load_preset(ASCII_FULL)
                 .set_content_arrangement(ContentArrangement::Disabled)
-                .set_header(HEADERS);
-            table.add_row(cells(status));
-            for col in 1..3 {
+                .set_header(row.headers);
+            table.add_row(row.cells);
+            for col in row.right.clone() {
                 if let Some(c) = table.column_mut(col) {
                     c.set_cell_alignment(CellAlignment::Right);
                 }
             }
             writeln!(w, "{table}")?;
-            writeln!(w, "{}", integrity_line(status))
+            match row.note {
+                Some(note) => writeln!(w, "{note}"),
+                None => Ok(()),
+            }
         }
         Format::Markdown => {
-            writeln!(w, "| {} |", HEADERS.join(" | "))?;
-            writeln!(w, "|---|---:|---:|---:|")?;
-            writeln!(w, "| {} |", cells(status).join(" | "))?;
-            writeln!(w, "\n{}", integrity_line(status))
+            let align = vec!["---:"; row.headers.len().saturating_sub(1)];
+            writeln!(w, "| {} |", row.headers.join(" | "))?;
+            writeln!(w, "|---|{}|", align.join("|"))?;
+            writeln!(w, "| {} |", row.cells.join(" | "))?;
+            match row.note {
+                Some(note) => writeln!(w, "\n{note}"),
+                None => Ok(()),
+            }
         }
     }
 }
@@ -88,4 +125,37 @@ fn integrity_line(s: &SnapshotStatus) -> String {
         s.page_size_bytes,
         s.txid
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(format: Format, note: Option<&str>) -> String {
+        let row = Row {
+            headers: &["FILE", "A", "B"],
+            cells: &["db".into(), "1".into(), "22".into()],
+            right: 1..3,
+            note,
+        };
+        let mut out = Vec::new();
+        render_one(&serde_json::json!({"a": 1}), &row, format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_record_as_markdown_table_and_json() {
+        assert_eq!(
+            rendered(Format::Markdown, Some("ok")),
+            "| FILE | A | B |\n|---|---:|---:|\n| db | 1 | 22 |\n\nok\n"
+        );
+        assert_eq!(
+            rendered(Format::Markdown, None),
+            "| FILE | A | B |\n|---|---:|---:|\n| db | 1 | 22 |\n"
+        );
+        let table = rendered(Format::Table, Some("ok"));
+        assert!(table.contains("| db   | 1 | 22 |"), "{table}");
+        assert!(table.ends_with("+\nok\n"), "{table}");
+        assert_eq!(rendered(Format::Json, None), "{\n  \"a\": 1\n}\n");
+    }
 }

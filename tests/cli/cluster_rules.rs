@@ -9,7 +9,7 @@ use etcd_doctor::cluster::model::{
     MemberMetrics, PeerRtt, Span,
 };
 use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
-use etcd_doctor::rules::{Finding, FindingId, Severity};
+use etcd_doctor::rules::{Finding, FindingId, Severity, Unit};
 
 const EP: &str = "https://10.0.0.1:2379";
 
@@ -75,7 +75,7 @@ fn raft_lag_warns_then_fails() {
     let f = only(&f, FindingId::ClusterRaftLag);
     assert_eq!(f.severity, Severity::Fail);
     assert_eq!(f.evidence[0].observed, 5000.0);
-    assert_eq!(f.evidence[0].unit, "entries");
+    assert_eq!(f.evidence[0].unit, Unit::Entries);
 }
 
 fn db(size: u64, in_use: u64, quota: u64, quota_from: QuotaSource) -> ClusterReport {

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::etcd::{free_port, Cluster, Version};
+use crate::support::output::succeeded;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -24,11 +25,7 @@ fn save_json(endpoint: &str, file: &Path) -> Value {
         .arg(file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     serde_json::from_slice::<Value>(&out.stdout).unwrap()["snapshot"].clone()
 }
 
@@ -58,11 +55,7 @@ fn restore_and_start(cluster: &Cluster, file: &Path, dir: &Path) -> Restored {
         .arg(dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let child = Command::new(&cluster.bins.etcd)
         .args(["--name", "restored", "--data-dir"])
         .arg(dir)
@@ -106,11 +99,7 @@ fn saved_snapshot_matches_etcdutl_and_restores_the_same_keys() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ours["hash"], theirs["hash"]);
     assert_eq!(ours["revision"], theirs["revision"]);
@@ -121,11 +110,7 @@ fn saved_snapshot_matches_etcdutl_and_restores_the_same_keys() {
     let restored = restore_and_start(&cluster, &file, &cluster.dir().join("restored.etcd"));
     let get = |endpoint: &str, args: &[&str]| {
         let out = cluster.etcdctl_at(endpoint, args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let original = get(

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::doctor::{doctor, exits};
-use crate::support::etcd::{Cluster, Member};
+use crate::support::etcd::Cluster;
+use crate::support::member_start::start_command;
+use crate::support::output::succeeded;
 use crate::support::process::{stop_gracefully, Started};
 use serde_json::Value;
 
@@ -51,22 +53,6 @@ fn agrees(db: (u64, u64), reported: (u64, u64), who: &str) {
         db.0,
         reported.0
     );
-}
-
-fn etcd_command(cluster: &Cluster, m: &Member, pidfile: &Path, extra: &str) -> String {
-    format!(
-        "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} {extra} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
-         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; sleep 0.5; done",
-        arch = std::env::consts::ARCH,
-        etcd = cluster.bins.etcd.display(),
-        etcdctl = cluster.bins.etcdctl.display(),
-        name = m.name,
-        dir = m.data_dir.display(),
-        c = m.client_url(),
-        p = m.peer_url(),
-        log = m.log.display(),
-        pidfile = pidfile.display(),
-    )
 }
 
 /// Stops the etcd whose pid is in `pidfile` (if it still runs) and waits.
@@ -190,15 +176,15 @@ fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_i
             .env(format!("STOP_{n}"), stop_command(&pidfile))
             .env(
                 format!("START_{n}"),
-                etcd_command(&cluster, m, &pidfile, ""),
+                start_command(&cluster, m, &pidfile, ""),
             )
             .env(
                 format!("START_FORCE_{n}"),
-                etcd_command(&cluster, m, &pidfile, "--force-new-cluster"),
+                start_command(&cluster, m, &pidfile, "--force-new-cluster"),
             )
             .env(
                 format!("START_EXISTING_{n}"),
-                etcd_command(
+                start_command(
                     &cluster,
                     m,
                     &pidfile,
@@ -237,11 +223,7 @@ fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_i
     );
 
     let after = cluster.etcdctl(&["get", "key-", "--prefix"]);
-    assert!(
-        after.status.success(),
-        "{}",
-        String::from_utf8_lossy(&after.stderr)
-    );
+    succeeded(&after);
     assert_eq!(
         String::from_utf8(after.stdout).unwrap(),
         before,

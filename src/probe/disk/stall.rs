@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::measure::round3;
+
 /// Stall events kept with their times; later ones are counted only.
 pub const MAX_EVENTS: usize = 512;
 
@@ -179,10 +181,6 @@ impl StallTracker {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 /// Median of `v` (mean of the middle two for an even count); `None` when empty.

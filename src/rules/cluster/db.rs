@@ -3,7 +3,7 @@
 
 use crate::cluster::facts::{DbUsage, QuotaSource};
 use crate::cluster::model::ClusterReport;
-use crate::rules::{Finding, FindingId, Severity};
+use crate::rules::{Finding, FindingId, Severity, Unit};
 
 use super::{compact_and_defrag, etcdctl_at, evidence, ClusterThresholds, MIB};
 
@@ -74,9 +74,9 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                     (free as f64 * 100.0 / d.quota_bytes.max(1) as f64).round()
                 ),
                 evidence: vec![
-                    evidence("reclaimable (size minus in use)", (free / MIB) as f64, (t.db_reclaimable_min_bytes / MIB) as f64, "MiB"),
-                    evidence("reclaimable / quota", free as f64 * 100.0 / d.quota_bytes.max(1) as f64, t.db_reclaimable_quota_warn_ratio * 100.0, "%"),
-                    evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, "%"),
+                    evidence("reclaimable (size minus in use)", (free / MIB) as f64, (t.db_reclaimable_min_bytes / MIB) as f64, Unit::Mib),
+                    evidence("reclaimable / quota", free as f64 * 100.0 / d.quota_bytes.max(1) as f64, t.db_reclaimable_quota_warn_ratio * 100.0, Unit::Percent),
+                    evidence("database in use", d.in_use_ratio * 100.0, t.db_in_use_warn_ratio * 100.0, Unit::Percent),
                 ],
                 recommendation: "Free pages left by compaction count against the quota and slow \
                                  snapshots until a defrag returns them. Defragment one member at a time, \
@@ -116,7 +116,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                     d.quota_used_ratio * 100.0,
                     d.quota_bytes / MIB
                 ),
-                evidence: vec![evidence("database size / quota", d.quota_used_ratio * 100.0, t.db_quota_used_warn_ratio * 100.0, "%")],
+                evidence: vec![evidence("database size / quota", d.quota_used_ratio * 100.0, t.db_quota_used_warn_ratio * 100.0, Unit::Percent)],
                 recommendation: "At the quota etcd raises NOSPACE and accepts only reads and deletes. \
                                  Compact old revisions and defragment to return free pages; if the data \
                                  itself is that large, raise --quota-backend-bytes (8 GiB is the \

@@ -12,7 +12,7 @@ use crate::cluster::facts::UnreachableMember;
 use crate::cluster::model::ClusterReport;
 use crate::logs::time::format_timestamp;
 use crate::logs::{EventKind, StaleMemberLog};
-use crate::rules::{Finding, FindingId, Severity};
+use crate::rules::{Finding, FindingId, Severity, Unit};
 use crate::snapshot::plan::shell_safe;
 
 use super::{etcdctl, evidence, rejoin_plan};
@@ -122,7 +122,7 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
                     "leader's commit index (tocommit) vs the member's last raft index",
                     commit as f64,
                     last as f64,
-                    "raft index",
+                    Unit::Entries,
                 )],
                 _ => Vec::new(),
             },
@@ -134,7 +134,7 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
             format!("{} lines in the member's log", l.cause.as_str()),
             l.lines as f64,
             1.0,
-            "lines",
+            Unit::Lines,
         ),
     );
     Finding {

@@ -13,7 +13,7 @@
 //! earlier quiet report when there is one (`--rtt-baseline`).
 
 use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage};
-use crate::rules::finding::{Evidence, Finding, FindingId, Severity};
+use crate::rules::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 use super::{nic_commands, nic_fix, round2, NetThresholds};
 
@@ -149,20 +149,20 @@ pub(super) fn busy_path(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             metric: format!("{} other traffic / link capacity", nic.interface),
             observed: round2(share),
             threshold: OTHER_TRAFFIC_SHARE,
-            unit: "ratio".into(),
+            unit: Unit::Ratio,
         },
         Evidence {
             metric: format!("heartbeat RTT p99 to {} (worst of idle and loaded)", r.peer),
             observed: round2(worst_ms),
             threshold: queued_ms,
-            unit: "ms".into(),
+            unit: Unit::Ms,
         },
     ];
     evidence.extend(r.baseline_idle_p99_us.map(|base| Evidence {
         metric: format!("idle RTT p99 to {} / the baseline report's", r.peer),
         observed: round2(idle.p99 / base),
         threshold: t.inflation_ratio,
-        unit: "x".into(),
+        unit: Unit::Times,
     }));
     Some(Finding {
         id: FindingId::NetNicSaturated,

@@ -160,13 +160,40 @@ pub enum PlanError {
     #[error("--member: the member id of {0:?} is unknown; the rejoin plan reads it from the live member list (--endpoints)")]
     NoId(String),
     /// The rejoin member is not in the list.
-    #[error("--member: no member named {name:?} (members: {known})")]
-    UnknownMember {
-        /// Name asked for.
-        name: String,
-        /// Names listed.
-        known: String,
-    },
+    #[error(transparent)]
+    UnknownMember(#[from] UnknownMember),
+}
+
+/// A flag (`--member`, `--from`) names no listed member.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{flag}: no member named {name:?} (members: {known})")]
+pub struct UnknownMember {
+    /// The flag.
+    pub flag: &'static str,
+    /// Name asked for.
+    pub name: String,
+    /// Names listed.
+    pub known: String,
+}
+
+/// Where the member `flag` names is in `members`.
+pub fn position_of(
+    members: &[PlanMember],
+    flag: &'static str,
+    name: &str,
+) -> Result<usize, UnknownMember> {
+    members
+        .iter()
+        .position(|m| m.name == name)
+        .ok_or_else(|| UnknownMember {
+            flag,
+            name: name.to_string(),
+            known: members
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Checks that `value` can be pasted into a shell command unquoted.

@@ -2,8 +2,8 @@
 //! is removed, added back and started empty with the existing cluster.
 
 use super::{
-    check_members, common_variables, initial_cluster, shell_safe, step, var, verify_step,
-    PlanError, PlanMember, RejoinSpec, Runbook,
+    check_members, common_variables, initial_cluster, position_of, shell_safe, step, var,
+    verify_step, PlanError, PlanMember, RejoinSpec, Runbook,
 };
 
 /// Builds the runbook for a member that is still listed but lost its data
@@ -12,20 +12,7 @@ pub fn rejoin_runbook(spec: &RejoinSpec) -> Result<Runbook, PlanError> {
     check_members(&spec.members)?;
     shell_safe("--data-dir", &spec.data_dir.to_string_lossy())?;
     let m = &spec.member;
-    let n = spec
-        .members
-        .iter()
-        .position(|o| o.name == m.name)
-        .map(|i| i + 1)
-        .ok_or_else(|| PlanError::UnknownMember {
-            name: m.name.clone(),
-            known: spec
-                .members
-                .iter()
-                .map(|o| o.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let n = position_of(&spec.members, "--member", &m.name)? + 1;
     let healthy: Vec<&PlanMember> = spec.members.iter().filter(|o| o.name != m.name).collect();
     let Some(helper) = healthy.first() else {
         return Err(PlanError::NoMembers);

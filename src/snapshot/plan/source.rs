@@ -7,11 +7,9 @@
 //! member's db file instead (`etcd-doctor snapshot inspect-db`), so the
 //! operator compares consistent indexes before anything is forced.
 
-use thiserror::Error;
-
 use crate::cluster::model::ClusterReport;
 
-use super::{step, var, PlanMember, Runbook};
+use super::{position_of, step, var, PlanMember, Runbook, UnknownMember};
 
 /// What the live cluster says about one member.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,16 +43,6 @@ pub enum SourceChoice {
         /// Why no member could be chosen live.
         why: String,
     },
-}
-
-/// `--from` names no member.
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error("--from: no member named {name:?} (members: {known})")]
-pub struct UnknownSource {
-    /// Name asked for.
-    pub name: String,
-    /// Names listed.
-    pub known: String,
 }
 
 /// Every listed member of `report` as a candidate: its raft position from
@@ -165,18 +153,8 @@ pub fn choose(candidates: &[Candidate], from: Option<&str>) -> SourceChoice {
 pub fn source_first(
     mut members: Vec<PlanMember>,
     name: &str,
-) -> Result<Vec<PlanMember>, UnknownSource> {
-    let i = members
-        .iter()
-        .position(|m| m.name == name)
-        .ok_or_else(|| UnknownSource {
-            name: name.to_string(),
-            known: members
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+) -> Result<Vec<PlanMember>, UnknownMember> {
+    let i = position_of(&members, "--from", name)?;
     let chosen = members.remove(i);
     members.insert(0, chosen);
     Ok(members)

@@ -1,0 +1,296 @@
+//! The one list of rules. Each finding id is written once, in the
+//! `rules!` invocation below, with the severities its rule can give, the
+//! facts it needs and a line saying what it judges; the [`FindingId`] enum
+//! (and its JSON spelling), [`FindingId::ALL`], the JUnit test cases and the
+//! "rules checked" of a report all derive from it. Ids are stable: CI users
+//! allow-list them (see DESIGN.md).
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is. Ordered: `Info < Warn < Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warn,
+    Fail,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Fail => "FAIL",
+        })
+    }
+}
+
+/// A kind of collected fact a rule judges; a rule is checked when a run
+/// collected any of the facts it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// Disk probe results (`disk`, `qualify`, `diagnose`).
+    DiskProbes,
+    /// The data directory's block device (rotational flag, model).
+    BlockDevice,
+    /// What the host did during the run: other writers, device IO.
+    HostActivity,
+    /// CPU accounting of the run (steal, iowait).
+    HostCpu,
+    /// etcd's own WAL fsync histogram over the scrape window.
+    EtcdWalFsync,
+    /// Network probe results.
+    NetProbes,
+    /// Member list and endpoint status of a live cluster.
+    ClusterStatus,
+    /// etcd's metrics scraped from the members.
+    ClusterMetrics,
+    /// The members' HashKV and learner progress.
+    Consistency,
+    /// Key counts by prefix (live or from a snapshot).
+    Keyspace,
+    /// Revision history and value sizes, only in a snapshot.
+    KeyspaceHistory,
+    /// etcd's own logs.
+    Logs,
+    /// A load run.
+    Load,
+    /// Reports of several hosts (`merge`).
+    Fleet,
+}
+
+/// One rule of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The finding id it gives.
+    pub id: FindingId,
+    /// The severities its findings can carry.
+    pub severities: &'static [Severity],
+    /// The facts it judges: it is checked when any of them was collected.
+    pub needs: &'static [Fact],
+    /// What it judges, in one line.
+    pub doc: &'static str,
+}
+
+/// Writes the registry: one line a rule, `Variant "id" [severities]
+/// [facts] "doc";`, in DESIGN.md's order (which is also the enum's order,
+/// used to break ties when findings are sorted).
+macro_rules! rules {
+    ($($variant:ident $id:literal [$($sev:ident),+] [$($need:ident),+] $doc:literal;)+) => {
+        /// Stable identifier of a finding (see DESIGN.md).
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        pub enum FindingId {
+            $(
+                #[doc = $doc]
+                #[serde(rename = $id)]
+                $variant,
+            )+
+        }
+
+        /// Every rule, in DESIGN.md's order.
+        pub const RULES: [Rule; [$($id),+].len()] = [$(
+            Rule {
+                id: FindingId::$variant,
+                severities: &[$(Severity::$sev),+],
+                needs: &[$(Fact::$need),+],
+                doc: $doc,
+            },
+        )+];
+
+        impl FindingId {
+            /// The id as written in reports, e.g. `disk.fsync-slow`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(FindingId::$variant => $id,)+
+                }
+            }
+        }
+    };
+}
+
+rules! {
+    DiskFsyncSlow "disk.fsync-slow" [Warn, Fail] [DiskProbes, Logs]
+        "fdatasync p99 of the flat-out disk probes, or etcd's slow-fdatasync log lines";
+    DiskIoContention "disk.io-contention" [Warn, Fail] [HostActivity, EtcdWalFsync]
+        "slow fdatasync while others write to the data device, or etcd slow on a fast device";
+    DiskRotational "disk.rotational" [Info, Warn, Fail] [BlockDevice]
+        "the data directory on a spinning disk";
+    NetPeerRttHigh "net.peer-rtt-high" [Warn, Fail] [NetProbes]
+        "round trip to a peer against the heartbeat interval";
+    NetNicSaturated "net.nic-saturated" [Warn, Fail] [NetProbes]
+        "heartbeats queued behind bulk traffic on the link";
+    NetErrors "net.errors" [Warn, Fail] [NetProbes]
+        "lost or failed network probes";
+    HostCpuSteal "host.cpu-steal" [Warn, Fail] [HostCpu]
+        "CPU time the hypervisor took from this VM";
+    ClusterMemberUnreachable "cluster.member-unreachable" [Fail] [ClusterStatus]
+        "a member that does not answer";
+    ClusterStaleMember "cluster.stale-member" [Fail] [ClusterStatus, Logs]
+        "a member in the list that no longer takes part, or whose own log shows its raft log lost";
+    ClusterRaftLag "cluster.raft-lag" [Warn, Fail] [ClusterStatus]
+        "members behind the leader's raft index";
+    ClusterLeaderChurn "cluster.leader-churn" [Warn, Fail] [ClusterMetrics, Logs]
+        "leader elections per hour";
+    ClusterDbFragmented "cluster.db-fragmented" [Warn] [ClusterStatus]
+        "space a defragmentation would return";
+    ClusterDbNearQuota "cluster.db-near-quota" [Warn, Fail] [ClusterStatus]
+        "database size against the backend quota";
+    ClusterAlarmActive "cluster.alarm-active" [Warn, Fail] [ClusterStatus, Logs]
+        "an active alarm (NOSPACE, CORRUPT)";
+    ClusterMetricsWalFsyncSlow "cluster.metrics-wal-fsync-slow" [Info, Warn, Fail]
+        [ClusterMetrics]
+        "etcd's WAL fsync p99 from its metrics";
+    ClusterMetricsBackendCommitSlow "cluster.metrics-backend-commit-slow" [Info, Warn, Fail]
+        [ClusterMetrics]
+        "etcd's backend commit p99 from its metrics";
+    ClusterMetricsPeerRttHigh "cluster.metrics-peer-rtt-high" [Info, Warn, Fail]
+        [ClusterMetrics]
+        "etcd's peer round trip p99 from its metrics";
+    DiskFsyncStall "disk.fsync-stall" [Warn, Fail] [DiskProbes]
+        "hangs of the disk longer than the heartbeat interval";
+    ClusterKeyspaceHotspot "cluster.keyspace-hotspot" [Warn] [Keyspace]
+        "one resource filling most of the database";
+    ClusterHistoryUnbounded "cluster.history-unbounded" [Warn] [KeyspaceHistory]
+        "uncompacted history far beyond the live data";
+    ClusterKeyChurn "cluster.key-churn" [Warn] [KeyspaceHistory]
+        "a key rewritten thousands of times";
+    ClusterLargeValues "cluster.large-values" [Warn, Fail] [KeyspaceHistory]
+        "values near the request size limit";
+    ClusterApplySlow "cluster.apply-slow" [Warn, Fail] [Logs]
+        "etcd's slow-apply log lines";
+    ClusterHeartbeatLate "cluster.heartbeat-late" [Warn, Fail] [Logs]
+        "etcd's late-heartbeat log lines";
+    NetPeerUnhealthy "net.peer-unhealthy" [Info, Warn, Fail] [Logs]
+        "etcd's prober finding a peer unhealthy";
+    NetClockDrift "net.clock-drift" [Warn, Fail] [Logs]
+        "etcd's prober finding members' clocks apart";
+    NetRaftBufferFull "net.raft-buffer-full" [Warn, Fail] [Logs]
+        "raft messages dropped for a full sending buffer";
+    ClusterDataInconsistent "cluster.data-inconsistent" [Fail] [Consistency]
+        "a member whose HashKV differs";
+    ClusterVersionSkew "cluster.version-skew" [Info, Warn] [ClusterStatus]
+        "members running different etcd or storage versions";
+    ClusterLearnerStuck "cluster.learner-stuck" [Warn] [Consistency]
+        "a learner not closing the gap to promotion";
+    ClusterProposalsPending "cluster.proposals-pending" [Warn, Fail] [ClusterMetrics]
+        "proposals queued and not yet committed";
+    LoadCheckPerfFail "load.check-perf-fail" [Fail] [Load]
+        "a load run failing etcdctl check perf's criteria";
+    LoadLatencySlow "load.latency-slow" [Warn, Fail] [Load]
+        "a load run's request latency p99";
+    LoadGeneratorBehind "load.generator-behind" [Warn] [Load]
+        "the load generator unable to keep its schedule";
+    FleetDiskOutlier "fleet.disk-outlier" [Warn] [Fleet]
+        "a host whose disk is slower than the fleet's";
+    FleetPathOutlier "fleet.path-outlier" [Warn] [Fleet]
+        "a network path slower than the fleet's";
+}
+
+impl FindingId {
+    /// Every finding id, in DESIGN.md's order.
+    pub const ALL: [FindingId; RULES.len()] = {
+        let mut all = [FindingId::DiskFsyncSlow; RULES.len()];
+        let mut i = 0;
+        while i < RULES.len() {
+            all[i] = RULES[i].id;
+            i += 1;
+        }
+        all
+    };
+
+    /// The area an id belongs to: `disk`, `net`, `host`, `cluster`, `load`
+    /// or `fleet`.
+    pub fn area(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or_default()
+    }
+
+    /// The registry entry of this id.
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+}
+
+impl std::fmt::Display for FindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rules checked when the facts in `have` were collected, in the
+/// registry's order.
+pub fn checked(have: &[Fact]) -> Vec<FindingId> {
+    RULES
+        .iter()
+        .filter(|r| r.needs.iter().any(|n| have.contains(n)))
+        .map(|r| r.id)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_serialize_as_documented() {
+        let json = serde_json::to_string(&FindingId::ClusterMetricsPeerRttHigh).unwrap();
+        assert_eq!(json, "\"cluster.metrics-peer-rtt-high\"");
+        assert_eq!(
+            FindingId::ClusterMetricsPeerRttHigh.as_str(),
+            "cluster.metrics-peer-rtt-high"
+        );
+    }
+
+    #[test]
+    fn every_rule_is_found_by_its_id_and_round_trips() {
+        assert_eq!(RULES.len(), 36);
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(r.id.rule(), r);
+            assert_eq!(FindingId::ALL[i], r.id);
+            let json = serde_json::to_string(&r.id).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.id.as_str()));
+            assert_eq!(serde_json::from_str::<FindingId>(&json).unwrap(), r.id);
+            assert!(r.id.area().len() > 2 && !r.doc.is_empty());
+        }
+    }
+
+    /// The README's list of ids, as the registry writes it.
+    fn readme_list() -> String {
+        let mut out = String::from("<!-- rules: written from src/findings/registry.rs -->\n");
+        for r in &RULES {
+            let levels: Vec<String> = r
+                .severities
+                .iter()
+                .map(|s| s.to_string().to_lowercase())
+                .collect();
+            out += &format!("- `{}` ({}): {}\n", r.id, levels.join(", "), r.doc);
+        }
+        out + "<!-- end of rules -->\n"
+    }
+
+    #[test]
+    fn the_readme_lists_every_rule_as_the_registry_does() {
+        let readme = include_str!("../../README.md");
+        let list = readme_list();
+        assert!(readme.contains(&list), "README.md should hold:\n{list}");
+    }
+
+    #[test]
+    fn checked_follows_the_facts() {
+        assert!(checked(&[]).is_empty());
+        assert_eq!(
+            checked(&[Fact::Load]),
+            [
+                FindingId::LoadCheckPerfFail,
+                FindingId::LoadLatencySlow,
+                FindingId::LoadGeneratorBehind
+            ]
+        );
+        let logs = checked(&[Fact::Logs]);
+        assert_eq!(logs.len(), 9);
+        assert!(logs.contains(&FindingId::ClusterStaleMember));
+        assert!(logs.contains(&FindingId::DiskFsyncSlow));
+    }
+}
