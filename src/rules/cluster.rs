@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics, Span};
 use crate::measure::MIB;
-use crate::rules::profile::{levels, positive, within, BadKey, Bound};
+use crate::rules::bounds::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 mod db;

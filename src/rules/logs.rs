@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
-use crate::rules::profile::{positive, BadKey};
+use crate::rules::bounds::{positive, BadKey};
 use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -81,7 +81,7 @@ impl Default for LogThresholds {
 impl LogThresholds {
     /// Checks every pair is positive and ordered.
     pub fn validate(&self) -> Result<(), BadKey> {
-        use crate::rules::profile::levels;
+        use crate::rules::bounds::levels;
         let s = "logs";
         levels(
             s,

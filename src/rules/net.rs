@@ -15,7 +15,7 @@
 //!
 //! Every rule is a pure function of the results and [`NetThresholds`].
 
-use super::profile::{check_keys, BadKey, Bound};
+use super::bounds::{check_keys, BadKey, Bound};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

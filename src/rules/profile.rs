@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use super::bounds::{check_keys, levels, positive, within, BadKey, Bound};
+use super::bounds::BadKey;
 use super::cluster::ClusterThresholds;
 use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
