@@ -22,12 +22,18 @@
 #           write-IOPS limit at each of IOPS="2000 1000" against no limit.
 #   writer: the same loop ext4 beside a competing fio writer (64 KiB
 #           blocks, fdatasync every 8) at each of WRITERS="8m 32m" per s.
-#   net:    rtt between two namespaces over a veth whose client side is
-#           shaped to 20 Mbit/s (HTB); levels: a UDP iperf3 flow at each
-#           of FLOWS="4M 8M 12M 16M" bit/s sharing the link (queueing
-#           delays the pings; this kernel has no netem for a fixed delay).
+#   net:    rtt from a client namespace through a router namespace to a
+#           server namespace; the router's link to the server is shaped to
+#           20 Mbit/s (HTB, a 1000-packet FIFO: no drops). Beside the pings
+#           a bulk TCP flow (iperf3 -w) keeps its window of WINDOW_KB=24
+#           KiB x level in that FIFO, so every ping waits behind about
+#           window / rate (this kernel has no netem for a fixed delay).
+#           Levels FACTORS; the baseline runs beside the 24 KiB flow too.
 #   b2b:    RUNS back-to-back runs on DIR (the real disk): each against the
 #           one before, and against the five before (false alarms only).
+#   span:   SPAN_ROUNDS (8) interleaved rounds of the unchanged 2 ms disk at
+#           each --duration in SPANS="6 24": the between-run spread of
+#           p50/p90/p99 per run length (no comparisons).
 # Every probe runs at nice -10 (PIN=cpulist adds taskset) so that other
 # jobs' CPU use disturbs it less; the load average is printed per phase.
 #
@@ -52,7 +58,7 @@ FACTORS=${FACTORS:-"1 1.25 1.5 2 3"}
 BASE_US=${BASE_US:-2000}
 IOPS=${IOPS:-"2000 1000"}
 WRITERS=${WRITERS:-"8m 32m"}
-FLOWS=${FLOWS:-"4M 8M 12M 16M"}
+WINDOW_KB=${WINDOW_KB:-24}
 PHASES=${PHASES:-"slow blkio writer net"}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ "$(id -u)" -eq 0 ] || { echo "compare_noise: needs root (loop device, blkio, netns)" >&2; exit 2; }
@@ -67,7 +73,7 @@ ID="pw-$$"
 OUT=$(mktemp -d "/tmp/$ID-XXXXXX")
 RESULTS=${RESULTS:-$DIR/compare-noise-$$.tsv}
 CG=/sys/fs/cgroup/blkio/$ID
-C="$ID-c"; S="$ID-s"; IP=10.231.29.2
+C="$ID-c"; R="$ID-r"; S="$ID-s"; IP=10.231.30.2
 BG=""; AGENT=""; LOOP=""
 RUN=(nice -n -10)
 [ -n "${PIN:-}" ] && RUN+=(taskset -c "$PIN")
@@ -80,7 +86,7 @@ cleanup() {
   mountpoint -q "$OUT/mnt" 2>/dev/null && { umount "$OUT/mnt" 2>/dev/null || umount -l "$OUT/mnt"; }
   [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
   mountpoint -q "$OUT/shm" 2>/dev/null && umount -l "$OUT/shm"
-  for ns in "$C" "$S"; do
+  for ns in "$C" "$R" "$S"; do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -91,9 +97,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 load() { echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)" >&2; }
 
-disk_run() { # dir out [env...]: `disk --probe fsync`, default stop rule
+DISK_ARGS=()
+disk_run() { # dir out [env...]: `disk --probe fsync`, default stop rule (DISK_ARGS adds flags)
   local dir=$1 out=$2; shift 2
-  env "$@" "${RUN[@]}" "$BIN" disk --dir "$dir" --probe fsync -w json --out "$out" 2>/dev/null
+  env "$@" "${RUN[@]}" "$BIN" disk --dir "$dir" --probe fsync "${DISK_ARGS[@]}" -w json --out "$out" 2>/dev/null
 }
 throttled_run() { # dir out: the same inside the blkio cgroup
   sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CG" \
@@ -138,7 +145,7 @@ rounds() {
 }
 
 has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
-if has slow || has blkio || has writer; then
+if has slow || has span || has blkio || has writer; then
   mkdir "$OUT/shm" "$OUT/mnt"
   mount -t tmpfs -o size=1200m "$ID" "$OUT/shm"
   truncate -s 1G "$OUT/shm/disk.img"
@@ -164,6 +171,25 @@ blkio() { # level out
   echo "$MM $l" > "$CG/blkio.throttle.write_iops_device"
   throttled_run "$OUT/mnt" "$2"
 }
+if has span; then
+  # Does a longer run make p99 steadier? SPAN_ROUNDS rounds of one run of
+  # the unchanged 2 ms disk per length in SPANS (--duration), interleaved;
+  # prints the between-run SD of log p50/p90/p99 per length.
+  load "span: runs of ${SPANS:=6 24} s"
+  for r in $(seq 1 "${SPAN_ROUNDS:-8}"); do
+    for sp in $SPANS; do DISK_ARGS=(--duration "$sp"); slow 1 "$OUT/span.$sp.$r.json"; done
+  done
+  DISK_ARGS=()
+  python3 - "$OUT" $SPANS <<'PY'
+import glob, json, math, statistics, sys
+for sp in sys.argv[2:]:
+    runs = [json.load(open(f))["disk"][0]["latency_us"] for f in glob.glob(f"{sys.argv[1]}/span.{sp}.*.json")]
+    sd = {k: statistics.stdev(math.log(r[k]) for r in runs) for k in ("p50", "p90", "p99")}
+    print(f"span {sp} s, {len(runs)} runs: between-run SD of log p50 {sd['p50']:.3f}, p90 {sd['p90']:.3f}, p99 {sd['p99']:.3f}")
+PY
+  load "span: done"
+fi
+
 if has blkio; then
   mkdir "$CG"
   load "blkio: write IOPS $IOPS against no limit"
@@ -186,29 +212,39 @@ if has writer; then
   load "writer: done"
 fi
 
-flow() { # level out ("1": a second unchanged run)
-  if [ "$1" != base ] && [ "$1" != 1 ]; then
-    ip netns exec "$C" iperf3 -u -c "$IP" -p 5211 -b "$1" -t 600 >/dev/null 2>&1 &
-    BG=$!; sleep 1
-  fi
+flow() { # level out: a bulk TCP flow whose window is WINDOW_KB x level
+  local kb; kb=$(python3 -c "print(round($WINDOW_KB * ${1/base/1}))")
+  ip netns exec "$C" iperf3 -c "$IP" -p 5211 -w "${kb}K" -t 600 >/dev/null 2>&1 &
+  BG=$!; sleep 1
   net_run "$2"
-  if [ -n "$BG" ]; then kill "$BG"; wait "$BG" 2>/dev/null || true; BG=""; sleep 0.5; fi
+  kill "$BG"; wait "$BG" 2>/dev/null || true; BG=""; sleep 0.5
 }
 if has net; then
-  ip netns add "$C"; ip netns add "$S"
-  ip link add "$ID-v" netns "$C" type veth peer name "$ID-v" netns "$S"
-  ip -n "$C" addr add 10.231.29.1/24 dev "$ID-v"
-  ip -n "$S" addr add "$IP/24" dev "$ID-v"
-  for ns in "$C" "$S"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ID-v" up; done
-  ip netns exec "$C" tc qdisc add dev "$ID-v" root handle 1: htb default 10
-  ip netns exec "$C" tc class add dev "$ID-v" parent 1: classid 1:10 htb rate 20mbit
+  # client -- router -- server: the router's side toward the server is the
+  # shaped link, so the flow's window queues there (in the sender's own
+  # qdisc, TCP small queues would keep it to about a millisecond).
+  ip netns add "$C"; ip netns add "$R"; ip netns add "$S"
+  ip link add "$ID-a" netns "$C" type veth peer name "$ID-b" netns "$R"
+  ip link add "$ID-c" netns "$R" type veth peer name "$ID-d" netns "$S"
+  ip -n "$C" addr add 10.231.29.1/24 dev "$ID-a"
+  ip -n "$R" addr add 10.231.29.254/24 dev "$ID-b"
+  ip -n "$R" addr add 10.231.30.254/24 dev "$ID-c"
+  ip -n "$S" addr add "$IP/24" dev "$ID-d"
+  for dev in "$C $ID-a" "$R $ID-b" "$R $ID-c" "$S $ID-d"; do set -- $dev; ip -n "$1" link set "$2" up; done
+  for ns in "$C" "$R" "$S"; do ip -n "$ns" link set lo up; done
+  ip -n "$C" route add default via 10.231.29.254
+  ip -n "$S" route add default via 10.231.30.254
+  ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec "$R" tc qdisc add dev "$ID-c" root handle 1: htb default 10
+  ip netns exec "$R" tc class add dev "$ID-c" parent 1: classid 1:10 htb rate 20mbit quantum 1514
+  ip netns exec "$R" tc qdisc add dev "$ID-c" parent 1:10 handle 10: pfifo limit 1000
   ip netns exec "$S" "$BIN" agent --listen "$IP:7481" --token bench 2>/dev/null &
   AGENT=$!
   ip netns exec "$S" iperf3 -s -B "$IP" -p 5211 >/dev/null 2>&1 &
   AGENT="$AGENT $!"
   sleep 1
-  load "net: UDP flows of $FLOWS bit/s on a 20 Mbit/s link"
-  rounds "net rtt flow" "net rtt" flow "1 $FLOWS" flow
+  load "net: a 20 Mbit/s link queueing a bulk flow's window of ${WINDOW_KB} KiB x $FACTORS"
+  rounds "net rtt window x" "net rtt" flow "$FACTORS" flow
   load "net: done"
 fi
 
