@@ -30,7 +30,8 @@ pub const ALPHA: f64 = 0.01;
 
 /// How the method is explained in every output.
 pub const METHOD: &str = "A metric regresses when it is worse by more than the allowed percentage AND \
-    the move is beyond noise (one-sided, p < 0.01). Samples of one run are not independent, so noise is \
+    the move is beyond noise (one-sided, p < 0.01 / M for the M metrics compared: any one regression fails \
+    the comparison, so unchanged runs fail it at most 1 time in 100). Samples of one run are not independent, so noise is \
     measured on runs and time blocks: with 2 or more baseline runs (several reports, a directory, or \
     --repeat), each run is one value and the between-run spread of the log values decides (pooled \
     t-test, 3 runs needed); with one baseline run, its 250 ms time blocks are the replicates (rank test \
@@ -109,8 +110,13 @@ pub struct Comparison {
     pub command: String,
     /// Largest tolerated worsening, percent.
     pub max_regression_pct: f64,
-    /// Significance level of the noise tests.
+    /// Significance level of the whole comparison: the chance that
+    /// unchanged runs fail it.
     pub alpha: f64,
+    /// Significance level of each metric's noise test: `alpha` divided by
+    /// the number of metrics judged (Bonferroni; CI fails on any one).
+    #[serde(default = "default_alpha")]
+    pub alpha_per_metric: f64,
     /// Whether a worsening without enough evidence fails.
     #[serde(default)]
     pub strict: bool,
@@ -216,13 +222,19 @@ fn runs(report: &Report) -> impl Iterator<Item = (String, RunFacts<'_>)> {
 pub fn compare(baseline: &[Report], current: &[Report], plan: &ComparePlan) -> Result<Comparison> {
     let base = subjects(baseline);
     let cur = subjects(current);
-    let mut compared = Vec::new();
+    let mut pairs = Vec::new();
     let mut unmatched = Vec::new();
     for (name, b) in &base {
         match cur.iter().find(|(c, _)| c == name) {
-            Some((_, c)) => compared.push(compare_subject(name, b, c, plan)?),
+            Some((_, c)) => pairs.push((name, b, c)),
             None => unmatched.push(format!("{name} (baseline only)")),
         }
+    }
+    let judged: usize = pairs.iter().map(|(_, b, c)| metric_count(b, c)).sum();
+    let alpha = alpha_per_metric(judged);
+    let mut compared = Vec::new();
+    for (name, b, c) in pairs {
+        compared.push(compare_subject(name, b, c, plan, alpha)?);
     }
     for (name, _) in cur
         .iter()
@@ -243,6 +255,7 @@ pub fn compare(baseline: &[Report], current: &[Report], plan: &ComparePlan) -> R
         command: "compare".into(),
         max_regression_pct: plan.max_regression_pct,
         alpha: ALPHA,
+        alpha_per_metric: alpha,
         strict: plan.strict,
         method: METHOD.into(),
         baseline_reports: baseline.len(),
@@ -254,14 +267,48 @@ pub fn compare(baseline: &[Report], current: &[Report], plan: &ComparePlan) -> R
     })
 }
 
+/// What reports of before `alpha_per_metric` judged at.
+fn default_alpha() -> f64 {
+    ALPHA
+}
+
+/// [`ALPHA`] shared among `judged` metrics: CI fails when any metric
+/// regresses, so unchanged runs fail with probability up to the sum of
+/// the metrics' levels (Bonferroni).
+pub fn alpha_per_metric(judged: usize) -> f64 {
+    ALPHA / judged.max(1) as f64
+}
+
+fn has_latency(runs: &[RunFacts]) -> bool {
+    runs.iter().all(|r| r.latency.is_some())
+}
+
+fn has_rate(b: &[RunFacts], c: &[RunFacts]) -> bool {
+    b[0].rate.is_some() && c[0].rate.is_some()
+}
+
+fn ledger(runs: &[RunFacts]) -> Vec<Option<stalls::StallFacts>> {
+    runs.iter().map(|r| r.stalls).collect()
+}
+
+/// How many metric rows [`compare_subject`] judges for these runs.
+fn metric_count(b: &[RunFacts], c: &[RunFacts]) -> usize {
+    let latency = if has_latency(b) && has_latency(c) {
+        PERCENTILES.len()
+    } else {
+        0
+    };
+    latency + usize::from(has_rate(b, c)) + usize::from(stalls::comparable(&ledger(b), &ledger(c)))
+}
+
 fn compare_subject(
     name: &str,
     b: &[RunFacts],
     c: &[RunFacts],
     plan: &ComparePlan,
+    alpha: f64,
 ) -> Result<Subject> {
     let mut rows = Vec::new();
-    let has_latency = |runs: &[RunFacts]| runs.iter().all(|r| r.latency.is_some());
     if has_latency(b) && has_latency(c) {
         for (label, q, field) in PERCENTILES {
             let metric = Metric::Percentile(q, field);
@@ -273,16 +320,15 @@ fn compare_subject(
                 b,
                 c,
                 value,
-                plan,
+                (plan, alpha),
             ));
         }
     }
-    if let (Some((label, unit, _)), Some(_)) = (b[0].rate, c[0].rate) {
+    if let (Some((label, unit, _)), true) = (b[0].rate, has_rate(b, c)) {
         let value = |r: &RunFacts| r.rate.map(|(_, _, v)| v);
-        rows.push(row(label, unit, Metric::Rate, b, c, value, plan));
+        rows.push(row(label, unit, Metric::Rate, b, c, value, (plan, alpha)));
     }
-    let ledger = |runs: &[RunFacts]| runs.iter().map(|r| r.stalls).collect::<Vec<_>>();
-    rows.extend(stalls::row(&ledger(b), &ledger(c), plan));
+    rows.extend(stalls::row(&ledger(b), &ledger(c), plan, alpha));
     Ok(Subject {
         subject: name.to_string(),
         ks: match (pooled(b, name)?, pooled(c, name)?) {
@@ -317,7 +363,7 @@ fn row(
     b: &[RunFacts],
     c: &[RunFacts],
     value: impl Fn(&RunFacts) -> Option<f64>,
-    plan: &ComparePlan,
+    (plan, alpha): (&ComparePlan, f64),
 ) -> Row {
     let (baseline, current) = (geomean(b, &value), geomean(c, &value));
     let worse_by_pct = match metric {
@@ -325,14 +371,14 @@ fn row(
         Metric::Rate => 0.0 - worse_by_pct(current, baseline),
         Metric::Percentile(..) => worse_by_pct(current, baseline),
     };
-    let noise = noise::judge(metric, b, c, ALPHA);
+    let noise = noise::judge(metric, b, c, alpha);
     Row {
         metric: label.to_string(),
         unit: unit.to_string(),
         baseline,
         current,
         worse_by_pct,
-        status: status(worse_by_pct, &noise, plan),
+        status: status(worse_by_pct, &noise, plan, alpha),
         noise,
     }
 }
@@ -364,14 +410,15 @@ fn worse_by_pct(value: f64, reference: f64) -> f64 {
 
 /// Ok within the allowance; beyond it, a regression only with enough
 /// evidence (under `--strict`: a measured between-run spread), a p-value
-/// below [`ALPHA`] and a worsening above the noise floor.
-fn status(worse_by_pct: f64, noise: &Noise, plan: &ComparePlan) -> Status {
+/// below `alpha` (the metric's share of [`ALPHA`]) and a worsening above
+/// the noise floor.
+fn status(worse_by_pct: f64, noise: &Noise, plan: &ComparePlan, alpha: f64) -> Status {
     let beyond_floor = noise.floor_pct.is_some_and(|f| worse_by_pct >= f);
     if worse_by_pct <= plan.max_regression_pct {
         Status::Ok
     } else if !noise.enough || (plan.strict && noise.assumed_run_spread.is_some()) {
         Status::NotEnoughEvidence
-    } else if noise.p_value.is_some_and(|p| p < ALPHA) && beyond_floor {
+    } else if noise.p_value.is_some_and(|p| p < alpha) && beyond_floor {
         Status::Regression
     } else {
         Status::Noise
@@ -408,21 +455,33 @@ mod tests {
     #[test]
     fn status_needs_size_significance_and_evidence() {
         let (sig, noisy) = (judged(1e-9, true), judged(0.3, true));
-        assert_eq!(status(10.0, &sig, &plan()), Status::Ok);
-        assert_eq!(status(50.0, &sig, &plan()), Status::Regression);
-        assert_eq!(status(50.0, &noisy, &plan()), Status::Noise);
-        assert_eq!(status(-50.0, &sig, &plan()), Status::Ok);
+        assert_eq!(status(10.0, &sig, &plan(), ALPHA), Status::Ok);
+        assert_eq!(status(50.0, &sig, &plan(), ALPHA), Status::Regression);
+        assert_eq!(status(50.0, &noisy, &plan(), ALPHA), Status::Noise);
+        assert_eq!(status(-50.0, &sig, &plan(), ALPHA), Status::Ok);
         let thin = judged(1e-9, false);
-        assert_eq!(status(50.0, &thin, &plan()), Status::NotEnoughEvidence);
-        assert_eq!(status(5.0, &thin, &plan()), Status::Ok);
+        assert_eq!(
+            status(50.0, &thin, &plan(), ALPHA),
+            Status::NotEnoughEvidence
+        );
+        assert_eq!(status(5.0, &thin, &plan(), ALPHA), Status::Ok);
         // Significant but below the floor: noise.
-        assert_eq!(status(25.0, &sig, &plan()), Status::Noise);
+        assert_eq!(status(25.0, &sig, &plan(), ALPHA), Status::Noise);
         // Strict: an assumed between-run spread is not evidence.
         let strict = ComparePlan {
             strict: true,
             ..plan()
         };
-        assert_eq!(status(50.0, &sig, &strict), Status::NotEnoughEvidence);
+        assert_eq!(
+            status(50.0, &sig, &strict, ALPHA),
+            Status::NotEnoughEvidence
+        );
+        // One of six metrics: p = 0.005 is beyond 0.01 but not 0.01 / 6.
+        let p005 = judged(0.005, true);
+        assert_eq!(status(50.0, &p005, &plan(), ALPHA), Status::Regression);
+        let sixth = alpha_per_metric(6);
+        assert_eq!(status(50.0, &p005, &plan(), sixth), Status::Noise);
+        assert_eq!(alpha_per_metric(0), ALPHA);
     }
 
     #[test]

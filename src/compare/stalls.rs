@@ -13,7 +13,7 @@
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::noise::{Model, Noise};
-use super::{status, worse_by_pct, ComparePlan, Row, ALPHA};
+use super::{status, worse_by_pct, ComparePlan, Row};
 use crate::measure::round3;
 
 /// Stall events one run of a probe saw, and how long it observed the disk.
@@ -35,7 +35,12 @@ const MAX_FLOOR_EVENTS: u64 = 10_000;
 
 /// The stall-rate row for one subject, when every run on both sides kept a
 /// stall ledger at the same level and observed the disk for some time.
-pub fn row(b: &[Option<StallFacts>], c: &[Option<StallFacts>], plan: &ComparePlan) -> Option<Row> {
+pub fn row(
+    b: &[Option<StallFacts>],
+    c: &[Option<StallFacts>],
+    plan: &ComparePlan,
+    alpha: f64,
+) -> Option<Row> {
     let (base, cur) = (total(b)?, total(c)?);
     if base.heartbeat_ms != cur.heartbeat_ms {
         return None;
@@ -46,7 +51,7 @@ pub fn row(b: &[Option<StallFacts>], c: &[Option<StallFacts>], plan: &ComparePla
     // never infinite.
     let reference = per_min(base).max(60.0 / base.observed_s);
     let worse = worse_by_pct(per_min(cur), reference);
-    let mut noise = judge(base, cur);
+    let mut noise = judge(base, cur, alpha);
     (noise.baseline_runs, noise.current_runs) = (b.len(), c.len());
     Some(Row {
         metric: format!("stalls > {} ms per minute", base.heartbeat_ms),
@@ -54,9 +59,14 @@ pub fn row(b: &[Option<StallFacts>], c: &[Option<StallFacts>], plan: &ComparePla
         baseline: round3(per_min(base)),
         current: round3(per_min(cur)),
         worse_by_pct: worse,
-        status: status(worse, &noise, plan),
+        status: status(worse, &noise, plan, alpha),
         noise,
     })
+}
+
+/// Whether [`row`] has a row for these ledgers.
+pub fn comparable(b: &[Option<StallFacts>], c: &[Option<StallFacts>]) -> bool {
+    matches!((total(b), total(c)), (Some(x), Some(y)) if x.heartbeat_ms == y.heartbeat_ms)
 }
 
 /// All runs of a side summed; None when a run has no ledger, the runs
@@ -80,13 +90,13 @@ fn total(runs: &[Option<StallFacts>]) -> Option<StallFacts> {
 }
 
 /// The conditional binomial test of the current side's events.
-fn judge(base: StallFacts, cur: StallFacts) -> Noise {
+fn judge(base: StallFacts, cur: StallFacts, alpha: f64) -> Noise {
     let share = cur.observed_s / (base.observed_s + cur.observed_s);
     let n = base.events + cur.events;
     let reference = (base.events as f64).max(1.0) / base.observed_s;
     // The fewest current events this baseline would have called.
     let floor = (1..=MAX_FLOOR_EVENTS)
-        .find(|&k| tail(base.events + k, share, k) < ALPHA)
+        .find(|&k| tail(base.events + k, share, k) < alpha)
         .map(|k| worse_by_pct(k as f64 / cur.observed_s, reference));
     Noise {
         model: Model::EventCounts,
@@ -115,7 +125,7 @@ fn tail(n: u64, p: f64, k: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Status;
+    use super::super::{Status, ALPHA};
     use super::*;
 
     fn run(events: u64, observed_s: f64) -> Option<StallFacts> {
@@ -135,12 +145,12 @@ mod tests {
 
     #[test]
     fn many_more_stalls_regress_and_a_few_are_noise() {
-        let r = row(&[run(0, 30.0)], &[run(12, 30.0)], &plan()).unwrap();
+        let r = row(&[run(0, 30.0)], &[run(12, 30.0)], &plan(), ALPHA).unwrap();
         assert_eq!(r.status, Status::Regression, "{r:?}");
         assert_eq!(r.current, 24.0);
-        let r = row(&[run(0, 30.0)], &[run(2, 30.0)], &plan()).unwrap();
+        let r = row(&[run(0, 30.0)], &[run(2, 30.0)], &plan(), ALPHA).unwrap();
         assert_eq!(r.status, Status::Noise, "{r:?}");
-        let r = row(&[run(10, 30.0)], &[run(10, 30.0)], &plan()).unwrap();
+        let r = row(&[run(10, 30.0)], &[run(10, 30.0)], &plan(), ALPHA).unwrap();
         assert_eq!(r.status, Status::Ok, "{r:?}");
         assert_eq!(r.noise.model, Model::EventCounts);
     }
@@ -148,13 +158,14 @@ mod tests {
     #[test]
     fn rates_not_counts_are_compared() {
         // Twice the events over twice the time: the same rate.
-        let r = row(&[run(5, 30.0)], &[run(10, 60.0)], &plan()).unwrap();
+        let r = row(&[run(5, 30.0)], &[run(10, 60.0)], &plan(), ALPHA).unwrap();
         assert_eq!(r.status, Status::Ok, "{r:?}");
         // Several baseline runs add up.
         let r = row(
             &[run(1, 30.0), run(0, 30.0), run(1, 30.0)],
             &[run(9, 30.0)],
             &plan(),
+            ALPHA,
         )
         .unwrap();
         assert_eq!(r.status, Status::Regression, "{r:?}");
@@ -162,13 +173,21 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_share_of_alpha_needs_more_stalls() {
+        let at = |alpha| row(&[run(0, 30.0)], &[run(5, 30.0)], &plan(), alpha).unwrap();
+        assert!(at(ALPHA).noise.floor_pct < at(ALPHA / 6.0).noise.floor_pct);
+        assert!(comparable(&[run(0, 30.0)], &[run(5, 30.0)]));
+        assert!(!comparable(&[None], &[run(5, 30.0)]));
+    }
+
+    #[test]
     fn no_row_without_ledgers_or_at_other_levels() {
-        assert!(row(&[None], &[run(3, 30.0)], &plan()).is_none());
-        assert!(row(&[run(0, 0.0)], &[run(3, 30.0)], &plan()).is_none());
+        assert!(row(&[None], &[run(3, 30.0)], &plan(), ALPHA).is_none());
+        assert!(row(&[run(0, 0.0)], &[run(3, 30.0)], &plan(), ALPHA).is_none());
         let other = Some(StallFacts {
             heartbeat_ms: 50.0,
             ..run(0, 30.0).unwrap()
         });
-        assert!(row(&[other], &[run(3, 30.0)], &plan()).is_none());
+        assert!(row(&[other], &[run(3, 30.0)], &plan(), ALPHA).is_none());
     }
 }
