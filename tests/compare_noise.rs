@@ -183,7 +183,8 @@ fn checked_in_reports_of_both_schemas_are_read_by_compare() {
 
 #[test]
 fn checked_in_reports_render_in_every_format() {
-    use etcd_doctor::report::{self, Format, Report};
+    use etcd_doctor::facts::Report;
+    use etcd_doctor::report::{self, Format};
     for name in [
         "v1/disk.json",
         "disk.json",

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::FindingId;
 use support::etcd::{Cluster, Version};
 use support::etcdlogs::keep_writing;

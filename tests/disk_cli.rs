@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::prelude::*;
+use etcd_doctor::facts::Report;
 use etcd_doctor::probe::disk::{DiskProbeKind, DiskResult, EngineKind, StopReason};
-use etcd_doctor::report::Report;
 use predicates::prelude::*;
 use support::slowdisk::LoopFs;
 

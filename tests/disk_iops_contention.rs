@@ -18,8 +18,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::host::device::DeviceFacts;
-use etcd_doctor::report::Report;
 use etcd_doctor::rules::{Finding, FindingId, Severity};
 use support::neighbour::{synced_dd, Killed};
 use support::slowdisk::{LoopFs, SlowDisk};

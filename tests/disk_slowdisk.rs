@@ -22,8 +22,8 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::measure::LatencySummary;
-use etcd_doctor::report::Report;
 use support::slowdisk::SlowDisk;
 
 const THROTTLED_IOPS: u32 = 100;

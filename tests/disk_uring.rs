@@ -12,8 +12,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use assert_cmd::prelude::*;
+use etcd_doctor::facts::Report;
 use etcd_doctor::probe::disk::EngineKind;
-use etcd_doctor::report::Report;
 
 const SYSCTL: &str = "/proc/sys/kernel/io_uring_disabled";
 static URING_LOCK: Mutex<()> = Mutex::new(());

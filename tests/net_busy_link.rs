@@ -15,7 +15,7 @@ mod support;
 
 use std::time::Duration;
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use support::netns::{Daemon, Net};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcd-doctor");

@@ -16,7 +16,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::Severity;
 use support::busylink::saturated_naming;
 use support::netns::{Daemon, Net, HOST_IFACE};

@@ -10,8 +10,8 @@ use std::process::{Child, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::probe::net::{CeilingSource, NetProbeKind, NetResult, Schedule};
-use etcd_doctor::report::Report;
 use etcd_doctor::rules::FindingId;
 use nix::sys::signal::Signal;
 use support::netns::{Daemon, Net, HOST_IFACE};

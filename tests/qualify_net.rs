@@ -10,7 +10,7 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::FindingId;
 use support::netns::{Daemon, Net};
 

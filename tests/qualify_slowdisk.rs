@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::{FindingId, Severity, Unit, Verdict};
 use support::slowdisk::SlowDisk;
 

@@ -14,8 +14,8 @@ mod support;
 
 use std::time::Duration;
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::probe::disk::{DiskProbeKind, DiskResult};
-use etcd_doctor::report::Report;
 use etcd_doctor::rules::{Finding, FindingId, Severity};
 use support::slowdisk::SlowDisk;
 use support::stalldisk::{ram_disk, Stalls};

@@ -5,10 +5,10 @@ use anyhow::{bail, Result};
 use crate::cli::cluster::ClusterArgs;
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::inspect;
+use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::keyspace::live::{self, LivePlan};
 use crate::keyspace::KeyspaceReport;
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `cluster`.

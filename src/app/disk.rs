@@ -4,11 +4,12 @@
 use anyhow::{Context, Result};
 
 use crate::cli::disk::DiskArgs;
+use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::interrupt;
 use crate::probe::disk::{self, Control, DiskPlan, DiskResult, Tick};
 use crate::progress::Progress;
-use crate::report::{self, Report};
+use crate::report;
 use crate::Outcome;
 
 /// Runs `disk`.

@@ -5,8 +5,8 @@
 use anyhow::{bail, Result};
 
 use crate::cli::load::LoadArgs;
+use crate::facts::Report;
 use crate::host::HostFacts;
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `load`.

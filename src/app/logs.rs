@@ -7,9 +7,9 @@
 use anyhow::{bail, Result};
 
 use crate::cli::logs::LogsArgs;
+use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::logs::source;
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `logs`.

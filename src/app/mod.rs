@@ -19,9 +19,10 @@ use anyhow::{bail, Context, Result};
 use crate::cli::judge::JudgePlan;
 use crate::cli::verdict::ProbePlan;
 use crate::cli::{Cli, Command};
+use crate::facts::Report;
 use crate::host::{HostFacts, HostWatch};
 use crate::interrupt;
-use crate::report::{self, OutputPlan, Report};
+use crate::report::{self, OutputPlan};
 use crate::Outcome;
 
 /// Runs one command to completion. SIGINT, SIGTERM and SIGHUP end every

@@ -4,9 +4,9 @@
 use anyhow::{bail, Context, Result};
 
 use crate::cli::net::NetArgs;
+use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::probe::net::{self, baseline, NetPlan, NetResult};
-use crate::report::Report;
 use crate::Outcome;
 
 /// Runs `net`.

@@ -15,9 +15,9 @@ use crate::cli::snapshot::{
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
 use crate::cluster::{inspect, InspectPlan};
+use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::interrupt;
-use crate::report::Report;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::source::{self, SourceChoice};
 use crate::snapshot::plan::{

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use crate::facts::{Report, SCHEMA_VERSION};
+use crate::facts::Report;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

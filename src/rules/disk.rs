@@ -9,7 +9,7 @@ use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
 use super::bounds::{levels, BadKey};
-use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Disk thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,8 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{check_keys, BadKey, Bound};
-use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
 use super::Profile;
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::fleet::{median, DiskRow, PathEntry};
 use crate::measure::round2;
 

@@ -10,7 +10,7 @@ use crate::host::activity::{HostActivity, ProcessIo};
 use crate::host::virt::Virtualization;
 
 use super::bounds::{check_keys, levels, BadKey, Bound};
-use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{levels, positive, BadKey};
 use super::cluster::evidence;
-use super::finding::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Finding, FindingId, Severity, Unit};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
 use crate::measure::MIB;
 

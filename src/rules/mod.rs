@@ -17,7 +17,7 @@ pub mod profile;
 pub mod stall;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
-pub use crate::findings::{self as finding, Evidence, Finding, FindingId, Severity, Unit, Verdict};
+pub use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
 pub use profile::{Profile, ProfileError};
 
 use crate::cluster::model::Span;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 

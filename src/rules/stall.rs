@@ -11,7 +11,7 @@ use crate::probe::disk::{DiskResult, StallSummary};
 
 use super::bounds::{levels, BadKey};
 use super::disk::DiskThresholds;
-use super::finding::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Checks the stall keys of `[disk]`: levels positive, warn not above
 /// fail, and at least one stall to warn on.

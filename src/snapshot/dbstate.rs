@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::bbolt::{BucketRef, Db, Value};
 use super::report::{render_one, Row};
 use super::verify::VerifyError;
-use crate::report::{Format, SCHEMA_VERSION};
+use crate::facts::SCHEMA_VERSION;
+use crate::report::Format;
 
 /// What a member's db file says about how far the member had got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

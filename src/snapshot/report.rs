@@ -8,8 +8,9 @@ use comfy_table::{presets::ASCII_FULL, CellAlignment, ContentArrangement, Table}
 use serde::Serialize;
 
 use super::SnapshotStatus;
+use crate::facts::SCHEMA_VERSION;
 use crate::report::view::fmt_bytes;
-use crate::report::{Format, SCHEMA_VERSION};
+use crate::report::Format;
 
 /// The JSON object `snapshot save|verify -w json` prints.
 #[derive(Debug, Serialize)]

@@ -7,8 +7,9 @@ use etcd_doctor::cluster::facts::ClusterFacts;
 use etcd_doctor::cluster::model::{
     ClusterReport, Connection, EndpointStatus, HistogramPercentiles, Member, MemberMetrics, Span,
 };
+use etcd_doctor::facts::Report;
 use etcd_doctor::host::HostFacts;
-use etcd_doctor::report::{render, Format, Report};
+use etcd_doctor::report::{render, Format};
 use etcd_doctor::rules::Profile;
 
 const PKI: &str = "/etc/kubernetes/pki/etcd";

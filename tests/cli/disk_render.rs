@@ -1,7 +1,8 @@
 //! Snapshot tests of how a disk report looks in the terminal table and in
 //! Markdown: the device section and the disk section, from a fixed report.
 
-use etcd_doctor::report::{render, Format, Report};
+use etcd_doctor::facts::Report;
+use etcd_doctor::report::{render, Format};
 
 fn report() -> Report {
     crate::support::fixtures::disk_report("disk", [812.0, 950.5, 2_400.0])

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::support::fixtures::disk_report;
 use assert_cmd::Command;
+use etcd_doctor::facts::Report;
 use etcd_doctor::fleet::FleetReport;
-use etcd_doctor::report::Report;
 
 /// Host `cp-N` reports; `slow` has a 16x slower disk (µs medians).
 fn write_fleet(dir: &Path, slow: usize) -> Vec<PathBuf> {
@@ -82,7 +82,7 @@ fn duplicates_and_other_schemas_are_notes_not_failures() {
     let mut files = write_fleet(dir.path(), 0);
     files.push(files[0].clone());
     let newer = dir.path().join("newer.json");
-    let next = etcd_doctor::report::SCHEMA_VERSION + 1;
+    let next = etcd_doctor::facts::SCHEMA_VERSION + 1;
     std::fs::write(
         &newer,
         format!(r#"{{"schema_version": {next}, "command": "qualify"}}"#),

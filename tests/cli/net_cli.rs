@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::support::fails_with;
 use crate::support::netns::Daemon;
 use assert_cmd::prelude::*;
+use etcd_doctor::facts::Report;
 use etcd_doctor::probe::net::NetProbeKind;
-use etcd_doctor::report::Report;
 use etcd_doctor::rules::{FindingId, Severity, Verdict};
 use nix::sys::signal::Signal;
 

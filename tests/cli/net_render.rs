@@ -4,10 +4,11 @@
 //! 20 Mbit/s veth whose heartbeat RTT inflates under a bulk flow, and a
 //! dead peer).
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::host::HostFacts;
 use etcd_doctor::measure::LatencySummary;
 use etcd_doctor::probe::net::{CeilingSource, NetProbeKind, NetResult, NicUsage, Schedule};
-use etcd_doctor::report::{render, Format, Report};
+use etcd_doctor::report::{render, Format};
 use etcd_doctor::rules::Profile;
 
 const PEER: &str = "10.231.1.2:7480";

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::{FindingId, Verdict};
 use predicates::prelude::*;
 

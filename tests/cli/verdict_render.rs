@@ -3,8 +3,9 @@
 //! rules with the etcd-default profile, then rendered as the terminal
 //! table, Markdown, JUnit XML and the Prometheus textfile.
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::host::activity::{CpuActivity, DeviceIo, HostActivity, ProcessIo};
-use etcd_doctor::report::{junit, prometheus, render, Format, Report};
+use etcd_doctor::report::{junit, prometheus, render, Format};
 use etcd_doctor::rules::{FindingId, Profile};
 
 fn judged() -> Report {

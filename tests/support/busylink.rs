@@ -2,7 +2,7 @@
 //! net.nic-saturated at warn or fail, its text naming what the test
 //! injected.
 
-use etcd_doctor::report::Report;
+use etcd_doctor::facts::Report;
 use etcd_doctor::rules::{Finding, FindingId, Severity};
 
 /// The net.nic-saturated finding of `r`, after checking that its summary

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
+use etcd_doctor::facts::Report;
 use etcd_doctor::host::device::DeviceFacts;
 use etcd_doctor::host::HostFacts;
 use etcd_doctor::measure::{LatencyHistogram, LatencySummary};
 use etcd_doctor::probe::disk::{DiskProbeKind, DiskResult, EngineKind, StopReason};
-use etcd_doctor::report::Report;
 
 /// A latency summary shaped around `p50` microseconds.
 pub fn latency(p50: f64) -> LatencySummary {

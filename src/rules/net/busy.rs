@@ -12,8 +12,8 @@
 //! the finding; it names the flows, and compares the idle RTT with an
 //! earlier quiet report when there is one (`--rtt-baseline`).
 
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage};
-use crate::rules::finding::{Evidence, Finding, FindingId, Severity, Unit};
 
 use super::{nic_commands, nic_fix, round2, NetThresholds};
 
