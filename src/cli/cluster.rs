@@ -68,14 +68,21 @@ pub struct ConnArgs {
     pub command_timeout: Duration,
 }
 
+/// Help of `--manifest`, with kubeadm's path from one place.
+pub(crate) fn manifest_help() -> String {
+    format!(
+        "The etcd manifest to read (implies --kubeadm) [default: {}]",
+        kubeadm::DEFAULT_MANIFEST
+    )
+}
+
 /// kubeadm discovery flags.
 #[derive(Debug, Clone, Args)]
 pub struct DiscoveryArgs {
     /// Read endpoints, certificates and data dir from kubeadm's etcd manifest.
     #[arg(long)]
     pub kubeadm: bool,
-    /// The etcd manifest to read (implies --kubeadm) [default: /etc/kubernetes/manifests/etcd.yaml].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = manifest_help())]
     pub manifest: Option<PathBuf>,
 }
 

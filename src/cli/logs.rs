@@ -23,8 +23,7 @@ pub struct LogSelectArgs {
     /// Read the etcd static pod's logs under --pod-logs (rotated .gz files included), found through kubeadm's manifest.
     #[arg(long)]
     pub kubeadm: bool,
-    /// The etcd manifest to read (implies --kubeadm) [default: /etc/kubernetes/manifests/etcd.yaml].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::cluster::manifest_help())]
     pub manifest: Option<PathBuf>,
     /// Where kubelet writes pod logs.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_POD_LOGS)]

@@ -6,7 +6,7 @@
 //! wrote it (hostname, its addresses) and which peers it measured (the net
 //! results' `peer`), so the merged view needs no other input: per host and
 //! probe the key percentiles with the fleet median, the all-pairs RTT and
-//! throughput matrix, the fleet rules' findings ([`crate::rules::fleet`])
+//! throughput matrix, the fleet rules' findings (added by [`crate::rules::fleet::judge`])
 //! and one verdict.
 //!
 //! Input problems (a document that is not a report, another schema
@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::compare::OLDEST_SCHEMA_VERSION;
 use crate::facts::{Report, SCHEMA_VERSION};
-use crate::rules::{self, Finding, Profile, Verdict};
+use crate::findings::{Finding, Severity, Verdict};
 pub use matrix::PathEntry;
 
 /// Where reports are read from.
@@ -211,11 +211,13 @@ fn to_report(value: serde_json::Value) -> Result<Report, String> {
     serde_json::from_value(value).map_err(|e| format!("not an etcd-doctor report ({e})"))
 }
 
-/// Merges host reports into the fleet report judged with `profile`.
+/// Merges host reports into the fleet report, not yet judged: no fleet
+/// findings, the verdict the worst host's (`rules::fleet::judge` adds the
+/// fleet's own findings with the thresholds of `profile`, named here).
 pub fn merge(
     inputs: Vec<Input>,
     mut notes: Vec<String>,
-    profile: &Profile,
+    profile: &str,
 ) -> Result<FleetReport, NothingToMerge> {
     let inputs = dedup(inputs, &mut notes);
     if inputs.is_empty() {
@@ -227,18 +229,20 @@ pub fn merge(
     let hosts: Vec<FleetHost> = inputs.iter().map(fleet_host).collect();
     let disk = disk_rows(&inputs);
     let paths = matrix::paths(&inputs);
-    let findings = rules::fleet::evaluate(&disk, &paths, profile);
-    let worst_host = hosts.iter().map(|h| h.verdict).max();
-    let verdict = Verdict::from_findings(&findings).max(worst_host.unwrap_or(Verdict::Pass));
+    let verdict = hosts
+        .iter()
+        .map(|h| h.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
     Ok(FleetReport {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         command: "merge".into(),
-        profile: profile.name.clone(),
+        profile: profile.to_string(),
         hosts,
         disk,
         paths,
-        findings,
+        findings: Vec::new(),
         notes,
         verdict,
     })
@@ -302,7 +306,7 @@ fn fleet_host(input: &Input) -> FleetHost {
         findings: r
             .findings
             .iter()
-            .filter(|f| f.severity > rules::Severity::Info)
+            .filter(|f| f.severity > Severity::Info)
             .map(|f| f.id.as_str().to_string())
             .collect(),
     }

@@ -2,6 +2,7 @@ use super::*;
 use crate::host::HostFacts;
 use crate::measure::LatencySummary;
 use crate::probe::net::{NetProbeKind, NetResult, Schedule};
+use crate::rules::Profile;
 
 fn latency(p99_us: f64) -> LatencySummary {
     LatencySummary {
@@ -72,7 +73,10 @@ fn merged(bytes: &[u8]) -> Result<FleetReport, NothingToMerge> {
     let path = dir.path().join("logs.txt");
     std::fs::write(&path, bytes).unwrap();
     let (inputs, notes) = read(&[Source::File(path)]).unwrap();
-    merge(inputs, notes, &Profile::default())
+    let profile = Profile::default();
+    let mut report = merge(inputs, notes, &profile.name)?;
+    crate::rules::fleet::judge(&mut report, &profile);
+    Ok(report)
 }
 
 #[test]

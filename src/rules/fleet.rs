@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{check_keys, BadKey, Bound};
 use super::Profile;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
-use crate::fleet::{median, DiskRow, PathEntry};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
+use crate::fleet::{median, DiskRow, FleetReport, PathEntry};
 use crate::measure::round2;
 
 /// Thresholds of the fleet rules (`[fleet]` in a profile).
@@ -64,6 +64,13 @@ impl FleetThresholds {
             ],
         )
     }
+}
+
+/// Judges a merged fleet report with `profile`: its findings, and a
+/// verdict no better than its worst host's.
+pub fn judge(report: &mut FleetReport, profile: &Profile) {
+    report.findings = evaluate(&report.disk, &report.paths, profile);
+    report.verdict = report.verdict.max(Verdict::from_findings(&report.findings));
 }
 
 /// Runs the fleet rules: findings, most severe first.
