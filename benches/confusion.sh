@@ -5,8 +5,9 @@
 # ids expected. Every row is repeated REPS times. Prints one line per run
 # and a summary: hits (every expected id named) per fault row, and false
 # alarms (any warn/fail id neither expected nor allowed: disk.fsync-slow is
-# allowed beside disk.io-contention, the fdatasync is slow there) over all
-# runs, healthy rows and fault rows apart.
+# allowed beside disk.io-contention, the fdatasync is slow there, and
+# disk.fsync-stall on the throttled rows, whose writes do block longer than
+# the heartbeat interval) over all runs, healthy rows and fault rows apart.
 #
 # Rows (disk faults on an ext4 loop device whose image lives in /dev/shm,
 # so the machine's own disk and its other users add no noise; throttled by a
@@ -324,7 +325,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:- iops-fio:disk.io-contention:disk.fsync-slow iops-dsync:disk.io-contention:disk.fsync-slow bytes-dd:disk.io-contention:disk.fsync-slow healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do
