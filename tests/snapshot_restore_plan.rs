@@ -20,7 +20,7 @@ use support::etcd::{Cluster, Member, Placement, Version};
 use support::member_start::start_command;
 use support::netns::Net;
 use support::output::succeeded;
-use support::process::Started;
+use support::process::run_runbook;
 
 /// The runner for member commands: `sh -c` in the member's namespace, if any.
 fn runner(m: &Member) -> String {
@@ -102,14 +102,7 @@ fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
             );
         pidfiles.push(pidfile);
     }
-    let _started = Started(pidfiles);
-    let out = run.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "restore script failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_started, stdout) = run_runbook(&mut run, pidfiles, &cluster);
     assert!(
         stdout.contains(": Verify the restored etcd cluster"),
         "{stdout}"

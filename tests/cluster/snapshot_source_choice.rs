@@ -15,7 +15,7 @@ use crate::support::doctor::{doctor, exits};
 use crate::support::etcd::Cluster;
 use crate::support::member_start::start_command;
 use crate::support::output::succeeded;
-use crate::support::process::{stop_gracefully, Started};
+use crate::support::process::{run_runbook, stop_gracefully};
 use serde_json::Value;
 
 /// (applied index, revision) member `i` reports.
@@ -193,15 +193,7 @@ fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_i
             );
         pidfiles.push(pidfile);
     }
-    let _started = Started(pidfiles);
-    let out = run.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "force-new-cluster script failed:\n{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        cluster.log_tails(20)
-    );
+    let (_started, stdout) = run_runbook(&mut run, pidfiles, &cluster);
     assert!(stdout.contains(": Verify the cluster"), "{stdout}");
 
     // The member the script moved aside kept the db it stopped with.

@@ -28,6 +28,27 @@ pub fn stop_gracefully(cluster: &mut Cluster, i: usize) {
 /// to these pid files, when dropped.
 pub struct Started(pub Vec<PathBuf>);
 
+/// Runs a runbook `script` whose start commands write the members' pids
+/// into `pidfiles`, asserts that it succeeded (its output and the
+/// members' log tails otherwise), and returns its standard output and the
+/// guard that stops the members it started.
+pub fn run_runbook(
+    script: &mut std::process::Command,
+    pidfiles: Vec<PathBuf>,
+    cluster: &super::etcd::Cluster,
+) -> (Started, String) {
+    let started = Started(pidfiles);
+    let out = script.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "runbook script failed:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.log_tails(20)
+    );
+    (started, stdout)
+}
+
 impl Drop for Started {
     fn drop(&mut self) {
         for pidfile in &self.0 {
