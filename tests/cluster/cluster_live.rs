@@ -15,6 +15,7 @@ use crate::support::etcd::{Cluster, Version};
 use etcd_doctor::cluster::facts::QuotaSource;
 use etcd_doctor::cluster::tls::TlsRequest;
 use etcd_doctor::cluster::{inspect, ConnPlan, ConnRequest, InspectPlan};
+use etcd_doctor::findings::FindingId;
 use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use serde_json::Value;
 
@@ -219,7 +220,19 @@ fn inspect_reads_everything(c: &Cluster) {
             && facts.unstarted.is_empty()
             && facts.id_mismatches.is_empty()
     );
-    assert!(evaluate(&report, &ClusterThresholds::default()).is_empty());
+    // A fresh cluster has nothing wrong with it; only the latency rules
+    // may fire, because they measure this machine's disk and CPU, which a
+    // busy CI host can make slow for real (WAL fsync p99 over 10 ms).
+    let machine_bound = [
+        FindingId::ClusterMetricsWalFsyncSlow,
+        FindingId::ClusterMetricsBackendCommitSlow,
+        FindingId::ClusterMetricsPeerRttHigh,
+    ];
+    let findings = evaluate(&report, &ClusterThresholds::default());
+    for f in &findings {
+        assert!(machine_bound.contains(&f.id), "{f:?}");
+        assert!(f.evidence.iter().all(|e| e.observed > e.threshold), "{f:?}");
+    }
 }
 
 #[test]
