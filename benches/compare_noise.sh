@@ -41,7 +41,8 @@
 # of the subject) / comparisons, "not enough evidence" verdicts, and
 # min/median/max of the current/baseline p99 ratio and of the p99 noise
 # floor compare reported. Raw rows go to RESULTS, reports stay in KEEP
-# (when set) so that `compare` can be re-run on them.
+# (when set) so that `compare` can be re-run on them: a changed rule is
+# measured on the same runs with benches/compare_rejudge.py BIN KEEP.
 # Usage (as root): benches/compare_noise.sh [DIR [ROUNDS]]   e.g. /var/tmp 20
 # BIN=path/to/etcd-doctor skips the build (default: the release binary if
 # it exists, else the debug one after `cargo build`).

@@ -96,6 +96,11 @@ impl Metric {
     }
 }
 
+/// `v` to three decimals (a spread in log units).
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 fn ln(v: f64) -> f64 {
     v.max(1e-3).ln()
 }
@@ -116,7 +121,7 @@ fn block_percentile(p: &TimelinePoint, q: f64) -> Option<f64> {
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Several baseline runs: the between-run spread (pooled t-test on log
-    /// values).
+    /// values), never below the runs' own sampling variance.
     BetweenRuns,
     /// One baseline run: its time blocks (rank test, autocorrelation
     /// corrected), with the between-run spread assumed
@@ -155,6 +160,11 @@ pub struct Noise {
     /// one run; absent when the spread was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assumed_run_spread: Option<f64>,
+    /// The between-run spread (log units) used because the runs' measured
+    /// spread was below what each run's own time blocks say its value
+    /// varies by; absent when the measured spread was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_spread: Option<f64>,
     /// What was missing, when not enough.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shortfall: Option<String>,
@@ -165,12 +175,16 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
     let values = |runs: &[RunFacts]| -> Vec<f64> {
         runs.iter().filter_map(|r| metric.run_value(r)).collect()
     };
-    let blocks = |runs: &[RunFacts]| -> Option<Vec<f64>> {
-        let per_run: Option<Vec<Vec<f64>>> = runs.iter().map(|r| metric.block_values(r)).collect();
-        per_run.map(|v| v.concat())
+    let per_run = |runs: &[RunFacts]| -> Option<Vec<Vec<f64>>> {
+        runs.iter().map(|r| metric.block_values(r)).collect()
     };
     let (bv, cv) = (values(base), values(cur));
-    let (bb, cb) = (blocks(base), blocks(cur));
+    let base_blocks = per_run(base);
+    let least_var = base_blocks.as_deref().map_or(0.0, sampling_variance);
+    let (bb, cb) = (
+        base_blocks.map(|v| v.concat()),
+        per_run(cur).map(|v| v.concat()),
+    );
     let mut noise = Noise {
         model: Model::None,
         baseline_runs: bv.len(),
@@ -181,12 +195,14 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
         p_value: None,
         enough: false,
         assumed_run_spread: None,
+        sampling_spread: None,
         shortfall: None,
     };
-    if let Some((test, floor)) = stats::runs_test(&bv, &cv, alpha) {
+    if let Some(t) = stats::runs_test(&bv, &cv, alpha, least_var) {
         noise.model = Model::BetweenRuns;
-        noise.p_value = Some(test.p_value);
-        noise.floor_pct = Some(metric.pct(floor));
+        noise.p_value = Some(t.test.p_value);
+        noise.floor_pct = Some(metric.pct(t.floor));
+        noise.sampling_spread = t.held.then_some(round3(t.spread));
         noise.enough = bv.len() >= MIN_RUNS;
         if !noise.enough {
             noise.shortfall = Some(format!("{} baseline runs, {MIN_RUNS} needed", bv.len()));
@@ -210,6 +226,30 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
     noise.shortfall = shortfall(metric, base, &bb, &cb, noise.floor_pct.is_some());
     noise.enough = noise.shortfall.is_none();
     noise
+}
+
+/// The variance a run's value has from its own measurement, the least
+/// between-run variance the between-run test credits: for each baseline
+/// run, the variance of the mean of its time blocks, inflated for their
+/// lag-1 autocorrelation (a stall over neighbouring blocks counts once);
+/// the mean over runs (0 without blocks). Runs cannot spread less than
+/// they measure themselves, so five runs that agree by chance within 1 %
+/// do not make a 1 % floor for a p99 that each run measured to 20 %.
+fn sampling_variance(runs: &[Vec<f64>]) -> f64 {
+    let per_run: Vec<f64> = runs
+        .iter()
+        .filter(|b| b.len() >= MIN_BLOCKS)
+        .map(|b| {
+            let n = b.len() as f64;
+            let mean = b.iter().sum::<f64>() / n;
+            let var = b.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            var / n * stats::inflation(b)
+        })
+        .collect();
+    if per_run.is_empty() {
+        return 0.0;
+    }
+    per_run.iter().sum::<f64>() / per_run.len() as f64
 }
 
 /// What a one-run baseline lacks for `metric`, if anything.
@@ -331,6 +371,36 @@ mod tests {
         let two = judge(P99, &base[..2], &base[..1], 0.01);
         assert!(!two.enough && two.shortfall.unwrap().contains("3 needed"));
         assert!(two.floor_pct.unwrap() > n.floor_pct.unwrap());
+    }
+
+    #[test]
+    fn runs_that_agree_by_chance_are_held_to_what_their_blocks_measure() {
+        // Five runs within 0.5 % of each other, whose blocks spread widely.
+        let ls: Vec<LatencySummary> = [1000.0, 1005.0, 995.0, 1002.0, 998.0]
+            .iter()
+            .map(|&v| summary(v, 6000))
+            .collect();
+        let wide = |seed| -> Vec<TimelinePoint> {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..24)
+                .map(|i| point(i, 1000.0 * (0.4 + 1.2 * rng.f64())))
+                .collect()
+        };
+        let tls: Vec<Vec<TimelinePoint>> = (0..5).map(wide).collect();
+        let base: Vec<RunFacts> = ls.iter().zip(&tls).map(|(l, t)| facts(l, t)).collect();
+        let worse = summary(1150.0, 6000);
+        let n = judge(P99, &base, &[facts(&worse, &tls[0])], 0.01);
+        assert_eq!(n.model, Model::BetweenRuns);
+        assert!(n.p_value.unwrap() > 0.01, "{n:?}");
+        assert!(n.sampling_spread.unwrap() > 0.05, "{n:?}");
+        // The runs' spread alone would have called it.
+        let values: Vec<f64> = ls.iter().map(|l| l.p99.ln()).collect();
+        let raw = stats::runs_test(&values, &[1150.0_f64.ln()], 0.01, 0.0).unwrap();
+        assert!(raw.test.p_value < 0.01, "{raw:?}");
+        // Twice as slow is still a regression.
+        let twice = summary(2000.0, 6000);
+        let n = judge(P99, &base, &[facts(&twice, &tls[0])], 0.01);
+        assert!(n.p_value.unwrap() < 0.01, "{n:?}");
     }
 
     #[test]

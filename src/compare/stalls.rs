@@ -108,6 +108,7 @@ fn judge(base: StallFacts, cur: StallFacts, alpha: f64) -> Noise {
         p_value: Some(tail(n, share, cur.events)),
         enough: true,
         assumed_run_spread: None,
+        sampling_spread: None,
         shortfall: None,
     }
 }

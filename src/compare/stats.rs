@@ -39,11 +39,32 @@ const MAX_SHIFT: f64 = 6.907_755_278_982_137;
 /// of its blocks.
 const MAX_AUTOCORRELATION: f64 = 0.9;
 
+/// What [`runs_test`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunsTest {
+    /// The t-test.
+    pub test: TestResult,
+    /// The noise floor at the test's alpha, log units.
+    pub floor: f64,
+    /// The between-run standard deviation used, log units.
+    pub spread: f64,
+    /// Whether the measured spread was below the least variance and raised
+    /// to it.
+    pub held: bool,
+}
+
 /// Between-run test on log values (higher is worse): is the mean of
 /// `current` above the mean of `baseline` beyond the runs' spread? Needs
-/// two or more baseline runs. Returns the test and the noise floor (log
-/// units) at `alpha`.
-pub fn runs_test(baseline: &[f64], current: &[f64], alpha: f64) -> Option<(TestResult, f64)> {
+/// two or more baseline runs. The variance used is at least `least_var`
+/// (log units squared; see `noise`'s sampling floor): a few runs that
+/// agree by chance must not make a floor narrower than a run can measure
+/// itself.
+pub fn runs_test(
+    baseline: &[f64],
+    current: &[f64],
+    alpha: f64,
+    least_var: f64,
+) -> Option<RunsTest> {
     let (k, m) = (baseline.len(), current.len());
     if k < 2 || m == 0 {
         return None;
@@ -59,6 +80,8 @@ pub fn runs_test(baseline: &[f64], current: &[f64], alpha: f64) -> Option<(TestR
     } else {
         (vx, (k - 1) as f64)
     };
+    let held = least_var > var;
+    let var = var.max(least_var);
     let se = (var * (1.0 / k as f64 + 1.0 / m as f64)).sqrt();
     let t_dist = StudentsT::new(0.0, 1.0, df).ok()?;
     let critical = t_dist.inverse_cdf(1.0 - alpha);
@@ -71,7 +94,12 @@ pub fn runs_test(baseline: &[f64], current: &[f64], alpha: f64) -> Option<(TestR
     } else {
         (0.0, 1.0)
     };
-    Some((TestResult { statistic, p_value }, critical * se))
+    Some(RunsTest {
+        test: TestResult { statistic, p_value },
+        floor: critical * se,
+        spread: var.sqrt(),
+        held,
+    })
 }
 
 fn mean_var(v: &[f64]) -> (f64, f64) {
@@ -97,10 +125,6 @@ pub fn rank_test(baseline: &[f64], current: &[f64]) -> Option<TestResult> {
     let (r1, r2) = ranks.split_at(n1);
     let n = (n1 + n2) as f64;
     let var_rank = rank_variance(&ranks, n);
-    let inflation = |r: &[f64]| {
-        let rho = lag1_autocorrelation(r).clamp(0.0, MAX_AUTOCORRELATION);
-        (1.0 + rho) / (1.0 - rho)
-    };
     let se = (var_rank * (inflation(r1) / n1 as f64 + inflation(r2) / n2 as f64)).sqrt();
     let diff = mean(r2) - mean(r1);
     let z = if se > 0.0 { diff / se } else { 0.0 };
@@ -162,6 +186,14 @@ fn ranks(values: Vec<f64>) -> Vec<f64> {
 fn rank_variance(ranks: &[f64], n: f64) -> f64 {
     let center = (n + 1.0) / 2.0;
     ranks.iter().map(|r| (r - center).powi(2)).sum::<f64>() / n
+}
+
+/// How many times a mean of `v`'s values varies more than a mean of as
+/// many independent ones, from their lag-1 autocorrelation (credited up to
+/// [`MAX_AUTOCORRELATION`]): (1 + rho) / (1 - rho).
+pub(crate) fn inflation(v: &[f64]) -> f64 {
+    let rho = lag1_autocorrelation(v).clamp(0.0, MAX_AUTOCORRELATION);
+    (1.0 + rho) / (1.0 - rho)
 }
 
 /// Lag-1 autocorrelation of a sequence (0 for fewer than 3 values or no
@@ -291,17 +323,24 @@ mod tests {
     #[test]
     fn runs_test_uses_the_between_run_spread() {
         let base = [7.0, 7.2, 6.9, 7.1, 7.05];
-        let (same, floor) = runs_test(&base, &[7.1], 0.01).unwrap();
-        assert!(same.p_value > 0.01);
+        let same = runs_test(&base, &[7.1], 0.01, 0.0).unwrap();
+        let floor = same.floor;
+        assert!(same.test.p_value > 0.01);
         assert!(floor > 0.1 && floor < 1.5, "floor {floor}");
-        let (worse, _) = runs_test(&base, &[7.0 + 2.0_f64.ln() + 0.1], 0.01).unwrap();
-        assert!(worse.p_value < 0.01, "{worse:?}");
+        let worse = runs_test(&base, &[7.0 + 2.0_f64.ln() + 0.1], 0.01, 0.0).unwrap();
+        assert!(worse.test.p_value < 0.01, "{worse:?}");
         // More runs: a narrower floor for the same spread.
         let ten: Vec<f64> = base.iter().chain(&base).copied().collect();
-        assert!(runs_test(&ten, &[7.1], 0.01).unwrap().1 < floor);
-        assert!(runs_test(&[7.0], &[7.1], 0.01).is_none());
+        assert!(runs_test(&ten, &[7.1], 0.01, 0.0).unwrap().floor < floor);
+        assert!(runs_test(&[7.0], &[7.1], 0.01, 0.0).is_none());
         // The same value throughout: no spread, no change.
-        assert_eq!(runs_test(&[7.0; 3], &[7.0], 0.01).unwrap().0.p_value, 1.0);
+        assert_eq!(
+            runs_test(&[7.0; 3], &[7.0], 0.01, 0.0)
+                .unwrap()
+                .test
+                .p_value,
+            1.0
+        );
     }
 
     fn sample(n: usize, center_us: f64, seed: u64) -> LatencyHistogram {
@@ -312,6 +351,25 @@ mod tests {
             h.record(Duration::from_secs_f64(us / 1e6));
         }
         h
+    }
+
+    #[test]
+    fn runs_that_agree_by_chance_are_held_to_the_least_variance() {
+        let close = [7.0, 7.001, 6.999, 7.0005, 6.9995];
+        let raw = runs_test(&close, &[7.1], 0.01, 0.0).unwrap();
+        assert!(raw.test.p_value < 0.01 && !raw.held, "{raw:?}");
+        let held = runs_test(&close, &[7.1], 0.01, 0.01).unwrap();
+        assert!(held.test.p_value > 0.01 && held.held, "{held:?}");
+        assert!((held.spread - 0.1).abs() < 1e-9, "{held:?}");
+        assert!(held.floor > 10.0 * raw.floor, "{held:?} vs {raw:?}");
+        // A move far beyond it is still called; a wide spread is untouched.
+        let far = runs_test(&close, &[7.7], 0.01, 0.01).unwrap();
+        assert!(far.test.p_value < 0.01);
+        let wide = [7.0, 7.5, 6.5, 7.2, 6.8];
+        assert_eq!(
+            runs_test(&wide, &[7.3], 0.01, 0.01),
+            runs_test(&wide, &[7.3], 0.01, 0.0)
+        );
     }
 
     #[test]

@@ -76,7 +76,13 @@ fn p_value(p: f64) -> String {
 /// Which replicates judged, how many, and whether they were enough.
 fn evidence(n: &Noise) -> String {
     let judged = match n.model {
-        Model::BetweenRuns => format!("{} vs {} runs", n.baseline_runs, n.current_runs),
+        Model::BetweenRuns => match n.sampling_spread {
+            Some(_) => format!(
+                "{} vs {} runs, spread of their blocks",
+                n.baseline_runs, n.current_runs
+            ),
+            None => format!("{} vs {} runs", n.baseline_runs, n.current_runs),
+        },
         Model::WithinRunBlocks => format!(
             "{} vs {} blocks, run spread assumed",
             n.baseline_blocks, n.current_blocks
