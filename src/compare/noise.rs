@@ -23,6 +23,9 @@ pub const MIN_RUNS: usize = 3;
 /// Time blocks each side needs for the within-run model (2 s of 250 ms
 /// intervals).
 pub const MIN_BLOCKS: usize = 8;
+/// Time blocks a baseline run needs for its sampling variance to bound the
+/// between-run spread (1 s of 250 ms intervals: three degrees of freedom).
+pub const MIN_SAMPLING_BLOCKS: usize = 4;
 /// Operations a timeline interval needs to count as a block (the last,
 /// partial interval of a run can hold a handful).
 pub const MIN_BLOCK_OPS: u64 = 5;
@@ -201,7 +204,9 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
     if let Some(t) = stats::runs_test(&bv, &cv, alpha, least_var) {
         noise.model = Model::BetweenRuns;
         noise.p_value = Some(t.test.p_value);
-        noise.floor_pct = Some(metric.pct(t.floor));
+        // Beyond a factor of 1000 (two runs: Student's t with one degree of
+        // freedom) no move is callable, as with the rank test's floor.
+        noise.floor_pct = (t.floor <= stats::MAX_SHIFT).then(|| metric.pct(t.floor));
         noise.sampling_spread = t.held.then_some(round3(t.spread));
         noise.enough = bv.len() >= MIN_RUNS;
         if !noise.enough {
@@ -238,7 +243,7 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
 fn sampling_variance(runs: &[Vec<f64>]) -> f64 {
     let per_run: Vec<f64> = runs
         .iter()
-        .filter(|b| b.len() >= MIN_BLOCKS)
+        .filter(|b| b.len() >= MIN_SAMPLING_BLOCKS)
         .map(|b| {
             let n = b.len() as f64;
             let mean = b.iter().sum::<f64>() / n;

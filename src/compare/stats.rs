@@ -34,7 +34,7 @@ pub struct TestResult {
 }
 
 /// Largest shift the floor search tries, log units (a factor of 1000).
-const MAX_SHIFT: f64 = 6.907_755_278_982_137;
+pub(crate) const MAX_SHIFT: f64 = 6.907_755_278_982_137;
 /// Largest lag-1 autocorrelation credited; above it a run counts as 1/19
 /// of its blocks.
 const MAX_AUTOCORRELATION: f64 = 0.9;
