@@ -34,8 +34,9 @@ pub const METHOD: &str = "A metric regresses when it is worse by more than the a
     the comparison, so unchanged runs fail it at most 1 time in 100). Samples of one run are not independent, so noise is \
     measured on runs and time blocks: with 2 or more baseline runs (several reports, a directory, or \
     --repeat), each run is one value and the between-run spread of the log values decides (pooled \
-    t-test, 3 runs needed; the spread counts as at least what each run's own time blocks say its value \
-    varies by, so runs that agree by chance do not make a narrow floor); with one baseline run, its 250 ms time blocks are the replicates (rank test \
+    t-test, 3 runs needed; the spread counts as at least the baseline runs' own sampling error, a \
+    percentile's from its histogram and the rate's from its time blocks, so runs that agree by chance do not \
+    make a narrow floor); with one baseline run, its 250 ms time blocks are the replicates (rank test \
     of the block statistics, variance inflated for lag-1 autocorrelation; 8 blocks and 10 samples above \
     the percentile needed), and as one run cannot measure the between-run spread, a spread of 0.15 (log \
     units) is assumed (--strict does not accept that). FLOOR is the smallest worsening that would have been \

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::stats;
-use crate::measure::{EncodedHistogram, LatencySummary, SummaryField};
+use crate::measure::{round3, EncodedHistogram, LatencySummary, SummaryField};
 use crate::probe::timeline::{TimelinePoint, TIMELINE_INTERVAL};
 
 /// Baseline runs the between-run model needs to judge (two leave one
@@ -24,7 +24,8 @@ pub const MIN_RUNS: usize = 3;
 /// intervals).
 pub const MIN_BLOCKS: usize = 8;
 /// Time blocks a baseline run needs for its sampling variance to bound the
-/// between-run spread (1 s of 250 ms intervals: three degrees of freedom).
+/// between-run spread (1 s of 250 ms intervals: enough for the rate's
+/// batch means and for the autocorrelation that inflates either).
 pub const MIN_SAMPLING_BLOCKS: usize = 4;
 /// Operations a timeline interval needs to count as a block (the last,
 /// partial interval of a run can hold a handful).
@@ -99,11 +100,6 @@ impl Metric {
     }
 }
 
-/// `v` to three decimals (a spread in log units).
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
 fn ln(v: f64) -> f64 {
     v.max(1e-3).ln()
 }
@@ -124,7 +120,7 @@ fn block_percentile(p: &TimelinePoint, q: f64) -> Option<f64> {
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Several baseline runs: the between-run spread (pooled t-test on log
-    /// values), never below the runs' own sampling variance.
+    /// values), never below the runs' own sampling error.
     BetweenRuns,
     /// One baseline run: its time blocks (rank test, autocorrelation
     /// corrected), with the between-run spread assumed
@@ -164,8 +160,8 @@ pub struct Noise {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assumed_run_spread: Option<f64>,
     /// The between-run spread (log units) used because the runs' measured
-    /// spread was below what each run's own time blocks say its value
-    /// varies by; absent when the measured spread was used.
+    /// spread was below the baseline runs' own sampling error (see
+    /// `sampling_variance`); absent when the measured spread was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampling_spread: Option<f64>,
     /// What was missing, when not enough.
@@ -183,7 +179,9 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
     };
     let (bv, cv) = (values(base), values(cur));
     let base_blocks = per_run(base);
-    let least_var = base_blocks.as_deref().map_or(0.0, sampling_variance);
+    let least_var = base_blocks
+        .as_deref()
+        .map_or(0.0, |blocks| sampling_variance(metric, base, blocks));
     let (bb, cb) = (
         base_blocks.map(|v| v.concat()),
         per_run(cur).map(|v| v.concat()),
@@ -234,27 +232,53 @@ pub fn judge(metric: Metric, base: &[RunFacts], cur: &[RunFacts], alpha: f64) ->
 }
 
 /// The variance a run's value has from its own measurement, the least
-/// between-run variance the between-run test credits: for each baseline
-/// run, the variance of the mean of its time blocks, inflated for their
-/// lag-1 autocorrelation (a stall over neighbouring blocks counts once);
-/// the mean over runs (0 without blocks). Runs cannot spread less than
-/// they measure themselves, so five runs that agree by chance within 1 %
-/// do not make a 1 % floor for a p99 that each run measured to 20 %.
-fn sampling_variance(runs: &[Vec<f64>]) -> f64 {
+/// between-run variance the between-run test credits; the mean over the
+/// baseline runs that have [`MIN_SAMPLING_BLOCKS`] time blocks (0 when
+/// none has). Runs cannot spread less than they measure themselves, so
+/// five runs that agree by chance within 1 % do not make a 1 % floor for
+/// a p99 that each run measured to 20 %.
+fn sampling_variance(metric: Metric, runs: &[RunFacts], blocks: &[Vec<f64>]) -> f64 {
     let per_run: Vec<f64> = runs
         .iter()
-        .filter(|b| b.len() >= MIN_SAMPLING_BLOCKS)
-        .map(|b| {
-            let n = b.len() as f64;
-            let mean = b.iter().sum::<f64>() / n;
-            let var = b.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            var / n * stats::inflation(b)
-        })
+        .zip(blocks)
+        .filter(|(_, b)| b.len() >= MIN_SAMPLING_BLOCKS)
+        .filter_map(|(run, b)| Some(run_sampling_variance(metric, run, b)? * stats::inflation(b)))
         .collect();
     if per_run.is_empty() {
         return 0.0;
     }
     per_run.iter().sum::<f64>() / per_run.len() as f64
+}
+
+/// One run's sampling variance of `metric` (log units squared) as if its
+/// samples were independent; the caller inflates it for the blocks' lag-1
+/// autocorrelation. A percentile: from the run's histogram, by the
+/// distribution-free interval of a sample quantile (the values at
+/// q -/+ one binomial standard deviation sqrt(q (1 - q) / n) are the
+/// estimate's one-SD range). A rate: the variance of the mean of its
+/// blocks (a rate is a mean of operations, so blocks are batch means).
+fn run_sampling_variance(metric: Metric, run: &RunFacts, blocks: &[f64]) -> Option<f64> {
+    match metric {
+        Metric::Percentile(q, _) => {
+            let h = run.histogram?.decode().ok()?;
+            let n = h.len() as f64;
+            if n < 2.0 {
+                return None;
+            }
+            let sd_q = (q * (1.0 - q) / n).sqrt();
+            let (lo, hi) = (
+                h.quantile_us((q - sd_q).max(0.0)),
+                h.quantile_us((q + sd_q).min(1.0)),
+            );
+            Some(((ln(hi) - ln(lo)) / 2.0).powi(2))
+        }
+        Metric::Rate => {
+            let n = blocks.len() as f64;
+            let mean = blocks.iter().sum::<f64>() / n;
+            let var = blocks.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            Some(var / n)
+        }
+    }
 }
 
 /// What a one-run baseline lacks for `metric`, if anything.
@@ -289,7 +313,8 @@ fn shortfall(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::PERCENTILES;
+    use crate::measure::{LatencyHistogram, PERCENTILES};
+    use std::time::Duration;
 
     fn point(i: usize, p99: f64) -> TimelinePoint {
         TimelinePoint {
@@ -379,33 +404,49 @@ mod tests {
     }
 
     #[test]
-    fn runs_that_agree_by_chance_are_held_to_what_their_blocks_measure() {
-        // Five runs within 0.5 % of each other, whose blocks spread widely.
+    fn runs_that_agree_by_chance_are_held_to_what_each_run_measures() {
+        // Five runs whose p99s agree within 0.5 %, each measured from only
+        // 300 samples (log-normal, sigma 0.5): a p99 that uncertain.
         let ls: Vec<LatencySummary> = [1000.0, 1005.0, 995.0, 1002.0, 998.0]
             .iter()
-            .map(|&v| summary(v, 6000))
+            .map(|&v| summary(v, 300))
             .collect();
-        let wide = |seed| -> Vec<TimelinePoint> {
-            let mut rng = fastrand::Rng::with_seed(seed);
-            (0..24)
-                .map(|i| point(i, 1000.0 * (0.4 + 1.2 * rng.f64())))
-                .collect()
+        let hists: Vec<EncodedHistogram> = (0..5)
+            .map(|seed| {
+                let mut rng = fastrand::Rng::with_seed(seed);
+                let mut h = LatencyHistogram::new();
+                for _ in 0..300 {
+                    let z: f64 = (0..12).map(|_| rng.f64()).sum::<f64>() - 6.0;
+                    h.record(Duration::from_secs_f64(300e-6 * (0.5 * z).exp()));
+                }
+                h.encode()
+            })
+            .collect();
+        let tl = timeline(24, 1000.0, 1);
+        let run = |l, h| RunFacts {
+            histogram: Some(h),
+            ..facts(l, &tl)
         };
-        let tls: Vec<Vec<TimelinePoint>> = (0..5).map(wide).collect();
-        let base: Vec<RunFacts> = ls.iter().zip(&tls).map(|(l, t)| facts(l, t)).collect();
-        let worse = summary(1150.0, 6000);
-        let n = judge(P99, &base, &[facts(&worse, &tls[0])], 0.01);
+        let base: Vec<RunFacts> = ls.iter().zip(&hists).map(|(l, h)| run(l, h)).collect();
+        let worse = summary(1150.0, 300);
+        let n = judge(P99, &base, &[run(&worse, &hists[0])], 0.01);
         assert_eq!(n.model, Model::BetweenRuns);
         assert!(n.p_value.unwrap() > 0.01, "{n:?}");
-        assert!(n.sampling_spread.unwrap() > 0.05, "{n:?}");
+        // About 0.125: half the log distance between p98.4 and p99.6.
+        let spread = n.sampling_spread.unwrap();
+        assert!((0.06..0.25).contains(&spread), "{n:?}");
         // The runs' spread alone would have called it.
         let values: Vec<f64> = ls.iter().map(|l| l.p99.ln()).collect();
         let raw = stats::runs_test(&values, &[1150.0_f64.ln()], 0.01, 0.0).unwrap();
         assert!(raw.test.p_value < 0.01, "{raw:?}");
         // Twice as slow is still a regression.
-        let twice = summary(2000.0, 6000);
-        let n = judge(P99, &base, &[facts(&twice, &tls[0])], 0.01);
+        let twice = summary(2000.0, 300);
+        let n = judge(P99, &base, &[run(&twice, &hists[0])], 0.01);
         assert!(n.p_value.unwrap() < 0.01, "{n:?}");
+        // Without histograms a percentile has no sampling floor.
+        let bare: Vec<RunFacts> = ls.iter().map(|l| facts(l, &tl)).collect();
+        let n = judge(P99, &bare, &[facts(&worse, &tl)], 0.01);
+        assert_eq!(n.sampling_spread, None);
     }
 
     #[test]

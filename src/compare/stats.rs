@@ -56,7 +56,7 @@ pub struct RunsTest {
 /// Between-run test on log values (higher is worse): is the mean of
 /// `current` above the mean of `baseline` beyond the runs' spread? Needs
 /// two or more baseline runs. The variance used is at least `least_var`
-/// (log units squared; see `noise`'s sampling floor): a few runs that
+/// (log units squared: the runs' own sampling error): a few runs that
 /// agree by chance must not make a floor narrower than a run can measure
 /// itself.
 pub fn runs_test(

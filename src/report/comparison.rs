@@ -78,7 +78,7 @@ fn evidence(n: &Noise) -> String {
     let judged = match n.model {
         Model::BetweenRuns => match n.sampling_spread {
             Some(_) => format!(
-                "{} vs {} runs, spread of their blocks",
+                "{} vs {} runs, held to sampling error",
                 n.baseline_runs, n.current_runs
             ),
             None => format!("{} vs {} runs", n.baseline_runs, n.current_runs),
