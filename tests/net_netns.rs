@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use etcd_doctor::facts::Report;
 use etcd_doctor::probe::net::{CeilingSource, NetProbeKind, NetResult, Schedule};
-use etcd_doctor::rules::FindingId;
+use etcd_doctor::rules::{FindingId, Severity};
 use nix::sys::signal::Signal;
 use support::netns::{Daemon, Net, HOST_IFACE};
 
@@ -219,8 +219,17 @@ fn an_unshaped_link_is_not_flagged() {
     };
     let loaded = row(&r, NetProbeKind::LoadedRtt, &p);
     assert_eq!(loaded.error, None);
-    assert!(loaded.inflation.unwrap() < 10.0, "{loaded:#?}");
-    assert!(!has(&r, FindingId::NetNicSaturated), "{:#?}", r.findings);
+    // Our own flow may inflate the veth's RTT several times (CPU-bound),
+    // but heartbeats still fit: under a tenth of the 100 ms interval, and
+    // no warning.
+    assert!(loaded.latency_us.unwrap().p99 < 10_000.0, "{loaded:#?}");
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == FindingId::NetNicSaturated && f.severity >= Severity::Warn),
+        "{:#?}",
+        r.findings
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use etcd_doctor::facts::Report;
-use etcd_doctor::rules::FindingId;
+use etcd_doctor::rules::{FindingId, Severity};
 use support::netns::{Daemon, Net};
 
 const TOKEN: &str = "qualify-net-token";
@@ -99,11 +99,14 @@ fn qualify_flags_a_saturated_link_with_the_nic_split_and_not_an_idle_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Our own bulk flow saturates an unshaped veth too (it is CPU-bound),
+    // and may inflate RTT past 10x, but by a millisecond or two: at most
+    // info.
     assert!(
         !idle
             .findings
             .iter()
-            .any(|f| f.id == FindingId::NetNicSaturated),
+            .any(|f| f.id == FindingId::NetNicSaturated && f.severity >= Severity::Warn),
         "{:#?}",
         idle.findings
     );

@@ -120,7 +120,7 @@ rules! {
         "the data directory on a spinning disk";
     NetPeerRttHigh "net.peer-rtt-high" [Warn, Fail] [NetProbes]
         "round trip to a peer against the heartbeat interval";
-    NetNicSaturated "net.nic-saturated" [Warn, Fail] [NetProbes]
+    NetNicSaturated "net.nic-saturated" [Info, Warn, Fail] [NetProbes]
         "heartbeats queued behind bulk traffic on the link";
     NetErrors "net.errors" [Warn, Fail] [NetProbes]
         "lost or failed network probes";
