@@ -152,11 +152,6 @@ fn restore_plan_script_rebuilds_a_cluster_of_three_hosts() {
     let net = Net::switched(4).expect("test net");
     let placements = (0..3).map(|i| Placement::on(net.host(i))).collect();
     let cluster = Cluster::start_on(Version::V35, placements, Some(net.host(3).netns.clone()));
-    let members = cluster
-        .members
-        .iter()
-        .map(|m| format!("{}={}", m.name, m.peer_url()))
-        .collect::<Vec<_>>()
-        .join(",");
+    let members = cluster.initial_cluster();
     restore_with_plan(cluster, &["--members".into(), members]);
 }

@@ -272,12 +272,7 @@ fn run_sampling_variance(metric: Metric, run: &RunFacts, blocks: &[f64]) -> Opti
             );
             Some(((ln(hi) - ln(lo)) / 2.0).powi(2))
         }
-        Metric::Rate => {
-            let n = blocks.len() as f64;
-            let mean = blocks.iter().sum::<f64>() / n;
-            let var = blocks.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            Some(var / n)
-        }
+        Metric::Rate => Some(stats::mean_var(blocks).1 / blocks.len() as f64),
     }
 }
 

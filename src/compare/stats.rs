@@ -102,7 +102,8 @@ pub fn runs_test(
     })
 }
 
-fn mean_var(v: &[f64]) -> (f64, f64) {
+/// Mean and sample variance (n - 1) of `v`; variance 0 for one value.
+pub(crate) fn mean_var(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
     let var = if v.len() > 1 {

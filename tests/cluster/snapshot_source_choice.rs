@@ -117,12 +117,7 @@ fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_i
     );
 
     // Offline (cluster down): the runbook reads every member's db file.
-    let members = cluster
-        .members
-        .iter()
-        .map(|m| format!("{}={}", m.name, m.peer_url()))
-        .collect::<Vec<_>>()
-        .join(",");
+    let members = cluster.initial_cluster();
     let offline = exits(
         &mut doctor(&format!(
             "snapshot restore-plan --method force-new-cluster -w markdown --members {members}"
