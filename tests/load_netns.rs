@@ -1,12 +1,21 @@
-//! A load run names the network when a link between members is slow.
-//! Three etcd 3.5 members run on their own network-namespace hosts behind
-//! a bridge, clients on a fourth. One follower's uplink is shaped with HTB
-//! (5 Mbit/s, a 100-packet queue: about 240 ms of queueing when full) and
-//! saturated by an iperf3 flow to the other follower, as a shared business
-//! NIC is in the field guide: its raft acks, forwarded proposals and client
-//! answers queue behind it (the leader's own link stays free, so no
-//! election interferes). The run must fail and name the network from or
-//! to that follower first.
+//! A load run names the network when a link of one member is slow, the
+//! fault injected two ways on one cluster. Three etcd 3.5 members run on
+//! their own network-namespace hosts behind a bridge, clients on a fourth;
+//! the slow member is always a follower (the leader's link stays free, so
+//! no election interferes):
+//! - out of the follower: its uplink shaped with HTB (5 Mbit/s, a
+//!   100-packet queue, about 240 ms when full) and filled by four iperf3
+//!   TCP flows to the other follower, as a shared business NIC is in the
+//!   field guide: its raft acks, forwarded proposals and answers queue;
+//! - into the follower: the bridge's port toward it shaped with TBF
+//!   (4 Mbit/s, 400 ms of queue) and filled by three python TCP flows from
+//!   the other follower: appends, requests and /metrics requests to it
+//!   queue.
+//!
+//! Each run must fail and name the network of that follower first: etcd's
+//! peer round trips when its prober saw the fault in the window, the TCP
+//! handshakes of the client's /metrics requests in any case (etcd records
+//! a round trip only every 5 to 30 s, so a short run may see none).
 
 mod support;
 
@@ -17,44 +26,82 @@ use serde_json::Value;
 use support::etcd::{Cluster, Placement, Version};
 use support::leader::leader_and_ids;
 use support::netns::{Daemon, Net, HOST_IFACE};
+use support::pyflows::python_flows;
 
 #[test]
-fn a_saturated_follower_link_is_named() {
-    if !support::privileged("a_saturated_follower_link_is_named") {
+fn a_saturated_follower_link_is_named_in_either_direction() {
+    if !support::privileged("a_saturated_follower_link_is_named_in_either_direction") {
         return;
     }
     let net = Net::switched(4).expect("test net");
     let placements = (0..3).map(|i| Placement::on(net.host(i))).collect();
     let c = Cluster::start_on(Version::V35, placements, Some(net.host(3).netns.clone()));
+
     let (leader, ids) = leader_and_ids(&c);
     let (slow, other) = ((leader + 1) % 3, (leader + 2) % 3);
-
-    net.shape(slow, 5).unwrap();
-    support::run(Command::new("tc").args([
+    {
+        let _flow = egress_filled(&net, slow, other);
+        slow_side_names(&net, &c, "/t-out/", &ids[slow], "out of the follower");
+    }
+    tc(&[
         "-n",
         &net.host(slow).netns,
         "qdisc",
-        "add",
+        "del",
         "dev",
         HOST_IFACE,
-        "parent",
-        "1:10",
-        "handle",
-        "10:",
-        "pfifo",
-        "limit",
-        "100",
-    ]))
-    .unwrap();
-    let mut server = net.command(other, "iperf3");
-    server.args(["-s", "-1"]);
-    let _server = Daemon::start(&mut server).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let mut client = net.command(slow, "iperf3");
-    client.args(["-c", &net.host(other).ip.to_string(), "-t", "40", "-P", "4"]);
-    let _flow = Daemon::start(&mut client).unwrap();
+        "root",
+    ]);
     std::thread::sleep(Duration::from_secs(2));
 
+    let (leader, ids) = leader_and_ids(&c);
+    let (slow, other) = ((leader + 1) % 3, (leader + 2) % 3);
+    let _flows = ingress_filled(&net, slow, other);
+    slow_side_names(&net, &c, "/t-in/", &ids[slow], "into the follower");
+}
+
+fn tc(args: &[&str]) {
+    support::run(Command::new("tc").args(args)).unwrap();
+}
+
+/// HTB at 5 Mbit/s with a 100-packet queue on `slow`'s uplink, filled by
+/// four iperf3 TCP flows to `other`; the flows stop on drop.
+fn egress_filled(net: &Net, slow: usize, other: usize) -> (Daemon, Daemon) {
+    net.shape(slow, 5).unwrap();
+    let ns = &net.host(slow).netns;
+    tc(&[
+        "-n", ns, "qdisc", "add", "dev", HOST_IFACE, "parent", "1:10", "handle", "10:", "pfifo",
+        "limit", "100",
+    ]);
+    let server = Daemon::start(
+        net.command(other, "iperf3")
+            .args(["-s", "-1", "-p", "5201"]),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let to = net.host(other).ip.to_string();
+    let flows = ["-c", &to, "-p", "5201", "-t", "40", "-P", "4"];
+    let client = Daemon::start(net.command(slow, "iperf3").args(flows));
+    std::thread::sleep(Duration::from_secs(2));
+    (server.unwrap(), client.unwrap())
+}
+
+/// TBF at 4 Mbit/s with 400 ms of queue on the bridge's port toward
+/// `slow`, filled by three python TCP flows from `other`; the flows stop
+/// on drop.
+fn ingress_filled(net: &Net, slow: usize, other: usize) -> (Daemon, Daemon) {
+    let (switch, port) = net.switch_port(slow);
+    tc(&[
+        "-n", &switch, "qdisc", "add", "dev", &port, "root", "tbf", "rate", "4mbit", "burst",
+        "32kbit", "latency", "400ms",
+    ]);
+    let flows = python_flows(net, other, slow);
+    std::thread::sleep(Duration::from_secs(2));
+    flows
+}
+
+/// A 12 s load run from host 3 fails and names the network of member
+/// `slow_id` first; its keys under `prefix` are deleted.
+fn slow_side_names(net: &Net, c: &Cluster, prefix: &str, slow_id: &str, fault: &str) {
     let out = net
         .command(3, assert_cmd::cargo::cargo_bin("etcd-doctor"))
         .args([
@@ -65,40 +112,45 @@ fn a_saturated_follower_link_is_named() {
             "150",
             "--clients",
             "50",
+        ])
+        .args([
             "--duration",
             "12s",
             "--scrape-interval",
             "3s",
             "--prefix",
-            "/t-net/",
-            "-w",
-            "json",
+            prefix,
         ])
+        .args(["-w", "json"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let load_fail = r["findings"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["severity"] == "fail" && f["id"].as_str().unwrap().starts_with("load."))
-        .unwrap_or_else(|| panic!("no failing load finding: {r:#}"));
+        .unwrap_or_else(|| panic!("{fault}: no failing load finding: {r:#}"));
     let summary = load_fail["summary"].as_str().unwrap();
-    let side = summary
-        .split_once("the slow side: ")
-        .map(|s| s.1)
-        .unwrap_or_default();
-    assert!(side.starts_with("the network from member"), "{summary}");
+    let handshakes: Vec<String> = r["load"]["server"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{} {}", m["member_id"], m["tcp_handshake_ms_median"]))
+        .collect();
+    eprintln!("{fault}: {summary}\nhandshakes from the client, ms: {handshakes:?}");
+    let side = summary.split_once("the slow side: ").map_or("", |s| s.1);
     let first = side.split(';').next().unwrap();
+    let server = &r["load"]["server"];
     assert!(
-        first.contains(&ids[slow]),
-        "member {} not in {first}",
-        ids[slow]
+        first.starts_with("the network") && first.contains(slow_id),
+        "{fault}: member {slow_id} not first in {summary}\nthe client's view: {server:#}\nthe run's window: {:#}",
+        r["cluster"]["metrics"]
     );
     assert_eq!(
         r["load"]["deleted_keys"], r["load"]["all"]["ok"],
-        "prefix not deleted"
+        "{fault}: prefix not deleted"
     );
 }

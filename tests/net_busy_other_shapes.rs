@@ -20,30 +20,10 @@ use etcd_doctor::facts::Report;
 use etcd_doctor::rules::Severity;
 use support::busylink::saturated_naming;
 use support::netns::{Daemon, Net, HOST_IFACE};
+use support::pyflows::python_flows;
 
 const BIN: &str = env!("CARGO_BIN_EXE_etcd-doctor");
 const TOKEN: &str = "busy-shapes-token";
-
-/// Accepts connections on IP:9000 and reads them until closed.
-const SINK: &str = "import socket,sys,threading
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind((sys.argv[1],9000)); s.listen(8)
-sys.stderr.write('listening\\n'); sys.stderr.flush()
-def drain(c):
-    while c.recv(65536): pass
-while True:
-    c,_=s.accept(); threading.Thread(target=drain,args=(c,),daemon=True).start()
-";
-
-/// Three connections to IP:9000, each sending for at most 40 s and 40 MB.
-const COPY: &str = "import socket,sys,threading,time
-end=time.time()+40
-def send():
-    c=socket.create_connection((sys.argv[1],9000)); b=b'x'*65536; n=0
-    while time.time()<end and n<40_000_000: n+=c.send(b)
-ts=[threading.Thread(target=send) for _ in range(3)]
-[t.start() for t in ts]; [t.join() for t in ts]
-";
 
 fn daemon(net: &Net, i: usize, program: &str, args: &[&str]) -> Daemon {
     Daemon::start(net.command(i, program).args(args)).unwrap()
@@ -102,10 +82,7 @@ fn three_python_flows_on_a_tbf_link_are_named_against_a_quiet_baseline() {
         .unwrap();
     std::fs::write(&quiet, &out.stdout).unwrap();
     assert!(report(out).findings.is_empty(), "a quiet link first");
-    let ip1 = net.host(1).ip.to_string();
-    let mut sink = daemon(&net, 1, "python3", &["-c", SINK, &ip1]);
-    sink.wait_for("listening", Duration::from_secs(10)).unwrap();
-    let _copy = daemon(&net, 0, "python3", &["-c", COPY, &ip1]);
+    let _flows = python_flows(&net, 0, 1);
     std::thread::sleep(Duration::from_secs(3));
     let out = net_cmd(
         &net,

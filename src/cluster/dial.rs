@@ -19,6 +19,7 @@ use rustls::{CertificateError, ClientConfig};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use super::conn::{ConnPlan, Target};
@@ -34,9 +35,13 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 /// Why a connection could not be made.
 #[derive(Debug, Clone, Error)]
 pub enum DialError {
-    /// Nothing within the dial timeout.
+    /// No TCP connection within the dial timeout.
     #[error("no connection within the dial timeout ({0:?})")]
     Timeout(Duration),
+    /// TCP connected but the TLS handshake did not finish within the dial
+    /// timeout: the server's process, not the network, did not answer.
+    #[error("TCP connected but no TLS handshake within the dial timeout ({0:?})")]
+    TlsTimeout(Duration),
     /// TCP failed (refused, unreachable).
     #[error("{0}")]
     Connect(String),
@@ -50,6 +55,13 @@ pub enum DialError {
 enum Protocol {
     Grpc,
     Http1,
+}
+
+/// A connection (or why there is none) and how long its TCP handshake
+/// took: the dial timeout when none came, `None` when TCP failed at once.
+struct Dialed {
+    tcp_handshake: Option<Duration>,
+    io: Result<Box<dyn Io>, DialError>,
 }
 
 /// Everything needed to open one connection, owned so that tonic can
@@ -76,24 +88,41 @@ impl Dialer {
         }
     }
 
-    /// TCP (and TLS) to the target within the dial timeout.
-    async fn open(self) -> Result<Box<dyn Io>, DialError> {
-        let timeout = self.timeout;
-        tokio::time::timeout(timeout, self.open_now())
-            .await
-            .map_err(|_| DialError::Timeout(timeout))?
+    /// TCP (and TLS) to the target within the dial timeout, and how long
+    /// the TCP handshake took.
+    async fn open(self) -> Dialed {
+        let t = &self.target;
+        let deadline = Instant::now() + self.timeout;
+        let started = Instant::now();
+        let connect = TcpStream::connect((t.host.as_str(), t.port));
+        let (tcp_handshake, tcp) = match tokio::time::timeout_at(deadline, connect).await {
+            Err(_) => (Some(self.timeout), Err(DialError::Timeout(self.timeout))),
+            Ok(tcp) => (
+                tcp.is_ok().then(|| started.elapsed()),
+                tcp.map_err(|e| DialError::Connect(e.to_string())),
+            ),
+        };
+        let io = match tcp {
+            Ok(tcp) => self.secure(tcp, deadline).await,
+            Err(e) => Err(e),
+        };
+        Dialed { tcp_handshake, io }
     }
 
-    async fn open_now(self) -> Result<Box<dyn Io>, DialError> {
-        let t = &self.target;
-        let tcp = TcpStream::connect((t.host.as_str(), t.port))
-            .await
-            .map_err(|e| DialError::Connect(e.to_string()))?;
+    /// TLS over `tcp` when the target asks for it, by `deadline`.
+    async fn secure(&self, tcp: TcpStream, deadline: Instant) -> Result<Box<dyn Io>, DialError> {
         tcp.set_nodelay(true)
             .map_err(|e| DialError::Connect(e.to_string()))?;
-        if !t.tls {
+        if !self.target.tls {
             return Ok(Box::new(tcp));
         }
+        tokio::time::timeout_at(deadline, self.tls(tcp))
+            .await
+            .unwrap_or(Err(DialError::TlsTimeout(self.timeout)))
+    }
+
+    async fn tls(&self, tcp: TcpStream) -> Result<Box<dyn Io>, DialError> {
+        let t = &self.target;
         let config = self
             .tls
             .clone()
@@ -201,7 +230,7 @@ pub async fn connect(plan: &ConnPlan, target: &Target) -> Result<Client, Request
     let dialer = Dialer::new(plan, target, Protocol::Grpc);
     let connector = tower::service_fn(move |_: http::Uri| {
         let dialer = dialer.clone();
-        async move { dialer.open().await.map(TokioIo::new) }
+        async move { dialer.open().await.io.map(TokioIo::new) }
     });
     let endpoint = tonic::transport::Endpoint::from_shared(target.url.clone())
         .map_err(|e| RequestError::BadUrl {
@@ -233,10 +262,49 @@ pub async fn request<T>(
     }
 }
 
+/// One GET's answer and how long its TCP handshake took.
+#[derive(Debug)]
+pub struct Got {
+    /// The TCP handshake: one network round trip, answered by the server's
+    /// kernel, so a busy or stalled server process does not lengthen it.
+    /// The dial timeout when no handshake came in time; `None` when TCP
+    /// failed at once (refused, unreachable) or the URL was bad.
+    pub tcp_handshake: Option<Duration>,
+    /// The body as text, or why there is none.
+    pub body: Result<String, RequestError>,
+}
+
 /// `GET url` over HTTP/1.1 with the plan's TLS; the body as text, at most
 /// [`MAX_METRICS_BYTES`]. Connecting is bounded by the dial timeout, the
 /// request by the command timeout.
 pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, RequestError> {
+    get_timed(plan, url).await.body
+}
+
+/// [`get`], with the time its TCP handshake took.
+pub async fn get_timed(plan: &ConnPlan, url: &str) -> Got {
+    let (uri, target) = match get_target(plan, url) {
+        Ok(found) => found,
+        Err(e) => {
+            return Got {
+                tcp_handshake: None,
+                body: Err(e),
+            }
+        }
+    };
+    let dialed = Dialer::new(plan, &target, Protocol::Http1).open().await;
+    let body = match dialed.io {
+        Ok(io) => fetch(plan, &uri, &target, io).await,
+        Err(e) => Err(e.into()),
+    };
+    Got {
+        tcp_handshake: dialed.tcp_handshake,
+        body,
+    }
+}
+
+/// The URL to GET and the member it names, as the plan allows.
+fn get_target(plan: &ConnPlan, url: &str) -> Result<(http::Uri, Target), RequestError> {
     let bad_url = |reason: String| RequestError::BadUrl {
         url: url.to_string(),
         reason,
@@ -250,14 +318,24 @@ pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, RequestError> {
     let target = plan
         .target(&format!("{scheme}://{authority}"))
         .map_err(|e| RequestError::Endpoint(e.to_string()))?;
-    let stream = Dialer::new(plan, &target, Protocol::Http1).open().await?;
+    Ok((uri, target))
+}
+
+/// The GET over an open connection, within the command timeout.
+async fn fetch(
+    plan: &ConnPlan,
+    uri: &http::Uri,
+    target: &Target,
+    stream: Box<dyn Io>,
+) -> Result<String, RequestError> {
     let fetch = async {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| explain(&e, plan, &target.host))?;
         let driver = tokio::spawn(conn);
+        let authority = uri.authority().map_or("", |a| a.as_str());
         let request = http::Request::get(uri.path())
-            .header(http::header::HOST, authority.as_str())
+            .header(http::header::HOST, authority)
             .body(Empty::<Bytes>::new())
             .map_err(|e| RequestError::Transport(e.to_string()))?;
         let response = sender
@@ -279,4 +357,84 @@ pub async fn get(plan: &ConnPlan, url: &str) -> Result<String, RequestError> {
     tokio::time::timeout(plan.command_timeout, fetch)
         .await
         .map_err(|_| RequestError::NoAnswer(plan.command_timeout))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::conn::ConnRequest;
+    use crate::cluster::tls::TlsRequest;
+
+    fn plan(endpoint: &str, insecure_tls: bool) -> ConnPlan {
+        ConnPlan::new(ConnRequest {
+            endpoints: vec![endpoint.to_string()],
+            tls: TlsRequest {
+                insecure_skip_verify: insecure_tls,
+                ..TlsRequest::default()
+            },
+            dial_timeout: Duration::from_millis(400),
+            command_timeout: Duration::from_millis(400),
+        })
+        .unwrap()
+    }
+
+    /// A server whose kernel accepts connections but whose process never
+    /// answers (a stalled etcd): its listener, kept open.
+    async fn silent_server() -> (tokio::net::TcpListener, String) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = l.local_addr().unwrap().to_string();
+        (l, at)
+    }
+
+    #[tokio::test]
+    async fn a_stalled_process_does_not_lengthen_the_tcp_handshake() {
+        let (_listener, at) = silent_server().await;
+        let got = get_timed(
+            &plan(&format!("http://{at}"), false),
+            &format!("http://{at}/metrics"),
+        )
+        .await;
+        let handshake = got.tcp_handshake.expect("the kernel answered");
+        assert!(handshake < Duration::from_millis(100), "{handshake:?}");
+        assert!(
+            matches!(got.body, Err(RequestError::NoAnswer(_))),
+            "{:?}",
+            got.body
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_silent_after_tcp_is_a_tls_timeout_not_a_connection_timeout() {
+        let (_listener, at) = silent_server().await;
+        let got = get_timed(
+            &plan(&format!("https://{at}"), true),
+            &format!("https://{at}/metrics"),
+        )
+        .await;
+        assert!(got
+            .tcp_handshake
+            .is_some_and(|d| d < Duration::from_millis(100)));
+        let err = got.body.unwrap_err().to_string();
+        assert!(
+            err.starts_with("TCP connected but no TLS handshake"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_measures_no_handshake() {
+        let (listener, at) = silent_server().await;
+        drop(listener);
+        let got = get_timed(
+            &plan(&format!("http://{at}"), false),
+            &format!("http://{at}/metrics"),
+        )
+        .await;
+        assert_eq!(got.tcp_handshake, None);
+        assert!(
+            matches!(got.body, Err(RequestError::Dial(DialError::Connect(_)))),
+            "{:?}",
+            got.body
+        );
+    }
 }

@@ -27,6 +27,7 @@ use thiserror::Error;
 use crate::compare::OLDEST_SCHEMA_VERSION;
 use crate::facts::{Report, SCHEMA_VERSION};
 use crate::findings::{Finding, Severity, Verdict};
+use crate::measure::median;
 pub use matrix::PathEntry;
 
 /// Where reports are read from.
@@ -331,27 +332,11 @@ fn disk_rows(inputs: &[Input]) -> Vec<DiskRow> {
         .into_iter()
         .map(|(probe, hosts)| DiskRow {
             probe: probe.to_string(),
-            fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)),
-            fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)),
+            fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)).unwrap_or(0.0),
+            fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)).unwrap_or(0.0),
             hosts,
         })
         .collect()
-}
-
-/// Median of finite values (mean of the middle two for an even count; 0
-/// for none).
-pub fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 #[cfg(test)]

@@ -161,10 +161,3 @@ fn hosts_sharing_a_hostname_but_not_an_address_are_told_apart() {
         .iter()
         .any(|p| p.from == "node/10.0.0.1" && p.to == "node/10.0.0.2"));
 }
-
-#[test]
-fn median_of_even_and_odd_counts() {
-    assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
-    assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
-    assert_eq!(median(std::iter::empty()), 0.0);
-}

@@ -178,9 +178,58 @@ async fn connect_all(
     Ok(out)
 }
 
+/// One client per member, the leader's first: the prefix check and the
+/// cleanup go to the leader (nothing forwarded), and on to the next member
+/// when one does not answer, so a member behind a slow link cannot leave
+/// the prefix behind.
+fn admins(
+    clients: &[(usize, Client)],
+    targets: &[(Target, Option<String>)],
+    cluster: &ClusterReport,
+) -> Vec<(Target, Client)> {
+    let leader = cluster
+        .endpoints
+        .iter()
+        .find(|e| e.is_leader == Some(true))
+        .and_then(|e| e.id.clone());
+    let mut seen = Vec::new();
+    let mut out: Vec<(bool, Target, Client)> = Vec::new();
+    for (t, client) in clients {
+        if !seen.contains(t) {
+            seen.push(*t);
+            let (target, id) = &targets[*t];
+            let is_leader = leader.is_some() && *id == leader;
+            out.push((is_leader, target.clone(), client.clone()));
+        }
+    }
+    out.sort_by_key(|(is_leader, ..)| !is_leader);
+    out.into_iter().map(|(_, t, c)| (t, c)).collect()
+}
+
+/// `op` with each admin client in turn until one answers; the last error
+/// when none does.
+async fn first_answer<T, F, Fut>(admins: &[(Target, Client)], op: F) -> Result<T, RequestError>
+where
+    F: Fn(Target, Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let mut last = RequestError::Endpoint("no member to ask".into());
+    for (target, client) in admins {
+        match op(target.clone(), client.clone()).await {
+            Ok(answer) => return Ok(answer),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Keys under `prefix`.
-async fn count(conn: &ConnPlan, client: &mut Client, prefix: &str) -> Result<i64, RequestError> {
-    let target = &conn.endpoints[0];
+async fn count(
+    conn: &ConnPlan,
+    target: &Target,
+    mut client: Client,
+    prefix: &str,
+) -> Result<i64, RequestError> {
     let opts = GetOptions::new().with_prefix().with_count_only();
     let resp = dial::request(conn, target, client.get(prefix, Some(opts))).await?;
     Ok(resp.count())
@@ -190,10 +239,10 @@ async fn count(conn: &ConnPlan, client: &mut Client, prefix: &str) -> Result<i64
 /// after the first delete); returns the keys deleted and the revision.
 async fn delete_prefix(
     conn: &ConnPlan,
-    client: &mut Client,
+    target: &Target,
+    mut client: Client,
     prefix: &str,
 ) -> Result<(u64, i64), RequestError> {
-    let target = &conn.endpoints[0];
     let mut deleted = 0;
     let mut revision = 0;
     for _ in 0..2 {
@@ -201,7 +250,7 @@ async fn delete_prefix(
         let resp = dial::request(conn, target, client.delete(prefix, Some(opts))).await?;
         deleted += resp.deleted().max(0) as u64;
         revision = resp.header().map_or(0, |h| h.revision());
-        if count(conn, client, prefix).await? == 0 {
+        if count(conn, target, client.clone(), prefix).await? == 0 {
             break;
         }
     }
@@ -238,13 +287,15 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     let mut cluster = precheck(conn, safety).await?;
     let targets = targets(conn, &cluster);
     let clients = connect_all(conn, &targets, plan.conns).await?;
-    let mut admin = clients[0].1.clone();
-    let occupied = count(conn, &mut admin, &plan.prefix)
-        .await
-        .map_err(|error| LoadError::PrefixUnreadable {
-            prefix: plan.prefix.clone(),
-            error,
-        })?;
+    let admins = admins(&clients, &targets, &cluster);
+    let occupied = first_answer(&admins, |t, c| async move {
+        count(conn, &t, c, &plan.prefix).await
+    })
+    .await
+    .map_err(|error| LoadError::PrefixUnreadable {
+        prefix: plan.prefix.clone(),
+        error,
+    })?;
     if occupied > 0 {
         return Err(LoadError::PrefixOccupied {
             prefix: plan.prefix.clone(),
@@ -289,15 +340,17 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     let _ = done_tx.send(true);
     let members = watcher.await.expect("the metrics watcher panicked");
 
-    let (deleted, revision) = delete_prefix(conn, &mut admin, &plan.prefix)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "deleting --prefix {:?} failed: {e}; delete it with `etcdctl del --prefix {}`",
-                plan.prefix,
-                plan.prefix
-            )
-        })?;
+    let (deleted, revision) = first_answer(&admins, |t, c| async move {
+        delete_prefix(conn, &t, c, &plan.prefix).await
+    })
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "deleting --prefix {:?} failed: {e}; delete it with `etcdctl del --prefix {}`",
+            plan.prefix,
+            plan.prefix
+        )
+    })?;
     let mut load = summarize(plan, &recorded, &targets, client_cpu);
     load.deleted_keys = deleted;
     load.interrupted = caught
@@ -306,10 +359,11 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
         .clone();
     load.server = members.iter().map(MemberWatch::load).collect();
     if safety.compact && revision > 0 {
-        let target = &conn.endpoints[0];
-        dial::request(conn, target, admin.compact(revision, None))
-            .await
-            .map_err(|e| anyhow::anyhow!("--compact {revision}: {e}"))?;
+        first_answer(&admins, |t, mut c| async move {
+            dial::request(conn, &t, c.compact(revision, None)).await
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("--compact {revision}: {e}"))?;
         load.compacted_revision = Some(revision);
     }
     if safety.defrag {

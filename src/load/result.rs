@@ -76,6 +76,15 @@ pub struct MemberLoad {
     /// WAL fdatasync p99 between consecutive scrapes: (seconds into the run, ms).
     #[serde(default)]
     pub wal_fsync_p99_ms_over_time: Vec<(f64, f64)>,
+    /// Median TCP handshake of this client's /metrics requests to the
+    /// member, ms: one network round trip, answered by the member's
+    /// kernel, so a busy etcd process does not lengthen it. A handshake
+    /// that never came counts as the dial timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_handshake_ms_median: Option<f64>,
+    /// TCP handshakes measured (one per /metrics request).
+    #[serde(default)]
+    pub tcp_handshakes: usize,
 }
 
 /// The result of one load run (the report's `load` section).

@@ -14,6 +14,7 @@ use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
 use crate::cluster::metrics::{self, Taken};
 use crate::cluster::model::{MemberMetrics, Span};
+use crate::measure::median;
 
 /// etcd's apply duration histogram (etcd 3.5 and later).
 pub const APPLY_DURATION: &str = "etcd_server_apply_duration_seconds";
@@ -33,6 +34,7 @@ pub struct MemberWatch {
     last: Option<(f64, Scrape)>,
     wal_p99_over_time: Vec<(f64, f64)>,
     pending_max: Option<f64>,
+    tcp_handshakes_ms: Vec<f64>,
     error: Option<String>,
 }
 
@@ -60,6 +62,7 @@ impl MemberWatch {
             last: None,
             wal_p99_over_time: Vec::new(),
             pending_max: None,
+            tcp_handshakes_ms: Vec::new(),
             error: None,
         }
     }
@@ -116,6 +119,8 @@ impl MemberWatch {
             }),
             proposals_pending_max: self.pending_max,
             wal_fsync_p99_ms_over_time: self.wal_p99_over_time.clone(),
+            tcp_handshake_ms_median: median(self.tcp_handshakes_ms.iter().copied()),
+            tcp_handshakes: self.tcp_handshakes_ms.len(),
         }
     }
 }
@@ -123,10 +128,11 @@ impl MemberWatch {
 /// Scrapes every member once; a member that fails keeps its error.
 pub async fn scrape_round(conn: &ConnPlan, members: &mut [MemberWatch], run_start_unix_s: f64) {
     for m in members.iter_mut() {
-        let page = dial::get(conn, &m.url)
-            .await
-            .and_then(|t| metrics::parse(&t));
+        let got = dial::get_timed(conn, &m.url).await;
         let at = now_unix_s();
+        m.tcp_handshakes_ms
+            .extend(got.tcp_handshake.map(|d| d.as_secs_f64() * 1000.0));
+        let page = got.body.and_then(|t| metrics::parse(&t));
         match page {
             Ok(scrape) => m.observe(at, at - run_start_unix_s, scrape),
             Err(e) => m.error = Some(e.to_string()),

@@ -123,6 +123,7 @@ fn server(l: &LoadResult) -> Section {
             "CPU",
             "APPLY P50 / P99",
             "PROPOSALS PENDING MAX",
+            "TCP HANDSHAKE FROM CLIENT",
         ],
         rows: l
             .server
@@ -137,6 +138,9 @@ fn server(l: &LoadResult) -> Section {
                     percentiles(m.apply.as_ref()),
                     m.proposals_pending_max
                         .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    m.tcp_handshake_ms_median
+                        .map(|ms| format!("{ms:.2} ms (median of {})", m.tcp_handshakes))
                         .unwrap_or_default(),
                 ]
             })

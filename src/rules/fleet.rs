@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::bounds::{check_keys, BadKey, Bound};
 use super::Profile;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
-use crate::fleet::{median, DiskRow, FleetReport, PathEntry};
+use crate::fleet::{DiskRow, FleetReport, PathEntry};
+use crate::measure::median;
 use crate::measure::round2;
 
 /// Thresholds of the fleet rules (`[fleet]` in a profile).
@@ -149,7 +150,7 @@ pub fn path_outliers(paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
     if (measured.len() as u64) < t.min_members {
         return Vec::new();
     }
-    let fleet = median(measured.iter().filter_map(|p| p.rtt_p99_ms));
+    let fleet = median(measured.iter().filter_map(|p| p.rtt_p99_ms)).unwrap_or(0.0);
     let floor = profile.net.heartbeat_interval_ms * profile.net.rtt_warn_heartbeat_ratio;
     let limit = (fleet * t.outlier_ratio).max(floor);
     let mut links: Vec<(&str, &str)> = measured

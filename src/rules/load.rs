@@ -2,8 +2,10 @@
 //! profile's percentiles, did the generator keep its schedule, and, when
 //! the run fell short, which side was slow. The cause comes from the
 //! cluster rules judging the run's window (WAL fdatasync and backend
-//! commit per member: the disk; peer round trip per pair: the network)
-//! and from the generator's own lateness (the client).
+//! commit per member: the disk; peer round trip per pair: the network),
+//! from the TCP handshakes of the run's /metrics requests (the network
+//! between the client and each member) and from the generator's own
+//! lateness (the client).
 
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +92,7 @@ pub fn evaluate(
         .chain(latency_slow(load, t))
         .collect();
     if !short.is_empty() {
-        let side = slow_side(load, cluster, &profile.cluster, behind.is_some());
+        let side = slow_side(load, cluster, profile, behind.is_some());
         for f in &mut short {
             f.summary = format!("{}; the slow side: {side}", f.summary);
         }
@@ -230,15 +232,18 @@ struct Suspect {
 }
 
 /// The disks and links the cluster rules flag over the run's window, one
-/// entry per member (or pair), those within [`DOMINANT_FACTOR`] of the
-/// worst excess first.
+/// entry per member (or pair).
 fn suspects(cluster: &ClusterReport, ct: &ClusterThresholds) -> Vec<Suspect> {
     let t = ClusterThresholds {
         min_histogram_count: ct.min_histogram_count.min(CAUSE_MIN_OBSERVATIONS),
         ..ct.clone()
     };
     let mut out: Vec<Suspect> = Vec::new();
-    for f in cluster::evaluate(cluster, &t) {
+    // Since-start histograms (info) hold faults from before the run.
+    for f in cluster::evaluate(cluster, &t)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warn)
+    {
         let side = match f.id {
             FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
                 "the disk of member"
@@ -269,10 +274,74 @@ fn suspects(cluster: &ClusterReport, ct: &ClusterThresholds) -> Vec<Suspect> {
             }),
         }
     }
-    let worst = out.iter().map(|s| s.excess).fold(0.0, f64::max);
-    out.retain(|s| s.excess * DOMINANT_FACTOR >= worst);
-    out.sort_by(|a, b| b.excess.total_cmp(&a.excess));
     out
+}
+
+/// The suspects within [`DOMINANT_FACTOR`] of the worst excess, worst first.
+fn dominant(mut found: Vec<Suspect>) -> Vec<Suspect> {
+    let worst = found.iter().map(|s| s.excess).fold(0.0, f64::max);
+    found.retain(|s| s.excess * DOMINANT_FACTOR >= worst);
+    found.sort_by(|a, b| b.excess.total_cmp(&a.excess));
+    found
+}
+
+/// A member's link is named when its median TCP handshake from this client
+/// is at least this many times the fastest other member's. etcd-doctor's
+/// choice: handshakes to members on one network agree within a few times;
+/// a queue behind a saturated link adds hundreds of round trips.
+pub const HANDSHAKE_OUTLIER_FACTOR: f64 = 10.0;
+
+/// The links from this client the TCP handshakes of the /metrics requests
+/// flag: handshakes over `slow_ms` (the request p99's warn level: every
+/// request through that link waits at least one round trip) to a member
+/// far slower than the fastest other member (its network), or to every
+/// member (the client's network).
+/// The kernel answers a handshake, so a busy etcd process does not
+/// lengthen it, and the client measures it whether or not etcd's own
+/// round-trip histogram (observed only every 5 to 30 s) saw the fault.
+fn slow_handshakes(load: &LoadResult, slow_ms: f64) -> Vec<Suspect> {
+    let measured: Vec<(String, f64, usize)> = load
+        .server
+        .iter()
+        .filter_map(|m| {
+            let who = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            Some((who, m.tcp_handshake_ms_median?, m.tcp_handshakes))
+        })
+        .collect();
+    let fastest_other = |who: &str| {
+        measured
+            .iter()
+            .filter(|o| o.0 != who)
+            .map(|o| o.1)
+            .min_by(f64::total_cmp)
+    };
+    let members: Vec<Suspect> = measured
+        .iter()
+        .filter(|(who, ms, _)| {
+            *ms > slow_ms && fastest_other(who).is_none_or(|o| *ms >= HANDSHAKE_OUTLIER_FACTOR * o)
+        })
+        .map(|(who, ms, n)| Suspect {
+            side: "the network between this client and member",
+            who: who.clone(),
+            what: vec![match fastest_other(who) {
+                Some(o) => format!("TCP handshake median {ms:.1} ms over {n} /metrics requests, the fastest other member's {o:.1} ms"),
+                None => format!("TCP handshake median {ms:.1} ms over {n} /metrics requests"),
+            }],
+            excess: ms / slow_ms,
+        })
+        .collect();
+    let fastest = measured.iter().map(|m| m.1).min_by(f64::total_cmp);
+    match fastest {
+        Some(least) if members.is_empty() && measured.len() > 1 && least > slow_ms => {
+            vec![Suspect {
+                side: "the network from this client",
+                who: "to every member".into(),
+                what: vec![format!("TCP handshake medians {least:.1} ms and over")],
+                excess: least / slow_ms,
+            }]
+        }
+        _ => members,
+    }
 }
 
 /// A suspect is named when its worst p99 / threshold is at least the
@@ -285,14 +354,18 @@ pub const DOMINANT_FACTOR: f64 = 4.0;
 fn slow_side(
     load: &LoadResult,
     cluster: Option<&ClusterReport>,
-    ct: &ClusterThresholds,
+    profile: &Profile,
     behind: bool,
 ) -> String {
     let mut sides = Vec::new();
     if behind {
         sides.push("the client (the generator could not keep its schedule)".to_string());
     }
-    for s in cluster.map(|c| suspects(c, ct)).unwrap_or_default() {
+    let mut found = cluster
+        .map(|c| suspects(c, &profile.cluster))
+        .unwrap_or_default();
+    found.extend(slow_handshakes(load, profile.load.request_p99_warn_ms));
+    for s in dominant(found) {
         sides.push(format!("{} {} ({})", s.side, s.who, s.what.join(", ")));
     }
     if sides.is_empty() {
@@ -320,9 +393,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::cluster::model::{HistogramPercentiles, MemberMetrics, Span};
+    use crate::cluster::model::{HistogramPercentiles, MemberMetrics, PeerRtt, Span};
     use crate::load::generator::Recorded;
     use crate::load::plan::{LoadPlan, LoadRequest, Preset};
+    use crate::load::result::MemberLoad;
 
     /// A run at 150/s for 10 s whose puts took `ms` each, `ok` of them.
     fn run(ms: u64, ok: u64) -> LoadResult {
@@ -423,6 +497,98 @@ mod tests {
             f[0].summary.contains("no disk, network or client cause"),
             "{}",
             f[0].summary
+        );
+    }
+
+    /// `run`, its members' median TCP handshakes from the client in ms.
+    fn with_handshakes(mut l: LoadResult, medians: &[(&str, f64)]) -> LoadResult {
+        l.server = medians
+            .iter()
+            .map(|&(member, ms)| MemberLoad {
+                url: format!("http://{member}/metrics"),
+                member_id: Some(member.into()),
+                apply: None,
+                cpu_cores: Some(0.05),
+                proposals_pending_max: None,
+                wal_fsync_p99_ms_over_time: Vec::new(),
+                tcp_handshake_ms_median: Some(ms),
+                tcp_handshakes: 5,
+            })
+            .collect();
+        l
+    }
+
+    fn slow_side_of(l: &LoadResult, c: &ClusterReport) -> String {
+        let f = evaluate(l, Some(c), &Profile::default());
+        let summary = &f.first().expect("a failing run").summary;
+        summary.split_once("the slow side: ").unwrap().1.to_string()
+    }
+
+    #[test]
+    fn a_member_slow_to_handshake_is_named_when_etcds_round_trips_saw_nothing() {
+        let quiet = cluster(vec![wal("a", 2.0), wal("b", 2.0), wal("c", 2.0)]);
+        // c's handshakes queue behind a saturated link (the CI run: etcd's
+        // prober had too few round trips in the window to flag it).
+        let l = with_handshakes(run(600, 600), &[("a", 0.2), ("b", 0.3), ("c", 260.0)]);
+        let side = slow_side_of(&l, &quiet);
+        assert!(
+            side.starts_with("the network between this client and member c (TCP handshake median 260.0 ms over 5 /metrics requests, the fastest other member's 0.2 ms)"),
+            "{side}"
+        );
+        // Two members behind one slow link are both named.
+        let l = with_handshakes(run(600, 600), &[("a", 0.2), ("b", 400.0), ("c", 260.0)]);
+        let side = slow_side_of(&l, &quiet);
+        assert!(
+            side.starts_with("the network between this client and member b"),
+            "{side}"
+        );
+        assert!(side.contains("member c"), "{side}");
+    }
+
+    #[test]
+    fn handshakes_slow_to_every_member_name_the_clients_network() {
+        let quiet = cluster(vec![wal("a", 2.0), wal("b", 2.0)]);
+        let l = with_handshakes(run(600, 600), &[("a", 210.0), ("b", 90.0)]);
+        assert_eq!(
+            slow_side_of(&l, &quiet),
+            "the network from this client to every member (TCP handshake medians 90.0 ms and over)"
+        );
+    }
+
+    #[test]
+    fn handshakes_under_the_request_warn_level_name_nothing() {
+        let quiet = cluster(vec![wal("a", 2.0), wal("b", 2.0)]);
+        // 40x the other member, but under the 50 ms a request may take.
+        let l = with_handshakes(run(600, 600), &[("a", 1.2), ("b", 48.0)]);
+        assert!(slow_side_of(&l, &quiet).starts_with("no disk, network or client cause"));
+        // A slow disk far past its threshold outranks a link just past its own.
+        let slow_disk = cluster(vec![wal("a", 900.0), wal("b", 2.0)]);
+        let l = with_handshakes(run(600, 600), &[("a", 1.2), ("b", 60.0)]);
+        let side = slow_side_of(&l, &slow_disk);
+        assert!(side.starts_with("the disk of member a"), "{side}");
+        assert!(!side.contains("member b"), "{side}");
+    }
+
+    #[test]
+    fn round_trips_from_before_the_run_are_not_its_cause() {
+        // No round trip in the window: the histogram falls back to since
+        // start, which holds an earlier fault (the rules mark it info).
+        let mut a = wal("a", 2.0);
+        a.peer_rtt_by_peer = vec![PeerRtt {
+            peer_id: "b".into(),
+            rtt: HistogramPercentiles {
+                count: 6,
+                span: Span::SinceStart,
+                p50_ms: 300.0,
+                p90_ms: 700.0,
+                p99_ms: 800.0,
+            },
+        }];
+        let l = with_handshakes(run(600, 600), &[("a", 0.2), ("b", 0.3)]);
+        let side = slow_side_of(&l, &cluster(vec![a]));
+        assert!(
+            side.starts_with("no disk, network or client cause"),
+            "{side}"
         );
     }
 

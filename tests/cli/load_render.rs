@@ -71,6 +71,8 @@ fn report() -> Report {
         cpu_cores: Some(0.4),
         proposals_pending_max: Some(3.0),
         wal_fsync_p99_ms_over_time: vec![(5.0, 80.0), (10.0, 120.0)],
+        tcp_handshake_ms_median: Some(0.25),
+        tcp_handshakes: 4,
     }];
     let mut r = Report::new("load", crate::support::fixtures::host());
     r.tool_version = "0.0.0-test".into();

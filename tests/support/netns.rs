@@ -76,7 +76,7 @@ impl Net {
     /// namespace.
     pub fn switched(n: usize) -> io::Result<Net> {
         let mut net = Net::with_hosts(n)?;
-        let switch = format!("{}-sw", net.id);
+        let switch = net.switch_port(0).0;
         net.add_namespace(&switch)?;
         let on_switch = |args: &[&str]| ip(&["-n", &switch]).args(args).status_ok();
         on_switch(&["link", "add", BRIDGE, "type", "bridge"])?;
@@ -146,6 +146,12 @@ impl Net {
     /// an error with its stderr when it fails.
     pub fn run(&self, i: usize, program: &str, args: &[&str]) -> io::Result<String> {
         run(self.command(i, program).args(args))
+    }
+
+    /// The switch's namespace and its port toward host `i` (a switched
+    /// net): a qdisc on that port limits host `i`'s ingress.
+    pub fn switch_port(&self, i: usize) -> (String, String) {
+        (format!("{}-sw", self.id), format!("port{i}"))
     }
 
     /// Limits host `i`'s egress to `mbit` Mbit/s with HTB (its ingress,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::measure::round3;
+use crate::measure::{median, round3};
 
 /// Stall events kept with their times; later ones are counted only.
 pub const MAX_EVENTS: usize = 512;
@@ -164,7 +164,7 @@ impl StallTracker {
     pub fn finish(mut self) -> StallSummary {
         let events = &self.summary.events;
         let gaps: Vec<f64> = events.windows(2).map(|w| w[1].at_s - w[0].at_s).collect();
-        if let Some(median) = median(&gaps) {
+        if let Some(median) = median(gaps.iter().copied()) {
             let deviations: Vec<f64> = gaps.iter().map(|g| (g - median).abs()).collect();
             let spread = median_or_zero(&deviations);
             let s = &mut self.summary;
@@ -183,23 +183,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Median of `v` (mean of the middle two for an even count); `None` when empty.
-fn median(v: &[f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
-        (v[mid - 1] + v[mid]) / 2.0
-    } else {
-        v[mid]
-    })
-}
-
 fn median_or_zero(v: &[f64]) -> f64 {
-    median(v).unwrap_or(0.0)
+    median(v.iter().copied()).unwrap_or(0.0)
 }
 
 #[cfg(test)]

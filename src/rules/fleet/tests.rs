@@ -13,8 +13,8 @@ fn row(probe: &str, p99s: &[f64]) -> DiskRow {
         .collect();
     DiskRow {
         probe: probe.into(),
-        fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)),
-        fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)),
+        fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)).unwrap_or(0.0),
+        fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)).unwrap_or(0.0),
         hosts,
     }
 }
