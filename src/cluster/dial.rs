@@ -386,14 +386,16 @@ mod tests {
         (l, at)
     }
 
+    /// `get_timed` of `scheme://at/metrics`, TLS unverified when asked.
+    async fn get_metrics(scheme: &str, at: &str, insecure_tls: bool) -> Got {
+        let plan = plan(&format!("{scheme}://{at}"), insecure_tls);
+        get_timed(&plan, &format!("{scheme}://{at}/metrics")).await
+    }
+
     #[tokio::test]
     async fn a_stalled_process_does_not_lengthen_the_tcp_handshake() {
         let (_listener, at) = silent_server().await;
-        let got = get_timed(
-            &plan(&format!("http://{at}"), false),
-            &format!("http://{at}/metrics"),
-        )
-        .await;
+        let got = get_metrics("http", &at, false).await;
         let handshake = got.tcp_handshake.expect("the kernel answered");
         assert!(handshake < Duration::from_millis(100), "{handshake:?}");
         assert!(
@@ -406,11 +408,7 @@ mod tests {
     #[tokio::test]
     async fn a_server_silent_after_tcp_is_a_tls_timeout_not_a_connection_timeout() {
         let (_listener, at) = silent_server().await;
-        let got = get_timed(
-            &plan(&format!("https://{at}"), true),
-            &format!("https://{at}/metrics"),
-        )
-        .await;
+        let got = get_metrics("https", &at, true).await;
         assert!(got
             .tcp_handshake
             .is_some_and(|d| d < Duration::from_millis(100)));
@@ -425,11 +423,7 @@ mod tests {
     async fn a_refused_connection_measures_no_handshake() {
         let (listener, at) = silent_server().await;
         drop(listener);
-        let got = get_timed(
-            &plan(&format!("http://{at}"), false),
-            &format!("http://{at}/metrics"),
-        )
-        .await;
+        let got = get_metrics("http", &at, false).await;
         assert_eq!(got.tcp_handshake, None);
         assert!(
             matches!(got.body, Err(RequestError::Dial(DialError::Connect(_)))),

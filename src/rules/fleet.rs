@@ -18,8 +18,7 @@ use super::bounds::{check_keys, BadKey, Bound};
 use super::Profile;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
 use crate::fleet::{DiskRow, FleetReport, PathEntry};
-use crate::measure::median;
-use crate::measure::round2;
+use crate::measure::{median, round2};
 
 /// Thresholds of the fleet rules (`[fleet]` in a profile).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

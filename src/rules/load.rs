@@ -317,17 +317,23 @@ fn slow_handshakes(load: &LoadResult, slow_ms: f64) -> Vec<Suspect> {
     };
     let members: Vec<Suspect> = measured
         .iter()
-        .filter(|(who, ms, _)| {
-            *ms > slow_ms && fastest_other(who).is_none_or(|o| *ms >= HANDSHAKE_OUTLIER_FACTOR * o)
-        })
-        .map(|(who, ms, n)| Suspect {
-            side: "the network between this client and member",
-            who: who.clone(),
-            what: vec![match fastest_other(who) {
-                Some(o) => format!("TCP handshake median {ms:.1} ms over {n} /metrics requests, the fastest other member's {o:.1} ms"),
-                None => format!("TCP handshake median {ms:.1} ms over {n} /metrics requests"),
-            }],
-            excess: ms / slow_ms,
+        .filter_map(|(who, ms, n)| {
+            let other = fastest_other(who);
+            let outlier =
+                *ms > slow_ms && other.is_none_or(|o| *ms >= HANDSHAKE_OUTLIER_FACTOR * o);
+            outlier.then(|| {
+                let than = other
+                    .map(|o| format!(", the fastest other member's {o:.1} ms"))
+                    .unwrap_or_default();
+                Suspect {
+                    side: "the network between this client and member",
+                    who: who.clone(),
+                    what: vec![format!(
+                        "TCP handshake median {ms:.1} ms over {n} /metrics requests{than}"
+                    )],
+                    excess: ms / slow_ms,
+                }
+            })
         })
         .collect();
     let fastest = measured.iter().map(|m| m.1).min_by(f64::total_cmp);

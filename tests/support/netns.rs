@@ -76,7 +76,7 @@ impl Net {
     /// namespace.
     pub fn switched(n: usize) -> io::Result<Net> {
         let mut net = Net::with_hosts(n)?;
-        let switch = net.switch_port(0).0;
+        let switch = net.switch_ns();
         net.add_namespace(&switch)?;
         let on_switch = |args: &[&str]| ip(&["-n", &switch]).args(args).status_ok();
         on_switch(&["link", "add", BRIDGE, "type", "bridge"])?;
@@ -151,7 +151,12 @@ impl Net {
     /// The switch's namespace and its port toward host `i` (a switched
     /// net): a qdisc on that port limits host `i`'s ingress.
     pub fn switch_port(&self, i: usize) -> (String, String) {
-        (format!("{}-sw", self.id), format!("port{i}"))
+        (self.switch_ns(), format!("port{i}"))
+    }
+
+    /// The switch's namespace (a switched net).
+    fn switch_ns(&self) -> String {
+        format!("{}-sw", self.id)
     }
 
     /// Limits host `i`'s egress to `mbit` Mbit/s with HTB (its ingress,
