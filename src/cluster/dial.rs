@@ -208,6 +208,13 @@ pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> R
         if status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired" {
             return RequestError::NoAnswer(plan.command_timeout);
         }
+        // 3.6 sends PermissionDenied "etcdserver: permission denied"; 3.5's
+        // maintenance calls send auth's own "auth: permission denied".
+        if status.code() == tonic::Code::PermissionDenied
+            || status.message().ends_with("permission denied")
+        {
+            return RequestError::PermissionDenied(status.message().to_string());
+        }
         if !status.message().is_empty() {
             return RequestError::Etcd(status.message().to_string());
         }

@@ -22,6 +22,13 @@ pub enum RequestError {
     /// etcd answered with an error (its gRPC status message).
     #[error("{0}")]
     Etcd(String),
+    /// etcd refused the request for this user's roles (auth enabled): the
+    /// member answered, it is not unhealthy. Status needs the root role on
+    /// etcd 3.6.0 to 3.6.11; HashKV, Hash, Defragment, Snapshot and
+    /// MoveLeader need it on 3.5 on (server/etcdserver/api/v3rpc/maintenance.go,
+    /// authMaintenanceServer, at v3.5.21, v3.6.0 and v3.6.12).
+    #[error("{0}: this user lacks the root role this request needs (etcd 3.6.0 to 3.6.11 ask it for Status too)")]
+    PermissionDenied(String),
     /// The transport failed otherwise: its error chain, on one line.
     #[error("{0}")]
     Transport(String),

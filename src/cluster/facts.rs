@@ -62,6 +62,9 @@ pub struct RaftLag {
 pub enum QuotaSource {
     /// etcd_server_quota_backend_bytes from the member's /metrics.
     Metrics,
+    /// Status' dbSizeQuota (etcd 3.6 on; 3.6.0 to 3.6.5 report 0 for the
+    /// default quota, which counts as not reported).
+    Status,
     /// Not read: etcd's default of 2 GiB assumed.
     EtcdDefault,
 }
@@ -184,11 +187,11 @@ fn db_usage(s: &EndpointStatus, metrics: &[MemberMetrics]) -> Option<DbUsage> {
         .iter()
         .find(|m| m.member_id.as_deref() == Some(id.as_str()))
         .and_then(|m| m.quota_bytes)
-        .filter(|&q| q > 0.0);
-    let (quota_bytes, quota_from) = match quota {
-        Some(q) => (q as u64, QuotaSource::Metrics),
-        None => (ETCD_DEFAULT_QUOTA_BYTES, QuotaSource::EtcdDefault),
-    };
+        .filter(|&q| q > 0.0)
+        .map(|q| (q as u64, QuotaSource::Metrics));
+    let (quota_bytes, quota_from) = quota
+        .or(s.db_size_quota_bytes.map(|q| (q, QuotaSource::Status)))
+        .unwrap_or((ETCD_DEFAULT_QUOTA_BYTES, QuotaSource::EtcdDefault));
     Some(DbUsage {
         endpoint: s.endpoint.clone(),
         member_id: id,
@@ -220,7 +223,7 @@ fn unreachable(
     let mut errors = Vec::new();
     for s in status.iter().filter(|s| mine(&s.endpoint)) {
         asked = true;
-        if s.id.is_some() {
+        if s.id.is_some() || s.permission_denied {
             return None;
         }
         errors.extend(s.errors.iter().cloned());
@@ -364,6 +367,18 @@ mod tests {
     }
 
     #[test]
+    fn a_member_refusing_status_for_a_role_is_not_unreachable() {
+        let members = vec![member("a1", "m0", "http://127.0.0.1:1")];
+        let mut denied = row("http://127.0.0.1:1", None, false, 0);
+        denied.errors = vec!["etcdserver: permission denied: this user lacks the root role".into()];
+        let f = ClusterFacts::derive(std::slice::from_ref(&denied), &[], &members, &[]);
+        assert_eq!(f.unreachable.len(), 1, "an error alone is no answer");
+        denied.permission_denied = true;
+        let f = ClusterFacts::derive(&[denied], &[], &members, &[]);
+        assert!(f.unreachable.is_empty(), "{:?}", f.unreachable);
+    }
+
+    #[test]
     fn quota_comes_from_metrics_when_scraped() {
         let status = vec![row("http://127.0.0.1:1", Some("a1"), true, 10)];
         let metrics = vec![MemberMetrics {
@@ -374,5 +389,20 @@ mod tests {
         let f = ClusterFacts::derive(&status, &[], &[], &metrics);
         assert_eq!(f.db[0].quota_from, QuotaSource::Metrics);
         assert_eq!(f.db[0].quota_used_ratio, 0.5);
+    }
+
+    #[test]
+    fn quota_comes_from_status_on_3_6_without_metrics() {
+        let mut status = vec![row("http://127.0.0.1:1", Some("a1"), true, 10)];
+        status[0].db_size_quota_bytes = Some(16_000_000);
+        let f = ClusterFacts::derive(&status, &[], &[], &[]);
+        assert_eq!(f.db[0].quota_from, QuotaSource::Status);
+        assert_eq!(f.db[0].quota_bytes, 16_000_000);
+        assert_eq!(f.db[0].quota_used_ratio, 0.25);
+        // 3.6.0-3.6.5 report 0 for the default quota: not reported.
+        status[0].db_size_quota_bytes = None;
+        let f = ClusterFacts::derive(&status, &[], &[], &[]);
+        assert_eq!(f.db[0].quota_from, QuotaSource::EtcdDefault);
+        assert_eq!(f.db[0].quota_bytes, ETCD_DEFAULT_QUOTA_BYTES);
     }
 }

@@ -16,7 +16,9 @@ use super::dial::{self, connect, request};
 use super::error::{AtEndpoint, ListError, RequestError};
 use super::facts::ClusterFacts;
 use super::metrics::{self, Taken};
-use super::model::{Alarm, ClusterReport, EndpointHealth, EndpointStatus, Member, MemberMetrics};
+use super::model::{
+    Alarm, ClusterReport, Downgrade, EndpointHealth, EndpointStatus, Member, MemberMetrics,
+};
 
 /// Which views to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -283,7 +285,10 @@ pub(super) async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatu
         Err(e) => Err(e),
     };
     match status {
-        Err(e) => row.errors.push(e.to_string()),
+        Err(e) => {
+            row.permission_denied = matches!(e, RequestError::PermissionDenied(_));
+            row.errors.push(e.to_string());
+        }
         Ok(st) => {
             let header = st.header();
             let id = header.map(|h| h.member_id());
@@ -298,6 +303,11 @@ pub(super) async fn status_row(plan: Arc<ConnPlan>, s: Session) -> EndpointStatu
             row.raft_index = Some(st.raft_index());
             row.raft_applied_index = Some(st.raft_applied_index());
             row.storage_version = Some(st.storage_version().to_string()).filter(|v| !v.is_empty());
+            row.db_size_quota_bytes = u64::try_from(st.db_size_quota()).ok().filter(|&q| q > 0);
+            row.downgrade = st.downgrade_info().map(|d| Downgrade {
+                enabled: d.enabled(),
+                target_version: d.target_version().to_string(),
+            });
             row.errors = st.errors().to_vec();
         }
     }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use prometheus_parse::{Sample, Scrape, Value};
 
 use super::error::RequestError;
-use super::model::{HistogramPercentiles, MemberMetrics, PeerRtt, Span};
+use super::model::{Alarm, HistogramPercentiles, MemberMetrics, PeerRtt, Span};
 
 /// etcd's WAL fdatasync latency histogram.
 pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";
@@ -152,6 +152,31 @@ fn peers(scrape: &Scrape) -> Vec<String> {
     ids
 }
 
+/// etcd 3.6's alarm gauge: 1 per active alarm, labels `server_id` (the
+/// member's id in hex without leading zeros) and `alarm_type`
+/// (server/etcdserver/apply/metrics.go at v3.6.0).
+pub const ALARMS: &str = "etcd_debugging_server_alarms";
+
+/// The alarms [`ALARMS`] shows active, in label order.
+fn alarms(scrape: &Scrape) -> Vec<Alarm> {
+    let mut out: Vec<Alarm> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == ALARMS)
+        .filter(|s| matches!(s.value, Value::Gauge(v) | Value::Untyped(v) if v > 0.0))
+        .filter_map(|s| {
+            let id = u64::from_str_radix(s.labels.get("server_id")?, 16).ok()?;
+            Some(Alarm {
+                member_id: format!("{id:016x}"),
+                alarm: s.labels.get("alarm_type")?.to_string(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.member_id, &a.alarm).cmp(&(&b.member_id, &b.alarm)));
+    out.dedup();
+    out
+}
+
 /// Summarizes one member's metrics from one scrape, or two (`first` then
 /// `last`), for `url`.
 pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> MemberMetrics {
@@ -193,6 +218,7 @@ pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> Member
         slow_applies_per_s: per_s("etcd_server_slow_apply_total"),
         db_size_bytes: value(l, "etcd_mvcc_db_total_size_in_bytes"),
         quota_bytes: value(l, "etcd_server_quota_backend_bytes"),
+        alarms: alarms(l),
         window_s,
         error: None,
     }
@@ -301,6 +327,27 @@ process_start_time_seconds 1000
         assert_eq!(m.proposals_failed_per_s, Some(2.0));
         assert_eq!(m.leader_changes_in_window, Some(1.0));
         assert_eq!(m.window_s, 2.0);
+    }
+
+    #[test]
+    fn alarms_from_etcd_3_6s_gauge() {
+        let page = format!(
+            "{PAGE}# TYPE etcd_debugging_server_alarms gauge
+etcd_debugging_server_alarms{{alarm_type=\"NOSPACE\",server_id=\"8e9e05c52164694d\"}} 1
+etcd_debugging_server_alarms{{alarm_type=\"CORRUPT\",server_id=\"a\"}} 0
+"
+        );
+        let m = summarize("u", None, at(&parse(&page).unwrap(), 1.0));
+        assert_eq!(
+            m.alarms,
+            [Alarm {
+                member_id: "8e9e05c52164694d".into(),
+                alarm: "NOSPACE".into()
+            }]
+        );
+        // 3.5 and 3.4 have no such gauge.
+        let m = summarize("u", None, at(&parse(PAGE).unwrap(), 1.0));
+        assert!(m.alarms.is_empty());
     }
 
     #[test]

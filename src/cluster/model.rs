@@ -145,9 +145,33 @@ pub struct EndpointStatus {
     /// Storage (data) version, reported from etcd 3.6 on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_version: Option<String>,
+    /// The backend quota the member runs with (Status' dbSizeQuota, etcd
+    /// 3.6 on); None where the member did not report it: before 3.6, and
+    /// 3.6.0 to 3.6.5 when the quota is etcd's default (they report 0, see
+    /// server/etcdserver/api/v3rpc/maintenance.go at v3.6.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_size_quota_bytes: Option<u64>,
+    /// A downgrade in progress (Status' downgradeInfo, etcd 3.6 on): its
+    /// target version; None where the member does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downgrade: Option<Downgrade>,
     /// Errors reported by the member, or why it could not be asked.
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The member refused Status for this user's roles (auth on etcd 3.6.0
+    /// to 3.6.11 without the root role): it answered, it is not unreachable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permission_denied: bool,
+}
+
+/// Status' downgradeInfo, as etcdctl 3.6's DOWNGRADE columns show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downgrade {
+    /// Whether the cluster is being downgraded (`etcdctl downgrade enable`).
+    pub enabled: bool,
+    /// The version it is being downgraded to (empty when not enabled).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_version: String,
 }
 
 /// One row of `member list`.
@@ -298,6 +322,12 @@ pub struct MemberMetrics {
     /// etcd_server_quota_backend_bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<f64>,
+    /// Alarms this member applied since it started, from
+    /// etcd_debugging_server_alarms (etcd 3.6 on, which no longer logs
+    /// `alarm raised`; an alarm older than the process is only in the
+    /// alarm list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<Alarm>,
     /// Seconds between the two scrapes (0 when only one was taken).
     pub window_s: f64,
     /// Why the scrape failed, if it did.

@@ -3,7 +3,7 @@
 //! way. Keeping the choice of columns and number formatting here means the
 //! formats cannot drift apart.
 
-use crate::cluster::model::HistogramPercentiles;
+use crate::cluster::model::{EndpointStatus, HistogramPercentiles};
 use crate::cluster::ClusterReport;
 use crate::findings::Unit;
 use crate::host::device::DeviceFacts;
@@ -305,42 +305,59 @@ fn nic_section(results: &[NetResult]) -> Section {
     }
 }
 
-fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
-    let endpoints = Section {
+/// One cell of the endpoint status table.
+type StatusCell = fn(&EndpointStatus) -> String;
+
+/// `endpoint status` as etcdctl's table, with 3.6's STORAGE VERSION and
+/// QUOTA columns where a member reports them and its DOWNGRADE TARGET
+/// VERSION while a downgrade is enabled (etcdctl 3.6's columns).
+fn endpoint_section(endpoints: &[EndpointStatus]) -> Section {
+    let v36 = endpoints
+        .iter()
+        .any(|e| e.storage_version.is_some() || e.db_size_quota_bytes.is_some());
+    let downgrading = endpoints
+        .iter()
+        .any(|e| e.downgrade.as_ref().is_some_and(|d| d.enabled));
+    let mut columns: Vec<(&'static str, StatusCell)> = vec![
+        ("ENDPOINT", |e| e.endpoint.clone()),
+        ("ID", |e| opt(e.id.as_ref())),
+        ("VERSION", |e| opt(e.version.as_ref())),
+    ];
+    if v36 {
+        columns.push(("STORAGE VERSION", |e| opt(e.storage_version.as_ref())));
+    }
+    columns.push(("DB SIZE", |e| opt(e.db_size_bytes.map(fmt_bytes))));
+    columns.push(("DB SIZE IN USE", |e| {
+        opt(e.db_size_in_use_bytes.map(fmt_bytes))
+    }));
+    if v36 {
+        columns.push(("QUOTA", |e| opt(e.db_size_quota_bytes.map(fmt_bytes))));
+    }
+    columns.extend::<[(&'static str, StatusCell); 5]>([
+        ("IS LEADER", |e| opt(e.is_leader)),
+        ("IS LEARNER", |e| opt(e.is_learner)),
+        ("RAFT TERM", |e| opt(e.raft_term)),
+        ("RAFT INDEX", |e| opt(e.raft_index)),
+        ("RAFT APPLIED INDEX", |e| opt(e.raft_applied_index)),
+    ]);
+    if downgrading {
+        columns.push(("DOWNGRADE TARGET VERSION", |e| {
+            opt(e.downgrade.as_ref().map(|d| d.target_version.clone()))
+        }));
+    }
+    columns.push(("ERRORS", |e| e.errors.join(", ")));
+    Section {
         title: "Endpoint status".into(),
-        headers: vec![
-            "ENDPOINT",
-            "ID",
-            "VERSION",
-            "DB SIZE",
-            "DB SIZE IN USE",
-            "IS LEADER",
-            "IS LEARNER",
-            "RAFT TERM",
-            "RAFT INDEX",
-            "RAFT APPLIED INDEX",
-            "ERRORS",
-        ],
-        rows: c
-            .endpoints
+        headers: columns.iter().map(|(h, _)| *h).collect(),
+        rows: endpoints
             .iter()
-            .map(|e| {
-                vec![
-                    e.endpoint.clone(),
-                    opt(e.id.as_ref()),
-                    opt(e.version.as_ref()),
-                    opt(e.db_size_bytes.map(fmt_bytes)),
-                    opt(e.db_size_in_use_bytes.map(fmt_bytes)),
-                    opt(e.is_leader),
-                    opt(e.is_learner),
-                    opt(e.raft_term),
-                    opt(e.raft_index),
-                    opt(e.raft_applied_index),
-                    e.errors.join(", "),
-                ]
-            })
+            .map(|e| columns.iter().map(|(_, cell)| cell(e)).collect())
             .collect(),
-    };
+    }
+}
+
+fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
+    let endpoints = endpoint_section(&c.endpoints);
     let members = Section {
         title: "Members".into(),
         headers: vec![

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::model::{ClusterReport, HistogramPercentiles, MemberMetrics, Span};
+use crate::cluster::model::{Alarm, ClusterReport, HistogramPercentiles, MemberMetrics, Span};
 use crate::measure::MIB;
 use crate::rules::bounds::{levels, positive, within, BadKey, Bound};
 use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
@@ -459,9 +459,21 @@ fn compact_and_defrag(report: &ClusterReport) -> Vec<String> {
     ]
 }
 
+/// The alarm list, plus alarms only a member's etcd_debugging_server_alarms
+/// shows (3.6 on; the list was not read, or not from every member).
+fn active_alarms(report: &ClusterReport) -> Vec<&Alarm> {
+    let mut all: Vec<&Alarm> = report.alarms.iter().collect();
+    for a in report.metrics.iter().flat_map(|m| &m.alarms) {
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    all
+}
+
 fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
-    report
-        .alarms
+    let alarms = active_alarms(report);
+    alarms
         .iter()
         .map(|a| {
             let (recommendation, commands) = if a.alarm == "CORRUPT" {
@@ -488,7 +500,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                 id: FindingId::ClusterAlarmActive,
                 severity: Severity::Fail,
                 summary: format!("alarm {} is active on member {}", a.alarm, a.member_id),
-                evidence: vec![evidence("active alarms", report.alarms.len() as f64, 0.0, Unit::Alarms)],
+                evidence: vec![evidence("active alarms", alarms.len() as f64, 0.0, Unit::Alarms)],
                 recommendation,
                 commands,
             }

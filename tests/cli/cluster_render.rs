@@ -28,7 +28,10 @@ fn row(ip: &str, id: &str, leader: bool) -> EndpointStatus {
         raft_applied_index: Some(7_681_619),
         revision: Some(6_120_001),
         storage_version: None,
+        db_size_quota_bytes: None,
+        downgrade: None,
         errors: vec![],
+        permission_denied: false,
     }
 }
 

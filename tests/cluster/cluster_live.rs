@@ -1,5 +1,6 @@
 //! `cluster status|members|health` against real three-member clusters of
-//! etcd 3.5 and 3.4: ids, leader, term and indexes agree with etcdctl's
+//! etcd 3.4, 3.5, 3.6 and 3.7: ids, leader, term and indexes (and 3.6's
+//! storage version, quota and downgrade state) agree with etcdctl's
 //! JSON for the same cluster; the library's `inspect` reads every view at
 //! once; a killed member and a peer that accepts TCP
 //! but never answers are rows with errors while the others stay correct,
@@ -242,6 +243,109 @@ fn etcd35_status_members_health_match_etcdctl() {
     members_agree(&c);
     health_agrees(&c);
     inspect_reads_everything(&c);
+}
+
+/// etcd 3.6's new Status fields agree with the same version's etcdctl
+/// (its STORAGE VERSION, QUOTA and DOWNGRADE columns), per endpoint.
+fn new_status_fields_agree(c: &Cluster) {
+    let out = c.etcdctl(&["endpoint", "status", "--cluster", "-w", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: BTreeMap<String, (String, u64, bool, String)> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = &e["Status"];
+            (
+                e["Endpoint"].as_str().unwrap().to_string(),
+                (
+                    s["storageVersion"].as_str().unwrap().to_string(),
+                    s["dbSizeQuota"].as_u64().unwrap(),
+                    s["downgradeInfo"]["enabled"].as_bool().unwrap_or(false),
+                    s["downgradeInfo"]["targetVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+            )
+        })
+        .collect();
+    let ep = c.members[0].client_url();
+    let report = report(
+        doctor("cluster status --cluster -w json --endpoints").arg(&ep),
+        0,
+    );
+    let ours: BTreeMap<String, (String, u64, bool, String)> = report["cluster"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["endpoint"].as_str().unwrap().to_string(),
+                (
+                    e["storage_version"].as_str().unwrap().to_string(),
+                    e["db_size_quota_bytes"].as_u64().unwrap(),
+                    e["downgrade"]["enabled"].as_bool().unwrap(),
+                    e["downgrade"]["target_version"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs, "etcd-doctor vs etcdctl: 3.6's status fields");
+    let storage = format!("{}.0", c.version.minor());
+    assert!(
+        ours.values()
+            .all(|v| v.0 == storage && v.1 == 2 << 30 && !v.2),
+        "{ours:?}"
+    );
+    // The table shows them as etcdctl 3.6's does.
+    let table = doctor("cluster status --cluster --endpoints")
+        .arg(&ep)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("STORAGE VERSION") && text.contains("QUOTA"),
+        "{text}"
+    );
+    assert!(text.contains(&storage) && text.contains("2.1 GB"), "{text}");
+}
+
+#[test]
+fn etcd36_status_members_health_match_etcdctl() {
+    let Some(c) = Cluster::start_if(
+        Version::V36,
+        3,
+        "etcd36_status_members_health_match_etcdctl",
+    ) else {
+        return;
+    };
+    status_agrees(&c);
+    new_status_fields_agree(&c);
+    members_agree(&c);
+    health_agrees(&c);
+    inspect_reads_everything(&c);
+}
+
+#[test]
+fn etcd37_status_members_health_match_etcdctl() {
+    let Some(c) = Cluster::start_if(
+        Version::V37,
+        3,
+        "etcd37_status_members_health_match_etcdctl",
+    ) else {
+        return;
+    };
+    status_agrees(&c);
+    new_status_fields_agree(&c);
+    health_agrees(&c);
 }
 
 #[test]

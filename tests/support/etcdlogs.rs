@@ -173,7 +173,6 @@ pub fn keep_writing(cluster: &Cluster, stop: Arc<AtomicBool>) -> std::thread::Jo
         let mut i = 0;
         while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
             let _ = Command::new(&etcdctl)
-                .env("ETCDCTL_API", "3")
                 .arg(format!("--endpoints={endpoints}"))
                 .args(["--command-timeout=3s", "put", &format!("load-{i}"), "x"])
                 .stdout(Stdio::null())

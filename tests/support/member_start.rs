@@ -14,7 +14,7 @@ use super::etcd::{Cluster, Member};
 pub fn start_command(cluster: &Cluster, m: &Member, pidfile: &Path, extra: &str) -> String {
     format!(
         "ETCD_UNSUPPORTED_ARCH={arch} nohup {etcd} --name {name} --data-dir {dir} --listen-client-urls {c} --advertise-client-urls {c} --listen-peer-urls {p} --initial-advertise-peer-urls {p} {extra} >>{log} 2>&1 </dev/null & echo $! >{pidfile}; \
-         i=0; until ETCDCTL_API=3 {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; sleep 0.5; done",
+         i=0; until {etcdctl} --endpoints={c} --command-timeout=1s endpoint health >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 30 ] || exit 1; sleep 0.5; done",
         arch = std::env::consts::ARCH,
         etcd = cluster.bins.etcd.display(),
         etcdctl = cluster.bins.etcdctl.display(),

@@ -23,7 +23,6 @@ pub fn run_printed(c: &Cluster, command: &str) -> Output {
         Command::new("sh")
             .args(["-c", command])
             .env("PATH", &path)
-            .env("ETCDCTL_API", "3")
             .output()
             .unwrap()
     };

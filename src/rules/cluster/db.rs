@@ -103,7 +103,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 return None;
             };
             let assumed = match d.quota_from {
-                QuotaSource::Metrics => "",
+                QuotaSource::Metrics | QuotaSource::Status => "",
                 QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
             };
             Some(Finding {
