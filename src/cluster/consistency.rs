@@ -10,6 +10,14 @@
 //! and a second status read against the first one (taken by `inspect`
 //! before the metrics window) tells whether each learner is catching up.
 //! A member that fails is a row with its error, never a failed run.
+//!
+//! Two hashes say something only when they cover the same revisions:
+//! etcd's own corruption check compares a peer's hash only at the same
+//! revision and compacted revision (server/etcdserver/corrupt.go,
+//! "same compact revision then hashes must match"), and 3.6's HashKV names
+//! the revision it hashed (hash_revision). Members whose compacted
+//! revision (or hash revision) differs from the most common one, after the
+//! retries, are listed as not compared instead of differing.
 
 use std::sync::Arc;
 
@@ -41,6 +49,10 @@ pub struct Consistency {
     /// the id is unknown); every hashed member when no majority agrees.
     #[serde(default)]
     pub differing: Vec<String>,
+    /// Hashed members not compared: their compacted revision or hash
+    /// revision differs from the one most members hashed at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_compared: Vec<String>,
     /// One row per endpoint asked.
     #[serde(default)]
     pub members: Vec<MemberHash>,
@@ -70,6 +82,10 @@ pub struct MemberHash {
     /// The member's compacted revision, as HashKV reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact_revision: Option<i64>,
+    /// The revision the hash covers up to, as HashKV reports it (etcd 3.6
+    /// on; None before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_revision: Option<i64>,
     /// Why the member could not be hashed, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -124,7 +140,8 @@ pub async fn check(plan: &ConnPlan, first: &ClusterReport) -> Consistency {
         };
         let retry = hashes
             .iter()
-            .any(|h| h.as_ref().is_err_and(|e| moved(&e.to_string())));
+            .any(|h| h.as_ref().is_err_and(|e| moved(&e.to_string())))
+            || !same_range(&hashes);
         if !retry || attempts >= MAX_ATTEMPTS {
             let rows = rows(status, hashes, &first.members);
             return assemble(revision, attempts, rows, &first.endpoints);
@@ -146,21 +163,45 @@ fn moved(error: &str) -> bool {
     error.contains("compacted") || error.contains("future revision")
 }
 
-/// HashKV of one member at `revision`: (hash, compacted revision).
-async fn hash_at(
-    plan: Arc<ConnPlan>,
-    s: Session,
-    revision: u64,
-) -> Result<(u32, i64), RequestError> {
+/// One member's HashKV answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hashed {
+    hash: u32,
+    compact_revision: i64,
+    /// None before etcd 3.6 (the field reads 0).
+    hash_revision: Option<i64>,
+}
+
+impl Hashed {
+    /// What two hashes must share to be compared.
+    fn range(&self) -> (i64, Option<i64>) {
+        (self.compact_revision, self.hash_revision)
+    }
+}
+
+/// True when every member hashed covers the same revisions (a compaction
+/// applied between two members' hashes makes them differ: retry).
+fn same_range(hashes: &[Result<Hashed, RequestError>]) -> bool {
+    let mut ranges = hashes.iter().flatten().map(Hashed::range);
+    let first = ranges.next();
+    ranges.all(|r| Some(r) == first)
+}
+
+/// HashKV of one member at `revision`.
+async fn hash_at(plan: Arc<ConnPlan>, s: Session, revision: u64) -> Result<Hashed, RequestError> {
     let (target, mut client) = s.conn?;
     let rev = i64::try_from(revision).map_err(|_| RequestError::Revision(revision))?;
     let resp = request(&plan, &target, client.hash_kv(rev)).await?;
-    Ok((resp.hash(), resp.compact_version()))
+    Ok(Hashed {
+        hash: resp.hash(),
+        compact_revision: resp.compact_version(),
+        hash_revision: Some(resp.hash_revision()).filter(|&r| r > 0),
+    })
 }
 
 fn rows(
     status: Vec<EndpointStatus>,
-    hashes: Vec<Result<(u32, i64), RequestError>>,
+    hashes: Vec<Result<Hashed, RequestError>>,
     members: &[Member],
 ) -> Vec<MemberHash> {
     status
@@ -177,19 +218,29 @@ fn rows(
                 (Err(_), Some(status_error)) if status.id.is_none() => Some(status_error.clone()),
                 (Err(e), _) => Some(e.to_string()),
             };
-            let (hash, compact_revision) = match hash {
-                Ok((h, c)) => (Some(h), Some(c)),
-                Err(_) => (None, None),
-            };
+            let hash = hash.ok();
             MemberHash {
                 status,
                 name,
-                hash,
-                compact_revision,
+                hash: hash.map(|h| h.hash),
+                compact_revision: hash.map(|h| h.compact_revision),
+                hash_revision: hash.and_then(|h| h.hash_revision),
                 error,
             }
         })
         .collect()
+}
+
+/// The value most items share (the first of equals); None when empty.
+fn most_common<T: PartialEq + Copy>(items: &[T]) -> Option<T> {
+    let mut best: Option<(T, usize)> = None;
+    for &item in items {
+        let n = items.iter().filter(|&&o| o == item).count();
+        if best.is_none_or(|(_, b)| n > b) {
+            best = Some((item, n));
+        }
+    }
+    best.map(|(item, _)| item)
 }
 
 /// The hash more than half of the hashed members agree on.
@@ -213,7 +264,19 @@ fn assemble(
     members: Vec<MemberHash>,
     first: &[EndpointStatus],
 ) -> Consistency {
-    let hashes: Vec<u32> = members.iter().filter_map(|m| m.hash).collect();
+    let range = |m: &MemberHash| (m.compact_revision, m.hash_revision);
+    let ranges: Vec<_> = members
+        .iter()
+        .filter(|m| m.hash.is_some())
+        .map(range)
+        .collect();
+    let common = most_common(&ranges);
+    let compared = |m: &&MemberHash| m.hash.is_some() && Some(range(m)) == common;
+    let hashes: Vec<u32> = members
+        .iter()
+        .filter(compared)
+        .filter_map(|m| m.hash)
+        .collect();
     let reference_hash = if hashes.len() >= 2 {
         majority(&hashes)
     } else {
@@ -222,11 +285,17 @@ fn assemble(
     let distinct = hashes.iter().any(|&h| h != hashes[0]);
     let differing = members
         .iter()
+        .filter(compared)
         .filter(|m| match (m.hash, reference_hash) {
             (Some(h), Some(r)) => h != r,
             (Some(_), None) => distinct,
             (None, _) => false,
         })
+        .map(|m| m.who().to_string())
+        .collect();
+    let not_compared = members
+        .iter()
+        .filter(|m| m.hash.is_some() && !compared(m))
         .map(|m| m.who().to_string())
         .collect();
     let second: Vec<EndpointStatus> = members.iter().map(|m| m.status.clone()).collect();
@@ -235,6 +304,7 @@ fn assemble(
         attempts,
         reference_hash,
         differing,
+        not_compared,
         learners: learner_progress(first, &second),
         members,
     }
@@ -334,6 +404,45 @@ mod tests {
         assert_eq!(c.differing.len(), 2);
         let one = assemble(Some(50), 1, vec![hashed("a", Some(1))], &[]);
         assert!(!one.consistent() && one.differing.is_empty());
+    }
+
+    #[test]
+    fn hashes_over_other_revisions_are_not_compared() {
+        let mut members = vec![
+            hashed("a", Some(7)),
+            hashed("b", Some(9)),
+            hashed("c", Some(7)),
+        ];
+        for m in &mut members {
+            m.compact_revision = Some(10);
+            m.hash_revision = Some(50);
+        }
+        // b hashed after a compaction the others had not applied yet.
+        members[1].compact_revision = Some(40);
+        let c = assemble(Some(50), 3, members.clone(), &[]);
+        assert!(c.consistent(), "{c:?}");
+        assert_eq!(c.not_compared, vec!["b".to_string()]);
+        // Same range, different hash: a real difference.
+        members[1].compact_revision = Some(10);
+        let c = assemble(Some(50), 1, members, &[]);
+        assert_eq!(c.differing, vec!["b".to_string()]);
+        assert!(c.not_compared.is_empty());
+    }
+
+    #[test]
+    fn a_compaction_between_hashes_asks_for_another_round() {
+        let h = |compact| {
+            Ok(Hashed {
+                hash: 1,
+                compact_revision: compact,
+                hash_revision: Some(50),
+            })
+        };
+        assert!(same_range(&[h(10), h(10), Err(RequestError::NoRevision)]));
+        assert!(!same_range(&[h(10), h(40)]));
+        assert!(same_range(&[]));
+        assert_eq!(most_common(&[1, 2, 2, 3]), Some(2));
+        assert_eq!(most_common::<u8>(&[]), None);
     }
 
     #[test]

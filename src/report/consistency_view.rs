@@ -33,6 +33,8 @@ pub fn section(c: &Consistency) -> Section {
                 let agrees = match (m.hash, c.reference_hash) {
                     (None, _) => "-",
                     (Some(_), _) if c.differing.iter().any(|d| d == m.who()) => "NO",
+                    // Another compacted or hash revision: not comparable.
+                    (Some(_), _) if c.not_compared.iter().any(|d| d == m.who()) => "n/a",
                     (Some(h), Some(r)) if h == r => "yes",
                     (Some(_), _) => "?",
                 };
