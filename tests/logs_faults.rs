@@ -1,5 +1,6 @@
-//! `etcd-doctor logs` over logs real etcd 3.5 (zap JSON) and 3.4
-//! (capnslog) members wrote under real faults. One 3-member cluster per
+//! `etcd-doctor logs` over logs real etcd 3.5 and 3.6 (zap JSON, and 3.6's
+//! `--log-format=console`) and 3.4 (capnslog) members wrote under real
+//! faults. One 3-member cluster per
 //! version goes through phases, each read back with `--since`/`--until`:
 //! healthy (no warn or fail finding), leadership moved five times with
 //! `etcdctl move-leader` (cluster.leader-churn), a member SIGKILLed
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::doctor::{doctor, report};
-use support::etcd::{Cluster, Version};
+use support::etcd::{available, Cluster, Version};
 use support::etcdlogs::*;
 
 /// A small quota the fill phase passes in a few dozen puts.
@@ -26,9 +27,9 @@ const QUOTA_BYTES: u64 = 4 * 1024 * 1024;
 /// "unhealthy" line can take that long.
 const DEAD_FOR: Duration = Duration::from_secs(36);
 
-fn faults(version: Version) {
+fn faults(version: Version, flags: &[&str]) {
     etcd_env(QUOTA_BYTES);
-    let mut cluster = Cluster::start(version, 3);
+    let mut cluster = Cluster::start_flags(version, 3, flags);
     let logs = member_logs(&cluster);
 
     let t0 = mark();
@@ -40,13 +41,21 @@ fn faults(version: Version) {
         Vec::<String>::new(),
         "healthy: {healthy:#}"
     );
-    let lines: u64 = healthy["logs"]["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["lines"].as_u64().unwrap())
-        .sum();
-    assert!(lines > 0);
+    let sum = |field: &str| -> u64 {
+        healthy["logs"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[field].as_u64().unwrap())
+            .sum()
+    };
+    assert!(sum("lines") > 0);
+    if flags.contains(&"--log-format=console") {
+        assert!(
+            sum("zap_console_lines") > 0 && sum("zap_lines") == 0,
+            "{healthy:#}"
+        );
+    }
 
     move_leader(&cluster, 5);
     let t2 = mark();
@@ -177,10 +186,34 @@ fn same_counts_through_kubeadm(log: &std::path::Path) {
 
 #[test]
 fn etcd_3_5_faults_show_in_its_logs() {
-    faults(Version::V35);
+    faults(Version::V35, &[]);
 }
 
 #[test]
 fn etcd_3_4_faults_show_in_its_logs() {
-    faults(Version::V34);
+    faults(Version::V34, &[]);
+}
+
+/// 3.6 logs no `alarm raised`: the quota phase is found from `message
+/// exceeded backend quota; raising alarm`, which it still writes.
+#[test]
+fn etcd_3_6_faults_show_in_its_logs() {
+    if available(Version::V36, "etcd_3_6_faults_show_in_its_logs") {
+        faults(Version::V36, &[]);
+    }
+}
+
+#[test]
+fn etcd_3_6_console_faults_show_in_its_logs() {
+    if available(Version::V36, "etcd_3_6_console_faults_show_in_its_logs") {
+        faults(Version::V36, &["--log-format=console"]);
+    }
+}
+
+/// A smoke run on 3.7, console format.
+#[test]
+fn etcd_3_7_faults_show_in_its_logs() {
+    if available(Version::V37, "etcd_3_7_faults_show_in_its_logs") {
+        faults(Version::V37, &["--log-format=console"]);
+    }
 }

@@ -2,7 +2,12 @@
 //! in one table, each with the wording of etcd 3.5 (zap JSON) and of
 //! etcd 3.4 (capnslog text; the FAQ still quotes these), where its
 //! duration sits, and the source file that writes it. Strings and
-//! thresholds are copied from etcd v3.5.33 and v3.4.23.
+//! thresholds are copied from etcd v3.5.33 and v3.4.23, and checked
+//! against v3.6.17 and v3.7.4: the messages keep their text there (raft's
+//! now come from go.etcd.io/raft/v3, `caller` `v3@v3.6.0/node.go:370`,
+//! which nothing here reads), except `saved snapshot to disk` and
+//! `Detected compaction hash mismatch`, and 3.6 no longer logs `alarm
+//! raised` (alarms are read from the API and etcd_debugging_server_alarms).
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +57,11 @@ pub enum EventKind {
     /// etcd refused to start an empty data dir with `--initial-cluster-state
     /// new`: the member is already in the cluster.
     AlreadyBootstrapped,
+    /// A corruption check found members' hashes apart at one revision (a
+    /// CORRUPT alarm follows where a quorum agrees).
+    HashMismatch,
+    /// The member wrote a raft snapshot (every `--snapshot-count` applies).
+    SnapshotSaved,
 }
 
 impl EventKind {
@@ -273,10 +283,11 @@ pub const CATALOGUE: &[Entry] = &[
         peer_fields: &[],
         etcd_threshold_ms: 0.0,
     },
-    // server/etcdserver/server.go (3.5): "message exceeded backend quota;
-    // raising alarm"; (3.4) "applying raft message exceeded backend quota";
-    // server/etcdserver/apply.go "alarm raised" alarm=NOSPACE (3.4: "alarm
-    // NOSPACE raised by peer"); api/v3rpc/rpctypes "mvcc: database space exceeded".
+    // server/etcdserver/server.go (3.5 and 3.6): "message exceeded backend
+    // quota; raising alarm"; (3.4) "applying raft message exceeded backend
+    // quota"; server/etcdserver/apply.go "alarm raised" alarm=NOSPACE (3.5
+    // only; 3.4: "alarm NOSPACE raised by peer"); api/v3rpc/rpctypes "mvcc:
+    // database space exceeded".
     Entry {
         kind: EventKind::SpaceExceeded,
         name: "space-exceeded",
@@ -353,6 +364,35 @@ pub const CATALOGUE: &[Entry] = &[
         peer_fields: &[],
         etcd_threshold_ms: 0.0,
     },
+    // server/etcdserver/corrupt.go: the compaction hash check, "failed
+    // compaction hash check" (3.5) and "Detected compaction hash mismatch"
+    // (3.6 and 3.7, also "... but cannot identify the corrupted members");
+    // the periodic check, "found hash mismatch" (3.5 to 3.7).
+    Entry {
+        kind: EventKind::HashMismatch,
+        name: "hash-mismatch",
+        needles: &[
+            "failed compaction hash check",
+            "Detected compaction hash mismatch",
+            "found hash mismatch",
+        ],
+        also: "",
+        duration: None,
+        peer_fields: &[],
+        etcd_threshold_ms: 0.0,
+    },
+    // server/etcdserver/server.go snapshot(): "saved snapshot" (3.4 zap and
+    // 3.5), "saved snapshot to disk" (3.6 and 3.7); (3.4 capnslog) "saved
+    // snapshot at index %d".
+    Entry {
+        kind: EventKind::SnapshotSaved,
+        name: "snapshot-saved",
+        needles: &["saved snapshot"],
+        also: "",
+        duration: None,
+        peer_fields: &[],
+        etcd_threshold_ms: 0.0,
+    },
 ];
 
 /// The catalogue entry of the message `text` (zap's `msg`, capnslog's
@@ -406,6 +446,11 @@ mod tests {
                 "alarm raised\",\"alarm\":\"NOSPACE\"",
                 EventKind::SpaceExceeded,
             ),
+            ("failed compaction hash check", EventKind::HashMismatch),
+            ("Detected compaction hash mismatch", EventKind::HashMismatch),
+            ("saved snapshot", EventKind::SnapshotSaved),
+            ("saved snapshot to disk", EventKind::SnapshotSaved),
+            ("saved snapshot at index 51", EventKind::SnapshotSaved),
         ];
         for (text, kind) in cases {
             assert_eq!(classify(text, text).map(|e| e.kind), Some(kind), "{text}");

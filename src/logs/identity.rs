@@ -4,12 +4,14 @@
 //! data dir from the last start it read, and attributes the crash to them.
 //!
 //! The start lines, copied from etcd v3.5.1 and v3.4.23:
-//! - 3.5 (zap): `starting an etcd server` (fields `name`, `data-dir`),
+//! - 3.5 to 3.7 (zap, JSON or console): `starting an etcd server` (fields `name`, `data-dir`),
 //!   `starting local member` / `restarting local member` (`local-member-id`);
 //! - 3.4 (capnslog): `embed: name = m2`, `embed: data dir = /var/lib/etcd`,
 //!   `etcdserver: starting member 8e9e in cluster cdf8` (and `restarting member`).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::console;
 
 /// Longest name or data dir kept.
 const MAX_VALUE_CHARS: usize = 256;
@@ -41,18 +43,22 @@ impl Identity {
             return;
         }
         if line.starts_with('{') {
-            self.update_zap(line);
+            if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) {
+                if let Some(msg) = fields.get("msg").and_then(Value::as_str) {
+                    self.update_zap(msg, &fields);
+                }
+            }
+        } else if let Some(c) = console::split(line) {
+            self.update_zap(c.msg, &c.fields);
         } else {
             self.update_text(line);
         }
     }
 
-    fn update_zap(&mut self, line: &str) {
-        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
-            return;
-        };
+    /// A zap line's message and fields (JSON or console encoding).
+    fn update_zap(&mut self, msg: &str, fields: &Map<String, Value>) {
         let field = |name: &str| fields.get(name).and_then(Value::as_str);
-        match field("msg") {
+        match Some(msg) {
             Some("starting an etcd server") => {
                 self.name = field("name").map(bounded);
                 self.data_dir = field("data-dir").map(bounded);

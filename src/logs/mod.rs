@@ -1,7 +1,7 @@
 //! etcd's own logs as incident history. Probes and metrics see the present;
 //! the elections at 03:12 and the slow fdatasync warnings that came and
 //! went are only in the logs. This module reads them in any of the formats
-//! they reach an operator in (zap JSON, capnslog text, wrapped by the CRI
+//! they reach an operator in (zap JSON or console, capnslog text, wrapped by the CRI
 //! format, docker's json-file or journald), keeps the messages of the
 //! [`catalogue`], and sums them into a [`timeline`] the rules judge.
 //!
@@ -11,6 +11,7 @@
 
 pub mod capnslog;
 pub mod catalogue;
+pub mod console;
 pub mod cri;
 pub mod docker;
 pub mod golog;
@@ -90,6 +91,9 @@ pub struct SourceSummary {
     pub lines: u64,
     /// etcd 3.5 zap JSON lines (bare or wrapped).
     pub zap_lines: u64,
+    /// zap lines in `--log-format=console` (tab-separated; bare or wrapped).
+    #[serde(default)]
+    pub zap_console_lines: u64,
     /// etcd 3.4 text lines (bare or wrapped): capnslog, and the Go log
     /// lines its raft writes.
     pub capnslog_lines: u64,

@@ -14,8 +14,8 @@ use super::stale::{is_stale_kind, StaleLogs};
 use super::time::UnixMs;
 use super::timeline::Timeline;
 use super::{
-    capnslog, catalogue, cri, docker, golog, journald, zap, LogsReport, Parsed, SourceSummary,
-    Wrapped, MAX_LINE_BYTES,
+    capnslog, catalogue, console, cri, docker, golog, journald, zap, LogsReport, Parsed,
+    SourceSummary, Wrapped, MAX_LINE_BYTES,
 };
 
 /// The inclusive time window events must fall in.
@@ -206,11 +206,13 @@ impl Scanner {
         }
     }
 
-    /// An etcd line (bare or unwrapped): zap JSON or capnslog.
+    /// An etcd line (bare or unwrapped): zap JSON or console, or capnslog.
     fn inner(&mut self, line: &str, interesting: bool, s: &mut SourceSummary) {
         if !interesting {
             if zap::looks_like(line) {
                 s.zap_lines += 1;
+            } else if console::looks_like(line) {
+                s.zap_console_lines += 1;
             } else if capnslog::looks_like(line) || golog::looks_like(line) {
                 s.capnslog_lines += 1;
             } else {
@@ -221,6 +223,9 @@ impl Scanner {
         self.identity.update(line);
         let parsed = if line.starts_with('{') {
             zap::parse(line).inspect(|_| s.zap_lines += 1)
+        } else if let Some(p) = console::parse(line) {
+            s.zap_console_lines += 1;
+            Some(p)
         } else {
             capnslog::parse(line)
                 .or_else(|| golog::parse(line))

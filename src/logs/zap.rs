@@ -25,20 +25,28 @@ pub fn parse(line: &str) -> Option<Parsed> {
         Value::Number(n) => (n.as_f64()? * 1000.0) as i64,
         _ => return None,
     };
-    let event = catalogue::classify(msg, line).map(|entry| RawEvent {
+    Some(Parsed {
+        at_ms,
+        event: event(msg, &fields, line),
+    })
+}
+
+/// The catalogued event of zap message `msg` with its `fields` (JSON or
+/// console encoding alike), when it is one; `line` is the whole line.
+pub fn event(msg: &str, fields: &Map<String, Value>, line: &str) -> Option<RawEvent> {
+    catalogue::classify(msg, line).map(|entry| RawEvent {
         kind: entry.kind,
         duration_ms: entry
             .duration
-            .and_then(|d| str_field(&fields, d.zap_field))
+            .and_then(|d| str_field(fields, d.zap_field))
             .and_then(parse_go_duration_ms),
         peer: entry
             .peer_fields
             .iter()
-            .find_map(|f| str_field(&fields, f))
+            .find_map(|f| str_field(fields, f))
             .map(str::to_string),
         term: super::term_in(msg),
-    });
-    Some(Parsed { at_ms, event })
+    })
 }
 
 fn str_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

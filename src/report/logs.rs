@@ -30,7 +30,7 @@ fn sources(logs: &LogsReport) -> Section {
                 vec![
                     s.name.clone(),
                     s.lines.to_string(),
-                    s.zap_lines.to_string(),
+                    (s.zap_lines + s.zap_console_lines).to_string(),
                     s.capnslog_lines.to_string(),
                     s.cri_lines.to_string(),
                     s.docker_lines.to_string(),

@@ -140,6 +140,7 @@ pub fn evaluate(logs: &LogsReport, t: &LogThresholds) -> Vec<Finding> {
             &RAFT_BUFFER_FULL,
         ),
         counted(logs, EventKind::SpaceExceeded, 1.0, 1.0, &SPACE_EXCEEDED),
+        counted(logs, EventKind::HashMismatch, 1.0, 1.0, &HASH_MISMATCH),
     ]
     .into_iter()
     .flatten()
@@ -184,6 +185,19 @@ const SPACE_EXCEEDED: Text = Text {
         "etcdctl compaction REV",
         "etcdctl defrag --cluster",
         "etcdctl alarm disarm",
+    ],
+};
+
+const HASH_MISMATCH: Text = Text {
+    id: FindingId::ClusterAlarmActive,
+    what: "a corruption check found members' data apart at one revision (CORRUPT alarm raised where a quorum agrees)",
+    recommendation: "A member's data diverged from the others. Do not disarm: find the member \
+                     whose hash differs, remove it and rejoin it with an empty data dir (it \
+                     catches up from the leader); `etcd-doctor cluster consistency` names it and \
+                     `etcd-doctor snapshot rejoin-plan --member NAME` prints the runbook.",
+    commands: &[
+        "etcdctl alarm list",
+        "etcdctl endpoint hashkv --cluster -w table",
     ],
 };
 
