@@ -26,17 +26,25 @@ struct StatusReport<'a> {
 }
 
 /// The cells of the status row: hash as etcdutl prints it (`%x`), revision,
-/// total keys, total size in etcdutl's decimal units.
-fn cells(s: &SnapshotStatus) -> [String; 4] {
-    [
+/// total keys, total size in etcdutl's decimal units. A snapshot of etcd
+/// 3.6 or later (it has a storage version) reads as etcdutl 3.6 shows it:
+/// TOTAL KEYS counts the live keys, and VERSION follows.
+fn cells(s: &SnapshotStatus) -> Vec<String> {
+    let total_keys = match s.storage_version {
+        Some(_) => s.live_keys,
+        None => s.total_keys,
+    };
+    let mut cells = vec![
         format!("{:x}", s.hash),
         s.revision.to_string(),
-        s.total_keys.to_string(),
+        total_keys.to_string(),
         fmt_bytes(s.total_size_bytes),
-    ]
+    ];
+    cells.extend(s.storage_version.clone());
+    cells
 }
 
-const HEADERS: [&str; 4] = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
+const HEADERS: [&str; 5] = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE", "VERSION"];
 
 /// Writes `status` (from `command`) in `format` to `w`.
 pub fn render(
@@ -51,9 +59,10 @@ pub fn render(
         command,
         snapshot: status,
     };
+    let cells = cells(status);
     let row = Row {
-        headers: &HEADERS,
-        cells: &cells(status),
+        headers: &HEADERS[..cells.len()],
+        cells: &cells,
         right: 1..3,
         note: Some(&integrity_line(status)),
     };

@@ -5,6 +5,7 @@
 //! crc32c over every bucket name, key and value in key order; the revision is
 //! the main revision of the last key in the `key` bucket. Read-only.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::bbolt::{self, BboltError, Db, Item, Tree, Value};
+use super::mvcc::{KeyValue, RevKey};
 
 /// Length of the sha256 trailer etcd appends to a snapshot stream, bytes.
 pub const TRAILER_BYTES: usize = 32;
@@ -86,8 +88,17 @@ pub struct SnapshotStatus {
     pub hash: u32,
     /// Highest main revision in the `key` bucket.
     pub revision: i64,
-    /// Entries in all buckets (`etcdutl` TOTAL KEYS).
+    /// Entries in all buckets (etcdutl 3.4 and 3.5's TOTAL KEYS).
     pub total_keys: u64,
+    /// Keys live at the snapshot's revision: put and not deleted since
+    /// (etcdutl 3.6 and 3.7's TOTAL KEYS, etcdutl/snapshot/v3_snapshot.go
+    /// Status at v3.6.0).
+    #[serde(default)]
+    pub live_keys: u64,
+    /// The `meta` bucket's storageVersion (`3.6.0`), written by etcd 3.6
+    /// on (etcdutl 3.6's VERSION); None before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_version: Option<String>,
     /// Database size: high-water mark times page size, bytes (`etcdutl` TOTAL SIZE).
     pub total_size_bytes: u64,
     /// bbolt page size, bytes.
@@ -211,7 +222,13 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
     };
     let (db, trailer) = checked_db(path, bytes, TrailerCheck::Required, &mut |_, _| {})?;
     let stored = trailer.unwrap_or_default();
-    let (hash, revision, total_keys) = etcd_hash(&db).map_err(|e| match e {
+    let EtcdHash {
+        crc: hash,
+        revision,
+        total_keys,
+        live_keys,
+        storage_version,
+    } = etcd_hash(&db).map_err(|e| match e {
         HashError::Bbolt(problem) => bbolt_err(problem),
         HashError::NotEtcd(problem) => VerifyError::NotEtcd {
             path: path.to_path_buf(),
@@ -225,6 +242,8 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<SnapshotStatus, VerifyE
         hash,
         revision,
         total_keys,
+        live_keys,
+        storage_version,
         total_size_bytes: db.size_bytes(),
         page_size_bytes: db.meta().page_size_bytes,
         txid: db.meta().txid,
@@ -242,9 +261,24 @@ impl From<BboltError> for HashError {
     }
 }
 
-/// etcd's snapshot status: (crc32c hash, revision, total keys), computed as
-/// etcdutl's `Status` does.
-fn etcd_hash(db: &Db<'_>) -> Result<(u32, i64, u64), HashError> {
+/// etcd's snapshot status, computed as etcdutl's `Status` does.
+struct EtcdHash {
+    /// crc32c over bucket names, keys and values.
+    crc: u32,
+    /// Highest main revision in the `key` bucket.
+    revision: i64,
+    /// Entries in all buckets (etcdutl 3.5).
+    total_keys: u64,
+    /// Live user keys (etcdutl 3.6).
+    live_keys: u64,
+    /// `meta/storageVersion`.
+    storage_version: Option<String>,
+}
+
+/// Longest storage version kept (etcd writes `3.6.0`).
+const MAX_STORAGE_VERSION_BYTES: usize = 32;
+
+fn etcd_hash(db: &Db<'_>) -> Result<EtcdHash, HashError> {
     let mut top = Vec::new();
     db.walk(db.root(), &mut |item| {
         if let Item::Entry { key, value } = item {
@@ -256,6 +290,10 @@ fn etcd_hash(db: &Db<'_>) -> Result<(u32, i64, u64), HashError> {
         return Err(HashError::NotEtcd("no `key` bucket".into()));
     }
     let (mut crc, mut revision, mut total) = (0u32, 0i64, 0u64);
+    // etcdutl 3.6 counts user keys put and not deleted since, in revision
+    // order; a slice of the mapped file per key, at most one per entry.
+    let mut live: HashSet<&[u8]> = HashSet::new();
+    let mut storage_version = None;
     for (name, value) in top {
         let Value::Bucket(bucket) = value else {
             let shown = String::from_utf8_lossy(name);
@@ -265,11 +303,19 @@ fn etcd_hash(db: &Db<'_>) -> Result<(u32, i64, u64), HashError> {
         };
         crc = crc32c::crc32c_append(crc, name);
         let is_key_bucket = name == b"key";
+        let is_meta_bucket = name == b"meta";
         db.walk(bucket, &mut |item| {
             if let Item::Entry { key, value } = item {
                 crc = crc32c::crc32c_append(crc, key);
                 if let Value::Plain(v) = value {
                     crc = crc32c::crc32c_append(crc, v);
+                    if is_key_bucket {
+                        count_live(&mut live, key, v);
+                    } else if is_meta_bucket && key == b"storageVersion" {
+                        storage_version = Some(v)
+                            .filter(|v| !v.is_empty() && v.len() <= MAX_STORAGE_VERSION_BYTES)
+                            .map(|v| String::from_utf8_lossy(v).into_owned());
+                    }
                 }
                 if is_key_bucket && key.len() >= 8 {
                     revision = i64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
@@ -279,7 +325,26 @@ fn etcd_hash(db: &Db<'_>) -> Result<(u32, i64, u64), HashError> {
             Ok(())
         })?;
     }
-    Ok((crc, revision, total))
+    Ok(EtcdHash {
+        crc,
+        revision,
+        total_keys: total,
+        live_keys: live.len() as u64,
+        storage_version,
+    })
+}
+
+/// One `key` bucket entry for etcdutl 3.6's count: a put adds its user
+/// key, a tombstone removes it; entries that are not etcd's are skipped.
+fn count_live<'a>(live: &mut HashSet<&'a [u8]>, rev: &[u8], value: &'a [u8]) {
+    let (Some(rev), Some(kv)) = (RevKey::parse(rev), KeyValue::decode(value)) else {
+        return;
+    };
+    if rev.tombstone {
+        live.remove(kv.key);
+    } else {
+        live.insert(kv.key);
+    }
 }
 
 #[cfg(test)]
