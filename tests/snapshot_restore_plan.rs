@@ -110,6 +110,17 @@ fn restore_with_plan(cluster: Cluster, plan_args: &[String]) {
     assert!(stdout.contains("+ "), "commands are echoed: {stdout}");
 
     assert_eq!(keys(&cluster), before, "restored cluster serves other keys");
+    // From 3.6 the plan restores with --bump-revision 1000000000 --mark-compacted.
+    let bumped = matches!(cluster.version, Version::V36 | Version::V37);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout)
+            .contains("--bump-revision 1000000000 --mark-compacted"),
+        bumped
+    );
+    let out = cluster.etcdctl(&["endpoint", "status", "-w", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revision = status[0]["Status"]["header"]["revision"].as_u64().unwrap();
+    assert_eq!(revision > 1_000_000_000, bumped, "revision {revision}");
     assert_ne!(
         cluster_id(&cluster),
         old_id,

@@ -150,6 +150,7 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
         .restore_tool
         .map(RestoreTool::from)
         .unwrap_or_else(|| RestoreTool::for_version(version.as_deref()));
+    tool.check(version.as_deref())?;
     let spec = RestoreSpec {
         method,
         snapshot: match save_first {
@@ -161,6 +162,7 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
         token: args.initial_cluster_token,
         kubeadm: args.runbook.kubeadm,
         tool,
+        bump_revision: plan::bump_revision_for(version.as_deref()),
         tls: tls(&args.runbook.conn),
     };
     let mut runbook = plan::restore_runbook(&spec)?;

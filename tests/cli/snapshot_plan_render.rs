@@ -48,6 +48,7 @@ fn spec(method: Method, kubeadm: bool) -> RestoreSpec {
         token: "etcd-cluster-restored".into(),
         kubeadm,
         tool: RestoreTool::Etcdutl,
+        bump_revision: None,
         tls: tls(),
     }
 }

@@ -42,11 +42,44 @@ pub enum RestoreTool {
 impl RestoreTool {
     /// The tool for members running `version` (e.g. `3.4.30`); 3.5 when unknown.
     pub fn for_version(version: Option<&str>) -> RestoreTool {
-        match version {
-            Some(v) if v.starts_with("3.4") || v.starts_with("3.3") => RestoreTool::Etcdctl,
+        match version.and_then(release) {
+            Some(r) if r <= (3, 4) => RestoreTool::Etcdctl,
             _ => RestoreTool::Etcdutl,
         }
     }
+
+    /// Refuses a tool that cannot restore for members running `version`:
+    /// etcdctl 3.6 has no `snapshot restore` (etcdctl/ctlv3/command at
+    /// v3.6.0 lost it and `snapshot status`, `defrag --data-dir`).
+    pub fn check(self, version: Option<&str>) -> Result<(), PlanError> {
+        match (self, version) {
+            (RestoreTool::Etcdctl, Some(v)) if release(v) >= Some((3, 6)) => {
+                Err(PlanError::ToolGone(v.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How far a restore for etcd 3.6 on moves the revision
+/// (`etcdutl snapshot restore --bump-revision N --mark-compacted`, as
+/// etcd's and Kubernetes' recovery guides give it): watchers at an older
+/// revision then see a compaction and start over instead of missing
+/// changes.
+pub const BUMP_REVISION: u64 = 1_000_000_000;
+
+/// The revision bump a restore for members running `version` makes: from
+/// 3.6 on (the flags exist from 3.5.? but not in 3.5.1), none when unknown.
+pub fn bump_revision_for(version: Option<&str>) -> Option<u64> {
+    (version.and_then(release) >= Some((3, 6))).then_some(BUMP_REVISION)
+}
+
+/// `(major, minor)` of an etcd version string: `3.6.17` -> (3, 6).
+pub fn release(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// One member as the runbook addresses it.
@@ -117,6 +150,8 @@ pub struct RestoreSpec {
     pub kubeadm: bool,
     /// Which binary restores.
     pub tool: RestoreTool,
+    /// `--bump-revision N --mark-compacted` on the restore (etcd 3.6 on).
+    pub bump_revision: Option<u64>,
     /// TLS files for etcdctl.
     pub tls: TlsFiles,
 }
@@ -162,6 +197,9 @@ pub enum PlanError {
     /// The rejoin member is not in the list.
     #[error(transparent)]
     UnknownMember(#[from] UnknownMember),
+    /// `--restore-tool etcdctl` for members whose etcdctl cannot restore.
+    #[error("--restore-tool etcdctl: the members run etcd {0}, whose etcdctl has no snapshot restore (removed in 3.6); use etcdutl")]
+    ToolGone(String),
 }
 
 /// A flag (`--member`, `--from`) names no listed member.
@@ -416,5 +454,34 @@ fn start_existing(kubeadm: bool, n: usize, cluster: &str) -> Vec<String> {
         ]
     } else {
         vec![format!("run $ON_{n} \"$START_EXISTING_{n}\"")]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restore_follows_the_members_release() {
+        assert_eq!(release("3.6.17"), Some((3, 6)));
+        assert_eq!(release("v3.10.0"), Some((3, 10)));
+        assert_eq!(release("x"), None);
+        assert_eq!(
+            RestoreTool::for_version(Some("3.4.30")),
+            RestoreTool::Etcdctl
+        );
+        assert_eq!(
+            RestoreTool::for_version(Some("3.6.17")),
+            RestoreTool::Etcdutl
+        );
+        assert_eq!(RestoreTool::for_version(None), RestoreTool::Etcdutl);
+        assert_eq!(bump_revision_for(Some("3.6.0")), Some(BUMP_REVISION));
+        assert_eq!(bump_revision_for(Some("3.7.4")), Some(BUMP_REVISION));
+        assert_eq!(bump_revision_for(Some("3.5.21")), None);
+        assert_eq!(bump_revision_for(None), None);
+        let gone = RestoreTool::Etcdctl.check(Some("3.6.17")).unwrap_err();
+        assert!(gone.to_string().contains("use etcdutl"), "{gone}");
+        assert!(RestoreTool::Etcdctl.check(Some("3.5.1")).is_ok());
+        assert!(RestoreTool::Etcdutl.check(Some("3.7.4")).is_ok());
     }
 }

@@ -144,12 +144,19 @@ fn restore(spec: &RestoreSpec) -> Result<Runbook, PlanError> {
             )]
         }),
     ));
+    let (bump, note) = match spec.bump_revision {
+        Some(n) => (
+            format!(" --bump-revision {n} --mark-compacted"),
+            format!("Each member gets its own --name and peer URL and the same --initial-cluster and token; the restore checks the snapshot's sha256. The revision moves {n} ahead, marked compacted: watchers at an older revision (kube-apiserver's caches) see a compaction and start over instead of missing changes."),
+        ),
+        None => (String::new(), "Each member gets its own --name and peer URL and the same --initial-cluster and token; the restore checks the snapshot's sha256.".to_string()),
+    };
     steps.push(step(
         format!("Restore each member into a fresh data dir ({tool_bin} snapshot restore)"),
-        Some("Each member gets its own --name and peer URL and the same --initial-cluster and token; the restore checks the snapshot's sha256."),
+        Some(&note),
         each(&|n, m| {
             vec![format!(
-                "run $ON_{n} \"${tool_var} snapshot restore $REMOTE_SNAPSHOT --name {} --initial-cluster {cluster} --initial-cluster-token {} --initial-advertise-peer-urls {} --data-dir $DATA_DIR_{n}.restored-$STAMP\"",
+                "run $ON_{n} \"${tool_var} snapshot restore $REMOTE_SNAPSHOT --name {} --initial-cluster {cluster} --initial-cluster-token {} --initial-advertise-peer-urls {} --data-dir $DATA_DIR_{n}.restored-$STAMP{bump}\"",
                 m.name, spec.token, m.peer_url
             )]
         }),
