@@ -67,7 +67,7 @@ impl ConsistencyThresholds {
 
 /// Every consistency rule over `report`.
 pub fn evaluate(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<Finding> {
-    let mut out = version_skew(report);
+    let mut out = super::version_skew::version_skew(report);
     if let Some(c) = &report.consistency {
         out.extend(data_inconsistent(report, c));
         out.extend(learner_stuck(report, c, t));
@@ -161,71 +161,6 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                     member. `etcd-doctor snapshot rejoin-plan --member NAME` prints the runbook."
                     .to_string(),
                 commands: rejoin_commands(report, c, m),
-            }
-        })
-        .collect()
-}
-
-/// `major.minor` of a version string.
-fn minor(version: &str) -> &str {
-    match version.match_indices('.').nth(1) {
-        Some((i, _)) => &version[..i],
-        None => version,
-    }
-}
-
-/// Members by distinct value of `field`: `3.5.1 (a, b); 3.4.30 (c)`.
-fn by_value(
-    report: &ClusterReport,
-    field: fn(&crate::cluster::model::EndpointStatus) -> Option<&String>,
-) -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for s in &report.endpoints {
-        let (Some(v), Some(id)) = (field(s), &s.id) else {
-            continue;
-        };
-        match groups.iter_mut().find(|(g, _)| g == v) {
-            Some((_, ids)) => ids.push(id.clone()),
-            None => groups.push((v.clone(), vec![id.clone()])),
-        }
-    }
-    groups
-}
-
-fn version_skew(report: &ClusterReport) -> Vec<Finding> {
-    let server = by_value(report, |s| s.version.as_ref());
-    let storage = by_value(report, |s| s.storage_version.as_ref());
-    [("etcd version", server), ("storage version", storage)]
-        .into_iter()
-        .filter(|(_, groups)| groups.len() > 1)
-        .map(|(what, groups)| {
-            let minors: std::collections::HashSet<&str> =
-                groups.iter().map(|(v, _)| minor(v)).collect();
-            let severity = if minors.len() > 1 {
-                Severity::Warn
-            } else {
-                Severity::Info
-            };
-            let shown: Vec<String> = groups
-                .iter()
-                .map(|(v, ids)| format!("{v} ({})", ids.join(", ")))
-                .collect();
-            Finding {
-                id: FindingId::ClusterVersionSkew,
-                severity,
-                summary: format!("members run different {what}s: {}", shown.join("; ")),
-                evidence: vec![evidence(
-                    format!("distinct {what}s"),
-                    groups.len() as f64,
-                    1.0,
-                    Unit::Versions,
-                )],
-                recommendation: "etcd supports mixed minor versions only while a rolling upgrade \
-                    (or downgrade) runs: the cluster keeps the lowest version's features, and a \
-                    member left behind is the one that diverges on the next upgrade. Finish it: \
-                    one member at a time, the leader last, checking health in between."
-                    .to_string(),
-                commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
             }
         })
         .collect()

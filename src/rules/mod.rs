@@ -15,6 +15,7 @@ pub mod logs;
 pub mod net;
 pub mod profile;
 pub mod stall;
+pub mod version_skew;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
 pub use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};

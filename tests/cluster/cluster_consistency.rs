@@ -1,4 +1,4 @@
-//! `cluster consistency` against real 3-member clusters (etcd 3.5 and 3.4):
+//! `cluster consistency` against real 3-member clusters (etcd 3.4 to 3.6):
 //! an unaltered cluster is consistent; then one member is stopped, a value
 //! of its `key` bucket is changed in place in its bbolt file (found with our
 //! own bbolt reader, so the pages still parse and etcd starts), and the
@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::support::doctor::{doctor, exits, report};
-use crate::support::etcd::{Cluster, Version};
+use crate::support::etcd::{available, Cluster, Version};
 use crate::support::process::stop_gracefully;
 use etcd_doctor::snapshot::bbolt::{Db, Item, Value};
 use etcd_doctor::snapshot::dbstate::inspect_bytes;
@@ -111,6 +111,14 @@ fn check_a_diverged_member_is_named(version: Version) {
     let rows = c["members"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["hash"] == c["reference_hash"]), "{c}");
+    // 3.6's HashKV names the revision it hashed: the common one.
+    let named = matches!(version, Version::V36 | Version::V37);
+    assert!(
+        rows.iter()
+            .all(|r| (r["hash_revision"] == c["revision"]) == named),
+        "{c}"
+    );
+    assert!(c.get("not_compared").is_none(), "{c}");
     assert!(rows
         .iter()
         .all(|r| r["status"]["raft_applied_index"].is_u64()));
@@ -180,6 +188,14 @@ fn check_a_diverged_member_is_named(version: Version) {
 #[test]
 fn a_diverged_member_is_named_etcd_35() {
     check_a_diverged_member_is_named(Version::V35);
+}
+
+/// 3.6's HashKV also names the revision it hashed: compared at the same one.
+#[test]
+fn a_diverged_member_is_named_etcd_36() {
+    if available(Version::V36, "a_diverged_member_is_named_etcd_36") {
+        check_a_diverged_member_is_named(Version::V36);
+    }
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Which member a rebuild starts from, on a real 3-member etcd 3.5 cluster
+//! Which member a rebuild starts from, on a real 3-member etcd 3.5 (and 3.6) cluster
 //! whose members are at different applied indexes: m2 is stopped while
 //! writes continue. `snapshot restore-plan --method force-new-cluster`
 //! picks a live, most advanced member and says why with the numbers;
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::doctor::{doctor, exits};
-use crate::support::etcd::Cluster;
+use crate::support::etcd::{available, Cluster, Version};
 use crate::support::member_start::start_command;
 use crate::support::output::succeeded;
 use crate::support::process::{run_runbook, stop_gracefully};
@@ -65,7 +65,20 @@ fn stop_command(pidfile: &Path) -> String {
 
 #[test]
 fn the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_it() {
-    let mut cluster = Cluster::start(crate::support::etcd::Version::V35, 3);
+    rebuilds_around_the_most_advanced(Version::V35);
+}
+
+/// The same on etcd 3.6: inspect-db reads its db (storage version in
+/// meta), and the force-new-cluster runbook runs as printed.
+#[test]
+fn etcd36_the_most_advanced_live_member_is_the_source_and_the_runbook_rebuilds_around_it() {
+    if available(Version::V36, "etcd36_force_new_cluster_runbook") {
+        rebuilds_around_the_most_advanced(Version::V36);
+    }
+}
+
+fn rebuilds_around_the_most_advanced(version: Version) {
+    let mut cluster = Cluster::start(version, 3);
     cluster.put_keys(300);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let m2_ran = position(&cluster, 2);
