@@ -26,11 +26,22 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     // etcdctl endpoint health exits 1 when any endpoint is unhealthy, and
     // scripts rely on it: the rows are still printed first.
     let unhealthy = plans.views.health && cluster.health.iter().any(|h| !h.health);
+    // So does etcdctl endpoint hashkv when a member gives no hash (down,
+    // or the user lacks the root role HashKV needs): a check that compared
+    // nothing there is no pass.
+    let unhashed = cluster
+        .consistency
+        .as_ref()
+        .is_some_and(|c| c.members.iter().any(|m| m.hash.is_none()));
     let mut report = Report::new(plans.command, HostFacts::collect());
     report.cluster = Some(cluster);
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {
         eprintln!("etcd-doctor: unhealthy cluster");
+        return Ok(Outcome::Findings);
+    }
+    if unhashed {
+        eprintln!("etcd-doctor: not every member could be hashed");
         return Ok(Outcome::Findings);
     }
     Ok(outcome)

@@ -1,11 +1,13 @@
-//! Tests against real etcd 3.5 and 3.4 clusters started by the tests: status,
-//! members, metrics, TLS, logs, snapshots, consistency and signals.
+//! Tests against real etcd 3.4, 3.5, 3.6 and 3.7 clusters started by the
+//! tests: status, members, metrics, TLS, logs, snapshots, consistency,
+//! signals and a rolling upgrade.
 //! One test binary per area (as ripgrep does): every module here links
 //! the crate once, and the modules share `support`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cluster_auth;
 mod cluster_consistency;
 mod cluster_live;
 mod cluster_metrics;

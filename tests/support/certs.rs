@@ -112,6 +112,12 @@ impl Pki {
         Pki { dir }
     }
 
+    /// Adds a client pair `name`.{crt,key} (CN=`name`: with client
+    /// certificate auth, etcd's user name) signed by `ca`.
+    pub fn client(&self, name: &str) {
+        leaf(self.dir.path(), "ca", name, "2", false);
+    }
+
     /// The directory (kubeadm's /etc/kubernetes/pki/etcd).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -1,0 +1,136 @@
+//! A real etcd 3.6 cluster with auth enabled and client-certificate
+//! authentication (the certificate's CN is the user, as in kubeadm), read
+//! by a user without the root role: status, members, health and metrics
+//! answer (3.6.12 on lets any user read Status; 3.6.0-3.6.11 asked for
+//! root), and the HashKV that `cluster consistency` needs is refused for
+//! the role on every member. Each refusal is a row naming the missing root
+//! role, never an unreachable or unhealthy member; etcdctl's `endpoint
+//! hashkv` exits 1 for the same user, and so does the check.
+
+use crate::support::certs::Pki;
+use crate::support::doctor::{doctor, exits, findings, report};
+use crate::support::etcd::{available, Cluster, ServerTls, Version};
+use serde_json::Value;
+
+/// `--cacert/--cert/--key` of client `user`.
+fn as_user(pki: &Pki, user: &str) -> Vec<String> {
+    vec![
+        format!("--cacert={}", pki.file("ca.crt").display()),
+        format!("--cert={}", pki.file(&format!("{user}.crt")).display()),
+        format!("--key={}", pki.file(&format!("{user}.key")).display()),
+    ]
+}
+
+fn ok(c: &Cluster, args: &[&str]) {
+    let out = c.etcdctl(args);
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn etcd36_a_user_without_the_root_role_reads_what_it_may() {
+    if !available(Version::V36, "etcd36_a_user_without_the_root_role") {
+        return;
+    }
+    let pki = Pki::generate();
+    pki.client("root");
+    pki.client("reader");
+    // The tests' own etcdctl is root.
+    let c = Cluster::start_tls(
+        Version::V36,
+        3,
+        ServerTls {
+            ca: pki.file("ca.crt"),
+            cert: pki.file("server.crt"),
+            key: pki.file("server.key"),
+            client_cert: pki.file("root.crt"),
+            client_key: pki.file("root.key"),
+        },
+    );
+    c.put_keys(20);
+    ok(&c, &["user", "add", "root", "--no-password"]);
+    ok(&c, &["user", "grant-role", "root", "root"]);
+    ok(&c, &["role", "add", "reader"]);
+    ok(
+        &c,
+        &[
+            "role",
+            "grant-permission",
+            "reader",
+            "read",
+            "key-",
+            "--prefix",
+        ],
+    );
+    ok(&c, &["user", "add", "reader", "--no-password"]);
+    ok(&c, &["user", "grant-role", "reader", "reader"]);
+    ok(&c, &["auth", "enable"]);
+    let reader = as_user(&pki, "reader");
+    let ep = c.members[0].client_url();
+
+    let status = report(
+        doctor("cluster status --cluster -w json --endpoints")
+            .arg(&ep)
+            .args(&reader),
+        0,
+    );
+    let rows = status["cluster"]["endpoints"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["id"].is_string()), "{status:#}");
+    assert!(findings(&status, "cluster.member-unreachable").is_empty());
+
+    let health = report(
+        doctor("cluster health --cluster -w json --endpoints")
+            .arg(&ep)
+            .args(&reader),
+        0,
+    );
+    assert_eq!(health["verdict"], "pass", "{health:#}");
+
+    // HashKV needs root: etcdctl exits 1, and so do we, naming the role.
+    let theirs = c
+        .client_command(&c.bins.etcdctl)
+        .arg(format!("--endpoints={}", c.endpoints()))
+        .args(&reader)
+        .args(["endpoint", "hashkv"])
+        .output()
+        .unwrap();
+    assert_eq!(theirs.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&theirs.stderr).contains("permission denied"));
+    let out = exits(
+        doctor("cluster consistency --interval 0 -w json --endpoints")
+            .arg(c.endpoints())
+            .args(&reader),
+        1,
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let members = r["cluster"]["consistency"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{r:#}");
+    for m in members {
+        let error = m["error"].as_str().unwrap_or_default();
+        assert!(error.contains("lacks the root role"), "{m:#}");
+        assert!(
+            m["status"]["id"].is_string(),
+            "Status still answered: {m:#}"
+        );
+    }
+    assert!(
+        findings(&r, "cluster.member-unreachable").is_empty(),
+        "{r:#}"
+    );
+    assert!(
+        findings(&r, "cluster.data-inconsistent").is_empty(),
+        "{r:#}"
+    );
+
+    // Root reads the hashes.
+    report(
+        doctor("cluster consistency --interval 0 -w json --endpoints")
+            .arg(c.endpoints())
+            .args(as_user(&pki, "root")),
+        0,
+    );
+}
