@@ -245,16 +245,15 @@ fn etcd35_status_members_health_match_etcdctl() {
     inspect_reads_everything(&c);
 }
 
-/// etcd 3.6's new Status fields agree with the same version's etcdctl
-/// (its STORAGE VERSION, QUOTA and DOWNGRADE columns), per endpoint.
-fn new_status_fields_agree(c: &Cluster) {
+/// 3.6's new Status fields per endpoint: (etcd-doctor's, etcdctl's).
+fn new_status_fields(c: &Cluster) -> (NewFields, NewFields) {
     let out = c.etcdctl(&["endpoint", "status", "--cluster", "-w", "json"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let theirs: BTreeMap<String, (String, u64, bool, String)> = json(&out)
+    let theirs: NewFields = json(&out)
         .as_array()
         .unwrap()
         .iter()
@@ -279,7 +278,7 @@ fn new_status_fields_agree(c: &Cluster) {
         doctor("cluster status --cluster -w json --endpoints").arg(&ep),
         0,
     );
-    let ours: BTreeMap<String, (String, u64, bool, String)> = report["cluster"]["endpoints"]
+    let ours: NewFields = report["cluster"]["endpoints"]
         .as_array()
         .unwrap()
         .iter()
@@ -298,8 +297,27 @@ fn new_status_fields_agree(c: &Cluster) {
             )
         })
         .collect();
-    assert_eq!(ours, theirs, "etcd-doctor vs etcdctl: 3.6's status fields");
+    (ours, theirs)
+}
+
+/// Endpoint -> (storage version, quota, downgrade enabled, target).
+type NewFields = BTreeMap<String, (String, u64, bool, String)>;
+
+/// etcd 3.6's new Status fields agree with the same version's etcdctl
+/// (its STORAGE VERSION, QUOTA and DOWNGRADE columns), per endpoint, once
+/// the storage version is set (a moment after a new cluster elects).
+fn new_status_fields_agree(c: &Cluster) {
     let storage = format!("{}.0", c.version.minor());
+    let set = |f: &NewFields| f.values().all(|v| v.0 == storage);
+    let (mut ours, mut theirs) = new_status_fields(c);
+    for _ in 0..40 {
+        if ours == theirs && set(&ours) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        (ours, theirs) = new_status_fields(c);
+    }
+    assert_eq!(ours, theirs, "etcd-doctor vs etcdctl: 3.6's status fields");
     assert!(
         ours.values()
             .all(|v| v.0 == storage && v.1 == 2 << 30 && !v.2),
@@ -307,7 +325,7 @@ fn new_status_fields_agree(c: &Cluster) {
     );
     // The table shows them as etcdctl 3.6's does.
     let table = doctor("cluster status --cluster --endpoints")
-        .arg(&ep)
+        .arg(c.members[0].client_url())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
