@@ -9,24 +9,17 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::doctor::{doctor, findings};
+use crate::support::doctor::{doctor, findings, report};
 use crate::support::etcd::{available, Cluster, Version};
 use crate::support::leader::leader_and_ids;
 use serde_json::Value;
 
 /// `cluster status --cluster -w json` (warn findings exit 0).
 fn status(c: &Cluster) -> Value {
-    let out = doctor("cluster status --cluster -w json --endpoints")
-        .arg(c.members[0].client_url())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    report(
+        doctor("cluster status --cluster -w json --endpoints").arg(c.members[0].client_url()),
+        0,
+    )
 }
 
 /// Member id -> (server version, storage version) from a status report.
