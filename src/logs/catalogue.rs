@@ -367,7 +367,9 @@ pub const CATALOGUE: &[Entry] = &[
     // server/etcdserver/corrupt.go: the compaction hash check, "failed
     // compaction hash check" (3.5) and "Detected compaction hash mismatch"
     // (3.6 and 3.7, also "... but cannot identify the corrupted members");
-    // the periodic check, "found hash mismatch" (3.5 to 3.7).
+    // the periodic check (--corrupt-check-time), "found hash mismatch" and,
+    // at the leader's own revision, "same compact revision then hashes must
+    // match" (3.5 to 3.7; the one a live 3.6 check logged).
     Entry {
         kind: EventKind::HashMismatch,
         name: "hash-mismatch",
@@ -375,6 +377,7 @@ pub const CATALOGUE: &[Entry] = &[
             "failed compaction hash check",
             "Detected compaction hash mismatch",
             "found hash mismatch",
+            "same compact revision then hashes must match",
         ],
         also: "",
         duration: None,
@@ -448,6 +451,10 @@ mod tests {
             ),
             ("failed compaction hash check", EventKind::HashMismatch),
             ("Detected compaction hash mismatch", EventKind::HashMismatch),
+            (
+                "same compact revision then hashes must match",
+                EventKind::HashMismatch,
+            ),
             ("saved snapshot", EventKind::SnapshotSaved),
             ("saved snapshot to disk", EventKind::SnapshotSaved),
             ("saved snapshot at index 51", EventKind::SnapshotSaved),

@@ -202,3 +202,69 @@ fn a_diverged_member_is_named_etcd_36() {
 fn a_diverged_member_is_named_etcd_34() {
     check_a_diverged_member_is_named(Version::V34);
 }
+
+/// The second way to a 3.6 alarm: etcd's own periodic corruption check
+/// (`--corrupt-check-time`, 3.6's name for 3.5's experimental flag) finds
+/// the altered member, logs `same compact revision then hashes must match`
+/// and raises CORRUPT for it. `cluster alarms` names the member, and `logs` over the members'
+/// logs reads the mismatch as cluster.alarm-active.
+#[test]
+fn etcd36_its_own_corruption_check_raises_corrupt() {
+    if !available(
+        Version::V36,
+        "etcd36_its_own_corruption_check_raises_corrupt",
+    ) {
+        return;
+    }
+    let mut cluster = Cluster::start_flags(Version::V36, 3, &["--corrupt-check-time=1s"]);
+    cluster.put_keys(100);
+    let out = cluster.etcdctl(&["put", "probe", std::str::from_utf8(MARKER).unwrap()]);
+    assert!(out.status.success());
+    // The leader checks its followers: alter a follower.
+    let (leader, _) = crate::support::leader::leader_and_ids(&cluster);
+    let bad_i = (leader + 1) % 3;
+    let bad = member_id(&cluster, bad_i);
+    stop_gracefully(&mut cluster, bad_i);
+    alter_value(&cluster, bad_i);
+    cluster.spawn(bad_i, "existing");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let alarms = loop {
+        let out = doctor("cluster alarms -w json --endpoints")
+            .arg(cluster.endpoints())
+            .output()
+            .unwrap();
+        let r: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+        let corrupt = r["cluster"]["alarms"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["alarm"] == "CORRUPT"));
+        if corrupt || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(
+        alarms["cluster"]["alarms"][0],
+        serde_json::json!({"member_id": bad, "alarm": "CORRUPT"}),
+        "{alarms:#}"
+    );
+    let found = findings(&alarms, "cluster.alarm-active");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["summary"].as_str().unwrap().contains(&bad)),
+        "{found:?}"
+    );
+    let logs: Vec<_> = cluster.members.iter().map(|m| m.log.clone()).collect();
+    let read = report(doctor("logs -w json --fail-on warn").args(&logs), 1);
+    let mismatch = read["logs"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "hash-mismatch")
+        .cloned();
+    assert!(mismatch.is_some(), "{:#}", read["logs"]["events"]);
+    assert!(
+        !findings(&read, "cluster.alarm-active").is_empty(),
+        "{read:#}"
+    );
+}
