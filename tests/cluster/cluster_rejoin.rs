@@ -1,4 +1,4 @@
-//! The field guide's failed rejoin, reproduced on a real etcd 3.5 cluster:
+//! The field guide's failed rejoin, reproduced on a real etcd 3.5 (and 3.6) cluster:
 //! a member whose node was reset (killed, data dir wiped) stays listed; it
 //! is reported with the exact `member remove <ID>` command, which works as
 //! printed. The same node back with a fresh data dir answers under another
@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::support::doctor::{doctor, exits, findings, report};
-use crate::support::etcd::{Cluster, Version};
+use crate::support::etcd::{available, Cluster, Version};
 use crate::support::printed::run_printed;
 use serde_json::Value;
 
@@ -45,7 +45,18 @@ fn wipe(dir: &Path) {
 
 #[test]
 fn failed_rejoin_is_reported_with_working_member_remove_commands() {
-    let mut c = Cluster::start(Version::V35, 3);
+    failed_rejoin(Version::V35);
+}
+
+#[test]
+fn etcd36_failed_rejoin_is_reported_with_working_member_remove_commands() {
+    if available(Version::V36, "etcd36_failed_rejoin") {
+        failed_rejoin(Version::V36);
+    }
+}
+
+fn failed_rejoin(version: Version) {
+    let mut c = Cluster::start(version, 3);
     let ids = member_ids(&c);
     let old_id = ids.iter().find(|(n, _)| n == "m2").unwrap().1.clone();
 
