@@ -438,4 +438,22 @@ mod tests {
             got.body
         );
     }
+
+    #[test]
+    fn permission_denied_names_the_role_in_both_wordings() {
+        let plan = plan("http://127.0.0.1:2379", false);
+        // 3.6: the gRPC code; 3.5's maintenance calls: auth's own text.
+        for status in [
+            tonic::Status::permission_denied("etcdserver: permission denied"),
+            tonic::Status::unknown("auth: permission denied"),
+        ] {
+            let err = etcd_client::Error::GRpcStatus(status);
+            let e = explain(&err, &plan, "127.0.0.1");
+            assert!(matches!(e, RequestError::PermissionDenied(_)), "{e:?}");
+            assert!(e.to_string().contains("lacks the root role"), "{e}");
+        }
+        let other =
+            etcd_client::Error::GRpcStatus(tonic::Status::unavailable("etcdserver: no leader"));
+        assert!(matches!(explain(&other, &plan, "h"), RequestError::Etcd(_)));
+    }
 }
