@@ -16,10 +16,14 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
     if let Some(live) = &plans.keyspace {
         let mut report = Report::new(plans.command, HostFacts::collect());
+        report.discovery = plans.discovery.clone();
         report.keyspace = Some(super::runtime()?.block_on(live_keyspace(&plans.conn, live))?);
         return super::conclude(report, &plans.judge, &plans.output);
     }
-    let cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
+    let mut cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
+    if let Some(q) = plans.discovery.as_ref().and_then(|d| d.settings.quota_backend_bytes) {
+        cluster.facts.adopt_quota(q);
+    }
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
@@ -27,6 +31,7 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     // scripts rely on it: the rows are still printed first.
     let unhealthy = plans.views.health && cluster.health.iter().any(|h| !h.health);
     let mut report = Report::new(plans.command, HostFacts::collect());
+    report.discovery = plans.discovery.clone();
     report.cluster = Some(cluster);
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {

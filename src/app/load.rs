@@ -17,6 +17,7 @@ pub fn run(args: LoadArgs) -> Result<Outcome> {
     let interrupted = finished.load.interrupted.clone();
     let deleted = finished.load.deleted_keys;
     let mut report = Report::new("load", HostFacts::collect());
+    report.discovery = plans.discovery.clone();
     report.cluster = Some(finished.cluster);
     report.load = Some(finished.load);
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;

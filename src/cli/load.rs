@@ -105,6 +105,8 @@ pub struct LoadPlans {
     pub judge: JudgePlan,
     /// Where to write the report.
     pub output: OutputPlan,
+    /// What discovery found, when it ran.
+    pub discovery: Option<crate::discover::Discovery>,
 }
 
 impl LoadArgs {
@@ -124,8 +126,9 @@ impl LoadArgs {
             prefix: self.prefix,
             scrape_interval: self.scrape_interval,
         })?;
-        let (conn, _) = reach(self.conn, &self.discovery)?;
+        let (conn, discovery) = reach(self.conn, &self.discovery)?;
         Ok(LoadPlans {
+            discovery,
             load,
             safety: Safety {
                 force: self.force,

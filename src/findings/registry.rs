@@ -58,6 +58,8 @@ pub enum Fact {
     Load,
     /// Reports of several hosts (`merge`).
     Fleet,
+    /// The local etcd's own settings, found by discovery.
+    EtcdSettings,
 }
 
 /// One rule of the registry.
@@ -187,6 +189,8 @@ rules! {
         "a host whose disk is slower than the fleet's";
     FleetPathOutlier "fleet.path-outlier" [Warn] [Fleet]
         "a network path slower than the fleet's";
+    DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
+        "a dedicated --wal-dir on the same device as --data-dir";
 }
 
 impl FindingId {

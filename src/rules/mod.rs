@@ -14,6 +14,7 @@ pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
+pub mod settings;
 pub mod stall;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
@@ -113,6 +114,9 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(l) = &report.load {
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
+    if let Some(d) = &report.discovery {
+        findings.extend(settings::wal_on_data_device(d));
+    }
     sort(&mut findings);
     let checked = registry::checked(&have);
     for f in &findings {
@@ -154,6 +158,7 @@ fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
         ),
         (Fact::Logs, report.logs.is_some()),
         (Fact::Load, report.load.is_some()),
+        (Fact::EtcdSettings, report.discovery.is_some()),
     ]
     .into_iter()
     .filter_map(|(fact, held)| held.then_some(fact))
