@@ -21,7 +21,11 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
         return super::conclude(report, &plans.judge, &plans.output);
     }
     let mut cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
-    if let Some(q) = plans.discovery.as_ref().and_then(|d| d.settings.quota_backend_bytes) {
+    if let Some(q) = plans
+        .discovery
+        .as_ref()
+        .and_then(|d| d.settings.quota_backend_bytes)
+    {
         cluster.facts.adopt_quota(q);
     }
     if !cluster.answered {

@@ -18,7 +18,11 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let probes = &plan.probes;
     let watch = super::watch_host(probes);
     let mut cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
-    if let Some(q) = plan.discovery.as_ref().and_then(|d| d.settings.quota_backend_bytes) {
+    if let Some(q) = plan
+        .discovery
+        .as_ref()
+        .and_then(|d| d.settings.quota_backend_bytes)
+    {
         cluster.facts.adopt_quota(q);
     }
     if !cluster.answered {

@@ -21,9 +21,9 @@ use super::keyspace::{live_plan, GroupingArgs, KeyspaceArgsError, RateArgs};
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
 use crate::cluster::kubeadm::{self, KubeadmError};
-use crate::discover::{self, layouts, DiscoverError, DiscoverPlan, Discovery};
 use crate::cluster::tls::TlsRequest;
 use crate::cluster::{InspectPlan, MetricsPlan};
+use crate::discover::{self, layouts, DiscoverError, DiscoverPlan, Discovery};
 use crate::keyspace::live::LivePlan;
 use crate::report::OutputPlan;
 use crate::rules::ProfileError;
@@ -160,7 +160,10 @@ pub fn reach(
 impl ConnArgs {
     /// Whether no connection flag was typed (discovery is then the default).
     fn nothing_typed(&self) -> bool {
-        self.endpoints.is_none() && self.cacert.is_none() && self.cert.is_none() && self.key.is_none()
+        self.endpoints.is_none()
+            && self.cacert.is_none()
+            && self.cert.is_none()
+            && self.key.is_none()
     }
 
     /// The connection plan: these flags, falling back to what discovery
@@ -178,7 +181,9 @@ impl ConnArgs {
         ConnPlan::new(ConnRequest {
             endpoints,
             tls: TlsRequest {
-                cacert: self.cacert.or_else(|| found.and_then(|k| k.tls.cacert.clone())),
+                cacert: self
+                    .cacert
+                    .or_else(|| found.and_then(|k| k.tls.cacert.clone())),
                 cert,
                 key,
                 insecure_skip_verify: self.insecure_skip_tls_verify,

@@ -161,8 +161,10 @@ mod tests {
 
     #[test]
     fn flags_override_the_preset() {
-        let p =
-            plans("--load m --duration 5s --rate 300 --mix put=3,range=1 --key-size 1KiB").unwrap();
+        let p = plans(
+            "--load m --duration 5s --rate 300 --mix put=3,range=1 --key-size 1KiB --no-discover",
+        )
+        .unwrap();
         assert_eq!(
             (p.load.rate_per_s, p.load.clients, p.load.duration_s),
             (300, 200, 5.0)

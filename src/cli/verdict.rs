@@ -18,9 +18,9 @@ use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::ConnPlan;
-use crate::discover::{Discovery, LogPlace, Settings};
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
+use crate::discover::{Discovery, LogPlace, Settings};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
 use crate::logs::{LogSource, LogsPlan};
@@ -105,7 +105,8 @@ pub struct QualifyArgs {
 impl QualifyArgs {
     /// The plan these arguments ask for.
     pub fn into_plan(self) -> Result<ProbePlan, VerdictArgsError> {
-        self.probes.into_plan(Some(self.dir), QUALIFY_MIN_SPAN, None)
+        self.probes
+            .into_plan(Some(self.dir), QUALIFY_MIN_SPAN, None)
     }
 }
 
@@ -263,16 +264,21 @@ impl DiagnoseArgs {
                     data.display()
                 )),
             ),
-            (false, None, None) => (None, Some("no --dir and no discovered data dir".to_string())),
+            (false, None, None) => (
+                None,
+                Some("no --dir and no discovered data dir".to_string()),
+            ),
         };
         let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             keyspace: self.keyspace.then(LivePlan::default),
             conn,
             views: InspectPlan::everything(interval),
-            probes: self
-                .probes
-                .into_plan(dir, DIAGNOSE_MIN_SPAN, found.as_ref().map(|d| &d.settings))?,
+            probes: self.probes.into_plan(
+                dir,
+                DIAGNOSE_MIN_SPAN,
+                found.as_ref().map(|d| &d.settings),
+            )?,
             no_disk_reason,
             logs,
             no_logs_reason,

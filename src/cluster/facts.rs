@@ -76,7 +76,11 @@ impl ClusterFacts {
         if quota == 0 {
             return;
         }
-        for d in self.db.iter_mut().filter(|d| d.quota_from == QuotaSource::EtcdDefault) {
+        for d in self
+            .db
+            .iter_mut()
+            .filter(|d| d.quota_from == QuotaSource::EtcdDefault)
+        {
             d.quota_bytes = quota;
             d.quota_from = QuotaSource::Discovered;
             d.quota_used_ratio = d.db_size_bytes as f64 / quota as f64;
