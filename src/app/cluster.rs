@@ -14,6 +14,7 @@ use crate::Outcome;
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
+    super::say_found(plans.discovery.as_ref());
     if let Some(live) = &plans.keyspace {
         let mut report = Report::new(plans.command, HostFacts::collect());
         report.discovery = plans.discovery.clone();

@@ -15,6 +15,7 @@ use crate::Outcome;
 /// Runs `diagnose`.
 pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
+    super::say_found(plan.discovery.as_ref());
     let probes = &plan.probes;
     let watch = super::watch_host(probes);
     let mut cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));

@@ -12,6 +12,7 @@ use crate::Outcome;
 /// Runs `load`.
 pub fn run(args: LoadArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
+    super::say_found(plans.discovery.as_ref());
     let finished =
         super::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
     let interrupted = finished.load.interrupted.clone();

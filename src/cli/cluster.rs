@@ -106,8 +106,7 @@ pub struct DiscoveryArgs {
 }
 
 impl DiscoveryArgs {
-    /// What discovery finds for a run with these connection flags, printed
-    /// to stderr as a table when something was found.
+    /// What discovery finds for a run with these connection flags.
     pub fn discover(&self, conn: &ConnArgs) -> Result<Option<Discovery>, ReachError> {
         let found = if self.kubeadm || self.manifest.is_some() {
             let manifest = self
@@ -127,7 +126,6 @@ impl DiscoveryArgs {
                 ..DiscoverPlan::default()
             })?
         };
-        eprint!("{}", discover::render::table(&found));
         Ok(Some(found))
     }
 }
@@ -153,6 +151,9 @@ pub fn reach(
     conn: ConnArgs,
     discovery: &DiscoveryArgs,
 ) -> Result<(ConnPlan, Option<Discovery>), ReachError> {
+    // The flags' own errors (timeouts, endpoints, TLS files) before
+    // discovery's, which depend on what runs on the host.
+    conn.clone().into_plan(None)?;
     let found = discovery.discover(&conn)?;
     Ok((conn.into_plan(found.as_ref())?, found))
 }
@@ -362,6 +363,8 @@ impl ClusterArgs {
                 ("cluster consistency", common)
             }
         };
+        // The flags' own errors first; discovery last.
+        let judge = common.judge.into_plan()?;
         let (conn, discovery) = reach(common.conn, &common.discovery)?;
         Ok(ClusterPlans {
             discovery,
@@ -369,7 +372,7 @@ impl ClusterArgs {
             conn,
             views,
             keyspace,
-            judge: common.judge.into_plan()?,
+            judge,
             output: common.output.into(),
         })
     }

@@ -126,6 +126,7 @@ impl LoadArgs {
             prefix: self.prefix,
             scrape_interval: self.scrape_interval,
         })?;
+        let judge = self.judge.into_plan()?;
         let (conn, discovery) = reach(self.conn, &self.discovery)?;
         Ok(LoadPlans {
             discovery,
@@ -136,7 +137,7 @@ impl LoadArgs {
                 defrag: self.defrag,
             },
             conn,
-            judge: self.judge.into_plan()?,
+            judge,
             output: self.output.into(),
         })
     }

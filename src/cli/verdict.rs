@@ -251,6 +251,10 @@ impl DiagnoseArgs {
     /// (`--dir`, else the discovered data dir when it exists here).
     pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
         let interval = checked_interval(self.interval)?;
+        // The flags' own errors before discovery's: a bad --profile or
+        // --logs-since is named even where no etcd can be found.
+        self.probes.judge.clone().into_plan()?;
+        parse_time("--logs-since", &self.logs.logs_since, 0)?;
         let (conn, found) = reach(self.conn, &self.discovery)?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
