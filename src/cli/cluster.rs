@@ -123,6 +123,7 @@ impl DiscoveryArgs {
         } else {
             discover::discover(&DiscoverPlan {
                 pid: self.discover_pid,
+                ports: discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default()),
                 ..DiscoverPlan::default()
             })?
         };

@@ -9,6 +9,7 @@
 //! names are never kept.
 
 pub mod layouts;
+pub mod listen;
 pub mod parse;
 pub mod process;
 pub mod render;
@@ -173,6 +174,9 @@ pub struct DiscoverPlan {
     pub root: PathBuf,
     /// `--discover-pid`: this process, when several run etcd.
     pub pid: Option<u32>,
+    /// Client ports asked for (`--endpoints` with `--discover`): the etcd
+    /// listening there is the one, among several.
+    pub ports: Vec<u16>,
 }
 
 impl Default for DiscoverPlan {
@@ -181,6 +185,7 @@ impl Default for DiscoverPlan {
             proc: PathBuf::from("/proc"),
             root: PathBuf::from("/"),
             pid: None,
+            ports: Vec::new(),
         }
     }
 }
@@ -190,7 +195,7 @@ impl Default for DiscoverPlan {
 /// with a note. Two processes, or nothing at all, are errors: a run
 /// against a guessed cluster would answer for the wrong one.
 pub fn discover(plan: &DiscoverPlan) -> Result<Discovery, DiscoverError> {
-    let mut found = match process::pick(&plan.proc, plan.pid)? {
+    let mut found = match process::pick(&plan.proc, plan.pid, &plan.ports)? {
         Some(c) => process::read(&plan.proc, &c),
         None => layouts::find(&plan.root).ok_or(DiscoverError::NothingFound)?,
     };

@@ -105,9 +105,18 @@ pub fn candidate(proc: &Path, pid: u32) -> Option<Candidate> {
     Some(Candidate { pid, argv, k3s })
 }
 
-/// The one etcd process: `pid` when given, else the only one; `None` when
-/// there is none.
-pub fn pick(proc: &Path, pid: Option<u32>) -> Result<Option<Candidate>, DiscoverError> {
+/// etcd's default client port (v3.5.0 `server/embed/config.go`,
+/// `DefaultListenClientURLs`).
+pub const DEFAULT_CLIENT_PORT: u16 = 2379;
+
+/// The one etcd process: `pid` when given; else the only one, or among
+/// several the one listening on one of `ports`; with none named etcd, the
+/// process listening on `ports` (default 2379). `None` when there is none.
+pub fn pick(
+    proc: &Path,
+    pid: Option<u32>,
+    ports: &[u16],
+) -> Result<Option<Candidate>, DiscoverError> {
     if let Some(pid) = pid {
         return candidate(proc, pid).map(Some).ok_or(DiscoverError::Pid {
             pid,
@@ -119,6 +128,22 @@ pub fn pick(proc: &Path, pid: Option<u32>) -> Result<Option<Candidate>, Discover
     if found.iter().any(|c| !c.k3s) {
         found.retain(|c| !c.k3s);
     }
+    if found.len() > 1 && !ports.is_empty() {
+        let owners = super::listen::listener_pids(proc, ports);
+        found.retain(|c| owners.contains(&c.pid));
+    }
+    if found.is_empty() {
+        let ports = if ports.is_empty() {
+            &[DEFAULT_CLIENT_PORT][..]
+        } else {
+            ports
+        };
+        found = super::listen::listener_pids(proc, ports)
+            .into_iter()
+            .take(16)
+            .filter_map(|pid| listener(proc, pid))
+            .collect();
+    }
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
@@ -126,6 +151,15 @@ pub fn pick(proc: &Path, pid: Option<u32>) -> Result<Option<Candidate>, Discover
             found.iter().map(Candidate::describe).collect(),
         )),
     }
+}
+
+/// Process `pid` (found by its port, whatever its name) as a candidate.
+fn listener(proc: &Path, pid: u32) -> Option<Candidate> {
+    let base = proc.join(pid.to_string());
+    let argv = split_cmdline(&read_bounded(&base.join("cmdline"), MAX_PROC_FILE).ok()?);
+    let k3s = argv.first().is_some_and(|a| a.ends_with("k3s"))
+        && argv.get(1).is_some_and(|a| a == "server");
+    Some(Candidate { pid, argv, k3s })
 }
 
 /// What the process `c` runs with.

@@ -380,6 +380,19 @@ fn two_etcd_processes_ask_which_and_none_says_so() {
         "{err}"
     );
     assert!(err.contains("--discover-pid"), "{err}");
+    // --endpoints with --discover names one by its client port.
+    let r = json(
+        &host.run(
+            "cluster status -w json --discover --endpoints http://127.0.0.1:22379",
+            false,
+        ),
+        0,
+    );
+    assert_eq!(
+        r["discovery"]["settings"]["name"], "t1",
+        "{:#}",
+        r["discovery"]
+    );
     // Naming one ($! is the second etcd started) reads that one.
     let r = json(
         &host.run("cluster status -w json --discover-pid $!", false),
@@ -401,6 +414,25 @@ fn two_etcd_processes_ask_which_and_none_says_so() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+/// An etcd binary under another name is found by the client port it
+/// listens on (2379).
+#[test]
+fn a_renamed_etcd_is_found_by_its_port() {
+    if !privileged("a_renamed_etcd_is_found_by_its_port") {
+        return;
+    }
+    let mut host = Host::new();
+    let renamed = host.path("kv-store");
+    std::fs::copy(bins(Version::V35).etcd, &renamed).unwrap();
+    let data = host.path("data");
+    let log = host.path("etcd.log");
+    host.etcd(&renamed, &plain_args("r1", &data, 2379, 2380), &[], &log);
+    let r = json(&host.run("cluster status -w json", false), 0);
+    let d = &r["discovery"];
+    assert_eq!(d["settings"]["name"], "r1", "{d:#}");
+    assert_eq!(PathBuf::from(s(&d["data_dir"])), data);
 }
 
 /// RKE2's layout at its real paths; the etcd process is hidden from
