@@ -116,6 +116,14 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     }
     if let Some(d) = &report.discovery {
         findings.extend(settings::wal_on_data_device(d));
+        // Only where all the settings were read (not kubeadm's manifest
+        // or OpenShift's certificate layout, which say nothing of them).
+        if !matches!(
+            d.source,
+            crate::discover::Source::Kubeadm | crate::discover::Source::Openshift
+        ) {
+            settings::explain_compaction(&mut findings, &d.settings);
+        }
     }
     sort(&mut findings);
     let checked = registry::checked(&have);
