@@ -70,7 +70,7 @@ pub enum ConfigError {
 /// flag package stops at the first non-flag argument and at `--`.
 pub fn parse_argv(argv: &[String]) -> Flags {
     let mut flags = Flags::new();
-    let mut args = argv.iter().skip(1).take(MAX_ENTRIES * 2);
+    let mut args = argv.iter().skip(1).take(MAX_ENTRIES * 2).peekable();
     while let Some(arg) = args.next() {
         let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
             break;
@@ -81,6 +81,11 @@ pub fn parse_argv(argv: &[String]) -> Flags {
         let (name, value) = match body.split_once('=') {
             Some((name, value)) => (name, value.to_string()),
             None if BOOL_FLAGS.contains(&body) => (body, "true".to_string()),
+            // A boolean flag this list lacks, followed by the next flag:
+            // taking that flag as its value would lose the rest.
+            None if args.peek().is_some_and(|next| next.starts_with('-')) => {
+                (body, "true".to_string())
+            }
             None => (body, args.next().cloned().unwrap_or_default()),
         };
         insert(&mut flags, name, value);
@@ -280,6 +285,13 @@ mod tests {
         assert_eq!(f["listen-client-urls"], "http://0.0.0.0:2379");
         assert_eq!(f["client-cert-auth"], "true");
         assert_eq!(f["cert-file"], "/c.crt");
+    }
+
+    #[test]
+    fn an_unknown_boolean_does_not_swallow_the_next_flag() {
+        let f = parse_argv(&argv("etcd --experimental-new-thing --data-dir /d"));
+        assert_eq!(f["experimental-new-thing"], "true");
+        assert_eq!(f["data-dir"], "/d");
     }
 
     #[test]
