@@ -16,6 +16,9 @@ const MAX_NET_TABLE: u64 = 16 << 20;
 /// Most fds looked at in one process.
 const MAX_FDS: usize = 65_536;
 
+/// Most fds looked at in all (a host with huge fd tables stays quick).
+const MAX_FDS_TOTAL: usize = 1_000_000;
+
 /// TCP state LISTEN in /proc/net/tcp's `st` column.
 const LISTEN: &str = "0A";
 
@@ -53,19 +56,25 @@ pub fn listener_pids(proc: &Path, ports: &[u16]) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir(proc) else {
         return Vec::new();
     };
+    let mut budget = MAX_FDS_TOTAL;
     dir.take(MAX_PROCESSES)
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| holds(proc, *pid, &wanted))
+        .filter(|pid| holds(proc, *pid, &wanted, &mut budget))
         .collect()
 }
 
-/// Whether process `pid` has an fd on one of the `wanted` sockets.
-fn holds(proc: &Path, pid: u32, wanted: &[String]) -> bool {
+/// Whether process `pid` has an fd on one of the `wanted` sockets, looking
+/// at no more than `budget` fds (what is left is handed back).
+fn holds(proc: &Path, pid: u32, wanted: &[String], budget: &mut usize) -> bool {
     let Ok(fds) = std::fs::read_dir(proc.join(pid.to_string()).join("fd")) else {
         return false;
     };
     fds.take(MAX_FDS).filter_map(Result::ok).any(|fd| {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
         std::fs::read_link(fd.path())
             .is_ok_and(|t| wanted.iter().any(|w| t.as_os_str() == w.as_str()))
     })

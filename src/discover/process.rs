@@ -191,6 +191,17 @@ pub fn read(proc: &Path, c: &Candidate) -> Discovery {
         (parse::resolve(flags, env, file).0, Source::Process)
     };
     let mut d = from_settings(source, &settings, &root);
+    if source == Source::Process {
+        let data_dir = d
+            .data_dir
+            .take()
+            .unwrap_or_else(|| default_data_dir(&settings));
+        d.data_dir = in_cwd(&base, &root, data_dir, &mut notes);
+        d.wal_dir = d
+            .wal_dir
+            .take()
+            .and_then(|w| in_cwd(&base, &root, w, &mut notes));
+    }
     d.pid = Some(c.pid);
     d.read = read;
     d.notes = notes;
@@ -198,6 +209,34 @@ pub fn read(proc: &Path, c: &Candidate) -> Discovery {
         d.logs = process_logs(&base, &mut d.notes);
     }
     d
+}
+
+/// etcd's data dir when none is set: `<name>.etcd` in its working
+/// directory (etcd v3.5.0 `server/etcdmain/etcd.go` line 103; the name
+/// defaults to `default`, `server/embed/config.go` `DefaultName`).
+fn default_data_dir(settings: &Flags) -> PathBuf {
+    let name = settings.get("name").map_or("default", String::as_str);
+    PathBuf::from(format!("{name}.etcd"))
+}
+
+/// A relative path of the process resolved against its working directory
+/// (`/proc/PID/cwd`, which needs root for another user's process), seen
+/// through its `root`.
+fn in_cwd(base: &Path, root: &Path, path: PathBuf, notes: &mut Vec<String>) -> Option<PathBuf> {
+    if path.is_absolute() {
+        return Some(path);
+    }
+    match std::fs::read_link(base.join("cwd")) {
+        Ok(cwd) => Some(super::rooted(root, &cwd.to_string_lossy()).join(path)),
+        Err(e) => {
+            let pid = base.file_name().and_then(|p| p.to_str()).unwrap_or("?");
+            notes.push(format!(
+                "{} is relative to pid {pid}'s working directory, which could not be read: {e}",
+                path.display()
+            ));
+            None
+        }
+    }
 }
 
 /// A k3s server's flags: after `server` (`k3s server --data-dir D`).
@@ -406,6 +445,33 @@ mod tests {
             [dir.join("0.log.20250101.gz"), dir.join("0.log")]
         );
         assert!(pod_log_files(root.path(), "other").is_empty());
+    }
+
+    #[test]
+    fn a_relative_data_dir_is_in_the_working_directory() {
+        let me = Path::new("/proc").join(std::process::id().to_string());
+        let cwd = std::env::current_dir().unwrap();
+        let mut notes = Vec::new();
+        let at = |p: &str, notes: &mut Vec<String>| in_cwd(&me, Path::new("/"), p.into(), notes);
+        assert_eq!(
+            at("default.etcd", &mut notes),
+            Some(cwd.join("default.etcd"))
+        );
+        assert_eq!(at("/abs", &mut notes), Some(PathBuf::from("/abs")));
+        let gone = Path::new("/proc/4000000000");
+        assert_eq!(
+            in_cwd(gone, Path::new("/"), "x.etcd".into(), &mut notes),
+            None
+        );
+        assert!(notes[0].contains("working directory"), "{notes:?}");
+        assert_eq!(
+            default_data_dir(&parse::parse_argv(&[
+                "etcd".into(),
+                "--name".into(),
+                "n1".into()
+            ])),
+            PathBuf::from("n1.etcd")
+        );
     }
 
     #[test]
