@@ -74,8 +74,11 @@ impl Host {
     /// into `log`.
     fn etcd(&mut self, bin: &Path, args: &[String], env: &[(&str, String)], log: &Path) {
         let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
+        // In the host's own directory: an etcd without --data-dir writes
+        // <name>.etcd in its working directory.
         self.start.push(format!(
-            "env {} {} {} > {} 2>&1 &",
+            "(cd {} && exec env {} {} {}) > {} 2>&1 &",
+            self.dir.path().display(),
             env.join(" "),
             bin.display(),
             args.join(" "),
@@ -426,13 +429,16 @@ fn a_renamed_etcd_is_found_by_its_port() {
     let mut host = Host::new();
     let renamed = host.path("kv-store");
     std::fs::copy(bins(Version::V35).etcd, &renamed).unwrap();
-    let data = host.path("data");
     let log = host.path("etcd.log");
-    host.etcd(&renamed, &plain_args("r1", &data, 2379, 2380), &[], &log);
+    // No --data-dir: etcd's default, r1.etcd in its working directory.
+    let mut args = plain_args("r1", Path::new("unused"), 2379, 2380);
+    args.remove(1);
+    host.etcd(&renamed, &args, &[], &log);
     let r = json(&host.run("cluster status -w json", false), 0);
     let d = &r["discovery"];
     assert_eq!(d["settings"]["name"], "r1", "{d:#}");
-    assert_eq!(PathBuf::from(s(&d["data_dir"])), data);
+    assert_eq!(PathBuf::from(s(&d["data_dir"])), host.path("r1.etcd"));
+    assert!(host.path("r1.etcd").is_dir());
 }
 
 /// RKE2's layout at its real paths; the etcd process is hidden from
