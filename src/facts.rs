@@ -43,6 +43,11 @@ pub struct Report {
     /// What fills the database, by key prefix (`snapshot analyze`, `cluster keyspace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyspace: Option<KeyspaceReport>,
+    /// The local etcd as discovery found it (`--discover`, the default
+    /// without connection flags): source, endpoints, TLS file paths, data
+    /// and WAL dirs, logs, settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::discover::Discovery>,
     /// What etcd's own logs said (`logs`, `diagnose`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<crate::logs::LogsReport>,
@@ -75,6 +80,7 @@ impl Report {
             net: Vec::new(),
             cluster: None,
             keyspace: None,
+            discovery: None,
             logs: None,
             load: None,
             profile: None,

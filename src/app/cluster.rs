@@ -14,12 +14,21 @@ use crate::Outcome;
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
+    super::say_found(plans.discovery.as_ref());
     if let Some(live) = &plans.keyspace {
         let mut report = Report::new(plans.command, HostFacts::collect());
+        report.discovery = plans.discovery.clone();
         report.keyspace = Some(super::runtime()?.block_on(live_keyspace(&plans.conn, live))?);
         return super::conclude(report, &plans.judge, &plans.output);
     }
-    let cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
+    let mut cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
+    if let Some(q) = plans
+        .discovery
+        .as_ref()
+        .and_then(|d| d.settings.quota_backend_bytes)
+    {
+        cluster.facts.adopt_quota(q);
+    }
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
@@ -34,6 +43,7 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
         .as_ref()
         .is_some_and(|c| c.members.iter().any(|m| m.hash.is_none()));
     let mut report = Report::new(plans.command, HostFacts::collect());
+    report.discovery = plans.discovery.clone();
     report.cluster = Some(cluster);
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {

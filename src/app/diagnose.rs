@@ -15,9 +15,17 @@ use crate::Outcome;
 /// Runs `diagnose`.
 pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
+    super::say_found(plan.discovery.as_ref());
     let probes = &plan.probes;
     let watch = super::watch_host(probes);
-    let cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
+    let mut cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
+    if let Some(q) = plan
+        .discovery
+        .as_ref()
+        .and_then(|d| d.settings.quota_backend_bytes)
+    {
+        cluster.facts.adopt_quota(q);
+    }
     if !cluster.answered {
         bail!("no member answered: {}", cluster.all_errors().join("; "));
     }
@@ -35,6 +43,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let mut report = super::probe_host("diagnose", probes, watch)?;
     report.cluster = Some(cluster);
     report.keyspace = keyspace;
+    report.discovery = plan.discovery.clone();
     if let Some(why) = &plan.no_logs_reason {
         eprintln!("etcd-doctor: etcd's logs not read ({why}); pass --logs PATH...");
     }

@@ -12,11 +12,13 @@ use crate::Outcome;
 /// Runs `load`.
 pub fn run(args: LoadArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
+    super::say_found(plans.discovery.as_ref());
     let finished =
         super::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
     let interrupted = finished.load.interrupted.clone();
     let deleted = finished.load.deleted_keys;
     let mut report = Report::new("load", HostFacts::collect());
+    report.discovery = plans.discovery.clone();
     report.cluster = Some(finished.cluster);
     report.load = Some(finished.load);
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;

@@ -54,6 +54,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 }
 
 /// Builds the multi-threaded tokio runtime that network commands run on.
+/// Says on stderr what discovery found and from where, before any result:
+/// the operator sees which etcd the run is about.
+pub(crate) fn say_found(found: Option<&crate::discover::Discovery>) {
+    if let Some(d) = found {
+        eprint!("{}", crate::discover::render::table(d));
+    }
+}
+
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -41,8 +41,8 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             discovery,
             output,
         } => {
-            let found = discovery.discover()?;
-            let plan = conn.into_plan(found.as_ref())?;
+            let (plan, found) = crate::cli::cluster::reach(conn, &discovery)?;
+            super::say_found(found.as_ref());
             // A signal stops the stream and removes the partial file.
             let _cooperate = interrupt::Cooperate::enter();
             let status = super::runtime()?.block_on(save_from(&plan, &file))?;

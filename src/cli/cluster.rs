@@ -1,7 +1,13 @@
 //! `etcd-doctor cluster` arguments, and the etcdctl-compatible connection
 //! flags shared with `snapshot` and `diagnose`, converted at once into a
-//! [`ConnPlan`] (after kubeadm discovery, whose values explicit flags
-//! override) and an [`InspectPlan`].
+//! [`ConnPlan`] (after discovery of the local etcd, whose values explicit
+//! flags override) and an [`InspectPlan`].
+//!
+//! Discovery ([`crate::discover`]) runs with `--discover`/`--discover-pid`,
+//! or by default when no connection flag (`--endpoints`, `--cacert`,
+//! `--cert`, `--key` or their ETCDCTL_* variables) is given: typing one is
+//! configuring by hand. `--kubeadm`/`--manifest` read kubeadm's manifest
+//! only; `--no-discover` keeps etcdctl's 127.0.0.1:2379 default.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,9 +20,10 @@ use super::judge::{JudgeArgs, JudgePlan};
 use super::keyspace::{live_plan, GroupingArgs, KeyspaceArgsError, RateArgs};
 use super::output::OutputArgs;
 use crate::cluster::conn::{ConnError, ConnPlan, ConnRequest, DEFAULT_ENDPOINT};
-use crate::cluster::kubeadm::{self, KubeadmError, KubeadmEtcd};
+use crate::cluster::kubeadm::{self, KubeadmError};
 use crate::cluster::tls::TlsRequest;
 use crate::cluster::{InspectPlan, MetricsPlan};
+use crate::discover::{self, layouts, DiscoverError, DiscoverPlan, Discovery};
 use crate::keyspace::live::LivePlan;
 use crate::report::OutputPlan;
 use crate::rules::ProfileError;
@@ -40,7 +47,7 @@ pub fn checked_interval(interval: Duration) -> Result<Duration, IntervalTooLong>
 /// Connection flags as etcdctl has them; ETCDCTL_* variables are defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
-    /// Client URLs, comma-separated [default: the kubeadm manifest's, else 127.0.0.1:2379].
+    /// Client URLs, comma-separated [default: the local etcd's, found by --discover].
     #[arg(
         long,
         env = "ETCDCTL_ENDPOINTS",
@@ -76,69 +83,109 @@ pub(crate) fn manifest_help() -> String {
     )
 }
 
-/// kubeadm discovery flags.
+/// How the local etcd is found.
 #[derive(Debug, Clone, Args)]
 pub struct DiscoveryArgs {
-    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest.
+    /// Find the local etcd (its process's flags, environment and config
+    /// file, else a known layout: kubeadm, RKE2, k3s, OpenShift, systemd) and
+    /// use its endpoints, TLS files, data dir and logs [default when no
+    /// --endpoints/--cacert/--cert/--key is given].
+    #[arg(long, conflicts_with = "no_discover")]
+    pub discover: bool,
+    /// The etcd process to read when several run here (implies --discover).
+    #[arg(long, value_name = "PID", conflicts_with = "no_discover")]
+    pub discover_pid: Option<u32>,
+    /// Do not look for the local etcd; without --endpoints, dial 127.0.0.1:2379.
     #[arg(long)]
+    pub no_discover: bool,
+    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest only.
+    #[arg(long, conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
     pub kubeadm: bool,
-    #[arg(long, value_name = "FILE", help = manifest_help())]
+    #[arg(long, value_name = "FILE", help = manifest_help(), conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
     pub manifest: Option<PathBuf>,
 }
 
 impl DiscoveryArgs {
-    /// The manifest's facts, when discovery was asked for.
-    pub fn discover(&self) -> Result<Option<KubeadmEtcd>, KubeadmError> {
-        if !self.kubeadm && self.manifest.is_none() {
+    /// What discovery finds for a run with these connection flags.
+    pub fn discover(&self, conn: &ConnArgs) -> Result<Option<Discovery>, ReachError> {
+        let found = if self.kubeadm || self.manifest.is_some() {
+            let manifest = self
+                .manifest
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(kubeadm::DEFAULT_MANIFEST));
+            let mut d = layouts::kubeadm_manifest(&manifest, std::path::Path::new("/"))?;
+            d.vet_tls();
+            d
+        } else if self.no_discover
+            || !(self.discover || self.discover_pid.is_some() || conn.nothing_typed())
+        {
             return Ok(None);
-        }
-        let manifest = self
-            .manifest
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(kubeadm::DEFAULT_MANIFEST));
-        kubeadm::discover(&manifest).map(Some)
+        } else {
+            discover::discover(&DiscoverPlan {
+                pid: self.discover_pid,
+                ports: discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default()),
+                ..DiscoverPlan::default()
+            })?
+        };
+        Ok(Some(found))
     }
 }
 
-/// Why the cluster cannot be reached as asked: the kubeadm manifest or a
-/// connection flag (each names its file or flag).
+/// Why the cluster cannot be reached as asked: discovery, the kubeadm
+/// manifest or a connection flag (each names its file or flag).
 #[derive(Debug, Error)]
 pub enum ReachError {
     /// The kubeadm manifest.
     #[error(transparent)]
     Kubeadm(#[from] KubeadmError),
+    /// Discovery of the local etcd.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
     /// A connection flag or TLS file.
     #[error(transparent)]
     Conn(#[from] ConnError),
 }
 
-/// The connection plan from `conn`, falling back to what `discovery` finds
-/// in kubeadm's manifest; and what it found.
+/// The connection plan from `conn`, falling back to what `discovery`
+/// finds; and what it found.
 pub fn reach(
     conn: ConnArgs,
     discovery: &DiscoveryArgs,
-) -> Result<(ConnPlan, Option<KubeadmEtcd>), ReachError> {
-    let found = discovery.discover()?;
+) -> Result<(ConnPlan, Option<Discovery>), ReachError> {
+    // The flags' own errors (timeouts, endpoints, TLS files) before
+    // discovery's, which depend on what runs on the host.
+    conn.clone().into_plan(None)?;
+    let found = discovery.discover(&conn)?;
     Ok((conn.into_plan(found.as_ref())?, found))
 }
 
 impl ConnArgs {
-    /// The connection plan: these flags, falling back to what kubeadm
-    /// discovery `found`, then to etcdctl's defaults. A client certificate
-    /// and its key come as a pair from one source.
-    pub fn into_plan(self, found: Option<&KubeadmEtcd>) -> Result<ConnPlan, ConnError> {
+    /// Whether no connection flag was typed (discovery is then the default).
+    fn nothing_typed(&self) -> bool {
+        self.endpoints.is_none()
+            && self.cacert.is_none()
+            && self.cert.is_none()
+            && self.key.is_none()
+    }
+
+    /// The connection plan: these flags, falling back to what discovery
+    /// `found`, then to etcdctl's defaults. A client certificate and its
+    /// key come as a pair from one source.
+    pub fn into_plan(self, found: Option<&Discovery>) -> Result<ConnPlan, ConnError> {
         let endpoints = self
             .endpoints
-            .or_else(|| found.map(|k| k.client_urls.clone()))
+            .or_else(|| found.map(|k| k.endpoints.clone()).filter(|e| !e.is_empty()))
             .unwrap_or_else(|| vec![DEFAULT_ENDPOINT.to_string()]);
         let (cert, key) = match (self.cert, self.key, found) {
-            (None, None, Some(k)) => (k.cert.clone(), k.key.clone()),
+            (None, None, Some(k)) => (k.tls.cert.clone(), k.tls.key.clone()),
             (cert, key, _) => (cert, key),
         };
         ConnPlan::new(ConnRequest {
             endpoints,
             tls: TlsRequest {
-                cacert: self.cacert.or_else(|| found.and_then(|k| k.cacert.clone())),
+                cacert: self
+                    .cacert
+                    .or_else(|| found.and_then(|k| k.tls.cacert.clone())),
                 cert,
                 key,
                 insecure_skip_verify: self.insecure_skip_tls_verify,
@@ -263,6 +310,8 @@ pub struct ClusterPlans {
     pub judge: JudgePlan,
     /// Where to write the report.
     pub output: OutputPlan,
+    /// What discovery found, when it ran.
+    pub discovery: Option<Discovery>,
 }
 
 impl ClusterArgs {
@@ -315,13 +364,16 @@ impl ClusterArgs {
                 ("cluster consistency", common)
             }
         };
-        let (conn, _) = reach(common.conn, &common.discovery)?;
+        // The flags' own errors first; discovery last.
+        let judge = common.judge.into_plan()?;
+        let (conn, discovery) = reach(common.conn, &common.discovery)?;
         Ok(ClusterPlans {
+            discovery,
             command,
             conn,
             views,
             keyspace,
-            judge: common.judge.into_plan()?,
+            judge,
             output: common.output.into(),
         })
     }
@@ -353,7 +405,15 @@ mod tests {
         assert!(p.views.status && p.views.cluster && !p.views.health);
         assert_eq!(p.conn.endpoints.len(), 2);
         assert_eq!(p.conn.dial_timeout, Duration::from_secs(2));
-        let p = plans(&["metrics", "--interval", "0", "--command-timeout", "1s"]).unwrap();
+        let p = plans(&[
+            "metrics",
+            "--interval",
+            "0",
+            "--command-timeout",
+            "1s",
+            "--no-discover",
+        ])
+        .unwrap();
         assert_eq!(p.views.metrics.unwrap().interval, Duration::ZERO);
         assert_eq!(p.conn.command_timeout, Duration::from_secs(1));
         assert_eq!(p.conn.endpoints[0].url, "http://127.0.0.1:2379");
@@ -375,12 +435,10 @@ mod tests {
 
     #[test]
     fn flags_override_discovery_and_pairs_stay_together() {
-        let found = KubeadmEtcd {
-            client_urls: vec!["http://10.0.0.5:2379".into()],
-            cert: Some("/pki/healthcheck-client.crt".into()),
-            key: Some("/pki/healthcheck-client.key".into()),
-            ..KubeadmEtcd::default()
-        };
+        let mut found = Discovery::empty(crate::discover::Source::Kubeadm);
+        found.endpoints = vec!["http://10.0.0.5:2379".into()];
+        found.tls.cert = Some("/pki/healthcheck-client.crt".into());
+        found.tls.key = Some("/pki/healthcheck-client.key".into());
         let args = |endpoints: Option<&str>| ConnArgs {
             endpoints: endpoints.map(|e| vec![e.to_string()]),
             cacert: None,
@@ -396,7 +454,7 @@ mod tests {
         let mut no_tls = args(Some("http://127.0.0.1:1"));
         no_tls.key = None;
         let mut bare = found.clone();
-        (bare.cert, bare.key) = (None, None);
+        (bare.tls.cert, bare.tls.key) = (None, None);
         let plan = no_tls.clone().into_plan(Some(&bare)).unwrap();
         assert_eq!(plan.endpoints[0].url, "http://127.0.0.1:1");
         no_tls.endpoints = None;

@@ -105,6 +105,8 @@ pub struct LoadPlans {
     pub judge: JudgePlan,
     /// Where to write the report.
     pub output: OutputPlan,
+    /// What discovery found, when it ran.
+    pub discovery: Option<crate::discover::Discovery>,
 }
 
 impl LoadArgs {
@@ -124,8 +126,10 @@ impl LoadArgs {
             prefix: self.prefix,
             scrape_interval: self.scrape_interval,
         })?;
-        let (conn, _) = reach(self.conn, &self.discovery)?;
+        let judge = self.judge.into_plan()?;
+        let (conn, discovery) = reach(self.conn, &self.discovery)?;
         Ok(LoadPlans {
+            discovery,
             load,
             safety: Safety {
                 force: self.force,
@@ -133,7 +137,7 @@ impl LoadArgs {
                 defrag: self.defrag,
             },
             conn,
-            judge: self.judge.into_plan()?,
+            judge,
             output: self.output.into(),
         })
     }
@@ -158,8 +162,10 @@ mod tests {
 
     #[test]
     fn flags_override_the_preset() {
-        let p =
-            plans("--load m --duration 5s --rate 300 --mix put=3,range=1 --key-size 1KiB").unwrap();
+        let p = plans(
+            "--load m --duration 5s --rate 300 --mix put=3,range=1 --key-size 1KiB --no-discover",
+        )
+        .unwrap();
         assert_eq!(
             (p.load.rate_per_s, p.load.clients, p.load.duration_s),
             (300, 200, 5.0)

@@ -18,12 +18,11 @@ use super::logs::{parse_time, LogsArgsError};
 use super::net::PeerArgs;
 use super::output::OutputArgs;
 use crate::cluster::conn::ConnPlan;
-use crate::cluster::kubeadm::KubeadmEtcd;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
+use crate::discover::{Discovery, LogPlace, Settings};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
-use crate::logs::source::{kubeadm_pod_logs, DEFAULT_POD_LOGS};
 use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
@@ -70,8 +69,13 @@ impl ProbeArgs {
         self,
         dir: Option<PathBuf>,
         min_span: Duration,
+        settings: Option<&Settings>,
     ) -> Result<ProbePlan, VerdictArgsError> {
         let mut judge = self.judge.into_plan()?;
+        // The running etcd's settings before --heartbeat-interval, which wins.
+        if let Some(s) = settings {
+            judge.profile.adopt(s);
+        }
         let stall = stall_levels(&judge.profile);
         let disk_plan = |d| {
             let mut base = DiskPlan::observing(d, min_span);
@@ -101,7 +105,8 @@ pub struct QualifyArgs {
 impl QualifyArgs {
     /// The plan these arguments ask for.
     pub fn into_plan(self) -> Result<ProbePlan, VerdictArgsError> {
-        self.probes.into_plan(Some(self.dir), QUALIFY_MIN_SPAN)
+        self.probes
+            .into_plan(Some(self.dir), QUALIFY_MIN_SPAN, None)
     }
 }
 
@@ -121,7 +126,7 @@ pub struct DiagnoseArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
-    /// Directory on the etcd data disk to probe [default: the kubeadm manifest's data dir, when it is on this host].
+    /// Directory on the etcd data disk to probe [default: next to the discovered data dir, when it is on this host].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Do not probe the disk.
@@ -142,7 +147,7 @@ pub struct DiagnoseArgs {
 /// Which etcd logs `diagnose` reads for the recent past.
 #[derive(Debug, Args)]
 pub struct DiagnoseLogArgs {
-    /// etcd log files to read [default: the kubeadm static pod's logs, with --kubeadm].
+    /// etcd log files to read [default: the discovered etcd's logs: its log file, pod logs or journald unit].
     #[arg(long = "logs", value_name = "PATH", num_args = 1..)]
     pub paths: Vec<PathBuf>,
     /// Do not read etcd's logs.
@@ -154,11 +159,11 @@ pub struct DiagnoseLogArgs {
 }
 
 impl DiagnoseLogArgs {
-    /// The logs to read: `--logs`, else the pod logs of a kubeadm member
-    /// (`found`) when there are any; the reason when there are none.
+    /// The logs to read: `--logs`, else where the discovered etcd
+    /// (`found`) logs; the reason when there are none.
     fn into_plan(
         self,
-        found: Option<&KubeadmEtcd>,
+        found: Option<&Discovery>,
     ) -> Result<(Option<LogsPlan>, Option<String>), LogsArgsError> {
         let since = parse_time(
             "--logs-since",
@@ -172,14 +177,23 @@ impl DiagnoseLogArgs {
         let sources = match (self.no_logs, self.paths.is_empty(), found) {
             (true, _, _) => return Ok((None, Some("--no-logs".to_string()))),
             (false, false, _) => self.paths.into_iter().map(LogSource::File).collect(),
-            (false, true, Some(k)) => {
-                match kubeadm_pod_logs(&k.manifest, Path::new(DEFAULT_POD_LOGS)) {
-                    Ok(files) => files.into_iter().map(LogSource::File).collect(),
-                    Err(e) => return Ok((None, Some(e.to_string()))),
-                }
+            (false, true, Some(d)) if !d.logs.is_empty() => d
+                .logs
+                .iter()
+                .map(|l| match l {
+                    LogPlace::File(p) => LogSource::File(p.clone()),
+                    LogPlace::Journal(unit) => LogSource::Journal(unit.clone()),
+                })
+                .collect(),
+            (false, true, Some(d)) => {
+                let why = match d.notes.iter().find(|n| n.contains("log")) {
+                    Some(note) => format!("discovery found no etcd logs: {note}"),
+                    None => "discovery found no etcd logs".to_string(),
+                };
+                return Ok((None, Some(why)));
             }
             (false, true, None) => {
-                return Ok((None, Some("no --logs and no --kubeadm".to_string())))
+                return Ok((None, Some("no --logs and no discovery".to_string())))
             }
         };
         Ok((Some(LogsPlan { sources, window }), None))
@@ -228,6 +242,8 @@ pub struct DiagnosePlan {
     pub logs: Option<LogsPlan>,
     /// Why no logs are read, when none are.
     pub no_logs_reason: Option<String>,
+    /// What discovery found, when it ran.
+    pub discovery: Option<Discovery>,
 }
 
 impl DiagnoseArgs {
@@ -235,6 +251,10 @@ impl DiagnoseArgs {
     /// (`--dir`, else the discovered data dir when it exists here).
     pub fn into_plan(self) -> Result<DiagnosePlan, VerdictArgsError> {
         let interval = checked_interval(self.interval)?;
+        // The flags' own errors before discovery's: a bad --profile or
+        // --logs-since is named even where no etcd can be found.
+        self.probes.judge.clone().into_plan()?;
+        parse_time("--logs-since", &self.logs.logs_since, 0)?;
         let (conn, found) = reach(self.conn, &self.discovery)?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
@@ -248,17 +268,25 @@ impl DiagnoseArgs {
                     data.display()
                 )),
             ),
-            (false, None, None) => (None, Some("no --dir and no kubeadm data dir".to_string())),
+            (false, None, None) => (
+                None,
+                Some("no --dir and no discovered data dir".to_string()),
+            ),
         };
         let (logs, no_logs_reason) = self.logs.into_plan(found.as_ref())?;
         Ok(DiagnosePlan {
             keyspace: self.keyspace.then(LivePlan::default),
             conn,
             views: InspectPlan::everything(interval),
-            probes: self.probes.into_plan(dir, DIAGNOSE_MIN_SPAN)?,
+            probes: self.probes.into_plan(
+                dir,
+                DIAGNOSE_MIN_SPAN,
+                found.as_ref().map(|d| &d.settings),
+            )?,
             no_disk_reason,
             logs,
             no_logs_reason,
+            discovery: found,
         })
     }
 }

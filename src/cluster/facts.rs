@@ -67,6 +67,28 @@ pub enum QuotaSource {
     Status,
     /// Not read: etcd's default of 2 GiB assumed.
     EtcdDefault,
+    /// The local etcd's `--quota-backend-bytes`, found by discovery (no
+    /// /metrics figure; assumed on every member, as deployments set it).
+    Discovered,
+}
+
+impl ClusterFacts {
+    /// Uses `quota` (the local etcd's `--quota-backend-bytes`) where no
+    /// member's /metrics said its quota.
+    pub fn adopt_quota(&mut self, quota: u64) {
+        if quota == 0 {
+            return;
+        }
+        for d in self
+            .db
+            .iter_mut()
+            .filter(|d| d.quota_from == QuotaSource::EtcdDefault)
+        {
+            d.quota_bytes = quota;
+            d.quota_from = QuotaSource::Discovered;
+            d.quota_used_ratio = d.db_size_bytes as f64 / quota as f64;
+        }
+    }
 }
 
 /// One member's database use.

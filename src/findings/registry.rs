@@ -58,6 +58,8 @@ pub enum Fact {
     Load,
     /// Reports of several hosts (`merge`).
     Fleet,
+    /// The local etcd's own settings, found by discovery.
+    EtcdSettings,
 }
 
 /// One rule of the registry.
@@ -187,6 +189,8 @@ rules! {
         "a host whose disk is slower than the fleet's";
     FleetPathOutlier "fleet.path-outlier" [Warn] [Fleet]
         "a network path slower than the fleet's";
+    DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
+        "a dedicated --wal-dir on the same device as --data-dir";
 }
 
 impl FindingId {
@@ -245,7 +249,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 36);
+        assert_eq!(RULES.len(), 37);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);

@@ -76,36 +76,43 @@ pub fn kubeadm_pod_logs(manifest: &Path, root: &Path) -> Result<Vec<PathBuf>, Di
     let no_logs = || DiscoveryError::NoPodLogs {
         root: root.to_path_buf(),
     };
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
-        .map_err(|_| no_logs())?
+    let prefix = found
+        .name
+        .as_ref()
+        .map(|name| format!("kube-system_etcd-{name}_"));
+    let own = prefix
+        .as_ref()
+        .map(|p| etcd_pod_logs(root, |dir| dir.starts_with(p.as_str())))
+        .unwrap_or_default();
+    let files = match own.is_empty() {
+        true => etcd_pod_logs(root, |dir| dir.starts_with("kube-system_etcd-")),
+        false => own,
+    };
+    if files.is_empty() {
+        return Err(no_logs());
+    }
+    Ok(files)
+}
+
+/// The etcd container's log files of the pods under `root` whose directory
+/// name (`<namespace>_<pod>_<uid>`) `pick` accepts: `<dir>/etcd/N.log` and
+/// its rotated siblings (`.gz` included), oldest first. At most 4096 pod
+/// directories and 256 files each are looked at.
+pub fn etcd_pod_logs(root: &Path, pick: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let dirs: Vec<PathBuf> = entries
+        .take(4096)
         .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("kube-system_etcd-")
-        })
+        .filter(|e| pick(&e.file_name().to_string_lossy()))
         .map(|e| e.path().join("etcd"))
         .filter(|p| p.is_dir())
         .collect();
-    if let Some(name) = &found.name {
-        let prefix = format!("kube-system_etcd-{name}_");
-        let own: Vec<PathBuf> = dirs
-            .iter()
-            .filter(|d| {
-                d.parent()
-                    .and_then(Path::file_name)
-                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
-            })
-            .cloned()
-            .collect();
-        if !own.is_empty() {
-            dirs = own;
-        }
-    }
     let mut files: Vec<PathBuf> = dirs
         .iter()
         .filter_map(|d| fs::read_dir(d).ok())
-        .flatten()
+        .flat_map(|d| d.take(256))
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
@@ -116,10 +123,7 @@ pub fn kubeadm_pod_logs(manifest: &Path, root: &Path) -> Result<Vec<PathBuf>, Di
         .collect();
     // Rotated files (`0.log.20240301-120000[.gz]`) before the live `0.log`.
     files.sort_by_key(|p| (p.extension().is_some_and(|e| e == "log"), p.clone()));
-    if files.is_empty() {
-        return Err(no_logs());
-    }
-    Ok(files)
+    files
 }
 
 /// Reads every source of `plan` into one report. A source that cannot be

@@ -14,6 +14,7 @@ pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
+pub mod settings;
 pub mod stall;
 pub mod version_skew;
 
@@ -114,6 +115,17 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(l) = &report.load {
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
+    if let Some(d) = &report.discovery {
+        findings.extend(settings::wal_on_data_device(d));
+        // Only where all the settings were read (not kubeadm's manifest
+        // or OpenShift's certificate layout, which say nothing of them).
+        if !matches!(
+            d.source,
+            crate::discover::Source::Kubeadm | crate::discover::Source::Openshift
+        ) {
+            settings::explain_compaction(&mut findings, &d.settings);
+        }
+    }
     sort(&mut findings);
     let checked = registry::checked(&have);
     for f in &findings {
@@ -155,6 +167,7 @@ fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
         ),
         (Fact::Logs, report.logs.is_some()),
         (Fact::Load, report.load.is_some()),
+        (Fact::EtcdSettings, report.discovery.is_some()),
     ]
     .into_iter()
     .filter_map(|(fact, held)| held.then_some(fact))

@@ -146,6 +146,26 @@ fn non_table_section(text: &str) -> Option<String> {
 }
 
 impl Profile {
+    /// Takes the local etcd's own `--heartbeat-interval` and
+    /// `--election-timeout` (found by discovery) in place of the profile's
+    /// assumed ones: the network rules judge RTT against the real
+    /// heartbeat, the stall rules against the real heartbeat and half the
+    /// real election timeout. Values etcd itself would refuse (0, or past
+    /// its 50 s election limit) are ignored.
+    pub fn adopt(&mut self, s: &crate::discover::Settings) {
+        let ok = |v: Option<u64>| {
+            v.map(|v| v as f64)
+                .filter(|&v| v > 0.0 && v <= super::net::MAX_ELECTION_TIMEOUT_MS)
+        };
+        if let Some(hb) = ok(s.heartbeat_ms) {
+            self.net.heartbeat_interval_ms = hb;
+            self.disk.stall_warn_ms = hb;
+        }
+        if let Some(election) = ok(s.election_ms) {
+            self.disk.stall_fail_ms = (election / 2.0).max(self.disk.stall_warn_ms);
+        }
+    }
+
     /// Loads `--profile NAME|FILE`: a built-in name, else a TOML file.
     pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
         if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {

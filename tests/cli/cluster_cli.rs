@@ -137,3 +137,39 @@ fn help_lists_the_etcdctl_flags() {
             .and(predicate::str::contains("--cluster")),
     );
 }
+
+#[test]
+fn discovery_flags_are_offered_and_checked() {
+    for cmd in ["cluster status", "diagnose", "load", "snapshot save"] {
+        doctor(&format!("{cmd} --help")).assert().success().stdout(
+            predicate::str::contains("--discover")
+                .and(predicate::str::contains("--discover-pid"))
+                .and(predicate::str::contains("--no-discover")),
+        );
+    }
+    // --discover and --no-discover contradict each other; --kubeadm is
+    // the explicit form and excludes both.
+    let out = doctor("cluster status --discover --no-discover")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = doctor("cluster status --kubeadm --discover")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A pid that runs no etcd: one line naming the flag.
+    fails_with(
+        doctor("cluster status --discover-pid 4000000000"),
+        "--discover-pid 4000000000: no such process",
+    );
+    fails_with(doctor("cluster status --discover-pid x"), "--discover-pid");
+    // --no-discover keeps etcdctl's default endpoint, quietly.
+    let out = doctor("cluster status --no-discover --dial-timeout 200ms")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(2) {
+        assert!(err.contains("127.0.0.1:2379"), "{err}");
+    }
+    assert!(!err.contains("discovered"), "{err}");
+}

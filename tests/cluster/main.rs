@@ -13,6 +13,7 @@ mod cluster_live;
 mod cluster_metrics;
 mod cluster_rejoin;
 mod cluster_tls;
+mod discover_hosts;
 mod signals;
 mod snapshot_analyze;
 mod snapshot_analyze_skip_hash;

@@ -105,6 +105,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
             let assumed = match d.quota_from {
                 QuotaSource::Metrics | QuotaSource::Status => "",
                 QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
+                QuotaSource::Discovered => " (quota from the local etcd's --quota-backend-bytes)",
             };
             Some(Finding {
                 id: FindingId::ClusterDbNearQuota,
