@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod facts;
+pub mod files;
 pub mod findings;
 pub mod fleet;
 pub mod host;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod snapshot;
+pub mod text;
 
 use std::process::ExitCode;
 

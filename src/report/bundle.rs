@@ -33,7 +33,7 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|(name, render)| {
             let path = dir.join(name);
-            write_file(&path, |w| render(report, w))?;
+            write_file("--report", &path, |w| render(report, w))?;
             Ok(path)
         })
         .collect()
