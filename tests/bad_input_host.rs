@@ -102,8 +102,9 @@ fn run_capped(args: &[&str], stdin: Stdin, stdout: Option<Stdio>, env: &[(&str, 
         });
     }
     let start = Instant::now();
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
+    // Reaped below with wait4 (for its rusage), not Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let pid = cmd.spawn().unwrap().id() as libc::pid_t;
     let (status, rusage) = loop {
         let mut status = 0;
         // SAFETY: a zeroed rusage is valid; wait4 fills it for our child.
@@ -326,7 +327,7 @@ fn inputs_that_are_not_regular_files_fail_fast() {
         }
     });
     for b in &bad {
-        let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec![
                     "cluster",
@@ -400,6 +401,9 @@ fn inputs_that_are_not_regular_files_fail_fast() {
     }
     assert_eq!(tree(f.dir.path()), before, "the fixture tree changed");
 }
+
+/// (arguments, environment, what the error names)
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
 
 /// A host report naming `peers` peers, one rtt result each.
 fn report_with_peers(peers: usize) -> Report {
