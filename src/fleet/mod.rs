@@ -140,8 +140,14 @@ pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Notes)> {
     let mut documents = 0;
     for source in sources {
         let (name, bytes) = read_source(source)?;
-        let docs = stream::documents(&bytes, MAX_REPORTS - documents);
-        documents += docs.values.len();
+        // Each document becomes a report at once (its JSON value dropped);
+        // origins and notes are named once the count is known.
+        let mut read: Vec<Result<Report, String>> = Vec::new();
+        let docs = stream::each_document(&bytes, MAX_REPORTS - documents, &mut |_, value| {
+            read.push(to_report(value));
+        });
+        drop(bytes);
+        documents += docs.kept;
         if docs.skipped_lines > 0 {
             notes.push(format!(
                 "{name}: skipped {} line(s) that were not JSON",
@@ -159,14 +165,14 @@ pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Notes)> {
                 docs.over_limit
             ));
         }
-        let several = docs.values.len() > 1;
-        for (i, (_, value)) in docs.values.into_iter().enumerate() {
+        let several = read.len() > 1;
+        for (i, doc) in read.into_iter().enumerate() {
             let origin = if several || matches!(source, Source::Stdin) {
                 format!("{name}#{}", i + 1)
             } else {
                 name.clone()
             };
-            match to_report(value) {
+            match doc {
                 Ok(report) => inputs.push(Input { origin, report }),
                 Err(why) => notes.push(format!("{origin}: {why}: left out")),
             }

@@ -27,11 +27,23 @@ pub struct Documents {
     pub truncated_at: Option<usize>,
     /// Documents past the limit: parsed to find their end, not kept.
     pub over_limit: usize,
+    /// Documents kept (handed to the caller, or in `values`).
+    pub kept: usize,
 }
 
 /// Splits `bytes` into JSON documents and skipped lines, keeping at most
 /// `limit` documents (the others are skipped without building a value).
 pub fn documents(bytes: &[u8], limit: usize) -> Documents {
+    let mut values = Vec::new();
+    let mut out = each_document(bytes, limit, &mut |at, v| values.push((at, v)));
+    out.values = values;
+    out
+}
+
+/// As [`documents`], handing each kept document to `each` as soon as it
+/// is parsed (with its byte offset), so that only one value is alive at
+/// a time; `values` stays empty.
+pub fn each_document(bytes: &[u8], limit: usize, each: &mut dyn FnMut(usize, Value)) -> Documents {
     let mut out = Documents::default();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -45,7 +57,7 @@ pub fn documents(bytes: &[u8], limit: usize) -> Documents {
             continue;
         }
         let rest = &bytes[pos..];
-        let step = if out.values.len() < limit {
+        let step = if out.kept < limit {
             next_document::<Value>(rest)
         } else {
             next_document::<serde::de::IgnoredAny>(rest).map(|_| None)
@@ -53,7 +65,10 @@ pub fn documents(bytes: &[u8], limit: usize) -> Documents {
         match step {
             Step::Document(value, len) => {
                 match value {
-                    Some(v) => out.values.push((pos, v)),
+                    Some(v) => {
+                        out.kept += 1;
+                        each(pos, v);
+                    }
                     None => out.over_limit += 1,
                 }
                 pos += len;
