@@ -140,9 +140,11 @@ static INPUTS: Mutex<Option<HashMap<(u64, u64), PathBuf>>> = Mutex::new(None);
 fn remember(meta: &Metadata, path: &Path) {
     let mut inputs = INPUTS.lock().unwrap_or_else(|e| e.into_inner());
     let map = inputs.get_or_insert_with(HashMap::new);
-    if map.len() < MAX_REMEMBERED_INPUTS {
-        map.entry((meta.dev(), meta.ino()))
-            .or_insert_with(|| path.to_path_buf());
+    let id = (meta.dev(), meta.ino());
+    // The newest path wins: an older one may name a deleted file whose
+    // inode number was reused.
+    if map.len() < MAX_REMEMBERED_INPUTS || map.contains_key(&id) {
+        map.insert(id, path.to_path_buf());
     }
 }
 
