@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod compare;
 pub mod discover;
 pub mod facts;
+pub mod files;
 pub mod findings;
 pub mod fleet;
 pub mod host;
@@ -27,6 +28,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod snapshot;
+pub mod text;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match etcd_doctor::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("etcd-doctor: error: {err:#}");
+            eprintln!(
+                "etcd-doctor: error: {}",
+                etcd_doctor::text::error_line(&format!("{err:#}"))
+            );
             Outcome::CouldNotRun.exit_code()
         }
     }

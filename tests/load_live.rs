@@ -1,7 +1,8 @@
 //! `etcd-doctor load` against a real three-member etcd 3.5 cluster (one
 //! cluster for the whole file): a short `--load s`-like run passes check
 //! perf's criteria and leaves no key behind; SIGINT mid-run still deletes
-//! the prefix; an occupied prefix, an active alarm, an unreachable cluster
+//! the prefix (and skips --compact/--defrag); keys another client wrote
+//! under the prefix mid-run survive and are reported; an occupied prefix, an active alarm, an unreachable cluster
 //! and impossible rates are refused with exit 2 and nothing written.
 
 mod support;
@@ -129,6 +130,94 @@ fn sigint_mid_run_still_deletes_the_prefix(c: &Cluster) {
     assert_eq!(keys_under(c, "/t-sigint/"), 0);
 }
 
+/// Spawns `load` with `args`, waits until it has written keys under
+/// `prefix`, then returns the child (its stdout piped).
+fn spawn_writing(c: &Cluster, args: &str, prefix: &str) -> std::process::Child {
+    let child = load(c, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while keys_under(c, prefix) == 0 {
+        assert!(Instant::now() < deadline, "no key written within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child
+}
+
+/// Keys another client writes under the prefix during the run (one with a
+/// name of its own, one of the load's length but not its shape) survive
+/// the clean-up and are reported; the run's own keys are gone.
+fn foreign_keys_survive_and_are_reported(c: &Cluster) {
+    let child = spawn_writing(
+        c,
+        "--rate 200 --clients 20 --duration 4s --key-size 16 --prefix /t-foreign/ -w json",
+        "/t-foreign/",
+    );
+    for (key, value) in [
+        ("/t-foreign/other-client", "theirs"),
+        ("/t-foreign/zzzzzzzzzzzzzzzz", "same length"),
+    ] {
+        assert!(c.etcdctl(&["put", key, value]).status.success());
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = &r["load"];
+    assert_eq!(l["foreign_keys"], 2, "{l:#}");
+    let named = l["foreign_key_examples"].to_string();
+    assert!(named.contains("/t-foreign/other-client"), "{named}");
+    assert!(l["deleted_keys"].as_u64().unwrap() > 0);
+    assert_eq!(keys_under(c, "/t-foreign/"), 2);
+    let get = c.etcdctl(&["get", "/t-foreign/other-client", "--print-value-only"]);
+    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "theirs");
+    assert!(c
+        .etcdctl(&["del", "--prefix", "/t-foreign/"])
+        .status
+        .success());
+}
+
+/// SIGINT during a `--compact --defrag` run: the run's keys are deleted,
+/// compact and defrag are skipped and the output says so.
+fn sigint_skips_compact_and_defrag(c: &Cluster) {
+    let before = revision(c);
+    let child = spawn_writing(
+        c,
+        "--rate 200 --clients 20 --duration 60s --compact --defrag --prefix /t-maint/ -w json",
+        "/t-maint/",
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--compact/--defrag skipped"), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = &r["load"];
+    assert!(
+        l["maintenance_skipped"]
+            .as_str()
+            .unwrap()
+            .contains("SIGINT"),
+        "{l:#}"
+    );
+    assert!(l.get("compacted_revision").is_none(), "{l:#}");
+    assert_eq!(l["defragmented"], serde_json::json!([]));
+    assert_eq!(keys_under(c, "/t-maint/"), 0);
+    // Nothing compacted: the revision before the run can still be read.
+    let old = c.etcdctl(&["get", "x", "--rev", &before.to_string()]);
+    assert!(
+        old.status.success(),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+}
+
 fn occupied_prefix_is_refused(c: &Cluster) {
     let put = c.etcdctl(&["put", "/t-occupied/mine", "x"]);
     assert!(put.status.success());
@@ -199,6 +288,8 @@ fn load_on_a_live_cluster() {
     let c = Cluster::start(Version::V35, 3);
     healthy_run_passes_and_cleans_up(&c);
     sigint_mid_run_still_deletes_the_prefix(&c);
+    foreign_keys_survive_and_are_reported(&c);
+    sigint_skips_compact_and_defrag(&c);
     occupied_prefix_is_refused(&c);
     active_alarm_is_refused(&c);
     impossible_rates_are_refused(&c);

@@ -13,10 +13,13 @@ use nix::sys::signal::{raise, Signal};
 fn a_signal_mid_write_keeps_the_old_file_and_removes_the_temporary_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    write_file(&path, |w: &mut dyn std::io::Write| w.write_all(b"old\n")).unwrap();
+    write_file("--out", &path, |w: &mut dyn std::io::Write| {
+        w.write_all(b"old\n")
+    })
+    .unwrap();
     interrupt::install().unwrap();
 
-    let err = write_file(&path, |w: &mut dyn std::io::Write| {
+    let err = write_file("--out", &path, |w: &mut dyn std::io::Write| {
         w.write_all(b"{\"partial\":")?;
         raise(Signal::SIGTERM).unwrap();
         w.write_all(b"true}\n")

@@ -17,6 +17,12 @@ pub fn run(args: LoadArgs) -> Result<Outcome> {
         super::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
     let interrupted = finished.load.interrupted.clone();
     let deleted = finished.load.deleted_keys;
+    let skipped = finished
+        .load
+        .maintenance_skipped
+        .as_ref()
+        .map(|_| "; --compact/--defrag skipped")
+        .unwrap_or_default();
     let mut report = Report::new("load", HostFacts::collect());
     report.discovery = plans.discovery.clone();
     report.cluster = Some(finished.cluster);
@@ -24,7 +30,7 @@ pub fn run(args: LoadArgs) -> Result<Outcome> {
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if let Some(signal) = interrupted {
         bail!(
-            "interrupted by {signal}: the {deleted} keys written under --prefix {:?} were deleted",
+            "interrupted by {signal}: the {deleted} keys written under --prefix {:?} were deleted{skipped}",
             plans.load.prefix
         );
     }

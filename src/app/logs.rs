@@ -1,8 +1,8 @@
 //! `etcd-doctor logs`: reads etcd's logs (files, standard input, the
 //! journal, the kubeadm static pod's logs), sums the catalogued messages
-//! into a timeline and judges them. Exit 2 only when no source could be
-//! read at all; a source that fails beside others is reported in the
-//! sources table.
+//! into a timeline and judges them. Exit 2 when no source could be read
+//! or nothing read was in a known log format; a source that fails beside
+//! others is reported in the sources table.
 
 use anyhow::{bail, Result};
 
@@ -25,6 +25,22 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
             .filter_map(|s| s.error.clone())
             .collect();
         bail!("no log could be read: {}", errors.join("; "));
+    }
+    if logs.known_lines() == 0 {
+        // Nothing parsed is never a pass (random bytes, another program's
+        // log, a journald unit without entries).
+        let read: Vec<String> = logs
+            .sources
+            .iter()
+            .map(|s| match &s.error {
+                Some(e) => e.clone(),
+                None => format!("{}: {} line(s)", s.name, s.lines),
+            })
+            .collect();
+        bail!(
+            "no line in a known etcd log format (zap JSON, capnslog, CRI, docker, journald) was read: {}",
+            read.join("; ")
+        );
     }
     let mut report = Report::new("logs", HostFacts::default());
     report.logs = Some(logs);

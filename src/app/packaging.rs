@@ -3,21 +3,21 @@
 //! standard output from the same clap definitions the parser uses, so they
 //! never drift from the flags.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::packaging::{CompletionsArgs, ManArgs};
 use crate::cli::Cli;
+use crate::report::to_stdout;
 use crate::Outcome;
 
 /// Writes the completion script for the shell.
 pub fn completions(args: CompletionsArgs) -> Result<Outcome> {
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut cmd, "etcd-doctor", &mut out);
-    out.flush().context("writing to standard output")?;
+    // clap_complete panics on a write error: generate into memory first.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "etcd-doctor", &mut script);
+    to_stdout(false, |w| w.write_all(&script))?;
     Ok(Outcome::Healthy)
 }
 
@@ -44,11 +44,8 @@ pub fn man(args: ManArgs) -> Result<Outcome> {
             (sub, format!("etcd-doctor-{name}"))
         }
     };
-    let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(page)
-        .title(title)
-        .render(&mut out)
-        .and_then(|()| out.flush())
-        .context("writing to standard output")?;
+    to_stdout(false, |w| {
+        clap_mangen::Man::new(page).title(title).render(w)
+    })?;
     Ok(Outcome::Healthy)
 }

@@ -2,7 +2,6 @@
 //! Runbook members come from `--members` when the cluster is down, or from
 //! the live member list otherwise.
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -105,10 +104,7 @@ fn tls(conn: &ConnArgs) -> TlsFiles {
 }
 
 fn print_runbook(runbook: &Runbook, format: RunbookFormat) -> Result<()> {
-    let mut out = io::stdout().lock();
-    render::render(runbook, format, &mut out)
-        .and_then(|()| out.flush())
-        .context("writing to standard output")
+    crate::report::to_stdout(true, |w| render::render(runbook, format, w))
 }
 
 /// Which member to rebuild from: none when a snapshot is given for a

@@ -61,6 +61,9 @@ pub enum SnapshotAction {
     /// Print the runbook for a member that is still listed but cannot rejoin (remove, add, restart empty).
     RejoinPlan(RejoinPlanArgs),
     /// Print the consistent index, term and revision in a stopped member's db file (member/snap/db).
+    ///
+    /// Reads only the meta pages and one root-to-leaf path per value: it
+    /// checks no tree. Run `snapshot verify` on a copy for a structure check.
     InspectDb {
         /// The db file (or a saved snapshot).
         file: PathBuf,

@@ -5,12 +5,12 @@
 //! healthcheck-client pair beside the CA when present (made for exactly
 //! this), else the peer pair, else the server pair.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::files;
 
 /// Where kubeadm writes the etcd static pod manifest.
 pub const DEFAULT_MANIFEST: &str = "/etc/kubernetes/manifests/etcd.yaml";
@@ -51,12 +51,9 @@ pub struct KubeadmEtcd {
 /// A manifest that cannot be used.
 #[derive(Debug, Error)]
 pub enum KubeadmError {
-    /// The manifest cannot be read.
-    #[error("--manifest {}: cannot read the file", path.display())]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The manifest cannot be read (or is not a regular file).
+    #[error(transparent)]
+    Unreadable(files::InputError),
     /// Larger than [`MAX_MANIFEST_BYTES`].
     #[error("--manifest {}: larger than {MAX_MANIFEST_BYTES} bytes, not a pod manifest", path.display())]
     TooLarge { path: PathBuf },
@@ -153,22 +150,15 @@ pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
     })
 }
 
-/// The manifest's text, refused past [`MAX_MANIFEST_BYTES`] before more is read.
+/// The manifest's text, a regular file refused past
+/// [`MAX_MANIFEST_BYTES`] before more is read.
 fn read_bounded(manifest: &Path) -> Result<String, KubeadmError> {
-    let unreadable = |source| KubeadmError::Unreadable {
-        path: manifest.to_path_buf(),
-        source,
-    };
-    let mut text = String::new();
-    File::open(manifest)
-        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text))
-        .map_err(unreadable)?;
-    if text.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(KubeadmError::TooLarge {
+    files::read_input_text("--manifest", manifest, MAX_MANIFEST_BYTES).map_err(|e| match e {
+        files::InputError::TooLarge { .. } => KubeadmError::TooLarge {
             path: manifest.to_path_buf(),
-        });
-    }
-    Ok(text)
+        },
+        other => KubeadmError::Unreadable(other),
+    })
 }
 
 /// The first line (1-based) where `yaml` nests deeper than a pod manifest

@@ -7,7 +7,7 @@
 //! CA, a certificate without its key, a key that does not match, a client
 //! certificate that expired (kubeadm's certificates last a year).
 
-use std::fs;
+use crate::files::{self, InputError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,12 +47,8 @@ impl TlsRequest {
 #[derive(Debug, Error)]
 pub enum TlsError {
     /// The file cannot be read.
-    #[error("{flag} {}: cannot read the file", path.display())]
-    Unreadable {
-        flag: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Unreadable(#[from] InputError),
     /// No PEM certificate in the file.
     #[error("{flag} {}: no PEM certificate in the file", path.display())]
     NoCertificate { flag: &'static str, path: PathBuf },
@@ -179,12 +175,14 @@ fn client_identity(req: &TlsRequest) -> Result<Option<Identity>, TlsError> {
     }
 }
 
+/// Largest certificate, key or CA file read: a full system CA bundle is
+/// about 200 KiB.
+pub const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// A PEM file of `flag` (or its ETCDCTL_* variable): a regular file of at
+/// most [`MAX_PEM_BYTES`].
 fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    fs::read(path).map_err(|source| TlsError::Unreadable {
-        flag,
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(files::read_input(flag, path, MAX_PEM_BYTES)?)
 }
 
 /// The PEM certificates of a file, each checked to be within its validity.
@@ -322,11 +320,34 @@ mod tests {
         );
     }
 
+    /// A device, a directory or a FIFO given for a certificate flag is
+    /// refused at once (never read whole), naming the flag.
+    #[test]
+    fn pem_files_must_be_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let good = dir.path().join("ok.pem");
+        std::fs::write(&good, "x").unwrap();
+        let dir_s = dir.path().to_str().unwrap();
+        let (fifo_s, good_s) = (fifo.to_str().unwrap(), good.to_str().unwrap());
+        for bad in ["/dev/zero", "/dev/urandom", dir_s, fifo_s] {
+            for (flag, r) in [
+                ("--cacert", req(Some(bad), None, None)),
+                ("--cert", req(None, Some(bad), Some(good_s))),
+            ] {
+                let e = TlsConfigs::load(&r).unwrap_err().to_string();
+                assert!(e.starts_with(&format!("{flag} {bad}: ")), "{e}");
+                assert!(e.contains("not a regular file"), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn a_file_without_pem_is_no_certificate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.crt");
-        fs::write(&path, "not a certificate\n").unwrap();
+        std::fs::write(&path, "not a certificate\n").unwrap();
         let e = TlsConfigs::load(&req(path.to_str(), None, None)).unwrap_err();
         assert!(
             matches!(

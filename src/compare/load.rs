@@ -1,7 +1,6 @@
 //! Reading the reports `compare` judges: single files, several files, or
 //! a directory of baselines, each of any schema this version reads.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -20,19 +19,13 @@ pub const MAX_REPORT_BYTES: u64 = 64 << 20;
 /// [`MAX_REPORT_BYTES`] or with a histogram no run can write is refused,
 /// naming the file and field, before anything is allocated from it.
 pub fn load(path: &Path) -> Result<Report> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut text = Vec::new();
-    file.take(MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if text.len() as u64 > MAX_REPORT_BYTES {
-        bail!(
-            "{}: larger than {MAX_REPORT_BYTES} bytes, not an etcd-doctor JSON report",
-            path.display()
-        );
-    }
-    let report: Report = serde_json::from_slice(&text)
+    let text = crate::files::read_input("report", path, MAX_REPORT_BYTES)?;
+    parse(&text, path)
+}
+
+/// Parses and checks the report text of `path` (see [`load`]).
+pub fn parse(text: &[u8], path: &Path) -> Result<Report> {
+    let report: Report = serde_json::from_slice(text)
         .with_context(|| format!("{}: not an etcd-doctor JSON report", path.display()))?;
     if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&report.schema_version) {
         bail!(
@@ -105,5 +98,34 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let err = expand(&[empty.path().to_path_buf()]).unwrap_err();
         assert!(err.to_string().contains("no *.json reports"), "{err}");
+    }
+
+    fn valid() -> Vec<u8> {
+        let r = Report::new("disk", crate::host::HostFacts::default());
+        serde_json::to_vec(&r).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Any bytes, and a valid report with bytes flipped or cut: an
+        /// error naming the file or a report, never a panic.
+        #[test]
+        fn damaged_reports_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..8),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let p = Path::new("r.json");
+            if let Err(e) = parse(&noise, p) {
+                proptest::prop_assert!(e.to_string().starts_with("r.json"));
+            }
+            let mut text = valid();
+            for (at, b) in flips {
+                let n = text.len();
+                text[at % n] = b;
+            }
+            text.truncate(cut % (text.len() + 1));
+            let _ = parse(&text, p);
+        }
     }
 }

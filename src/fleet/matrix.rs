@@ -4,6 +4,9 @@
 //! the rate each way as `from` measured it. A host's results against its
 //! own agent (one peer list for the whole fleet) are left out.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use super::{name_of, Input};
@@ -38,24 +41,24 @@ pub struct PathEntry {
 }
 
 /// The matrix: one entry per (host, peer) the reports measured, sorted.
+/// Linear in the results: pairs and addresses are looked up by hash.
 pub fn paths(inputs: &[Input]) -> Vec<PathEntry> {
+    let hosts = HostIndex::new(inputs);
     let mut out: Vec<PathEntry> = Vec::new();
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
     for input in inputs {
         let from = name_of(input);
         for r in &input.report.net {
-            let to = resolve(&r.peer, inputs);
+            let to = hosts.resolve(&r.peer);
             if to == from {
                 // Its own agent (a fleet-wide peer list): the loopback path.
                 continue;
             }
-            let entry = match out.iter_mut().position(|p| p.from == from && p.to == to) {
-                Some(i) => &mut out[i],
-                None => {
-                    out.push(PathEntry::new(&from, &to));
-                    out.last_mut().expect("just pushed")
-                }
-            };
-            entry.add(r);
+            let i = *at.entry((from.clone(), to.clone())).or_insert_with(|| {
+                out.push(PathEntry::new(&from, &to));
+                out.len() - 1
+            });
+            out[i].add(r);
         }
     }
     out.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
@@ -99,17 +102,37 @@ impl PathEntry {
     }
 }
 
-/// The host a peer `ADDR:PORT` (or `NAME:PORT`) is: the merged report
-/// whose addresses hold ADDR, or whose hostname is NAME.
-fn resolve(peer: &str, inputs: &[Input]) -> String {
-    let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: Option<std::net::IpAddr> = host.parse().ok();
-    inputs
-        .iter()
-        .find(|i| match ip {
-            Some(ip) => i.report.host.addresses.contains(&ip),
-            None => i.report.host.hostname == host,
-        })
-        .map_or_else(|| peer.to_string(), name_of)
+/// The merged hosts by address and by hostname (the first report naming
+/// each wins, as a scan in input order would find).
+struct HostIndex {
+    by_addr: HashMap<IpAddr, String>,
+    by_name: HashMap<String, String>,
+}
+
+impl HostIndex {
+    fn new(inputs: &[Input]) -> HostIndex {
+        let mut by_addr = HashMap::new();
+        let mut by_name = HashMap::new();
+        for i in inputs {
+            for a in &i.report.host.addresses {
+                by_addr.entry(*a).or_insert_with(|| name_of(i));
+            }
+            by_name
+                .entry(i.report.host.hostname.clone())
+                .or_insert_with(|| name_of(i));
+        }
+        HostIndex { by_addr, by_name }
+    }
+
+    /// The host a peer `ADDR:PORT` (or `NAME:PORT`) is: the merged report
+    /// whose addresses hold ADDR, or whose hostname is NAME.
+    fn resolve(&self, peer: &str) -> String {
+        let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let found = match host.parse::<IpAddr>() {
+            Ok(ip) => self.by_addr.get(&ip),
+            Err(_) => self.by_name.get(host),
+        };
+        found.cloned().unwrap_or_else(|| peer.to_string())
+    }
 }

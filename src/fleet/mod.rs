@@ -14,9 +14,11 @@
 //! fleet report; only when no report at all can be merged is it an error.
 
 pub mod matrix;
+pub mod notes;
 pub mod stream;
+pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -24,11 +26,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::compare::OLDEST_SCHEMA_VERSION;
+use crate::compare::{MAX_REPORTS, OLDEST_SCHEMA_VERSION};
 use crate::facts::{Report, SCHEMA_VERSION};
 use crate::findings::{Finding, Severity, Verdict};
 use crate::measure::median;
 pub use matrix::PathEntry;
+pub use notes::Notes;
 
 /// Where reports are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +53,10 @@ pub struct Input {
 
 /// Nothing could be merged.
 #[derive(Debug, Error)]
-#[error("no report could be merged: {}", notes.join("; "))]
+#[error("no report could be merged: {}", notes.summary())]
 pub struct NothingToMerge {
     /// Why each input was left out.
-    pub notes: Vec<String>,
+    pub notes: Notes,
 }
 
 /// One host of the fleet.
@@ -129,13 +132,22 @@ pub struct FleetReport {
     pub verdict: Verdict,
 }
 
-/// Reads every source: each report found, and notes on what was skipped.
-pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Vec<String>)> {
+/// Reads every source: each report found (at most [`MAX_REPORTS`] in
+/// all), and notes on what was skipped.
+pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Notes)> {
     let mut inputs = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = Notes::default();
+    let mut documents = 0;
     for source in sources {
         let (name, bytes) = read_source(source)?;
-        let docs = stream::documents(&bytes);
+        // Each document becomes a report at once (its JSON value dropped);
+        // origins and notes are named once the count is known.
+        let mut read: Vec<Result<Report, String>> = Vec::new();
+        let docs = stream::each_document(&bytes, MAX_REPORTS - documents, &mut |_, value| {
+            read.push(to_report(value));
+        });
+        drop(bytes);
+        documents += docs.kept;
         if docs.skipped_lines > 0 {
             notes.push(format!(
                 "{name}: skipped {} line(s) that were not JSON",
@@ -147,14 +159,20 @@ pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Vec<String>)> {
                 "{name}: document at byte {at} is cut off: left out"
             ));
         }
-        let several = docs.values.len() > 1;
-        for (i, (_, value)) in docs.values.into_iter().enumerate() {
+        if docs.over_limit > 0 {
+            notes.push(format!(
+                "{name}: {} document(s) past the limit of {MAX_REPORTS} reports: left out",
+                docs.over_limit
+            ));
+        }
+        let several = read.len() > 1;
+        for (i, doc) in read.into_iter().enumerate() {
             let origin = if several || matches!(source, Source::Stdin) {
                 format!("{name}#{}", i + 1)
             } else {
                 name.clone()
             };
-            match to_report(value) {
+            match doc {
                 Ok(report) => inputs.push(Input { origin, report }),
                 Err(why) => notes.push(format!("{origin}: {why}: left out")),
             }
@@ -167,12 +185,12 @@ fn read_source(source: &Source) -> Result<(String, Vec<u8>)> {
     let mut bytes = Vec::new();
     let name = match source {
         Source::File(path) => {
-            let file = std::fs::File::open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
+            let file = crate::files::open_input("merge", path)?;
             read_bounded(file, &mut bytes, path)?;
             path.display().to_string()
         }
         Source::Stdin => {
+            crate::files::stdin_is_a_stream("merge")?;
             read_bounded(std::io::stdin().lock(), &mut bytes, Path::new("-"))?;
             "stdin".to_string()
         }
@@ -209,7 +227,12 @@ fn to_report(value: serde_json::Value) -> Result<Report, String> {
     if value.get("command").and_then(|c| c.as_str()) == Some("merge") {
         return Err("a fleet report, not a host report".into());
     }
-    serde_json::from_value(value).map_err(|e| format!("not an etcd-doctor report ({e})"))
+    let report: Report =
+        serde_json::from_value(value).map_err(|e| format!("not an etcd-doctor report ({e})"))?;
+    match validate::implausible(&report) {
+        Some(why) => Err(format!("{why}, no run writes that")),
+        None => Ok(report),
+    }
 }
 
 /// Merges host reports into the fleet report, not yet judged: no fleet
@@ -217,7 +240,7 @@ fn to_report(value: serde_json::Value) -> Result<Report, String> {
 /// fleet's own findings with the thresholds of `profile`, named here).
 pub fn merge(
     inputs: Vec<Input>,
-    mut notes: Vec<String>,
+    mut notes: Notes,
     profile: &str,
 ) -> Result<FleetReport, NothingToMerge> {
     let inputs = dedup(inputs, &mut notes);
@@ -244,7 +267,7 @@ pub fn merge(
         disk,
         paths,
         findings: Vec::new(),
-        notes,
+        notes: notes.into_vec(),
         verdict,
     })
 }
@@ -258,30 +281,39 @@ fn name_of(input: &Input) -> String {
 /// Drops repeated hosts (same hostname and a shared address, or no
 /// addresses: a report given twice, a Job that ran twice) keeping the
 /// first, and renames hosts that share a hostname but not an address.
-fn dedup(inputs: Vec<Input>, notes: &mut Vec<String>) -> Vec<Input> {
+/// Linear: kept hosts are indexed by (hostname, address).
+fn dedup(inputs: Vec<Input>, notes: &mut Notes) -> Vec<Input> {
     let mut kept: Vec<Input> = Vec::new();
+    // Hostname -> first kept without addresses; (hostname, address) -> first kept.
+    let mut bare: HashMap<String, usize> = HashMap::new();
+    let mut by_addr: HashMap<(String, std::net::IpAddr), usize> = HashMap::new();
     for input in inputs {
-        let same = |k: &Input| {
-            name_of(k) == name_of(&input)
-                && (k.report.host.addresses.is_empty()
-                    || k.report
-                        .host
-                        .addresses
-                        .iter()
-                        .any(|a| input.report.host.addresses.contains(a)))
-        };
-        if let Some(first) = kept.iter().find(|k| same(k)) {
+        let name = name_of(&input);
+        let first = bare.get(&name).or_else(|| {
+            input
+                .report
+                .host
+                .addresses
+                .iter()
+                .find_map(|a| by_addr.get(&(name.clone(), *a)))
+        });
+        if let Some(&first) = first {
             notes.push(format!(
                 "{}: host {:?} already merged from {}: left out",
-                input.origin,
-                name_of(&input),
-                first.origin
+                input.origin, name, kept[first].origin
             ));
             continue;
         }
+        let at = kept.len();
+        if input.report.host.addresses.is_empty() {
+            bare.entry(name.clone()).or_insert(at);
+        }
+        for a in &input.report.host.addresses {
+            by_addr.entry((name.clone(), *a)).or_insert(at);
+        }
         kept.push(input);
     }
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    let mut count: HashMap<String, usize> = HashMap::new();
     for k in &kept {
         *count.entry(name_of(k)).or_default() += 1;
     }

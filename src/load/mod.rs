@@ -4,11 +4,15 @@
 //! A run checks the cluster first (every member answers, no alarm, the
 //! prefix is empty), opens its connections, scrapes every member's
 //! /metrics, sends requests on schedule ([`generator`]) while scraping
-//! every few seconds ([`server`]), scrapes once more, and deletes its
-//! prefix: after a normal end, after an error and after SIGINT/SIGTERM.
+//! every few seconds ([`server`]), scrapes once more, and deletes the keys
+//! it wrote ([`cleanup`]: never another client's key under the prefix,
+//! which is reported instead): after a normal end, after an error and
+//! after SIGINT/SIGTERM. An interrupted run skips `--compact` and
+//! `--defrag` (optional maintenance; defrag blocks each member).
 //! The facts ([`result::LoadResult`] and the window's member metrics) go
 //! to the rules (src/rules/load.rs and the cluster rules).
 
+pub mod cleanup;
 pub mod generator;
 pub mod plan;
 pub mod result;
@@ -17,7 +21,7 @@ pub mod server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use etcd_client::{Client, DeleteOptions, GetOptions};
+use etcd_client::{Client, GetOptions};
 use thiserror::Error;
 use tokio::sync::watch;
 
@@ -235,28 +239,6 @@ async fn count(
     Ok(resp.count())
 }
 
-/// Deletes everything under the prefix (twice if a late write landed
-/// after the first delete); returns the keys deleted and the revision.
-async fn delete_prefix(
-    conn: &ConnPlan,
-    target: &Target,
-    mut client: Client,
-    prefix: &str,
-) -> Result<(u64, i64), RequestError> {
-    let mut deleted = 0;
-    let mut revision = 0;
-    for _ in 0..2 {
-        let opts = DeleteOptions::new().with_prefix();
-        let resp = dial::request(conn, target, client.delete(prefix, Some(opts))).await?;
-        deleted += resp.deleted().max(0) as u64;
-        revision = resp.header().map_or(0, |h| h.revision());
-        if count(conn, target, client.clone(), prefix).await? == 0 {
-            break;
-        }
-    }
-    Ok((deleted, revision))
-}
-
 /// Stops the run on SIGINT, SIGTERM or SIGHUP; the signal's name is kept.
 /// Only seen inside a [`crate::interrupt::Cooperate`] section: outside
 /// one, the process-wide handler ends the process at once.
@@ -340,8 +322,8 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     let _ = done_tx.send(true);
     let members = watcher.await.expect("the metrics watcher panicked");
 
-    let (deleted, revision) = first_answer(&admins, |t, c| async move {
-        delete_prefix(conn, &t, c, &plan.prefix).await
+    let cleaned = first_answer(&admins, |t, c| async move {
+        cleanup::clean(conn, &t, c, plan).await
     })
     .await
     .map_err(|e| {
@@ -352,12 +334,27 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
         )
     })?;
     let mut load = summarize(plan, &recorded, &targets, client_cpu);
-    load.deleted_keys = deleted;
+    load.deleted_keys = cleaned.deleted;
+    load.foreign_keys = cleaned.foreign;
+    load.foreign_key_examples = cleaned.foreign_examples;
     load.interrupted = caught
         .lock()
         .expect("the signal name lock is never poisoned")
-        .clone();
+        .clone()
+        .or_else(|| {
+            crate::interrupt::interrupted().then(|| crate::interrupt::signal_name().to_string())
+        });
     load.server = members.iter().map(MemberWatch::load).collect();
+    cluster.metrics = members.iter().map(MemberWatch::window).collect();
+    if let Some(signal) = &load.interrupted {
+        if safety.compact || safety.defrag {
+            load.maintenance_skipped = Some(format!(
+                "--compact/--defrag skipped: interrupted by {signal} (the run's keys were deleted)"
+            ));
+        }
+        return Ok(Finished { load, cluster });
+    }
+    let revision = cleaned.revision;
     if safety.compact && revision > 0 {
         first_answer(&admins, |t, mut c| async move {
             dial::request(conn, &t, c.compact(revision, None)).await
@@ -369,7 +366,6 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     if safety.defrag {
         load.defragmented = defrag_all(conn, &clients, &targets).await;
     }
-    cluster.metrics = members.iter().map(MemberWatch::window).collect();
     Ok(Finished { load, cluster })
 }
 
@@ -384,6 +380,14 @@ async fn defrag_all(
         let Some((_, client)) = clients.iter().find(|(t, _)| *t == i) else {
             continue;
         };
+        if crate::interrupt::interrupted() {
+            out.push(format!(
+                "{}: not defragmented: interrupted by {}",
+                target.url,
+                crate::interrupt::signal_name()
+            ));
+            continue;
+        }
         let mut maint = client.clone();
         let line = match dial::request(conn, target, maint.defragment()).await {
             Ok(_) => format!("{}: defragmented", target.url),
@@ -457,6 +461,9 @@ pub fn summarize(
         server: Vec::new(),
         interrupted: None,
         deleted_keys: 0,
+        foreign_keys: 0,
+        foreign_key_examples: Vec::new(),
+        maintenance_skipped: None,
         compacted_revision: None,
         defragmented: Vec::new(),
     }

@@ -119,8 +119,19 @@ pub struct LoadResult {
     /// Whether the run was stopped early (a signal) and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
-    /// Keys deleted under the prefix afterwards.
+    /// Keys of the run deleted under the prefix afterwards.
     pub deleted_keys: u64,
+    /// Keys under the prefix the run did not write (another client's),
+    /// left in place.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub foreign_keys: u64,
+    /// The first few of them (escaped, cut to 100 characters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_key_examples: Vec<String>,
+    /// Why `--compact`/`--defrag` did not run (an interrupted run skips
+    /// optional maintenance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_skipped: Option<String>,
     /// Revision compacted to afterwards (`--compact`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compacted_revision: Option<i64>,
@@ -139,4 +150,8 @@ impl LoadResult {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

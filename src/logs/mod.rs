@@ -37,6 +37,11 @@ pub use timeline::{KindSummary, Timeline};
 /// Longest line kept; longer ones are counted as unparsed and skipped.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// Most bytes a source may go on without one line in a known log format
+/// before reading it stops (random bytes, `/dev/zero` piped in, a binary
+/// file): the source is then reported with an error, never read forever.
+pub const MAX_BYTES_WITHOUT_A_LOG_LINE: u64 = 64 << 20;
+
 /// An etcd line decoded: its time and the catalogued event, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
@@ -114,6 +119,17 @@ pub struct SourceSummary {
     pub error: Option<String>,
 }
 
+impl SourceSummary {
+    /// Lines in a known format: etcd's own or a wrapper's.
+    pub fn known_lines(&self) -> u64 {
+        self.zap_lines
+            + self.capnslog_lines
+            + self.cri_lines
+            + self.docker_lines
+            + self.journald_lines
+    }
+}
+
 /// The `logs` section of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogsReport {
@@ -161,6 +177,11 @@ impl LogsReport {
     /// Lines read across sources.
     pub fn lines(&self) -> u64 {
         self.sources.iter().map(|s| s.lines).sum()
+    }
+
+    /// Lines in a known format (etcd's own, or a wrapper's) across sources.
+    pub fn known_lines(&self) -> u64 {
+        self.sources.iter().map(SourceSummary::known_lines).sum()
     }
 
     /// True when at least one source could be read.

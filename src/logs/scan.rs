@@ -15,7 +15,7 @@ use super::time::UnixMs;
 use super::timeline::Timeline;
 use super::{
     capnslog, catalogue, console, cri, docker, golog, journald, zap, LogsReport, Parsed,
-    SourceSummary, Wrapped, MAX_LINE_BYTES,
+    SourceSummary, Wrapped, MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES,
 };
 
 /// The inclusive time window events must fall in.
@@ -80,7 +80,18 @@ impl Scanner {
         self.identity = Identity::default();
         let mut buf = Vec::with_capacity(4096);
         let mut pending: Option<(UnixMs, String)> = None;
+        // Where the last line in a known format ended.
+        let (mut known, mut known_at) = (0, 0);
         loop {
+            if summary.known_lines() > known {
+                (known, known_at) = (summary.known_lines(), summary.bytes);
+            } else if summary.bytes - known_at > MAX_BYTES_WITHOUT_A_LOG_LINE {
+                summary.error = Some(format!(
+                    "{name}: stopped reading: {} MiB without a line in a known log format",
+                    MAX_BYTES_WITHOUT_A_LOG_LINE >> 20
+                ));
+                break;
+            }
             match next_line(reader, &mut buf, &mut summary.bytes) {
                 Ok(None) => break,
                 Ok(Some(Line::Overlong)) => {
@@ -253,7 +264,9 @@ impl Scanner {
 }
 
 /// Reads the next line into `buf` (without its newline), keeping at most
-/// [`MAX_LINE_BYTES`]: the rest of a longer line is skipped unread into memory.
+/// [`MAX_LINE_BYTES`]: the rest of a longer line is skipped unread into
+/// memory, and a line past [`MAX_BYTES_WITHOUT_A_LOG_LINE`] ends there (a
+/// stream without newlines is not read forever).
 fn next_line(
     reader: &mut dyn BufRead,
     buf: &mut Vec<u8>,
@@ -262,7 +275,11 @@ fn next_line(
     buf.clear();
     let mut overlong = false;
     let mut any = false;
+    let mut line_bytes = 0u64;
     loop {
+        if line_bytes > MAX_BYTES_WITHOUT_A_LOG_LINE {
+            return Ok(Some(Line::Overlong));
+        }
         let chunk = match reader.fill_buf() {
             Ok(c) => c,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -285,6 +302,7 @@ fn next_line(
         let used = take + usize::from(done);
         reader.consume(used);
         *bytes += used as u64;
+        line_bytes += used as u64;
         if done {
             return Ok(Some(if overlong { Line::Overlong } else { Line::Text }));
         }

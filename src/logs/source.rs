@@ -4,7 +4,7 @@
 //! manifest. Each source is opened and read on its own: one that cannot be
 //! read is recorded with its error, and the others are still read.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -15,6 +15,7 @@ use thiserror::Error;
 use super::scan::{Scanner, Window};
 use super::LogsReport;
 use crate::cluster::kubeadm::{self, KubeadmError};
+use crate::files;
 
 /// Where kubelet writes pod logs.
 pub const DEFAULT_POD_LOGS: &str = "/var/log/pods";
@@ -143,22 +144,40 @@ pub fn read(plan: &LogsPlan) -> LogsReport {
 
 fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn BufRead>> {
     match source {
-        LogSource::File(path) => open_file(path),
-        LogSource::Stdin => Ok(Box::new(BufReader::with_capacity(
-            READ_BUFFER_BYTES,
-            io::stdin(),
-        ))),
+        LogSource::File(path) => {
+            // The report names the source: the error says only what is wrong.
+            let file = files::open_input("logs", path).map_err(|e| match e {
+                files::InputError::Io { source, .. } => source,
+                files::InputError::NotRegular { kind, .. } => io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{kind}, not a regular file (pipe a stream to `logs -`)"),
+                ),
+                other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+            })?;
+            gunzip_if_gzip(file)
+        }
+        LogSource::Stdin => {
+            files::stdin_is_a_stream("logs").map_err(io::Error::other)?;
+            gunzip_if_gzip(io::stdin())
+        }
         LogSource::Journal(unit) => journal(unit, window),
     }
 }
 
-/// Opens a file, through gzip when it starts with gzip's magic bytes.
-fn open_file(path: &Path) -> io::Result<Box<dyn BufRead>> {
-    let mut file = File::open(path)?;
+/// Reads `r` through gzip when it starts with gzip's magic bytes (rotated
+/// pod logs, `kubectl cp` of one, or one piped in).
+fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn BufRead>> {
     let mut magic = [0u8; 2];
-    let n = file.read(&mut magic)?;
-    let head = io::Cursor::new(magic[..n].to_vec());
-    let whole = head.chain(file);
+    let mut n = 0;
+    while n < magic.len() {
+        match r.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = io::Cursor::new(magic[..n].to_vec()).chain(r);
     Ok(if magic[..n] == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(
             READ_BUFFER_BYTES,
@@ -230,8 +249,10 @@ mod tests {
         let plain = dir.path().join("a.log");
         fs::write(&plain, line).unwrap();
         let gz = dir.path().join("a.log.1.gz");
-        let mut enc =
-            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
         enc.write_all(line.as_bytes()).unwrap();
         enc.finish().unwrap();
         let missing = dir.path().join("missing.log");

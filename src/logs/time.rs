@@ -27,7 +27,7 @@ pub fn parse_timestamp(s: &str) -> Option<(UnixMs, usize)> {
         return None;
     }
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -64,6 +64,9 @@ pub fn parse_timestamp(s: &str) -> Option<(UnixMs, usize)> {
             } else {
                 (num(at + 3, 2)?, 5)
             };
+            if h > 23 || m > 59 {
+                return None;
+            }
             at += len;
             if *sign == b'+' {
                 h * 60 + m
@@ -83,6 +86,16 @@ pub fn now_ms() -> UnixMs {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Days in `month` (1-12) of `year`, proleptic Gregorian.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -165,6 +178,31 @@ pub fn parse_go_duration_prefix(s: &str) -> Option<(f64, usize)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Dates no calendar has and offsets no zone has are no timestamps.
+    #[test]
+    fn impossible_dates_and_offsets_are_refused() {
+        for bad in [
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-11-31T12:00:00Z",
+            "2024-03-01T12:00:00+99:99",
+            "2024-03-01T12:00:00-24:00",
+            "2024-03-01T12:00:00+0160",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        for good in [
+            "2024-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "2024-12-31T23:59:59+14:00",
+            "2024-03-01T12:00:00-23:59",
+        ] {
+            assert!(parse_timestamp(good).is_some(), "{good}");
+        }
+    }
 
     #[test]
     fn timestamps_of_every_format() {

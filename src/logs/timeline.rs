@@ -1,7 +1,8 @@
 //! The timeline: catalogued events summed per kind (count, first and last,
 //! the worst duration with its time and line, peers) and per minute, plus
-//! the elections by term. Memory grows with the minutes and terms seen,
-//! never with the lines read.
+//! the elections by term. Memory grows with the minutes, peers and terms
+//! seen, never with the lines read, and each of those is bounded
+//! ([`MAX_MINUTES`], [`MAX_PEERS_PER_KIND`], [`MAX_TERMS`]).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,18 @@ use super::{Election, RawEvent};
 
 /// Longest example line kept in a summary.
 const EXAMPLE_CHARS: usize = 400;
+
+/// Most distinct peers kept per kind of event (a cluster has at most a
+/// few members, replaced ones included); lines naming others are counted
+/// in [`KindSummary::other_peer_lines`].
+pub const MAX_PEERS_PER_KIND: usize = 64;
+
+/// Most distinct (kind, minute) counts and election terms kept: ten weeks
+/// of minutes. Events past it still count in their kind's totals.
+pub const MAX_MINUTES: usize = 100_000;
+
+/// Most distinct election terms kept.
+pub const MAX_TERMS: usize = 100_000;
 
 /// What the logs said of one kind of event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +51,13 @@ pub struct KindSummary {
     pub peers: Vec<PeerCount>,
     /// Lines per minute, for minutes that had any.
     pub per_minute: Vec<MinuteCount>,
+    /// Lines naming a peer past the first [`MAX_PEERS_PER_KIND`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_peer_lines: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How often a peer was named.
@@ -64,6 +84,8 @@ pub struct Timeline {
     kinds: BTreeMap<EventKind, KindSummary>,
     minutes: BTreeMap<(EventKind, i64), u64>,
     peers: BTreeMap<(EventKind, String), u64>,
+    /// Distinct peers kept per kind.
+    peer_kinds: BTreeMap<EventKind, usize>,
     terms: BTreeMap<u64, UnixMs>,
 }
 
@@ -81,6 +103,7 @@ impl Timeline {
             example: cut(line),
             peers: Vec::new(),
             per_minute: Vec::new(),
+            other_peer_lines: 0,
         });
         s.count += 1;
         s.first_unix_ms = s.first_unix_ms.min(at_ms);
@@ -92,16 +115,30 @@ impl Timeline {
                 s.example = cut(line);
             }
         }
-        *self
-            .minutes
-            .entry((kind, at_ms.div_euclid(60_000) * 60_000))
-            .or_default() += 1;
+        let minute = (kind, at_ms.div_euclid(60_000) * 60_000);
+        if let Some(n) = self.minutes.get_mut(&minute) {
+            *n += 1;
+        } else if self.minutes.len() < MAX_MINUTES {
+            self.minutes.insert(minute, 1);
+        }
         if let Some(peer) = event.peer {
-            *self.peers.entry((kind, peer)).or_default() += 1;
+            let known = self.peer_kinds.entry(kind).or_default();
+            let key = (kind, peer);
+            if let Some(n) = self.peers.get_mut(&key) {
+                *n += 1;
+            } else if *known < MAX_PEERS_PER_KIND {
+                *known += 1;
+                self.peers.insert(key, 1);
+            } else {
+                s.other_peer_lines += 1;
+            }
         }
         if let Some(term) = event.term.filter(|_| kind.is_election()) {
-            let first = self.terms.entry(term).or_insert(at_ms);
-            *first = (*first).min(at_ms);
+            if let Some(first) = self.terms.get_mut(&term) {
+                *first = (*first).min(at_ms);
+            } else if self.terms.len() < MAX_TERMS {
+                self.terms.insert(term, at_ms);
+            }
         }
     }
 
@@ -201,6 +238,24 @@ mod tests {
             }]
         );
         assert!(elections.is_empty());
+    }
+
+    /// Ten thousand distinct peers keep 64 and count the other lines;
+    /// counts always add up to the lines.
+    #[test]
+    fn distinct_peers_are_bounded() {
+        let mut t = Timeline::default();
+        for i in 0..10_000u64 {
+            let mut e = event(EventKind::PeerUnhealthy, None, None);
+            e.peer = Some(format!("{i:016x}"));
+            t.add(i as i64 * 1000, e, "");
+        }
+        let (kinds, _) = t.finish();
+        let s = &kinds[0];
+        assert_eq!(s.peers.len(), MAX_PEERS_PER_KIND);
+        let named: u64 = s.peers.iter().map(|p| p.count).sum();
+        assert_eq!(named + s.other_peer_lines, 10_000);
+        assert_eq!(s.count, 10_000);
     }
 
     #[test]

@@ -18,11 +18,19 @@ type Render = fn(&Report, &mut dyn Write) -> io::Result<()>;
 /// File names of the bundle and the renderer of each.
 pub const FILES: [(&str, Render); 5] = [
     ("report.json", json::render),
-    ("report.md", markdown::render),
+    ("report.md", markdown_printable),
     ("report.html", html::render),
     ("report.prom", prometheus::render),
     ("junit.xml", junit::render),
 ];
+
+/// The Markdown report with control characters escaped (it is read in
+/// terminals and CI job summaries).
+fn markdown_printable(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    let mut p = crate::text::Printable::new(w);
+    markdown::render(report, &mut p)?;
+    p.finish().map(drop)
+}
 
 /// Writes every file of the bundle into `dir` (created if missing) and
 /// returns their paths.
@@ -33,7 +41,7 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|(name, render)| {
             let path = dir.join(name);
-            write_file(&path, |w| render(report, w))?;
+            write_file("--report", &path, |w| render(report, w))?;
             Ok(path)
         })
         .collect()

@@ -42,9 +42,25 @@ fn run(l: &LoadResult) -> Section {
                     .unwrap_or_default()
             ),
             l.error_count().to_string(),
-            format!("{} keys", l.deleted_keys),
+            deleted_cell(l),
         ]],
     }
+}
+
+/// The keys deleted, another client's keys left, maintenance skipped.
+fn deleted_cell(l: &LoadResult) -> String {
+    let mut cell = format!("{} keys", l.deleted_keys);
+    if l.foreign_keys > 0 {
+        cell.push_str(&format!(
+            "; {} foreign key(s) left under the prefix ({})",
+            l.foreign_keys,
+            l.foreign_key_examples.join(", ")
+        ));
+    }
+    if let Some(why) = &l.maintenance_skipped {
+        cell.push_str(&format!("; {why}"));
+    }
+    cell
 }
 
 fn stats_row(kind: &str, o: &OpStats) -> Vec<String> {

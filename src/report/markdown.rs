@@ -18,9 +18,13 @@ pub fn write_sections(sections: &[Section], w: &mut dyn Write) -> io::Result<()>
         writeln!(w, "## {}\n", section.title)?;
         writeln!(w, "| {} |", section.headers.join(" | "))?;
         writeln!(w, "|{}", "---|".repeat(section.headers.len()))?;
-        for row in &section.rows {
+        let (rows, more) = section.shown();
+        for row in rows {
             let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
             writeln!(w, "| {} |", cells.join(" | "))?;
+        }
+        if let Some(line) = more {
+            writeln!(w, "\n{line}")?;
         }
         writeln!(w)?;
     }

@@ -17,17 +17,19 @@ pub mod logs;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;
+mod stdout;
 pub mod table;
 pub mod view;
 
-use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::facts::Report;
+use crate::files::Output;
+use crate::text::Printable;
+pub use stdout::to_stdout;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,43 +67,43 @@ pub fn emit(report: &Report, plan: &OutputPlan) -> Result<()> {
 }
 
 /// Runs `render` into standard output, or into the plan's file (written
-/// whole); for outputs that are not a [`Report`].
+/// whole); for outputs that are not a [`Report`]. Table and markdown
+/// output has its control characters escaped ([`crate::text::Printable`]).
 pub fn emit_with(
     plan: &OutputPlan,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    let escape = plan.format != Format::Json;
     match &plan.out {
-        None => {
-            let stdout = io::stdout();
-            let mut lock = stdout.lock();
-            render(&mut lock)
-                .and_then(|()| lock.flush())
-                .context("writing to standard output")
-        }
-        Some(path) => write_file(path, render),
+        None => to_stdout(escape, render),
+        Some(path) => write_file("--out", path, |w| {
+            if escape {
+                let mut p = Printable::new(w);
+                render(&mut p)?;
+                p.finish().map(drop)
+            } else {
+                render(w)
+            }
+        }),
     }
 }
 
-/// Writes a file atomically: into a temporary file beside `path`, then
+/// Writes a file atomically through [`crate::files::Output`] (only a
+/// regular file, or a symlink's regular-file target, is replaced; never
+/// one of the command's inputs): into a temporary file beside it, then
 /// renamed. A signal meanwhile leaves neither a partial file nor the
 /// temporary one: the write is a cooperative section whose temporary file
-/// is removed, and `path` keeps its old content (or stays absent).
-pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+/// is removed, and `path` keeps its old content (or stays absent). `what`
+/// names the flag in errors.
+pub fn write_file(
+    what: &str,
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     let _section = crate::interrupt::Cooperate::enter();
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".etcd-doctor-")
-        .tempfile_in(parent)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    fill(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
-    // Reports are for other users too (node_exporter reads report.prom).
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("syncing {}", path.display()))?;
+    let output = Output::check(what, path)?;
+    let mut tmp = output.temp(".etcd-doctor-", "")?;
+    fill(tmp.as_file_mut()).with_context(|| format!("{what} {}: writing", path.display()))?;
     if crate::interrupt::interrupted() {
         anyhow::bail!(
             "interrupted by {}: {} not written",
@@ -109,9 +111,6 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
             path.display()
         );
     }
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
+    output.commit(tmp)?;
     Ok(())
 }

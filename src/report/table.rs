@@ -17,11 +17,16 @@ pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<(
         table
             .load_preset(ASCII_FULL)
             .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(section.headers);
-        for row in section.rows {
+            .set_header(&section.headers);
+        let (rows, more) = section.shown();
+        for row in rows {
             table.add_row(row);
         }
-        writeln!(w, "{table}\n")?;
+        writeln!(w, "{table}")?;
+        if let Some(line) = more {
+            writeln!(w, "{line}")?;
+        }
+        writeln!(w)?;
     }
     Ok(())
 }

@@ -24,6 +24,24 @@ pub struct Section {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Most rows a table or markdown section shows; the rest are one line
+/// (all rows are in `-w json`).
+pub const MAX_SECTION_ROWS: usize = 1000;
+
+impl Section {
+    /// The rows shown, and the line standing for the others, if any.
+    pub fn shown(&self) -> (&[Vec<String>], Option<String>) {
+        if self.rows.len() <= MAX_SECTION_ROWS {
+            return (&self.rows, None);
+        }
+        let more = self.rows.len() - MAX_SECTION_ROWS;
+        (
+            &self.rows[..MAX_SECTION_ROWS],
+            Some(format!("and {more} more row(s): all are in -w json")),
+        )
+    }
+}
+
 /// The sections of `report` that have data, in reading order.
 pub fn sections(report: &Report) -> Vec<Section> {
     let mut out = Vec::new();

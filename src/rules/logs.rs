@@ -422,6 +422,16 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     })
 }
 
+/// Lines of the prober-unhealthy and lost-stream kinds naming peers past
+/// the timeline's per-kind bound.
+fn other_unhealthy_peer_lines(logs: &LogsReport) -> u64 {
+    [EventKind::PeerUnhealthy, EventKind::StreamLost]
+        .iter()
+        .filter_map(|kind| logs.kind(*kind))
+        .map(|k| k.other_peer_lines)
+        .sum()
+}
+
 /// The peers the prober-unhealthy and lost-stream lines named, sorted, once each.
 fn unhealthy_peers(logs: &LogsReport) -> Vec<&str> {
     let mut peers: Vec<&str> = [EventKind::PeerUnhealthy, EventKind::StreamLost]
@@ -445,6 +455,7 @@ pub fn explain_down_peers(findings: &mut [Finding], logs: &LogsReport, down: &[&
     let down: Vec<u64> = down.iter().filter_map(|d| id(d)).collect();
     let peers = unhealthy_peers(logs);
     if peers.is_empty()
+        || other_unhealthy_peer_lines(logs) > 0
         || !peers
             .iter()
             .all(|p| id(p).is_some_and(|p| down.contains(&p)))
@@ -482,7 +493,11 @@ fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         severity,
         summary: format!(
             "etcd could not reach peer(s) {}: {lines} prober-unhealthy / lost-stream line(s); {}",
-            if peers.is_empty() { "(unnamed)".to_string() } else { peers.join(", ") },
+            match (peers.is_empty(), other_unhealthy_peer_lines(logs)) {
+                (true, _) => "(unnamed)".to_string(),
+                (false, 0) => peers.join(", "),
+                (false, n) => format!("{} and others in {n} more line(s)", peers.join(", ")),
+            },
             describe(first)
         ),
         evidence: kinds.iter().flat_map(|k| kind_evidence(k, t.peer_unhealthy_warn_lines)).collect(),

@@ -6,8 +6,7 @@
 //! Unknown keys, wrong types and inconsistent levels (warn above fail) are
 //! errors naming the key, so a typo never silently falls back to a default.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -108,14 +107,10 @@ pub enum ProfileError {
         /// The built-in names.
         known: String,
     },
-    /// The file exists but cannot be read.
-    #[error("--profile {}: {source}", path.display())]
-    Read {
-        /// The profile file.
-        path: PathBuf,
-        /// The IO error.
-        source: std::io::Error,
-    },
+    /// The file exists but cannot be read, is not a regular file or is
+    /// larger than [`MAX_PROFILE_BYTES`].
+    #[error(transparent)]
+    Read(#[from] crate::files::InputError),
     /// TOML syntax error, unknown key or wrong type.
     #[error("profile {origin}: {at}: {message}")]
     Malformed {
@@ -178,16 +173,7 @@ impl Profile {
                 known: BUILTIN.map(|(n, _)| n).join(", "),
             });
         }
-        let mut text = String::new();
-        std::fs::File::open(path)
-            .and_then(|f| {
-                f.take(MAX_PROFILE_BYTES as u64 + 1)
-                    .read_to_string(&mut text)
-            })
-            .map_err(|source| ProfileError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let text = crate::files::read_input_text("--profile", path, MAX_PROFILE_BYTES as u64)?;
         Profile::parse(&text, &path.display().to_string())
     }
 

@@ -443,6 +443,39 @@ mod tests {
         assert!(err.contains("tree deeper than 64 levels"), "{err}");
     }
 
+    /// A branch page without elements (as root, and under a branch) is
+    /// rejected as etcdutl rejects it, not walked as an empty tree.
+    #[test]
+    fn an_empty_branch_page_is_rejected() {
+        let mut b = file(3, 2, u64::MAX, &[0]);
+        let page = &mut b[2 * PS..3 * PS];
+        page[..8].copy_from_slice(&2u64.to_le_bytes());
+        page[8..10].copy_from_slice(&0x01u16.to_le_bytes());
+        page[10..12].copy_from_slice(&0u16.to_le_bytes());
+        let err = refusal("empty.db", &b);
+        assert!(
+            err.contains("page 2") && err.contains("empty branch page"),
+            "{err}"
+        );
+
+        let mut b = file(4, 2, u64::MAX, &[0]);
+        for (id, count) in [(2usize, 1u16), (3, 0)] {
+            let page = &mut b[id * PS..(id + 1) * PS];
+            page[..8].copy_from_slice(&(id as u64).to_le_bytes());
+            page[8..10].copy_from_slice(&0x01u16.to_le_bytes());
+            page[10..12].copy_from_slice(&count.to_le_bytes());
+            page[16..20].copy_from_slice(&16u32.to_le_bytes());
+            page[20..24].copy_from_slice(&1u32.to_le_bytes());
+            page[24..32].copy_from_slice(&3u64.to_le_bytes());
+            page[32] = b'a';
+        }
+        let err = refusal("nested.db", &b);
+        assert!(
+            err.contains("page 3") && err.contains("empty branch page"),
+            "{err}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         /// Valid metas over arbitrary pages: the page, bucket and record

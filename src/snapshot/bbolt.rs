@@ -354,6 +354,10 @@ impl<'a> Db<'a> {
         })?;
         match node.flags {
             LEAF_PAGE => self.walk_leaf(&node, f),
+            // bbolt never writes a branch without children (it rebalances
+            // a branch that loses its last one away), and its cursor
+            // cannot step through one: etcdutl rejects such a copy.
+            BRANCH_PAGE if node.count == 0 => Err(page_error(pgid, "empty branch page")),
             BRANCH_PAGE => {
                 let mut previous: Option<&[u8]> = None;
                 for i in 0..node.count {

@@ -1,20 +1,22 @@
 //! `snapshot save`: streams a snapshot from one member (etcd's Maintenance
 //! Snapshot RPC: the bbolt file followed by its sha256) into a temporary file
 //! beside the destination, fsyncs and verifies it, then renames it into
-//! place and fsyncs the directory. A failed, stalled or interrupted save
+//! place ([`crate::files::Output`]: only a regular file or a symlink's
+//! regular-file target is replaced) and fsyncs the directory. A failed, stalled or interrupted save
 //! (SIGINT, SIGTERM, SIGHUP, member gone mid-stream) leaves neither the destination
 //! nor the temporary file behind: the temporary file is removed when it is
 //! dropped, and the signals are caught so that drop runs.
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use etcd_client::Client;
 
 use super::verify::{verify, SnapshotStatus};
+use crate::files::Output;
 use crate::interrupt;
 
 /// How long the stream may stay silent before the save gives up.
@@ -23,17 +25,13 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Streams a snapshot from `client`'s member into `path`; returns the
 /// verified status. `path` appears only once whole and verified.
 pub async fn save(client: &mut Client, path: &Path, idle: Duration) -> Result<SnapshotStatus> {
-    let parent = parent_dir(path);
     let name = path
         .file_name()
         .with_context(|| format!("{}: not a file name", path.display()))?
         .to_string_lossy()
         .into_owned();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .tempfile_in(&parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let output = Output::check("snapshot save", path)?;
+    let mut tmp = output.temp(&format!(".{name}."), ".part")?;
     tokio::select! {
         streamed = stream_into(client, tmp.as_file_mut(), idle) => streamed?,
         () = interrupt::wait() => bail!(
@@ -53,22 +51,9 @@ pub async fn save(client: &mut Client, path: &Path, idle: Duration) -> Result<Sn
             path.display()
         );
     }
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename the snapshot to {}", path.display()))?;
-    File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing directory {}", parent.display()))?;
+    output.commit(tmp)?;
     status.file = path.to_path_buf();
     Ok(status)
-}
-
-/// The directory `path` is in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Copies the snapshot stream into `out` until the member ends it (its last

@@ -6,7 +6,6 @@
 //! the main revision of the last key in the `key` bucket. Read-only.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +24,9 @@ const SECTOR_BYTES: u64 = 512;
 /// Why a file is not a usable snapshot; every message is one line naming the file.
 #[derive(Debug, Error)]
 pub enum VerifyError {
+    /// Not a regular file, or cannot be opened.
+    #[error(transparent)]
+    Input(#[from] crate::files::InputError),
     /// The file cannot be opened or mapped.
     #[error("{path}: cannot read: {error}")]
     Io {
@@ -113,7 +115,7 @@ pub(crate) fn map(path: &Path) -> Result<memmap2::Mmap, VerifyError> {
         path: path.to_path_buf(),
         error,
     };
-    let file = File::open(path).map_err(io)?;
+    let file = crate::files::open_input("snapshot", path)?;
     let size = file.metadata().map_err(io)?.len();
     if size == 0 {
         return Err(VerifyError::Empty {
@@ -358,5 +360,22 @@ mod tests {
         assert!(err.to_string().contains("not a bbolt database"), "{err}");
         let err = verify_bytes(p, &[0u8; 4096 * 2]).unwrap_err();
         assert!(err.to_string().contains("not a bbolt database"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes, with and without a sha256 trailer that
+        /// matches them: an error naming the file, never a panic.
+        #[test]
+        fn arbitrary_files_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000),
+                                       trailer in proptest::prelude::any::<bool>()) {
+            let mut data = data;
+            if trailer {
+                let sum = Sha256::digest(&data);
+                data.extend_from_slice(&sum);
+            }
+            if let Err(e) = verify_bytes(Path::new("f.db"), &data) {
+                proptest::prop_assert!(e.to_string().starts_with("f.db"), "{}", e);
+            }
+        }
     }
 }

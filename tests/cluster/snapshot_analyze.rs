@@ -379,6 +379,38 @@ fn corrupt_files(good: &Path, dir: &Path) {
             "{err}"
         );
     }
+    // An output that is the input (the file itself or a symlink to it) is
+    // refused and the snapshot left as it was; inspect-db says it checks
+    // no tree.
+    let link = dir.join("link.db");
+    std::os::unix::fs::symlink(good, &link).unwrap();
+    for sub in ["analyze", "inspect-db", "verify"] {
+        for out in [good, link.as_path()] {
+            let run = exits(
+                &mut doctor(&format!(
+                    "snapshot {sub} {} --out {}",
+                    good.display(),
+                    out.display()
+                )),
+                2,
+            );
+            let err = String::from_utf8_lossy(&run.stderr);
+            assert!(
+                err.contains("--out") && err.contains("is the input"),
+                "{sub}: {err}"
+            );
+            assert_eq!(
+                std::fs::read(good).unwrap(),
+                bytes,
+                "{sub} changed the snapshot"
+            );
+        }
+    }
+    let inspect = exits(
+        &mut doctor(&format!("snapshot inspect-db {}", good.display())),
+        0,
+    );
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("checks no tree"));
     // Without the trailer (a copied member/snap/db), a broken page is caught by the tree check.
     let mut db = bytes[..bytes.len() - 32].to_vec();
     let ok = write("member.db", &db);

@@ -17,6 +17,9 @@ pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {
         for (host, cells) in grid.hosts.iter().zip(&grid.cells) {
             writeln!(w, "| {host} | {} |", cells.join(" | "))?;
         }
+        if let Some(line) = grid.more_line() {
+            writeln!(w, "\n{line}")?;
+        }
         writeln!(w)?;
     }
     writeln!(w, "## Fleet findings\n")?;

@@ -7,6 +7,7 @@ pub mod html;
 pub mod markdown;
 pub mod table;
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::view::Section;
@@ -23,6 +24,25 @@ pub struct Grid {
     pub hosts: Vec<String>,
     /// `cells[row][column]`: the value, or empty when not measured.
     pub cells: Vec<Vec<String>>,
+    /// Hosts left out of the grid (past [`MAX_GRID_HOSTS`]; every pair is
+    /// in the Paths section and the JSON).
+    pub more_hosts: usize,
+}
+
+/// Most hosts a grid shows: a fleet of 40 fits a wide terminal; 3,000
+/// peers would be 9 million cells.
+pub const MAX_GRID_HOSTS: usize = 40;
+
+impl Grid {
+    /// The line under a grid that left hosts out, if it did.
+    pub fn more_line(&self) -> Option<String> {
+        (self.more_hosts > 0).then(|| {
+            format!(
+                "and {} more host(s), not in this grid: every pair is in the Paths section and -w json",
+                self.more_hosts
+            )
+        })
+    }
 }
 
 /// Renders `report` in `format` to `w`.
@@ -180,23 +200,24 @@ fn grid(
     paths: &[PathEntry],
     f: fn(&PathEntry) -> Option<f64>,
 ) -> (Grid, Vec<Vec<Option<f64>>>) {
-    let mut hosts: Vec<String> = paths
+    let mut hosts: Vec<&str> = paths
         .iter()
-        .flat_map(|p| [p.from.clone(), p.to.clone()])
+        .flat_map(|p| [p.from.as_str(), p.to.as_str()])
         .collect();
-    hosts.sort();
+    hosts.sort_unstable();
     hosts.dedup();
+    let more_hosts = hosts.len().saturating_sub(MAX_GRID_HOSTS);
+    hosts.truncate(MAX_GRID_HOSTS);
+    let by_pair: HashMap<(&str, &str), &PathEntry> = paths
+        .iter()
+        .map(|p| ((p.from.as_str(), p.to.as_str()), p))
+        .collect();
     let values: Vec<Vec<Option<f64>>> = hosts
         .iter()
         .map(|from| {
             hosts
                 .iter()
-                .map(|to| {
-                    paths
-                        .iter()
-                        .find(|p| &p.from == from && &p.to == to)
-                        .and_then(f)
-                })
+                .map(|to| by_pair.get(&(*from, *to)).and_then(|p| f(p)))
                 .collect()
         })
         .collect();
@@ -206,8 +227,9 @@ fn grid(
         .collect();
     let g = Grid {
         title: title.to_string(),
-        hosts,
+        hosts: hosts.into_iter().map(str::to_string).collect(),
         cells,
+        more_hosts,
     };
     (g, values)
 }
@@ -242,11 +264,32 @@ mod tests {
         assert_eq!(values[0][2], Some(90.0));
         assert_eq!(values[2][0], None);
         assert_eq!(rtt.cells[1][0], "0.6");
+        assert_eq!(rtt.more_line(), None);
         let svg = heatmap::draw(rtt, values).unwrap();
         assert_eq!(svg.matches("<rect").count(), 1 + 9, "{svg}");
         assert_eq!(svg.matches("<text").count(), 2 * 3 + 9, "{svg}");
         // The slowest pair in the darkest shade, the fastest in the lightest.
         assert_eq!(svg.matches("#C62828").count(), 1, "{svg}");
         assert_eq!(svg.matches("#FFF5C8").count(), 1, "{svg}");
+    }
+
+    /// 3,000 peers make a grid of the first hosts and one line for the
+    /// rest, in linear time (the pairs are looked up by hash).
+    #[test]
+    fn grids_of_many_hosts_are_bounded() {
+        let paths: Vec<PathEntry> = (0..3_000)
+            .map(|i| path("a", &format!("peer-{i:04}"), 1.0))
+            .collect();
+        let start = std::time::Instant::now();
+        let (rtt, values) = grids(&paths).swap_remove(0);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(rtt.hosts.len(), MAX_GRID_HOSTS);
+        assert_eq!(values.len(), MAX_GRID_HOSTS);
+        assert_eq!(rtt.more_hosts, 3_001 - MAX_GRID_HOSTS);
+        assert!(rtt
+            .more_line()
+            .unwrap()
+            .starts_with("and 2961 more host(s)"));
+        assert_eq!(values[0][1], Some(1.0));
     }
 }

@@ -25,7 +25,11 @@ pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {
             row.extend(cells.iter().cloned());
             table.add_row(row);
         }
-        writeln!(w, "{table}\n")?;
+        writeln!(w, "{table}")?;
+        if let Some(line) = grid.more_line() {
+            writeln!(w, "{line}")?;
+        }
+        writeln!(w)?;
     }
     if !report.findings.is_empty() {
         writeln!(w, "Fleet findings")?;
