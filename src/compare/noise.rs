@@ -35,7 +35,7 @@ pub const MIN_BLOCK_OPS: u64 = 5;
 /// next by about 16 %). One run cannot measure it, and its time blocks do
 /// not see what changes between runs (writeback, neighbours, cache state).
 /// Source: the between-run spread of p50, p99 and IOPS over back-to-back
-/// 3 s fsync runs on the build machine (`benches/compare_noise.sh`, README).
+/// 3 s fsync runs on the build machine (`benches/compare_noise.sh`, docs/figures.md).
 pub const ASSUMED_RUN_SPREAD: f64 = 0.15;
 /// Samples above a percentile a single baseline run needs for that
 /// percentile to mean something: 10 (p99 needs 1000 samples, p99.9 10000).
