@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod contract;
 pub mod facts;
 pub mod findings;
 pub mod fleet;

@@ -116,7 +116,7 @@ fn block_percentile(p: &TimelinePoint, q: f64) -> Option<f64> {
 }
 
 /// Which replicates judged a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Several baseline runs: the between-run spread (pooled t-test on log
@@ -134,7 +134,7 @@ pub enum Model {
 }
 
 /// How the noise of one metric was judged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Noise {
     /// Which replicates judged.
     pub model: Model,

@@ -9,7 +9,19 @@
 use serde::{Deserialize, Serialize};
 
 /// How serious a finding is. Ordered: `Info < Warn < Fail`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -81,8 +93,7 @@ macro_rules! rules {
     ($($variant:ident $id:literal [$($sev:ident),+] [$($need:ident),+] $doc:literal;)+) => {
         /// Stable identifier of a finding (see docs/findings.md).
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-        )]
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum FindingId {
             $(
                 #[doc = $doc]

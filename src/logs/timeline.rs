@@ -15,7 +15,7 @@ use super::{Election, RawEvent};
 const EXAMPLE_CHARS: usize = 400;
 
 /// What the logs said of one kind of event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KindSummary {
     /// The kind of event.
     pub kind: EventKind,
@@ -41,7 +41,7 @@ pub struct KindSummary {
 }
 
 /// How often a peer was named.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerCount {
     /// The peer's member id as the log wrote it.
     pub peer: String,
@@ -50,7 +50,7 @@ pub struct PeerCount {
 }
 
 /// Lines in one minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MinuteCount {
     /// Start of the minute.
     pub minute_unix_ms: i64,

@@ -12,6 +12,7 @@ mod cluster_render;
 mod cluster_rules;
 mod compare_render;
 mod consistency_rules;
+mod contract;
 mod deploy_manifests;
 mod disk_render;
 mod disk_signal;
