@@ -16,6 +16,7 @@ mod contract;
 mod deploy_manifests;
 mod disk_render;
 mod disk_signal;
+mod durations;
 mod load_render;
 mod logs_cli;
 mod merge_cli;
