@@ -31,9 +31,8 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {
         eprintln!("etcd-doctor: unhealthy cluster");
-        return Ok(Outcome::Findings);
     }
-    Ok(outcome)
+    Ok(Outcome::judged(unhealthy || outcome == Outcome::Findings))
 }
 
 /// Counts the live keys per prefix on the first member that answers.

@@ -181,6 +181,17 @@ impl Verdict {
             Some(Severity::Info) | None => Verdict::Pass,
         }
     }
+
+    /// Whether this verdict fails a command run with `--fail-on fail_on`
+    /// (`warn` or `fail`): the one rule from findings to exit 1, for host
+    /// reports and fleet reports alike.
+    pub fn fails_at(self, fail_on: Severity) -> bool {
+        match self {
+            Verdict::Fail => true,
+            Verdict::Warn => fail_on <= Severity::Warn,
+            Verdict::Pass => false,
+        }
+    }
 }
 
 impl std::fmt::Display for Verdict {

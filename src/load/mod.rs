@@ -14,7 +14,7 @@ pub mod plan;
 pub mod result;
 pub mod server;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Client, DeleteOptions, GetOptions};
@@ -257,29 +257,19 @@ async fn delete_prefix(
     Ok((deleted, revision))
 }
 
-/// Stops the run on SIGINT, SIGTERM or SIGHUP; the signal's name is kept.
-/// Only seen inside a [`crate::interrupt::Cooperate`] section: outside
-/// one, the process-wide handler ends the process at once.
-fn stop_on_signals(
-    stop: watch::Sender<bool>,
-    caught: Arc<Mutex<Option<String>>>,
-) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
+/// Stops the run on SIGINT, SIGTERM or SIGHUP, through the process-wide
+/// handler of [`crate::interrupt`]: inside the run's
+/// [`crate::interrupt::Cooperate`] section it only sets the flag this
+/// watches. Ends with the run (its receiver dropped).
+fn stop_on_signals(stop: watch::Sender<bool>) {
     tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-        };
-        *caught
-            .lock()
-            .expect("the signal name lock is never poisoned") = Some(name.to_string());
-        let _ = stop.send(true);
+        tokio::select! {
+            _ = crate::interrupt::wait() => {
+                let _ = stop.send(true);
+            }
+            _ = stop.closed() => {}
+        }
     });
-    Ok(())
 }
 
 /// Checks the cluster, runs `plan`, cleans up and returns the facts.
@@ -307,8 +297,7 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     // run and leaves the deletion to it instead of ending the process.
     let _cooperate = crate::interrupt::Cooperate::enter();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let caught = Arc::new(Mutex::new(None));
-    stop_on_signals(stop_tx, caught.clone())?;
+    stop_on_signals(stop_tx);
 
     let mut members: Vec<MemberWatch> = targets
         .iter()
@@ -353,10 +342,8 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     })?;
     let mut load = summarize(plan, &recorded, &targets, client_cpu);
     load.deleted_keys = deleted;
-    load.interrupted = caught
-        .lock()
-        .expect("the signal name lock is never poisoned")
-        .clone();
+    load.interrupted =
+        crate::interrupt::interrupted().then(|| crate::interrupt::signal_name().to_string());
     load.server = members.iter().map(MemberWatch::load).collect();
     if safety.compact && revision > 0 {
         first_answer(&admins, |t, mut c| async move {
