@@ -32,7 +32,7 @@ fn etcdctl_json(cluster: &Cluster, args: &[&str]) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    crate::support::output::parsed(&out.stdout)
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// `etcdctl get ARGS --count-only -w fields`: the `"Count" : N` line. The
