@@ -11,7 +11,7 @@
 # (pods, configmaps, secrets, events on leases, node heartbeats, a churned
 # key, deletions, a compaction halfway) and saved with `etcd-doctor
 # snapshot save`, to SNAPSHOT when given (kept, for the next run) or to a
-# temporary file (deleted). The README's 1 GiB figure:
+# temporary file (deleted). The 1 GiB figure of docs/figures.md:
 #   SNAPSHOT=/var/tmp/analyze-bench/k8s.db benches/analyze_speed.sh 7 1024
 # (generating it takes a few minutes and twice SIZE_MIB of TMPDIR).
 #

@@ -21,7 +21,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one command produced. Sections a command did not fill stay
 /// empty and are left out of every format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// JSON schema version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,

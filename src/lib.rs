@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod contract;
 pub mod discover;
 pub mod facts;
 pub mod files;
@@ -46,6 +47,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a command that ran: [`Outcome::Findings`] when its
+    /// judgement failed (findings at `--fail-on`, see
+    /// [`findings::Verdict::fails_at`]; a regression; an unhealthy
+    /// endpoint), else [`Outcome::Healthy`]. Every command maps its result
+    /// to an exit code through this one function.
+    pub fn judged(failing: bool) -> Outcome {
+        if failing {
+            Outcome::Findings
+        } else {
+            Outcome::Healthy
+        }
+    }
+
     /// The process exit code for this outcome.
     pub fn exit_code(self) -> ExitCode {
         ExitCode::from(match self {

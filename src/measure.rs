@@ -124,7 +124,7 @@ impl AddAssign<&LatencyHistogram> for LatencyHistogram {
 /// A latency histogram in its portable form: HdrHistogram's V2 compressed
 /// serialization (values in nanoseconds), base64-encoded. Any HdrHistogram
 /// implementation (Java, Go, Python) can decode it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct EncodedHistogram(pub String);
 
@@ -313,7 +313,7 @@ pub const PERCENTILES: [(&str, f64, SummaryField); 4] = [
 ];
 
 /// Latency distribution of one probe, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct LatencySummary {
     /// Number of samples the summary was computed from.
     pub samples: u64,

@@ -44,7 +44,7 @@ fn inspect(c: &Cluster) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::output::parsed(&out.stdout)
 }
 
 fn fragmented(report: &Value) -> Vec<&Value> {

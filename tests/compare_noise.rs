@@ -111,7 +111,7 @@ fn repeat_writes_a_baseline_set_that_a_directory_compare_reads() {
             .arg(&set),
         0,
     );
-    let raw: Value = serde_json::from_slice(&std::fs::read(&set).unwrap()).unwrap();
+    let raw: Value = crate::support::output::json(&std::fs::read(&set).unwrap());
     let order: Vec<(String, u64)> = raw["disk"]
         .as_array()
         .unwrap()

@@ -67,7 +67,7 @@ fn throttled_disk_regresses_against_a_multi_run_baseline() {
             cmd.arg("--strict");
         }
         let out = cmd.output().unwrap();
-        let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c: Value = crate::support::output::json(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "strict {strict}: {c:#}");
         let fsync = &c["subjects"][0];
         assert_eq!(fsync["subject"], "disk fsync (sync)");

@@ -58,8 +58,7 @@ fn diagnose_names_the_writer_that_slows_etcd() {
     writer.join().unwrap();
 
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let report: Report = crate::support::output::parsed_from(&out);
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -204,8 +204,8 @@ fn json_run(dir: &Path, extra: &[&str]) -> (Report, serde_json::Value) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Report = serde_json::from_slice(&out.stdout).unwrap();
-    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Report = crate::support::output::parsed(&out.stdout);
+    let raw: serde_json::Value = crate::support::output::json(&out.stdout);
     (report, raw)
 }
 
@@ -290,7 +290,7 @@ fn out_file_gets_the_report_and_markdown_renders() {
         .assert()
         .success()
         .stdout(predicate::str::is_empty());
-    let report: Report = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
+    let report: Report = crate::support::output::parsed(&fs::read(&out).unwrap());
     assert_eq!(report.disk[0].probe, DiskProbeKind::Wal);
     disk(dir.path())
         .args(["--probe", "backend", "--ops", "20", "-w", "markdown"])

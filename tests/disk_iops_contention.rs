@@ -36,8 +36,7 @@ fn qualify(mut cmd: Command, dir: &Path) -> Report {
         .arg(dir)
         .output()
         .unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    crate::support::output::parsed_from(&out)
 }
 
 fn finding(report: &Report, id: FindingId) -> Option<&Finding> {

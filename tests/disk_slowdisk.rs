@@ -52,7 +52,7 @@ fn fsync_latency(mut cmd: Command, dir: &Path, ops: u32) -> LatencySummary {
         "disk failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Report = crate::support::output::parsed(&out.stdout);
     assert_eq!(report.disk.len(), 1);
     assert_eq!(report.disk[0].ops, u64::from(ops));
     report.disk[0].latency_us

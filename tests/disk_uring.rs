@@ -56,7 +56,7 @@ fn uring_engine_runs_every_probe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Report = crate::support::output::parsed(&out.stdout);
     assert_eq!(report.disk.len(), 3);
     for r in &report.disk {
         assert_eq!(r.engine, EngineKind::Uring);

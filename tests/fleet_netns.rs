@@ -53,8 +53,7 @@ fn merge(args: &[&str], stdin: Option<&[u8]>) -> (Output, FleetReport) {
     input.write_all(stdin.unwrap_or_default()).unwrap();
     drop(input);
     let out = child.wait_with_output().unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = crate::support::output::parsed_from(&out);
     (out, report)
 }
 

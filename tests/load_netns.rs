@@ -126,7 +126,7 @@ fn slow_side_names(net: &Net, c: &Cluster, prefix: &str, slow_id: &str, fault: &
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Value = crate::support::output::json(&out.stdout);
     let load_fail = r["findings"]
         .as_array()
         .unwrap()

@@ -71,10 +71,7 @@ fn busy_run(test: &str, mbit: u32, shape_both: bool, flow: Option<bool>) -> Opti
         .output()
         .unwrap();
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
-    Some(
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))),
-    )
+    Some(crate::support::output::parsed_from(&out))
 }
 
 fn assert_busy_link_named(r: &Report) {

@@ -57,8 +57,7 @@ fn net_cmd(net: &Net, args: &[&str]) -> Command {
 
 fn report(out: std::process::Output) -> Report {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    crate::support::output::parsed_from(&out)
 }
 
 #[test]

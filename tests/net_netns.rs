@@ -76,10 +76,7 @@ fn run_net_disturbed(net: &Net, args: &[&str], meanwhile: impl FnOnce()) -> (Out
 fn report(out: &Output, code: i32) -> Report {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        panic!("{e}: stdout {stdout} stderr {stderr}")
-    })
+    crate::support::output::parsed_from(out)
 }
 
 fn row<'r>(r: &'r Report, probe: NetProbeKind, peer: &str) -> &'r NetResult {

@@ -47,8 +47,7 @@ fn qualify(shape_mbit: Option<u32>) -> (Output, Report) {
         .args(["-w", "json"])
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = crate::support::output::parsed_from(&out);
     (out, report)
 }
 

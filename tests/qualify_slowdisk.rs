@@ -33,8 +33,7 @@ fn qualify(mut cmd: Command, dir: &Path, json: &Path) -> (Output, Report) {
         .arg(dir)
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&std::fs::read(json).unwrap())
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = crate::support::output::parsed_with(&std::fs::read(json).unwrap(), &out.stderr);
     (out, report)
 }
 

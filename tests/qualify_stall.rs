@@ -37,8 +37,8 @@ fn qualify(disk: &SlowDisk, args: &[&str]) -> (Option<i32>, Report) {
         .arg(disk.path())
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&std::fs::read(json.path()).unwrap())
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report =
+        crate::support::output::parsed_with(&std::fs::read(json.path()).unwrap(), &out.stderr);
     (out.status.code(), report)
 }
 
@@ -64,8 +64,7 @@ fn stalls_regress(baseline: &Report, current: &Report) {
         .args([&b, &c])
         .output()
         .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let json: serde_json::Value = crate::support::output::parsed_from(&out);
     let paced = json["subjects"]
         .as_array()
         .unwrap()

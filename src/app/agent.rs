@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::net::AgentArgs;
 use crate::probe::net::agent::{Agent, Event, Outcome as Served};
@@ -20,9 +19,9 @@ pub fn run(args: AgentArgs) -> Result<Outcome> {
         .build()?;
     runtime.block_on(async {
         // Before the agent says it listens, so a signal right after that
-        // line still stops it cleanly.
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        // line still stops it cleanly: while serving, SIGINT, SIGTERM and
+        // SIGHUP only set the flag of crate::interrupt, which ends serve.
+        let _serving = crate::interrupt::Cooperate::enter();
         let agent = Agent::bind(&plan)
             .await
             .with_context(|| format!("--listen {}: cannot bind", plan.listen))?;
@@ -34,13 +33,7 @@ pub fn run(args: AgentArgs) -> Result<Outcome> {
             l.max_test_duration.as_secs(),
             l.max_test_bytes
         );
-        let shutdown = async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        };
-        agent.serve(shutdown, Arc::new(log)).await;
+        agent.serve(crate::interrupt::wait(), Arc::new(log)).await;
         eprintln!("etcd-doctor agent: stopped");
         Ok(Outcome::Healthy)
     })

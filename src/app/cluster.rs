@@ -48,13 +48,13 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let outcome = super::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {
         eprintln!("etcd-doctor: unhealthy cluster");
-        return Ok(Outcome::Findings);
     }
     if unhashed {
         eprintln!("etcd-doctor: not every member could be hashed");
-        return Ok(Outcome::Findings);
     }
-    Ok(outcome)
+    Ok(Outcome::judged(
+        unhealthy || unhashed || outcome == Outcome::Findings,
+    ))
 }
 
 /// Counts the live keys per prefix on the first member that answers.

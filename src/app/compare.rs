@@ -16,9 +16,5 @@ pub fn run(args: CompareArgs) -> Result<Outcome> {
     let current = compare::load_all(&plan.current)?;
     let result = compare::compare(&baseline, &current, &plan.plan)?;
     report::emit_with(&output, |w| comparison::render(&result, output.format, w))?;
-    Ok(if result.failed() {
-        Outcome::Findings
-    } else {
-        Outcome::Healthy
-    })
+    Ok(Outcome::judged(result.failed()))
 }

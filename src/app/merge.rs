@@ -7,7 +7,6 @@ use anyhow::Result;
 use crate::cli::merge::MergeArgs;
 use crate::fleet;
 use crate::report::{self, fleet as render};
-use crate::rules::Verdict;
 use crate::Outcome;
 
 /// Runs `merge`.
@@ -23,14 +22,5 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
             render::render(&merged, plan.output.format, w)
         }
     })?;
-    let failing = match merged.verdict {
-        Verdict::Fail => true,
-        Verdict::Warn => plan.fail_on <= crate::rules::Severity::Warn,
-        Verdict::Pass => false,
-    };
-    Ok(if failing {
-        Outcome::Findings
-    } else {
-        Outcome::Healthy
-    })
+    Ok(Outcome::judged(merged.verdict.fails_at(plan.fail_on)))
 }

@@ -26,12 +26,11 @@ use crate::report::{self, OutputPlan};
 use crate::Outcome;
 
 /// Runs one command to completion. SIGINT, SIGTERM and SIGHUP end every
-/// command but `agent` with exit 2 (the agent stops serving on SIGINT and
-/// SIGTERM); see [`crate::interrupt`].
+/// command but `agent` with exit 2 (the agent stops serving and exits 0);
+/// see [`crate::interrupt`], the one handler of all three.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    if !matches!(cli.command, Command::Agent(_)) {
-        interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
-    }
+    interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
+    let serves = matches!(cli.command, Command::Agent(_));
     let outcome = match cli.command {
         Command::Disk(args) => disk::run(args),
         Command::Agent(args) => agent::run(args),
@@ -47,7 +46,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Completions(args) => packaging::completions(args),
         Command::Man(args) => packaging::man(args),
     }?;
-    if interrupt::interrupted() {
+    if interrupt::interrupted() && !serves {
         bail!("interrupted");
     }
     Ok(outcome)
@@ -111,10 +110,5 @@ pub(crate) fn conclude(
     if let Some(dir) = &judge.report_dir {
         report::bundle::write(&report, dir)?;
     }
-    let failing = report.findings.iter().any(|f| f.severity >= judge.fail_on);
-    Ok(if failing {
-        Outcome::Findings
-    } else {
-        Outcome::Healthy
-    })
+    Ok(Outcome::judged(report.verdict.fails_at(judge.fail_on)))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
+use super::duration::parse_duration;
 use super::output::OutputArgs;
 use crate::probe::disk::paced::MAX_RATE_PER_S;
 use crate::probe::disk::{DiskPlan, DiskProbeKind, EngineKind, StopRule, MAX_MIN_SPAN};
@@ -74,15 +75,15 @@ pub struct DiskRunArgs {
     /// Stop each probe after N operations (default: stop once p99 is stable).
     #[arg(long, value_name = "N", conflicts_with = "duration")]
     pub ops: Option<u64>,
-    /// Run each probe for SECS seconds (default: stop once p99 is stable).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Run each probe for DURATION (Go duration or seconds: 10s, 1m, 10) (default: stop once p99 is stable).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// Writes per second of the paced probe [default: 100, a busy cluster's WAL sync rate].
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
-    /// Least time the disk is observed: the paced probe's length [default: qualify 30, diagnose 3, disk 10].
-    #[arg(long, value_name = "SECS")]
-    pub min_span: Option<f64>,
+    /// Least time the disk is observed: the paced probe's length, Go duration or seconds [default: qualify 30s, diagnose 3s, disk 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_span: Option<Duration>,
 }
 
 /// `disk` arguments that cannot make a plan; each names its flag.
@@ -146,11 +147,11 @@ impl DiskRunArgs {
             }
             plan.stop = StopRule::Ops(n);
         }
-        if let Some(secs) = self.duration {
-            if !(secs > 0.0 && secs <= MAX_DURATION_SECS) {
-                return Err(DiskArgsError::Duration(secs));
+        if let Some(d) = self.duration {
+            if d.is_zero() || d.as_secs_f64() > MAX_DURATION_SECS {
+                return Err(DiskArgsError::Duration(d.as_secs_f64()));
             }
-            plan.stop = StopRule::Duration(Duration::from_secs_f64(secs));
+            plan.stop = StopRule::Duration(d);
         }
         if let Some(rate) = self.rate {
             if !(1..=MAX_RATE_PER_S).contains(&rate) {
@@ -158,11 +159,11 @@ impl DiskRunArgs {
             }
             plan.rate_per_s = rate;
         }
-        if let Some(secs) = self.min_span {
-            if !(secs > 0.0 && secs <= MAX_MIN_SPAN.as_secs_f64()) {
-                return Err(DiskArgsError::MinSpan(secs));
+        if let Some(d) = self.min_span {
+            if d.is_zero() || d > MAX_MIN_SPAN {
+                return Err(DiskArgsError::MinSpan(d.as_secs_f64()));
             }
-            plan.min_span = Some(Duration::from_secs_f64(secs));
+            plan.min_span = Some(d);
         }
         Ok(plan)
     }
@@ -179,10 +180,12 @@ mod tests {
         args: DiskArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<(DiskPlan, u32, OutputPlan), DiskArgsError> {
+    /// The plans of `disk --dir /d ARGS`, or the error (clap's or ours).
+    fn parse(args: &[&str]) -> Result<(DiskPlan, u32, OutputPlan), String> {
         let mut argv = vec!["disk", "--dir", "/d"];
         argv.extend_from_slice(args);
-        Wrap::try_parse_from(argv).unwrap().args.into_plans()
+        let wrap = Wrap::try_parse_from(argv).map_err(|e| e.to_string())?;
+        wrap.args.into_plans().map_err(|e| e.to_string())
     }
 
     #[test]
@@ -200,6 +203,10 @@ mod tests {
         assert_eq!(plan.stop, StopRule::Ops(7));
         let (plan, _, _) = parse(&["--duration", "1.5"]).unwrap();
         assert_eq!(plan.stop, StopRule::Duration(Duration::from_millis(1500)));
+        let (plan, _, _) = parse(&["--duration", "1m30s"]).unwrap();
+        assert_eq!(plan.stop, StopRule::Duration(Duration::from_secs(90)));
+        let (plan, _, _) = parse(&["--min-span", "1.5m"]).unwrap();
+        assert_eq!(plan.min_span, Some(Duration::from_secs(90)));
         let (plan, _, _) =
             parse(&["--probe", "paced", "--rate", "250", "--min-span", "4"]).unwrap();
         assert_eq!(plan.probes, vec![DiskProbeKind::Paced]);
@@ -209,18 +216,19 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_flag() {
-        let msg = |a: &[&str]| parse(a).unwrap_err().to_string();
+        let msg = |a: &[&str]| parse(a).unwrap_err();
         assert!(msg(&["--ops", "0"]).starts_with("--ops "));
         assert!(msg(&["--ops", "18446744073709551615"]).starts_with("--ops "));
         assert!(msg(&["--duration", "0"]).starts_with("--duration "));
-        assert!(msg(&["--duration=-3"]).starts_with("--duration "));
-        assert!(msg(&["--duration", "NaN"]).starts_with("--duration "));
+        assert!(msg(&["--duration=-3"]).contains("'--duration <DURATION>'"));
+        assert!(msg(&["--duration", "NaN"]).contains("'--duration <DURATION>'"));
+        assert!(msg(&["--duration", "2h"]).starts_with("--duration "));
         assert!(msg(&["--duration", "7200"]).starts_with("--duration "));
         assert!(msg(&["--probe", "fsync,wal,fsync"]).starts_with("--probe "));
         assert!(msg(&["--rate", "0"]).starts_with("--rate "));
         assert!(msg(&["--rate", "20000"]).starts_with("--rate "));
         assert!(msg(&["--min-span", "0"]).starts_with("--min-span "));
-        assert!(msg(&["--min-span", "NaN"]).starts_with("--min-span "));
+        assert!(msg(&["--min-span", "NaN"]).contains("'--min-span <DURATION>'"));
         assert!(msg(&["--min-span", "4000"]).starts_with("--min-span "));
     }
 

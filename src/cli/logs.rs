@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use clap::Args;
 use thiserror::Error;
 
+use super::duration::parse_lookback;
 use super::judge::JudgeArgs;
 use super::output::OutputArgs;
 use crate::cluster::kubeadm;
 use crate::logs::scan::Window;
 use crate::logs::source::{kubeadm_pod_logs, DiscoveryError, DEFAULT_POD_LOGS};
-use crate::logs::time::{now_ms, parse_go_duration_prefix, parse_timestamp, UnixMs};
+use crate::logs::time::{now_ms, parse_timestamp, UnixMs};
 use crate::logs::{LogSource, LogsPlan};
 use crate::rules::ProfileError;
 
@@ -31,7 +32,7 @@ pub struct LogSelectArgs {
     /// Also read `journalctl -u UNIT -o json`.
     #[arg(long, value_name = "UNIT")]
     pub journal: Option<String>,
-    /// Keep events from this time on: RFC 3339 (2024-03-01T12:00:00Z) or a duration before now (2h, 30m).
+    /// Keep events from this time on: RFC 3339 (2024-03-01T12:00:00Z) or a duration before now (2h, 30m, 7200 seconds).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Keep events up to this time: RFC 3339 or a duration before now.
@@ -100,11 +101,9 @@ pub fn parse_time(
         Some(_) => return Err(bad("trailing characters after the time".to_string())),
         None => {}
     }
-    match parse_go_duration_prefix(value) {
-        Some((ms, len)) if len == value.len() && ms < 1e15 => Ok(now_ms.saturating_sub(ms as i64)),
-        Some((_, len)) if len == value.len() => Err(bad("too far back".to_string())),
-        _ => Err(bad("want a duration like 2h, 30m or 1h30m".to_string())),
-    }
+    let back = parse_lookback(value).map_err(|e| bad(e.to_string()))?;
+    let back_ms = i64::try_from(back.as_millis()).expect("a look-back is at most a year");
+    Ok(now_ms.saturating_sub(back_ms))
 }
 
 impl LogSelectArgs {
@@ -191,6 +190,13 @@ mod tests {
             .to_string();
         assert!(e.starts_with("--until \"yesterday\""), "{e}");
         assert!(parse_time("--since", "2024-03-01T12:00:00Zjunk", now).is_err());
+        assert_eq!(parse_time("--since", "7200", now).unwrap(), now - 7_200_000);
+        assert_eq!(
+            parse_time("--since", "48h", now).unwrap(),
+            now - 172_800_000
+        );
+        let far = parse_time("--since", "9000h", now).unwrap_err().to_string();
+        assert!(far.contains("8784h"), "{far}");
     }
 
     proptest! {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use thiserror::Error;
 
+use super::duration::{parse_duration, parse_duration_ms};
 use super::judge::{JudgeArgs, JudgePlan};
 use super::output::OutputArgs;
 use crate::probe::net::agent::{AgentLimits, AgentPlan};
@@ -34,9 +35,9 @@ pub struct AgentArgs {
     /// Tests served at once; more clients are told the agent is busy [default: 4].
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
-    /// Longest one test may last, seconds, whatever the client asks [default: 60].
-    #[arg(long, value_name = "SECS")]
-    pub max_seconds: Option<u64>,
+    /// Longest one test may last, whatever the client asks; Go duration or seconds [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_seconds: Option<Duration>,
     /// Most bytes one test may move, whatever the client asks [default: 64 GiB].
     #[arg(long, value_name = "BYTES")]
     pub max_bytes: Option<u64>,
@@ -52,8 +53,8 @@ pub enum AgentArgsError {
     #[error("--max-clients must be 1 to {MAX_CLIENTS}, got {0}")]
     MaxClients(usize),
     /// `--max-seconds` out of range.
-    #[error("--max-seconds must be 1 to {MAX_TEST_SECS}, got {0}")]
-    MaxSeconds(u64),
+    #[error("--max-seconds must be 1 to {MAX_TEST_SECS} seconds, got {0}")]
+    MaxSeconds(f64),
     /// `--max-bytes` out of range.
     #[error("--max-bytes must be 1 to {MAX_TEST_BYTES}, got {0}")]
     MaxBytes(u64),
@@ -76,11 +77,11 @@ impl AgentArgs {
             }
             limits.max_clients = n;
         }
-        if let Some(secs) = self.max_seconds {
-            if !(1..=MAX_TEST_SECS).contains(&secs) {
-                return Err(AgentArgsError::MaxSeconds(secs));
+        if let Some(d) = self.max_seconds {
+            if d < Duration::from_secs(1) || d > Duration::from_secs(MAX_TEST_SECS) {
+                return Err(AgentArgsError::MaxSeconds(d.as_secs_f64()));
             }
-            limits.max_test_duration = Duration::from_secs(secs);
+            limits.max_test_duration = d;
         }
         if let Some(bytes) = self.max_bytes {
             if !(1..=MAX_TEST_BYTES).contains(&bytes) {
@@ -132,14 +133,14 @@ pub struct NetArgs {
     /// Read counters of IFACE instead of the interface each peer is routed through.
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
-    /// Seconds per measuring phase (each rtt size, each transfer direction,
-    /// each half of loaded-rtt) [default: 5].
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Length of each measuring phase (each rtt size, each transfer
+    /// direction, each half of loaded-rtt); Go duration or seconds [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// Longest any wait may last (connect, reply, unanswered ping, stalled
-    /// transfer) before the peer counts as failed, seconds [default: 10].
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
+    /// transfer) before the peer counts as failed; Go duration or seconds [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// Ping sizes for rtt, bytes; loaded-rtt uses the smallest [default: 100,
     /// an etcd heartbeat; appends are 4096-65536].
     #[arg(long, value_name = "BYTES,...", value_delimiter = ',')]
@@ -148,9 +149,9 @@ pub struct NetArgs {
     /// size x rate well below the link rate [default: 200].
     #[arg(long, value_name = "HZ")]
     pub rate: Option<u32>,
-    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: the profile's, 100].
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_interval: Option<f64>,
+    /// The cluster's etcd --heartbeat-interval: the RTT rules' yardstick; a bare number is milliseconds, as etcd's flag (100, 100ms) [default: the profile's, 100ms].
+    #[arg(long, value_name = "MS", value_parser = parse_duration_ms)]
+    pub heartbeat_interval: Option<Duration>,
     /// Run the probes N times, one after another (a baseline set for `compare`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = super::disk::repeat_range())]
     pub repeat: u32,
@@ -188,12 +189,12 @@ pub struct PeerArgs {
         default_value = "rtt,throughput,loaded-rtt"
     )]
     pub net_probe: Vec<NetProbeArg>,
-    /// Seconds per network measuring phase [default: 5].
-    #[arg(long, value_name = "SECS")]
-    pub net_duration: Option<f64>,
-    /// The cluster's etcd --heartbeat-interval, ms: the RTT rules' yardstick [default: the profile's, 100].
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_interval: Option<f64>,
+    /// Length of each network measuring phase; Go duration or seconds [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub net_duration: Option<Duration>,
+    /// The cluster's etcd --heartbeat-interval: the RTT rules' yardstick; a bare number is milliseconds, as etcd's flag (100, 100ms) [default: the profile's, 100ms].
+    #[arg(long, value_name = "MS", value_parser = parse_duration_ms)]
+    pub heartbeat_interval: Option<Duration>,
 }
 
 /// `net` flags that cannot make a plan.
@@ -227,7 +228,7 @@ fn net_plan(
     peers: &[String],
     token: String,
     probes: &[NetProbeArg],
-    duration: Option<f64>,
+    duration: Option<Duration>,
 ) -> Result<NetPlan, NetPlanError> {
     let mut parsed = Vec::with_capacity(peers.len());
     for spec in peers {
@@ -246,15 +247,15 @@ fn net_plan(
             NetProbeArg::LoadedRtt => NetProbeKind::LoadedRtt,
         })
         .collect();
-    if let Some(secs) = duration {
-        plan.duration = seconds(secs).ok_or(NetPlanError::Duration(secs))?;
+    if let Some(d) = duration {
+        plan.duration = positive(d).ok_or(NetPlanError::Duration(d.as_secs_f64()))?;
     }
     Ok(plan)
 }
 
 /// Applies `--heartbeat-interval` to the network thresholds.
-fn heartbeat(ms: Option<f64>, t: &mut NetThresholds) -> Result<(), NetPlanError> {
-    if let Some(ms) = ms {
+fn heartbeat(interval: Option<Duration>, t: &mut NetThresholds) -> Result<(), NetPlanError> {
+    if let Some(ms) = interval.map(|d| d.as_secs_f64() * 1000.0) {
         if !(ms.is_finite() && ms > 0.0 && ms <= MAX_ELECTION_TIMEOUT_MS) {
             return Err(NetPlanError::HeartbeatInterval(ms));
         }
@@ -282,8 +283,8 @@ impl NetArgs {
     pub fn into_plans(self) -> Result<NetRequest, NetArgsError> {
         let mut plan = net_plan(&self.peers, self.token, &self.probe, self.duration)?;
         plan.iface = self.iface;
-        if let Some(secs) = self.timeout {
-            plan.timeout = seconds(secs).ok_or(NetPlanError::Timeout(secs))?;
+        if let Some(d) = self.timeout {
+            plan.timeout = positive(d).ok_or(NetPlanError::Timeout(d.as_secs_f64()))?;
         }
         if let Some(sizes) = self.message_size {
             plan.message_sizes = sizes;
@@ -304,9 +305,9 @@ impl NetArgs {
     }
 }
 
-/// A positive, finite number of seconds as a duration.
-fn seconds(secs: f64) -> Option<Duration> {
-    (secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok())?
+/// `d` when it is more than zero.
+fn positive(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 #[cfg(test)]
@@ -326,17 +327,21 @@ mod tests {
         args: AgentArgs,
     }
 
-    fn net(args: &[&str]) -> Result<(NetPlan, NetThresholds), NetArgsError> {
+    /// The plan of `net --token t ARGS`, or the error (clap's or ours).
+    fn net(args: &[&str]) -> Result<(NetPlan, NetThresholds), String> {
         let mut argv = vec!["net", "--token", "t"];
         argv.extend_from_slice(args);
-        let req = Net::try_parse_from(argv).unwrap().args.into_plans()?;
+        let parsed = Net::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let req = parsed.args.into_plans().map_err(|e| e.to_string())?;
         Ok((req.plan, req.judge.profile.net))
     }
 
-    fn agent(args: &[&str]) -> Result<AgentPlan, AgentArgsError> {
+    /// The plan of `agent --token t ARGS`, or the error (clap's or ours).
+    fn agent(args: &[&str]) -> Result<AgentPlan, String> {
         let mut argv = vec!["agent", "--token", "t"];
         argv.extend_from_slice(args);
-        Agent::try_parse_from(argv).unwrap().args.into_plan()
+        let parsed = Agent::try_parse_from(argv).map_err(|e| e.to_string())?;
+        parsed.args.into_plan().map_err(|e| e.to_string())
     }
 
     #[test]
@@ -363,6 +368,18 @@ mod tests {
             "--heartbeat-interval=250",
         ])
         .unwrap();
+        let (again, t2) = net(&[
+            "--peers=10.0.0.2:1",
+            "--duration=1500ms",
+            "--timeout=2s",
+            "--heartbeat-interval=0.25s",
+        ])
+        .unwrap();
+        assert_eq!(
+            (again.duration, again.timeout),
+            (plan.duration, plan.timeout)
+        );
+        assert_eq!(t2.heartbeat_interval_ms, 250.0);
         assert_eq!(plan.probes, [NetProbeKind::LoadedRtt, NetProbeKind::Rtt]);
         assert_eq!(plan.duration, Duration::from_millis(1500));
         assert_eq!(plan.timeout, Duration::from_secs(2));
@@ -374,15 +391,16 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_flag() {
-        let msg = |a: &[&str]| net(a).unwrap_err().to_string();
+        let msg = |a: &[&str]| net(a).unwrap_err();
         let p = "--peers=10.0.0.2:1";
         assert!(msg(&["--peers=10.0.0.2"]).starts_with("--peers: \"10.0.0.2\""));
         assert!(msg(&["--peers=10.0.0.2:1,nope:x"]).starts_with("--peers: "));
         assert!(msg(&["--peers=10.0.0.2:1,10.0.0.2:1"]).starts_with("--peers "));
         assert!(msg(&[p, "--duration=0"]).starts_with("--duration "));
-        assert!(msg(&[p, "--duration=NaN"]).starts_with("--duration "));
-        assert!(msg(&[p, "--duration=1e300"]).starts_with("--duration "));
-        assert!(msg(&[p, "--timeout=-1"]).starts_with("--timeout "));
+        assert!(msg(&[p, "--duration=NaN"]).contains("'--duration <DURATION>'"));
+        assert!(msg(&[p, "--duration=1e300"]).contains("'--duration <DURATION>'"));
+        assert!(msg(&[p, "--duration=2h"]).starts_with("--duration "));
+        assert!(msg(&[p, "--timeout=-1"]).contains("'--timeout <DURATION>'"));
         assert!(msg(&[p, "--message-size=2"]).starts_with("--message-size "));
         assert!(msg(&[p, "--rate=0"]).starts_with("--rate "));
         assert!(msg(&[p, "--probe=rtt,rtt"]).starts_with("--probe "));
@@ -400,11 +418,14 @@ mod tests {
         assert_eq!(plan.listen, "10.0.0.2:7480".parse().unwrap());
         assert_eq!(plan.limits.max_clients, 2);
         assert_eq!(plan.limits.max_test_duration, Duration::from_secs(5));
-        let msg = |a: &[&str]| agent(a).unwrap_err().to_string();
+        let msg = |a: &[&str]| agent(a).unwrap_err();
         assert!(msg(&["--listen=localhost:7480"]).starts_with("--listen: "));
         assert!(msg(&["--listen=7480"]).starts_with("--listen: "));
         assert!(msg(&["--listen=[::1]:1", "--max-clients=0"]).starts_with("--max-clients "));
         assert!(msg(&["--listen=[::1]:1", "--max-seconds=0"]).starts_with("--max-seconds "));
+        assert!(msg(&["--listen=[::1]:1", "--max-seconds=2h"]).starts_with("--max-seconds "));
+        let plan = agent(&["--listen=10.0.0.2:7480", "--max-seconds=1m30s"]).unwrap();
+        assert_eq!(plan.limits.max_test_duration, Duration::from_secs(90));
         assert!(msg(&["--listen=[::1]:1", "--max-bytes=0"]).starts_with("--max-bytes "));
         assert!(Agent::try_parse_from(["agent", "--token", "t"]).is_err());
     }

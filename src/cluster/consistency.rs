@@ -33,7 +33,7 @@ use super::model::{ClusterReport, EndpointStatus, Member};
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// What the consistency check found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Consistency {
     /// The revision every member's hash was taken at (none when no member
     /// reported a revision).
@@ -69,7 +69,7 @@ impl Consistency {
 }
 
 /// One member's hash and raft position, read in the same round.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberHash {
     /// The member's status (id, term, committed and applied index, revision).
     pub status: EndpointStatus,
@@ -99,7 +99,7 @@ impl MemberHash {
 }
 
 /// A learner's distance to the leader's applied index, at both status reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LearnerProgress {
     /// Endpoint asked.
     pub endpoint: String,

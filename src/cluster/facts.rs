@@ -13,7 +13,7 @@ use super::model::{EndpointHealth, EndpointStatus, Member, MemberMetrics};
 pub const ETCD_DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Facts for the cluster rules.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterFacts {
     /// The leader's member id (16 hex digits), from the endpoint that says
     /// it is the leader.
@@ -40,7 +40,7 @@ pub struct ClusterFacts {
 }
 
 /// One member's raft progress against the leader's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RaftLag {
     /// Endpoint asked.
     pub endpoint: String,
@@ -57,7 +57,7 @@ pub struct RaftLag {
 }
 
 /// Where a quota figure came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaSource {
     /// etcd_server_quota_backend_bytes from the member's /metrics.
@@ -92,7 +92,7 @@ impl ClusterFacts {
 }
 
 /// One member's database use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DbUsage {
     /// Endpoint asked.
     pub endpoint: String,
@@ -113,7 +113,7 @@ pub struct DbUsage {
 }
 
 /// A started member that did not answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnreachableMember {
     /// Member id (16 hex digits).
     pub member_id: String,
@@ -126,7 +126,7 @@ pub struct UnreachableMember {
 }
 
 /// A client URL that answers with another member id than the list says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IdMismatch {
     /// The client URL.
     pub endpoint: String,
@@ -139,7 +139,7 @@ pub struct IdMismatch {
 }
 
 /// A member as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListedMember {
     /// Member id (16 hex digits).
     pub member_id: String,

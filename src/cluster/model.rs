@@ -8,7 +8,7 @@ pub use super::facts::ClusterFacts;
 
 /// Everything the inspector read from the cluster. Sections a command did
 /// not read stay empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterReport {
     /// How the cluster was reached: endpoints asked and TLS files, so that
     /// recommended etcdctl commands carry the same flags.
@@ -76,7 +76,7 @@ impl ClusterReport {
 }
 
 /// The connection the report was read over, as etcdctl flags.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Connection {
     /// Endpoints asked (after `--cluster` expansion).
     pub endpoints: Vec<String>,
@@ -116,7 +116,7 @@ impl Connection {
 }
 
 /// One row of `endpoint status`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointStatus {
     /// Client URL asked.
     pub endpoint: String,
@@ -165,7 +165,7 @@ pub struct EndpointStatus {
 }
 
 /// Status' downgradeInfo, as etcdctl 3.6's DOWNGRADE columns show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Downgrade {
     /// Whether the cluster is being downgraded (`etcdctl downgrade enable`).
     pub enabled: bool,
@@ -175,7 +175,7 @@ pub struct Downgrade {
 }
 
 /// One row of `member list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {
     /// Member id as 16 hex digits.
     pub id: String,
@@ -192,7 +192,7 @@ pub struct Member {
 }
 
 /// One row of `endpoint health`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointHealth {
     /// Client URL asked.
     pub endpoint: String,
@@ -211,7 +211,7 @@ pub struct EndpointHealth {
 }
 
 /// One active alarm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alarm {
     /// Member id as 16 hex digits.
     pub member_id: String,
@@ -220,7 +220,9 @@ pub struct Alarm {
 }
 
 /// Which observations a histogram's percentiles describe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Span {
     /// Only those between the two scrapes (bucket deltas): what etcd does now.
@@ -243,7 +245,7 @@ impl Span {
 
 /// Percentiles computed from a Prometheus histogram, milliseconds, with
 /// linear interpolation within buckets as PromQL's histogram_quantile does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistogramPercentiles {
     /// Observations the percentiles were computed from.
     pub count: u64,
@@ -259,7 +261,7 @@ pub struct HistogramPercentiles {
 }
 
 /// Peer round-trip time to one peer, as the member measured it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerRtt {
     /// The peer's member id (16 hex digits, the metric's `To` label).
     pub peer_id: String,
@@ -269,7 +271,7 @@ pub struct PeerRtt {
 
 /// Metrics of one member: percentiles over the scrape window where two
 /// scrapes were taken (otherwise since the member started).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberMetrics {
     /// The /metrics URL scraped.
     pub url: String,

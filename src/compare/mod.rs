@@ -56,7 +56,7 @@ pub struct ComparePlan {
 }
 
 /// Whether one metric regressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Better, unchanged, or worse within the allowed percentage.
@@ -71,7 +71,7 @@ pub enum Status {
 }
 
 /// One metric of one subject, baseline against current.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     /// Which metric, e.g. `p99 latency`, `IOPS`.
     pub metric: String,
@@ -90,7 +90,7 @@ pub struct Row {
 }
 
 /// Everything compared for one probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Subject {
     /// The probe, e.g. `disk fsync (sync)` or `net rtt 10.0.0.2:7379`.
     pub subject: String,
@@ -102,7 +102,7 @@ pub struct Subject {
 }
 
 /// The result of `compare` (its `-w json` object).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     /// JSON schema version.
     pub schema_version: u32,

@@ -35,7 +35,7 @@ pub const MIN_BLOCK_OPS: u64 = 5;
 /// next by about 16 %). One run cannot measure it, and its time blocks do
 /// not see what changes between runs (writeback, neighbours, cache state).
 /// Source: the between-run spread of p50, p99 and IOPS over back-to-back
-/// 3 s fsync runs on the build machine (`benches/compare_noise.sh`, README).
+/// 3 s fsync runs on the build machine (`benches/compare_noise.sh`, docs/figures.md).
 pub const ASSUMED_RUN_SPREAD: f64 = 0.15;
 /// Samples above a percentile a single baseline run needs for that
 /// percentile to mean something: 10 (p99 needs 1000 samples, p99.9 10000).
@@ -116,7 +116,7 @@ fn block_percentile(p: &TimelinePoint, q: f64) -> Option<f64> {
 }
 
 /// Which replicates judged a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Several baseline runs: the between-run spread (pooled t-test on log
@@ -134,7 +134,7 @@ pub enum Model {
 }
 
 /// How the noise of one metric was judged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Noise {
     /// Which replicates judged.
     pub model: Model,

@@ -25,7 +25,9 @@ use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 use crate::measure::LatencyHistogram;
 
 /// Result of a one-sided test: the statistic and its p-value.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TestResult {
     /// The test statistic (t, z of the mean-rank difference, or KS D).
     pub statistic: f64,

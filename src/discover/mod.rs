@@ -26,7 +26,7 @@ use parse::Flags;
 pub const MAX_TLS_FILE_BYTES: u64 = 1 << 20;
 
 /// How the local etcd was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A running etcd process (flags, environment, config file).
@@ -61,7 +61,7 @@ impl Source {
 }
 
 /// The client TLS files to connect with (paths only).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TlsFiles {
     /// CA that verifies the server (`--trusted-ca-file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +78,7 @@ pub struct TlsFiles {
 }
 
 /// Where etcd's logs are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "at")]
 pub enum LogPlace {
     /// A file (a `--log-outputs` path, or where stdout/stderr point).
@@ -89,7 +89,7 @@ pub enum LogPlace {
 
 /// Settings that feed the rules (etcd's defaults when not set are left
 /// out: the rules then use the profile's).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Settings {
     /// `--name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +118,7 @@ pub struct Settings {
 }
 
 /// What discovery found and from where: the report's `discovery`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Discovery {
     /// How it was found.
     pub source: Source,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use registry::{Fact, FindingId, Rule, Severity, RULES};
 
 /// One measured fact behind a finding: what was observed against which threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// What was measured, e.g. `fsync p99 (fio etcd test)`.
     pub metric: String,
@@ -25,7 +25,7 @@ pub struct Evidence {
 
 /// The unit of an evidence's numbers, written in JSON as its symbol
 /// (`"ms"`, `"%"`, ...; no unit is `""`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Unit {
     /// Milliseconds.
     #[serde(rename = "ms")]
@@ -144,7 +144,7 @@ impl Evidence {
 }
 
 /// A rule's conclusion, carrying the fix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable id, e.g. `disk.fsync-slow`.
     pub id: FindingId,
@@ -162,7 +162,9 @@ pub struct Finding {
 }
 
 /// The overall verdict of a report: the most severe finding decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -177,6 +179,17 @@ impl Verdict {
             Some(Severity::Fail) => Verdict::Fail,
             Some(Severity::Warn) => Verdict::Warn,
             Some(Severity::Info) | None => Verdict::Pass,
+        }
+    }
+
+    /// Whether this verdict fails a command run with `--fail-on fail_on`
+    /// (`warn` or `fail`): the one rule from findings to exit 1, for host
+    /// reports and fleet reports alike.
+    pub fn fails_at(self, fail_on: Severity) -> bool {
+        match self {
+            Verdict::Fail => true,
+            Verdict::Warn => fail_on <= Severity::Warn,
+            Verdict::Pass => false,
         }
     }
 }

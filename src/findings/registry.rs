@@ -3,12 +3,25 @@
 //! facts it needs and a line saying what it judges; the [`FindingId`] enum
 //! (and its JSON spelling), [`FindingId::ALL`], the JUnit test cases and the
 //! "rules checked" of a report all derive from it. Ids are stable: CI users
-//! allow-list them (see DESIGN.md).
+//! allow-list them (see docs/contract.md); docs/findings.md lists them
+//! as [`catalogue`] writes them.
 
 use serde::{Deserialize, Serialize};
 
 /// How serious a finding is. Ordered: `Info < Warn < Fail`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -76,14 +89,13 @@ pub struct Rule {
 }
 
 /// Writes the registry: one line a rule, `Variant "id" [severities]
-/// [facts] "doc";`, in DESIGN.md's order (which is also the enum's order,
-/// used to break ties when findings are sorted).
+/// [facts] "doc";`, in the order the ids were shipped (which is also the
+/// enum's order, used to break ties when findings are sorted).
 macro_rules! rules {
     ($($variant:ident $id:literal [$($sev:ident),+] [$($need:ident),+] $doc:literal;)+) => {
-        /// Stable identifier of a finding (see DESIGN.md).
+        /// Stable identifier of a finding (see docs/findings.md).
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-        )]
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum FindingId {
             $(
                 #[doc = $doc]
@@ -92,7 +104,7 @@ macro_rules! rules {
             )+
         }
 
-        /// Every rule, in DESIGN.md's order.
+        /// Every rule, in the order the ids were shipped.
         pub const RULES: [Rule; [$($id),+].len()] = [$(
             Rule {
                 id: FindingId::$variant,
@@ -194,7 +206,7 @@ rules! {
 }
 
 impl FindingId {
-    /// Every finding id, in DESIGN.md's order.
+    /// Every finding id, in the registry's order.
     pub const ALL: [FindingId; RULES.len()] = {
         let mut all = [FindingId::DiskFsyncSlow; RULES.len()];
         let mut i = 0;
@@ -233,6 +245,26 @@ pub fn checked(have: &[Fact]) -> Vec<FindingId> {
         .collect()
 }
 
+/// First line of the catalogue's generated part.
+pub const CATALOGUE_START: &str = "<!-- rules: written from src/findings/registry.rs -->";
+/// Last line of the catalogue's generated part.
+pub const CATALOGUE_END: &str = "<!-- end of rules -->";
+
+/// The generated part of docs/findings.md: every id with its severities
+/// and doc line, between [`CATALOGUE_START`] and [`CATALOGUE_END`].
+pub fn catalogue() -> String {
+    let mut out = format!("{CATALOGUE_START}\n");
+    for r in &RULES {
+        let levels: Vec<String> = r
+            .severities
+            .iter()
+            .map(|s| s.to_string().to_lowercase())
+            .collect();
+        out += &format!("- `{}` ({}): {}\n", r.id, levels.join(", "), r.doc);
+    }
+    out + CATALOGUE_END + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,25 +292,15 @@ mod tests {
         }
     }
 
-    /// The README's list of ids, as the registry writes it.
-    fn readme_list() -> String {
-        let mut out = String::from("<!-- rules: written from src/findings/registry.rs -->\n");
-        for r in &RULES {
-            let levels: Vec<String> = r
-                .severities
-                .iter()
-                .map(|s| s.to_string().to_lowercase())
-                .collect();
-            out += &format!("- `{}` ({}): {}\n", r.id, levels.join(", "), r.doc);
-        }
-        out + "<!-- end of rules -->\n"
-    }
-
     #[test]
-    fn the_readme_lists_every_rule_as_the_registry_does() {
-        let readme = include_str!("../../README.md");
-        let list = readme_list();
-        assert!(readme.contains(&list), "README.md should hold:\n{list}");
+    fn the_findings_catalogue_lists_every_rule_as_the_registry_does() {
+        let doc = include_str!("../../docs/findings.md");
+        let list = catalogue();
+        assert!(
+            doc.contains(&list),
+            "docs/findings.md is not the registry's list; run `cargo run --example write-docs`. \
+             It should hold:\n{list}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::{name_of, Input};
 use crate::probe::net::{NetProbeKind, NetResult};
 
 /// One measured ordered pair of hosts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PathEntry {
     /// The host that ran the probes.
     pub from: String,

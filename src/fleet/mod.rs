@@ -60,7 +60,7 @@ pub struct NothingToMerge {
 }
 
 /// One host of the fleet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FleetHost {
     /// The name the fleet report uses: the hostname, with its first
     /// address appended when two hosts share a hostname.
@@ -80,7 +80,7 @@ pub struct FleetHost {
 }
 
 /// One host's percentiles of one disk probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostLatency {
     /// The host ([`FleetHost::name`]).
     pub host: String,
@@ -91,7 +91,7 @@ pub struct HostLatency {
 }
 
 /// One disk probe across the fleet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiskRow {
     /// The probe, e.g. `fsync`.
     pub probe: String,
@@ -104,7 +104,7 @@ pub struct DiskRow {
 }
 
 /// Everything `merge` produced (the fleet JSON contract).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FleetReport {
     /// Schema version of the host reports merged ([`SCHEMA_VERSION`]).
     pub schema_version: u32,

@@ -25,7 +25,7 @@ use crate::measure::{round2, MIB};
 pub const TOP_WRITERS: usize = 8;
 
 /// Host activity over one window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostActivity {
     /// Length of the window, seconds.
     pub window_s: f64,
@@ -43,7 +43,7 @@ pub struct HostActivity {
 }
 
 /// CPU time shares over a window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CpuActivity {
     /// Share of CPU time the hypervisor ran something else (steal), percent.
     pub steal_pct: f64,
@@ -52,7 +52,7 @@ pub struct CpuActivity {
 }
 
 /// Block device counters over a window (/proc/diskstats deltas).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceIo {
     /// Block device name, e.g. `nvme0n1p2`.
     pub device: String,
@@ -67,7 +67,7 @@ pub struct DeviceIo {
 }
 
 /// One other process's writes over a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessIo {
     /// Process id.
     pub pid: i32,

@@ -13,7 +13,7 @@ use activity::ActivitySampler;
 use device::DeviceFacts;
 
 /// Facts about this host.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostFacts {
     /// Host name.
     pub hostname: String,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// `/registry/pods/default/`; a cluster-scoped `/registry/nodes/n1` falls
 /// in `/registry/nodes/`). Keys outside `prefix` form one group,
 /// [`OUTSIDE`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Grouping {
     /// Keys under this prefix are grouped; others count as [`OUTSIDE`].
     pub prefix: String,
@@ -88,7 +88,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 }
 
 /// Space and key counts of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrefixStats {
     /// The group (see [`Grouping`]), lossy UTF-8.
     pub prefix: String,
@@ -112,7 +112,7 @@ pub struct PrefixStats {
 }
 
 /// One key in a top list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyStat {
     /// The key, lossy UTF-8.
     pub key: String,
@@ -127,7 +127,7 @@ pub struct KeyStat {
 }
 
 /// The `lease` bucket and the keys attached to leases.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LeaseStats {
     /// Leases in the `lease` bucket.
     pub leases: u64,
@@ -144,7 +144,7 @@ pub struct LeaseStats {
 }
 
 /// The `meta` bucket and the revisions of the `key` bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MetaStats {
     /// Raft index of the last applied entry (`consistent_index`).
     pub consistent_index: u64,
@@ -162,7 +162,7 @@ pub struct MetaStats {
 
 /// Pages of the file, by use. `meta + buckets + freelist + free` equals the
 /// high-water mark; with `unallocated_bytes` they add up to the file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PageStats {
     /// Page size, bytes.
     pub page_size_bytes: u64,
@@ -188,7 +188,7 @@ pub struct PageStats {
 }
 
 /// One top-level bucket of the file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BucketStats {
     /// Bucket name, lossy UTF-8.
     pub name: String,
@@ -199,7 +199,7 @@ pub struct BucketStats {
 }
 
 /// Where the facts came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// A snapshot or `member/snap/db` file.
@@ -209,7 +209,7 @@ pub enum Source {
 }
 
 /// The keyspace facts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyspaceReport {
     /// Snapshot or live.
     pub source: Source,

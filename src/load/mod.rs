@@ -18,7 +18,7 @@ pub mod plan;
 pub mod result;
 pub mod server;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Client, GetOptions};
@@ -239,29 +239,19 @@ async fn count(
     Ok(resp.count())
 }
 
-/// Stops the run on SIGINT, SIGTERM or SIGHUP; the signal's name is kept.
-/// Only seen inside a [`crate::interrupt::Cooperate`] section: outside
-/// one, the process-wide handler ends the process at once.
-fn stop_on_signals(
-    stop: watch::Sender<bool>,
-    caught: Arc<Mutex<Option<String>>>,
-) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
+/// Stops the run on SIGINT, SIGTERM or SIGHUP, through the process-wide
+/// handler of [`crate::interrupt`]: inside the run's
+/// [`crate::interrupt::Cooperate`] section it only sets the flag this
+/// watches. Ends with the run (its receiver dropped).
+fn stop_on_signals(stop: watch::Sender<bool>) {
     tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-        };
-        *caught
-            .lock()
-            .expect("the signal name lock is never poisoned") = Some(name.to_string());
-        let _ = stop.send(true);
+        tokio::select! {
+            _ = crate::interrupt::wait() => {
+                let _ = stop.send(true);
+            }
+            _ = stop.closed() => {}
+        }
     });
-    Ok(())
 }
 
 /// Checks the cluster, runs `plan`, cleans up and returns the facts.
@@ -289,8 +279,7 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     // run and leaves the deletion to it instead of ending the process.
     let _cooperate = crate::interrupt::Cooperate::enter();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let caught = Arc::new(Mutex::new(None));
-    stop_on_signals(stop_tx, caught.clone())?;
+    stop_on_signals(stop_tx);
 
     let mut members: Vec<MemberWatch> = targets
         .iter()
@@ -337,13 +326,8 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
     load.deleted_keys = cleaned.deleted;
     load.foreign_keys = cleaned.foreign;
     load.foreign_key_examples = cleaned.foreign_examples;
-    load.interrupted = caught
-        .lock()
-        .expect("the signal name lock is never poisoned")
-        .clone()
-        .or_else(|| {
-            crate::interrupt::interrupted().then(|| crate::interrupt::signal_name().to_string())
-        });
+    load.interrupted =
+        crate::interrupt::interrupted().then(|| crate::interrupt::signal_name().to_string());
     load.server = members.iter().map(MemberWatch::load).collect();
     cluster.metrics = members.iter().map(MemberWatch::window).collect();
     if let Some(signal) = &load.interrupted {

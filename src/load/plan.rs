@@ -37,7 +37,7 @@ pub const MAX_MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_MIX_CHARS: usize = 256;
 
 /// A `check perf` workload model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     S,
@@ -82,7 +82,19 @@ impl Preset {
 }
 
 /// One kind of request the generator sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum OpKind {
     /// A put of one key.
@@ -122,7 +134,7 @@ impl OpKind {
 }
 
 /// Relative weights of the operation kinds (`--mix`), in [`OpKind::ALL`] order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mix {
     /// Weight of each kind, in [`OpKind::ALL`] order.
     pub weights: [u32; 4],
@@ -304,7 +316,7 @@ pub enum LoadPlanError {
 }
 
 /// Everything the generator does, bounded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadPlan {
     /// The `check perf` load this plan starts from.
     pub preset: Preset,

@@ -15,7 +15,7 @@ use crate::measure::{EncodedHistogram, LatencySummary};
 use crate::probe::disk::TimelinePoint;
 
 /// Latency of one group of requests (an operation kind, a member, or all).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpStats {
     /// What the group is: an operation kind (`put`), a member's client URL, or `all`.
     pub name: String,
@@ -34,7 +34,7 @@ pub struct OpStats {
 }
 
 /// How well the generator kept its own schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct ScheduleStats {
     /// How late the generator woke for a scheduled send (its own timer and
     /// CPU), microseconds; large values mean the client could not keep up.
@@ -56,7 +56,7 @@ pub struct ScheduleStats {
 }
 
 /// One member's server side over the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberLoad {
     /// The member's /metrics URL.
     pub url: String,
@@ -88,7 +88,7 @@ pub struct MemberLoad {
 }
 
 /// The result of one load run (the report's `load` section).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadResult {
     /// What was asked for.
     pub plan: LoadPlan,

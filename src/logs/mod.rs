@@ -86,7 +86,7 @@ pub fn term_in(text: &str) -> Option<u64> {
 }
 
 /// Lines of one source by format, and what could not be read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourceSummary {
     /// The file, `-` for standard input, or `journal:UNIT`.
     pub name: String,
@@ -131,7 +131,7 @@ impl SourceSummary {
 }
 
 /// The `logs` section of a report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogsReport {
     /// Every source read, with its counts.
     pub sources: Vec<SourceSummary>,
@@ -155,7 +155,7 @@ pub struct LogsReport {
 }
 
 /// One leader election: the term and when it was first logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Election {
     /// The raft term of the new leader.
     pub term: u64,

@@ -28,7 +28,7 @@ const MAX_MEMBERS: usize = 64;
 const EXAMPLE_CHARS: usize = 400;
 
 /// One member's proof that its data is gone, from its own log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StaleMemberLog {
     /// Which line proved it: `raft-log-lost` or `already-bootstrapped`.
     pub cause: EventKind,

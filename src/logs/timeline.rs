@@ -28,7 +28,7 @@ pub const MAX_MINUTES: usize = 100_000;
 pub const MAX_TERMS: usize = 100_000;
 
 /// What the logs said of one kind of event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KindSummary {
     /// The kind of event.
     pub kind: EventKind,
@@ -61,7 +61,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// How often a peer was named.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerCount {
     /// The peer's member id as the log wrote it.
     pub peer: String,
@@ -70,7 +70,7 @@ pub struct PeerCount {
 }
 
 /// Lines in one minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MinuteCount {
     /// Start of the minute.
     pub minute_unix_ms: i64,

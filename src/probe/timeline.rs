@@ -16,7 +16,7 @@ pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One interval of a run, for latency-over-time plots and `compare`'s
 /// block-level noise model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelinePoint {
     /// End of the interval, seconds since the run started.
     pub t_s: f64,

@@ -25,7 +25,7 @@ pub const NO_TREE_CHECKED: &str =
      (run `snapshot verify` on a copy, or `etcdutl check` / bbolt check, for that)";
 
 /// What a member's db file says about how far the member had got.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DbState {
     /// The file read.
     pub file: PathBuf,
@@ -108,8 +108,8 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<DbState, VerifyError> 
 }
 
 /// The JSON object `snapshot inspect-db -w json` prints.
-#[derive(Debug, Serialize)]
-struct StateReport<'a> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StateReport<'a> {
     /// JSON schema version.
     schema_version: u32,
     /// etcd-doctor version.

@@ -13,8 +13,8 @@ use crate::report::view::fmt_bytes;
 use crate::report::Format;
 
 /// The JSON object `snapshot save|verify -w json` prints.
-#[derive(Debug, Serialize)]
-struct StatusReport<'a> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StatusReport<'a> {
     /// JSON schema version.
     schema_version: u32,
     /// etcd-doctor version.

@@ -78,7 +78,7 @@ pub enum VerifyError {
 }
 
 /// What `verify` found: `etcdutl snapshot status` plus the integrity facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotStatus {
     /// The file verified.
     pub file: PathBuf,

@@ -66,7 +66,8 @@ fn endpoint_and_timeout_errors_name_the_flag() {
         doctor("cluster status --endpoints https://127.0.0.1:2379"),
         "--endpoints https://127.0.0.1:2379: https needs --cacert FILE",
     );
-    fails_with(doctor("cluster status --dial-timeout 5"), "--dial-timeout");
+    // A bare number is seconds (docs/durations.md); a unit Go lacks is not.
+    fails_with(doctor("cluster status --dial-timeout 5d"), "--dial-timeout");
     fails_with(
         doctor("cluster alarms --command-timeout 0"),
         "--command-timeout must be more than 0",

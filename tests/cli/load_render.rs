@@ -101,7 +101,7 @@ fn load_report_as_markdown() {
 fn json_keeps_the_histograms_and_html_has_both_plots() {
     let r = report();
     let json = serde_json::to_string(&r).unwrap();
-    let back: Report = serde_json::from_str(&json).unwrap();
+    let back: Report = crate::support::output::parsed(json.as_bytes());
     let l = back.load.unwrap();
     let put = l.ops.iter().find(|o| o.name == "put").unwrap();
     let hist = put.latency_histogram.decode().unwrap();

@@ -75,7 +75,7 @@ fn stdin_and_window() {
         .write_stdin(format!("{ZAP_SLOW}\n{CAPN_SLOW}\n"))
         .output()
         .unwrap();
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: serde_json::Value = crate::support::output::json(&out.stdout);
     assert_eq!(r["logs"]["events"][0]["count"], 1);
     assert_eq!(r["logs"]["sources"][0]["outside_window"], 1);
 }

@@ -52,7 +52,7 @@ fn the_slow_host_is_the_outlier_in_every_format() {
 
     let out = merge(&files, &["-w", "json", "--fail-on", "warn"]);
     assert_eq!(out.status.code(), Some(1));
-    let fleet: FleetReport = serde_json::from_slice(&out.stdout).unwrap();
+    let fleet: FleetReport = crate::support::output::parsed(&out.stdout);
     assert_eq!(fleet.hosts.len(), 4);
     let fsync = fleet.disk.iter().find(|d| d.probe == "fsync").unwrap();
     assert_eq!(fsync.fleet_p99_ms, 1.25);
@@ -72,7 +72,7 @@ fn a_healthy_fleet_has_no_fleet_findings() {
         &["-w", "json", "--fail-on", "warn"],
     );
     assert_eq!(out.status.code(), Some(0));
-    let fleet: FleetReport = serde_json::from_slice(&out.stdout).unwrap();
+    let fleet: FleetReport = crate::support::output::parsed(&out.stdout);
     assert!(fleet.findings.is_empty(), "{:?}", fleet.findings);
 }
 
@@ -96,7 +96,7 @@ fn duplicates_and_other_schemas_are_notes_not_failures() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let fleet: FleetReport = serde_json::from_slice(&out.stdout).unwrap();
+    let fleet: FleetReport = crate::support::output::parsed(&out.stdout);
     assert_eq!(fleet.hosts.len(), 4);
     let notes = fleet.notes.join("\n");
     assert!(notes.contains("\"cp-1\" already merged"), "{notes}");

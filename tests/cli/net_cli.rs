@@ -127,7 +127,7 @@ fn a_dead_peer_is_a_row_and_the_live_one_is_measured() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Report = crate::support::output::parsed(&out.stdout);
     assert_eq!(r.command, "net");
     assert_eq!(r.net.len(), 4);
     let live: Vec<_> = r.net.iter().filter(|x| x.peer == addr).collect();
@@ -189,7 +189,7 @@ fn markdown_and_out_file_carry_the_network_sections() {
 fn no_live_peer_is_exit_2_with_the_report_written() {
     let out = net(&["--peers", DEAD, "-w", "json"]);
     fails_with(&out, &["every peer failed", DEAD, "cannot connect"]);
-    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Report = crate::support::output::parsed(&out.stdout);
     assert_eq!(r.net.len(), 3);
     assert!(r.net.iter().all(|x| x.error.is_some()));
     // A wrong token is just as fatal when it is the only peer.
@@ -230,7 +230,7 @@ fn findings_at_fail_severity_exit_1() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Report = crate::support::output::parsed(&out.stdout);
     assert_eq!(r.verdict, Verdict::Fail);
     let f = &r.findings[0];
     assert_eq!(

@@ -70,8 +70,8 @@ fn json_contract_carries_verdict_profile_and_rules_checked() {
         .output()
         .unwrap();
     assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
-    let report: Report = serde_json::from_slice(&out.stdout).unwrap();
-    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Report = crate::support::output::parsed(&out.stdout);
+    let raw: serde_json::Value = crate::support::output::json(&out.stdout);
     assert_eq!(raw["schema_version"], 2);
     assert_eq!(report.command, "qualify");
     assert_eq!(report.profile.as_deref(), Some("cloud-essd"));
@@ -106,7 +106,7 @@ fn report_bundle_holds_every_format() {
     );
     let read = |name: &str| std::fs::read_to_string(bundle.path().join("r").join(name)).unwrap();
 
-    let report: Report = serde_json::from_str(&read("report.json")).unwrap();
+    let report: Report = crate::support::output::parsed(read("report.json").as_bytes());
     assert_eq!(report.disk.len(), 4, "fsync, wal, backend and paced");
     assert!(read("report.md").starts_with("# etcd-doctor qualify: "));
     let html = read("report.html");

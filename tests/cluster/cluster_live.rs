@@ -20,6 +20,7 @@ use etcd_doctor::findings::FindingId;
 use etcd_doctor::rules::cluster::{evaluate, ClusterThresholds};
 use serde_json::Value;
 
+/// etcdctl's JSON (ours goes through `support::doctor::report`).
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -442,7 +443,7 @@ fn dead_and_silent_members_are_rows_with_errors_within_the_timeouts() {
         let mut cmd =
             doctor("cluster health -w json --dial-timeout 1s --command-timeout 2s --endpoints");
         let out = exits(cmd.arg(&eps), 1);
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report: serde_json::Value = crate::support::output::json(&out.stdout);
         let rows = report["cluster"]["health"].as_array().unwrap();
         let health: Vec<bool> = rows
             .iter()

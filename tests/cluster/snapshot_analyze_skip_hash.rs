@@ -17,6 +17,7 @@ fn analyze(file: &Path, extra: &str) -> (i32, Option<Value>) {
     let code = out.status.code().unwrap();
     let keyspace = serde_json::from_slice::<Value>(&out.stdout)
         .ok()
+        .inspect(crate::support::output::validate)
         .map(|mut r| {
             let keyspace = r["keyspace"].as_object_mut().unwrap();
             assert_eq!(

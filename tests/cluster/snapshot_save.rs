@@ -28,7 +28,7 @@ fn save_json(endpoint: &str, file: &Path) -> Value {
         .output()
         .unwrap();
     succeeded(&out);
-    serde_json::from_slice::<Value>(&out.stdout).unwrap()["snapshot"].clone()
+    crate::support::output::json(&out.stdout)["snapshot"].clone()
 }
 
 /// A single etcd serving a restored data dir; killed on drop.

@@ -35,7 +35,7 @@ fn position(cluster: &Cluster, i: usize) -> (u64, u64) {
 /// `inspect-db` of `db`: (consistent index, revision).
 fn inspect_db(db: &Path) -> (u64, u64) {
     let out = exits(doctor("snapshot inspect-db -w json").arg(db), 0);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = crate::support::output::json(&out.stdout);
     (
         v["db"]["consistent_index"].as_u64().unwrap(),
         v["db"]["revision"].as_u64().unwrap(),

@@ -32,11 +32,11 @@ pub fn exits(cmd: &mut Command, code: i32) -> Output {
     out
 }
 
-/// Runs `cmd`, asserts exit `code`, parses its standard output as JSON.
+/// Runs `cmd`, asserts exit `code`, parses its standard output as JSON and
+/// checks it against its schema ([`super::output::json`]).
 pub fn report(cmd: &mut Command, code: i32) -> Value {
     let out = exits(cmd, code);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    super::output::json(&out.stdout)
 }
 
 /// The findings of a JSON report with id `id`.

@@ -55,7 +55,7 @@ pub struct AdaptiveStop {
 /// needs of a one-run baseline (`compare::noise::MIN_TAIL_SAMPLES`): at
 /// 500, a disk whose p99 looked stable by chance stopped after about a
 /// second, and 4 of 20 such baselines of a 2 ms disk could not judge a 2x
-/// slowdown (`benches/compare_noise.sh`, README).
+/// slowdown (`benches/compare_noise.sh`, docs/figures.md).
 pub const QUICK_STOP: AdaptiveStop = AdaptiveStop {
     min_samples: 1000,
     tolerance: 0.05,

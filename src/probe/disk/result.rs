@@ -9,7 +9,7 @@ use crate::measure::{EncodedHistogram, LatencySummary};
 pub use crate::probe::timeline::TimelinePoint;
 
 /// Which disk probe ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DiskProbeKind {
     /// fio's etcd test: 2300-byte sequential writes, each followed by fdatasync.
@@ -36,7 +36,7 @@ impl DiskProbeKind {
 }
 
 /// How the probe issued its IO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     /// Plain pwrite + fdatasync syscalls, as etcd's Go runtime issues them.
@@ -56,7 +56,7 @@ impl EngineKind {
 }
 
 /// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopReason {
     /// The requested number of operations (`--ops`) was done.
@@ -82,7 +82,7 @@ impl StopReason {
 }
 
 /// Result of one disk probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiskResult {
     /// Which probe ran.
     pub probe: DiskProbeKind,

@@ -52,7 +52,7 @@ impl Default for StallLevels {
 }
 
 /// One stall: overlapping operations slower than the heartbeat interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StallEvent {
     /// When the first stalled operation started (or was scheduled),
     /// seconds since the probe started.
@@ -64,7 +64,7 @@ pub struct StallEvent {
 }
 
 /// A probe's stall ledger (JSON contract: `disk[].stalls`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct StallSummary {
     /// The stall level used (the profile's heartbeat interval), milliseconds.

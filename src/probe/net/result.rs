@@ -7,7 +7,7 @@ use crate::measure::{EncodedHistogram, LatencySummary};
 use crate::probe::timeline::TimelinePoint;
 
 /// Which network probe ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetProbeKind {
     /// Paced ping-pong latency on an idle path.
@@ -30,7 +30,9 @@ impl NetProbeKind {
 }
 
 /// Whether a probe had the path to itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// Ran peer by peer: nothing else of ours was on the wire.
@@ -53,7 +55,7 @@ impl Schedule {
 }
 
 /// Result of one network probe against one peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetResult {
     /// Which probe ran.
     pub probe: NetProbeKind,
@@ -158,7 +160,7 @@ impl NetResult {
 }
 
 /// What a NIC's rate is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CeilingSource {
     /// The link speed the driver reports (a physical NIC).
@@ -173,7 +175,7 @@ pub enum CeilingSource {
 /// its ceiling, and the drops, errors and TCP retransmits that happened.
 /// Interface counters cover all traffic on the interface, not only ours;
 /// TCP counters cover the whole network namespace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NicUsage {
     /// The interface: the one the kernel routes the peer through, or `--iface`.
     pub interface: String,
@@ -247,7 +249,7 @@ pub struct NicUsage {
 }
 
 /// An interface before any traffic of ours: the other traffic alone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BeforeProbe {
     /// Seconds the counters were sampled over.
     pub interval_s: f64,
@@ -261,7 +263,7 @@ pub struct BeforeProbe {
 }
 
 /// One TCP flow that was not ours, rated between two socket listings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FlowRate {
     /// Owning process's name, when visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
