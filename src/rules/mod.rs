@@ -95,16 +95,16 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         findings.extend(keyspace::evaluate(k, &profile.keyspace));
     }
     if let Some(l) = &report.logs {
-        findings.extend(logs::evaluate(l, &profile.logs));
-        if let Some(c) = &report.cluster {
-            let down: Vec<&str> = c
-                .facts
-                .unreachable
-                .iter()
-                .map(|m| m.member_id.as_str())
-                .collect();
-            logs::explain_down_peers(&mut findings, l, &down);
-        }
+        findings.extend(logs::evaluate(l, &profile.logs, report.cluster.as_ref()));
+        // Peers the logs found unreachable are explained by a member that
+        // does not answer or that its own log proves stale.
+        let down: Vec<&str> = report
+            .cluster
+            .iter()
+            .flat_map(|c| c.facts.unreachable.iter().map(|m| m.member_id.as_str()))
+            .chain(l.stale_members.iter().map(|s| s.member_id.as_str()))
+            .collect();
+        logs::explain_down_peers(&mut findings, l, &down);
         if report.cluster.is_none() {
             // Without the member list, the logs alone name stale members.
             findings.extend(cluster::stale_from_logs(&l.stale_members));
