@@ -15,6 +15,7 @@ pub mod logs;
 pub mod net;
 pub mod profile;
 pub mod stall;
+pub mod starved;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
 pub use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
@@ -80,6 +81,17 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             &profile.host,
         ));
     }
+    if let Some(a) = activity.filter(|_| have.contains(&Fact::EtcdProcess)) {
+        let a = &starved::diagnosed(a, report.cluster.as_ref());
+        findings.extend(starved::cpu_starved(a, &profile.host));
+        let db = report
+            .cluster
+            .iter()
+            .flat_map(|c| &c.endpoints)
+            .filter_map(|e| e.db_size_bytes)
+            .max();
+        findings.extend(starved::memory_pressure(a, db, &profile.host));
+    }
     if have.contains(&Fact::NetProbes) {
         findings.extend(net::evaluate(&report.net, &profile.net));
     }
@@ -113,6 +125,7 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     if let Some(l) = &report.load {
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
     }
+    starved::explain_by_cpu(&mut findings, views);
     sort(&mut findings);
     let checked = registry::checked(&have);
     for f in &findings {
@@ -136,6 +149,10 @@ fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
         (Fact::BlockDevice, report.host.device.is_some()),
         (Fact::HostActivity, activity.is_some()),
         (Fact::HostCpu, activity.is_some_and(|a| a.cpu.is_some())),
+        (
+            Fact::EtcdProcess,
+            activity.is_some_and(|a| !a.etcd.is_empty()),
+        ),
         (Fact::EtcdWalFsync, views.etcd_p99_ms.is_some()),
         (Fact::NetProbes, !report.net.is_empty()),
         (Fact::ClusterStatus, cluster.is_some()),
