@@ -6,7 +6,9 @@
 //!   `cpu.cfs_quota_us` at a fiftieth of a core (a static pod's CPU limit):
 //!   host.cpu-starved naming the quota;
 //! - its threads pinned (`taskset`) to one core beside three CPU-bound
-//!   loops pinned to the same core: host.cpu-starved naming the run queue.
+//!   loops pinned to the same core at nice -10 (neighbours with ten times
+//!   etcd's CPU weight, as pods with larger requests sharing its core):
+//!   host.cpu-starved naming the run queue.
 //!
 //! In the starved runs a slow WAL fsync in etcd's metrics, on a disk the
 //! probe found fast, is marked explained by the CPU.
@@ -113,8 +115,9 @@ fn unexplained_disk(r: &Value) -> Vec<String> {
 
 fn pinned_hog(cpu: usize) -> Killed {
     Killed(
-        Command::new("taskset")
-            .args(["-c", &cpu.to_string(), "sh", "-c", "while :; do :; done"])
+        Command::new("nice")
+            .args(["-n", "-10", "taskset", "-c", &cpu.to_string()])
+            .args(["sh", "-c", "while :; do :; done"])
             .spawn()
             .expect("taskset"),
     )
@@ -161,7 +164,8 @@ fn a_cpu_starved_etcd_is_named_by_its_cpu_not_its_disk() {
         quota["findings"]
     );
 
-    // (b) Pinned to one core beside three CPU-bound loops on that core.
+    // (b) Pinned to one core beside three CPU-bound loops on that core,
+    // each with ten times etcd's weight (nice -10).
     let cpu = 1;
     let status = Command::new("taskset")
         .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])

@@ -40,6 +40,10 @@ pub struct EtcdProcess {
     /// Time its threads waited runnable for a CPU, milliseconds per second
     /// of the window, all threads together.
     pub run_delay_ms_per_s: f64,
+    /// Mean wait for a CPU each time one of its threads became runnable, ms
+    /// (what a heartbeat or an fsync completion waits before it is handled).
+    #[serde(default)]
+    pub run_wait_ms_mean: f64,
     /// Its cgroup's CPU limit and throttling, when a cgroup could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_cpu: Option<CgroupCpu>,
@@ -90,6 +94,7 @@ pub struct HostMemory {
 struct Counters {
     cpu_ticks: u64,
     run_delay_ns: u64,
+    runs: u64,
     major_faults: u64,
     cgroups: Vec<(PathBuf, Throttling)>,
 }
@@ -166,9 +171,11 @@ fn etcd_pids() -> Vec<i32> {
 
 fn counters(pid: i32) -> Option<Counters> {
     let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    let (delay, runs) = run_delay_ns(pid);
     Some(Counters {
         cpu_ticks: stat.utime + stat.stime,
-        run_delay_ns: run_delay_ns(pid),
+        run_delay_ns: delay,
+        runs,
         major_faults: stat.majflt,
         cgroups: cgroups(pid, "cpu")
             .into_iter()
@@ -177,18 +184,27 @@ fn counters(pid: i32) -> Option<Counters> {
     })
 }
 
-/// Run-queue wait of every thread of `pid`, nanoseconds (the second field
-/// of each /proc/<pid>/task/<tid>/schedstat).
-fn run_delay_ns(pid: i32) -> u64 {
+/// Run-queue wait of every thread of `pid`, nanoseconds, and the number of
+/// times they were put on a CPU (the second and third fields of each
+/// /proc/<pid>/task/<tid>/schedstat).
+fn run_delay_ns(pid: i32) -> (u64, u64) {
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
+        return (0, 0);
     };
     tasks
         .filter_map(Result::ok)
         .take(MAX_THREADS)
         .filter_map(|t| read_small(&t.path().join("schedstat")))
-        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .fold(0u64, u64::saturating_add)
+        .filter_map(|s| {
+            let mut f = s.split_whitespace().skip(1);
+            Some((
+                f.next()?.parse::<u64>().ok()?,
+                f.next()?.parse::<u64>().ok()?,
+            ))
+        })
+        .fold((0u64, 0u64), |(d, n), (dd, nn)| {
+            (d.saturating_add(dd), n.saturating_add(nn))
+        })
 }
 
 /// The `controller` cgroup directories of `pid`, its own first, then each
@@ -288,6 +304,11 @@ fn process(pid: i32, a: &Counters, b: &Counters, window_s: f64) -> EtcdProcess {
         cpu_cores: round2(b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 / ticks / window_s),
         run_delay_ms_per_s: round2(
             b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64 / 1e6 / window_s,
+        ),
+        run_wait_ms_mean: round2(
+            b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64
+                / 1e6
+                / b.runs.saturating_sub(a.runs).max(1) as f64,
         ),
         cgroup_cpu: cgroup_cpu(&a.cgroups, &b.cgroups, window_s),
         major_faults_per_s: round2(b.major_faults.saturating_sub(a.major_faults) as f64 / window_s),

@@ -52,8 +52,12 @@ pub struct HostThresholds {
     pub cpu_run_delay_warn_ratio: f64,
     /// Run-queue wait ratio fail level.
     pub cpu_run_delay_fail_ratio: f64,
-    /// Run-queue wait, ms per second of the run, under which no ratio
-    /// counts (an idle etcd waiting 1 ms for 1 ms of CPU is not starved).
+    /// Mean wait for a CPU each time an etcd thread could run, ms, under
+    /// which no ratio counts (an idle etcd waiting half a millisecond per
+    /// wake-up on a busy host is not starved).
+    pub cpu_run_wait_min_ms: f64,
+    /// Run-queue wait, ms per second of the run (all threads), under which
+    /// no ratio counts.
     pub cpu_run_delay_min_ms_per_s: f64,
     /// Major page faults of etcd per second from which its memory is
     /// under pressure (pages read back from disk or swap).
@@ -80,7 +84,8 @@ impl Default for HostThresholds {
             cpu_throttled_fail_pct: 25.0,
             cpu_run_delay_warn_ratio: 0.5,
             cpu_run_delay_fail_ratio: 2.0,
-            cpu_run_delay_min_ms_per_s: 50.0,
+            cpu_run_wait_min_ms: 1.0,
+            cpu_run_delay_min_ms_per_s: 150.0,
             major_faults_warn_per_s: 50.0,
             major_faults_fail_per_s: 500.0,
             etcd_swap_warn_mib: 1.0,
@@ -152,6 +157,11 @@ impl HostThresholds {
                 (
                     "cpu_run_delay_fail_ratio",
                     self.cpu_run_delay_fail_ratio,
+                    Bound::Positive,
+                ),
+                (
+                    "cpu_run_wait_min_ms",
+                    self.cpu_run_wait_min_ms,
                     Bound::Positive,
                 ),
                 (

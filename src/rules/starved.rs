@@ -67,7 +67,10 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
         t.cpu_run_delay_warn_ratio,
         t.cpu_run_delay_fail_ratio,
     )
-    .filter(|_| p.run_delay_ms_per_s >= t.cpu_run_delay_min_ms_per_s);
+    .filter(|_| {
+        p.run_wait_ms_mean >= t.cpu_run_wait_min_ms
+            && p.run_delay_ms_per_s >= t.cpu_run_delay_min_ms_per_s
+    });
     let severity = by_quota.max(by_queue)?;
     let limit = p
         .cgroup_cpu
@@ -77,9 +80,9 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
         .unwrap_or_default();
     let quota = format!("its cgroup's CPU quota{limit} stopped it {throttled_pct:.0}% of the time");
     let queue = format!(
-        "its threads waited {:.0} ms per second for a CPU, {wait_ratio:.1} times the CPU time \
-         they got: other work holds its cores",
-        p.run_delay_ms_per_s
+        "its threads waited {:.0} ms per second for a CPU ({:.1} ms each time they could run), \
+         {wait_ratio:.1} times the CPU time they got: other work holds its cores",
+        p.run_delay_ms_per_s, p.run_wait_ms_mean
     );
     let cause = match (by_quota, by_queue) {
         // Throttled threads wait on the run queue too: the quota is the cause.
@@ -264,6 +267,7 @@ mod tests {
             pid: 77,
             cpu_cores: cores,
             run_delay_ms_per_s: run_delay,
+            run_wait_ms_mean: run_delay / 50.0,
             cgroup_cpu: Some(CgroupCpu {
                 path: "/sys/fs/cgroup/cpu/etcd".into(),
                 limit_cores: (throttled_ms > 0.0).then_some(0.1),
@@ -329,6 +333,10 @@ mod tests {
         assert_eq!(cpu_starved(&with(etcd(1.5, 120.0, 0.0)), &t), None);
         // Idle: a ratio over tiny numbers is nothing.
         assert_eq!(cpu_starved(&with(etcd(0.001, 3.0, 0.0)), &t), None);
+        // Idle on a busy host: 100 ms/s of waits, half a millisecond each.
+        let mut idle = etcd(0.01, 100.0, 0.0);
+        idle.run_wait_ms_mean = 0.5;
+        assert_eq!(cpu_starved(&with(idle), &t), None);
     }
 
     #[test]
