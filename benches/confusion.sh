@@ -41,10 +41,12 @@
 #                     CPU-bound loops pinned there at nice -10 (ten times
 #                     etcd's weight, as pods with larger requests), under
 #                     the load
-#   mem-limit-etcd    a 256 MiB db, etcd moved into a cgroup v1 memory
-#                     cgroup limited to 96 MiB, ranges over every key
+#   mem-healthy-etcd  a 128 MiB db (its pages cached), no limit, reads of
+#                     200-key ranges from random places
+#   mem-limit-etcd    a 128 MiB db, etcd moved into a cgroup v1 memory
+#                     cgroup limited to 128 MiB, reads of 200-key ranges
 #   mem-cotenant-etcd the same db, a 512 MiB memory cgroup shared with a
-#                     co-tenant holding 440 MiB, ranges over every key
+#                     co-tenant holding 440 MiB, reads of 200-key ranges
 # A CPU row's hit is host.cpu-starved; slow fsync metrics beside it must be
 # marked explained (info), so they are not allowed.
 #
@@ -108,7 +110,7 @@ trap cleanup EXIT INT TERM
 # for processes in $CG (0: unthrottled).
 fresh_disk() {
   detach
-  truncate -s 512M "$IMG"
+  truncate -s "${IMG_SIZE:-512M}" "$IMG"
   LOOP=$(losetup --find --show "$IMG")
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$LOOP"
   mkdir -p "$WORK/mnt"
@@ -123,8 +125,12 @@ throttle() {
     echo "$majmin $1" > "$CG/blkio.throttle.write_iops_device"
   fi
 }
-# Runs a command inside the throttling cgroup (as this process: exec).
-in_cg() { exec sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$CG" -- "$@"; }
+# Runs a command inside the throttling cgroup (as this process: exec), and
+# inside cgroup $ALSO_CG too when set (another hierarchy's).
+in_cg() {
+  exec sh -c 'echo $$ > "$0/cgroup.procs" && { [ -z "$1" ] || echo $$ > "$1/cgroup.procs"; } &&
+    shift 2 && exec "$@"' "$CG" "${ALSO_CG:-}" -- "$@"
+}
 
 # The warn/fail finding ids of a JSON report on stdin, sorted, space-separated.
 ids() {
@@ -144,6 +150,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
   EP="http://127.0.0.1:$1"
   [ -n "${KEEP_DATA:-}" ] || rm -rf "$WORK/mnt/etcd"
   (in_cg env ETCD_UNSUPPORTED_ARCH="$(uname -m)" ETCD_QUOTA_BACKEND_BYTES="${QUOTA:-0}" \
+    ETCD_SNAPSHOT_COUNT="${SNAPSHOTS:-100000}" \
     "$ETCDBIN/etcd" --name m0 --data-dir "$WORK/mnt/etcd" \
     --listen-client-urls "$EP" --advertise-client-urls "$EP" \
     --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
@@ -174,7 +181,7 @@ diagnose_cluster() {
 }
 # KEEP=DIR in the environment keeps every JSON report there, for a look
 # at the evidence behind a row.
-keep() { if [ -n "${KEEP:-}" ]; then tee "$KEEP/$(date +%s%N).json"; else cat; fi; }
+keep() { if [ -n "${KEEP:-}" ]; then tee "$KEEP/${row:-run}-$(date +%s%N).json"; else cat; fi; }
 revision() { ctl endpoint status -w json | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
 
 # Each row: runs the fault and prints the ids found.
@@ -257,30 +264,42 @@ row_cpu_pinned_etcd() {
   for _ in 1 2 3; do nice -n -10 taskset -c 1 sh -c 'while :; do :; done' & PIDS="$PIDS $!"; done
   put_load; diagnose_cluster; stop_pids
 }
-# A 256 MiB db (256 txns of 100 x 10 KiB), then etcd restarted so that its
-# pages are read back from the disk, not still cached.
+# A 128 MiB db (128 txns of 100 x 10 KiB; as much again in the WAL, so a
+# 1.5 GiB image), then etcd restarted so that its pages are read back from
+# the disk, not still cached. A snapshot every 10 entries: etcd replays
+# (and holds) only the WAL entries after the last one, not 128 MiB.
 big_db() {
-  QUOTA=0 start_etcd; load 25600 10240 big-; stop_pids
+  SNAPSHOTS=10 QUOTA=0 start_etcd; load 12800 10240 big-; stop_pids
   sync; echo 3 > /proc/sys/vm/drop_caches
 }
-# Ranges over every key (values read from the db) in a loop, stopped with the row.
+# Ranges of 200 keys (values read from the db: 2 MiB) from random places
+# in the keyspace, in a loop, stopped with the row. A range over every key
+# at once would hold 128 MiB in etcd's heap and get it OOM-killed.
 read_load() {
-  (while :; do ctl get --prefix big- --keys-only >/dev/null; done) >/dev/null 2>&1 &
+  (while :; do
+    k=$(python3 -c 'import random;print("big-%06d" % random.randrange(12600))')
+    ctl get "$k" big-9 --limit 200 --keys-only >/dev/null
+  done) >/dev/null 2>&1 &
   PIDS="$PIDS $!"
   sleep 1
 }
-# etcd started again on the existing data dir, in memory cgroup $MEMCG.
+# etcd started again on the existing data dir, in memory cgroup $MEMCG
+# from its first page on (pages charged before a move stay where they were).
 start_etcd_in_mem() {
   mkdir -p "$MEMCG"; echo "$1" > "$MEMCG/memory.limit_in_bytes"
-  KEEP_DATA=1 QUOTA=0 start_etcd
-  etcd_pid > "$MEMCG/cgroup.procs"
+  ALSO_CG=$MEMCG KEEP_DATA=1 SNAPSHOTS=10 QUOTA=0 start_etcd
+}
+row_mem_healthy_etcd() {
+  IMG_SIZE=1536M fresh_disk 0; big_db; KEEP_DATA=1 SNAPSHOTS=10 QUOTA=0 start_etcd
+  cat "$WORK/mnt/etcd/member/snap/db" > /dev/null  # warm, as a running member is
+  read_load; diagnose_cluster; stop_pids
 }
 row_mem_limit_etcd() {
-  fresh_disk 0; big_db; start_etcd_in_mem 100663296
+  IMG_SIZE=1536M fresh_disk 0; big_db; start_etcd_in_mem 134217728
   read_load; diagnose_cluster; stop_pids; cg_free "$MEMCG"
 }
 row_mem_cotenant_etcd() {
-  fresh_disk 0; big_db; start_etcd_in_mem 536870912
+  IMG_SIZE=1536M fresh_disk 0; big_db; start_etcd_in_mem 536870912
   (sh -c 'echo $$ > "$0/cgroup.procs"; exec python3 -c "import time
 b=bytearray(440<<20)
 for i in range(0,len(b),4096): b[i]=1
@@ -415,7 +434,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do
