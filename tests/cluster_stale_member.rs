@@ -93,6 +93,15 @@ fn stale_finding(r: &Value, name: &str, id: &str, proof: &str) -> Value {
         findings(r, "cluster.member-unreachable").is_empty(),
         "a stale member is not also merely unreachable: {r:#}"
     );
+    // One cause, one finding: the peers' prober lines about the stale
+    // member are its symptom, explained and at info (issue 25).
+    for f in findings(r, "net.peer-unhealthy") {
+        assert_eq!(f["severity"], "info", "{f:#}");
+        assert!(
+            f["summary"].as_str().unwrap().contains("explained"),
+            "{f:#}"
+        );
+    }
     let stale = findings(r, "cluster.stale-member");
     assert_eq!(stale.len(), 1, "{:#}", r["findings"]);
     let f = stale[0].clone();

@@ -76,8 +76,9 @@ fn a_slow_leader_disk_is_named() {
         let pid = m.pid().unwrap_or_else(|| panic!("member {i} runs"));
         std::fs::write(Path::new(BLKIO_ROOT).join("cgroup.procs"), pid.to_string()).unwrap();
     }
-    let slow = &ids[leader];
-    let others: Vec<&String> = ids.iter().filter(|id| *id != slow).collect();
+    // Findings name a member `NAME (ID) on HOST` (issue 25).
+    let slow = &format!("{} ({})", c.members[leader].name, ids[leader]);
+    let others: Vec<&String> = ids.iter().filter(|id| **id != ids[leader]).collect();
 
     // An IOPS cap: every fdatasync waits for a slot.
     disk.set_write_iops(15).unwrap();

@@ -75,6 +75,59 @@ impl ClusterReport {
     }
 }
 
+impl ClusterReport {
+    /// How findings name member `id` (hex), as operators know it: its name,
+    /// its id and the host of its peer URL (else its client URL), e.g.
+    /// `m3 (a372f26f9d8c9749) on 10.0.0.3`. An id the member list does not
+    /// hold is named by itself; no id at all, by `fallback` (an endpoint).
+    pub fn member_label(&self, id: Option<&str>, fallback: &str) -> String {
+        let Some(id) = id else {
+            return fallback.to_string();
+        };
+        let Some(m) = self.members.iter().find(|m| same_id(&m.id, id)) else {
+            return id.to_string();
+        };
+        let host = m
+            .peer_urls
+            .iter()
+            .chain(&m.client_urls)
+            .next()
+            .map(|u| url_host(u));
+        member_label(&m.name, id, host)
+    }
+}
+
+/// One member's label: `NAME (ID) on HOST`, the name or host left out when
+/// unknown (`ID on HOST`, `NAME (ID)`).
+pub fn member_label(name: &str, id: &str, host: Option<&str>) -> String {
+    let who = if name.is_empty() {
+        id.to_string()
+    } else {
+        format!("{name} ({id})")
+    };
+    match host.filter(|h| !h.is_empty()) {
+        Some(host) => format!("{who} on {host}"),
+        None => who,
+    }
+}
+
+/// Member ids as hex, leading zeros or not (`0af3` is `af3`).
+fn same_id(a: &str, b: &str) -> bool {
+    let parse = |s: &str| u64::from_str_radix(s, 16).ok();
+    parse(a).is_some_and(|a| Some(a) == parse(b)) || a == b
+}
+
+/// The host part of a URL: `https://[fd00::1]:2380/` -> `fd00::1`,
+/// `http://10.0.0.3:2380` -> `10.0.0.3`.
+pub fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    }
+}
+
 /// The connection the report was read over, as etcdctl flags.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Connection {
@@ -335,4 +388,41 @@ pub struct MemberMetrics {
     /// Why the scrape failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_named_by_name_id_and_host() {
+        let report = ClusterReport {
+            members: vec![
+                Member {
+                    id: "a372f26f9d8c9749".into(),
+                    name: "m3".into(),
+                    peer_urls: vec!["https://10.0.0.3:2380".into()],
+                    client_urls: vec!["https://10.0.0.3:2379".into()],
+                    ..Member::default()
+                },
+                Member {
+                    id: "0b1".into(),
+                    peer_urls: vec!["http://[fd00::7]:2380/".into()],
+                    ..Member::default()
+                },
+            ],
+            ..ClusterReport::default()
+        };
+        let label = |id| report.member_label(id, "http://10.0.0.9:2379");
+        assert_eq!(
+            label(Some("a372f26f9d8c9749")),
+            "m3 (a372f26f9d8c9749) on 10.0.0.3"
+        );
+        // Unstarted: no name; ids compare as numbers.
+        assert_eq!(label(Some("b1")), "b1 on fd00::7");
+        assert_eq!(label(Some("ffff")), "ffff");
+        assert_eq!(label(None), "http://10.0.0.9:2379");
+        assert_eq!(url_host("10.0.0.3:2380"), "10.0.0.3");
+        assert_eq!(member_label("m1", "ab", None), "m1 (ab)");
+    }
 }

@@ -51,6 +51,8 @@ pub enum Fact {
     HostActivity,
     /// CPU accounting of the run (steal, iowait).
     HostCpu,
+    /// etcd's own processes on this host over the run (CPU, memory).
+    EtcdProcess,
     /// etcd's own WAL fsync histogram over the scrape window.
     EtcdWalFsync,
     /// Network probe results.
@@ -128,7 +130,7 @@ macro_rules! rules {
 rules! {
     DiskFsyncSlow "disk.fsync-slow" [Warn, Fail] [DiskProbes, Logs]
         "fdatasync p99 of the flat-out disk probes, or etcd's slow-fdatasync log lines";
-    DiskIoContention "disk.io-contention" [Warn, Fail] [HostActivity, EtcdWalFsync]
+    DiskIoContention "disk.io-contention" [Info, Warn, Fail] [HostActivity, EtcdWalFsync]
         "slow fdatasync while others write to the data device, or etcd slow on a fast device";
     DiskRotational "disk.rotational" [Info, Warn, Fail] [BlockDevice]
         "the data directory on a spinning disk";
@@ -173,9 +175,9 @@ rules! {
         "a key rewritten thousands of times";
     ClusterLargeValues "cluster.large-values" [Warn, Fail] [KeyspaceHistory]
         "values near the request size limit";
-    ClusterApplySlow "cluster.apply-slow" [Warn, Fail] [Logs]
+    ClusterApplySlow "cluster.apply-slow" [Info, Warn, Fail] [Logs]
         "etcd's slow-apply log lines";
-    ClusterHeartbeatLate "cluster.heartbeat-late" [Warn, Fail] [Logs]
+    ClusterHeartbeatLate "cluster.heartbeat-late" [Info, Warn, Fail] [Logs]
         "etcd's late-heartbeat log lines";
     NetPeerUnhealthy "net.peer-unhealthy" [Info, Warn, Fail] [Logs]
         "etcd's prober finding a peer unhealthy";
@@ -203,6 +205,10 @@ rules! {
         "a network path slower than the fleet's";
     DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
         "a dedicated --wal-dir on the same device as --data-dir";
+    HostCpuStarved "host.cpu-starved" [Warn, Fail] [EtcdProcess]
+        "etcd throttled by its CPU quota or waiting on a full run queue";
+    HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
+        "etcd's pages read back from disk or swap, or its db larger than its memory";
 }
 
 impl FindingId {
@@ -281,7 +287,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 37);
+        assert_eq!(RULES.len(), 39);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);

@@ -15,10 +15,11 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
-use procfs::{CurrentSI, DiskStat, KernelStats};
+use procfs::{Current, CurrentSI, DiskStat, KernelStats};
 use serde::{Deserialize, Serialize};
 
 use super::device::DeviceFacts;
+use super::etcd::{comm, is_etcd, EtcdProcess, EtcdSampler, HostMemory};
 use crate::measure::{round2, MIB};
 
 /// How many of the heaviest other writers are kept.
@@ -40,6 +41,16 @@ pub struct HostActivity {
     /// first, at most [`TOP_WRITERS`].
     #[serde(default)]
     pub writers: Vec<ProcessIo>,
+    /// etcd's own processes over the window: CPU, run-queue wait, cgroup
+    /// throttling, memory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd: Vec<EtcdProcess>,
+    /// The 1-minute load average at the end of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_avg_1m: Option<f64>,
+    /// The host's memory at the end of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<HostMemory>,
 }
 
 /// CPU time shares over a window.
@@ -85,6 +96,10 @@ pub struct ProcessIo {
     /// True when it has a file (or its working directory) open on the data
     /// device at the end of the window.
     pub on_device: bool,
+    /// True when it is etcd itself (command or executable named `etcd`):
+    /// its writes are the cluster's load, never a neighbour's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub etcd: bool,
 }
 
 /// A snapshot taken at the start of a window.
@@ -94,6 +109,7 @@ pub struct ActivitySampler {
     device: Option<(String, u64)>,
     disk: Option<DiskStat>,
     writes: HashMap<i32, WriteCounters>,
+    etcd: EtcdSampler,
 }
 
 /// A process's cumulative write counters (/proc/<pid>/io).
@@ -118,6 +134,7 @@ impl ActivitySampler {
             disk: device.as_ref().and_then(|(name, _)| disk_stat(name)),
             device,
             writes: process_writes(),
+            etcd: EtcdSampler::start(),
         }
     }
 
@@ -141,6 +158,11 @@ impl ActivitySampler {
             cpu,
             device_io,
             writers,
+            etcd: self.etcd.finish(window_s),
+            load_avg_1m: procfs::LoadAverage::current()
+                .ok()
+                .map(|l| round2(l.one as f64)),
+            memory: super::etcd::host_memory(),
         }
     }
 }
@@ -236,15 +258,16 @@ fn process_writes() -> HashMap<i32, WriteCounters> {
 }
 
 /// The heaviest writers to storage between two snapshots, those holding a
-/// file on device `dev` first (they are the ones that can slow it), each
-/// with whether it does.
+/// file on device `dev` first (they are the ones that can slow it), and
+/// among them etcd itself first (its writes are subtracted from the
+/// device's, so they must not fall off the list), each with whether it does.
 fn top_writers(
     before: &HashMap<i32, WriteCounters>,
     after: &HashMap<i32, WriteCounters>,
     window_s: f64,
     dev: Option<u64>,
 ) -> Vec<ProcessIo> {
-    let mut writers: Vec<(bool, WriteCounters, i32)> = after
+    let mut writers: Vec<(bool, bool, WriteCounters, i32)> = after
         .iter()
         .filter_map(|(pid, w)| {
             let was = before.get(pid).copied().unwrap_or_default();
@@ -252,26 +275,29 @@ fn top_writers(
                 bytes: w.bytes.saturating_sub(was.bytes),
                 calls: w.calls.saturating_sub(was.calls),
             };
-            (delta.bytes > 0).then(|| (dev.is_some_and(|d| holds_file_on(*pid, d)), delta, *pid))
+            (delta.bytes > 0).then(|| {
+                let on_device = dev.is_some_and(|d| holds_file_on(*pid, d));
+                (on_device, is_etcd(*pid), delta, *pid)
+            })
         })
         .collect();
     writers.sort_by(|a, b| {
         b.0.cmp(&a.0)
-            .then(b.1.bytes.cmp(&a.1.bytes))
-            .then(a.2.cmp(&b.2))
+            .then(b.1.cmp(&a.1))
+            .then(b.2.bytes.cmp(&a.2.bytes))
+            .then(a.3.cmp(&b.3))
     });
     let per_s = |n: u64| n as f64 / window_s.max(1e-3);
     writers
         .into_iter()
         .take(TOP_WRITERS)
-        .map(|(on_device, delta, pid)| ProcessIo {
+        .map(|(on_device, etcd, delta, pid)| ProcessIo {
             pid,
-            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim().to_string())
-                .unwrap_or_default(),
+            comm: comm(pid).unwrap_or_default(),
             write_mib_s: round2(per_s(delta.bytes) / MIB as f64),
             write_ops_s: round2(per_s(delta.calls)),
             on_device,
+            etcd,
         })
         .collect()
 }

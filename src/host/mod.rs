@@ -3,6 +3,8 @@
 
 pub mod activity;
 pub mod device;
+pub mod etcd;
+pub mod proc;
 pub mod virt;
 
 use std::path::Path;

@@ -111,14 +111,15 @@ async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, Loa
     if let Some(a) = cluster.alarms.first() {
         return Err(LoadError::AlarmActive(format!(
             "{} is active on member {}",
-            a.alarm, a.member_id
+            a.alarm,
+            cluster.member_label(Some(&a.member_id), "")
         )));
     }
     let down = cluster
         .facts
         .unreachable
         .iter()
-        .map(|m| format!("member {} ({})", m.name, m.member_id));
+        .map(|m| format!("member {}", cluster.member_label(Some(&m.member_id), "")));
     let unhealthy = cluster
         .health
         .iter()

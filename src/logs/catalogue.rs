@@ -418,6 +418,46 @@ pub fn classify(text: &str, line: &str) -> Option<&'static Entry> {
     })
 }
 
+/// A message etcd also writes below warn level: with debug logging on,
+/// every request's `request stats` (server/etcdserver/api/v3rpc/
+/// interceptor.go, 3.5 and 3.6: `lg.Debug` whenever debug is enabled, fast
+/// or slow). Written below warn, such a line is a slow request only when
+/// its duration is over the warn threshold the server used: the line's
+/// `expected-duration` when it has one (server/etcdserver/util.go, "apply
+/// request took too long"), else etcd's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelGate {
+    /// The message (zap `msg`).
+    pub message: &'static str,
+    /// The zap field holding its duration.
+    pub duration_field: &'static str,
+    /// etcd's default warn threshold for it, ms.
+    pub default_threshold_ms: f64,
+}
+
+/// The messages gated by level and threshold.
+pub const LEVEL_GATES: &[LevelGate] = &[
+    // interceptor.go: warnUnaryRequestLatency = 300ms (3.5); 3.6:
+    // --warning-unary-request-duration, DefaultWarningUnaryRequestDuration = 300ms.
+    LevelGate {
+        message: "request stats",
+        duration_field: "time spent",
+        default_threshold_ms: 300.0,
+    },
+    // util.go: "apply request took too long" took, expected-duration;
+    // DefaultWarningApplyDuration = 100ms.
+    LevelGate {
+        message: "apply request took too long",
+        duration_field: "took",
+        default_threshold_ms: 100.0,
+    },
+];
+
+/// The level gate of zap message `msg`, if it has one.
+pub fn level_gate(msg: &str) -> Option<&'static LevelGate> {
+    LEVEL_GATES.iter().find(|g| msg == g.message)
+}
+
 /// Every needle of the catalogue, for the line pre-filter.
 pub fn needles() -> impl Iterator<Item = &'static str> {
     CATALOGUE.iter().flat_map(|e| e.needles.iter().copied())

@@ -24,21 +24,23 @@ const MAX_PARTS: usize = 6;
 pub struct ConsoleLine<'a> {
     /// The line's time.
     pub at_ms: UnixMs,
+    /// zap's level name (`debug`, `info`, `warn`, ...).
+    pub level: &'a str,
     /// The message.
     pub msg: &'a str,
     /// The fields (empty when the line has none, or they are not JSON).
     pub fields: Map<String, Value>,
 }
 
-/// Time and level, when `line` starts as a console line does.
-fn head(line: &str) -> Option<(UnixMs, &str)> {
+/// Time, level and the rest, when `line` starts as a console line does.
+fn head(line: &str) -> Option<(UnixMs, &str, &str)> {
     let (ts, rest) = line.split_once('\t')?;
     let (at_ms, len) = parse_timestamp(ts)?;
     if len != ts.len() {
         return None;
     }
     let (level, rest) = rest.split_once('\t')?;
-    LEVELS.contains(&level).then_some((at_ms, rest))
+    LEVELS.contains(&level).then_some((at_ms, level, rest))
 }
 
 /// True when `line` is a console-encoded zap line (cheap: no JSON decoding).
@@ -48,7 +50,7 @@ pub fn looks_like(line: &str) -> bool {
 
 /// Cuts a console line; `None` when it is not one.
 pub fn split(line: &str) -> Option<ConsoleLine<'_>> {
-    let (at_ms, rest) = head(line)?;
+    let (at_ms, level, rest) = head(line)?;
     let parts: Vec<&str> = rest.splitn(MAX_PARTS - 2, '\t').collect();
     let (last, before) = parts.split_last()?;
     let fields = (last.starts_with('{') && last.ends_with('}'))
@@ -61,6 +63,7 @@ pub fn split(line: &str) -> Option<ConsoleLine<'_>> {
     };
     Some(ConsoleLine {
         at_ms,
+        level,
         msg,
         fields: fields.unwrap_or_default(),
     })
@@ -71,7 +74,7 @@ pub fn parse(line: &str) -> Option<Parsed> {
     let c = split(line)?;
     Some(Parsed {
         at_ms: c.at_ms,
-        event: zap::event(c.msg, &c.fields, line),
+        event: zap::event(c.msg, Some(c.level), &c.fields, line),
     })
 }
 

@@ -27,19 +27,40 @@ pub fn parse(line: &str) -> Option<Parsed> {
     };
     Some(Parsed {
         at_ms,
-        event: event(msg, &fields, line),
+        event: event(msg, str_field(&fields, "level"), &fields, line),
     })
 }
 
-/// The catalogued event of zap message `msg` with its `fields` (JSON or
-/// console encoding alike), when it is one; `line` is the whole line.
-pub fn event(msg: &str, fields: &Map<String, Value>, line: &str) -> Option<RawEvent> {
+/// The catalogued event of zap message `msg` at `level` with its `fields`
+/// (JSON or console encoding alike), when it is one; `line` is the whole
+/// line. A request trace written at debug or info level is an event only
+/// when it took longer than the warn threshold the server used.
+pub fn event(
+    msg: &str,
+    level: Option<&str>,
+    fields: &Map<String, Value>,
+    line: &str,
+) -> Option<RawEvent> {
+    let gate = catalogue::level_gate(msg);
+    let gated_ms = gate
+        .and_then(|g| str_field(fields, g.duration_field))
+        .and_then(parse_go_duration_ms);
+    if let Some(g) = gate.filter(|_| matches!(level, Some("debug" | "info"))) {
+        let threshold_ms = str_field(fields, "expected-duration")
+            .and_then(parse_go_duration_ms)
+            .unwrap_or(g.default_threshold_ms);
+        if !gated_ms.is_some_and(|ms| ms > threshold_ms) {
+            // A debug-level trace of a request that was not slow.
+            return None;
+        }
+    }
     catalogue::classify(msg, line).map(|entry| RawEvent {
         kind: entry.kind,
         duration_ms: entry
             .duration
             .and_then(|d| str_field(fields, d.zap_field))
-            .and_then(parse_go_duration_ms),
+            .and_then(parse_go_duration_ms)
+            .or(gated_ms),
         peer: entry
             .peer_fields
             .iter()
@@ -58,6 +79,53 @@ mod tests {
     use super::*;
     use crate::logs::catalogue::EventKind;
     use proptest::prelude::*;
+
+    /// `request stats` as etcd 3.5 (v3rpc/interceptor.go:182) and 3.6
+    /// (interceptor.go:186) write it: at debug for every request when debug
+    /// logging is on, at warn when over 300 ms.
+    fn request_stats(version_caller: &str, level: &str, spent: &str) -> String {
+        format!(
+            r#"{{"level":"{level}","ts":"2025-06-01T10:00:00.123Z","caller":"{version_caller}","msg":"request stats","start time":"2025-06-01T10:00:00.100000Z","time spent":"{spent}","remote":"127.0.0.1:52344","response type":"/etcdserverpb.KV/Range","request count":0,"request size":18,"response count":1,"response size":64,"request content":"key:\"/registry/pods/default/web\" "}}"#
+        )
+    }
+
+    #[test]
+    fn debug_level_request_stats_count_only_over_the_warn_threshold() {
+        for caller in ["v3rpc/interceptor.go:182", "v3rpc/interceptor.go:186"] {
+            let fast = parse(&request_stats(caller, "debug", "1.204ms")).unwrap();
+            assert_eq!(fast.event, None, "{caller}");
+            let medium = parse(&request_stats(caller, "info", "250ms")).unwrap();
+            assert_eq!(medium.event, None, "{caller}: under 300 ms");
+            let slow = parse(&request_stats(caller, "debug", "1.5s")).unwrap();
+            let e = slow.event.unwrap();
+            assert_eq!(e.kind, EventKind::SlowRequest);
+            assert_eq!(e.duration_ms, Some(1500.0));
+            // At warn, etcd already judged it slow.
+            let warned = parse(&request_stats(caller, "warn", "310ms")).unwrap();
+            assert_eq!(warned.event.unwrap().duration_ms, Some(310.0));
+        }
+    }
+
+    #[test]
+    fn apply_lines_below_warn_use_the_servers_expected_duration() {
+        // server/etcdserver/util.go (3.5 and 3.6): took, expected-duration.
+        let apply = |level: &str, took: &str, expected: &str| {
+            format!(
+                r#"{{"level":"{level}","ts":"2025-06-01T10:00:00.500Z","caller":"etcdserver/util.go:170","msg":"apply request took too long","took":"{took}","expected-duration":"{expected}","prefix":"read-only range ","request":"key:\"/registry/events/\" range_end:\"/registry/events0\" ","response":"range_response_count:500 size:90000"}}"#
+            )
+        };
+        assert_eq!(parse(&apply("info", "150ms", "200ms")).unwrap().event, None);
+        let over = parse(&apply("debug", "250ms", "200ms"))
+            .unwrap()
+            .event
+            .unwrap();
+        assert_eq!(over.kind, EventKind::ApplySlow);
+        let warned = parse(&apply("warn", "150ms", "100ms"))
+            .unwrap()
+            .event
+            .unwrap();
+        assert_eq!(warned.duration_ms, Some(150.0));
+    }
 
     #[test]
     fn slow_fdatasync_with_its_duration() {

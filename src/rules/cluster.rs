@@ -273,9 +273,8 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
                 id: FindingId::ClusterMemberUnreachable,
                 severity: Severity::Fail,
                 summary: format!(
-                    "member {} ({}) at {} does not answer: {}",
-                    m.name,
-                    m.member_id,
+                    "member {} at {} does not answer: {}",
+                    report.member_label(Some(&m.member_id), ""),
                     m.client_urls.join(","),
                     m.error
                 ),
@@ -306,7 +305,7 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
         severity: Severity::Fail,
         summary: format!(
             "member {} ({}) is listed but never started",
-            m.member_id,
+            report.member_label(Some(&m.member_id), ""),
             m.peer_urls.join(",")
         ),
         evidence: vec![evidence(
@@ -326,8 +325,10 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
         id: FindingId::ClusterStaleMember,
         severity: Severity::Fail,
         summary: format!(
-            "{} is listed for member {} ({}) but answers as {}",
-            m.endpoint, m.listed_name, m.listed_id, m.reported_id
+            "{} is listed for member {} but answers as {}",
+            m.endpoint,
+            report.member_label(Some(&m.listed_id), ""),
+            m.reported_id
         ),
         evidence: vec![evidence(
             "client URLs answered by another member id",
@@ -368,7 +369,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                 severity,
                 summary: format!(
                     "member {} at {} trails the leader by {} raft entries and has {} committed entries unapplied",
-                    l.member_id, l.endpoint, l.lag_entries, l.apply_gap_entries
+                    report.member_label(Some(&l.member_id), ""), l.endpoint, l.lag_entries, l.apply_gap_entries
                 ),
                 evidence: vec![
                     evidence("raft index behind the leader", l.lag_entries as f64, t.raft_lag_warn_entries as f64, Unit::Entries),
@@ -499,7 +500,11 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
             Finding {
                 id: FindingId::ClusterAlarmActive,
                 severity: Severity::Fail,
-                summary: format!("alarm {} is active on member {}", a.alarm, a.member_id),
+                summary: format!(
+                    "alarm {} is active on member {}",
+                    a.alarm,
+                    report.member_label(Some(&a.member_id), "")
+                ),
                 evidence: vec![evidence("active alarms", alarms.len() as f64, 0.0, Unit::Alarms)],
                 recommendation,
                 commands,
@@ -598,7 +603,7 @@ fn metrics_slow(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for m in &report.metrics {
-        let who = m.member_id.as_deref().unwrap_or(&m.url);
+        let who = &report.member_label(m.member_id.as_deref(), &m.url);
         out.extend(
             m.wal_fsync
                 .and_then(|h| judge(&wal, who, &h, t.min_histogram_count)),
@@ -610,7 +615,7 @@ fn metrics_slow(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
         out.extend(m.peer_rtt_by_peer.iter().filter_map(|p| {
             judge(
                 &rtt,
-                &format!("{who} to {}", p.peer_id),
+                &format!("{who} to {}", report.member_label(Some(&p.peer_id), "")),
                 &p.rtt,
                 t.min_histogram_count,
             )

@@ -145,9 +145,8 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                 id: FindingId::ClusterDataInconsistent,
                 severity: Severity::Fail,
                 summary: format!(
-                    "member {} ({}) at {}: HashKV at revision {rev} is {}, not {against}",
-                    m.name,
-                    m.who(),
+                    "member {} at {}: HashKV at revision {rev} is {}, not {against}",
+                    report.member_label(m.status.id.as_deref(), m.who()),
                     m.status.endpoint,
                     hex(m.hash)
                 ),
@@ -184,7 +183,7 @@ fn learner_stuck(
                 severity: Severity::Warn,
                 summary: format!(
                     "learner {} at {} is not catching up: {} entries behind the leader's applied index, {} before",
-                    l.member_id, l.endpoint, l.second_gap_entries, l.first_gap_entries
+                    report.member_label(Some(&l.member_id), ""), l.endpoint, l.second_gap_entries, l.first_gap_entries
                 ),
                 evidence: vec![
                     evidence("learner applied / leader applied", ratio * 100.0, t.learner_ready_ratio * 100.0, Unit::Percent),
@@ -218,7 +217,7 @@ fn proposals_pending(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<F
             } else {
                 return None;
             };
-            let who = m.member_id.as_deref().unwrap_or(&m.url);
+            let who = report.member_label(m.member_id.as_deref(), &m.url);
             Some(Finding {
                 id: FindingId::ClusterProposalsPending,
                 severity,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::host::activity::{HostActivity, ProcessIo};
+use crate::host::etcd::ETCD_NAME;
 use crate::host::virt::Virtualization;
 
 use super::bounds::{check_keys, levels, BadKey, Bound};
@@ -34,8 +35,37 @@ pub struct HostThresholds {
     /// writing to it as a contender.
     pub contender_min_device_iops: f64,
     /// Device writes one probe fdatasync causes (data, journal and commit
-    /// blocks), to tell the probes' own writes from others'.
+    /// blocks), to tell the probes' own writes from others'; also the
+    /// device writes counted per write call of etcd's own.
     pub probe_device_writes_per_sync: f64,
+    /// On a shared device, the share of the device's other writes a process
+    /// must be able to account for (its write calls, or its bytes as 4 KiB
+    /// writes) to be named: one that wrote almost nothing is never named.
+    pub contender_min_share_pct: f64,
+    /// Time etcd's cgroup was throttled by its CPU quota, as a share of
+    /// the run's wall time, from which etcd is CPU-starved, percent.
+    pub cpu_throttled_warn_pct: f64,
+    /// Throttled-time fail level, percent.
+    pub cpu_throttled_fail_pct: f64,
+    /// etcd's threads' run-queue wait per second of CPU they got from
+    /// which etcd is CPU-starved (its work waits for a CPU as long as that).
+    pub cpu_run_delay_warn_ratio: f64,
+    /// Run-queue wait ratio fail level.
+    pub cpu_run_delay_fail_ratio: f64,
+    /// Mean wait for a CPU each time an etcd thread could run, ms, under
+    /// which no ratio counts (an idle etcd waiting half a millisecond per
+    /// wake-up on a busy host is not starved).
+    pub cpu_run_wait_min_ms: f64,
+    /// Run-queue wait, ms per second of the run (all threads), under which
+    /// no ratio counts.
+    pub cpu_run_delay_min_ms_per_s: f64,
+    /// Major page faults of etcd per second from which its memory is
+    /// under pressure (pages read back from disk or swap).
+    pub major_faults_warn_per_s: f64,
+    /// Major faults fail level, per second.
+    pub major_faults_fail_per_s: f64,
+    /// etcd's memory in swap from which its memory is under pressure, MiB.
+    pub etcd_swap_warn_mib: f64,
 }
 
 impl Default for HostThresholds {
@@ -49,6 +79,16 @@ impl Default for HostThresholds {
             contender_min_write_ops_s: 50.0,
             contender_min_device_iops: 50.0,
             probe_device_writes_per_sync: 3.0,
+            contender_min_share_pct: 10.0,
+            cpu_throttled_warn_pct: 5.0,
+            cpu_throttled_fail_pct: 25.0,
+            cpu_run_delay_warn_ratio: 0.5,
+            cpu_run_delay_fail_ratio: 2.0,
+            cpu_run_wait_min_ms: 1.0,
+            cpu_run_delay_min_ms_per_s: 150.0,
+            major_faults_warn_per_s: 50.0,
+            major_faults_fail_per_s: 500.0,
+            etcd_swap_warn_mib: 1.0,
         }
     }
 }
@@ -94,12 +134,77 @@ impl HostThresholds {
                     self.probe_device_writes_per_sync,
                     Bound::Positive,
                 ),
+                (
+                    "contender_min_share_pct",
+                    self.contender_min_share_pct,
+                    Bound::Percent,
+                ),
+                (
+                    "cpu_throttled_warn_pct",
+                    self.cpu_throttled_warn_pct,
+                    Bound::Percent,
+                ),
+                (
+                    "cpu_throttled_fail_pct",
+                    self.cpu_throttled_fail_pct,
+                    Bound::Percent,
+                ),
+                (
+                    "cpu_run_delay_warn_ratio",
+                    self.cpu_run_delay_warn_ratio,
+                    Bound::Positive,
+                ),
+                (
+                    "cpu_run_delay_fail_ratio",
+                    self.cpu_run_delay_fail_ratio,
+                    Bound::Positive,
+                ),
+                (
+                    "cpu_run_wait_min_ms",
+                    self.cpu_run_wait_min_ms,
+                    Bound::Positive,
+                ),
+                (
+                    "cpu_run_delay_min_ms_per_s",
+                    self.cpu_run_delay_min_ms_per_s,
+                    Bound::Positive,
+                ),
+                (
+                    "major_faults_warn_per_s",
+                    self.major_faults_warn_per_s,
+                    Bound::Positive,
+                ),
+                (
+                    "major_faults_fail_per_s",
+                    self.major_faults_fail_per_s,
+                    Bound::Positive,
+                ),
+                (
+                    "etcd_swap_warn_mib",
+                    self.etcd_swap_warn_mib,
+                    Bound::Positive,
+                ),
             ],
         )?;
         levels(
             "host",
             ("cpu_steal_warn_pct", self.cpu_steal_warn_pct),
             ("cpu_steal_fail_pct", self.cpu_steal_fail_pct),
+        )?;
+        levels(
+            "host",
+            ("cpu_throttled_warn_pct", self.cpu_throttled_warn_pct),
+            ("cpu_throttled_fail_pct", self.cpu_throttled_fail_pct),
+        )?;
+        levels(
+            "host",
+            ("cpu_run_delay_warn_ratio", self.cpu_run_delay_warn_ratio),
+            ("cpu_run_delay_fail_ratio", self.cpu_run_delay_fail_ratio),
+        )?;
+        levels(
+            "host",
+            ("major_faults_warn_per_s", self.major_faults_warn_per_s),
+            ("major_faults_fail_per_s", self.major_faults_fail_per_s),
         )
     }
 }
@@ -138,8 +243,12 @@ impl FsyncViews {
     }
 }
 
-/// Command name of etcd itself: its writes are the workload, not contention.
-pub const ETCD_COMM: &str = "etcd";
+/// True when `w` is etcd itself (flagged by the sampler, or by its command
+/// name in reports written before the flag): its writes are the workload,
+/// not contention.
+fn is_etcd(w: &ProcessIo) -> bool {
+    w.etcd || w.comm == ETCD_NAME
+}
 
 /// The data device's writes that were not the probes' own.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,17 +260,25 @@ pub struct OtherWrites {
 }
 
 /// What the data device did beyond the probes' `probe_syncs` fdatasyncs
-/// (each costing [`HostThresholds::probe_device_writes_per_sync`] device
-/// writes), from its own counters.
+/// and etcd's own writes (each probe fdatasync and each etcd write call
+/// costing [`HostThresholds::probe_device_writes_per_sync`] device writes,
+/// etcd's bytes at least one per 4 KiB), from its own counters: a busy
+/// cluster's WAL is its load, not a neighbour's.
 pub fn other_writes(
     activity: &HostActivity,
     probe_syncs: u64,
     t: &HostThresholds,
 ) -> Option<OtherWrites> {
     let d = activity.device_io.as_ref()?;
-    let own_iops =
+    let probe_iops =
         probe_syncs as f64 * t.probe_device_writes_per_sync / activity.window_s.max(1e-3);
-    let write_iops = (d.write_iops - own_iops).max(0.0);
+    let etcd_iops: f64 = activity
+        .writers
+        .iter()
+        .filter(|w| w.on_device && is_etcd(w))
+        .map(|w| device_writes(w) * t.probe_device_writes_per_sync)
+        .sum();
+    let write_iops = (d.write_iops - probe_iops - etcd_iops).max(0.0);
     let share = if d.write_iops > 0.0 {
         write_iops / d.write_iops
     } else {
@@ -192,13 +309,32 @@ pub fn contenders<'a>(
     activity
         .writers
         .iter()
-        .filter(|w| w.on_device && w.comm != ETCD_COMM)
+        .filter(|w| w.on_device && !is_etcd(w))
         .filter(|w| {
-            shared
-                || w.write_mib_s >= t.contender_min_write_mib_s
+            w.write_mib_s >= t.contender_min_write_mib_s
                 || w.write_ops_s >= t.contender_min_write_ops_s
+                || (shared && accounts_for_share(w, others, t))
         })
         .collect()
+}
+
+/// Device writes `w` made, roughly: one per write call when its calls are
+/// counted (a shell's few buffered writes merge into few device writes),
+/// else one per 4 KiB of its bytes (libaio and io_uring submit without
+/// write calls; 4 KiB is the smallest write they can make).
+fn device_writes(w: &ProcessIo) -> f64 {
+    if w.write_ops_s >= 1.0 {
+        w.write_ops_s
+    } else {
+        w.write_mib_s * 256.0
+    }
+}
+
+/// True when `w`'s device writes could make up the profile's share of the
+/// device's writes that were not the probe's or etcd's.
+fn accounts_for_share(w: &ProcessIo, others: Option<OtherWrites>, t: &HostThresholds) -> bool {
+    let floor = others.map_or(0.0, |o| o.write_iops) * t.contender_min_share_pct / 100.0;
+    device_writes(w) >= floor.max(1.0)
 }
 
 /// disk.io-contention, the differential diagnosis: other processes writing
@@ -282,13 +418,13 @@ pub fn io_contention(
     })
 }
 
-/// ` (N writes/s beyond the probe's own)`, when known.
+/// ` (N writes/s beyond the probe's and etcd's own)`, when known.
 fn beyond(others: Option<OtherWrites>) -> String {
     others
         .filter(|o| o.write_iops >= 1.0)
         .map(|o| {
             format!(
-                " (the device completed {:.0} writes/s beyond the probe's own)",
+                " (the device completed {:.0} writes/s beyond the probe's and etcd's own)",
                 o.write_iops
             )
         })
@@ -338,7 +474,7 @@ fn contention_evidence(
         .collect();
     if let Some(o) = others {
         evidence.push(ev(
-            "data device writes beyond the probe's own".into(),
+            "data device writes beyond the probe's and etcd's own".into(),
             o.write_iops,
             t.contender_min_device_iops,
             Unit::WritesPerSec,
@@ -419,6 +555,7 @@ mod tests {
             write_mib_s: mib_s,
             write_ops_s: mib_s * 16.0,
             on_device,
+            etcd: false,
         }
     }
 
@@ -434,6 +571,7 @@ mod tests {
                 write_await_ms: 9.0,
             }),
             writers,
+            ..HostActivity::default()
         }
     }
 
@@ -471,9 +609,49 @@ mod tests {
     #[test]
     fn etcd_itself_is_not_a_contender() {
         let mut etcd = writer(true, 40.0);
-        etcd.comm = ETCD_COMM.into();
+        etcd.comm = ETCD_NAME.into();
+        let a = activity(vec![etcd.clone()], 90.0);
+        assert_eq!(judge(Some(&a), views(Some(25.0), None)), None);
+        // Flagged by its executable under another command name.
+        etcd.comm = "etcd-3.5".into();
+        etcd.etcd = true;
         let a = activity(vec![etcd], 90.0);
         assert_eq!(judge(Some(&a), views(Some(25.0), None)), None);
+    }
+
+    #[test]
+    fn a_busy_cluster_is_not_a_contended_disk() {
+        // Issue 25: a steady put load; the device's writes beyond the probe
+        // were etcd's WAL, and a shell and a client that wrote almost
+        // nothing were named.
+        let t = HostThresholds::default();
+        let mut etcd = writer(true, 3.2);
+        (etcd.comm, etcd.etcd, etcd.write_ops_s) = ("etcd".into(), true, 700.0);
+        let mut bash = writer(true, 0.3);
+        (bash.comm, bash.write_ops_s) = ("bash".into(), 2.0);
+        let mut python = bash.clone();
+        python.comm = "python3".into();
+        let mut a = activity(vec![etcd.clone(), bash.clone(), python], 70.0);
+        a.device_io.as_mut().unwrap().write_iops = 2118.0;
+        let others = other_writes(&a, 20, &t);
+        assert!(!device_shared(others, &t), "{others:?}");
+        assert_eq!(
+            io_contention(Some(&a), others, views(Some(6.0), Some(8.0)), &t),
+            None
+        );
+        // A real neighbour beside the same load: 400 more device writes a
+        // second through libaio (no write calls counted) is named, the
+        // shell is not.
+        let mut fio = writer(true, 0.8);
+        (fio.comm, fio.write_ops_s) = ("fio".into(), 0.0);
+        let mut a = activity(vec![etcd, bash, fio], 90.0);
+        a.device_io.as_mut().unwrap().write_iops = 2518.0;
+        let others = other_writes(&a, 20, &t);
+        assert!(device_shared(others, &t), "{others:?}");
+        let f = io_contention(Some(&a), others, views(Some(12.0), Some(30.0)), &t).unwrap();
+        assert!(f.summary.contains("fio (pid"), "{}", f.summary);
+        assert!(!f.summary.contains("bash"), "{}", f.summary);
+        assert!(!f.summary.contains("etcd (pid"), "{}", f.summary);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::bounds::{levels, positive, BadKey};
 use super::cluster::{self, ClusterThresholds};
 use super::{Evidence, Finding, FindingId, Profile, Severity, Unit};
 use crate::cluster::model::ClusterReport;
-use crate::load::result::LoadResult;
+use crate::load::result::{LoadResult, MemberLoad};
 
 /// `check perf` fails when throughput / target is at or below this
 /// (etcdctl/ctlv3/command/check.go: `if s.RPS/float64(cfg.limit) <= 0.9`).
@@ -299,12 +299,16 @@ pub const HANDSHAKE_OUTLIER_FACTOR: f64 = 10.0;
 /// The kernel answers a handshake, so a busy etcd process does not
 /// lengthen it, and the client measures it whether or not etcd's own
 /// round-trip histogram (observed only every 5 to 30 s) saw the fault.
-fn slow_handshakes(load: &LoadResult, slow_ms: f64) -> Vec<Suspect> {
+fn slow_handshakes(
+    load: &LoadResult,
+    cluster: Option<&ClusterReport>,
+    slow_ms: f64,
+) -> Vec<Suspect> {
     let measured: Vec<(String, f64, usize)> = load
         .server
         .iter()
         .filter_map(|m| {
-            let who = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            let who = server_label(cluster, m);
             Some((who, m.tcp_handshake_ms_median?, m.tcp_handshakes))
         })
         .collect();
@@ -350,6 +354,15 @@ fn slow_handshakes(load: &LoadResult, slow_ms: f64) -> Vec<Suspect> {
     }
 }
 
+/// How a finding names the member a /metrics URL belongs to: as the
+/// member list knows it when there is one, else by id or URL.
+fn server_label(cluster: Option<&ClusterReport>, m: &MemberLoad) -> String {
+    match cluster {
+        Some(c) => c.member_label(m.member_id.as_deref(), &m.url),
+        None => m.member_id.clone().unwrap_or_else(|| m.url.clone()),
+    }
+}
+
 /// A suspect is named when its worst p99 / threshold is at least the
 /// worst suspect's divided by this. etcd-doctor's choice: members sharing
 /// a device or a journal with the slow one are slowed too, by far less.
@@ -370,7 +383,11 @@ fn slow_side(
     let mut found = cluster
         .map(|c| suspects(c, &profile.cluster))
         .unwrap_or_default();
-    found.extend(slow_handshakes(load, profile.load.request_p99_warn_ms));
+    found.extend(slow_handshakes(
+        load,
+        cluster,
+        profile.load.request_p99_warn_ms,
+    ));
     for s in dominant(found) {
         sides.push(format!("{} {} ({})", s.side, s.who, s.what.join(", ")));
     }
@@ -383,7 +400,7 @@ fn slow_side(
             .map(|(m, cores)| {
                 format!(
                     " (busiest: {} at {cores:.2} cores)",
-                    m.member_id.as_deref().unwrap_or(&m.url)
+                    server_label(cluster, m)
                 )
             })
             .unwrap_or_default();

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::model::ClusterReport;
 use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
@@ -117,14 +118,19 @@ impl LogThresholds {
     }
 }
 
-/// Runs every log rule over `logs`.
-pub fn evaluate(logs: &LogsReport, t: &LogThresholds) -> Vec<Finding> {
+/// Runs every log rule over `logs`; peers are named as `members` (the
+/// cluster read, when there is one) knows them.
+pub fn evaluate(
+    logs: &LogsReport,
+    t: &LogThresholds,
+    members: Option<&ClusterReport>,
+) -> Vec<Finding> {
     [
         leader_churn(logs, t),
         fsync_slow(logs, t),
         apply_slow(logs, t),
         heartbeat_late(logs, t),
-        peer_unhealthy(logs, t),
+        peer_unhealthy(logs, t, members),
         counted(
             logs,
             EventKind::ClockDrift,
@@ -446,7 +452,8 @@ fn unhealthy_peers(logs: &LogsReport) -> Vec<&str> {
 }
 
 /// When every peer the logs found unreachable is a member the cluster read
-/// found down (`down`: member ids in hex), the member's own finding
+/// found down or its own log proves stale (`down`: member ids in hex), the
+/// member's own finding
 /// (`cluster.member-unreachable` or `cluster.stale-member`) names the
 /// cause and the log lines are its symptom: `net.peer-unhealthy` drops to
 /// info instead of sending the operator to the network.
@@ -475,7 +482,11 @@ pub fn explain_down_peers(findings: &mut [Finding], logs: &LogsReport, down: &[&
     }
 }
 
-fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
+fn peer_unhealthy(
+    logs: &LogsReport,
+    t: &LogThresholds,
+    members: Option<&ClusterReport>,
+) -> Option<Finding> {
     let kinds: Vec<&KindSummary> = [EventKind::PeerUnhealthy, EventKind::StreamLost]
         .iter()
         .filter_map(|kind| logs.kind(*kind))
@@ -486,7 +497,10 @@ fn peer_unhealthy(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.peer_unhealthy_warn_lines,
         t.peer_unhealthy_fail_lines,
     )?;
-    let peers = unhealthy_peers(logs);
+    let peers: Vec<String> = unhealthy_peers(logs)
+        .into_iter()
+        .map(|p| members.map_or_else(|| p.to_string(), |c| c.member_label(Some(p), p)))
+        .collect();
     let first = kinds.first()?;
     Some(Finding {
         id: FindingId::NetPeerUnhealthy,
@@ -539,7 +553,7 @@ mod tests {
             zap(1, "slow fdatasync", r#","took":"1.2s""#),
             zap(2, "leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk", r#","exceeded-duration":"900ms""#),
         ]);
-        let f = evaluate(&l, &LogThresholds::default());
+        let f = evaluate(&l, &LogThresholds::default(), None);
         assert_eq!(
             ids(&f),
             [
@@ -560,7 +574,7 @@ mod tests {
             ),
             zap(2, "leader failed to send out heartbeat on time", ""),
         ]);
-        let f = evaluate(&l, &LogThresholds::default());
+        let f = evaluate(&l, &LogThresholds::default(), None);
         let hb = f
             .iter()
             .find(|f| f.id == FindingId::ClusterHeartbeatLate)
@@ -571,6 +585,26 @@ mod tests {
             .find(|f| f.id == FindingId::NetPeerUnhealthy)
             .unwrap();
         assert!(peer.summary.contains("abc"), "{}", peer.summary);
+        // With the member list, the peer is named as operators know it.
+        let members = ClusterReport {
+            members: vec![crate::cluster::model::Member {
+                id: "abc".into(),
+                name: "m3".into(),
+                peer_urls: vec!["https://10.0.0.3:2380".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let f = evaluate(&l, &LogThresholds::default(), Some(&members));
+        let peer = f
+            .iter()
+            .find(|f| f.id == FindingId::NetPeerUnhealthy)
+            .unwrap();
+        assert!(
+            peer.summary.contains("m3 (abc) on 10.0.0.3"),
+            "{}",
+            peer.summary
+        );
     }
 
     #[test]
@@ -584,7 +618,7 @@ mod tests {
         };
         let l = logs(&[unhealthy("abc"), unhealthy("abc"), unhealthy("abc")]);
         let severity = |down: &[&str]| {
-            let mut f = evaluate(&l, &LogThresholds::default());
+            let mut f = evaluate(&l, &LogThresholds::default(), None);
             explain_down_peers(&mut f, &l, down);
             let peer = f
                 .iter()
@@ -600,7 +634,7 @@ mod tests {
         // Another member down does not explain this peer.
         assert_eq!(severity(&["def"]), (alone, false));
         let l = logs(&[unhealthy("abc"), unhealthy("def"), unhealthy("def")]);
-        let mut f = evaluate(&l, &LogThresholds::default());
+        let mut f = evaluate(&l, &LogThresholds::default(), None);
         explain_down_peers(&mut f, &l, &["abc"]);
         assert!(f
             .iter()
@@ -613,7 +647,7 @@ mod tests {
             .map(|i| zap(i, "apply request took too long", r#","took":"300ms""#))
             .collect();
         lines.push(zap(20, "leader failed to send out heartbeat on time", ""));
-        let f = evaluate(&logs(&lines), &LogThresholds::default());
+        let f = evaluate(&logs(&lines), &LogThresholds::default(), None);
         assert_eq!(
             ids(&f),
             [
@@ -636,7 +670,7 @@ mod tests {
             })
             .collect();
         lines.push(zap(100, "alarm raised", r#","alarm":"NOSPACE""#));
-        let f = evaluate(&logs(&lines), &LogThresholds::default());
+        let f = evaluate(&logs(&lines), &LogThresholds::default(), None);
         assert_eq!(
             ids(&f),
             [
@@ -650,6 +684,6 @@ mod tests {
     #[test]
     fn one_startup_election_is_healthy() {
         let l = logs(&[zap(1, "raft.node: 1 elected leader 1 at term 2", "")]);
-        assert!(evaluate(&l, &LogThresholds::default()).is_empty());
+        assert!(evaluate(&l, &LogThresholds::default(), None).is_empty());
     }
 }

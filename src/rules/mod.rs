@@ -16,6 +16,7 @@ pub mod net;
 pub mod profile;
 pub mod settings;
 pub mod stall;
+pub mod starved;
 pub mod version_skew;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
@@ -82,6 +83,17 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             &profile.host,
         ));
     }
+    if let Some(a) = activity.filter(|_| have.contains(&Fact::EtcdProcess)) {
+        let a = &starved::diagnosed(a, report.cluster.as_ref());
+        findings.extend(starved::cpu_starved(a, &profile.host));
+        let db = report
+            .cluster
+            .iter()
+            .flat_map(|c| &c.endpoints)
+            .filter_map(|e| e.db_size_bytes)
+            .max();
+        findings.extend(starved::memory_pressure(a, db, &profile.host));
+    }
     if have.contains(&Fact::NetProbes) {
         findings.extend(net::evaluate(&report.net, &profile.net));
     }
@@ -97,16 +109,16 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         findings.extend(keyspace::evaluate(k, &profile.keyspace));
     }
     if let Some(l) = &report.logs {
-        findings.extend(logs::evaluate(l, &profile.logs));
-        if let Some(c) = &report.cluster {
-            let down: Vec<&str> = c
-                .facts
-                .unreachable
-                .iter()
-                .map(|m| m.member_id.as_str())
-                .collect();
-            logs::explain_down_peers(&mut findings, l, &down);
-        }
+        findings.extend(logs::evaluate(l, &profile.logs, report.cluster.as_ref()));
+        // Peers the logs found unreachable are explained by a member that
+        // does not answer or that its own log proves stale.
+        let down: Vec<&str> = report
+            .cluster
+            .iter()
+            .flat_map(|c| c.facts.unreachable.iter().map(|m| m.member_id.as_str()))
+            .chain(l.stale_members.iter().map(|s| s.member_id.as_str()))
+            .collect();
+        logs::explain_down_peers(&mut findings, l, &down);
         if report.cluster.is_none() {
             // Without the member list, the logs alone name stale members.
             findings.extend(cluster::stale_from_logs(&l.stale_members));
@@ -126,6 +138,7 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             settings::explain_compaction(&mut findings, &d.settings);
         }
     }
+    starved::explain_by_cpu(&mut findings, views);
     sort(&mut findings);
     let checked = registry::checked(&have);
     for f in &findings {
@@ -149,6 +162,10 @@ fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
         (Fact::BlockDevice, report.host.device.is_some()),
         (Fact::HostActivity, activity.is_some()),
         (Fact::HostCpu, activity.is_some_and(|a| a.cpu.is_some())),
+        (
+            Fact::EtcdProcess,
+            activity.is_some_and(|a| !a.etcd.is_empty()),
+        ),
         (Fact::EtcdWalFsync, views.etcd_p99_ms.is_some()),
         (Fact::NetProbes, !report.net.is_empty()),
         (Fact::ClusterStatus, cluster.is_some()),

@@ -48,9 +48,10 @@ fn by_value(
         let (Some(v), Some(id)) = (field(s), &s.id) else {
             continue;
         };
+        let id = report.member_label(Some(id), id);
         match groups.iter_mut().find(|(g, _)| g == v) {
-            Some((_, ids)) => ids.push(id.clone()),
-            None => groups.push((v.clone(), vec![id.clone()])),
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((v.clone(), vec![id])),
         }
     }
     groups

@@ -29,7 +29,9 @@ fn judged() -> Report {
             write_mib_s: 170.0,
             write_ops_s: 680.0,
             on_device: true,
+            etcd: false,
         }],
+        ..HostActivity::default()
     });
     report.judge(&Profile::default());
     report

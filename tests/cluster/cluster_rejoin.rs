@@ -101,11 +101,11 @@ fn failed_rejoin(version: Version) {
         .find(|r| !findings(r, "cluster.stale-member").is_empty())
         .expect("the reset node's endpoint never answered");
     let stale = findings(&report, "cluster.stale-member");
+    // Named as operators know it: name, id and host (issue 25).
+    let summary = stale[0]["summary"].as_str().unwrap();
     assert!(
-        stale[0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("listed for member m2 ({old_id}) but answers as")),
+        summary.contains(&format!("listed for member m2 ({old_id}) on "))
+            && summary.contains(" but answers as"),
         "{}",
         stale[0]
     );

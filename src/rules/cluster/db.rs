@@ -66,7 +66,7 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 summary: format!(
                     "member {} at {}: a defrag would return {} MiB; only {:.0} % of its {} MiB \
                      database is in use ({} % of the quota is free pages)",
-                    d.member_id,
+                    report.member_label(Some(&d.member_id), ""),
                     d.endpoint,
                     free / MIB,
                     d.in_use_ratio * 100.0,
@@ -112,7 +112,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 severity,
                 summary: format!(
                     "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",
-                    d.member_id,
+                    report.member_label(Some(&d.member_id), ""),
                     d.endpoint,
                     d.quota_used_ratio * 100.0,
                     d.quota_bytes / MIB

@@ -9,7 +9,7 @@
 //! `cluster.member-unreachable` (start it and read its log).
 
 use crate::cluster::facts::UnreachableMember;
-use crate::cluster::model::ClusterReport;
+use crate::cluster::model::{member_label, url_host, ClusterReport};
 use crate::logs::time::format_timestamp;
 use crate::logs::{EventKind, StaleMemberLog};
 use crate::rules::{Finding, FindingId, Severity, Unit};
@@ -99,7 +99,13 @@ struct Who<'a> {
 
 impl Who<'_> {
     fn label(&self) -> String {
-        format!("member {} ({})", self.name, self.id)
+        let host = self
+            .peer_urls
+            .split(',')
+            .next()
+            .filter(|u| u.contains("://"))
+            .map(url_host);
+        format!("member {}", member_label(self.name, self.id, host))
     }
 }
 

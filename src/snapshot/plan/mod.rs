@@ -98,12 +98,7 @@ pub struct PlanMember {
 impl PlanMember {
     /// The host part of the peer URL (what `ssh` connects to).
     pub fn host(&self) -> &str {
-        let rest = self.peer_url.split("://").nth(1).unwrap_or(&self.peer_url);
-        let authority = rest.split('/').next().unwrap_or(rest);
-        match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(v6),
-            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-        }
+        crate::cluster::model::url_host(&self.peer_url)
     }
 }
 

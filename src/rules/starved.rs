@@ -1,0 +1,398 @@
+//! Host rules about etcd's own process: starved of CPU (its cgroup's quota
+//! throttled it, or its threads waited on a run queue full of other work)
+//! or of memory (its pages read back from disk or swap, its database not
+//! fitting in what the host has free). Either makes heartbeats late and
+//! applies and fsyncs slow on a good disk and network; the finding names
+//! the CPU or memory, and [`explain_by_cpu`] marks the disk and network
+//! findings it accounts for.
+
+use crate::cluster::model::ClusterReport;
+use crate::host::activity::HostActivity;
+use crate::host::etcd::EtcdProcess;
+
+use super::disk::level;
+use super::host::{FsyncViews, HostThresholds};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+
+/// `activity` with only the etcd processes of the members in `cluster`
+/// (those listening on a port of a member's URLs), when there is a
+/// cluster read: another cluster's etcd on this host is not diagnosed.
+pub fn diagnosed(activity: &HostActivity, cluster: Option<&ClusterReport>) -> HostActivity {
+    let mut a = activity.clone();
+    if let Some(c) = cluster {
+        let ports: Vec<u16> = c
+            .members
+            .iter()
+            .flat_map(|m| m.client_urls.iter().chain(&m.peer_urls))
+            .chain(&c.connection.endpoints)
+            .filter_map(|u| url_port(u))
+            .collect();
+        a.etcd
+            .retain(|p| p.listen_ports.iter().any(|l| ports.contains(l)));
+    }
+    a
+}
+
+/// The port of a URL, e.g. 2379 of `https://10.0.0.1:2379/`.
+fn url_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
+}
+
+/// host.cpu-starved: the worst-starved etcd process, by its cgroup's
+/// throttling or its threads' run-queue wait per CPU second.
+pub fn cpu_starved(activity: &HostActivity, t: &HostThresholds) -> Option<Finding> {
+    activity
+        .etcd
+        .iter()
+        .filter_map(|p| starved(p, activity, t))
+        .max_by_key(|f| f.severity)
+}
+
+fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Finding> {
+    let throttled_pct = p
+        .cgroup_cpu
+        .as_ref()
+        // Summed over the CPUs' run queues: at most the whole run.
+        .map_or(0.0, |c| (c.throttled_ms_per_s / 10.0).min(100.0));
+    let by_quota = level(
+        throttled_pct,
+        t.cpu_throttled_warn_pct,
+        t.cpu_throttled_fail_pct,
+    );
+    let wait_ratio = p.run_delay_ms_per_s / (p.cpu_cores * 1000.0).max(1.0);
+    let by_queue = level(
+        wait_ratio,
+        t.cpu_run_delay_warn_ratio,
+        t.cpu_run_delay_fail_ratio,
+    )
+    .filter(|_| {
+        p.run_wait_ms_mean >= t.cpu_run_wait_min_ms
+            && p.run_delay_ms_per_s >= t.cpu_run_delay_min_ms_per_s
+    });
+    let severity = by_quota.max(by_queue)?;
+    let limit = p
+        .cgroup_cpu
+        .as_ref()
+        .and_then(|c| c.limit_cores)
+        .map(|l| format!(" (a CPU limit of {l} cores)"))
+        .unwrap_or_default();
+    let quota = format!("its cgroup's CPU quota{limit} stopped it {throttled_pct:.0}% of the time");
+    let queue = format!(
+        "its threads waited {:.0} ms per second for a CPU ({:.1} ms each time they could run), \
+         {wait_ratio:.1} times the CPU time they got: other work holds its cores",
+        p.run_delay_ms_per_s, p.run_wait_ms_mean
+    );
+    let cause = match (by_quota, by_queue) {
+        // Throttled threads wait on the run queue too: the quota is the cause.
+        (Some(_), _) => quota,
+        _ => queue,
+    };
+    let cores = a
+        .load_avg_1m
+        .map(|l| format!("; load {l:.1}"))
+        .unwrap_or_default();
+    let mut evidence = vec![
+        Evidence::new(
+            format!("time etcd (pid {}) was throttled by its CPU quota", p.pid),
+            throttled_pct,
+            t.cpu_throttled_warn_pct,
+            Unit::Percent,
+        ),
+        Evidence::new(
+            format!("run-queue wait per CPU second of etcd (pid {})", p.pid),
+            (wait_ratio * 100.0).round() / 100.0,
+            t.cpu_run_delay_warn_ratio,
+            Unit::Ratio,
+        ),
+    ];
+    if let Some(l) = a.load_avg_1m {
+        evidence.push(Evidence::new("1-minute load average", l, 0.0, Unit::None));
+    }
+    Some(Finding {
+        id: FindingId::HostCpuStarved,
+        severity,
+        summary: format!(
+            "etcd (pid {}) is starved of CPU: {cause}; it got {:.2} cores{cores}. Heartbeats, \
+             applies and fsyncs wait for the CPU, not for the disk or the network",
+            p.pid, p.cpu_cores
+        ),
+        evidence,
+        recommendation: "Give etcd the CPU it needs when it needs it: no CPU limit on etcd (or, \
+            in Kubernetes, Guaranteed QoS with whole cores: requests equal to limits, an integer \
+            number of CPUs, with the static CPU manager policy), and move the CPU-heavy work on \
+            this host (builds, batch jobs, other pods pinned to etcd's cores) elsewhere. Raising \
+            etcd's priority (`renice -n -10`, `ionice -c2 -n0`) helps while the neighbours stay."
+            .into(),
+        commands: vec![
+            format!("cat /proc/{}/cgroup", p.pid),
+            "grep throttled /sys/fs/cgroup/cpu*/**/cpu.stat  # or the pod's cpu.stat".into(),
+            "pidstat -u -w 1 10".into(),
+        ],
+    })
+}
+
+/// host.memory-pressure: etcd's pages read back from disk or swap, its
+/// memory swapped out, or its database larger than the memory the host can
+/// give it (`db_bytes`: the largest member database the cluster reported).
+pub fn memory_pressure(
+    activity: &HostActivity,
+    db_bytes: Option<u64>,
+    t: &HostThresholds,
+) -> Option<Finding> {
+    let p = activity
+        .etcd
+        .iter()
+        .max_by(|a, b| a.major_faults_per_s.total_cmp(&b.major_faults_per_s))?;
+    let by_faults = level(
+        p.major_faults_per_s,
+        t.major_faults_warn_per_s,
+        t.major_faults_fail_per_s,
+    );
+    let by_swap = (p.swap_mib >= t.etcd_swap_warn_mib).then_some(Severity::Warn);
+    let db_mib = db_bytes.map(|b| b as f64 / (1024.0 * 1024.0));
+    let host_room = activity.memory.map(|m| m.available_mib + p.rss_mib);
+    let room_mib = match (host_room, p.memory_limit_mib) {
+        (Some(h), Some(l)) => Some(h.min(l)),
+        (h, l) => h.or(l),
+    };
+    let too_big = matches!((db_mib, room_mib), (Some(db), Some(room)) if db > room);
+    let by_size = (too_big && by_faults.is_some()).then_some(Severity::Fail);
+    let severity = by_faults.max(by_swap).max(by_size)?;
+    let mut what = Vec::new();
+    if by_faults.is_some() {
+        what.push(format!(
+            "{:.0} major page faults a second (pages read back from disk or swap)",
+            p.major_faults_per_s
+        ));
+    }
+    if by_swap.is_some() {
+        what.push(format!("{:.0} MiB of it in swap", p.swap_mib));
+    }
+    if let (Some(db), Some(room)) = (db_mib.filter(|_| too_big), room_mib) {
+        what.push(format!(
+            "its {db:.0} MiB database does not fit in the {room:.0} MiB it has and could get"
+        ));
+    }
+    let mut evidence = vec![
+        Evidence::new(
+            format!("major page faults of etcd (pid {}) per second", p.pid),
+            p.major_faults_per_s,
+            t.major_faults_warn_per_s,
+            Unit::Count,
+        ),
+        Evidence::new(
+            format!("etcd (pid {}) in swap", p.pid),
+            p.swap_mib,
+            t.etcd_swap_warn_mib,
+            Unit::Mib,
+        ),
+    ];
+    if let (Some(db), Some(room)) = (db_mib, room_mib) {
+        evidence.push(Evidence::new(
+            "database size vs etcd's memory plus available",
+            db,
+            room,
+            Unit::Mib,
+        ));
+    }
+    Some(Finding {
+        id: FindingId::HostMemoryPressure,
+        severity,
+        summary: format!(
+            "etcd (pid {}) is short of memory: {}; every read of an evicted page waits for the disk",
+            p.pid,
+            what.join(", ")
+        ),
+        evidence,
+        recommendation: "etcd serves reads from its memory-mapped database: give it memory for the \
+            whole database plus headroom (its memory limit and the host's free memory above the \
+            db size, with --quota-backend-bytes keeping the db below that), run it without swap \
+            (swapoff, or a memory limit with no swap in its cgroup), and move memory-hungry \
+            neighbours off the host."
+            .into(),
+        commands: vec![
+            format!("grep -E 'VmRSS|VmSwap' /proc/{}/status", p.pid),
+            "vmstat 1 10  # si/so: swap traffic".into(),
+            "etcdctl endpoint status -w table  # DB SIZE".into(),
+        ],
+    })
+}
+
+/// When etcd is CPU-starved and the disk probe measured a good device, the
+/// slow fsyncs, commits, late heartbeats and slow applies (and etcd's own
+/// peer round trips) are the starvation's symptoms: those findings are
+/// marked explained and drop to info.
+pub fn explain_by_cpu(findings: &mut [Finding], views: FsyncViews) {
+    let starved = findings
+        .iter()
+        .any(|f| f.id == FindingId::HostCpuStarved && f.severity >= Severity::Warn);
+    let disk_fast = views.probe_p99_ms.is_some_and(|p| p <= views.warn_above_ms);
+    if !starved {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.severity >= Severity::Warn) {
+        let explained = match f.id {
+            FindingId::ClusterHeartbeatLate
+            | FindingId::ClusterApplySlow
+            | FindingId::ClusterMetricsPeerRttHigh => true,
+            FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
+                disk_fast
+            }
+            // Only the "etcd slow on a fast device" shape: a named writer
+            // is contention of its own.
+            FindingId::DiskIoContention => {
+                disk_fast && !f.commands.iter().any(|c| c.starts_with("ionice"))
+            }
+            _ => false,
+        };
+        if explained {
+            f.severity = Severity::Info;
+            f.summary = format!(
+                "{}; explained: etcd was starved of CPU during the run (see host.cpu-starved)",
+                f.summary
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::etcd::{CgroupCpu, HostMemory};
+
+    fn etcd(cores: f64, run_delay: f64, throttled_ms: f64) -> EtcdProcess {
+        EtcdProcess {
+            pid: 77,
+            cpu_cores: cores,
+            run_delay_ms_per_s: run_delay,
+            run_wait_ms_mean: run_delay / 50.0,
+            cgroup_cpu: Some(CgroupCpu {
+                path: "/sys/fs/cgroup/cpu/etcd".into(),
+                limit_cores: (throttled_ms > 0.0).then_some(0.1),
+                throttled_periods_pct: 90.0,
+                throttled_ms_per_s: throttled_ms,
+            }),
+            major_faults_per_s: 0.0,
+            swap_mib: 0.0,
+            rss_mib: 60.0,
+            memory_limit_mib: None,
+            listen_ports: vec![2379, 2380],
+        }
+    }
+
+    #[test]
+    fn only_the_diagnosed_members_etcd_is_judged() {
+        let mut other = etcd(0.1, 30.0, 900.0);
+        other.listen_ports = vec![12379];
+        let mut a = with(etcd(1.0, 10.0, 0.0));
+        a.etcd.push(other);
+        let cluster = ClusterReport {
+            members: vec![crate::cluster::model::Member {
+                client_urls: vec!["http://10.0.0.1:2379".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let d = diagnosed(&a, Some(&cluster));
+        assert_eq!(d.etcd.len(), 1);
+        assert_eq!(d.etcd[0].listen_ports, vec![2379, 2380]);
+        assert_eq!(diagnosed(&a, None).etcd.len(), 2);
+    }
+
+    fn with(p: EtcdProcess) -> HostActivity {
+        HostActivity {
+            etcd: vec![p],
+            load_avg_1m: Some(3.0),
+            memory: Some(HostMemory {
+                total_mib: 4096.0,
+                available_mib: 2048.0,
+                swap_used_mib: 0.0,
+            }),
+            ..HostActivity::default()
+        }
+    }
+
+    #[test]
+    fn a_cpu_quota_or_a_full_run_queue_starves_etcd_and_a_busy_one_is_fine() {
+        let t = HostThresholds::default();
+        let quota = cpu_starved(&with(etcd(0.1, 30.0, 900.0)), &t).unwrap();
+        assert_eq!(quota.severity, Severity::Fail);
+        assert!(
+            quota
+                .summary
+                .contains("CPU quota (a CPU limit of 0.1 cores)"),
+            "{}",
+            quota.summary
+        );
+        let queue = cpu_starved(&with(etcd(0.3, 600.0, 0.0)), &t).unwrap();
+        assert_eq!(queue.severity, Severity::Warn);
+        assert!(queue.summary.contains("waited 600 ms"), "{}", queue.summary);
+        // Busy and healthy: a core and a half, little wait, no throttling.
+        assert_eq!(cpu_starved(&with(etcd(1.5, 120.0, 0.0)), &t), None);
+        // Idle: a ratio over tiny numbers is nothing.
+        assert_eq!(cpu_starved(&with(etcd(0.001, 3.0, 0.0)), &t), None);
+        // Idle on a busy host: 100 ms/s of waits, half a millisecond each.
+        let mut idle = etcd(0.01, 100.0, 0.0);
+        idle.run_wait_ms_mean = 0.5;
+        assert_eq!(cpu_starved(&with(idle), &t), None);
+    }
+
+    #[test]
+    fn starvation_explains_slow_fsyncs_on_a_fast_disk_only() {
+        let views = |probe| FsyncViews {
+            probe_p99_ms: probe,
+            etcd_p99_ms: Some(40.0),
+            warn_above_ms: 5.0,
+            fail_above_ms: 10.0,
+        };
+        let t = HostThresholds::default();
+        let starved = cpu_starved(&with(etcd(0.1, 30.0, 900.0)), &t).unwrap();
+        let wal = Finding {
+            id: FindingId::ClusterMetricsWalFsyncSlow,
+            severity: Severity::Fail,
+            summary: "m0: WAL fsync p99 40 ms".into(),
+            evidence: vec![],
+            recommendation: String::new(),
+            commands: vec![],
+        };
+        let mut fast = vec![starved.clone(), wal.clone()];
+        explain_by_cpu(&mut fast, views(Some(1.0)));
+        assert_eq!(fast[1].severity, Severity::Info);
+        assert!(fast[1]
+            .summary
+            .contains("explained: etcd was starved of CPU"));
+        let mut slow = vec![starved, wal];
+        explain_by_cpu(&mut slow, views(Some(30.0)));
+        assert_eq!(slow[1].severity, Severity::Fail, "a slow disk stays named");
+    }
+
+    #[test]
+    fn faults_swap_and_a_db_too_big_are_memory_pressure() {
+        let t = HostThresholds::default();
+        let mut p = etcd(0.5, 0.0, 0.0);
+        assert_eq!(memory_pressure(&with(p.clone()), Some(100 << 20), &t), None);
+        p.major_faults_per_s = 800.0;
+        let f = memory_pressure(&with(p.clone()), Some(100 << 20), &t).unwrap();
+        assert_eq!(f.severity, Severity::Fail);
+        assert!(f.summary.contains("800 major page faults"), "{}", f.summary);
+        p.major_faults_per_s = 60.0;
+        let big = memory_pressure(&with(p.clone()), Some(4 << 30), &t).unwrap();
+        assert_eq!(big.severity, Severity::Fail);
+        assert!(big.summary.contains("does not fit"), "{}", big.summary);
+        // Its cgroup's limit, not the host's free memory, bounds it.
+        p.memory_limit_mib = Some(96.0);
+        let limited = memory_pressure(&with(p.clone()), Some(256 << 20), &t).unwrap();
+        assert!(
+            limited.summary.contains("does not fit in the 96 MiB"),
+            "{}",
+            limited.summary
+        );
+        p.major_faults_per_s = 0.0;
+        p.swap_mib = 30.0;
+        let swapped = memory_pressure(&with(p), None, &t).unwrap();
+        assert_eq!(swapped.severity, Severity::Warn);
+        assert!(swapped.recommendation.contains("without swap"));
+    }
+}
