@@ -9,6 +9,7 @@
 //! measure.
 
 pub mod app;
+pub mod archive;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod snapshot;
+pub mod watch;
 
 use std::process::ExitCode;
 

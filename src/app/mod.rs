@@ -13,6 +13,7 @@ mod net;
 mod packaging;
 mod qualify;
 mod snapshot;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 
@@ -29,6 +30,8 @@ use crate::Outcome;
 /// command but `agent` with exit 2 (the agent stops serving on SIGINT and
 /// SIGTERM); see [`crate::interrupt`].
 pub fn run(cli: Cli) -> Result<Outcome> {
+    // `watch` is stopped by a signal by design: that is a clean end.
+    let stops_on_signal = matches!(cli.command, Command::Watch(_));
     if !matches!(cli.command, Command::Agent(_)) {
         interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
     }
@@ -44,10 +47,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Logs(args) => logs::run(args),
         Command::Load(args) => load::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Watch(args) => watch::run(*args),
         Command::Completions(args) => packaging::completions(args),
         Command::Man(args) => packaging::man(args),
     }?;
-    if interrupt::interrupted() {
+    if interrupt::interrupted() && !stops_on_signal {
         bail!("interrupted");
     }
     Ok(outcome)

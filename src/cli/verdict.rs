@@ -106,7 +106,7 @@ impl QualifyArgs {
 }
 
 /// The profile's stall levels as the disk probes count them.
-fn stall_levels(profile: &Profile) -> StallLevels {
+pub(crate) fn stall_levels(profile: &Profile) -> StallLevels {
     let ms = |v: f64| Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX);
     StallLevels {
         heartbeat: ms(profile.disk.stall_warn_ms),
@@ -135,6 +135,12 @@ pub struct DiagnoseArgs {
     pub keyspace: bool,
     #[command(flatten)]
     pub logs: DiagnoseLogArgs,
+    /// Also write the raw inputs (metrics pages, status, members, alarms, log lines read, probe histograms, host facts) and the report into FILE.tar.gz; never keys, certificates or keyspace values.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Judge a bundle written by --bundle offline instead of a live cluster.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["bundle", "dir", "keyspace"])]
+    pub from_bundle: Option<PathBuf>,
     #[command(flatten)]
     pub probes: ProbeArgs,
 }
@@ -228,6 +234,10 @@ pub struct DiagnosePlan {
     pub logs: Option<LogsPlan>,
     /// Why no logs are read, when none are.
     pub no_logs_reason: Option<String>,
+    /// Where to write the bundle of raw inputs (`--bundle`).
+    pub bundle: Option<PathBuf>,
+    /// The bundle to judge offline (`--from-bundle`).
+    pub from_bundle: Option<PathBuf>,
 }
 
 impl DiagnoseArgs {
@@ -259,6 +269,8 @@ impl DiagnoseArgs {
             no_disk_reason,
             logs,
             no_logs_reason,
+            bundle: self.bundle,
+            from_bundle: self.from_bundle,
         })
     }
 }

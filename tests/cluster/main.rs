@@ -17,3 +17,4 @@ mod snapshot_analyze_skip_hash;
 mod snapshot_save;
 mod snapshot_source_choice;
 mod snapshot_verify_cli;
+mod watch_live;

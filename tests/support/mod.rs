@@ -20,6 +20,7 @@ pub mod process;
 pub mod pyflows;
 pub mod slowdisk;
 pub mod stalldisk;
+pub mod watch;
 
 use std::io;
 use std::process::{Command, Output};
