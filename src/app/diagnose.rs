@@ -31,6 +31,14 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
         );
         return super::conclude(bundle.report, &probes.judge, &probes.output);
     }
+    if let Some((dir, since)) = &plan.history {
+        let now = crate::logs::time::now_ms() / 1000;
+        let from = u64::try_from(now)
+            .unwrap_or(0)
+            .saturating_sub(since.as_secs());
+        let report = crate::watch::replay::judge_since(dir, from, &probes.judge.profile)?;
+        return super::emit_judged(report, &probes.judge, &probes.output);
+    }
     let watch = super::watch_host(probes);
     let cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
     if !cluster.answered {

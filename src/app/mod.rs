@@ -103,6 +103,16 @@ pub(crate) fn conclude(
     output: &OutputPlan,
 ) -> Result<Outcome> {
     report.judge(&judge.profile);
+    emit_judged(report, judge, output)
+}
+
+/// Writes an already judged report (and the report bundle when asked)
+/// and maps its findings to the exit outcome.
+pub(crate) fn emit_judged(
+    report: Report,
+    judge: &JudgePlan,
+    output: &OutputPlan,
+) -> Result<Outcome> {
     report::emit(&report, output)?;
     if let Some(dir) = &judge.report_dir {
         report::bundle::write(&report, dir)?;

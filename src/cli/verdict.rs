@@ -138,6 +138,12 @@ pub struct DiagnoseArgs {
     /// Also write the raw inputs (metrics pages, status, members, alarms, log lines read, probe histograms, host facts) and the report into FILE.tar.gz; never keys, certificates or keyspace values.
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+    /// Judge the window reports `watch --history DIR` kept over --since instead of a live cluster.
+    #[arg(long, value_name = "DIR", requires = "since", conflicts_with_all = ["bundle", "from_bundle", "dir", "keyspace"])]
+    pub history: Option<PathBuf>,
+    /// How far back --history is read, e.g. 3h.
+    #[arg(long, value_name = "DURATION", requires = "history", value_parser = parse_duration)]
+    pub since: Option<Duration>,
     /// Judge a bundle written by --bundle offline instead of a live cluster.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["bundle", "dir", "keyspace"])]
     pub from_bundle: Option<PathBuf>,
@@ -238,6 +244,8 @@ pub struct DiagnosePlan {
     pub bundle: Option<PathBuf>,
     /// The bundle to judge offline (`--from-bundle`).
     pub from_bundle: Option<PathBuf>,
+    /// `watch`'s history and how far back to judge it (`--history`, `--since`).
+    pub history: Option<(PathBuf, Duration)>,
 }
 
 impl DiagnoseArgs {
@@ -271,6 +279,7 @@ impl DiagnoseArgs {
             no_logs_reason,
             bundle: self.bundle,
             from_bundle: self.from_bundle,
+            history: self.history.zip(self.since),
         })
     }
 }

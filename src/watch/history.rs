@@ -30,7 +30,7 @@ struct Entry {
 }
 
 /// The Unix time in a name of ours (`watch-1733400000-10m.json`).
-fn ours(name: &str) -> Option<u64> {
+pub fn time_of(name: &str) -> Option<u64> {
     let rest = name.strip_prefix(PREFIX)?.strip_suffix(".json")?;
     let (secs, window) = rest.split_once('-')?;
     let window_ok = !window.is_empty()
@@ -46,7 +46,7 @@ fn entries(dir: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).with_context(|| format!("--history {}", dir.display()))? {
         let Ok(e) = e else { continue };
-        let Some(at) = ours(&e.file_name().to_string_lossy()) else {
+        let Some(at) = time_of(&e.file_name().to_string_lossy()) else {
             continue;
         };
         // symlink_metadata: a link under our name is not ours.
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn names_of_ours_and_not() {
-        assert_eq!(ours("watch-1733400000-10m.json"), Some(1_733_400_000));
+        assert_eq!(time_of("watch-1733400000-10m.json"), Some(1_733_400_000));
         for other in [
             "watch-x-10m.json",
             "watch-1-.json",
@@ -158,7 +158,7 @@ mod tests {
             "report.json",
             "watch-1-../x.json",
         ] {
-            assert_eq!(ours(other), None, "{other}");
+            assert_eq!(time_of(other), None, "{other}");
         }
     }
 

@@ -87,46 +87,54 @@ fn join_stalls(t0: f64, segments: &[&Segment]) -> StallSummary {
     out
 }
 
+/// A paced canary result of `ops` writes of 1 ms, 100 ms apart; write
+/// `i` takes `ms` instead when `stall` is `Some((i, ms))`.
 #[cfg(test)]
-mod tests {
+pub(crate) fn paced(ops: u64, stall: Option<(u64, u64)>) -> DiskResult {
     use std::time::Duration;
 
-    use super::*;
     use crate::probe::disk::stall::{StallLevels, StallTracker};
     use crate::probe::disk::{DiskProbeKind, EngineKind};
+
+    let mut hist = LatencyHistogram::new();
+    let mut ledger = StallTracker::new(StallLevels::default());
+    for i in 0..ops {
+        let lat = match stall {
+            Some((at, ms)) if i == at => Duration::from_millis(ms),
+            _ => Duration::from_millis(1),
+        };
+        hist.record(lat);
+        ledger.record(Duration::from_millis(i * 100) + lat, lat);
+    }
+    DiskResult {
+        probe: DiskProbeKind::Paced,
+        run: 0,
+        engine: EngineKind::Sync,
+        dir: "/var/lib".into(),
+        block_size_bytes: 2300,
+        ops,
+        duration_s: ops as f64 / 10.0,
+        iops: 10.0,
+        throughput_mib_s: 0.022,
+        latency_us: hist.summary(),
+        write_latency_us: None,
+        stop_reason: StopReason::Duration,
+        timeline: Vec::new(),
+        latency_histogram: hist.encode(),
+        stalls: ledger.finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     /// A one-minute segment of 600 writes of 1 ms, one of them `stall_ms`
     /// long at 30 s when given.
     fn segment(started: f64, stall_ms: Option<u64>) -> Segment {
-        let mut hist = LatencyHistogram::new();
-        let mut ledger = StallTracker::new(StallLevels::default());
-        for i in 0..600u64 {
-            let lat = match stall_ms {
-                Some(ms) if i == 300 => Duration::from_millis(ms),
-                _ => Duration::from_millis(1),
-            };
-            hist.record(lat);
-            ledger.record(Duration::from_millis(i * 100) + lat, lat);
-        }
         Segment {
             started_unix_s: started,
-            result: DiskResult {
-                probe: DiskProbeKind::Paced,
-                run: 0,
-                engine: EngineKind::Sync,
-                dir: "/tmp".into(),
-                block_size_bytes: 2300,
-                ops: 600,
-                duration_s: 60.0,
-                iops: 10.0,
-                throughput_mib_s: 0.022,
-                latency_us: hist.summary(),
-                write_latency_us: None,
-                stop_reason: StopReason::Duration,
-                timeline: Vec::new(),
-                latency_histogram: hist.encode(),
-                stalls: ledger.finish(),
-            },
+            result: paced(600, stall_ms.map(|ms| (300, ms))),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod follow;
 pub mod history;
 pub mod join;
 pub mod plan;
+pub mod replay;
 pub mod scrape;
 pub mod server;
 pub mod window;

@@ -84,17 +84,23 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
         .map(|e| e.unwrap().path())
         .collect();
     assert!(!kept.is_empty());
-    let out = doctor("compare -w json")
+    ran(doctor("compare -w json")
         .arg(&kept[0])
-        .arg(&kept[kept.len() - 1])
-        .output()
-        .unwrap();
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&kept[kept.len() - 1]));
+    // The incident judged after the fact: diagnose over the history.
+    let out = ran(doctor("diagnose -w json --since 1h --history").arg(&history));
+    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r.command.starts_with("diagnose --since"), "{}", r.command);
+    assert_eq!(r.disk.len(), 1);
+    assert!(r.disk[0].ops >= kept.len() as u64 * 10, "{:?}", r.disk[0]);
+}
+
+/// Runs `cmd`; it must not have failed to run (exit 2).
+fn ran(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(2), "{err}");
+    out
 }
 
 #[test]
