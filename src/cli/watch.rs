@@ -9,8 +9,10 @@ use thiserror::Error;
 
 use super::cluster::{reach, ConnArgs, DiscoveryArgs, ReachError};
 use super::duration::parse_duration;
+use super::net::{rtt_plan, AgentPeers};
 use super::verdict::stall_levels;
 use crate::probe::disk::paced::MAX_RATE_PER_S;
+use crate::probe::net::NetPlanError;
 use crate::rules::{Profile, ProfileError};
 use crate::watch::plan::{
     HistoryPlan, WatchPlan, DEFAULT_CANARY_RATE, DEFAULT_HISTORY_BYTES, DEFAULT_WINDOWS,
@@ -36,6 +38,9 @@ pub struct WatchArgs {
     /// etcd log files to follow (rotation and truncation are followed).
     #[arg(long = "logs", value_name = "PATH", num_args = 1..)]
     pub logs: Vec<PathBuf>,
+    /// Agent peers (`etcd-doctor agent` on the other members' hosts): their RTT is measured each tick.
+    #[command(flatten)]
+    pub agents: AgentPeers,
     /// Address of the HTTP endpoint (/metrics, /healthz, /report); port 0 picks one.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
@@ -71,6 +76,9 @@ pub enum WatchArgsError {
     /// `--profile`.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// `--peers` or `--token`.
+    #[error(transparent)]
+    Peers(#[from] NetPlanError),
     /// `--interval` out of range.
     #[error("--interval must be from 1s to 10m, got {0:?}")]
     Interval(Duration),
@@ -118,10 +126,17 @@ impl WatchArgs {
             Some(reach(self.conn, &self.discovery)?.0)
         };
         let profile = Profile::load(&self.profile)?;
+        // A third of each tick, at most 5 s: a steady pace, never a flood.
+        let rtt_secs = (self.interval.as_secs_f64() / 3.0).min(5.0);
+        let peers = match self.agents.given() {
+            Some((peers, token)) => Some(rtt_plan(&peers, token, rtt_secs)?),
+            None => None,
+        };
         Ok(WatchPlan {
             dir: self.dir,
             rate_per_s: self.rate,
             conn,
+            peers,
             logs: self.logs,
             listen: self.listen,
             history: self.history.map(|dir| HistoryPlan {

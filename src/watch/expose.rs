@@ -51,6 +51,8 @@ pub struct Unread {
     pub pages: Vec<(String, bool)>,
     /// Whether any member answered the cluster views.
     pub cluster_answered: Option<bool>,
+    /// Agent peers and whether their RTT was measured.
+    pub peers: Vec<(String, bool)>,
     /// Log files and whether they were read.
     pub logs: Vec<(String, bool)>,
     /// Whether the canary measured during the tick.
@@ -176,7 +178,7 @@ fn reads(out: &mut String, u: &Unread) {
         out,
         name,
         "gauge",
-        "1 when the latest tick read the source (a member's /metrics, the cluster, a log file, the canary), 0 when it could not.",
+        "1 when the latest tick read the source (a member's /metrics, the cluster, a peer's RTT, a log file, the canary), 0 when it could not.",
     );
     let up = |ok: bool| u8::from(ok);
     for (url, ok) in &u.pages {
@@ -190,13 +192,15 @@ fn reads(out: &mut String, u: &Unread) {
     if let Some(ok) = u.cluster_answered {
         let _ = writeln!(out, "{name}{{kind=\"cluster\",source=\"\"}} {}", up(ok));
     }
-    for (path, ok) in &u.logs {
-        let _ = writeln!(
-            out,
-            "{name}{{kind=\"logs\",source=\"{}\"}} {}",
-            label(path),
-            up(*ok)
-        );
+    for (kind, sources) in [("peer", &u.peers), ("logs", &u.logs)] {
+        for (source, ok) in sources {
+            let _ = writeln!(
+                out,
+                "{name}{{kind=\"{kind}\",source=\"{}\"}} {}",
+                label(source),
+                up(*ok)
+            );
+        }
     }
     let _ = writeln!(
         out,

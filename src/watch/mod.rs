@@ -1,8 +1,9 @@
 //! `etcd-doctor watch`: the tool as a long-running canary and exporter on
 //! each control-plane node. Every tick (`--interval`) it takes the
 //! canary's latest segment (paced fdatasyncs next to the data dir), reads
-//! the cluster's views and every member's /metrics, what etcd logged since
-//! the last tick, and the host's activity; it then judges the rolling
+//! the cluster's views and every member's /metrics, the RTT to the agent
+//! peers (`--peers`, the rtt probe alone for a third of a tick), what etcd
+//! logged since the last tick, and the host's activity; it then judges the rolling
 //! windows (1 min, 10 min, 1 h) with the same rules as `diagnose`, renders
 //! `/metrics` and `/report`, and appends the middle window's report to the
 //! history every time that window has passed. A member that cannot be
@@ -108,17 +109,33 @@ async fn watch_loop(
             () = tokio::time::sleep_until(due.into()) => {}
             () = interrupt::wait() => return Ok(()),
         }
-        let cluster = match &plan.conn {
-            Some(conn) => tokio::select! {
-                c = scrape::read(conn) => Some(c),
-                () = interrupt::wait() => return Ok(()),
-            },
-            None => None,
+        let reads = async {
+            let cluster = async {
+                match &plan.conn {
+                    Some(conn) => Some(scrape::read(conn).await),
+                    None => None,
+                }
+            };
+            let net = async {
+                match &plan.peers {
+                    Some(p) => crate::probe::net::run(p).await.unwrap_or_else(|e| {
+                        eprintln!("etcd-doctor watch: --peers: {e}");
+                        Vec::new()
+                    }),
+                    None => Vec::new(),
+                }
+            };
+            tokio::join!(cluster, net)
+        };
+        let (cluster, net) = tokio::select! {
+            r = reads => r,
+            () = interrupt::wait() => return Ok(()),
         };
         if cancel.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let tick = state.gather(canary, cluster, host.finish());
+        let mut tick = state.gather(canary, cluster, host.finish());
+        tick.net = net;
         state.publish(tick, pages)?;
     }
 }
@@ -149,6 +166,7 @@ impl Loop<'_> {
             segments,
             canary_error,
             cluster,
+            net: Vec::new(),
             logs: self.followers.iter_mut().map(Follower::read).collect(),
             host,
         }
@@ -222,6 +240,11 @@ fn unread(tick: &Tick) -> Unread {
             .map(|s| (s.url.clone(), s.page.is_ok()))
             .collect(),
         cluster_answered: tick.cluster.as_ref().map(|c| c.report.answered),
+        peers: tick
+            .net
+            .iter()
+            .map(|r| (r.peer.clone(), r.error.is_none()))
+            .collect(),
         logs: tick
             .logs
             .iter()

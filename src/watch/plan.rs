@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::cluster::conn::ConnPlan;
 use crate::probe::disk::StallLevels;
+use crate::probe::net::NetPlan;
 use crate::rules::Profile;
 
 /// Default canary writes per second: a tenth of the paced probe's default,
@@ -55,6 +56,8 @@ pub struct WatchPlan {
     pub rate_per_s: u32,
     /// The cluster to read each tick; `None` with `--no-cluster`.
     pub conn: Option<ConnPlan>,
+    /// RTT to the agent peers each tick, when `--peers` were given.
+    pub peers: Option<NetPlan>,
     /// etcd log files followed.
     pub logs: Vec<PathBuf>,
     /// Address the HTTP endpoint listens on.

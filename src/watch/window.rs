@@ -4,7 +4,7 @@
 //! the same rules as every other command. The disk results of a window
 //! merge their histograms and join their stall ledgers; the cluster's
 //! metrics are the deltas over the window; the logs are scanned over the
-//! window's lines; the host facts are the latest tick's.
+//! window's lines; the host facts and peer RTTs are the latest tick's.
 
 use std::collections::VecDeque;
 use std::io::Cursor;
@@ -17,6 +17,7 @@ use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::logs::scan::{Scanner, Window};
 use crate::logs::LogsReport;
+use crate::probe::net::NetResult;
 use crate::rules::Profile;
 
 /// Everything one tick gathered.
@@ -30,6 +31,8 @@ pub struct Tick {
     pub canary_error: Option<String>,
     /// The cluster, when one is watched.
     pub cluster: Option<ClusterTick>,
+    /// RTT to the agent peers over the tick.
+    pub net: Vec<NetResult>,
     /// Log lines kept, one excerpt per followed file.
     pub logs: Vec<Excerpt>,
     /// The host over the tick.
@@ -94,6 +97,8 @@ pub fn report(ticks: &[&Tick], span: Duration, profile: &Profile) -> Option<Repo
     );
     let segments: Vec<&Segment> = ticks.iter().flat_map(|t| &t.segments).collect();
     report.disk = join(&segments).into_iter().collect();
+    // The latest tick's RTT runs (each a few seconds of pings).
+    report.net = latest.net.clone();
     if let Some(c) = &latest.cluster {
         let pages: Vec<&[Scraped]> = ticks
             .iter()

@@ -27,11 +27,22 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
     let log = dir.path().join("etcd.log");
     std::fs::write(&log, SLOW).unwrap();
     let canary_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let agent = Agent(
+        doctor(&format!("agent --listen 127.0.0.1:{port} --token t0ken"))
+            .spawn()
+            .unwrap(),
+    );
     let mut cmd =
         doctor("watch --no-cluster --listen 127.0.0.1:0 --interval 1s --windows 1s,3s,20s");
     cmd.arg("--dir").arg(canary_dir.path());
     cmd.arg("--history").arg(&history);
     cmd.arg("--logs").arg(&log);
+    cmd.args(["--token", "t0ken", "--peers", &format!("127.0.0.1:{port}")]);
     let w = Watch::start(cmd);
     w.wait_ready(Duration::from_secs(15));
     // Written after the start: read by the next tick.
@@ -60,6 +71,7 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
     let up = |kind| value(&m, "etcd_doctor_source_up", &[("kind", kind)]);
     assert_eq!(up("canary"), Some(1.0));
     assert_eq!(up("logs"), Some(1.0));
+    assert_eq!(up("peer"), Some(1.0), "{}", w.stderr());
     assert!(value(&m, "etcd_doctor_process_resident_memory_bytes", &[]).unwrap() > 0.0);
     assert!(value(&m, "etcd_doctor_watch_ticks_total", &[]).unwrap() >= 3.0);
 
@@ -70,10 +82,13 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
     assert_eq!(r.disk.len(), 1);
     assert!(r.disk[0].ops >= 10, "{:?}", r.disk[0]);
     assert_eq!(r.logs.as_ref().unwrap().count(EventKind::SlowFdatasync), 1);
+    let rtt = r.net.first().expect("an rtt result");
+    assert!(rtt.error.is_none() && rtt.latency_us.is_some(), "{rtt:?}");
     assert_eq!(w.get("/healthz").0, 200);
     assert_eq!(w.get("/report?window=7h").0, 404);
     assert_eq!(w.get("/nothing").0, 404);
 
+    drop(agent);
     let (status, stderr) = w.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stopped on SIGTERM"), "{stderr}");
@@ -93,6 +108,16 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
     assert!(r.command.starts_with("diagnose --since"), "{}", r.command);
     assert_eq!(r.disk.len(), 1);
     assert!(r.disk[0].ops >= kept.len() as u64 * 10, "{:?}", r.disk[0]);
+}
+
+/// A child process killed on drop.
+struct Agent(std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs `cmd`; it must not have failed to run (exit 2).
