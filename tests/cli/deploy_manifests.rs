@@ -80,7 +80,7 @@ fn the_base_renders_and_validates_against_the_kubernetes_schemas() {
     let log =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
-    assert_eq!(log.matches(" passed ").count(), 7, "{log}");
+    assert_eq!(log.matches(" passed ").count(), 8, "{log}");
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn every_container_runs_the_configured_image_with_arguments_the_binary_accepts()
     let objects = rendered();
     let all = containers(&objects);
     let kinds: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(all.len(), 4, "{kinds:?}");
+    assert_eq!(all.len(), 5, "{kinds:?}");
     for (what, c) in &all {
         assert_eq!(
             c["image"], "registry.example.com/etcd-doctor:0.1.0",
