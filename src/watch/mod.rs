@@ -11,6 +11,7 @@
 //! loop goes on. SIGINT, SIGTERM and SIGHUP stop it cleanly (the canary's
 //! scratch directory removed, the history kept) with exit 0.
 
+pub mod alerts;
 pub mod canary;
 pub mod expose;
 pub mod follow;

@@ -136,3 +136,54 @@ fn workloads_stay_on_control_plane_nodes_with_bounded_resources() {
     }
     assert!(Path::new(BASE).join("Dockerfile").exists());
 }
+
+/// deploy/kubernetes/monitoring (outside the base: it needs the
+/// Prometheus Operator's CRDs): the PodMonitor selects the watch
+/// DaemonSet's pods and port; every PrometheusRule alert is on a finding
+/// id of the registry with a severity its rule gives.
+#[test]
+fn the_monitoring_objects_parse_and_name_registry_findings() {
+    let dir = Path::new(BASE).join("monitoring");
+    let doc = |name: &str| -> Value {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        Value::deserialize(yaml_serde::Deserializer::from_str(&text)).unwrap()
+    };
+    let watch = rendered()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "etcd-doctor-watch")
+        .expect("the watch DaemonSet");
+    let pm = doc("podmonitor.yaml");
+    assert_eq!(pm["kind"], "PodMonitor");
+    assert_eq!(
+        pm["spec"]["selector"]["matchLabels"],
+        watch["spec"]["template"]["metadata"]["labels"]
+    );
+    let port = &watch["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"];
+    assert_eq!(&pm["spec"]["podMetricsEndpoints"][0]["port"], port);
+    let rule = doc("prometheusrule.yaml");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let alerts = rule["spec"]["groups"][0]["rules"].as_array().unwrap();
+    assert!(alerts.len() >= etcd_doctor::findings::RULES.len());
+    for a in alerts {
+        let expr = a["expr"].as_str().unwrap();
+        let id = a["labels"]["finding"].as_str().unwrap();
+        let r = etcd_doctor::findings::RULES
+            .iter()
+            .find(|r| r.id.as_str() == id)
+            .unwrap_or_else(|| panic!("{id} is not in the registry"));
+        let sev = if expr.contains("severity=\"fail\"") {
+            etcd_doctor::findings::Severity::Fail
+        } else {
+            etcd_doctor::findings::Severity::Warn
+        };
+        assert!(r.severities.contains(&sev), "{id}: {expr}");
+        assert!(
+            expr.contains(&format!("etcd_doctor_finding{{id=\"{id}\"")),
+            "{expr}"
+        );
+        assert!(a["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/report"));
+    }
+}
