@@ -187,3 +187,43 @@ fn the_monitoring_objects_parse_and_name_registry_findings() {
             .ends_with("/report"));
     }
 }
+
+/// The Grafana dashboard: JSON with panels whose queries name only
+/// metrics `watch` or etcd expose; the canary's fsync p99 shares a panel
+/// with etcd's WAL fsync p99 (same bucket layout).
+#[test]
+fn the_dashboard_queries_metrics_that_exist() {
+    let path = Path::new(BASE).join("monitoring/grafana-dashboard.json");
+    let d: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let page = etcd_doctor::watch::expose::render(
+        &etcd_doctor::watch::expose::Totals::default(),
+        &[],
+        &etcd_doctor::watch::expose::Unread::default(),
+        "m",
+    );
+    let panels = d["panels"].as_array().unwrap();
+    assert!(panels.len() >= 4);
+    let mut exprs = Vec::new();
+    for p in panels {
+        for t in p["targets"].as_array().unwrap() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    let names = regex::Regex::new(r"\b(etcd_[a-z_]+)").unwrap();
+    for e in &exprs {
+        for m in names.captures_iter(e) {
+            let name = &m[1];
+            let base = name.trim_end_matches("_bucket");
+            let ours = page.contains(&format!("# TYPE {base} ")) || base == "etcd_doctor_finding";
+            let etcds = base.starts_with("etcd_disk_") || base.starts_with("etcd_network_");
+            assert!(ours || etcds, "{name} in {e}");
+        }
+    }
+    let fsync = &panels[0]["targets"];
+    assert!(fsync
+        .to_string()
+        .contains("etcd_doctor_canary_fsync_duration_seconds_bucket"));
+    assert!(fsync
+        .to_string()
+        .contains("etcd_disk_wal_fsync_duration_seconds_bucket"));
+}
