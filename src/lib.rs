@@ -9,6 +9,7 @@
 //! measure.
 
 pub mod app;
+pub mod archive;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
@@ -30,6 +31,7 @@ pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod text;
+pub mod watch;
 
 use std::process::ExitCode;
 

@@ -13,6 +13,7 @@ mod net;
 mod packaging;
 mod qualify;
 mod snapshot;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 
@@ -30,7 +31,8 @@ use crate::Outcome;
 /// see [`crate::interrupt`], the one handler of all three.
 pub fn run(cli: Cli) -> Result<Outcome> {
     interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
-    let serves = matches!(cli.command, Command::Agent(_));
+    // The agent and `watch` are stopped by a signal by design: a clean end.
+    let stops_on_signal = matches!(cli.command, Command::Agent(_) | Command::Watch(_));
     let outcome = match cli.command {
         Command::Disk(args) => disk::run(args),
         Command::Agent(args) => agent::run(args),
@@ -43,10 +45,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Logs(args) => logs::run(args),
         Command::Load(args) => load::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Watch(args) => watch::run(*args),
         Command::Completions(args) => packaging::completions(args),
         Command::Man(args) => packaging::man(args),
     }?;
-    if interrupt::interrupted() && !serves {
+    if interrupt::interrupted() && !stops_on_signal {
         bail!("interrupted");
     }
     Ok(outcome)
@@ -106,6 +109,16 @@ pub(crate) fn conclude(
     output: &OutputPlan,
 ) -> Result<Outcome> {
     report.judge(&judge.profile);
+    emit_judged(report, judge, output)
+}
+
+/// Writes an already judged report (and the report bundle when asked)
+/// and maps its findings to the exit outcome.
+pub(crate) fn emit_judged(
+    report: Report,
+    judge: &JudgePlan,
+    output: &OutputPlan,
+) -> Result<Outcome> {
     report::emit(&report, output)?;
     if let Some(dir) = &judge.report_dir {
         report::bundle::write(&report, dir)?;

@@ -17,6 +17,7 @@ pub mod output;
 pub mod packaging;
 pub mod snapshot;
 pub mod verdict;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +54,8 @@ pub enum Command {
     Load(load::LoadArgs),
     /// Merge host reports (files, or `-` for `kubectl logs` output) into one fleet report.
     Merge(merge::MergeArgs),
+    /// Run continuously: an fsync canary, rolling-window findings, a Prometheus /metrics endpoint and a history.
+    Watch(Box<watch::WatchArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(packaging::CompletionsArgs),
     /// Print the man page (roff), or one subcommand's.

@@ -170,17 +170,8 @@ pub struct NetArgs {
 /// network probe runs.
 #[derive(Debug, Clone, Args)]
 pub struct PeerArgs {
-    /// Agent peers to probe the network to, ADDR:PORT[,...] (`etcd-doctor agent` on each).
-    #[arg(
-        long,
-        value_name = "ADDR:PORT,...",
-        value_delimiter = ',',
-        requires = "token"
-    )]
-    pub peers: Vec<String>,
-    /// Shared secret of the agents.
-    #[arg(long, env = "ETCD_DOCTOR_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub agents: AgentPeers,
     /// Network probes to run against the peers, comma-separated.
     #[arg(
         long,
@@ -195,6 +186,30 @@ pub struct PeerArgs {
     /// The cluster's etcd --heartbeat-interval: the RTT rules' yardstick; a bare number is milliseconds, as etcd's flag (100, 100ms) [default: the profile's, 100ms].
     #[arg(long, value_name = "MS", value_parser = parse_duration_ms)]
     pub heartbeat_interval: Option<Duration>,
+}
+
+/// The agent peers and their token (`qualify`, `diagnose`, `watch`).
+#[derive(Debug, Clone, Args)]
+pub struct AgentPeers {
+    /// Agent peers to probe the network to, ADDR:PORT[,...] (`etcd-doctor agent` on each).
+    #[arg(
+        long,
+        value_name = "ADDR:PORT,...",
+        value_delimiter = ',',
+        requires = "token"
+    )]
+    pub peers: Vec<String>,
+    /// Shared secret of the agents.
+    #[arg(long, env = "ETCD_DOCTOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl AgentPeers {
+    /// The peers and the token, when peers were given with one.
+    pub fn given(self) -> Option<(Vec<String>, String)> {
+        let token = self.token.filter(|_| !self.peers.is_empty())?;
+        Some((self.peers, token))
+    }
 }
 
 /// `net` flags that cannot make a plan.
@@ -253,6 +268,23 @@ fn net_plan(
     Ok(plan)
 }
 
+/// The RTT probe alone to `peers` for `secs` per run: what `watch`
+/// measures each tick (no bulk flow on a production link).
+pub(crate) fn rtt_plan(
+    peers: &[String],
+    token: String,
+    secs: f64,
+) -> Result<NetPlan, NetPlanError> {
+    let plan = net_plan(
+        peers,
+        token,
+        &[NetProbeArg::Rtt],
+        Some(Duration::from_secs_f64(secs)),
+    )?;
+    plan.validate()?;
+    Ok(plan)
+}
+
 /// Applies `--heartbeat-interval` to the network thresholds.
 fn heartbeat(interval: Option<Duration>, t: &mut NetThresholds) -> Result<(), NetPlanError> {
     if let Some(ms) = interval.map(|d| d.as_secs_f64() * 1000.0) {
@@ -269,10 +301,10 @@ impl PeerArgs {
     /// `--heartbeat-interval` to `judge`'s profile.
     pub fn into_plan(self, judge: &mut JudgePlan) -> Result<Option<NetPlan>, NetPlanError> {
         heartbeat(self.heartbeat_interval, &mut judge.profile.net)?;
-        let Some(token) = self.token.filter(|_| !self.peers.is_empty()) else {
+        let Some((peers, token)) = self.agents.given() else {
             return Ok(None);
         };
-        let plan = net_plan(&self.peers, token, &self.net_probe, self.net_duration)?;
+        let plan = net_plan(&peers, token, &self.net_probe, self.net_duration)?;
         plan.validate()?;
         Ok(Some(plan))
     }

@@ -111,7 +111,7 @@ impl QualifyArgs {
 }
 
 /// The profile's stall levels as the disk probes count them.
-fn stall_levels(profile: &Profile) -> StallLevels {
+pub(crate) fn stall_levels(profile: &Profile) -> StallLevels {
     let ms = |v: f64| Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX);
     StallLevels {
         heartbeat: ms(profile.disk.stall_warn_ms),
@@ -140,6 +140,18 @@ pub struct DiagnoseArgs {
     pub keyspace: bool,
     #[command(flatten)]
     pub logs: DiagnoseLogArgs,
+    /// Also write the raw inputs (metrics pages, status, members, alarms, log lines read, probe histograms, host facts) and the report into FILE.tar.gz; never keys, certificates or keyspace values.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Judge the window reports `watch --history DIR` kept over --since instead of a live cluster.
+    #[arg(long, value_name = "DIR", requires = "since", conflicts_with_all = ["bundle", "from_bundle", "dir", "keyspace"])]
+    pub history: Option<PathBuf>,
+    /// How far back --history is read, e.g. 3h.
+    #[arg(long, value_name = "DURATION", requires = "history", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Judge a bundle written by --bundle offline instead of a live cluster.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["bundle", "dir", "keyspace"])]
+    pub from_bundle: Option<PathBuf>,
     #[command(flatten)]
     pub probes: ProbeArgs,
 }
@@ -244,6 +256,12 @@ pub struct DiagnosePlan {
     pub no_logs_reason: Option<String>,
     /// What discovery found, when it ran.
     pub discovery: Option<Discovery>,
+    /// Where to write the bundle of raw inputs (`--bundle`).
+    pub bundle: Option<PathBuf>,
+    /// The bundle to judge offline (`--from-bundle`).
+    pub from_bundle: Option<PathBuf>,
+    /// `watch`'s history and how far back to judge it (`--history`, `--since`).
+    pub history: Option<(PathBuf, Duration)>,
 }
 
 impl DiagnoseArgs {
@@ -287,6 +305,9 @@ impl DiagnoseArgs {
             logs,
             no_logs_reason,
             discovery: found,
+            bundle: self.bundle,
+            from_bundle: self.from_bundle,
+            history: self.history.zip(self.since),
         })
     }
 }

@@ -42,6 +42,21 @@ pub struct InspectPlan {
 }
 
 impl InspectPlan {
+    /// Status, members, health and alarms over every member; no metrics
+    /// and no hashes: the cheap views `load` checks before a run and
+    /// `watch` reads every tick.
+    pub fn views() -> InspectPlan {
+        InspectPlan {
+            status: true,
+            members: true,
+            health: true,
+            alarms: true,
+            cluster: true,
+            metrics: None,
+            consistency: false,
+        }
+    }
+
     /// Everything, over every member, with metrics over `interval`: what
     /// `diagnose` reads.
     pub fn everything(interval: Duration) -> InspectPlan {

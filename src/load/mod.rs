@@ -92,15 +92,7 @@ pub struct Finished {
 
 /// Checks that the cluster may be loaded (see [`LoadError`]).
 async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, LoadError> {
-    let views = InspectPlan {
-        status: true,
-        members: true,
-        health: true,
-        alarms: true,
-        cluster: true,
-        metrics: None,
-        consistency: false,
-    };
+    let views = InspectPlan::views();
     let cluster = inspect(conn, &views).await;
     if !cluster.answered {
         return Err(LoadError::Unreachable(cluster.all_errors().join("; ")));

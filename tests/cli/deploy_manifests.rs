@@ -80,7 +80,7 @@ fn the_base_renders_and_validates_against_the_kubernetes_schemas() {
     let log =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
-    assert_eq!(log.matches(" passed ").count(), 7, "{log}");
+    assert_eq!(log.matches(" passed ").count(), 8, "{log}");
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn every_container_runs_the_configured_image_with_arguments_the_binary_accepts()
     let objects = rendered();
     let all = containers(&objects);
     let kinds: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(all.len(), 4, "{kinds:?}");
+    assert_eq!(all.len(), 5, "{kinds:?}");
     for (what, c) in &all {
         assert_eq!(
             c["image"], "registry.example.com/etcd-doctor:0.1.0",
@@ -135,4 +135,95 @@ fn workloads_stay_on_control_plane_nodes_with_bounded_resources() {
         }
     }
     assert!(Path::new(BASE).join("Dockerfile").exists());
+}
+
+/// deploy/kubernetes/monitoring (outside the base: it needs the
+/// Prometheus Operator's CRDs): the PodMonitor selects the watch
+/// DaemonSet's pods and port; every PrometheusRule alert is on a finding
+/// id of the registry with a severity its rule gives.
+#[test]
+fn the_monitoring_objects_parse_and_name_registry_findings() {
+    let dir = Path::new(BASE).join("monitoring");
+    let doc = |name: &str| -> Value {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        Value::deserialize(yaml_serde::Deserializer::from_str(&text)).unwrap()
+    };
+    let watch = rendered()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "etcd-doctor-watch")
+        .expect("the watch DaemonSet");
+    let pm = doc("podmonitor.yaml");
+    assert_eq!(pm["kind"], "PodMonitor");
+    assert_eq!(
+        pm["spec"]["selector"]["matchLabels"],
+        watch["spec"]["template"]["metadata"]["labels"]
+    );
+    let port = &watch["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"];
+    assert_eq!(&pm["spec"]["podMetricsEndpoints"][0]["port"], port);
+    let rule = doc("prometheusrule.yaml");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let alerts = rule["spec"]["groups"][0]["rules"].as_array().unwrap();
+    assert!(alerts.len() >= etcd_doctor::findings::RULES.len());
+    for a in alerts {
+        let expr = a["expr"].as_str().unwrap();
+        let id = a["labels"]["finding"].as_str().unwrap();
+        let r = etcd_doctor::findings::RULES
+            .iter()
+            .find(|r| r.id.as_str() == id)
+            .unwrap_or_else(|| panic!("{id} is not in the registry"));
+        let sev = if expr.contains("severity=\"fail\"") {
+            etcd_doctor::findings::Severity::Fail
+        } else {
+            etcd_doctor::findings::Severity::Warn
+        };
+        assert!(r.severities.contains(&sev), "{id}: {expr}");
+        assert!(
+            expr.contains(&format!("etcd_doctor_finding{{id=\"{id}\"")),
+            "{expr}"
+        );
+        assert!(a["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/report"));
+    }
+}
+
+/// The Grafana dashboard: JSON with panels whose queries name only
+/// metrics `watch` or etcd expose; the canary's fsync p99 shares a panel
+/// with etcd's WAL fsync p99 (same bucket layout).
+#[test]
+fn the_dashboard_queries_metrics_that_exist() {
+    let path = Path::new(BASE).join("monitoring/grafana-dashboard.json");
+    let d: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let page = etcd_doctor::watch::expose::render(
+        &etcd_doctor::watch::expose::Totals::default(),
+        &[],
+        &etcd_doctor::watch::expose::Unread::default(),
+        "m",
+    );
+    let panels = d["panels"].as_array().unwrap();
+    assert!(panels.len() >= 4);
+    let mut exprs = Vec::new();
+    for p in panels {
+        for t in p["targets"].as_array().unwrap() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    let names = regex::Regex::new(r"\b(etcd_[a-z_]+)").unwrap();
+    for e in &exprs {
+        for m in names.captures_iter(e) {
+            let name = &m[1];
+            let base = name.trim_end_matches("_bucket");
+            let ours = page.contains(&format!("# TYPE {base} ")) || base == "etcd_doctor_finding";
+            let etcds = base.starts_with("etcd_disk_") || base.starts_with("etcd_network_");
+            assert!(ours || etcds, "{name} in {e}");
+        }
+    }
+    let fsync = &panels[0]["targets"];
+    assert!(fsync
+        .to_string()
+        .contains("etcd_doctor_canary_fsync_duration_seconds_bucket"));
+    assert!(fsync
+        .to_string()
+        .contains("etcd_disk_wal_fsync_duration_seconds_bucket"));
 }

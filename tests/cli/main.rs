@@ -28,3 +28,4 @@ mod qualify_cli;
 mod report_html;
 mod snapshot_plan_render;
 mod verdict_render;
+mod watch_cli;

@@ -32,7 +32,7 @@ fn refused(c: &Cluster, flags: &[&str]) -> String {
     err
 }
 
-fn tls_cluster(pki: &Pki) -> Cluster {
+pub(crate) fn tls_cluster(pki: &Pki) -> Cluster {
     Cluster::start_tls(
         Version::V35,
         3,

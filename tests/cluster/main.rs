@@ -21,3 +21,4 @@ mod snapshot_save;
 mod snapshot_source_choice;
 mod snapshot_verify_cli;
 mod version_upgrade;
+mod watch_live;

@@ -21,6 +21,7 @@ pub mod pyflows;
 pub mod releases;
 pub mod slowdisk;
 pub mod stalldisk;
+pub mod watch;
 
 use std::io;
 use std::process::{Command, Output};

@@ -162,20 +162,26 @@ impl StallTracker {
 
     /// The finished ledger, with the gap statistics.
     pub fn finish(mut self) -> StallSummary {
-        let events = &self.summary.events;
-        let gaps: Vec<f64> = events.windows(2).map(|w| w[1].at_s - w[0].at_s).collect();
-        if let Some(median) = median(gaps.iter().copied()) {
-            let deviations: Vec<f64> = gaps.iter().map(|g| (g - median).abs()).collect();
-            let spread = median_or_zero(&deviations);
-            let s = &mut self.summary;
-            s.median_gap_s = Some(round3(median));
-            s.gap_spread_s = Some(round3(spread));
-            let regular = gaps.len() >= MIN_GAPS_FOR_PERIOD
-                && median > 0.0
-                && spread <= REGULAR_SPREAD_RATIO * median;
-            s.period_s = regular.then_some(round3(median));
-        }
+        gap_statistics(&mut self.summary);
         self.summary
+    }
+}
+
+/// Sets the gap statistics of `s` (median gap, spread, period) from its
+/// kept events; also for ledgers joined from several runs (`watch`'s
+/// windows), whose events are in time order on one clock.
+pub fn gap_statistics(s: &mut StallSummary) {
+    let gaps: Vec<f64> = s.events.windows(2).map(|w| w[1].at_s - w[0].at_s).collect();
+    (s.median_gap_s, s.gap_spread_s, s.period_s) = (None, None, None);
+    if let Some(median) = median(gaps.iter().copied()) {
+        let deviations: Vec<f64> = gaps.iter().map(|g| (g - median).abs()).collect();
+        let spread = median_or_zero(&deviations);
+        s.median_gap_s = Some(round3(median));
+        s.gap_spread_s = Some(round3(spread));
+        let regular = gaps.len() >= MIN_GAPS_FOR_PERIOD
+            && median > 0.0
+            && spread <= REGULAR_SPREAD_RATIO * median;
+        s.period_s = regular.then_some(round3(median));
     }
 }
 
