@@ -14,16 +14,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::support::certs::Pki;
-use crate::support::etcd::{bins, Version};
+use crate::support::etcd::{available, bins, Version};
 use crate::support::privileged;
-
-/// etcd 3.6's binary built by scripts/install-test-deps, when it is.
-fn etcd36() -> Option<PathBuf> {
-    let cache = std::env::var("ETCD_DOCTOR_ETCD_CACHE")
-        .unwrap_or_else(|_| "/var/cache/etcd-doctor".to_string());
-    let bin = Path::new(&cache).join("etcd-v3.6.17/etcd");
-    bin.is_file().then_some(bin)
-}
 
 /// One fixture host: a temp dir for its files, and the script run in it.
 struct Host {
@@ -296,13 +288,13 @@ fn config_file_is_found_and_a_shared_wal_device_is_said() {
     if !privileged("config_file_is_found_and_a_shared_wal_device_is_said") {
         return;
     }
-    let (bin, version) = match etcd36() {
-        Some(bin) => (bin, "3.6"),
-        None => {
-            eprintln!("NOTE config_file_is_found...: etcd 3.6 not built here, using 3.5");
-            (bins(Version::V35).etcd, "3.5")
-        }
-    };
+    if !available(
+        Version::V36,
+        "config_file_is_found_and_a_shared_wal_device_is_said",
+    ) {
+        return;
+    }
+    let (bin, version) = (bins(Version::V36).etcd, "3.6");
     let mut host = Host::new();
     let data = host.path("data");
     let wal = host.path("wal");
