@@ -273,7 +273,21 @@ impl DiagnoseArgs {
         // --logs-since is named even where no etcd can be found.
         self.probes.judge.clone().into_plan()?;
         parse_time("--logs-since", &self.logs.logs_since, 0)?;
-        let (conn, found) = reach(self.conn, &self.discovery)?;
+        // A bundle or watch's history is judged offline: nothing on this
+        // host is looked for (it may run other etcds, or none).
+        let offline = self.from_bundle.is_some() || self.history.is_some();
+        let discovery = if offline {
+            DiscoveryArgs {
+                no_discover: true,
+                discover: false,
+                discover_pid: None,
+                kubeadm: false,
+                manifest: None,
+            }
+        } else {
+            self.discovery
+        };
+        let (conn, found) = reach(self.conn, &discovery)?;
         let data_dir = found.as_ref().and_then(|k| k.data_dir.clone());
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
             (true, _, _) => (None, Some("--no-disk".to_string())),
