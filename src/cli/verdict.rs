@@ -23,7 +23,7 @@ use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
-use crate::logs::source::{kubeadm_pod_logs, DEFAULT_POD_LOGS};
+use crate::logs::source::{default_threads, kubeadm_pod_logs, DEFAULT_POD_LOGS};
 use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
@@ -182,7 +182,14 @@ impl DiagnoseLogArgs {
                 return Ok((None, Some("no --logs and no --kubeadm".to_string())))
             }
         };
-        Ok((Some(LogsPlan { sources, window }), None))
+        Ok((
+            Some(LogsPlan {
+                sources,
+                window,
+                threads: default_threads(),
+            }),
+            None,
+        ))
     }
 }
 

@@ -5,12 +5,14 @@
 //! format, docker's json-file or journald), keeps the messages of the
 //! [`catalogue`], and sums them into a [`timeline`] the rules judge.
 //!
-//! Reading streams in bounded memory: lines are capped at
-//! [`MAX_LINE_BYTES`], and a line is decoded only when the pre-filter
-//! finds a catalogue needle in it.
+//! Reading streams in bounded memory: sources are read in chunks cut at
+//! line ends ([`chunk`]) and scanned on several threads, lines are capped
+//! at [`MAX_LINE_BYTES`], and a line is decoded only when the pre-filter,
+//! run over the whole chunk, finds a catalogue needle in it.
 
 pub mod capnslog;
 pub mod catalogue;
+pub mod chunk;
 pub mod cri;
 pub mod docker;
 pub mod golog;
