@@ -141,14 +141,14 @@ bench_mix() { # MIX
     fi
     q1=$(awk -v A="$a" -v G="$g" 'BEGIN{printf "%.2f", A/G}')
     q2=$(awk -v A="$b" -v G="$g" 'BEGIN{printf "%.2f", A/G}')
-    c1=$(awk -v A="$ac" -v G="$gc" 'BEGIN{printf "%.2f", G > 0 ? A/G : 0}')
-    c2=$(awk -v A="$bc" -v G="$gc" 'BEGIN{printf "%.2f", G > 0 ? A/G : 0}')
+    c1=$(awk -v A="$ac" -v G="$gc" 'BEGIN{printf "%.2f", (G > 0 ? A/G : 0)}')
+    c2=$(awk -v A="$bc" -v G="$gc" 'BEGIN{printf "%.2f", (G > 0 ? A/G : 0)}')
     echo "round $r: grep -c $g ms (cpu $gc), ours 1 core $a ms (cpu $ac; $q1), ours 2 cores $b ms (cpu $bc; $q2)"
     R1="$R1 $q1" R2="$R2 $q2" C1="$C1 $c1" C2="$C2 $c2" G="$G $g"
   done
   set -- "$1" $(cpu)
   L1=$(cut -d' ' -f1 /proc/loadavg)
-  STEAL=$(awk -v T="$(( $2 - T0 ))" -v S="$(( $3 - S0 ))" 'BEGIN{printf "%.1f", T > 0 ? 100*S/T : 0}')
+  STEAL=$(awk -v T="$(( $2 - T0 ))" -v S="$(( $3 - S0 ))" 'BEGIN{printf "%.1f", (T > 0 ? 100*S/T : 0)}')
   echo "mix $1: grep -c wall ms: $(stats "$G")"
   echo "mix $1: wall ours/grep 1 core:  $(stats "$R1")"
   echo "mix $1: wall ours/grep 2 cores: $(stats "$R2")"

@@ -65,7 +65,7 @@ fn wanted(key: &str) -> bool {
         keys.dedup();
         keys
     });
-    WANTED.iter().any(|k| *k == key)
+    WANTED.contains(&key)
 }
 
 /// A zap object with only the fields `parse` reads decoded; the others
