@@ -13,7 +13,7 @@ use super::judge::JudgeArgs;
 use super::output::OutputArgs;
 use crate::cluster::kubeadm;
 use crate::logs::scan::Window;
-use crate::logs::source::{kubeadm_pod_logs, DiscoveryError, DEFAULT_POD_LOGS};
+use crate::logs::source::{default_threads, kubeadm_pod_logs, DiscoveryError, DEFAULT_POD_LOGS};
 use crate::logs::time::{now_ms, parse_timestamp, UnixMs};
 use crate::logs::{LogSource, LogsPlan};
 use crate::rules::ProfileError;
@@ -38,6 +38,9 @@ pub struct LogSelectArgs {
     /// Keep events up to this time: RFC 3339 or a duration before now.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Threads reading each log (1-64; default: the cores this process may use).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub threads: Option<u8>,
 }
 
 /// `logs` arguments.
@@ -128,6 +131,11 @@ impl LogSelectArgs {
         Ok(Window { since_ms, until_ms })
     }
 
+    /// `--threads`, or the cores this process may use.
+    pub fn threads(&self) -> usize {
+        self.threads.map_or_else(default_threads, usize::from)
+    }
+
     /// The sources these flags add to `files`: the journal, then the pod logs.
     pub fn sources(&self, files: Vec<PathBuf>) -> Result<Vec<LogSource>, LogsArgsError> {
         let mut sources: Vec<LogSource> = files
@@ -164,7 +172,11 @@ impl LogsArgs {
         if sources.is_empty() {
             return Err(LogsArgsError::NoSource);
         }
-        Ok(LogsPlan { sources, window })
+        Ok(LogsPlan {
+            sources,
+            window,
+            threads: self.select.threads(),
+        })
     }
 }
 

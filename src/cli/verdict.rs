@@ -23,6 +23,7 @@ use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
 use crate::discover::{Discovery, LogPlace, Settings};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
+use crate::logs::source::default_threads;
 use crate::logs::{LogSource, LogsPlan};
 use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_SPAN};
 use crate::probe::net::{NetPlan, NetPlanError};
@@ -208,7 +209,14 @@ impl DiagnoseLogArgs {
                 return Ok((None, Some("no --logs and no discovery".to_string())))
             }
         };
-        Ok((Some(LogsPlan { sources, window }), None))
+        Ok((
+            Some(LogsPlan {
+                sources,
+                window,
+                threads: default_threads(),
+            }),
+            None,
+        ))
     }
 }
 

@@ -74,7 +74,12 @@ pub fn parse(line: &str) -> Option<Parsed> {
     let c = split(line)?;
     Some(Parsed {
         at_ms: c.at_ms,
-        event: zap::event(c.msg, Some(c.level), &c.fields, line),
+        event: zap::event(
+            c.msg,
+            Some(c.level),
+            &|name| c.fields.get(name).and_then(Value::as_str),
+            line,
+        ),
     })
 }
 

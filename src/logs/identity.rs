@@ -9,6 +9,9 @@
 //! - 3.4 (capnslog): `embed: name = m2`, `embed: data dir = /var/lib/etcd`,
 //!   `etcdserver: starting member 8e9e in cluster cdf8` (and `restarting member`).
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 
 use super::console;
@@ -25,6 +28,16 @@ pub const NEEDLES: &[&str] = &[
     "starting member ",
 ];
 
+/// True when `line` may be a start line (holds one of the [`NEEDLES`]).
+pub fn mentions(line: &str) -> bool {
+    // Every needle holds one of these: two SIMD searches rule out most
+    // lines before the exact test.
+    static COMMON: LazyLock<[Finder<'static>; 2]> =
+        LazyLock::new(|| [Finder::new("starting "), Finder::new("embed: ")]);
+    COMMON.iter().any(|f| f.find(line.as_bytes()).is_some())
+        && NEEDLES.iter().any(|n| line.contains(n))
+}
+
 /// What the start lines of one log said about its member.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -39,7 +52,7 @@ pub struct Identity {
 impl Identity {
     /// Learns from `line` (a bare etcd line, zap or text) when it is a start line.
     pub fn update(&mut self, line: &str) {
-        if !NEEDLES.iter().any(|n| line.contains(n)) {
+        if !mentions(line) {
             return;
         }
         if line.starts_with('{') {
@@ -108,6 +121,15 @@ pub fn normalize_id(s: &str) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_needle_holds_a_common_part() {
+        for n in NEEDLES {
+            assert!(n.contains("starting ") || n.contains("embed: "), "{n}");
+            assert!(mentions(&format!("x {n} y")));
+        }
+        assert!(!mentions("starting embed:"));
+    }
 
     #[test]
     fn etcd_3_5_start_lines() {

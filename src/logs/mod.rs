@@ -5,12 +5,14 @@
 //! format, docker's json-file or journald), keeps the messages of the
 //! [`catalogue`], and sums them into a [`timeline`] the rules judge.
 //!
-//! Reading streams in bounded memory: lines are capped at
-//! [`MAX_LINE_BYTES`], and a line is decoded only when the pre-filter
-//! finds a catalogue needle in it.
+//! Reading streams in bounded memory: sources are read in chunks cut at
+//! line ends ([`chunk`]) and scanned on several threads, lines are capped
+//! at [`MAX_LINE_BYTES`], and a line is decoded only when the pre-filter,
+//! run over the whole chunk, finds a catalogue needle in it.
 
 pub mod capnslog;
 pub mod catalogue;
+pub mod chunk;
 pub mod console;
 pub mod cri;
 pub mod docker;
@@ -123,6 +125,7 @@ impl SourceSummary {
     /// Lines in a known format: etcd's own or a wrapper's.
     pub fn known_lines(&self) -> u64 {
         self.zap_lines
+            + self.zap_console_lines
             + self.capnslog_lines
             + self.cri_lines
             + self.docker_lines

@@ -4,17 +4,19 @@
 //! needle in it; every other line is only classified by its shape, so
 //! reading runs at close to `grep`'s speed.
 
-use std::io::{self, BufRead};
+use std::borrow::Cow;
+use std::io::Read;
 
-use memchr::memchr;
-use regex::bytes::Regex;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use memchr::{memchr, memrchr};
 
+use super::chunk::{self, Piece};
 use super::identity::{self, Identity};
 use super::stale::{is_stale_kind, StaleLogs};
 use super::time::UnixMs;
 use super::timeline::Timeline;
 use super::{
-    capnslog, catalogue, console, cri, docker, golog, journald, zap, LogsReport, Parsed,
+    capnslog, catalogue, console, cri, docker, golog, journald, zap, EventKind, LogsReport, Parsed,
     SourceSummary, Wrapped, MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES,
 };
 
@@ -36,78 +38,125 @@ impl Window {
 /// Reads sources one after another into one timeline.
 #[derive(Debug)]
 pub struct Scanner {
-    prefilter: Regex,
-    window: Window,
+    shared: Shared,
+    threads: usize,
+    /// Bytes read per chunk ([`chunk::CHUNK_BYTES`]; smaller in tests).
+    chunk_bytes: usize,
     timeline: Timeline,
     sources: Vec<SourceSummary>,
-    /// The member whose log the current source is, from its start lines.
-    identity: Identity,
     stale: StaleLogs,
 }
 
-/// One line as the bounded reader returns it.
-enum Line {
-    /// A whole line (without its newline).
-    Text,
-    /// A line over [`MAX_LINE_BYTES`], skipped.
-    Overlong,
+/// What every worker reads with.
+#[derive(Debug)]
+struct Shared {
+    prefilter: AhoCorasick,
+    window: Window,
+}
+
+/// A CRI line whose final part has not come yet: its time and text.
+type Pending = Option<(UnixMs, String)>;
+
+/// Lines whose meaning depends on the lines before them in the source
+/// (which member wrote it), replayed in file order when parts merge.
+#[derive(Debug)]
+enum Deferred {
+    /// A start line naming the member.
+    Identity(String),
+    /// A crash line, attributed to the member named last.
+    Stale(UnixMs, EventKind, String),
+}
+
+/// What one piece of a source held. Merging parts in file order gives
+/// what reading the whole source line by line gives.
+#[derive(Debug, Default)]
+struct Part {
+    counts: SourceSummary,
+    timeline: Timeline,
+    deferred: Vec<Deferred>,
+    /// The CRI line left open at the piece's start, as assumed.
+    pending_in: bool,
+    /// The CRI line left open at its end.
+    pending: Pending,
 }
 
 impl Scanner {
-    /// A scanner keeping events inside `window`.
+    /// A scanner keeping events inside `window`, on one thread.
     pub fn new(window: Window) -> Scanner {
-        let alternation: Vec<String> = catalogue::needles()
+        Scanner::with_threads(window, 1)
+    }
+
+    /// A scanner keeping events inside `window`, reading each source with
+    /// `threads` workers (1 to [`chunk::MAX_THREADS`]).
+    pub fn with_threads(window: Window, threads: usize) -> Scanner {
+        let needles: Vec<&str> = catalogue::needles()
             .chain(identity::NEEDLES.iter().copied())
-            .map(regex::escape)
             .collect();
         Scanner {
-            prefilter: Regex::new(&alternation.join("|")).expect("catalogue needles are literals"),
-            window,
+            shared: Shared {
+                prefilter: needle_finder(&needles),
+                window,
+            },
+            threads: threads.clamp(1, chunk::MAX_THREADS),
+            chunk_bytes: chunk::CHUNK_BYTES,
             timeline: Timeline::default(),
             sources: Vec::new(),
-            identity: Identity::default(),
             stale: StaleLogs::default(),
         }
     }
 
     /// Reads every line of `reader` (named `name` in the report). A read
     /// error stops this source and is recorded in its summary.
-    pub fn scan(&mut self, name: &str, reader: &mut dyn BufRead) {
+    pub fn scan(&mut self, name: &str, reader: &mut dyn Read) {
         let mut summary = SourceSummary {
             name: name.to_string(),
             ..SourceSummary::default()
         };
-        self.identity = Identity::default();
-        let mut buf = Vec::with_capacity(4096);
-        let mut pending: Option<(UnixMs, String)> = None;
-        // Where the last line in a known format ended.
+        let mut identity = Identity::default();
+        let mut pending: Pending = None;
+        let shared = &self.shared;
+        let (timeline, stale) = (&mut self.timeline, &mut self.stale);
+        // Where the last line in a known format ended: a stream that goes on
+        // for MAX_BYTES_WITHOUT_A_LOG_LINE past it without one is not read
+        // forever (`/dev/zero` piped in, another program's output).
         let (mut known, mut known_at) = (0, 0);
-        loop {
-            if summary.known_lines() > known {
-                (known, known_at) = (summary.known_lines(), summary.bytes);
-            } else if summary.bytes - known_at > MAX_BYTES_WITHOUT_A_LOG_LINE {
-                summary.error = Some(format!(
-                    "{name}: stopped reading: {} MiB without a line in a known log format",
-                    MAX_BYTES_WITHOUT_A_LOG_LINE >> 20
-                ));
-                break;
-            }
-            match next_line(reader, &mut buf, &mut summary.bytes) {
-                Ok(None) => break,
-                Ok(Some(Line::Overlong)) => {
-                    summary.lines += 1;
-                    summary.unparsed_lines += 1;
-                    summary.overlong_lines += 1;
+        let mut gave_up = false;
+        let error = chunk::run(
+            reader,
+            (self.threads, self.chunk_bytes),
+            &|piece| shared.part(piece, None),
+            &mut |piece, mut part: Part| {
+                if pending.is_some() && !part.pending_in {
+                    // The piece began inside a CRI line: read it again with it.
+                    part = shared.part(piece, pending.take());
                 }
-                Ok(Some(Line::Text)) => {
-                    summary.lines += 1;
-                    self.line(&buf, &mut pending, &mut summary);
+                add_counts(&mut summary, &part.counts);
+                if summary.known_lines() > known {
+                    (known, known_at) = (summary.known_lines(), summary.bytes);
+                } else if summary.bytes - known_at > MAX_BYTES_WITHOUT_A_LOG_LINE {
+                    gave_up = true;
+                    return false;
                 }
-                Err(e) => {
-                    summary.error = Some(format!("{name}: {e}"));
-                    break;
+                timeline.merge(part.timeline);
+                for d in part.deferred {
+                    match d {
+                        Deferred::Identity(line) => identity.update(&line),
+                        Deferred::Stale(at, kind, line) => {
+                            stale.add(name, &identity, at, kind, &line)
+                        }
+                    }
                 }
-            }
+                pending = part.pending;
+                true
+            },
+        );
+        if let Some(e) = error {
+            summary.error = Some(format!("{name}: {e}"));
+        } else if gave_up {
+            summary.error = Some(format!(
+                "{name}: stopped reading: {} MiB without a line in a known log format",
+                MAX_BYTES_WITHOUT_A_LOG_LINE >> 20
+            ));
         }
         if pending.is_some() {
             // A partial line whose final part never came.
@@ -130,47 +179,136 @@ impl Scanner {
         let (events, elections) = self.timeline.finish();
         LogsReport {
             sources: self.sources,
-            since_unix_ms: self.window.since_ms,
-            until_unix_ms: self.window.until_ms,
+            since_unix_ms: self.shared.window.since_ms,
+            until_unix_ms: self.shared.window.until_ms,
             events,
             elections,
             stale_members: self.stale.finish(),
         }
     }
+}
 
-    fn line(
-        &mut self,
-        bytes: &[u8],
-        pending: &mut Option<(UnixMs, String)>,
-        s: &mut SourceSummary,
-    ) {
-        let Ok(line) = std::str::from_utf8(bytes) else {
-            s.unparsed_lines += 1;
+/// A searcher for any of `needles`. Leftmost-first lets aho-corasick run
+/// its SIMD (Teddy) search over whole buffers; which needle matched does
+/// not matter, only whether and where one did.
+pub fn needle_finder(needles: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(needles)
+        .expect("needles are short literals")
+}
+
+fn add_counts(to: &mut SourceSummary, from: &SourceSummary) {
+    to.bytes += from.bytes;
+    to.lines += from.lines;
+    to.zap_lines += from.zap_lines;
+    to.zap_console_lines += from.zap_console_lines;
+    to.capnslog_lines += from.capnslog_lines;
+    to.cri_lines += from.cri_lines;
+    to.docker_lines += from.docker_lines;
+    to.journald_lines += from.journald_lines;
+    to.unparsed_lines += from.unparsed_lines;
+    to.overlong_lines += from.overlong_lines;
+    to.outside_window += from.outside_window;
+}
+
+impl Shared {
+    /// Scans one piece, the CRI line `pending` left open before it.
+    fn part(&self, piece: &Piece, pending: Pending) -> Part {
+        let mut part = Part {
+            pending_in: pending.is_some(),
+            pending,
+            ..Part::default()
+        };
+        match piece {
+            Piece::Lines(bytes) => {
+                part.counts.bytes = bytes.len() as u64;
+                self.lines(bytes, &mut part);
+            }
+            Piece::Overlong(n) => {
+                part.counts.bytes = *n;
+                part.counts.lines = 1;
+                part.counts.unparsed_lines = 1;
+                part.counts.overlong_lines = 1;
+            }
+            Piece::Cut(n) => part.counts.bytes = *n,
+        }
+        part
+    }
+
+    /// Whole lines. The pre-filter runs over the whole buffer; only a line
+    /// holding a hit is decoded. When every line is zap-shaped (checked
+    /// with whole-buffer searches too) the others are only counted.
+    fn lines(&self, bytes: &[u8], part: &mut Part) {
+        let text = std::str::from_utf8(bytes).ok();
+        let hit_from = |at: usize| {
+            self.prefilter
+                .find(Input::new(bytes).range(at..))
+                .map(|m| m.start())
+        };
+        if text.is_some() {
+            if let Some(lines) = all_zap_lines(bytes) {
+                part.counts.lines = lines;
+                let mut decoded = 0;
+                let mut next = hit_from(0);
+                while let Some(hit) = next {
+                    let start = memrchr(b'\n', &bytes[..hit]).map_or(0, |i| i + 1);
+                    let end = memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+                    decoded += 1;
+                    self.line(text.and_then(|t| t.get(start..end)), true, part);
+                    next = hit_from(end);
+                }
+                part.counts.zap_lines += lines - decoded;
+                return;
+            }
+        }
+        let mut next = hit_from(0);
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            let maybe = next.is_some_and(|h| h < end);
+            if maybe {
+                next = hit_from(end);
+            }
+            part.counts.lines += 1;
+            if end - start > MAX_LINE_BYTES {
+                part.counts.unparsed_lines += 1;
+                part.counts.overlong_lines += 1;
+            } else {
+                let line = match text {
+                    Some(t) => t.get(start..end),
+                    None => std::str::from_utf8(&bytes[start..end]).ok(),
+                };
+                self.line(line, maybe, part);
+            }
+            start = end + 1;
+        }
+    }
+
+    /// One line; `maybe` when the pre-filter hit inside it.
+    fn line(&self, line: Option<&str>, maybe: bool, part: &mut Part) {
+        let Some(line) = line else {
+            part.counts.unparsed_lines += 1;
             return;
         };
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let interesting = self.prefilter.is_match(line.as_bytes());
         if let Some(w) = cri::parse(line) {
-            self.cri(w, pending, s);
+            self.cri(w, maybe, part);
         } else if docker::looks_like(line) {
-            self.wrapped(line, interesting, docker::parse, s, |s| s.docker_lines += 1);
+            self.wrapped(line, maybe, docker::parse, part, |s| s.docker_lines += 1);
         } else if journald::looks_like(line) {
-            self.wrapped(line, interesting, journald::parse, s, |s| {
+            self.wrapped(line, maybe, journald::parse, part, |s| {
                 s.journald_lines += 1
             });
         } else {
-            self.inner(line, interesting, s);
+            self.inner(line, maybe, part);
         }
     }
 
     /// A CRI line: partial parts are kept until the final one.
-    fn cri(
-        &mut self,
-        w: Wrapped<'_>,
-        pending: &mut Option<(UnixMs, String)>,
-        s: &mut SourceSummary,
-    ) {
-        let joined = match pending.take() {
+    fn cri(&self, w: Wrapped<'_>, maybe: bool, part: &mut Part) {
+        let s = &mut part.counts;
+        let (joined, interesting) = match part.pending.take() {
             Some((at, mut text)) => {
                 if text.len() + w.content.len() > MAX_LINE_BYTES {
                     s.unparsed_lines += 1;
@@ -178,47 +316,53 @@ impl Scanner {
                     return;
                 }
                 text.push_str(&w.content);
-                (at, text)
+                // Parts joined can hold a needle neither part holds.
+                let interesting = self.prefilter.is_match(text.as_str());
+                ((at, Cow::Owned(text)), interesting)
             }
-            None => (w.at_ms, w.content.into_owned()),
+            // No hit in the line: none in the text it wraps.
+            None => {
+                let interesting = maybe && self.prefilter.is_match(w.content.as_ref());
+                ((w.at_ms, w.content), interesting)
+            }
         };
         if w.partial {
-            *pending = Some(joined);
+            part.pending = Some((joined.0, joined.1.into_owned()));
             return;
         }
         s.cri_lines += 1;
-        let interesting = self.prefilter.is_match(joined.1.as_bytes());
-        self.inner(&joined.1, interesting, s);
+        self.inner(&joined.1, interesting, part);
     }
 
     /// A docker or journald entry: decoded only when interesting.
     fn wrapped(
-        &mut self,
+        &self,
         line: &str,
         interesting: bool,
         parse: fn(&str) -> Option<Wrapped<'static>>,
-        s: &mut SourceSummary,
+        part: &mut Part,
         count: fn(&mut SourceSummary),
     ) {
         if !line.ends_with('}') {
-            s.unparsed_lines += 1;
+            part.counts.unparsed_lines += 1;
             return;
         }
         if !interesting {
-            count(s);
+            count(&mut part.counts);
             return;
         }
         match parse(line) {
             Some(w) => {
-                count(s);
-                self.inner(&w.content, true, s);
+                count(&mut part.counts);
+                self.inner(&w.content, true, part);
             }
-            None => s.unparsed_lines += 1,
+            None => part.counts.unparsed_lines += 1,
         }
     }
 
     /// An etcd line (bare or unwrapped): zap JSON or console, or capnslog.
-    fn inner(&mut self, line: &str, interesting: bool, s: &mut SourceSummary) {
+    fn inner(&self, line: &str, interesting: bool, part: &mut Part) {
+        let s = &mut part.counts;
         if !interesting {
             if zap::looks_like(line) {
                 s.zap_lines += 1;
@@ -231,7 +375,9 @@ impl Scanner {
             }
             return;
         }
-        self.identity.update(line);
+        if identity::mentions(line) {
+            part.deferred.push(Deferred::Identity(line.to_string()));
+        }
         let parsed = if line.starts_with('{') {
             zap::parse(line).inspect(|_| s.zap_lines += 1)
         } else if let Some(p) = console::parse(line) {
@@ -249,10 +395,10 @@ impl Scanner {
             }) => {
                 if self.window.holds(at_ms) {
                     if is_stale_kind(event.kind) {
-                        self.stale
-                            .add(&s.name, &self.identity, at_ms, event.kind, line);
+                        part.deferred
+                            .push(Deferred::Stale(at_ms, event.kind, line.to_string()));
                     }
-                    self.timeline.add(at_ms, event, line);
+                    part.timeline.add(at_ms, event, line);
                 } else {
                     s.outside_window += 1;
                 }
@@ -263,57 +409,44 @@ impl Scanner {
     }
 }
 
-/// Reads the next line into `buf` (without its newline), keeping at most
-/// [`MAX_LINE_BYTES`]: the rest of a longer line is skipped unread into
-/// memory, and a line past [`MAX_BYTES_WITHOUT_A_LOG_LINE`] ends there (a
-/// stream without newlines is not read forever).
-fn next_line(
-    reader: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    bytes: &mut u64,
-) -> io::Result<Option<Line>> {
-    buf.clear();
-    let mut overlong = false;
-    let mut any = false;
-    let mut line_bytes = 0u64;
-    loop {
-        if line_bytes > MAX_BYTES_WITHOUT_A_LOG_LINE {
-            return Ok(Some(Line::Overlong));
-        }
-        let chunk = match reader.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(any.then_some(if overlong { Line::Overlong } else { Line::Text }));
-        }
-        any = true;
-        let (take, done) = match memchr(b'\n', chunk) {
-            Some(i) => (i, true),
-            None => (chunk.len(), false),
-        };
-        if !overlong && buf.len() + take <= MAX_LINE_BYTES {
-            buf.extend_from_slice(&chunk[..take]);
-        } else {
-            overlong = true;
-            buf.clear();
-        }
-        let used = take + usize::from(done);
-        reader.consume(used);
-        *bytes += used as u64;
-        line_bytes += used as u64;
-        if done {
-            return Ok(Some(if overlong { Line::Overlong } else { Line::Text }));
-        }
+/// The number of lines when every line of `bytes` is a zap JSON line
+/// (starts with `{"level":`, ends with `}`, at most [`MAX_LINE_BYTES`]),
+/// found with whole-buffer searches instead of a loop over lines.
+fn all_zap_lines(bytes: &[u8]) -> Option<u64> {
+    const HEAD: &[u8] = b"{\"level\":";
+    if !bytes.starts_with(HEAD) {
+        return None;
     }
+    let mut lines = 0u64;
+    let mut start = 0;
+    // One pass over the line ends: each must close a `}` and open the next line with HEAD.
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        let next = &bytes[end + 1..];
+        let ok = end - start <= MAX_LINE_BYTES
+            && end > 0
+            && bytes[end - 1] == b'}'
+            && (next.is_empty() || next.starts_with(HEAD));
+        if !ok {
+            return None;
+        }
+        lines += 1;
+        start = end + 1;
+    }
+    if start < bytes.len() {
+        // The source's last line, without a newline.
+        if bytes.len() - start > MAX_LINE_BYTES || !bytes.ends_with(b"}") {
+            return None;
+        }
+        lines += 1;
+    }
+    Some(lines)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::EventKind;
     use proptest::prelude::*;
+    use std::io;
 
     const ZAP: &str = r#"{"level":"warn","ts":"2024-03-01T12:00:00.123Z","caller":"wal/wal.go:806","msg":"slow fdatasync","took":"1.534s","expected-duration":"1s"}"#;
 
@@ -383,6 +516,90 @@ mod tests {
             ),
             (0, 1)
         );
+    }
+
+    /// Lines of every shape, in a seeded random order: zap with and
+    /// without needles, CRI lines whose needle is split between a partial
+    /// and its final part, docker, capnslog start and crash lines, binary,
+    /// empty, `\r`-ended and overlong ones.
+    fn mixed_log(seed: u64, bytes: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut x = seed;
+        let mut i = 0u64;
+        while out.len() < bytes {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            i += 1;
+            let line = match if i % 20011 == 0 { 8 } else { (x >> 33) % 40 } {
+                8 => "y".repeat(MAX_LINE_BYTES + 10),
+                0 => ZAP.replace("1.534s", &format!("1.{:03}s", i % 1000)),
+                1 => "2024-03-01T12:00:00.2Z stderr P {\"level\":\"warn\",\"ts\":\"2024-03-01T12:00:00.1Z\",\"msg\":\"slow fd\n2024-03-01T12:00:00.2Z stderr F atasync\",\"took\":\"2s\"}".to_string(),
+                2 => format!("2024-03-01 12:00:{:02}.000000 I | embed: name = m{}", i % 60, i % 7),
+                3 => format!("2024-03-01 12:00:{:02}.000000 P | raft: tocommit({i}) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?", i % 60),
+                4 => serde_json::json!({"log": format!("{ZAP}\n"), "stream": "stderr", "time": "2024-03-01T12:00:00Z"}).to_string(),
+                5 => "\u{0}\u{1} not a log line".to_string(),
+                6 => String::new(),
+                7 => format!("{ZAP}\r"),
+                9 => format!("{{\"level\":\"info\",\"ts\":\"2024-03-01T12:00:00Z\",\"msg\":\"raft.node: a elected leader b at term {}\"}}", i % 50),
+                _ => format!("{{\"level\":\"info\",\"ts\":\"2024-03-01T12:00:{:02}Z\",\"msg\":\"request served {i}\"}}", i % 60),
+            };
+            out.extend_from_slice(line.as_bytes());
+            if i % 997 == 0 {
+                out.extend_from_slice(b"\xff\xfe");
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
+    fn scan_in(text: &[u8], threads: usize, chunk_bytes: usize) -> LogsReport {
+        let mut s = Scanner::with_threads(Window::default(), threads);
+        s.chunk_bytes = chunk_bytes;
+        s.scan("t", &mut io::Cursor::new(text));
+        s.finish()
+    }
+
+    #[test]
+    fn chunks_and_threads_do_not_change_the_answer() {
+        let text = mixed_log(7, 9 << 20);
+        // One chunk for the whole text: the line-by-line answer.
+        let whole = scan_in(&text, 1, 64 << 20);
+        let s = &whole.sources[0];
+        assert!(
+            s.cri_lines > 0 && s.docker_lines > 0 && s.overlong_lines > 0,
+            "{s:?}"
+        );
+        assert!(s.unparsed_lines > 0 && s.capnslog_lines > 0, "{s:?}");
+        assert!(!whole.stale_members.is_empty());
+        assert!(whole.count(EventKind::SlowFdatasync) > 0);
+        for (threads, chunk) in [
+            (1, 2 * MAX_LINE_BYTES),
+            (3, 2 * MAX_LINE_BYTES),
+            (2, 3 * MAX_LINE_BYTES + 7),
+        ] {
+            assert_eq!(
+                scan_in(&text, threads, chunk),
+                whole,
+                "{threads} threads, chunks of {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn zap_only_chunks_are_counted_without_a_line_loop() {
+        let lines = format!("{ZAP}\n{ZAP}\n{ZAP}");
+        assert_eq!(all_zap_lines(lines.as_bytes()), Some(3));
+        assert_eq!(all_zap_lines(format!("{lines}\n").as_bytes()), Some(3));
+        for other in ["", "x", "{\"level\":1", "{\"level\":1}\r"] {
+            let text = format!("{lines}\n{other}\n{ZAP}\n");
+            assert_eq!(all_zap_lines(text.as_bytes()), None, "{other:?}");
+        }
+        let long = format!("{{\"level\":\"{}\"}}\n{ZAP}\n", "x".repeat(MAX_LINE_BYTES));
+        assert_eq!(all_zap_lines(long.as_bytes()), None);
+        let r = scan(format!("{lines}\n").as_bytes());
+        assert_eq!((r.sources[0].lines, r.sources[0].zap_lines), (3, 3));
+        assert_eq!(r.count(EventKind::SlowFdatasync), 3);
     }
 
     proptest! {

@@ -5,13 +5,14 @@
 //! read is recorded with its error, and the others are still read.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use flate2::read::MultiGzDecoder;
 use thiserror::Error;
 
+use super::chunk;
 use super::scan::{Scanner, Window};
 use super::LogsReport;
 use crate::cluster::kubeadm::{self, KubeadmError};
@@ -19,9 +20,6 @@ use crate::files;
 
 /// Where kubelet writes pod logs.
 pub const DEFAULT_POD_LOGS: &str = "/var/log/pods";
-
-/// Read-buffer size: large reads keep the line loop fed.
-const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// One place to read logs from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +50,13 @@ pub struct LogsPlan {
     pub sources: Vec<LogSource>,
     /// Events kept.
     pub window: Window,
+    /// Threads scanning each source (1 to [`chunk::MAX_THREADS`]).
+    pub threads: usize,
+}
+
+/// The default for [`LogsPlan::threads`]: the cores this process may run on.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(chunk::MAX_THREADS))
 }
 
 /// A discovery that found nothing to read.
@@ -131,7 +136,7 @@ pub fn etcd_pod_logs(root: &Path, pick: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 /// opened is recorded with its error; the caller decides whether nothing
 /// read is fatal ([`LogsReport::read_anything`]).
 pub fn read(plan: &LogsPlan) -> LogsReport {
-    let mut scanner = Scanner::new(plan.window);
+    let mut scanner = Scanner::with_threads(plan.window, plan.threads);
     for source in &plan.sources {
         let name = source.name();
         match open(source, plan.window) {
@@ -142,7 +147,8 @@ pub fn read(plan: &LogsPlan) -> LogsReport {
     scanner.finish()
 }
 
-fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn BufRead>> {
+/// A source's bytes; the scanner reads them in large chunks, so no buffer here.
+fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn Read>> {
     match source {
         LogSource::File(path) => {
             // The report names the source: the error says only what is wrong.
@@ -166,7 +172,7 @@ fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn BufRead>> {
 
 /// Reads `r` through gzip when it starts with gzip's magic bytes (rotated
 /// pod logs, `kubectl cp` of one, or one piped in).
-fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn BufRead>> {
+fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
     let mut magic = [0u8; 2];
     let mut n = 0;
     while n < magic.len() {
@@ -179,17 +185,14 @@ fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn BufRead>> {
     }
     let whole = io::Cursor::new(magic[..n].to_vec()).chain(r);
     Ok(if magic[..n] == [0x1f, 0x8b] {
-        Box::new(BufReader::with_capacity(
-            READ_BUFFER_BYTES,
-            MultiGzDecoder::new(whole),
-        ))
+        Box::new(MultiGzDecoder::new(whole))
     } else {
-        Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, whole))
+        Box::new(whole)
     })
 }
 
 /// Streams `journalctl -u UNIT -o json` (from `--since` on, when given).
-fn journal(unit: &str, window: Window) -> io::Result<Box<dyn BufRead>> {
+fn journal(unit: &str, window: Window) -> io::Result<Box<dyn Read>> {
     let mut cmd = Command::new("journalctl");
     cmd.args(["-u", unit, "-o", "json", "--no-pager"]);
     if let Some(since) = window.since_ms {
@@ -210,11 +213,7 @@ fn journal(unit: &str, window: Window) -> io::Result<Box<dyn BufRead>> {
         .stdout
         .take()
         .ok_or_else(|| io::Error::other("journalctl: no output pipe"))?;
-    let reader = Journal { child, stdout };
-    Ok(Box::new(BufReader::with_capacity(
-        READ_BUFFER_BYTES,
-        reader,
-    )))
+    Ok(Box::new(Journal { child, stdout }))
 }
 
 /// journalctl's output; the process is reaped when reading ends.
@@ -263,6 +262,7 @@ mod tests {
                 LogSource::File(missing),
             ],
             window: Window::default(),
+            threads: 2,
         };
         let r = read(&plan);
         assert_eq!(r.count(super::super::EventKind::SlowFdatasync), 2);

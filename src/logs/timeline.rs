@@ -142,6 +142,41 @@ impl Timeline {
         }
     }
 
+    /// Adds what `later` (the events logged after this timeline's, in the
+    /// same source) holds: the same as adding its events one by one here.
+    pub fn merge(&mut self, later: Timeline) {
+        for (kind, l) in later.kinds {
+            match self.kinds.get_mut(&kind) {
+                None => {
+                    self.kinds.insert(kind, l);
+                }
+                Some(s) => {
+                    s.count += l.count;
+                    s.first_unix_ms = s.first_unix_ms.min(l.first_unix_ms);
+                    s.last_unix_ms = s.last_unix_ms.max(l.last_unix_ms);
+                    // A later worst replaces only a strictly smaller one, as in `add`.
+                    if l.worst_ms
+                        .is_some_and(|w| s.worst_ms.is_none_or(|sw| w > sw))
+                    {
+                        s.worst_ms = l.worst_ms;
+                        s.worst_at_unix_ms = l.worst_at_unix_ms;
+                        s.example = l.example;
+                    }
+                }
+            }
+        }
+        for (key, n) in later.minutes {
+            *self.minutes.entry(key).or_default() += n;
+        }
+        for (key, n) in later.peers {
+            *self.peers.entry(key).or_default() += n;
+        }
+        for (term, at) in later.terms {
+            let first = self.terms.entry(term).or_insert(at);
+            *first = (*first).min(at);
+        }
+    }
+
     /// The summaries in catalogue order, and the elections in term order.
     pub fn finish(self) -> (Vec<KindSummary>, Vec<Election>) {
         let mut kinds = self.kinds;

@@ -2,7 +2,12 @@
 //! "caller":"wal/wal.go:806","msg":"slow fdatasync","took":"1.2s",...}`.
 //! Only lines that passed the catalogue pre-filter are decoded.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use super::time::{parse_go_duration_ms, parse_timestamp};
 use super::{catalogue, Parsed, RawEvent};
@@ -15,11 +20,9 @@ pub fn looks_like(line: &str) -> bool {
 
 /// Decodes a zap line; `None` when it is not zap JSON.
 pub fn parse(line: &str) -> Option<Parsed> {
-    let Value::Object(fields) = serde_json::from_str::<Value>(line).ok()? else {
-        return None;
-    };
-    let msg = fields.get("msg")?.as_str()?;
-    let at_ms = match fields.get("ts")? {
+    let Fields(fields) = serde_json::from_str::<Fields>(line).ok()?;
+    let msg = str_field(&fields, "msg")?;
+    let at_ms = match field(&fields, "ts")? {
         Value::String(s) => parse_timestamp(s)?.0,
         // zap's epoch encoder: seconds as a float.
         Value::Number(n) => (n.as_f64()? * 1000.0) as i64,
@@ -27,26 +30,34 @@ pub fn parse(line: &str) -> Option<Parsed> {
     };
     Some(Parsed {
         at_ms,
-        event: event(msg, str_field(&fields, "level"), &fields, line),
+        event: event(
+            msg,
+            str_field(&fields, "level"),
+            &|name| str_field(&fields, name),
+            line,
+        ),
     })
 }
 
-/// The catalogued event of zap message `msg` at `level` with its `fields`
-/// (JSON or console encoding alike), when it is one; `line` is the whole
-/// line. A request trace written at debug or info level is an event only
-/// when it took longer than the warn threshold the server used.
-pub fn event(
+/// A line's string field by name.
+pub type StrField<'a> = dyn Fn(&str) -> Option<&'a str> + 'a;
+
+/// The catalogued event of zap message `msg` at `level` with its string
+/// fields `field` (JSON or console encoding alike), when it is one; `line`
+/// is the whole line. A request trace written at debug or info level is an
+/// event only when it took longer than the warn threshold the server used.
+pub fn event<'a>(
     msg: &str,
     level: Option<&str>,
-    fields: &Map<String, Value>,
+    field: &StrField<'a>,
     line: &str,
 ) -> Option<RawEvent> {
     let gate = catalogue::level_gate(msg);
     let gated_ms = gate
-        .and_then(|g| str_field(fields, g.duration_field))
+        .and_then(|g| field(g.duration_field))
         .and_then(parse_go_duration_ms);
     if let Some(g) = gate.filter(|_| matches!(level, Some("debug" | "info"))) {
-        let threshold_ms = str_field(fields, "expected-duration")
+        let threshold_ms = field("expected-duration")
             .and_then(parse_go_duration_ms)
             .unwrap_or(g.default_threshold_ms);
         if !gated_ms.is_some_and(|ms| ms > threshold_ms) {
@@ -58,20 +69,139 @@ pub fn event(
         kind: entry.kind,
         duration_ms: entry
             .duration
-            .and_then(|d| str_field(fields, d.zap_field))
+            .and_then(|d| field(d.zap_field))
             .and_then(parse_go_duration_ms)
             .or(gated_ms),
         peer: entry
             .peer_fields
             .iter()
-            .find_map(|f| str_field(fields, f))
+            .find_map(|f| field(f))
             .map(str::to_string),
         term: super::term_in(msg),
     })
 }
 
-fn str_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    fields.get(name).and_then(Value::as_str)
+fn field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Value> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn str_field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a str> {
+    field(fields, name).and_then(Value::as_str)
+}
+
+/// True for the fields `parse` reads: `msg`, `ts`, `level`, the
+/// catalogue's duration and peer fields, and what the level gates read.
+fn wanted(key: &str) -> bool {
+    static WANTED: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut keys = vec!["msg", "ts", "level", "expected-duration"];
+        for e in catalogue::CATALOGUE {
+            keys.extend(e.duration.map(|d| d.zap_field));
+            keys.extend(e.peer_fields.iter().copied());
+        }
+        keys.extend(catalogue::LEVEL_GATES.iter().map(|g| g.duration_field));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    });
+    WANTED.contains(&key)
+}
+
+/// A zap object with only the fields `parse` reads decoded; the others
+/// are checked as `serde_json::Value` would check them (so the same lines
+/// are rejected) but never built: no map, no allocation per field. A key
+/// given twice keeps its last value, as in `Value`.
+struct Fields<'a>(Vec<(Cow<'a, str>, Value)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields: Vec<(Cow<'de, str>, Value)> = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    if !wanted(&key) {
+                        map.next_value::<Checked>()?;
+                        continue;
+                    }
+                    let value = map.next_value::<Value>()?;
+                    match fields.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => fields.push((key, value)),
+                    }
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A key, borrowed from the line when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Any JSON value, parsed and checked like `Value` but not kept.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Checked;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_unit<E>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +287,29 @@ mod tests {
         assert!(parse(r#"{"level":"info","ts":"2024-03-01T12:"#).is_none());
     }
 
+    #[test]
+    fn skipped_fields_are_checked_like_a_full_decode() {
+        for line in [
+            r#"{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"slow fdatasync","x":1e999}"#,
+            r#"{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"slow fdatasync","x":"\ud800"}"#,
+            r#"{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"slow fdatasync","x":[1,{"a":nul}]}"#,
+            r#"{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"slow fdatasync"} x"#,
+            r#"["level","warn"]"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .is_none());
+            assert!(parse(line).is_none(), "{line}");
+        }
+        let twice = r#"{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"x","msg":"slow fdatasync","took":"1s","took":"2s","n":[1,{"a":null}]}"#;
+        let e = parse(twice).unwrap().event.unwrap();
+        assert_eq!(
+            (e.kind, e.duration_ms),
+            (EventKind::SlowFdatasync, Some(2000.0))
+        );
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,200}") {
@@ -168,6 +321,15 @@ mod tests {
         fn never_panics_on_zap_shaped_lines(msg in "\\PC{0,80}", took in "[0-9.a-zµ]{0,12}") {
             let line = serde_json::json!({"level":"warn","ts":"2024-03-01T12:00:00Z","msg":msg,"took":took}).to_string();
             let _ = parse(&line);
+        }
+
+        /// Accepts exactly the lines a full `Value` decode accepts as objects
+        /// (no `s` or `t` in the tail: no field `parse` reads is named).
+        #[test]
+        fn accepts_what_a_full_decode_accepts(tail in "[\\[\\]{}:,\"a-ru-z0-9.eE+\\\\ -]{0,40}") {
+            let line = format!(r#"{{"level":"warn","ts":"2024-03-01T12:00:00Z","msg":"slow fdatasync","x":{tail}"#);
+            let full = serde_json::from_str::<Value>(&line).ok().is_some_and(|v| v.is_object());
+            prop_assert_eq!(parse(&line).is_some(), full);
         }
     }
 }
