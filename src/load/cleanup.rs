@@ -63,19 +63,6 @@ pub fn is_ours(plan: &LoadPlan, key: &[u8]) -> bool {
     in_space && padding.iter().all(|&b| b == 0)
 }
 
-/// The first key after every key starting with `prefix` (etcd's range end
-/// for a prefix; `\0` for "to the end" when the prefix is all 0xff).
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 /// Deletes the run's keys under `plan.prefix` through `client`, leaving
 /// and counting every other key.
 pub async fn clean(
@@ -108,7 +95,7 @@ async fn pass(
     plan: &LoadPlan,
     out: &mut Cleanup,
 ) -> Result<(u64, Foreign), RequestError> {
-    let end = prefix_end(plan.prefix.as_bytes());
+    let end = crate::keyspace::prefix_end(plan.prefix.as_bytes());
     let mut start = plan.prefix.as_bytes().to_vec();
     let mut found = 0;
     let mut foreign: Foreign = (0, Vec::new());
@@ -207,13 +194,6 @@ mod tests {
         let random = plan(None);
         assert!(is_ours(&random, &random.key(u64::MAX >> 1)));
         assert!(!is_ours(&random, &random.key(u64::MAX)));
-    }
-
-    #[test]
-    fn prefix_ends() {
-        assert_eq!(prefix_end(b"/p/"), b"/p0");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
     }
 
     proptest! {
