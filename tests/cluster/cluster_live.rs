@@ -263,8 +263,10 @@ fn new_status_fields(c: &Cluster) -> (NewFields, NewFields) {
             (
                 e["Endpoint"].as_str().unwrap().to_string(),
                 (
-                    s["storageVersion"].as_str().unwrap().to_string(),
-                    s["dbSizeQuota"].as_u64().unwrap(),
+                    // Absent until the new cluster sets it (proto3 JSON
+                    // omits empty fields); the caller waits for it.
+                    s["storageVersion"].as_str().unwrap_or_default().to_string(),
+                    s["dbSizeQuota"].as_u64().unwrap_or(0),
                     s["downgradeInfo"]["enabled"].as_bool().unwrap_or(false),
                     s["downgradeInfo"]["targetVersion"]
                         .as_str()
@@ -287,7 +289,10 @@ fn new_status_fields(c: &Cluster) -> (NewFields, NewFields) {
             (
                 e["endpoint"].as_str().unwrap().to_string(),
                 (
-                    e["storage_version"].as_str().unwrap().to_string(),
+                    e["storage_version"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     e["db_size_quota_bytes"].as_u64().unwrap(),
                     e["downgrade"]["enabled"].as_bool().unwrap(),
                     e["downgrade"]["target_version"]
