@@ -34,7 +34,7 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Report> {
             report.schema_version
         );
     }
-    for (subject, facts) in super::runs(&report) {
+    for (subject, facts) in super::runs::runs(&report) {
         if let Some(h) = facts.histogram {
             h.check()
                 .with_context(|| format!("{}: {subject}", path.display()))?;

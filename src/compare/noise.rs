@@ -53,7 +53,18 @@ pub struct RunFacts<'a> {
     /// Latency per interval.
     pub timeline: &'a [TimelinePoint],
     /// Stall events and observed time, when the probe kept a stall ledger.
-    pub stalls: Option<super::stalls::StallFacts>,
+    pub stalls: Option<StallFacts>,
+}
+
+/// Stall events one run of a probe saw, and how long it observed the disk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StallFacts {
+    /// Stall events (overlapping operations over the heartbeat interval).
+    pub events: u64,
+    /// Seconds the run observed the disk.
+    pub observed_s: f64,
+    /// The stall level the run counted against, milliseconds.
+    pub heartbeat_ms: f64,
 }
 
 /// What is compared: a latency percentile (higher is worse) or the rate.

@@ -12,20 +12,9 @@
 
 use statrs::distribution::{Binomial, DiscreteCDF};
 
-use super::noise::{Model, Noise};
-use super::{status, worse_by_pct, ComparePlan, Row};
+use super::model::{status, worse_by_pct, ComparePlan, Row};
+use super::noise::{Model, Noise, StallFacts};
 use crate::measure::round3;
-
-/// Stall events one run of a probe saw, and how long it observed the disk.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StallFacts {
-    /// Stall events (overlapping operations over the heartbeat interval).
-    pub events: u64,
-    /// Seconds the run observed the disk.
-    pub observed_s: f64,
-    /// The stall level the run counted against, milliseconds.
-    pub heartbeat_ms: f64,
-}
 
 /// Most events a side may claim: far above what any run can record, small
 /// enough for the binomial tail to stay exact and fast.

@@ -56,7 +56,18 @@ impl Default for DiskThresholds {
 impl DiskThresholds {
     /// Checks the levels (positive, warn not above fail).
     pub fn validate(&self) -> Result<(), BadKey> {
-        super::stall::validate(self)?;
+        levels(
+            "disk",
+            ("stall_warn_ms", self.stall_warn_ms),
+            ("stall_fail_ms", self.stall_fail_ms),
+        )?;
+        if self.stall_warn_min_events == 0 {
+            return Err(BadKey::new(
+                "disk",
+                "stall_warn_min_events",
+                "must be at least 1",
+            ));
+        }
         levels(
             "disk",
             ("wal_fsync_p99_warn_ms", self.wal_fsync_p99_warn_ms),

@@ -9,27 +9,8 @@
 
 use crate::probe::disk::{DiskResult, StallSummary};
 
-use super::bounds::{levels, BadKey};
 use super::disk::DiskThresholds;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
-
-/// Checks the stall keys of `[disk]`: levels positive, warn not above
-/// fail, and at least one stall to warn on.
-pub fn validate(t: &DiskThresholds) -> Result<(), BadKey> {
-    levels(
-        "disk",
-        ("stall_warn_ms", t.stall_warn_ms),
-        ("stall_fail_ms", t.stall_fail_ms),
-    )?;
-    if t.stall_warn_min_events == 0 {
-        return Err(BadKey::new(
-            "disk",
-            "stall_warn_min_events",
-            "must be at least 1",
-        ));
-    }
-    Ok(())
-}
 
 /// Stall events of `s` longer than `warn_ms`: the kept events over it,
 /// plus those past the ledger's cap (counted, over the probe's own level).
@@ -233,9 +214,9 @@ mod tests {
             stall_warn_min_events: 0,
             ..DiskThresholds::default()
         };
-        assert_eq!(validate(&t).unwrap_err().key, "disk.stall_warn_min_events");
+        assert_eq!(t.validate().unwrap_err().key, "disk.stall_warn_min_events");
         t.stall_warn_min_events = 1;
         t.stall_warn_ms = 600.0;
-        assert_eq!(validate(&t).unwrap_err().key, "disk.stall_warn_ms");
+        assert_eq!(t.validate().unwrap_err().key, "disk.stall_warn_ms");
     }
 }

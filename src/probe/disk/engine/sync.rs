@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
-use super::{BatchTiming, Engine, EngineFailure, WriteAt};
+use super::batch::{BatchTiming, Engine, EngineFailure, WriteAt};
 
 /// Plain blocking syscalls.
 #[derive(Debug, Default)]

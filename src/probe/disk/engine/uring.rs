@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
-use super::{BatchTiming, Engine, EngineFailure, WriteAt, MAX_WRITES_PER_BATCH};
+use super::batch::{BatchTiming, Engine, EngineFailure, WriteAt, MAX_WRITES_PER_BATCH};
 use crate::probe::disk::error::DiskError;
 
 /// An io_uring instance sized for the largest batch.
