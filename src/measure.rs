@@ -337,6 +337,11 @@ fn ns_to_us(ns: u64) -> f64 {
     round3(ns as f64 / 1_000.0)
 }
 
+/// True for a zero count or run number, which the JSON leaves out.
+pub fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// `v` rounded to 3 decimals (what every summary reports).
 pub fn round3(v: f64) -> f64 {
     (v * 1_000.0).round() / 1_000.0

@@ -123,7 +123,7 @@ pub struct LoadResult {
     pub deleted_keys: u64,
     /// Keys under the prefix the run did not write (another client's),
     /// left in place.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::measure::is_zero")]
     pub foreign_keys: u64,
     /// The first few of them (escaped, cut to 100 characters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -150,8 +150,4 @@ impl LoadResult {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }

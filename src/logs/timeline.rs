@@ -52,12 +52,8 @@ pub struct KindSummary {
     /// Lines per minute, for minutes that had any.
     pub per_minute: Vec<MinuteCount>,
     /// Lines naming a peer past the first [`MAX_PEERS_PER_KIND`].
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::measure::is_zero")]
     pub other_peer_lines: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// How often a peer was named.

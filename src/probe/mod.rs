@@ -3,4 +3,5 @@
 
 pub mod disk;
 pub mod net;
+pub mod pace;
 pub mod timeline;

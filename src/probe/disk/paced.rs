@@ -17,7 +17,7 @@ use super::engine::Engine;
 use super::error::DiskError;
 use super::fsync::FsyncWorkload;
 use super::runner::{OpSample, Workload};
-use crate::probe::net::rtt::clock_start;
+use crate::probe::pace::clock_start;
 
 /// Default writes per second. A 1000-node Kubernetes cluster renews 1000
 /// node Leases every 10 s (kubelet: renew interval = 25 % of

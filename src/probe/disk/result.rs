@@ -88,7 +88,7 @@ pub struct DiskResult {
     pub probe: DiskProbeKind,
     /// Which of the report's repeated runs this is (`--repeat`), from 0;
     /// absent means 0 (schema 1 reports hold one run).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::measure::is_zero")]
     pub run: u32,
     /// Which IO engine issued the writes.
     pub engine: EngineKind,
@@ -124,9 +124,4 @@ pub struct DiskResult {
     /// timeout: counts, the longest, when they happened, their period.
     #[serde(default)]
     pub stalls: StallSummary,
-}
-
-/// True for run 0, which the JSON leaves out.
-pub(crate) fn is_zero(run: &u32) -> bool {
-    *run == 0
 }

@@ -63,7 +63,7 @@ pub struct NetResult {
     pub peer: String,
     /// Which of the report's repeated runs this is (`--repeat`), from 0;
     /// absent means 0 (schema 1 reports hold one run).
-    #[serde(default, skip_serializing_if = "crate::probe::disk::result::is_zero")]
+    #[serde(default, skip_serializing_if = "crate::measure::is_zero")]
     pub run: u32,
     /// Whether the probe ran alone or alongside the same probe to other peers.
     #[serde(default)]

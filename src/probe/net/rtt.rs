@@ -14,8 +14,9 @@
 //! has millisecond granularity), the lateness is ours, not the network's,
 //! and the clock starts when the writer woke. When the writer was still
 //! blocked writing an earlier ping at the scheduled time, the path held it
-//! up, and the clock starts at the scheduled time ([`clock_start`]).
+//! up, and the clock starts at the scheduled time ([`crate::probe::pace::clock_start`]).
 
+use crate::probe::pace::clock_start;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,19 +63,6 @@ impl Pacer {
     /// Sends that fit in `duration` (at least one).
     pub fn count(duration: Duration, rate_hz: u32) -> u64 {
         ((duration.as_secs_f64() * f64::from(rate_hz)).floor() as u64).max(1)
-    }
-}
-
-/// When a ping's latency clock starts: `scheduled` if the writer was still
-/// busy with earlier pings then (`writer_free` after `scheduled`: the path
-/// held it up), otherwise when the writer woke (`woke`, its own lateness
-/// excluded).
-/// Generic over the clock, so the disk's paced probe (std time) shares it.
-pub fn clock_start<I: Ord + Copy>(scheduled: I, writer_free: I, woke: I) -> I {
-    if writer_free > scheduled {
-        scheduled
-    } else {
-        woke.max(scheduled)
     }
 }
 
