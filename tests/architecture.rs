@@ -526,21 +526,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "src/report",
-        &[
-            "consistency_view.rs",
-            "json.rs",
-            "keyspace_view.rs",
-            "load_view.rs",
-            "logs.rs",
-            "markdown.rs",
-            "mod.rs",
-            "table.rs",
-            "view.rs",
-        ],
-    ),
-    ("src/report/fleet", &["markdown.rs", "mod.rs", "table.rs"]),
-    (
         "src/rules",
         &[
             "cluster",

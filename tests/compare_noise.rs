@@ -205,7 +205,7 @@ fn checked_in_reports_render_in_every_format() {
             assert!(String::from_utf8(out).unwrap().contains("fsync"), "{name}");
         }
         let mut html = Vec::new();
-        report::html::render(&r, &mut html).unwrap();
+        report::format::html::render(&r, &mut html).unwrap();
         assert!(String::from_utf8(html).unwrap().contains("<svg"), "{name}");
     }
     // The example HTML report the README links is the checked-in qualify report.

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cli::verdict::CompareArgs;
 use crate::compare;
-use crate::report::{self, comparison};
+use crate::report::{self, format::comparison};
 use crate::Outcome;
 
 /// Runs `compare`.

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cli::merge::MergeArgs;
 use crate::fleet;
-use crate::report::{self, fleet as render};
+use crate::report::{self, format::fleet as render};
 use crate::Outcome;
 
 /// Runs `merge`.

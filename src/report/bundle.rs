@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{html, json, junit, markdown, prometheus, write_file, Report};
+use super::format::{html, json, junit, markdown, prometheus};
+use super::write_file;
+use crate::facts::Report;
 
 /// A renderer of the bundle.
 type Render = fn(&Report, &mut dyn Write) -> io::Result<()>;

@@ -1,55 +1,27 @@
 //! Renderers of a command's finished result ([`Report`], the JSON contract,
-//! in [`crate::facts`]), one module per format, each writing to any
-//! `io::Write` so tests capture bytes. Renderers are fed finished results
-//! only; they never measure.
+//! in [`crate::facts`]): `view/` turns results into the shared table model
+//! (titled sections of rows), `format/` lays that model out, one file per
+//! format, each writing to any `io::Write` so tests capture bytes. This
+//! file picks the format and the destination. Renderers are fed finished
+//! results only; they never measure.
 
 pub mod bundle;
-pub mod comparison;
-pub mod consistency_view;
-pub mod fleet;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod keyspace_plot;
-pub mod keyspace_view;
-pub mod load_view;
-pub mod logs;
-pub mod markdown;
-pub mod plots;
-pub mod prometheus;
+pub mod format;
+pub mod plan;
 mod stdout;
-pub mod table;
 pub mod view;
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::facts::Report;
 use crate::files::Output;
 use crate::text::Printable;
+use format::{json, markdown, table};
+pub use plan::{Format, OutputPlan};
 pub use stdout::to_stdout;
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Terminal tables.
-    Table,
-    /// The JSON contract.
-    Json,
-    /// Markdown (fits a CI job summary).
-    Markdown,
-}
-
-/// Where and how to write a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputPlan {
-    /// Output format.
-    pub format: Format,
-    /// File to write instead of standard output.
-    pub out: Option<PathBuf>,
-}
 
 /// Renders `report` in `format` to `w`.
 pub fn render(report: &Report, format: Format, w: &mut dyn Write) -> io::Result<()> {

@@ -7,7 +7,7 @@ use crate::support::fixtures::disk_report;
 use etcd_doctor::compare::{self, ComparePlan};
 use etcd_doctor::facts::Report;
 use etcd_doctor::probe::disk::TimelinePoint;
-use etcd_doctor::report::{comparison, Format};
+use etcd_doctor::report::{format::comparison, Format};
 
 /// 16 blocks of 250 ms around `p50` µs, with a deterministic wobble.
 fn timeline(p50: f64, seed: u64) -> Vec<TimelinePoint> {

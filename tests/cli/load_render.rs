@@ -10,7 +10,7 @@ use etcd_doctor::facts::Report;
 use etcd_doctor::load::generator::Recorded;
 use etcd_doctor::load::plan::{LoadPlan, LoadRequest, Mix, Preset};
 use etcd_doctor::load::result::MemberLoad;
-use etcd_doctor::report::{html, render, Format};
+use etcd_doctor::report::{format::html, render, Format};
 use etcd_doctor::rules::Profile;
 
 fn target(port: u16) -> (Target, Option<String>) {

@@ -5,7 +5,10 @@
 
 use etcd_doctor::facts::Report;
 use etcd_doctor::host::activity::{CpuActivity, DeviceIo, HostActivity, ProcessIo};
-use etcd_doctor::report::{junit, prometheus, render, Format};
+use etcd_doctor::report::{
+    format::{junit, prometheus},
+    render, Format,
+};
 use etcd_doctor::rules::{FindingId, Profile};
 
 fn judged() -> Report {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::view::Section;
+use super::section::Section;
 use crate::logs::time::format_timestamp;
 use crate::logs::LogsReport;
 

@@ -5,8 +5,8 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::Grid;
-use crate::report::plots::{err, svg_sized, PlotResult};
+use crate::report::format::plots::{err, svg_sized, PlotResult};
+use crate::report::view::fleet::Grid;
 
 /// Pixels per cell and for the host-name margins.
 const CELL: u32 = 64;

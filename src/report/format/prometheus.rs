@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use crate::facts::Report;
 use crate::findings::{Severity, Verdict};
 use crate::measure::{SummaryField, PERCENTILES};
 

@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::plots::{err, svg, PlotResult};
-use super::view::fmt_bytes;
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source};
+use crate::report::view::fmt_bytes;
 
 /// Bars drawn (the largest groups).
 const BARS: usize = 12;

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::html::esc;
-use super::view;
-use super::Report;
+use crate::facts::Report;
 use crate::findings::{Finding, FindingId, Severity, RULES};
+use crate::report::view;
 
 /// Writes `report` as a JUnit XML document.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {

@@ -2,9 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::{grids, headline, sections};
 use crate::fleet::FleetReport;
-use crate::report::markdown::{write_findings, write_sections};
+use crate::report::format::markdown::{write_findings, write_sections};
+use crate::report::view::fleet::{grids, headline, sections};
 
 /// Writes `report` as Markdown, the matrices as pipe-table grids.
 pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {

@@ -3,7 +3,7 @@
 //! member, errors, how the generator kept its schedule, and the members'
 //! CPU, apply time and pending proposals over the run.
 
-use super::view::{fmt_us, latency_cells, Section};
+use super::section::{fmt_us, latency_cells, Section};
 use crate::cluster::model::HistogramPercentiles;
 use crate::load::result::{LoadResult, OpStats};
 

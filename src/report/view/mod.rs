@@ -1,46 +1,29 @@
 //! The shared view of a report: sections of titled rows that every
 //! human-readable format (terminal table, Markdown, HTML) lays out its own
 //! way. Keeping the choice of columns and number formatting here means the
-//! formats cannot drift apart.
+//! formats cannot drift apart. This file builds a report's sections from
+//! the per-kind views beside it (load, cluster consistency, keyspace,
+//! logs); `section.rs` is the model they all share, and `fleet.rs` and
+//! `comparison.rs` are the views of `merge`'s and `compare`'s documents.
 
 use crate::cluster::model::{EndpointStatus, HistogramPercentiles};
 use crate::cluster::ClusterReport;
-use crate::findings::Unit;
 use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::{DiskResult, StallSummary};
 use crate::probe::net::{CeilingSource, NetResult};
 
-use super::Report;
+use crate::facts::Report;
 
-/// One titled table of a report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Section {
-    /// Title shown above the table.
-    pub title: String,
-    /// Column headers.
-    pub headers: Vec<&'static str>,
-    /// Cells, one `Vec` per row, as many cells as headers.
-    pub rows: Vec<Vec<String>>,
-}
+pub mod comparison;
+pub mod consistency;
+pub mod fleet;
+pub mod keyspace;
+pub mod load;
+pub mod logs;
+pub mod section;
 
-/// Most rows a table or markdown section shows; the rest are one line
-/// (all rows are in `-w json`).
-pub const MAX_SECTION_ROWS: usize = 1000;
-
-impl Section {
-    /// The rows shown, and the line standing for the others, if any.
-    pub fn shown(&self) -> (&[Vec<String>], Option<String>) {
-        if self.rows.len() <= MAX_SECTION_ROWS {
-            return (&self.rows, None);
-        }
-        let more = self.rows.len() - MAX_SECTION_ROWS;
-        (
-            &self.rows[..MAX_SECTION_ROWS],
-            Some(format!("and {more} more row(s): all are in -w json")),
-        )
-    }
-}
+pub use section::{fmt_bytes, fmt_us, fmt_value, latency_cells, Section, MAX_SECTION_ROWS};
 
 /// The sections of `report` that have data, in reading order.
 pub fn sections(report: &Report) -> Vec<Section> {
@@ -56,16 +39,16 @@ pub fn sections(report: &Report) -> Vec<Section> {
         out.push(nic_section(&report.net));
     }
     if let Some(load) = &report.load {
-        out.extend(super::load_view::sections(load));
+        out.extend(load::sections(load));
     }
     if let Some(cluster) = &report.cluster {
         out.extend(cluster_sections(cluster));
     }
     if let Some(k) = &report.keyspace {
-        out.extend(super::keyspace_view::sections(k));
+        out.extend(keyspace::sections(k));
     }
     if let Some(logs) = &report.logs {
-        out.extend(super::logs::sections(logs));
+        out.extend(logs::sections(logs));
     }
     out.retain(|s| !s.rows.is_empty());
     out
@@ -84,52 +67,8 @@ pub fn verdict_text(report: &Report) -> String {
 pub const NO_VERDICT: &str =
     "No verdict: measurements only. `etcd-doctor qualify` judges them against a profile.";
 
-/// Formats a latency in microseconds with a unit that keeps 3-4 significant digits.
-pub fn fmt_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.2} s", us / 1_000_000.0)
-    } else if us >= 1_000.0 {
-        format!("{:.2} ms", us / 1_000.0)
-    } else {
-        format!("{us:.1} µs")
-    }
-}
-
-/// Formats a byte count the way etcdctl and etcdutl do (go-humanize
-/// `Bytes`): decimal units, one decimal below 10, none above (`20 kB`,
-/// `2.1 MB`), so our tables read like theirs.
-pub fn fmt_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 10 {
-        return format!("{bytes} B");
-    }
-    let exp = ((bytes as f64).ln() / 1000f64.ln()).floor() as usize;
-    let value = (bytes as f64 / 1000f64.powi(exp as i32) * 10.0 + 0.5).floor() / 10.0;
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[exp])
-    } else {
-        format!("{value:.0} {}", UNITS[exp])
-    }
-}
-
-/// Formats an evidence value with its unit (`ms` values get a readable unit).
-pub fn fmt_value(value: f64, unit: Unit) -> String {
-    match unit {
-        Unit::Ms => fmt_us(value * 1000.0),
-        Unit::None => format!("{value}"),
-        _ => format!("{value} {unit}"),
-    }
-}
-
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
-}
-
-pub(crate) fn latency_cells(l: &LatencySummary) -> Vec<String> {
-    [l.p50, l.p90, l.p99, l.p999, l.max]
-        .into_iter()
-        .map(fmt_us)
-        .collect()
 }
 
 fn device_section(d: &DeviceFacts) -> Section {
@@ -427,7 +366,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .collect(),
     };
     let mut out = vec![endpoints, members, health, alarms, metrics_section(c)];
-    out.extend(c.consistency.as_ref().map(super::consistency_view::section));
+    out.extend(c.consistency.as_ref().map(consistency::section));
     out
 }
 

@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::view::{self, sections, Section};
-use super::Report;
+use crate::facts::Report;
 use crate::findings::Finding;
+use crate::report::view::{self, sections, Section};
 
 /// Escapes a cell for a Markdown pipe table.
 fn cell(s: &str) -> String {

@@ -7,9 +7,9 @@ use std::io::{self, Write};
 
 use super::keyspace_plot;
 use super::plots::{self, PlotResult};
-use super::view::{self, sections};
-use super::Report;
+use crate::facts::Report;
 use crate::findings::Finding;
+use crate::report::view::{self, sections};
 
 /// The page style, shared with the fleet page.
 pub const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;color:#222}\

@@ -1,17 +1,10 @@
-//! Renderers of the fleet report (`merge`): the same sections in every
-//! format, the path matrices as host-by-host grids, and an HTML page with
-//! heatmaps. Fed a finished [`FleetReport`].
-
-pub mod heatmap;
-pub mod html;
-pub mod markdown;
-pub mod table;
+//! The view of the fleet report (`merge`): the same sections for every
+//! format, and the path matrices as host-by-host grids. The renderers in
+//! `format/fleet/` lay them out. Fed a finished [`FleetReport`].
 
 use std::collections::HashMap;
-use std::io::{self, Write};
 
-use super::view::Section;
-use super::Format;
+use super::section::Section;
 use crate::fleet::{FleetReport, PathEntry};
 use crate::measure::round2;
 
@@ -42,18 +35,6 @@ impl Grid {
                 self.more_hosts
             )
         })
-    }
-}
-
-/// Renders `report` in `format` to `w`.
-pub fn render(report: &FleetReport, format: Format, w: &mut dyn Write) -> io::Result<()> {
-    match format {
-        Format::Table => table::render(report, w),
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, report)?;
-            writeln!(w)
-        }
-        Format::Markdown => markdown::render(report, w),
     }
 }
 
@@ -265,7 +246,7 @@ mod tests {
         assert_eq!(values[2][0], None);
         assert_eq!(rtt.cells[1][0], "0.6");
         assert_eq!(rtt.more_line(), None);
-        let svg = heatmap::draw(rtt, values).unwrap();
+        let svg = crate::report::format::fleet::heatmap::draw(rtt, values).unwrap();
         assert_eq!(svg.matches("<rect").count(), 1 + 9, "{svg}");
         assert_eq!(svg.matches("<text").count(), 2 * 3 + 9, "{svg}");
         // The slowest pair in the darkest shade, the fastest in the lightest.

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use crate::facts::Report;
 
 /// Writes `report` as one pretty-printed JSON object followed by a newline.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 
 use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
-use super::view::{self, sections, Section};
-use super::Report;
+use crate::facts::Report;
 use crate::findings::Finding;
+use crate::report::view::{self, sections, Section};
 
 /// Writes each section as a titled terminal table.
 pub fn write_sections(sections: Vec<Section>, w: &mut dyn Write) -> io::Result<()> {

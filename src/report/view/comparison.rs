@@ -1,35 +1,13 @@
-//! Renders a [`Comparison`] (`compare`'s result) in every output format:
-//! the same table/Markdown layout as reports, one section per compared
-//! probe with each metric's noise floor and evidence, the method in
-//! words, and the verdict line CI logs show.
+//! The view of a [`Comparison`] (`compare`'s result): one section per
+//! compared probe with each metric's noise floor and evidence, and the
+//! verdict in words.
 
-use std::io::{self, Write};
-
-use super::view::{fmt_us, Section};
-use super::{markdown, table, Format};
+use super::section::{fmt_us, Section};
 use crate::compare::noise::{Model, Noise};
 use crate::compare::{Comparison, Row, Status};
 
-/// Writes `c` in `format` to `w`.
-pub fn render(c: &Comparison, format: Format, w: &mut dyn Write) -> io::Result<()> {
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, c)?;
-            writeln!(w)
-        }
-        Format::Table => {
-            table::write_sections(sections(c), w)?;
-            footer(c, "", w)
-        }
-        Format::Markdown => {
-            writeln!(w, "# etcd-doctor compare: {}\n", verdict(c))?;
-            markdown::write_sections(&sections(c), w)?;
-            footer(c, "- ", w)
-        }
-    }
-}
-
-fn verdict(c: &Comparison) -> String {
+/// The verdict line's words: PASS, or FAIL and why.
+pub fn verdict(c: &Comparison) -> String {
     let thin = c.not_enough_evidence;
     match (c.regressions, c.strict && thin > 0) {
         (0, false) if thin > 0 => format!("PASS ({thin} worse without enough evidence)"),
@@ -37,25 +15,6 @@ fn verdict(c: &Comparison) -> String {
         (0, true) => format!("FAIL (not enough evidence for {thin})"),
         (n, _) => format!("FAIL ({n} regressed)"),
     }
-}
-
-fn footer(c: &Comparison, bullet: &str, w: &mut dyn Write) -> io::Result<()> {
-    for u in &c.unmatched {
-        writeln!(w, "{bullet}not compared: {u}")?;
-    }
-    writeln!(
-        w,
-        "{bullet}baseline: {} report(s), current: {} report(s)",
-        c.baseline_reports, c.current_reports
-    )?;
-    writeln!(w, "{bullet}method: {}", c.method)?;
-    writeln!(
-        w,
-        "\nVerdict: {} (allowed worsening {}%{})",
-        verdict(c),
-        c.max_regression_pct,
-        if c.strict { ", strict" } else { "" }
-    )
 }
 
 fn value(v: f64, unit: &str) -> String {
@@ -120,7 +79,7 @@ fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-fn sections(c: &Comparison) -> Vec<Section> {
+pub fn sections(c: &Comparison) -> Vec<Section> {
     c.subjects
         .iter()
         .map(|s| {

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use comfy_table::{presets::ASCII_FULL, ContentArrangement, Table};
 
-use super::{grids, headline, sections};
 use crate::fleet::FleetReport;
-use crate::report::table::{write_findings, write_sections};
+use crate::report::format::table::{write_findings, write_sections};
+use crate::report::view::fleet::{grids, headline, sections};
 
 /// Writes `report` as terminal tables, the matrices as grids.
 pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {

@@ -2,7 +2,7 @@
 //! HashKV at the common revision, raft position and whether it agrees, so
 //! the outlier stands out in every human-readable format.
 
-use super::view::Section;
+use super::section::Section;
 use crate::cluster::consistency::Consistency;
 
 /// The section for `c`: one row per endpoint asked.

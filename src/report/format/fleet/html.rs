@@ -4,9 +4,10 @@
 
 use std::io::{self, Write};
 
-use super::{grids, headline, heatmap, sections};
+use super::heatmap;
 use crate::fleet::FleetReport;
-use crate::report::html::{esc, figure, write_findings, write_tables, STYLE};
+use crate::report::format::html::{esc, figure, write_findings, write_tables, STYLE};
+use crate::report::view::fleet::{grids, headline, sections};
 
 /// Writes `report` as an HTML page.
 pub fn render(report: &FleetReport, w: &mut dyn Write) -> io::Result<()> {

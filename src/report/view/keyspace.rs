@@ -4,7 +4,7 @@
 
 use crate::keyspace::{KeyStat, KeyspaceReport, PageStats, PrefixStats, Source};
 
-use super::view::{fmt_bytes, Section};
+use super::section::{fmt_bytes, Section};
 
 /// Groups shown before the rest are summed in one row.
 pub const MAX_PREFIX_ROWS: usize = 40;
