@@ -12,8 +12,7 @@ use serde_json::Value;
 use crate::compare::Comparison;
 use crate::facts::Report;
 use crate::fleet::FleetReport;
-use crate::snapshot::dbstate::StateReport;
-use crate::snapshot::report::StatusReport;
+use crate::report::format::snapshot::{StateReport, StatusReport};
 
 /// One kind of JSON object the commands print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

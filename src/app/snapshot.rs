@@ -17,14 +17,15 @@ use crate::cluster::{inspect, InspectPlan};
 use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::interrupt;
+use crate::report::format::runbook::{self as render, RunbookFormat};
+use crate::report::format::snapshot as snapshot_format;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::source::{self, SourceChoice};
 use crate::snapshot::plan::{
     self, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
 };
-use crate::snapshot::render::{self, RunbookFormat};
 use crate::snapshot::verify::TrailerCheck;
-use crate::snapshot::{analyze, dbstate, report, save, verify, SnapshotStatus};
+use crate::snapshot::{analyze, dbstate, save, verify, SnapshotStatus};
 use crate::Outcome;
 
 /// Runs `snapshot`.
@@ -68,7 +69,9 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
         SnapshotAction::InspectDb { file, output } => {
             let state = dbstate::inspect_db(&file)?;
             let plan = OutputPlan::from(output);
-            emit_with(&plan, |w| dbstate::render(&state, plan.format, w))?;
+            emit_with(&plan, |w| {
+                snapshot_format::render_db(&state, plan.format, w)
+            })?;
         }
         SnapshotAction::RestorePlan(args) => restore_plan(args)?,
         SnapshotAction::RejoinPlan(args) => rejoin_plan(args)?,
@@ -83,7 +86,9 @@ async fn save_from(plan: &ConnPlan, file: &Path) -> Result<SnapshotStatus> {
 
 fn emit_status(status: &SnapshotStatus, command: &str, output: OutputArgs) -> Result<()> {
     let plan = OutputPlan::from(output);
-    emit_with(&plan, |w| report::render(status, command, plan.format, w))
+    emit_with(&plan, |w| {
+        snapshot_format::render(status, command, plan.format, w)
+    })
 }
 
 /// Members and their etcd versions: from `--members`, or the live cluster.

@@ -11,8 +11,8 @@ use super::cluster::{ConnArgs, DiscoveryArgs};
 use super::judge::JudgeArgs;
 use super::keyspace::GroupingArgs;
 use super::output::OutputArgs;
+use crate::report::format::runbook::RunbookFormat;
 use crate::snapshot::plan::{Method, PlanMember, RestoreTool};
-use crate::snapshot::render::RunbookFormat;
 
 /// `snapshot` arguments.
 #[derive(Debug, Args)]

@@ -7,16 +7,12 @@
 //! root-to-leaf path per value is read, so a multi-GiB db costs a few pages;
 //! the file is memory-mapped read-only and never written.
 
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::bbolt::{BucketRef, Db, Value};
-use super::report::{render_one, Row};
 use super::verify::VerifyError;
-use crate::facts::SCHEMA_VERSION;
-use crate::report::Format;
 
 /// Said under the table: the numbers come from a few pages, and a damaged
 /// tree elsewhere in the file goes unnoticed.
@@ -105,49 +101,6 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<DbState, VerifyError> 
         txid: db.meta().txid,
         size_bytes: db.size_bytes(),
     })
-}
-
-/// The JSON object `snapshot inspect-db -w json` prints.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct StateReport<'a> {
-    /// JSON schema version.
-    schema_version: u32,
-    /// etcd-doctor version.
-    tool_version: &'static str,
-    /// `snapshot inspect-db`.
-    command: &'static str,
-    /// What the file says.
-    db: &'a DbState,
-}
-
-const HEADERS: [&str; 5] = ["FILE", "CONSISTENT INDEX", "TERM", "REVISION", "TXID"];
-
-fn cells(s: &DbState) -> [String; 5] {
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    [
-        s.file.display().to_string(),
-        opt(s.consistent_index.map(|v| v.to_string())),
-        opt(s.term.map(|v| v.to_string())),
-        opt(s.revision.map(|v| v.to_string())),
-        s.txid.to_string(),
-    ]
-}
-
-/// Writes `state` in `format` to `w`.
-pub fn render(state: &DbState, format: Format, w: &mut dyn Write) -> io::Result<()> {
-    let report = StateReport {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "snapshot inspect-db",
-        db: state,
-    };
-    let row = Row {
-        headers: &HEADERS,
-        cells: &cells(state),
-        right: 0..0,
-        note: Some(NO_TREE_CHECKED),
-    };
-    render_one(&report, &row, format, w)
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! snapshot from one member into a file that appears only when whole and
 //! verified; [`verify`] checks a file with a read-only bbolt reader
 //! ([`bbolt`]) and reproduces `etcdutl snapshot status`; [`plan`] builds the
-//! restore, force-new-cluster and rejoin runbooks as data, and [`render`]
-//! writes them as a runnable shell script or Markdown.
+//! restore, force-new-cluster and rejoin runbooks as data, which
+//! `report/format/runbook.rs` writes as a runnable shell script or Markdown
+//! (`report/format/snapshot.rs` renders the status and inspect-db tables).
 
 pub mod analyze;
 pub mod bbolt;
@@ -12,8 +13,6 @@ pub mod dbstate;
 pub mod keytable;
 pub mod mvcc;
 pub mod plan;
-pub mod render;
-pub mod report;
 pub mod save;
 pub mod verify;
 

@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use etcd_doctor::report::format::runbook::{render, RunbookFormat};
 use etcd_doctor::snapshot::plan::{
     rejoin_runbook, restore_runbook, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool,
     Runbook, TlsFiles,
 };
-use etcd_doctor::snapshot::render::{render, RunbookFormat};
 
 fn guide_members() -> Vec<PlanMember> {
     [

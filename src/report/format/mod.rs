@@ -10,4 +10,6 @@ pub mod keyspace_plot;
 pub mod markdown;
 pub mod plots;
 pub mod prometheus;
+pub mod runbook;
+pub mod snapshot;
 pub mod table;

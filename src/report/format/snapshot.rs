@@ -7,10 +7,11 @@ use std::io::{self, Write};
 use comfy_table::{presets::ASCII_FULL, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
-use super::SnapshotStatus;
 use crate::facts::SCHEMA_VERSION;
+use crate::report::plan::Format;
 use crate::report::view::fmt_bytes;
-use crate::report::Format;
+use crate::snapshot::dbstate::{DbState, NO_TREE_CHECKED};
+use crate::snapshot::SnapshotStatus;
 
 /// The JSON object `snapshot save|verify -w json` prints.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -168,4 +169,47 @@ mod tests {
         assert!(table.ends_with("+\nok\n"), "{table}");
         assert_eq!(rendered(Format::Json, None), "{\n  \"a\": 1\n}\n");
     }
+}
+
+/// The JSON object `snapshot inspect-db -w json` prints.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StateReport<'a> {
+    /// JSON schema version.
+    schema_version: u32,
+    /// etcd-doctor version.
+    tool_version: &'static str,
+    /// `snapshot inspect-db`.
+    command: &'static str,
+    /// What the file says.
+    db: &'a DbState,
+}
+
+const DB_HEADERS: [&str; 5] = ["FILE", "CONSISTENT INDEX", "TERM", "REVISION", "TXID"];
+
+fn db_cells(s: &DbState) -> [String; 5] {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    [
+        s.file.display().to_string(),
+        opt(s.consistent_index.map(|v| v.to_string())),
+        opt(s.term.map(|v| v.to_string())),
+        opt(s.revision.map(|v| v.to_string())),
+        s.txid.to_string(),
+    ]
+}
+
+/// Writes `state` in `format` to `w`.
+pub fn render_db(state: &DbState, format: Format, w: &mut dyn Write) -> io::Result<()> {
+    let report = StateReport {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "snapshot inspect-db",
+        db: state,
+    };
+    let row = Row {
+        headers: &DB_HEADERS,
+        cells: &db_cells(state),
+        right: 0..0,
+        note: Some(NO_TREE_CHECKED),
+    };
+    render_one(&report, &row, format, w)
 }

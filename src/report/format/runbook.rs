@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::plan::Runbook;
+use crate::snapshot::plan::Runbook;
 
 /// Output format of a runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
