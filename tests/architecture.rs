@@ -512,20 +512,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "src/probe/disk",
-        &[
-            "engine",
-            "error.rs",
-            "fsync.rs",
-            "paced.rs",
-            "plan.rs",
-            "runner.rs",
-            "scratch.rs",
-            "stop.rs",
-            "wal.rs",
-        ],
-    ),
-    (
         "src/rules",
         &[
             "cluster",

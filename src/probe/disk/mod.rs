@@ -10,6 +10,7 @@
 mod backend;
 pub mod engine;
 mod error;
+mod framing;
 mod fsync;
 pub mod paced;
 mod plan;

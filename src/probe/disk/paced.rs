@@ -19,15 +19,7 @@ use super::fsync::FsyncWorkload;
 use super::runner::{OpSample, Workload};
 use crate::probe::pace::clock_start;
 
-/// Default writes per second. A 1000-node Kubernetes cluster renews 1000
-/// node Leases every 10 s (kubelet: renew interval = 25 % of
-/// `nodeLeaseDurationSeconds`, 40 s): 100 writes per second before any
-/// other object changes, each a WAL append etcd fdatasyncs before it
-/// answers. It is also ten writes per 100 ms heartbeat interval, so a
-/// stall of one heartbeat delays ten of them.
-pub const DEFAULT_RATE_PER_S: u32 = 100;
-/// Highest `--rate` accepted (one write per 100 µs).
-pub const MAX_RATE_PER_S: u32 = 10_000;
+pub use super::plan::{DEFAULT_RATE_PER_S, MAX_RATE_PER_S};
 
 /// The fsync workload on a fixed schedule.
 pub struct PacedWorkload<'s> {

@@ -7,9 +7,19 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::paced::{DEFAULT_RATE_PER_S, MAX_RATE_PER_S};
+use super::framing::framed_len;
 use super::result::{DiskProbeKind, EngineKind};
 use super::stall::StallLevels;
+
+/// Default writes per second. A 1000-node Kubernetes cluster renews 1000
+/// node Leases every 10 s (kubelet: renew interval = 25 % of
+/// `nodeLeaseDurationSeconds`, 40 s): 100 writes per second before any
+/// other object changes, each a WAL append etcd fdatasyncs before it
+/// answers. It is also ten writes per 100 ms heartbeat interval, so a
+/// stall of one heartbeat delays ten of them.
+pub const DEFAULT_RATE_PER_S: u32 = 100;
+/// Highest `--rate` accepted (one write per 100 µs).
+pub const MAX_RATE_PER_S: u32 = 10_000;
 
 /// Bytes per write of the fsync probe (fio's etcd test: `--bs=2300`).
 pub const FSYNC_BLOCK_BYTES: usize = 2300;
@@ -304,7 +314,7 @@ impl DiskPlan {
 
 /// Bytes one framed WAL batch takes on disk.
 pub fn wal_batch_bytes(w: &WalParams) -> usize {
-    w.records_per_batch * super::wal::framed_len(w.record_bytes)
+    w.records_per_batch * framed_len(w.record_bytes)
 }
 
 #[cfg(test)]
