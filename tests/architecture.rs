@@ -491,7 +491,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
         "src/discover",
         &["layouts.rs", "listen.rs", "mod.rs", "process.rs"],
     ),
-    ("src/fleet", &["matrix.rs", "mod.rs"]),
     (
         "src/logs",
         &[

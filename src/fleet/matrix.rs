@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{name_of, Input};
+use super::input::{name_of, Input};
 use crate::probe::net::{NetProbeKind, NetResult};
 
 /// One measured ordered pair of hosts.

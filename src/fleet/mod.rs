@@ -13,6 +13,7 @@
 //! version, the same host twice, a cut-off stream) become notes in the
 //! fleet report; only when no report at all can be merged is it an error.
 
+mod input;
 pub mod matrix;
 pub mod notes;
 pub mod stream;
@@ -30,6 +31,8 @@ use crate::compare::{MAX_REPORTS, OLDEST_SCHEMA_VERSION};
 use crate::facts::{Report, SCHEMA_VERSION};
 use crate::findings::{Finding, Severity, Verdict};
 use crate::measure::median;
+use input::name_of;
+pub use input::Input;
 pub use matrix::PathEntry;
 pub use notes::Notes;
 
@@ -40,15 +43,6 @@ pub enum Source {
     File(PathBuf),
     /// Standard input: concatenated documents, as `kubectl logs` prints them.
     Stdin,
-}
-
-/// One report taken into the merge, and what it was called.
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// `FILE`, `FILE#2` (second document of a file) or `stdin#3`.
-    pub origin: String,
-    /// The report.
-    pub report: Report,
 }
 
 /// Nothing could be merged.
@@ -270,12 +264,6 @@ pub fn merge(
         notes: notes.into_vec(),
         verdict,
     })
-}
-
-/// The name each input's host goes by: its hostname (which [`dedup`]
-/// has made `hostname/ADDR` where two hosts share one).
-fn name_of(input: &Input) -> String {
-    input.report.host.hostname.clone()
 }
 
 /// Drops repeated hosts (same hostname and a shared address, or no
