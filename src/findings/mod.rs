@@ -161,6 +161,15 @@ pub struct Finding {
     pub commands: Vec<String>,
 }
 
+impl Finding {
+    /// Drops the finding to info, its summary saying which cause explains
+    /// it (one cause, one finding).
+    pub fn mark_explained(&mut self, by: &str) {
+        self.severity = Severity::Info;
+        self.summary = format!("{}; explained: {by}", self.summary);
+    }
+}
+
 /// The overall verdict of a report: the most severe finding decides.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
