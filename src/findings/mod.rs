@@ -90,6 +90,9 @@ pub enum Unit {
     /// A count of events.
     #[serde(rename = "count")]
     Count,
+    /// Megabits per second.
+    #[serde(rename = "Mbit/s")]
+    MbitPerSec,
     /// A count or flag without a unit.
     #[serde(rename = "")]
     None,
@@ -120,6 +123,7 @@ impl Unit {
             Unit::WritesPerSec => "writes/s",
             Unit::Packets => "packets",
             Unit::Count => "count",
+            Unit::MbitPerSec => "Mbit/s",
             Unit::None => "",
         }
     }
