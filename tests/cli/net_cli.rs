@@ -149,7 +149,7 @@ fn a_dead_peer_is_a_row_and_the_live_one_is_measured() {
         .starts_with("skipped: cannot connect"));
     // The agent logs one line per test, as each connection closes.
     let logged = |a: &mut Daemon, needle| a.wait_for(needle, Duration::from_secs(5)).unwrap();
-    assert!(logged(&mut agent, "echo test: ").contains("10000 bytes"));
+    assert!(logged(&mut agent, "echo+loss test: ").contains("10000 bytes"));
     logged(&mut agent, "sink test: ");
     logged(&mut agent, "source test: ");
 }

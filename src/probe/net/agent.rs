@@ -35,10 +35,11 @@ use tokio::time::Instant;
 
 use super::plan::{Token, MAX_MESSAGE_BYTES};
 use super::proto::{
-    decode_header, encode_reply, encode_trailer, Budget, Header, Reply, Request, Status, TestKind,
-    Trailer, MIN_MESSAGE_BYTES, REQUEST_HEADER_BYTES, VERSION,
+    decode_header, encode_loss_trailer, encode_reply, encode_trailer, Budget, Header, LossTrailer,
+    Reply, Request, Status, TestKind, Trailer, MIN_MESSAGE_BYTES, REPLY_BYTES,
+    REQUEST_HEADER_BYTES, VERSION,
 };
-use super::threads;
+use super::{tcpinfo, threads};
 
 /// Size of the agent's bulk read and write buffers.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -89,7 +90,7 @@ impl AgentLimits {
     fn grant(&self, request: &Request) -> Option<Budget> {
         let asked = request.budget;
         let message_bytes = match request.test {
-            TestKind::Echo => {
+            TestKind::Echo | TestKind::EchoLoss => {
                 let size = asked.message_bytes;
                 if !(MIN_MESSAGE_BYTES..=self.max_message_bytes).contains(&size) {
                     return None;
@@ -306,6 +307,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> Outcome {
     };
     let (bytes, end) = match request.test {
         TestKind::Echo => test.echo(&mut stream).await,
+        TestKind::EchoLoss => test.echo_loss(&mut stream).await,
         TestKind::Sink | TestKind::Source => test.bulk(stream, request.test).await,
     };
     served(request.test, bytes, start, end)
@@ -394,6 +396,28 @@ impl Test {
                 return (echoed, end);
             }
             echoed += size as u64;
+        }
+    }
+
+    /// Echoes, then, when the client half-closed, sends what this end's
+    /// socket sent and sent again (the reply and the echoes were written).
+    async fn echo_loss(self, stream: &mut TcpStream) -> (u64, End) {
+        let (echoed, end) = self.echo(stream).await;
+        if end != End::ClientClosed {
+            return (echoed, end);
+        }
+        let written = REPLY_BYTES as u64 + echoed;
+        let loss = tcpinfo::read(stream, written).unwrap_or_default();
+        let trailer = encode_loss_trailer(&LossTrailer {
+            bytes_sent: loss.bytes_sent,
+            resent_bytes: loss.resent_bytes,
+            retransmits: loss.retransmits,
+            spurious_retransmits: loss.spurious_retransmits,
+        });
+        let deadline = Instant::from_std(self.deadline);
+        match bounded(deadline, self.idle, stream.write_all(&trailer)).await {
+            Ok(()) => (echoed, End::ClientClosed),
+            Err(end) => (echoed, end),
         }
     }
 

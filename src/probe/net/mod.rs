@@ -28,6 +28,7 @@ pub mod proto;
 pub mod result;
 pub mod rtt;
 mod runner;
+pub mod tcpinfo;
 mod threads;
 
 pub use client::PeerError;
@@ -36,6 +37,7 @@ pub use plan::{
     MAX_MESSAGE_BYTES, MAX_RATE_HZ, MAX_TIMEOUT_SECS,
 };
 pub use result::{
-    BeforeProbe, CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage, Schedule,
+    BeforeProbe, CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage, PathLoss, Schedule,
+    SocketLoss,
 };
 pub use runner::run;

@@ -9,7 +9,7 @@
 //! request (client -> agent), 24 bytes + token:
 //!    0  4  magic           "EDNP"
 //!    4  1  version         1
-//!    5  1  test            1 echo | 2 sink | 3 source
+//!    5  1  test            1 echo | 2 sink | 3 source | 4 echo+loss
 //!    6  2  token length N  1..=256
 //!    8  4  message size    bytes per echo message (echo; ignored otherwise)
 //!   12  8  byte budget     most bytes the agent may echo / accept / send
@@ -36,6 +36,11 @@
 //!   each one back unchanged, so it never sends more than it received. The
 //!   test ends when the client half-closes, or when the next message would
 //!   exceed the byte budget, or at the time budget.
+//! - **echo+loss**: echo, and when the client half-closes the agent sends
+//!   a 24-byte [`LossTrailer`]: what its socket sent (bytes, bytes sent
+//!   again, retransmitted segments, spurious ones), so the client learns
+//!   the loss on the path back. An agent of an earlier build answers
+//!   `malformed`; the client then runs plain echo.
 //! - **sink** (client -> agent): the client sends up to the byte budget and
 //!   half-closes; the agent reads and discards, then sends a 16-byte
 //!   [`Trailer`]: bytes it received, and microseconds from its reply to the
@@ -63,6 +68,8 @@ const _: () = assert!(REPLY_BYTES <= REQUEST_HEADER_BYTES + 1);
 
 /// Size of a sink test's trailer, bytes.
 pub const TRAILER_BYTES: usize = 16;
+/// Size of an echo+loss test's trailer, bytes.
+pub const LOSS_TRAILER_BYTES: usize = 24;
 /// Longest token accepted, bytes.
 pub const MAX_TOKEN_BYTES: usize = 256;
 /// Smallest echo message: room for the 8-byte sequence number.
@@ -73,6 +80,8 @@ pub const MIN_MESSAGE_BYTES: u32 = 8;
 pub enum TestKind {
     /// Ping-pong: every message is echoed back.
     Echo,
+    /// Ping-pong, then the agent's socket's loss account.
+    EchoLoss,
     /// Bulk transfer client -> agent.
     Sink,
     /// Bulk transfer agent -> client.
@@ -85,6 +94,7 @@ impl TestKind {
             TestKind::Echo => 1,
             TestKind::Sink => 2,
             TestKind::Source => 3,
+            TestKind::EchoLoss => 4,
         }
     }
 
@@ -93,6 +103,7 @@ impl TestKind {
             1 => Some(TestKind::Echo),
             2 => Some(TestKind::Sink),
             3 => Some(TestKind::Source),
+            4 => Some(TestKind::EchoLoss),
             _ => None,
         }
     }
@@ -103,6 +114,7 @@ impl TestKind {
             TestKind::Echo => "echo",
             TestKind::Sink => "sink",
             TestKind::Source => "source",
+            TestKind::EchoLoss => "echo+loss",
         }
     }
 }
@@ -236,6 +248,41 @@ pub struct Trailer {
     pub elapsed_us: u64,
 }
 
+/// What the agent's socket of an echo+loss test sent (see
+/// [`super::tcpinfo::SocketLoss`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossTrailer {
+    /// Bytes the agent's socket sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Bytes it sent beyond what the agent wrote.
+    pub resent_bytes: u64,
+    /// Retransmitted segments.
+    pub retransmits: u32,
+    /// Retransmissions the client reported as duplicates.
+    pub spurious_retransmits: u32,
+}
+
+/// Encodes an echo+loss trailer.
+pub fn encode_loss_trailer(t: &LossTrailer) -> [u8; LOSS_TRAILER_BYTES] {
+    let mut out = [0u8; LOSS_TRAILER_BYTES];
+    out[0..8].copy_from_slice(&t.bytes_sent.to_be_bytes());
+    out[8..16].copy_from_slice(&t.resent_bytes.to_be_bytes());
+    out[16..20].copy_from_slice(&t.retransmits.to_be_bytes());
+    out[20..24].copy_from_slice(&t.spurious_retransmits.to_be_bytes());
+    out
+}
+
+/// Decodes an echo+loss trailer.
+pub fn decode_loss_trailer(buf: &[u8; LOSS_TRAILER_BYTES]) -> LossTrailer {
+    let be_u32 = |b: &[u8]| u32::from_be_bytes(b.try_into().expect("4 bytes"));
+    LossTrailer {
+        bytes_sent: be_u64(&buf[0..8]),
+        resent_bytes: be_u64(&buf[8..16]),
+        retransmits: be_u32(&buf[16..20]),
+        spurious_retransmits: be_u32(&buf[20..24]),
+    }
+}
+
 /// Encodes a request with its token. The token must be 1..=256 bytes
 /// (checked by the plan; longer tokens are cut by the length field).
 pub fn encode_request(request: &Request, token: &[u8]) -> Vec<u8> {
@@ -366,7 +413,12 @@ mod tests {
 
     #[test]
     fn requests_round_trip_for_every_test() {
-        for test in [TestKind::Echo, TestKind::Sink, TestKind::Source] {
+        for test in [
+            TestKind::Echo,
+            TestKind::Sink,
+            TestKind::Source,
+            TestKind::EchoLoss,
+        ] {
             let bytes = encode_request(&request(test), b"t");
             assert_eq!(
                 header(&bytes),
@@ -389,7 +441,7 @@ mod tests {
         assert_eq!(with(0, b'X'), Err(BadMagic));
         assert_eq!(with(4, 9), Ok(Header::UnsupportedVersion(9)));
         assert_eq!(with(5, 0), Ok(Header::Malformed));
-        assert_eq!(with(5, 4), Ok(Header::Malformed));
+        assert_eq!(with(5, 5), Ok(Header::Malformed));
         // Token length 0, and 257 (0x0101).
         let mut b = good.clone();
         b[6..8].copy_from_slice(&[0, 0]);
@@ -464,6 +516,11 @@ mod tests {
             }
             let t = decode_trailer(&trailer);
             proptest::prop_assert_eq!(encode_trailer(&t), trailer);
+            let mut loss = [0u8; LOSS_TRAILER_BYTES];
+            loss[..16].copy_from_slice(&trailer);
+            loss[16..].copy_from_slice(&reply[..8]);
+            let l = decode_loss_trailer(&loss);
+            proptest::prop_assert_eq!(encode_loss_trailer(&l), loss);
         }
     }
 }

@@ -126,9 +126,52 @@ pub struct NetResult {
     /// not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nic: Option<NicUsage>,
+    /// What the rtt probe's own connection lost, each way, from both
+    /// ends' TCP_INFO (rtt). Absent in older reports and where the kernel
+    /// gives no account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_loss: Option<PathLoss>,
     /// Why the probe failed against this peer, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The rtt probe's connection to one peer, each direction as its sending
+/// end counted it: unlike the namespace-wide TCP counters of [`NicUsage`],
+/// only this path's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PathLoss {
+    /// This host -> peer: the pings, from this host's socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<SocketLoss>,
+    /// Peer -> this host: the echoes, from the agent's socket (absent with
+    /// an agent of an earlier build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound: Option<SocketLoss>,
+}
+
+/// One socket's sending account (`getsockopt(TCP_INFO)`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct SocketLoss {
+    /// Bytes the socket sent, retransmissions included (`tcpi_bytes_sent`).
+    pub bytes_sent: u64,
+    /// Bytes sent beyond what the program wrote: sent again after a loss
+    /// (or a send a local filter refused).
+    pub resent_bytes: u64,
+    /// Retransmitted segments (`tcpi_total_retrans`).
+    pub retransmits: u32,
+    /// Retransmissions the other end reported as duplicates, so not lost
+    /// (`tcpi_dsack_dups`).
+    pub spurious_retransmits: u32,
+}
+
+impl SocketLoss {
+    /// Bytes sent again per byte sent (0 when nothing was sent).
+    pub fn resent_ratio(&self) -> f64 {
+        ratio(self.resent_bytes, self.bytes_sent)
+    }
 }
 
 impl NetResult {
@@ -154,6 +197,7 @@ impl NetResult {
             timeline: Vec::new(),
             idle_latency_histogram: None,
             nic: None,
+            path_loss: None,
             error: None,
         }
     }

@@ -25,8 +25,9 @@ use tokio::time::Instant;
 
 use super::client::{self, PeerError};
 use super::plan::{Peer, Token};
-use super::proto::{Budget, Request, TestKind};
-use super::threads;
+use super::proto::{self, Budget, Request, Status, TestKind, LOSS_TRAILER_BYTES};
+use super::result::{PathLoss, SocketLoss};
+use super::{tcpinfo, threads};
 use crate::measure::LatencyHistogram;
 use crate::probe::timeline::{Timeline, TimelinePoint};
 
@@ -37,6 +38,9 @@ pub struct Pings {
     pub latency: LatencyHistogram,
     /// RTT per interval, by when each ping's clock started.
     pub timeline: Vec<TimelinePoint>,
+    /// What the connection lost each way; `None` when the kernel gave no
+    /// account of this host's socket.
+    pub loss: Option<PathLoss>,
 }
 
 /// A fixed-rate send schedule.
@@ -89,18 +93,39 @@ pub async fn measure(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings,
         .unwrap_or_else(|| Err(PeerError::Protocol("the ping thread failed".into())))
 }
 
-async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
-    let n = Pacer::count(p.duration, p.rate_hz);
-    let size = p.message_bytes as usize;
-    let request = Request {
-        test: TestKind::Echo,
+/// Asks for echo+loss; an agent of an earlier build refuses it as
+/// malformed, and is asked for plain echo instead.
+async fn open_echo(
+    peer: &Peer,
+    token: &Token,
+    p: &RttParams,
+    n: u64,
+) -> Result<(tokio::net::TcpStream, Budget, Request), PeerError> {
+    let mut request = Request {
+        test: TestKind::EchoLoss,
         budget: Budget {
             message_bytes: p.message_bytes,
             max_bytes: n * u64::from(p.message_bytes),
             max_duration_ms: client::millis(p.duration + 2 * p.timeout),
         },
     };
-    let (stream, granted) = client::open(peer, token, &request, p.timeout).await?;
+    match client::open(peer, token, &request, p.timeout).await {
+        Err(PeerError::Refused(Status::Malformed)) => {
+            request.test = TestKind::Echo;
+            let (stream, granted) = client::open(peer, token, &request, p.timeout).await?;
+            Ok((stream, granted, request))
+        }
+        opened => opened.map(|(stream, granted)| (stream, granted, request)),
+    }
+}
+
+async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, PeerError> {
+    let n = Pacer::count(p.duration, p.rate_hz);
+    let size = p.message_bytes as usize;
+    let (stream, granted, request) = open_echo(peer, token, p, n).await?;
+    // What this end wrote: the request, then every ping.
+    let written = proto::encode_request(&request, token.as_bytes()).len() as u64
+        + n * u64::from(p.message_bytes);
     client::require(
         "message bytes",
         granted.message_bytes.into(),
@@ -167,9 +192,19 @@ async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, P
                 )));
             }
         }
-        Ok((hist, samples))
+        // Every ping was echoed: this end's account is complete.
+        let outbound = tcpinfo::read(rd.as_ref(), written);
+        let inbound = match request.test {
+            TestKind::EchoLoss => Some(loss_trailer(&mut rd, p.timeout).await?),
+            _ => None,
+        };
+        let loss = outbound.map(|o| PathLoss {
+            outbound: Some(o),
+            inbound,
+        });
+        Ok((hist, samples, loss))
     };
-    let ((), (latency, samples)) = tokio::try_join!(writer, reader)?;
+    let ((), (latency, samples, loss)) = tokio::try_join!(writer, reader)?;
     let mut timeline = Timeline::new();
     for (at, rtt) in samples {
         timeline.record(at, rtt);
@@ -177,6 +212,23 @@ async fn ping_pong(peer: &Peer, token: &Token, p: &RttParams) -> Result<Pings, P
     Ok(Pings {
         latency,
         timeline: timeline.finish(pacer.scheduled(n).duration_since(pacer.scheduled(0))),
+        loss,
+    })
+}
+
+/// The agent's account of the echoes, sent once it saw our half-close.
+async fn loss_trailer(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    timeout: std::time::Duration,
+) -> Result<SocketLoss, PeerError> {
+    let mut buf = [0u8; LOSS_TRAILER_BYTES];
+    client::step(timeout, "loss account", rd.read_exact(&mut buf)).await?;
+    let t = proto::decode_loss_trailer(&buf);
+    Ok(SocketLoss {
+        bytes_sent: t.bytes_sent,
+        resent_bytes: t.resent_bytes,
+        retransmits: t.retransmits,
+        spurious_retransmits: t.spurious_retransmits,
     })
 }
 

@@ -263,6 +263,7 @@ async fn rtt_row(
     row.latency_us = Some(pings.latency.summary());
     row.latency_histogram = Some(pings.latency.encode());
     row.timeline = pings.timeline;
+    row.path_loss = pings.loss;
     Ok(())
 }
 

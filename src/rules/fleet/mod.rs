@@ -7,8 +7,12 @@
 //!   slow fleet is every host's own finding, not an outlier.
 //! - `fleet.path-outlier`: a link (both directions of a host pair) whose
 //!   RTT p99 is more than the ratio times the fleet median over all
-//!   measured paths AND at the RTT warn level of the net rules; the
-//!   summary says when its throughput is asymmetric.
+//!   measured paths AND at the RTT warn level of the net rules; or whose
+//!   throughput (the slower direction) is under the fleet median over
+//!   [`FleetThresholds::throughput_outlier_ratio`]: a NIC negotiated at
+//!   10 Mbit/s or a mis-set policer carries a hundredth of its siblings'
+//!   rate with a normal idle RTT. The summary says when its throughput is
+//!   asymmetric.
 //!
 //! Pure functions of the merged rows and the profile.
 
@@ -36,6 +40,12 @@ pub struct FleetThresholds {
     /// is called asymmetric. 2: a duplex mismatch or a one-sided shaper
     /// halves one direction; TCP noise does not.
     pub asymmetry_ratio: f64,
+    /// Fleet median throughput over a path's (its slower direction) above
+    /// which the path is an outlier. 10: healthy paths of one fleet carry
+    /// rates within 2-3x of each other in our runs (veths on a shared,
+    /// loaded 2-core box), while a link negotiated down or policed carries
+    /// a hundredth (10 Mbit/s beside 1-10 Gbit/s).
+    pub throughput_outlier_ratio: f64,
 }
 
 impl Default for FleetThresholds {
@@ -44,6 +54,7 @@ impl Default for FleetThresholds {
             outlier_ratio: 3.0,
             min_members: 3,
             asymmetry_ratio: 2.0,
+            throughput_outlier_ratio: 10.0,
         }
     }
 }
@@ -60,6 +71,11 @@ impl FleetThresholds {
                     "asymmetry_ratio",
                     self.asymmetry_ratio,
                     Bound::AtMost(1000.0),
+                ),
+                (
+                    "throughput_outlier_ratio",
+                    self.throughput_outlier_ratio,
+                    Bound::AtMost(1e6),
                 ),
             ],
         )
@@ -142,26 +158,64 @@ fn link(p: &PathEntry) -> (&str, &str) {
     }
 }
 
-/// `fleet.path-outlier` for each link whose RTT p99 stands out.
-pub fn path_outliers(paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
-    let t = &profile.fleet;
-    let measured: Vec<&PathEntry> = paths.iter().filter(|p| p.rtt_p99_ms.is_some()).collect();
-    if (measured.len() as u64) < t.min_members {
-        return Vec::new();
+/// A path's throughput: the slower of the two directions its host
+/// measured, Mbit/s.
+fn rate(p: &PathEntry) -> Option<f64> {
+    match (p.upload_mbit_s, p.download_mbit_s) {
+        (Some(u), Some(d)) => Some(u.min(d)),
+        (u, d) => u.or(d),
     }
-    let fleet = median(measured.iter().filter_map(|p| p.rtt_p99_ms)).unwrap_or(0.0);
-    let floor = profile.net.heartbeat_interval_ms * profile.net.rtt_warn_heartbeat_ratio;
-    let limit = (fleet * t.outlier_ratio).max(floor);
-    let mut links: Vec<(&str, &str)> = measured
+}
+
+/// The fleet's yardsticks for paths: the median RTT p99 and its limit,
+/// the median throughput and its floor; each `None` with too few paths.
+struct PathLimits {
+    rtt: Option<(f64, f64)>,
+    rate: Option<(f64, f64)>,
+}
+
+impl PathLimits {
+    fn new(paths: &[PathEntry], profile: &Profile) -> PathLimits {
+        let t = &profile.fleet;
+        let enough = |n: usize| n as u64 >= t.min_members && n > 0;
+        let rtts: Vec<f64> = paths.iter().filter_map(|p| p.rtt_p99_ms).collect();
+        let rates: Vec<f64> = paths.iter().filter_map(rate).collect();
+        let floor = profile.net.heartbeat_interval_ms * profile.net.rtt_warn_heartbeat_ratio;
+        PathLimits {
+            rtt: enough(rtts.len()).then(|| {
+                let m = median(rtts.iter().copied()).unwrap_or(0.0);
+                (m, (m * t.outlier_ratio).max(floor))
+            }),
+            rate: enough(rates.len()).then(|| {
+                let m = median(rates.iter().copied()).unwrap_or(0.0);
+                (m, m / t.throughput_outlier_ratio.max(1e-6))
+            }),
+        }
+    }
+
+    fn slow_rtt(&self, p: &PathEntry) -> bool {
+        matches!((self.rtt, p.rtt_p99_ms), (Some((_, limit)), Some(r)) if r > limit)
+    }
+
+    fn slow_rate(&self, p: &PathEntry) -> bool {
+        matches!((self.rate, rate(p)), (Some((_, floor)), Some(r)) if r < floor)
+    }
+}
+
+/// `fleet.path-outlier` for each link whose RTT p99 or throughput stands
+/// out.
+pub fn path_outliers(paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
+    let limits = PathLimits::new(paths, profile);
+    let mut links: Vec<(&str, &str)> = paths
         .iter()
-        .filter(|p| p.rtt_p99_ms.is_some_and(|r| r > limit))
-        .map(|p| link(p))
+        .filter(|p| limits.slow_rtt(p) || limits.slow_rate(p))
+        .map(link)
         .collect();
     links.sort();
     links.dedup();
     links
         .into_iter()
-        .map(|(a, b)| path_finding(a, b, paths, fleet, limit, t))
+        .map(|(a, b)| path_finding(a, b, paths, &limits, &profile.fleet))
         .collect()
 }
 
@@ -169,12 +223,10 @@ fn path_finding(
     a: &str,
     b: &str,
     paths: &[PathEntry],
-    fleet: f64,
-    limit: f64,
+    limits: &PathLimits,
     t: &super::fleet::FleetThresholds,
 ) -> Finding {
     let both: Vec<&PathEntry> = paths.iter().filter(|p| link(p) == (a, b)).collect();
-    let worst = both.iter().filter_map(|p| p.rtt_p99_ms).fold(0.0, f64::max);
     let asymmetric: Vec<String> = both
         .iter()
         .filter(|p| p.asymmetry_ratio.is_some_and(|r| r >= t.asymmetry_ratio))
@@ -190,12 +242,51 @@ fn path_finding(
             )
         })
         .collect();
-    let mut summary = format!(
-        "path {a} <-> {b}: RTT p99 {} ms is {}x the fleet median {} ms",
-        round2(worst),
-        round2(worst / fleet.max(1e-6)),
-        round2(fleet)
-    );
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    if let Some((fleet, limit)) = limits
+        .rtt
+        .filter(|_| both.iter().any(|p| limits.slow_rtt(p)))
+    {
+        let worst = both.iter().filter_map(|p| p.rtt_p99_ms).fold(0.0, f64::max);
+        parts.push(format!(
+            "RTT p99 {} ms is {}x the fleet median {} ms",
+            round2(worst),
+            round2(worst / fleet.max(1e-6)),
+            round2(fleet)
+        ));
+        evidence.extend(both.iter().filter_map(|p| {
+            let rtt = p.rtt_p99_ms?;
+            Some(evidence_in(
+                format!("RTT p99 {} -> {}", p.from, p.to),
+                rtt,
+                limit,
+                Unit::Ms,
+            ))
+        }));
+    }
+    if let Some((fleet, floor)) = limits
+        .rate
+        .filter(|_| both.iter().any(|p| limits.slow_rate(p)))
+    {
+        let slowest = both.iter().filter_map(|p| rate(p)).fold(f64::MAX, f64::min);
+        parts.push(format!(
+            "throughput {} Mbit/s is 1/{} of the fleet median {} Mbit/s",
+            round2(slowest),
+            round2(fleet / slowest.max(1e-6)),
+            round2(fleet)
+        ));
+        evidence.extend(both.iter().filter_map(|p| {
+            let r = rate(p)?;
+            Some(evidence_in(
+                format!("throughput {} -> {} (slower direction)", p.from, p.to),
+                r,
+                floor,
+                Unit::MbitPerSec,
+            ))
+        }));
+    }
+    let mut summary = format!("path {a} <-> {b}: {}", parts.join("; "));
     if !asymmetric.is_empty() {
         summary.push_str(&format!("; asymmetric: {}", asymmetric.join("; ")));
     }
@@ -203,32 +294,33 @@ fn path_finding(
         id: FindingId::FleetPathOutlier,
         severity: Severity::Warn,
         summary,
-        evidence: both
-            .iter()
-            .filter_map(|p| {
-                let rtt = p.rtt_p99_ms?;
-                Some(evidence(format!("RTT p99 {} -> {}", p.from, p.to), rtt, limit))
-            })
-            .collect(),
+        evidence,
         recommendation: format!(
             "The path between {a} and {b} is the slow one of this fleet: something on it queues \
-             (a shaper, a saturated uplink, a bulk flow sharing the NIC). Trace it (`mtr`), check \
-             both hosts' NIC and switch-port counters and keep bulk traffic off etcd's peer path; \
-             a leader on either host waits for it on every commit."
+             or caps it (a shaper or policer, a NIC or switch port negotiated down to 10/100 \
+             Mbit/s or half duplex, a saturated uplink, a bulk flow sharing the NIC). Trace it \
+             (`mtr`), check both hosts' link speed and duplex and the NIC and switch-port \
+             counters, and keep bulk traffic off etcd's peer path; a leader on either host waits \
+             for it on every commit, and a snapshot sent over it to a new member may time out."
         ),
         commands: vec![
             format!("mtr -rwc 100 {b}  # on {a}"),
+            format!("ethtool $(ip -o route get {b} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p') | grep -iE 'speed|duplex'  # on {a}"),
             format!("etcd-doctor net --peers {b}:7480 --probe rtt,throughput  # on {a}, with `etcd-doctor agent --listen {b}:7480` on {b}"),
         ],
     }
 }
 
 fn evidence(metric: String, observed: f64, threshold: f64) -> Evidence {
+    evidence_in(metric, observed, threshold, Unit::Ms)
+}
+
+fn evidence_in(metric: String, observed: f64, threshold: f64, unit: Unit) -> Evidence {
     Evidence {
         metric,
         observed: round2(observed),
         threshold: round2(threshold),
-        unit: Unit::Ms,
+        unit,
     }
 }
 
