@@ -106,8 +106,18 @@ pub struct DiscoveryArgs {
 }
 
 impl DiscoveryArgs {
-    /// What discovery finds for a run with these connection flags.
+    /// What discovery finds for a run with these connection flags
+    /// (discovery is the default when none is typed).
     pub fn discover(&self, conn: &ConnArgs) -> Result<Option<Discovery>, ReachError> {
+        let ports = discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default());
+        self.find(conn.nothing_typed(), ports)
+    }
+
+    /// What discovery finds: with `--kubeadm`/`--manifest` the manifest,
+    /// with `--discover`/`--discover-pid` (or `by_default`, unless
+    /// `--no-discover`) the local etcd, the one listening on `ports` among
+    /// several; `None` when it is not asked for.
+    pub fn find(&self, by_default: bool, ports: Vec<u16>) -> Result<Option<Discovery>, ReachError> {
         let found = if self.kubeadm || self.manifest.is_some() {
             let manifest = self
                 .manifest
@@ -116,14 +126,13 @@ impl DiscoveryArgs {
             let mut d = layouts::kubeadm_manifest(&manifest, std::path::Path::new("/"))?;
             d.vet_tls();
             d
-        } else if self.no_discover
-            || !(self.discover || self.discover_pid.is_some() || conn.nothing_typed())
+        } else if self.no_discover || !(self.discover || self.discover_pid.is_some() || by_default)
         {
             return Ok(None);
         } else {
             discover::discover(&DiscoverPlan {
                 pid: self.discover_pid,
-                ports: discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default()),
+                ports,
                 ..DiscoverPlan::default()
             })?
         };

@@ -270,6 +270,13 @@ fn etcd_variables_are_found() {
         "an environment value was printed"
     );
 
+    // qualify with no --dir probes beside the discovered data dir, never in it.
+    let out = host.run("qualify -w json --probe fsync --duration 1", false);
+    let r = json(&out, code_of(&out));
+    assert_eq!(PathBuf::from(s(&r["discovery"]["data_dir"])), data);
+    let probed = PathBuf::from(s(&r["disk"][0]["dir"]));
+    assert_eq!(probed, data.parent().unwrap(), "{:#}", r["disk"][0]);
+
     // Without root another user's environment cannot be read: said in one
     // note, and the command line still gives what it can (here etcd's
     // default client URL, where this etcd listens too).
