@@ -98,7 +98,7 @@ pub struct DiscoveryArgs {
     /// Do not look for the local etcd; without --endpoints, dial 127.0.0.1:2379.
     #[arg(long)]
     pub no_discover: bool,
-    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest only.
+    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest only (the runbooks then stop and start static pods).
     #[arg(long, conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
     pub kubeadm: bool,
     #[arg(long, value_name = "FILE", help = manifest_help(), conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
@@ -170,7 +170,7 @@ pub fn reach(
 
 impl ConnArgs {
     /// Whether no connection flag was typed (discovery is then the default).
-    fn nothing_typed(&self) -> bool {
+    pub(crate) fn nothing_typed(&self) -> bool {
         self.endpoints.is_none()
             && self.cacert.is_none()
             && self.cert.is_none()
