@@ -374,8 +374,12 @@ impl ClusterArgs {
             }
         };
         // The flags' own errors first; discovery last.
-        let judge = common.judge.into_plan()?;
+        let mut judge = common.judge.into_plan()?;
         let (conn, discovery) = reach(common.conn, &common.discovery)?;
+        // The running etcd's heartbeat and election, as diagnose judges.
+        if let Some(d) = &discovery {
+            judge.profile.adopt(&d.settings);
+        }
         Ok(ClusterPlans {
             discovery,
             command,

@@ -205,6 +205,8 @@ rules! {
         "a network path slower than the fleet's";
     DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
         "a dedicated --wal-dir on the same device as --data-dir";
+    ClusterSnapshotCountHigh "cluster.snapshot-count-high" [Info, Warn] [EtcdSettings]
+        "a --snapshot-count above both etcd defaults, holding raft entries in memory";
     HostCpuStarved "host.cpu-starved" [Warn, Fail] [EtcdProcess]
         "etcd throttled by its CPU quota or waiting on a full run queue";
     HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
@@ -287,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 39);
+        assert_eq!(RULES.len(), 40);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);
