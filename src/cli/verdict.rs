@@ -20,7 +20,7 @@ use super::output::OutputArgs;
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
-use crate::discover::{Discovery, LogPlace, Settings};
+use crate::discover::{DiscoverError, Discovery, LogPlace, Settings};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
 use crate::logs::source::default_threads;
@@ -122,7 +122,10 @@ impl QualifyArgs {
     pub fn into_plan(self) -> Result<QualifyPlan, VerdictArgsError> {
         // The flags' own errors first: they do not depend on the host.
         self.probes.judge.clone().into_plan()?;
-        let found = self.discovery.find(self.dir.is_none(), Vec::new())?;
+        let found = self
+            .discovery
+            .find(self.dir.is_none(), Vec::new())
+            .map_err(qualify_discovery_error)?;
         let dir = match (self.dir, &found) {
             (Some(dir), _) => dir,
             (None, Some(d)) => match d.data_dir.as_deref() {
@@ -143,6 +146,22 @@ impl QualifyArgs {
                 .into_plan(Some(dir), QUALIFY_MIN_SPAN, settings)?,
             discovery: found,
         })
+    }
+}
+
+/// Discovery's errors in `qualify`'s terms: it has no `--endpoints`, and
+/// `--dir` is what it needs.
+fn qualify_discovery_error(e: ReachError) -> VerdictArgsError {
+    match e {
+        ReachError::Discover(DiscoverError::NothingFound) => {
+            VerdictArgsError::NoDir("no etcd process on this host and no known layout".to_string())
+        }
+        ReachError::Discover(DiscoverError::Ambiguous(found)) => VerdictArgsError::NoDir(format!(
+            "{} etcd processes: {}; --discover-pid PID picks one",
+            found.len(),
+            found.join(", ")
+        )),
+        other => other.into(),
     }
 }
 
@@ -520,6 +539,23 @@ mod tests {
         let file = tmp.path().join("f");
         std::fs::write(&file, "x").unwrap();
         assert!(probe_dir_beside(&file).is_err());
+    }
+
+    #[test]
+    fn qualify_says_what_discovery_found_in_its_own_terms() {
+        let e = qualify_discovery_error(DiscoverError::NothingFound.into()).to_string();
+        assert!(
+            e.contains("no etcd process") && e.contains("pass --dir"),
+            "{e}"
+        );
+        assert!(!e.contains("--endpoints"), "{e}");
+        let two = DiscoverError::Ambiguous(vec!["pid 1 (etcd)".into(), "pid 2 (etcd)".into()]);
+        let e = qualify_discovery_error(two.into()).to_string();
+        assert!(
+            e.contains("2 etcd processes") && e.contains("--discover-pid"),
+            "{e}"
+        );
+        assert!(!e.contains("--endpoints"), "{e}");
     }
 
     #[test]
