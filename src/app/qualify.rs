@@ -1,6 +1,7 @@
 //! `etcd-doctor qualify`: probes the disk and, with peers, the network,
 //! watches what else the host does meanwhile, and judges it all against a
-//! profile: PASS/WARN/FAIL with findings.
+//! profile: PASS/WARN/FAIL with findings. Without `--dir` it probes beside
+//! the data dir of the etcd discovery finds on this host.
 
 use anyhow::Result;
 
@@ -10,7 +11,10 @@ use crate::Outcome;
 /// Runs `qualify`.
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    let watch = super::watch_host(&plan);
-    let report = super::probe_host("qualify", &plan, watch)?;
-    super::conclude(report, &plan.judge, &plan.output)
+    super::say_found(plan.discovery.as_ref());
+    let probes = &plan.probes;
+    let watch = super::watch_host(probes);
+    let mut report = super::probe_host("qualify", probes, watch)?;
+    report.discovery = plan.discovery;
+    super::conclude(report, &probes.judge, &probes.output)
 }

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::cluster::ConnArgs;
 use crate::cli::output::OutputArgs;
 use crate::cli::snapshot::{
-    parse_members, RejoinPlanArgs, RestorePlanArgs, RunbookArgs, SnapshotAction, SnapshotArgs,
+    RejoinPlanArgs, RestorePlanArgs, RunbookMembers, RunbookPlan, SnapshotAction, SnapshotArgs,
 };
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
@@ -17,12 +16,12 @@ use crate::cluster::{inspect, InspectPlan};
 use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::interrupt;
-use crate::report::format::runbook::{self as render, RunbookFormat};
+use crate::report::format::runbook as render;
 use crate::report::format::snapshot as snapshot_format;
 use crate::report::{emit_with, OutputPlan};
 use crate::snapshot::plan::source::{self, SourceChoice};
 use crate::snapshot::plan::{
-    self, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook, TlsFiles,
+    self, Method, PlanMember, RejoinSpec, RestoreSpec, RestoreTool, Runbook,
 };
 use crate::snapshot::verify::TrailerCheck;
 use crate::snapshot::{analyze, dbstate, save, verify, SnapshotStatus};
@@ -92,37 +91,34 @@ fn emit_status(status: &SnapshotStatus, command: &str, output: OutputArgs) -> Re
 }
 
 /// Members and their etcd versions: from `--members`, or the live cluster.
-fn members(args: &RunbookArgs) -> Result<(Vec<PlanMember>, Option<String>)> {
-    if !args.members.is_empty() {
-        return Ok((parse_members(&args.members, args.client_port)?, None));
-    }
-    let plan = args.conn.clone().into_plan(None)?;
-    super::runtime()?.block_on(live_members(&plan))
-}
-
-fn tls(conn: &ConnArgs) -> TlsFiles {
-    TlsFiles {
-        cacert: conn.cacert.clone(),
-        cert: conn.cert.clone(),
-        key: conn.key.clone(),
+fn members(plan: &RunbookPlan) -> Result<(Vec<PlanMember>, Option<String>)> {
+    match &plan.members {
+        RunbookMembers::Given(members) => Ok((members.clone(), None)),
+        RunbookMembers::Live(conn) => super::runtime()?.block_on(live_members(conn)),
     }
 }
 
-fn print_runbook(runbook: &Runbook, format: RunbookFormat) -> Result<()> {
-    crate::report::to_stdout(true, |w| render::render(runbook, format, w))
+fn print_runbook(mut runbook: Runbook, plan: &RunbookPlan) -> Result<()> {
+    runbook.sources = plan.sources.clone();
+    crate::report::to_stdout(true, |w| render::render(&runbook, plan.format, w))
 }
 
 /// Which member to rebuild from: none when a snapshot is given for a
 /// restore (the snapshot is the source), else `--from`, else the live
-/// facts (`--endpoints`), else offline (`--members`: the cluster is down).
-fn source_choice(args: &RestorePlanArgs, method: Method) -> Result<Option<SourceChoice>> {
-    if method == Method::Restore && args.snapshot.is_some() {
+/// facts (the live cluster), else offline (`--members`: the cluster is down).
+fn source_choice(
+    snapshot: bool,
+    from: Option<&str>,
+    plan: &RunbookPlan,
+    method: Method,
+) -> Result<Option<SourceChoice>> {
+    if method == Method::Restore && snapshot {
         return Ok(None);
     }
-    if args.from.is_some() || !args.runbook.members.is_empty() {
-        return Ok(Some(source::choose(&[], args.from.as_deref())));
-    }
-    let plan = args.runbook.conn.clone().into_plan(None)?;
+    let conn = match &plan.members {
+        RunbookMembers::Live(conn) if from.is_none() => conn,
+        _ => return Ok(Some(source::choose(&[], from))),
+    };
     let views = InspectPlan {
         status: true,
         members: true,
@@ -131,14 +127,16 @@ fn source_choice(args: &RestorePlanArgs, method: Method) -> Result<Option<Source
         consistency: true,
         ..InspectPlan::default()
     };
-    let report = super::runtime()?.block_on(inspect(&plan, &views));
+    let report = super::runtime()?.block_on(inspect(conn, &views));
     Ok(Some(source::choose(&source::candidates(&report), None)))
 }
 
 fn restore_plan(args: RestorePlanArgs) -> Result<()> {
-    let (mut members, version) = members(&args.runbook)?;
+    let plan = args.runbook.into_plan()?;
+    super::say_found(plan.discovery.as_ref());
+    let (mut members, version) = members(&plan)?;
     let method = Method::from(args.method);
-    let choice = source_choice(&args, method)?;
+    let choice = source_choice(args.snapshot.is_some(), args.from.as_deref(), &plan, method)?;
     let chosen = match &choice {
         Some(SourceChoice::Live { name, .. } | SourceChoice::Given(name)) => Some(name.clone()),
         _ => None,
@@ -159,32 +157,34 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
             false => args.snapshot,
         },
         members,
-        data_dir: args.runbook.data_dir.clone(),
+        data_dir: plan.data_dir.clone(),
         token: args.initial_cluster_token,
-        kubeadm: args.runbook.kubeadm,
+        kubeadm: plan.kubeadm,
         tool,
         bump_revision: plan::bump_revision_for(version.as_deref()),
-        tls: tls(&args.runbook.conn),
+        tls: plan.tls.clone(),
     };
     let mut runbook = plan::restore_runbook(&spec)?;
     if let Some(choice) = &choice {
         let save_from = save_first.then(|| &spec.members[0]);
         source::explain(&mut runbook, choice, save_from);
     }
-    print_runbook(&runbook, args.runbook.write_out.into())
+    print_runbook(runbook, &plan)
 }
 
 fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
-    let (members, _) = members(&args.runbook)?;
+    let plan = args.runbook.into_plan()?;
+    super::say_found(plan.discovery.as_ref());
+    let (members, _) = members(&plan)?;
     let member = members[plan::position_of(&members, "--member", &args.member)?].clone();
     let spec = RejoinSpec {
         member,
         members,
-        data_dir: args.runbook.data_dir.clone(),
-        kubeadm: args.runbook.kubeadm,
-        tls: tls(&args.runbook.conn),
+        data_dir: plan.data_dir.clone(),
+        kubeadm: plan.kubeadm,
+        tls: plan.tls.clone(),
     };
-    print_runbook(&plan::rejoin_runbook(&spec)?, args.runbook.write_out.into())
+    print_runbook(plan::rejoin_runbook(&spec)?, &plan)
 }
 
 /// A client for the first endpoint that accepts a connection, with the

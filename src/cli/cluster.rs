@@ -98,7 +98,7 @@ pub struct DiscoveryArgs {
     /// Do not look for the local etcd; without --endpoints, dial 127.0.0.1:2379.
     #[arg(long)]
     pub no_discover: bool,
-    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest only.
+    /// Read endpoints, certificates and data dir from kubeadm's etcd manifest only (the runbooks then stop and start static pods).
     #[arg(long, conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
     pub kubeadm: bool,
     #[arg(long, value_name = "FILE", help = manifest_help(), conflicts_with_all = ["discover", "discover_pid", "no_discover"])]
@@ -106,8 +106,18 @@ pub struct DiscoveryArgs {
 }
 
 impl DiscoveryArgs {
-    /// What discovery finds for a run with these connection flags.
+    /// What discovery finds for a run with these connection flags
+    /// (discovery is the default when none is typed).
     pub fn discover(&self, conn: &ConnArgs) -> Result<Option<Discovery>, ReachError> {
+        let ports = discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default());
+        self.find(conn.nothing_typed(), ports)
+    }
+
+    /// What discovery finds: with `--kubeadm`/`--manifest` the manifest,
+    /// with `--discover`/`--discover-pid` (or `by_default`, unless
+    /// `--no-discover`) the local etcd, the one listening on `ports` among
+    /// several; `None` when it is not asked for.
+    pub fn find(&self, by_default: bool, ports: Vec<u16>) -> Result<Option<Discovery>, ReachError> {
         let found = if self.kubeadm || self.manifest.is_some() {
             let manifest = self
                 .manifest
@@ -116,14 +126,13 @@ impl DiscoveryArgs {
             let mut d = layouts::kubeadm_manifest(&manifest, std::path::Path::new("/"))?;
             d.vet_tls();
             d
-        } else if self.no_discover
-            || !(self.discover || self.discover_pid.is_some() || conn.nothing_typed())
+        } else if self.no_discover || !(self.discover || self.discover_pid.is_some() || by_default)
         {
             return Ok(None);
         } else {
             discover::discover(&DiscoverPlan {
                 pid: self.discover_pid,
-                ports: discover::listen::ports_of(conn.endpoints.as_deref().unwrap_or_default()),
+                ports,
                 ..DiscoverPlan::default()
             })?
         };
@@ -161,7 +170,7 @@ pub fn reach(
 
 impl ConnArgs {
     /// Whether no connection flag was typed (discovery is then the default).
-    fn nothing_typed(&self) -> bool {
+    pub(crate) fn nothing_typed(&self) -> bool {
         self.endpoints.is_none()
             && self.cacert.is_none()
             && self.cert.is_none()
@@ -365,8 +374,12 @@ impl ClusterArgs {
             }
         };
         // The flags' own errors first; discovery last.
-        let judge = common.judge.into_plan()?;
+        let mut judge = common.judge.into_plan()?;
         let (conn, discovery) = reach(common.conn, &common.discovery)?;
+        // The running etcd's heartbeat and election, as diagnose judges.
+        if let Some(d) = &discovery {
+            judge.profile.adopt(&d.settings);
+        }
         Ok(ClusterPlans {
             discovery,
             command,

@@ -126,8 +126,12 @@ impl LoadArgs {
             prefix: self.prefix,
             scrape_interval: self.scrape_interval,
         })?;
-        let judge = self.judge.into_plan()?;
+        let mut judge = self.judge.into_plan()?;
         let (conn, discovery) = reach(self.conn, &self.discovery)?;
+        // The running etcd's heartbeat and election, as diagnose judges.
+        if let Some(d) = &discovery {
+            judge.profile.adopt(&d.settings);
+        }
         Ok(LoadPlans {
             discovery,
             load,

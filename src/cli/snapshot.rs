@@ -2,17 +2,19 @@
 //! the runbook commands parse `--members name=peerURL,...` here so that a
 //! malformed member names the flag.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use thiserror::Error;
 
-use super::cluster::{ConnArgs, DiscoveryArgs};
+use super::cluster::{ConnArgs, DiscoveryArgs, ReachError};
 use super::judge::JudgeArgs;
 use super::keyspace::GroupingArgs;
 use super::output::OutputArgs;
+use crate::cluster::conn::{ConnError, ConnPlan};
+use crate::discover::Discovery;
 use crate::report::format::runbook::RunbookFormat;
-use crate::snapshot::plan::{Method, PlanMember, RestoreTool};
+use crate::snapshot::plan::{Method, Origin, PlanMember, RestoreTool, TlsFiles, ValueSource};
 
 /// `snapshot` arguments.
 #[derive(Debug, Args)]
@@ -102,23 +104,257 @@ pub enum RunbookFormatArg {
 /// Flags shared by both runbooks.
 #[derive(Debug, Args)]
 pub struct RunbookArgs {
-    /// Members as name=peerURL,... (when the cluster is down); otherwise read from --endpoints.
+    /// Members as name=peerURL,... (when the cluster is down); otherwise read from the live cluster (--endpoints, else the discovered etcd's).
     #[arg(long, value_delimiter = ',', value_name = "NAME=PEER_URL")]
     pub members: Vec<String>,
     /// Client port of the members given with --members (the verification commands use it).
     #[arg(long, default_value_t = 2379, value_parser = clap::value_parser!(u16).range(1..))]
     pub client_port: u16,
-    /// Data dir the members run with.
-    #[arg(long, default_value = "/var/lib/etcd")]
-    pub data_dir: PathBuf,
-    /// kubeadm control plane: stop and start static pods by moving their manifests.
-    #[arg(long)]
-    pub kubeadm: bool,
+    /// Data dir the members run with [default: the discovered etcd's, else /var/lib/etcd].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'w', long = "write-out", value_enum, default_value = "sh")]
     pub write_out: RunbookFormatArg,
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+}
+
+/// The data dir a runbook uses when neither `--data-dir` nor discovery gives one.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/etcd";
+
+/// Where a runbook's members come from.
+#[derive(Debug)]
+pub enum RunbookMembers {
+    /// `--members` (the cluster is down).
+    Given(Vec<PlanMember>),
+    /// The live member list, read over this connection.
+    Live(ConnPlan),
+}
+
+/// What a runbook is built from: each value from a flag, else from the
+/// etcd discovery found on this host, else a default, and which it was.
+#[derive(Debug)]
+pub struct RunbookPlan {
+    /// The members.
+    pub members: RunbookMembers,
+    /// The data dir every member runs with.
+    pub data_dir: PathBuf,
+    /// Whether members are kubeadm static pods (manifest moves).
+    pub kubeadm: bool,
+    /// TLS files for the runbook's etcdctl commands.
+    pub tls: TlsFiles,
+    /// Where each value came from, said at the runbook's top.
+    pub sources: Vec<ValueSource>,
+    /// Output format.
+    pub format: RunbookFormat,
+    /// What discovery found, when it ran and found something.
+    pub discovery: Option<Discovery>,
+}
+
+impl RunbookArgs {
+    /// The plan. Discovery runs as for the other commands (the default
+    /// without connection flags); with `--members` (a cluster that is
+    /// down, often planned from another host) what it cannot find is said
+    /// on stderr and the defaults are used, unless `--discover` or
+    /// `--discover-pid` asked for it.
+    pub fn into_plan(self) -> Result<RunbookPlan, RunbookArgsError> {
+        let given = parse_members(&self.members, self.client_port)?;
+        // The connection flags' own errors before discovery's; with
+        // --members nothing is dialed, and the TLS files are the members'
+        // (they may not exist on this host).
+        if given.is_empty() {
+            self.conn.clone().into_plan(None)?;
+        }
+        let d = &self.discovery;
+        let ports =
+            crate::discover::listen::ports_of(self.conn.endpoints.as_deref().unwrap_or_default());
+        let must = given.is_empty() || d.discover || d.discover_pid.is_some();
+        let found = match d.find(self.conn.nothing_typed(), ports) {
+            Ok(found) => found,
+            Err(e) if must => return Err(e.into()),
+            Err(e) => {
+                eprintln!(
+                    "etcd-doctor: {}; the runbook uses its defaults",
+                    crate::text::error_line(&e.to_string())
+                );
+                None
+            }
+        };
+        let mut sources = Vec::new();
+        let data_dir = data_dir_of(self.data_dir, found.as_ref(), &mut sources);
+        let kubeadm = restart_of(
+            d.kubeadm || d.manifest.is_some(),
+            found.as_ref(),
+            &mut sources,
+        );
+        let tls = tls_of(&self.conn, found.as_ref(), &mut sources);
+        let members = if given.is_empty() {
+            let typed = self.conn.endpoints.is_some();
+            let conn = self.conn.into_plan(found.as_ref())?;
+            let at: Vec<&str> = conn.endpoints.iter().map(|e| e.url.as_str()).collect();
+            sources.push(ValueSource {
+                what: "members: the live member list at",
+                value: at.join(","),
+                origin: endpoint_origin(typed, found.as_ref()),
+            });
+            RunbookMembers::Live(conn)
+        } else {
+            sources.push(ValueSource {
+                what: "members",
+                value: given
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                origin: Origin::Flag("--members"),
+            });
+            RunbookMembers::Given(given)
+        };
+        Ok(RunbookPlan {
+            members,
+            data_dir,
+            kubeadm,
+            tls,
+            sources,
+            format: self.write_out.into(),
+            discovery: found,
+        })
+    }
+}
+
+/// How discovery found the local etcd, for a value's origin.
+fn found_how(d: &Discovery) -> String {
+    match (d.pid, d.read.first()) {
+        (Some(pid), _) => format!("{} pid {pid}", d.source.name()),
+        (None, Some(file)) => format!("{}, {file}", d.source.name()),
+        (None, None) => d.source.name().to_string(),
+    }
+}
+
+/// A discovered path as the etcd process sees it (and as every member's
+/// host has it): without the `/proc/PID/root` it was read through.
+fn as_etcd_sees(path: &Path, d: &Discovery) -> PathBuf {
+    let Some(pid) = d.pid else {
+        return path.to_path_buf();
+    };
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    match path.strip_prefix(&root) {
+        Ok(rel) => Path::new("/").join(rel),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn data_dir_of(
+    flag: Option<PathBuf>,
+    found: Option<&Discovery>,
+    sources: &mut Vec<ValueSource>,
+) -> PathBuf {
+    let (dir, origin) = match (flag, found) {
+        (Some(dir), _) => (dir, Origin::Flag("--data-dir")),
+        (None, Some(d)) if d.data_dir.is_some() => (
+            as_etcd_sees(
+                d.data_dir.as_deref().unwrap_or(Path::new(DEFAULT_DATA_DIR)),
+                d,
+            ),
+            Origin::Found(found_how(d)),
+        ),
+        (None, _) => (PathBuf::from(DEFAULT_DATA_DIR), Origin::Default),
+    };
+    sources.push(ValueSource {
+        what: "data dir",
+        value: dir.display().to_string(),
+        origin,
+    });
+    dir
+}
+
+/// Whether the members are kubeadm static pods: `--kubeadm`/`--manifest`,
+/// or discovery found kubeadm's manifest or an etcd process beside it.
+fn restart_of(typed: bool, found: Option<&Discovery>, sources: &mut Vec<ValueSource>) -> bool {
+    use crate::discover::Source;
+    let manifest_here = Path::new(crate::cluster::kubeadm::DEFAULT_MANIFEST).is_file();
+    let (kubeadm, value, origin) = match found {
+        _ if typed => (true, "kubeadm static pods".to_string(), Origin::Flag("--kubeadm")),
+        Some(d) if d.source == Source::Kubeadm || (d.source == Source::Process && manifest_here) => {
+            (true, "kubeadm static pods".to_string(), Origin::Found(found_how(d)))
+        }
+        Some(d) if d.source != Source::Process && d.source != Source::Systemd => (
+            false,
+            format!("systemctl stop/start etcd: this host's etcd is {}'s, which restores with its own tools; adapt STOP_<n>/START_<n>", d.source.name()),
+            Origin::Found(found_how(d)),
+        ),
+        Some(d) => (false, "systemctl stop/start etcd".to_string(), Origin::Found(found_how(d))),
+        None => (false, "systemctl stop/start etcd".to_string(), Origin::Default),
+    };
+    sources.push(ValueSource {
+        what: "members run as",
+        value,
+        origin,
+    });
+    kubeadm
+}
+
+/// TLS files: the ones typed, else the discovered ones (as etcd sees them).
+fn tls_of(conn: &ConnArgs, found: Option<&Discovery>, sources: &mut Vec<ValueSource>) -> TlsFiles {
+    let typed = TlsFiles {
+        cacert: conn.cacert.clone(),
+        cert: conn.cert.clone(),
+        key: conn.key.clone(),
+    };
+    let (tls, origin) = match found {
+        _ if typed != TlsFiles::default() => (typed, Origin::Flag("--cacert/--cert/--key")),
+        Some(d) if d.tls.cacert.is_some() || d.tls.cert.is_some() => {
+            let seen = |p: &Option<PathBuf>| p.as_deref().map(|p| as_etcd_sees(p, d));
+            (
+                TlsFiles {
+                    cacert: seen(&d.tls.cacert),
+                    cert: seen(&d.tls.cert),
+                    key: seen(&d.tls.key),
+                },
+                Origin::Found(found_how(d)),
+            )
+        }
+        _ => (TlsFiles::default(), Origin::Default),
+    };
+    let value = [&tls.cacert, &tls.cert, &tls.key]
+        .iter()
+        .filter_map(|p| p.as_ref().map(|p| p.display().to_string()))
+        .collect::<Vec<_>>();
+    sources.push(ValueSource {
+        what: "TLS",
+        value: if value.is_empty() {
+            "none".to_string()
+        } else {
+            value.join(" ")
+        },
+        origin,
+    });
+    tls
+}
+
+fn endpoint_origin(typed: bool, found: Option<&Discovery>) -> Origin {
+    match found {
+        _ if typed => Origin::Flag("--endpoints"),
+        Some(d) if !d.endpoints.is_empty() => Origin::Found(found_how(d)),
+        _ => Origin::Default,
+    }
+}
+
+/// A runbook flag that cannot make a plan.
+#[derive(Debug, Error)]
+pub enum RunbookArgsError {
+    /// `--members`.
+    #[error(transparent)]
+    Members(#[from] MembersError),
+    /// Discovery, the kubeadm manifest, a connection flag or TLS file.
+    #[error(transparent)]
+    Reach(#[from] ReachError),
+    /// A connection flag or TLS file.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
 }
 
 /// `snapshot restore-plan` arguments.
@@ -267,6 +503,93 @@ mod tests {
         assert_eq!(m[0].client_url, "https://10.0.0.1:2379");
         assert_eq!(m[1].client_url, "http://[fd00::2]:2379");
         assert_eq!(m[1].host(), "fd00::2");
+    }
+
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: RunbookArgs,
+    }
+
+    fn plan(args: &str) -> Result<RunbookPlan, String> {
+        let argv = std::iter::once("rejoin-plan").chain(args.split_whitespace());
+        let wrap = Wrap::try_parse_from(argv).map_err(|e| e.to_string())?;
+        wrap.args.into_plan().map_err(|e| e.to_string())
+    }
+
+    fn origin(p: &RunbookPlan, what: &str) -> Origin {
+        p.sources
+            .iter()
+            .find(|v| v.what == what)
+            .unwrap()
+            .origin
+            .clone()
+    }
+
+    const MANIFEST: &str = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: etcd\n    command:\n    - etcd\n    - --name=cp1\n    - --data-dir=/srv/etcd-data\n    - --advertise-client-urls=https://10.0.0.1:2379\n    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n    - --cert-file=/etc/kubernetes/pki/etcd/server.crt\n    - --key-file=/etc/kubernetes/pki/etcd/server.key\n";
+
+    #[test]
+    fn runbook_values_say_where_they_came_from() {
+        let p = plan("--members a=http://10.0.0.1:2380 --no-discover").unwrap();
+        assert_eq!(p.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(origin(&p, "data dir"), Origin::Default);
+        assert!(!p.kubeadm);
+        assert_eq!(origin(&p, "members"), Origin::Flag("--members"));
+        // The manifest's data dir, kubeadm's restarts; a typed flag wins.
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("etcd.yaml");
+        std::fs::write(&m, MANIFEST).unwrap();
+        let m = m.display();
+        let p = plan(&format!("--members a=http://10.0.0.1:2380 --manifest {m}")).unwrap();
+        assert_eq!(p.data_dir, PathBuf::from("/srv/etcd-data"));
+        assert!(matches!(origin(&p, "data dir"), Origin::Found(how) if how.contains("kubeadm")));
+        assert!(p.kubeadm);
+        assert_eq!(origin(&p, "members run as"), Origin::Flag("--kubeadm"));
+        let p = plan(&format!(
+            "--members a=http://10.0.0.1:2380 --manifest {m} --data-dir /d --cacert /c.crt"
+        ))
+        .unwrap();
+        assert_eq!(p.data_dir, PathBuf::from("/d"));
+        assert_eq!(origin(&p, "data dir"), Origin::Flag("--data-dir"));
+        assert_eq!(p.tls.cacert, Some(PathBuf::from("/c.crt")));
+        assert_eq!(origin(&p, "TLS"), Origin::Flag("--cacert/--cert/--key"));
+        // Without --members the live list is read where discovery says.
+        let p = plan(&format!("--manifest {m} --insecure-skip-tls-verify")).unwrap();
+        assert!(
+            matches!(&p.members, RunbookMembers::Live(c) if c.endpoints[0].url == "https://10.0.0.1:2379")
+        );
+        assert!(matches!(
+            origin(&p, "members: the live member list at"),
+            Origin::Found(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_manifest_is_fatal_only_without_members() {
+        // Planned from a workstation: --kubeadm still means static pods.
+        let p = plan("--members a=http://10.0.0.1:2380 --manifest /nonexistent/etcd.yaml").unwrap();
+        assert!(p.kubeadm);
+        assert_eq!(p.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        let e = plan("--manifest /nonexistent/etcd.yaml").unwrap_err();
+        assert!(e.contains("/nonexistent/etcd.yaml"), "{e}");
+        let e = plan("--members nourl --no-discover").unwrap_err();
+        assert!(e.starts_with("--members"), "{e}");
+    }
+
+    #[test]
+    fn paths_read_through_a_container_root_are_given_as_etcd_sees_them() {
+        let mut d = Discovery::empty(crate::discover::Source::Process);
+        d.pid = Some(42);
+        assert_eq!(
+            as_etcd_sees(Path::new("/proc/42/root/var/lib/etcd"), &d),
+            PathBuf::from("/var/lib/etcd")
+        );
+        assert_eq!(
+            as_etcd_sees(Path::new("/var/lib/x"), &d),
+            PathBuf::from("/var/lib/x")
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::output::OutputArgs;
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::InspectPlan;
 use crate::compare::{ComparePlan, DEFAULT_MAX_REGRESSION_PCT};
-use crate::discover::{Discovery, LogPlace, Settings};
+use crate::discover::{DiscoverError, Discovery, LogPlace, Settings};
 use crate::keyspace::live::LivePlan;
 use crate::logs::scan::Window;
 use crate::logs::source::default_threads;
@@ -96,18 +96,72 @@ impl ProbeArgs {
 /// `qualify` arguments.
 #[derive(Debug, Args)]
 pub struct QualifyArgs {
-    /// Directory whose disk is qualified (the etcd data dir, or where it will be).
+    /// Directory whose disk is qualified (the etcd data dir's filesystem, or where it will be; a fresh temporary directory is made inside it) [default: beside the discovered etcd's data dir].
     #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
     #[command(flatten)]
     pub probes: ProbeArgs,
 }
 
+/// Everything a `qualify` run needs.
+#[derive(Debug)]
+pub struct QualifyPlan {
+    /// The host measurements.
+    pub probes: ProbePlan,
+    /// What discovery found, when it ran (no `--dir`, or `--discover`).
+    pub discovery: Option<Discovery>,
+}
+
 impl QualifyArgs {
-    /// The plan these arguments ask for.
-    pub fn into_plan(self) -> Result<ProbePlan, VerdictArgsError> {
-        self.probes
-            .into_plan(Some(self.dir), QUALIFY_MIN_SPAN, None)
+    /// The plan these arguments ask for: `--dir`, else a directory beside
+    /// the discovered etcd's data dir (discovery is the default without
+    /// `--dir`); the running etcd's heartbeat and election then set the
+    /// stall levels.
+    pub fn into_plan(self) -> Result<QualifyPlan, VerdictArgsError> {
+        // The flags' own errors first: they do not depend on the host.
+        self.probes.judge.clone().into_plan()?;
+        let found = self
+            .discovery
+            .find(self.dir.is_none(), Vec::new())
+            .map_err(qualify_discovery_error)?;
+        let dir = match (self.dir, &found) {
+            (Some(dir), _) => dir,
+            (None, Some(d)) => match d.data_dir.as_deref() {
+                Some(data) => probe_dir_beside(data).map_err(VerdictArgsError::NoDir)?,
+                None => {
+                    return Err(VerdictArgsError::NoDir(format!(
+                        "the {} etcd found names no data dir",
+                        d.source.name()
+                    )))
+                }
+            },
+            (None, None) => return Err(VerdictArgsError::NoDir("--no-discover".to_string())),
+        };
+        let settings = found.as_ref().map(|d| &d.settings);
+        Ok(QualifyPlan {
+            probes: self
+                .probes
+                .into_plan(Some(dir), QUALIFY_MIN_SPAN, settings)?,
+            discovery: found,
+        })
+    }
+}
+
+/// Discovery's errors in `qualify`'s terms: it has no `--endpoints`, and
+/// `--dir` is what it needs.
+fn qualify_discovery_error(e: ReachError) -> VerdictArgsError {
+    match e {
+        ReachError::Discover(DiscoverError::NothingFound) => {
+            VerdictArgsError::NoDir("no etcd process on this host and no known layout".to_string())
+        }
+        ReachError::Discover(DiscoverError::Ambiguous(found)) => VerdictArgsError::NoDir(format!(
+            "{} etcd processes: {}; --discover-pid PID picks one",
+            found.len(),
+            found.join(", ")
+        )),
+        other => other.into(),
     }
 }
 
@@ -242,6 +296,9 @@ pub enum VerdictArgsError {
     /// `--logs-since`.
     #[error(transparent)]
     Logs(#[from] LogsArgsError),
+    /// `qualify` without `--dir` and no data dir found to probe beside.
+    #[error("qualify: no --dir given and none found ({0}); pass --dir DIR on the etcd data disk (or where it will be)")]
+    NoDir(String),
 }
 
 /// Everything a `diagnose` run needs.
@@ -300,14 +357,10 @@ impl DiagnoseArgs {
         let (dir, no_disk_reason) = match (self.no_disk, self.dir, data_dir) {
             (true, _, _) => (None, Some("--no-disk".to_string())),
             (false, Some(dir), _) => (Some(dir), None),
-            (false, None, Some(data)) if data.is_dir() => (Some(probe_dir_for(&data)), None),
-            (false, None, Some(data)) => (
-                None,
-                Some(format!(
-                    "the data dir {} is not on this host",
-                    data.display()
-                )),
-            ),
+            (false, None, Some(data)) => match probe_dir_beside(&data) {
+                Ok(dir) => (Some(dir), None),
+                Err(why) => (None, Some(why)),
+            },
             (false, None, None) => (
                 None,
                 Some("no --dir and no discovered data dir".to_string()),
@@ -334,16 +387,32 @@ impl DiagnoseArgs {
     }
 }
 
-/// Where to probe for a data dir: its parent when that is on the same
-/// filesystem (the scratch dir then stays out of etcd's own directory),
-/// else the data dir itself.
-fn probe_dir_for(data_dir: &Path) -> PathBuf {
-    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+/// Where to probe the disk of a data dir: its parent, when that is on the
+/// data dir's filesystem (the disk probe makes a fresh temporary directory
+/// there, so nothing is ever written into etcd's own directory). A data
+/// dir that is the root of its filesystem (a mount point: its parent is
+/// on another device) has no place on its disk outside etcd's directory:
+/// the reason says so, and `--dir` probes inside it when the operator
+/// asks.
+pub(crate) fn probe_dir_beside(data_dir: &Path) -> Result<PathBuf, String> {
+    let dev = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|m| m.dev())
+    };
+    let Some(data_dev) = dev(data_dir) else {
+        return Err(format!(
+            "the data dir {} is not on this host",
+            data_dir.display()
+        ));
+    };
     match data_dir.parent() {
-        Some(parent) if dev(parent).is_some() && dev(parent) == dev(data_dir) => {
-            parent.to_path_buf()
-        }
-        _ => data_dir.to_path_buf(),
+        Some(parent) if dev(parent) == Some(data_dev) => Ok(parent.to_path_buf()),
+        _ => Err(format!(
+            "the data dir {} is the root of its filesystem: the only place on its disk is inside etcd's own directory, which is not written without --dir {0}",
+            data_dir.display()
+        )),
     }
 }
 
@@ -438,7 +507,7 @@ mod tests {
         let mut argv = vec!["qualify", "--dir", "/d"];
         argv.extend_from_slice(args);
         let plan = Wrap::try_parse_from(argv).unwrap().args.into_plan();
-        plan.unwrap().disk.unwrap()
+        plan.unwrap().probes.disk.unwrap()
     }
 
     #[test]
@@ -451,6 +520,61 @@ mod tests {
         let d = disk_plan(&["--probe", "fsync", "--min-span", "5"]);
         assert_eq!(d.probes, vec![DiskProbeKind::Fsync]);
         assert_eq!(d.min_span, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn the_probe_goes_beside_the_data_dir_never_into_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("etcd");
+        std::fs::create_dir(&data).unwrap();
+        assert_eq!(probe_dir_beside(&data), Ok(tmp.path().to_path_buf()));
+        let gone = probe_dir_beside(&tmp.path().join("missing")).unwrap_err();
+        assert!(gone.contains("not on this host"), "{gone}");
+        // /proc is a mount point: its parent is on another filesystem.
+        let root = probe_dir_beside(Path::new("/proc")).unwrap_err();
+        assert!(
+            root.contains("root of its filesystem") && root.contains("--dir /proc"),
+            "{root}"
+        );
+        let file = tmp.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(probe_dir_beside(&file).is_err());
+    }
+
+    #[test]
+    fn qualify_says_what_discovery_found_in_its_own_terms() {
+        let e = qualify_discovery_error(DiscoverError::NothingFound.into()).to_string();
+        assert!(
+            e.contains("no etcd process") && e.contains("pass --dir"),
+            "{e}"
+        );
+        assert!(!e.contains("--endpoints"), "{e}");
+        let two = DiscoverError::Ambiguous(vec!["pid 1 (etcd)".into(), "pid 2 (etcd)".into()]);
+        let e = qualify_discovery_error(two.into()).to_string();
+        assert!(
+            e.contains("2 etcd processes") && e.contains("--discover-pid"),
+            "{e}"
+        );
+        assert!(!e.contains("--endpoints"), "{e}");
+    }
+
+    #[test]
+    fn qualify_without_dir_or_discovery_names_the_flag() {
+        let e = Wrap::try_parse_from(["qualify", "--no-discover"])
+            .unwrap()
+            .args
+            .into_plan()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no --dir") && e.contains("--no-discover"), "{e}");
+        // A bad flag is named before anything on the host is looked for.
+        let e = Wrap::try_parse_from(["qualify", "--profile", "/nonexistent.toml"])
+            .unwrap()
+            .args
+            .into_plan()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent.toml"), "{e}");
     }
 
     #[test]

@@ -120,12 +120,18 @@ impl WatchArgs {
         if !keep_ok || !(1..=1 << 20).contains(&self.history_max_mib) {
             return Err(WatchArgsError::History);
         }
-        let conn = if self.no_cluster {
-            None
+        let (conn, found) = if self.no_cluster {
+            (None, None)
         } else {
-            Some(reach(self.conn, &self.discovery)?.0)
+            let (conn, found) = reach(self.conn, &self.discovery)?;
+            (Some(conn), found)
         };
-        let profile = Profile::load(&self.profile)?;
+        let mut profile = Profile::load(&self.profile)?;
+        // The canary's stall levels: the running etcd's heartbeat and
+        // election, as diagnose counts them.
+        if let Some(d) = &found {
+            profile.adopt(&d.settings);
+        }
         // A third of each tick, at most 5 s: a steady pace, never a flood.
         let rtt_secs = (self.interval.as_secs_f64() / 3.0).min(5.0);
         let peers = match self.agents.given() {

@@ -205,6 +205,8 @@ rules! {
         "a network path slower than the fleet's";
     DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
         "a dedicated --wal-dir on the same device as --data-dir";
+    ClusterSnapshotCountHigh "cluster.snapshot-count-high" [Info, Warn] [EtcdSettings]
+        "a --snapshot-count above both etcd defaults, holding raft entries in memory";
     HostCpuStarved "host.cpu-starved" [Warn, Fail] [EtcdProcess]
         "etcd throttled by its CPU quota or waiting on a full run queue";
     HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]

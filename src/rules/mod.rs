@@ -129,6 +129,12 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     }
     if let Some(d) = &report.discovery {
         findings.extend(settings::wal_on_data_device(d));
+        findings.extend(settings::snapshot_count_high(
+            &findings,
+            &d.settings,
+            &profile.cluster,
+            profile.keyspace.max_request_bytes,
+        ));
         // Only where all the settings were read (not kubeadm's manifest
         // or OpenShift's certificate layout, which say nothing of them).
         if !matches!(

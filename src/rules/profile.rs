@@ -145,7 +145,9 @@ impl Profile {
     /// `--election-timeout` (found by discovery) in place of the profile's
     /// assumed ones: the network rules judge RTT against the real
     /// heartbeat, the stall rules against the real heartbeat and half the
-    /// real election timeout. Values etcd itself would refuse (0, or past
+    /// real election timeout, the cluster's peer round-trip metric fails at
+    /// the real election timeout (`diagnose`, `qualify`, `cluster`, `load`
+    /// and `watch` all adopt them). Values etcd itself would refuse (0, or past
     /// its 50 s election limit) are ignored.
     pub fn adopt(&mut self, s: &crate::discover::Settings) {
         let ok = |v: Option<u64>| {
@@ -158,6 +160,10 @@ impl Profile {
         }
         if let Some(election) = ok(s.election_ms) {
             self.disk.stall_fail_ms = (election / 2.0).max(self.disk.stall_warn_ms);
+            // A peer round trip as long as the election timeout starts
+            // elections: the fail level is etcd's default timeout only
+            // because that is what most run with.
+            self.cluster.peer_rtt_p99_fail_ms = election.max(self.cluster.peer_rtt_p99_warn_ms);
         }
     }
 
@@ -234,6 +240,30 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+    use crate::discover::Settings;
+
+    #[test]
+    fn the_running_etcds_heartbeat_and_election_replace_the_profiles() {
+        let mut p = Profile::default();
+        p.adopt(&Settings {
+            heartbeat_ms: Some(500),
+            election_ms: Some(5000),
+            ..Settings::default()
+        });
+        assert_eq!(p.net.heartbeat_interval_ms, 500.0);
+        assert_eq!(p.disk.stall_warn_ms, 500.0);
+        assert_eq!(p.disk.stall_fail_ms, 2500.0);
+        assert_eq!(p.cluster.peer_rtt_p99_fail_ms, 5000.0);
+        // Nothing found, or values etcd refuses: the profile's own stay.
+        let mut p = Profile::default();
+        p.adopt(&Settings {
+            heartbeat_ms: Some(0),
+            election_ms: Some(600_000),
+            ..Settings::default()
+        });
+        assert_eq!(p, Profile::default());
+    }
+
     use super::*;
 
     #[test]

@@ -7,8 +7,10 @@
 //! The auto-compaction settings are said under the history and
 //! fragmentation findings, whose fix depends on them.
 
+use super::cluster::ClusterThresholds;
 use crate::discover::{Discovery, Settings};
-use crate::findings::{Finding, FindingId, Severity};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::measure::MIB;
 
 /// Says, under the history and fragmentation findings, whether the local
 /// etcd compacts by itself (`--auto-compaction-*`, as discovery read
@@ -39,6 +41,51 @@ pub fn explain_compaction(findings: &mut [Finding], s: &Settings) {
     }) {
         f.recommendation.push_str(&said);
     }
+}
+
+/// The finding when `--snapshot-count` is above `t.snapshot_count_warn`:
+/// etcd keeps every applied raft entry since the last snapshot in memory
+/// (etcd docs, "Maintenance / Raft log retention"), each up to
+/// `--max-request-bytes`. Info alone; a warning when the host's memory is
+/// under pressure (`host.memory-pressure` in the same findings), whose
+/// cause it may be.
+pub fn snapshot_count_high(
+    findings: &[Finding],
+    s: &Settings,
+    t: &ClusterThresholds,
+    max_request_bytes: u64,
+) -> Option<Finding> {
+    let count = s.snapshot_count.filter(|&c| c > t.snapshot_count_warn)?;
+    let pressed = findings
+        .iter()
+        .any(|f| f.id == FindingId::HostMemoryPressure && f.severity >= Severity::Warn);
+    let worst_mib = count as f64 * max_request_bytes as f64 / MIB as f64;
+    let why = if pressed {
+        " The host's memory is under pressure (host.memory-pressure): these entries are part of etcd's memory."
+    } else {
+        ""
+    };
+    Some(Finding {
+        id: FindingId::ClusterSnapshotCountHigh,
+        severity: if pressed { Severity::Warn } else { Severity::Info },
+        summary: format!(
+            "--snapshot-count {count} keeps up to {count} applied raft entries in memory between snapshots{}",
+            if pressed { ", on a host under memory pressure" } else { "" }
+        ),
+        evidence: vec![
+            Evidence::new("--snapshot-count", count as f64, t.snapshot_count_warn as f64, Unit::Entries),
+            Evidence::new(
+                "memory those entries may hold at --max-request-bytes each",
+                worst_mib,
+                t.snapshot_count_warn as f64 * max_request_bytes as f64 / MIB as f64,
+                Unit::Mib,
+            ),
+        ],
+        recommendation: format!(
+            "etcd holds every entry applied since its last snapshot in memory (etcd docs, Maintenance:              Raft log retention: a higher --snapshot-count causes recurrently higher memory usage); with              large values that is up to {worst_mib:.0} MiB. etcd 3.6 lowered the default to 10,000:              unless slow followers need a longer log to catch up, lower it (--snapshot-count=10000).{why}"
+        ),
+        commands: Vec::new(),
+    })
 }
 
 /// The finding when the WAL dir was set apart but shares the data dir's device.
@@ -83,6 +130,35 @@ mod tests {
             recommendation: "Defragment.".to_string(),
             commands: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_snapshot_count_above_both_defaults_is_said_and_warns_under_memory_pressure() {
+        let t = ClusterThresholds::default();
+        let at = |count: Option<u64>, findings: &[Finding]| {
+            let s = Settings {
+                snapshot_count: count,
+                ..Settings::default()
+            };
+            snapshot_count_high(findings, &s, &t, 1_572_864)
+        };
+        // 3.6's default, 3.5's default, unset: nothing to say.
+        for count in [Some(10_000), Some(100_000), None] {
+            assert_eq!(at(count, &[]), None, "{count:?}");
+        }
+        let f = at(Some(500_000), &[]).unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        assert!(f.summary.contains("500000"), "{}", f.summary);
+        assert_eq!(f.evidence[0].observed, 500_000.0);
+        // 500,000 entries of up to 1.5 MiB.
+        assert_eq!(f.evidence[1].observed.round(), 750_000.0);
+        // A busy host with healthy memory is not memory pressure: still info.
+        let mut info = finding(FindingId::HostMemoryPressure);
+        info.severity = Severity::Info;
+        assert_eq!(at(Some(500_000), &[info]).unwrap().severity, Severity::Info);
+        let pressed = at(Some(500_000), &[finding(FindingId::HostMemoryPressure)]).unwrap();
+        assert_eq!(pressed.severity, Severity::Warn);
+        assert!(pressed.recommendation.contains("memory-pressure"));
     }
 
     #[test]

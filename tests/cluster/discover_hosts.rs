@@ -18,18 +18,18 @@ use crate::support::etcd::{available, bins, Version};
 use crate::support::privileged;
 
 /// One fixture host: a temp dir for its files, and the script run in it.
-struct Host {
+pub(crate) struct Host {
     dir: tempfile::TempDir,
     /// Lines run before etcd starts (mounts, files).
-    setup: Vec<String>,
+    pub(crate) setup: Vec<String>,
     /// Lines that start etcd in the background.
-    start: Vec<String>,
+    pub(crate) start: Vec<String>,
     /// Log files whose "ready to serve client requests" line is awaited.
-    ready: Vec<PathBuf>,
+    pub(crate) ready: Vec<PathBuf>,
 }
 
 impl Host {
-    fn new() -> Host {
+    pub(crate) fn new() -> Host {
         let dir = tempfile::Builder::new()
             .prefix("etcd-doctor-host-")
             .tempdir()
@@ -49,12 +49,12 @@ impl Host {
         }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
     /// Makes `real` (e.g. /var/lib) this host's own empty directory.
-    fn own(&mut self, real: &str) -> PathBuf {
+    pub(crate) fn own(&mut self, real: &str) -> PathBuf {
         let mine = self.path(&format!("root{real}"));
         std::fs::create_dir_all(&mine).unwrap();
         self.setup
@@ -64,7 +64,7 @@ impl Host {
 
     /// Starts etcd `bin` with `args` and `env`, its stdout and stderr
     /// into `log`.
-    fn etcd(&mut self, bin: &Path, args: &[String], env: &[(&str, String)], log: &Path) {
+    pub(crate) fn etcd(&mut self, bin: &Path, args: &[String], env: &[(&str, String)], log: &Path) {
         let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
         // In the host's own directory: an etcd without --data-dir writes
         // <name>.etcd in its working directory.
@@ -82,7 +82,7 @@ impl Host {
     /// Runs `doctor_args` on the host (inside a further PID namespace when
     /// `hide_etcd`, so the etcd processes are not visible and a layout is
     /// read); returns its output.
-    fn run(&self, doctor_args: &str, hide_etcd: bool) -> Output {
+    pub(crate) fn run(&self, doctor_args: &str, hide_etcd: bool) -> Output {
         let doctor = assert_cmd::cargo::cargo_bin("etcd-doctor");
         let mut script = self.setup.join("\n") + "\n" + &self.start.join("\n") + "\n";
         for log in &self.ready {
@@ -112,7 +112,7 @@ impl Host {
     }
 }
 
-fn json(out: &Output, code: i32) -> Value {
+pub(crate) fn json(out: &Output, code: i32) -> Value {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -124,13 +124,13 @@ fn json(out: &Output, code: i32) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
 /// A diagnose that found its etcd with no flag: reached it, probed the
 /// disk next to the data dir and read the discovered log.
-fn assert_diagnosed(r: &Value, data_dir: &Path, log: &Path) {
+pub(crate) fn assert_diagnosed(r: &Value, data_dir: &Path, log: &Path) {
     let d = &r["discovery"];
     assert_eq!(PathBuf::from(s(&d["data_dir"])), data_dir, "{d:#}");
     assert!(
@@ -156,7 +156,7 @@ fn assert_diagnosed(r: &Value, data_dir: &Path, log: &Path) {
     assert!(source["lines"].as_u64().unwrap() > 0, "{source:#}");
 }
 
-const DIAGNOSE: &str = "diagnose -w json --interval 1s --probe fsync --duration 1";
+pub(crate) const DIAGNOSE: &str = "diagnose -w json --interval 1s --probe fsync --duration 1";
 
 #[test]
 fn flags_with_tls_are_found_and_the_log_is_stdout() {
@@ -180,6 +180,8 @@ fn flags_with_tls_are_found_and_the_log_is_stdout() {
         format!("--trusted-ca-file={}", pki.file("ca.crt").display()),
         "--client-cert-auth".to_string(),
         "--heartbeat-interval 150 --election-timeout 1500".to_string(),
+        // Above both etcd defaults (3.5's 100,000, 3.6's 10,000).
+        "--snapshot-count 500000".to_string(),
     ]
     .to_vec();
     host.etcd(&bins(Version::V35).etcd, &args, &[], &log);
@@ -201,6 +203,8 @@ fn flags_with_tls_are_found_and_the_log_is_stdout() {
     assert_eq!(d["settings"]["heartbeat_ms"], 150);
     assert_eq!(d["settings"]["election_ms"], 1500);
     assert_diagnosed(&r, &data, &log);
+    let high = finding(&r, "cluster.snapshot-count-high").expect("snapshot count judged");
+    assert_eq!(high["evidence"][0]["observed"], 500000.0, "{high:#}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("discovered etcd (process, pid"), "{err}");
     assert!(
@@ -209,8 +213,13 @@ fn flags_with_tls_are_found_and_the_log_is_stdout() {
     );
 }
 
+/// The finding `id` of report `r`, when it is there.
+fn finding<'a>(r: &'a Value, id: &str) -> Option<&'a Value> {
+    r["findings"].as_array()?.iter().find(|f| s(&f["id"]) == id)
+}
+
 /// diagnose exits 0 or 1 (findings); 2 would be a failure to run.
-fn code_of(out: &Output) -> i32 {
+pub(crate) fn code_of(out: &Output) -> i32 {
     match out.status.code() {
         Some(c @ (0 | 1)) => c,
         other => panic!("exit {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
@@ -269,6 +278,13 @@ fn etcd_variables_are_found() {
         !all.contains("do-not-print-me"),
         "an environment value was printed"
     );
+
+    // qualify with no --dir probes beside the discovered data dir, never in it.
+    let out = host.run("qualify -w json --probe fsync --duration 1", false);
+    let r = json(&out, code_of(&out));
+    assert_eq!(PathBuf::from(s(&r["discovery"]["data_dir"])), data);
+    let probed = PathBuf::from(s(&r["disk"][0]["dir"]));
+    assert_eq!(probed, data.parent().unwrap(), "{:#}", r["disk"][0]);
 
     // Without root another user's environment cannot be read: said in one
     // note, and the command line still gives what it can (here etcd's
@@ -333,13 +349,12 @@ fn config_file_is_found_and_a_shared_wal_device_is_said() {
     assert_eq!(d["logs"][0]["at"], log.to_str().unwrap());
     assert!(d["read"].to_string().contains("etcd.conf.yml"), "{d:#}");
     assert_diagnosed(&r, &data, &log);
-    let ids: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| s(&f["id"]))
-        .collect();
-    assert!(ids.contains(&"disk.wal-on-data-device"), "{ids:?}");
+    assert!(finding(&r, "disk.wal-on-data-device").is_some(), "{r:#}");
+    // 5,000 is below both defaults: nothing to say.
+    assert!(
+        finding(&r, "cluster.snapshot-count-high").is_none(),
+        "{r:#}"
+    );
 }
 
 fn plain_args(name: &str, data: &Path, client: u16, peer: u16) -> Vec<String> {

@@ -14,6 +14,7 @@ mod cluster_metrics;
 mod cluster_rejoin;
 mod cluster_tls;
 mod discover_hosts;
+mod discover_pods;
 mod signals;
 mod snapshot_analyze;
 mod snapshot_analyze_skip_hash;

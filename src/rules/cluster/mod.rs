@@ -79,6 +79,12 @@ pub struct ClusterThresholds {
     /// choice: a quarter of the quota, a third of the room before the
     /// etcd-defrag tool's 80 % rule.
     pub db_reclaimable_quota_warn_ratio: f64,
+    /// `--snapshot-count` above which the local etcd holds more raft
+    /// entries in memory than either default (etcd 3.5's 100,000, 3.6's
+    /// 10,000): etcd docs, "Maintenance / Raft log retention": a higher
+    /// count holds more entries in memory until the snapshot, "causing
+    /// recurrent higher memory usage".
+    pub snapshot_count_warn: u64,
 }
 
 impl Default for ClusterThresholds {
@@ -100,6 +106,7 @@ impl Default for ClusterThresholds {
             min_histogram_count: 20,
             db_reclaimable_min_bytes: 100 * MIB,
             db_reclaimable_quota_warn_ratio: 0.25,
+            snapshot_count_warn: 100_000,
         }
     }
 }
@@ -107,6 +114,11 @@ impl Default for ClusterThresholds {
 impl ClusterThresholds {
     /// Checks the values of a profile's `[cluster]` section.
     pub fn validate(&self) -> Result<(), BadKey> {
+        positive(
+            "cluster",
+            "snapshot_count_warn",
+            self.snapshot_count_warn as f64,
+        )?;
         levels(
             "cluster",
             ("raft_lag_warn_entries", self.raft_lag_warn_entries as f64),

@@ -268,6 +268,41 @@ pub struct Step {
     pub commands: Vec<String>,
 }
 
+/// Where a runbook value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A flag the operator typed (`--data-dir`).
+    Flag(&'static str),
+    /// What discovery found on this host, e.g. `kubeadm, /etc/kubernetes/manifests/etcd.yaml`.
+    Found(String),
+    /// The runbook's default.
+    Default,
+}
+
+/// One value the runbook was built from, and its origin: said at the
+/// runbook's top so the operator checks what was guessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSource {
+    /// What the value is (`data dir`).
+    pub what: &'static str,
+    /// The value as the runbook uses it.
+    pub value: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl ValueSource {
+    /// `data dir /var/lib/etcd (from --data-dir)`.
+    pub fn line(&self) -> String {
+        let from = match &self.origin {
+            Origin::Flag(flag) => format!("from {flag}"),
+            Origin::Found(how) => format!("found on this host: {how}"),
+            Origin::Default => "default".to_string(),
+        };
+        format!("{} {} ({from})", self.what, self.value)
+    }
+}
+
 /// A runbook: variables, then steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runbook {
@@ -275,6 +310,9 @@ pub struct Runbook {
     pub title: String,
     /// One paragraph on when to use it.
     pub summary: String,
+    /// The values it was built from and where each came from (empty when
+    /// built from a spec alone).
+    pub sources: Vec<ValueSource>,
     /// Variables, in order.
     pub variables: Vec<Variable>,
     /// Steps, in order.

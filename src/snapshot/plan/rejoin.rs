@@ -104,6 +104,7 @@ pub fn rejoin_runbook(spec: &RejoinSpec) -> Result<Runbook, PlanError> {
             "{} is still in the member list but its data is gone or stale, so it cannot rejoin (kubeadm: `check-etcd ... context deadline exceeded`); remove it, add it back, and start it empty so it copies the data from the leader.",
             m.name
         ),
+        sources: Vec::new(),
         variables,
         steps,
     })

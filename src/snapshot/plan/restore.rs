@@ -181,6 +181,7 @@ fn restore(spec: &RestoreSpec) -> Result<Runbook, PlanError> {
             members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
             spec.token
         ),
+        sources: Vec::new(),
         variables,
         steps,
     })
@@ -271,6 +272,7 @@ fn force_new_cluster(spec: &RestoreSpec) -> Runbook {
             "{} keeps its data and becomes a one-member cluster; the other members are added back one at a time with empty data dirs (the field guide's binary-deployment path).",
             first.name
         ),
+        sources: Vec::new(),
         variables,
         steps,
     }
