@@ -129,13 +129,12 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
     }
     if let Some(d) = &report.discovery {
         findings.extend(settings::wal_on_data_device(d));
-        // Only where all the settings were read (not kubeadm's manifest
-        // or OpenShift's certificate layout, which say nothing of them).
-        if !matches!(
-            d.source,
-            crate::discover::Source::Kubeadm | crate::discover::Source::Openshift
-        ) {
+        // Only where the settings were read (not OpenShift's certificate
+        // layout, which says nothing of them; kubeadm's manifest is
+        // etcd's whole command line).
+        if d.source != crate::discover::Source::Openshift {
             settings::explain_compaction(&mut findings, &d.settings);
+            settings::explain_corruption_checks(&mut findings, &d.settings);
         }
     }
     starved::explain_by_cpu(&mut findings, views);
