@@ -1,5 +1,6 @@
 //! A wiped member that cannot rejoin, told apart from a member merely
-//! down, on one real etcd 3.5 cluster: `diagnose --logs` over every
+//! down, on one real etcd 3.5 cluster and one 3.6 cluster (raft is the
+//! external go.etcd.io/raft/v3 there, with the same panic text): `diagnose --logs` over every
 //! member's log. A healthy cluster gives no warning; a killed follower is
 //! `cluster.member-unreachable` only; the same follower with its data dir
 //! wiped and started again is `cluster.stale-member`, proven by its own
@@ -19,6 +20,7 @@ use support::etcd::{Cluster, Version};
 use support::etcdlogs::{mark, serious};
 use support::leader::leader_and_ids;
 use support::printed::run_printed;
+use support::releases::available;
 
 /// `diagnose` over the cluster and `logs` (read from `since` on).
 fn diagnose(c: &Cluster, logs: &[PathBuf], since: &str, code: i32) -> Value {
@@ -135,7 +137,19 @@ fn stale_finding(r: &Value, name: &str, id: &str, proof: &str) -> Value {
 
 #[test]
 fn a_wiped_member_is_stale_and_a_killed_one_only_unreachable() {
-    let mut c = Cluster::start(Version::V35, 3);
+    wiped_and_killed(Version::V35);
+}
+
+#[test]
+fn etcd36_a_wiped_member_is_stale_and_a_killed_one_only_unreachable() {
+    if available(Version::V36, "etcd36_a_wiped_member_is_stale") {
+        wiped_and_killed(Version::V36);
+    }
+}
+
+fn wiped_and_killed(version: Version) {
+    let started = Instant::now();
+    let mut c = Cluster::start(version, 3);
     c.put_keys(50);
     let (leader, ids) = leader_and_ids(&c);
     // A follower: the leader keeps its progress (match index) for it, so
@@ -223,6 +237,11 @@ fn a_wiped_member_is_stale_and_a_killed_one_only_unreachable() {
     assert_eq!(proofs.len(), 2, "{:#}", r["logs"]);
     assert!(proofs.iter().all(|p| p["member_id"] == id.as_str()));
     assert!(serious(&r).is_empty(), "{:#}", r["findings"]);
+    eprintln!(
+        "etcd {}: stale/killed family took {:.1} s",
+        version.minor(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// etcd 3.4 (capnslog text, raft's panic through Go's log package): the

@@ -268,3 +268,16 @@ fn etcd_3_7_faults_show_in_its_logs() {
         faults(Version::V37, &["--log-format=console"]);
     }
 }
+
+/// A smoke run on 3.7, zap JSON (etcd's default format).
+#[test]
+fn etcd_3_7_json_faults_show_in_its_logs() {
+    if available(Version::V37, "etcd_3_7_json_faults_show_in_its_logs") {
+        let started = std::time::Instant::now();
+        faults(Version::V37, &[]);
+        eprintln!(
+            "etcd 3.7 JSON logs smoke took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}

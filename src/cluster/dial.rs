@@ -193,6 +193,23 @@ fn find<'a, E: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<
     None
 }
 
+/// A refusal for the user's role, when `err` is one: 3.6 sends gRPC
+/// PermissionDenied "etcdserver: permission denied"; 3.5's maintenance
+/// calls send auth's own "auth: permission denied". Status, Hash, HashKV,
+/// Defragment, Snapshot and MoveLeader (3.6.0 to 3.6.11; from 3.6.12 all
+/// but Status) need the root role.
+pub fn permission_denied(err: &(dyn StdError + 'static)) -> Option<RequestError> {
+    match err.downcast_ref::<etcd_client::Error>() {
+        Some(etcd_client::Error::GRpcStatus(status))
+            if status.code() == tonic::Code::PermissionDenied
+                || status.message().ends_with("permission denied") =>
+        {
+            Some(RequestError::PermissionDenied(status.message().to_string()))
+        }
+        _ => None,
+    }
+}
+
 /// An error met while talking to a member, in the operator's terms: our
 /// dial error when the connection failed, the TLS cause when the server
 /// refused us after the handshake, etcd's message for a gRPC status.
@@ -208,12 +225,8 @@ pub fn explain(err: &(dyn StdError + 'static), plan: &ConnPlan, host: &str) -> R
         if status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired" {
             return RequestError::NoAnswer(plan.command_timeout);
         }
-        // 3.6 sends PermissionDenied "etcdserver: permission denied"; 3.5's
-        // maintenance calls send auth's own "auth: permission denied".
-        if status.code() == tonic::Code::PermissionDenied
-            || status.message().ends_with("permission denied")
-        {
-            return RequestError::PermissionDenied(status.message().to_string());
+        if let Some(denied) = permission_denied(err) {
+            return denied;
         }
         if !status.message().is_empty() {
             return RequestError::Etcd(status.message().to_string());

@@ -46,6 +46,9 @@ pub struct KubeadmEtcd {
     pub key: Option<PathBuf>,
     /// `--listen-metrics-urls` (kubeadm: http://127.0.0.1:2381, plain http).
     pub metrics_urls: Vec<String>,
+    /// etcd's whole command line (command then args), for the settings
+    /// discovery reads from it.
+    pub argv: Vec<String>,
 }
 
 /// A manifest that cannot be used.
@@ -147,6 +150,7 @@ pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
         cert,
         key,
         metrics_urls: flags.list("listen-metrics-urls"),
+        argv,
     })
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::parse::{self, Flags};
 use super::process::{read_bounded, read_config, POD_LOGS};
-use super::{from_settings, Discovery, LogPlace, Source, TlsFiles};
+use super::{from_settings, Discovery, LogPlace, Settings, Source, TlsFiles};
 use crate::cluster::kubeadm;
 use crate::logs::source::etcd_pod_logs;
 
@@ -122,7 +122,12 @@ pub fn kubeadm_manifest(manifest: &Path, root: &Path) -> Result<Discovery, kubea
         Ok(files) => d.logs = files.into_iter().map(LogPlace::File).collect(),
         Err(e) => d.notes.push(e.to_string()),
     }
-    d.settings.name = k.name;
+    let (settings, notes) = super::settings_of(&parse::parse_argv(&k.argv));
+    d.settings = Settings {
+        name: k.name,
+        ..settings
+    };
+    d.notes.extend(notes);
     Ok(d)
 }
 
@@ -352,6 +357,100 @@ mod tests {
             d.notes.iter().any(|n| n.contains("systemd layout")),
             "{:?}",
             d.notes
+        );
+    }
+
+    /// kubeadm's manifest for etcd 3.5 (kubeadm 1.33) and for 3.6 (1.34),
+    /// in tests/fixtures/kubeadm/.
+    pub(crate) fn kubeadm_fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/kubeadm")
+            .join(name)
+    }
+
+    #[test]
+    fn kubeadm_manifests_of_both_flag_forms_read_alike() {
+        let root = Path::new("/");
+        let old = kubeadm_manifest(&kubeadm_fixture("etcd-3.5-kubeadm-1.33.yaml"), root).unwrap();
+        let new = kubeadm_manifest(&kubeadm_fixture("etcd-3.6-kubeadm-1.34.yaml"), root).unwrap();
+        for d in [&old, &new] {
+            assert_eq!(d.settings.snapshot_count, Some(10_000));
+            assert_eq!(d.settings.feature_gates.initial_corrupt_check, Some(true));
+            assert_eq!(d.settings.feature_gates.compact_hash_check, None);
+            assert_eq!(d.settings.watch_progress_notify_interval_ms, Some(5_000));
+            assert_eq!(d.settings.name.as_deref(), Some("cp1"));
+        }
+        assert_eq!(
+            old.settings.deprecated_flags,
+            [
+                "--experimental-watch-progress-notify-interval",
+                "--experimental-initial-corrupt-check"
+            ]
+        );
+        assert!(new.settings.deprecated_flags.is_empty());
+        assert!(
+            old.notes.iter().any(|n| n.contains("3.7 refuses")),
+            "{:?}",
+            old.notes
+        );
+        let strip = |d: &Discovery| Settings {
+            deprecated_flags: Vec::new(),
+            ..d.settings.clone()
+        };
+        assert_eq!(strip(&old), strip(&new));
+    }
+
+    #[test]
+    fn a_process_reads_old_and_new_names_and_repeated_gates() {
+        let argv = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
+        let root = Path::new("/");
+        let new = from_settings(
+            Source::Process,
+            &parse::parse_argv(&argv(
+                "etcd --warning-apply-duration=250ms --corrupt-check-time 1m30s \
+                 --feature-gates=InitialCorruptCheck=true --feature-gates=CompactHashCheck=true \
+                 --compaction-batch-limit 500 --max-learners 2",
+            )),
+            root,
+        );
+        let old = from_settings(
+            Source::Process,
+            &parse::parse_argv(&argv(
+                "etcd --experimental-warning-apply-duration=250ms --experimental-corrupt-check-time 1m30s \
+                 --experimental-initial-corrupt-check --experimental-compact-hash-check-enabled \
+                 --experimental-compaction-batch-limit 500 --max-learners 2",
+            )),
+            root,
+        );
+        for d in [&new, &old] {
+            let s = &d.settings;
+            assert_eq!(s.warning_apply_duration_ms, Some(250));
+            assert_eq!(s.corrupt_check_time_ms, Some(90_000));
+            assert_eq!(s.compaction_batch_limit, Some(500));
+            assert_eq!(s.max_learners, Some(2));
+            assert_eq!(s.feature_gates.initial_corrupt_check, Some(true));
+            assert_eq!(s.feature_gates.compact_hash_check, Some(true));
+        }
+        assert_eq!(old.settings.deprecated_flags.len(), 5);
+        let env = parse::parse_environ(b"ETCD_EXPERIMENTAL_WARNING_APPLY_DURATION=1s\0ETCD_FEATURE_GATES=StopGRPCServiceOnDefrag=true\0");
+        let d = from_settings(Source::Process, &env, root);
+        assert_eq!(d.settings.warning_apply_duration_ms, Some(1000));
+        assert_eq!(
+            d.settings.feature_gates.stop_grpc_service_on_defrag,
+            Some(true)
+        );
+        let bad = from_settings(
+            Source::Process,
+            &parse::parse_argv(&argv(
+                "etcd --warning-apply-duration=fast --feature-gates=Nope=true",
+            )),
+            root,
+        );
+        assert_eq!(bad.settings.warning_apply_duration_ms, None);
+        assert!(
+            bad.notes.iter().any(|n| n.contains("Nope=true")),
+            "{:?}",
+            bad.notes
         );
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod layouts;
 pub mod listen;
+pub mod names;
 pub mod parse;
 pub mod process;
 pub mod render;
@@ -115,6 +116,35 @@ pub struct Settings {
     /// `--log-outputs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_outputs: Vec<String>,
+    /// Feature gates set (`--feature-gates`, or 3.5's boolean
+    /// `--experimental-*` flags they replace).
+    #[serde(default, skip_serializing_if = "names::FeatureGates::is_empty")]
+    pub feature_gates: names::FeatureGates,
+    /// `--warning-apply-duration` (3.5: `--experimental-warning-apply-duration`), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_apply_duration_ms: Option<u64>,
+    /// `--warning-unary-request-duration`, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_unary_request_duration_ms: Option<u64>,
+    /// `--corrupt-check-time` (3.5: `--experimental-corrupt-check-time`), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt_check_time_ms: Option<u64>,
+    /// `--compact-hash-check-time`, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_hash_check_time_ms: Option<u64>,
+    /// `--compaction-batch-limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction_batch_limit: Option<u64>,
+    /// `--watch-progress-notify-interval`, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_progress_notify_interval_ms: Option<u64>,
+    /// `--max-learners`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_learners: Option<u64>,
+    /// Old `--experimental-*` names in use: etcd 3.6 reads them with a
+    /// warning, 3.7 refuses to start with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deprecated_flags: Vec<String>,
 }
 
 /// What discovery found and from where: the report's `discovery`.
@@ -214,21 +244,18 @@ fn same_device(a: Option<&Path>, b: Option<&Path>) -> Option<bool> {
 /// What a set of etcd settings says, paths seen through `root` (a
 /// container's root for a process in a pod, `/` otherwise).
 pub(crate) fn from_settings(source: Source, s: &Flags, root: &Path) -> Discovery {
+    let (settings, notes) = settings_of(s);
     let at = |key: &str| {
         s.get(key)
             .filter(|v| !v.is_empty())
             .map(|v| rooted(root, v))
     };
-    let num = |key: &str| s.get(key).and_then(|v| v.trim().parse::<u64>().ok());
     let endpoints = client_endpoints(s);
     let tls = client_tls(s, root, &endpoints);
     let data_dir = at("data-dir");
     let wal_dir = at("wal-dir").filter(|w| Some(w) != data_dir.as_ref());
-    let log_outputs: Vec<String> = s
-        .get("log-outputs")
-        .map(|v| v.split(',').map(str::trim).map(str::to_string).collect())
-        .unwrap_or_default();
-    let logs = log_outputs
+    let logs = settings
+        .log_outputs
         .iter()
         .filter(|o| o.starts_with('/'))
         .map(|o| LogPlace::File(rooted(root, o)))
@@ -243,18 +270,67 @@ pub(crate) fn from_settings(source: Source, s: &Flags, root: &Path) -> Discovery
         wal_dir,
         wal_shares_data_device: None,
         logs,
-        settings: Settings {
-            name: s.get("name").cloned(),
-            heartbeat_ms: num("heartbeat-interval"),
-            election_ms: num("election-timeout"),
-            quota_backend_bytes: num("quota-backend-bytes"),
-            snapshot_count: num("snapshot-count"),
-            auto_compaction_mode: s.get("auto-compaction-mode").cloned(),
-            auto_compaction_retention: s.get("auto-compaction-retention").cloned(),
-            log_outputs,
-        },
-        notes: Vec::new(),
+        settings,
+        notes,
     }
+}
+
+/// The settings the rules use, read under old and new flag names (see
+/// [`names`]), and notes on old names and conflicts.
+pub(crate) fn settings_of(s: &Flags) -> (Settings, Vec<String>) {
+    let c = names::canonical(s.clone());
+    let f = &c.flags;
+    let num = |key: &str| f.get(key).and_then(|v| v.trim().parse::<u64>().ok());
+    let ms = |key: &str| f.get(key).and_then(|v| go_duration_ms(v));
+    let log_outputs = f
+        .get("log-outputs")
+        .map(|v| v.split(',').map(str::trim).map(str::to_string).collect())
+        .unwrap_or_default();
+    let mut notes: Vec<String> = c
+        .deprecated
+        .iter()
+        .map(|old| {
+            format!("{old} is an etcd 3.5 name: 3.6 still reads it, 3.7 refuses to start with it")
+        })
+        .collect();
+    notes.extend(c.conflicts.iter().cloned());
+    if !c.gates.unknown.is_empty() {
+        notes.push(format!(
+            "--feature-gates has entries etcd 3.6/3.7 do not know: {}",
+            c.gates.unknown.join(", ")
+        ));
+    }
+    let settings = Settings {
+        name: f.get("name").cloned(),
+        heartbeat_ms: num("heartbeat-interval"),
+        election_ms: num("election-timeout"),
+        quota_backend_bytes: num("quota-backend-bytes"),
+        snapshot_count: num("snapshot-count"),
+        auto_compaction_mode: f.get("auto-compaction-mode").cloned(),
+        auto_compaction_retention: f.get("auto-compaction-retention").cloned(),
+        log_outputs,
+        feature_gates: c.gates,
+        warning_apply_duration_ms: ms("warning-apply-duration"),
+        warning_unary_request_duration_ms: ms("warning-unary-request-duration"),
+        corrupt_check_time_ms: ms("corrupt-check-time"),
+        compact_hash_check_time_ms: ms("compact-hash-check-time"),
+        compaction_batch_limit: num("compaction-batch-limit"),
+        watch_progress_notify_interval_ms: ms("watch-progress-notify-interval"),
+        max_learners: num("max-learners"),
+        deprecated_flags: c.deprecated,
+    };
+    (settings, notes)
+}
+
+/// A Go duration flag (`100ms`, `1m30s`, `0`) in whole ms; the whole value
+/// must parse, and a day or more is not a setting of these flags.
+fn go_duration_ms(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if v == "0" {
+        return Some(0);
+    }
+    let (ms, used) = crate::logs::time::parse_go_duration_prefix(v)?;
+    (used == v.len() && ms < 86_400_000.0).then(|| ms.round() as u64)
 }
 
 /// `path` as seen from here when it is a path inside `root`.
@@ -412,10 +488,10 @@ impl Discovery {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn flags(pairs: &[(&str, &str)]) -> Flags {
+    pub(crate) fn flags(pairs: &[(&str, &str)]) -> Flags {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

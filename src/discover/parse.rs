@@ -45,6 +45,15 @@ const BOOL_FLAGS: &[&str] = &[
     "h",
     "experimental-initial-corrupt-check",
     "experimental-enable-distributed-tracing",
+    "experimental-compact-hash-check-enabled",
+    "experimental-stop-grpc-service-on-defrag",
+    "experimental-enable-lease-checkpoint",
+    "experimental-enable-lease-checkpoint-persist",
+    "experimental-memory-mlock",
+    "experimental-peer-skip-client-san-verification",
+    "enable-distributed-tracing",
+    "memory-mlock",
+    "peer-skip-client-san-verification",
     "enable-grpc-gateway",
     "pre-vote",
     "socket-reuse-port",
@@ -155,10 +164,23 @@ fn env_flags<'a>(vars: impl Iterator<Item = (&'a str, &'a str)>) -> Flags {
 }
 
 /// Keeps `value` under [`MAX_VALUE_LEN`]; a longer one is dropped whole
-/// rather than cut into a wrong path.
+/// rather than cut into a wrong path. `--feature-gates` given twice adds
+/// up, as etcd's featuregate `Set` does; any other flag given twice is
+/// its last value, as Go's flag package keeps.
 fn insert(flags: &mut Flags, name: &str, value: String) {
-    if value.len() <= MAX_VALUE_LEN && name.len() <= 128 {
-        flags.insert(name.to_string(), value);
+    if value.len() > MAX_VALUE_LEN || name.len() > 128 {
+        return;
+    }
+    match flags.get_mut(name) {
+        Some(gates) if name == super::names::FEATURE_GATES => {
+            if gates.len() + value.len() < MAX_VALUE_LEN {
+                gates.push(',');
+                gates.push_str(&value);
+            }
+        }
+        _ => {
+            flags.insert(name.to_string(), value);
+        }
     }
 }
 

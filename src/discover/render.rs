@@ -81,6 +81,9 @@ fn settings(d: &Discovery) -> String {
     if let Some(v) = s.snapshot_count {
         parts.push(format!("snapshot-count {v}"));
     }
+    if !s.feature_gates.is_empty() {
+        parts.push(format!("feature-gates {}", s.feature_gates.written()));
+    }
     match (&s.auto_compaction_mode, &s.auto_compaction_retention) {
         (None, None) => {}
         (m, r) => parts.push(format!(
@@ -114,6 +117,7 @@ mod tests {
             ("cert-file", "/pki/s.crt"),
             ("key-file", "/pki/s.key"),
             ("heartbeat-interval", "250"),
+            ("experimental-initial-corrupt-check", "true"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -131,5 +135,6 @@ mod tests {
         assert!(t.contains("/pki/s.key"), "{t}");
         assert!(t.contains("journal etcd.service"), "{t}");
         assert!(t.contains("heartbeat 250 ms"), "{t}");
+        assert!(t.contains("feature-gates InitialCorruptCheck=true"), "{t}");
     }
 }

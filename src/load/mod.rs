@@ -354,9 +354,6 @@ async fn defrag_all(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (i, (target, _)) in targets.iter().enumerate() {
-        let Some((_, client)) = clients.iter().find(|(t, _)| *t == i) else {
-            continue;
-        };
         if crate::interrupt::interrupted() {
             out.push(format!(
                 "{}: not defragmented: interrupted by {}",
@@ -365,7 +362,18 @@ async fn defrag_all(
             ));
             continue;
         }
-        let mut maint = client.clone();
+        // A member no load client went to (fewer clients than members)
+        // is defragmented too, over a connection of its own.
+        let mut maint = match clients.iter().find(|(t, _)| *t == i) {
+            Some((_, client)) => client.clone(),
+            None => match dial::connect(conn, target).await {
+                Ok(client) => client,
+                Err(e) => {
+                    out.push(format!("{}: not defragmented: {e}", target.url));
+                    continue;
+                }
+            },
+        };
         let line = match dial::request(conn, target, maint.defragment()).await {
             Ok(_) => format!("{}: defragmented", target.url),
             Err(e) => format!("{}: {e}", target.url),

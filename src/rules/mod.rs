@@ -135,13 +135,12 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             &profile.cluster,
             profile.keyspace.max_request_bytes,
         ));
-        // Only where all the settings were read (not kubeadm's manifest
-        // or OpenShift's certificate layout, which say nothing of them).
-        if !matches!(
-            d.source,
-            crate::discover::Source::Kubeadm | crate::discover::Source::Openshift
-        ) {
+        // Only where the settings were read (not OpenShift's certificate
+        // layout, which says nothing of them; kubeadm's manifest is
+        // etcd's whole command line).
+        if d.source != crate::discover::Source::Openshift {
             settings::explain_compaction(&mut findings, &d.settings);
+            settings::explain_corruption_checks(&mut findings, &d.settings);
         }
     }
     starved::explain_by_cpu(&mut findings, views);

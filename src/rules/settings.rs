@@ -88,6 +88,32 @@ pub fn snapshot_count_high(
     })
 }
 
+/// Says, under a data-inconsistency finding, which of etcd's own
+/// corruption checks the local etcd runs (read under 3.5's and 3.6's flag
+/// names): with none on, etcd raises no CORRUPT alarm and only this tool's
+/// HashKV comparison sees the split.
+pub fn explain_corruption_checks(findings: &mut [Finding], s: &Settings) {
+    let g = &s.feature_gates;
+    let on = |v: Option<bool>| if v == Some(true) { "on" } else { "off" };
+    let periodic = match s.corrupt_check_time_ms {
+        Some(ms) if ms > 0 => format!("every {ms} ms"),
+        _ => "off".to_string(),
+    };
+    let said = format!(
+        " The local etcd's own checks: InitialCorruptCheck {}, CompactHashCheck {}, periodic \
+         (--corrupt-check-time) {periodic}; kubeadm turns on InitialCorruptCheck, which checks \
+         only at start.",
+        on(g.initial_corrupt_check),
+        on(g.compact_hash_check),
+    );
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.id == FindingId::ClusterDataInconsistent)
+    {
+        f.recommendation.push_str(&said);
+    }
+}
+
 /// The finding when the WAL dir was set apart but shares the data dir's device.
 pub fn wal_on_data_device(d: &Discovery) -> Option<Finding> {
     if d.wal_shares_data_device != Some(true) {
@@ -185,6 +211,53 @@ mod tests {
             "{}",
             f[0].recommendation
         );
+    }
+
+    #[test]
+    fn corruption_checks_are_said_under_an_inconsistency_only() {
+        let mut f = vec![
+            finding(FindingId::ClusterDataInconsistent),
+            finding(FindingId::ClusterDbFragmented),
+        ];
+        let mut s = Settings::default();
+        s.feature_gates.initial_corrupt_check = Some(true);
+        s.corrupt_check_time_ms = Some(60_000);
+        explain_corruption_checks(&mut f, &s);
+        assert!(
+            f[0].recommendation.contains(
+                "InitialCorruptCheck on, CompactHashCheck off, periodic (--corrupt-check-time) every 60000 ms"
+            ),
+            "{}",
+            f[0].recommendation
+        );
+        assert_eq!(f[1].recommendation, "Defragment.");
+    }
+
+    #[test]
+    fn kubeadm_defaults_of_etcd_3_5_and_3_6_give_no_finding() {
+        use crate::facts::Report;
+        use crate::rules::profile::Profile;
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubeadm");
+        for name in ["etcd-3.5-kubeadm-1.33.yaml", "etcd-3.6-kubeadm-1.34.yaml"] {
+            let d = crate::discover::layouts::kubeadm_manifest(&fixtures.join(name), "/".as_ref())
+                .unwrap();
+            assert_eq!(d.settings.snapshot_count, Some(10_000), "{name}");
+            let mut profile = Profile::default();
+            profile.adopt(&d.settings);
+            assert_eq!(
+                profile.net.heartbeat_interval_ms,
+                Profile::default().net.heartbeat_interval_ms
+            );
+            let mut report = Report::new("diagnose", Default::default());
+            report.discovery = Some(d);
+            let e = crate::rules::evaluate(&report, &profile);
+            assert!(
+                e.checked.contains(&FindingId::DiskWalOnDataDevice),
+                "{name}"
+            );
+            assert!(e.findings.is_empty(), "{name}: {:?}", e.findings);
+        }
     }
 
     #[test]

@@ -56,6 +56,16 @@ pub async fn save(client: &mut Client, path: &Path, idle: Duration) -> Result<Sn
     Ok(status)
 }
 
+/// A refusal for the user's role as "lacks the root role" (etcd 3.6 sends
+/// it as the stream's first message, 3.5 as the call's answer), any other
+/// error as it is.
+fn role(e: etcd_client::Error) -> anyhow::Error {
+    match crate::cluster::dial::permission_denied(&e) {
+        Some(denied) => denied.into(),
+        None => e.into(),
+    }
+}
+
 /// Copies the snapshot stream into `out` until the member ends it (its last
 /// message is the sha256, which `verify` checks); fails when the stream
 /// breaks or stays silent longer than `idle`.
@@ -63,6 +73,7 @@ async fn stream_into(client: &mut Client, out: &mut File, idle: Duration) -> Res
     let mut stream = client
         .snapshot()
         .await
+        .map_err(role)
         .context("the member refused the snapshot request")?;
     let mut written = 0u64;
     loop {
@@ -74,6 +85,7 @@ async fn stream_into(client: &mut Client, out: &mut File, idle: Duration) -> Res
                     idle.as_secs()
                 )
             })?
+            .map_err(role)
             .with_context(|| format!("snapshot stream broke after {written} bytes"))?;
         let Some(message) = message else {
             return Ok(written);

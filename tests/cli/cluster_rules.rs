@@ -361,3 +361,94 @@ fn thresholds_load_from_toml_and_refuse_unknown_keys() {
     let e = toml::from_str::<ClusterThresholds>("wal_fsync_p99_ms = 5.0\n").unwrap_err();
     assert!(e.to_string().contains("unknown field"), "{e}");
 }
+
+/// etcd 3.6.0 to 3.6.11 refuse Status to a user without the root role
+/// (server/etcdserver/api/v3rpc/maintenance.go `isPermitted`; 3.6.12 asks
+/// only for a user). No binary of those releases is built here, so the
+/// refusal is fed as etcd sends it, a gRPC PermissionDenied "etcdserver:
+/// permission denied", through the same classification a live request
+/// takes: every member answered health and is listed, so none is
+/// unreachable or unhealthy, and each row names the missing role.
+#[test]
+fn status_refused_for_the_role_is_no_unhealthy_member() {
+    use etcd_doctor::cluster::dial::explain;
+    use etcd_doctor::cluster::error::RequestError;
+    use etcd_doctor::cluster::model::Member;
+    use etcd_doctor::cluster::tls::TlsRequest;
+    use etcd_doctor::cluster::{ConnPlan, ConnRequest};
+    use std::time::Duration;
+
+    let plan = ConnPlan::new(ConnRequest {
+        endpoints: vec!["http://10.0.0.1:2379".into()],
+        tls: TlsRequest::default(),
+        dial_timeout: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(1),
+    })
+    .unwrap();
+    let eps = [
+        "https://10.0.0.1:2379",
+        "https://10.0.0.2:2379",
+        "https://10.0.0.3:2379",
+    ];
+    let refused = etcd_client::Error::GRpcStatus(tonic::Status::permission_denied(
+        "etcdserver: permission denied",
+    ));
+    let status: Vec<EndpointStatus> = eps
+        .iter()
+        .map(|ep| {
+            let e = explain(&refused, &plan, "10.0.0.1");
+            assert!(matches!(e, RequestError::PermissionDenied(_)), "{e:?}");
+            EndpointStatus {
+                endpoint: ep.to_string(),
+                permission_denied: matches!(e, RequestError::PermissionDenied(_)),
+                errors: vec![e.to_string()],
+                ..EndpointStatus::default()
+            }
+        })
+        .collect();
+    let health: Vec<EndpointHealth> = eps
+        .iter()
+        .map(|ep| EndpointHealth {
+            endpoint: ep.to_string(),
+            health: true,
+            answered: true,
+            took_ms: 2.0,
+            error: None,
+        })
+        .collect();
+    let members: Vec<Member> = eps
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| Member {
+            id: format!("{:016x}", i + 1),
+            status: "started".into(),
+            name: format!("m{i}"),
+            peer_urls: vec![ep.replace("2379", "2380")],
+            client_urls: vec![ep.to_string()],
+            is_learner: false,
+        })
+        .collect();
+    let facts = ClusterFacts::derive(&status, &health, &members, &[]);
+    assert!(facts.unreachable.is_empty(), "{:?}", facts.unreachable);
+    for row in &status {
+        assert!(row.errors[0].contains("lacks the root role"), "{row:?}");
+    }
+    let report = ClusterReport {
+        endpoints: status,
+        health,
+        members,
+        facts,
+        ..base()
+    };
+    let findings = run(&report);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.id != FindingId::ClusterMemberUnreachable),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().all(|f| f.severity != Severity::Fail),
+        "{findings:#?}"
+    );
+}

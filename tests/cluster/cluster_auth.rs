@@ -5,7 +5,13 @@
 //! root), and the HashKV that `cluster consistency` needs is refused for
 //! the role on every member. Each refusal is a row naming the missing root
 //! role, never an unreachable or unhealthy member; etcdctl's `endpoint
-//! hashkv` exits 1 for the same user, and so does the check.
+//! hashkv` exits 1 for the same user, and so does the check. The other
+//! maintenance calls the tool makes and 3.6.17 keeps for root (v3.6.x
+//! `authMaintenanceServer`: Defragment, Snapshot, Hash, HashKV,
+//! MoveLeader, Downgrade, alarm changes; the tool never calls MoveLeader)
+//! read the same way: `snapshot save` fails naming the role and leaves no
+//! file, and `load --defrag`, allowed to write its own prefix, runs and
+//! says per member that the defrag needs the root role.
 
 use crate::support::certs::Pki;
 use crate::support::doctor::{doctor, exits, findings, report};
@@ -62,6 +68,17 @@ fn etcd36_a_user_without_the_root_role_reads_what_it_may() {
             "reader",
             "read",
             "key-",
+            "--prefix",
+        ],
+    );
+    ok(
+        &c,
+        &[
+            "role",
+            "grant-permission",
+            "reader",
+            "readwrite",
+            "/t-auth/",
             "--prefix",
         ],
     );
@@ -126,11 +143,79 @@ fn etcd36_a_user_without_the_root_role_reads_what_it_may() {
         "{r:#}"
     );
 
+    let started = std::time::Instant::now();
+    snapshot_and_defrag_name_the_role(&c, &reader);
+    eprintln!(
+        "snapshot and defrag as reader took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
     // Root reads the hashes.
     report(
         doctor("cluster consistency --interval 0 -w json --endpoints")
             .arg(c.endpoints())
             .args(as_user(&pki, "root")),
         0,
+    );
+}
+
+/// Snapshot and Defragment as `reader`: refused for the role, said so.
+fn snapshot_and_defrag_name_the_role(c: &Cluster, reader: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let theirs = c
+        .client_command(&c.bins.etcdctl)
+        .arg(format!("--endpoints={}", c.members[0].client_url()))
+        .args(reader)
+        .args(["snapshot", "save"])
+        .arg(dir.path().join("theirs.db"))
+        .output()
+        .unwrap();
+    assert!(!theirs.status.success());
+    assert!(String::from_utf8_lossy(&theirs.stderr).contains("permission denied"));
+    let out = doctor("snapshot save --endpoints")
+        .arg(c.members[0].client_url())
+        .args(reader)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "snapshot save as reader: etcdctl exit {:?}, ours {:?}: {}",
+        theirs.status.code(),
+        out.status.code(),
+        err.trim()
+    );
+    assert!(!out.status.success());
+    assert!(err.contains("lacks the root role"), "{err}");
+    assert!(!file.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+
+    let r = report(
+        doctor("load --rate 30 --clients 2 --duration 2s --scrape-interval 1s --prefix /t-auth/ --defrag -w json --endpoints")
+            .arg(c.endpoints())
+            .args(reader),
+        0,
+    );
+    let load = &r["load"];
+    assert!(load["all"]["ok"].as_u64().unwrap() > 10, "{load:#}");
+    assert_eq!(load["all"]["errors"], 0, "{load:#}");
+    // Two clients over three members: the third is defragmented (here,
+    // refused) over a connection of its own.
+    let lines = load["defragmented"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "{load:#}");
+    for line in lines {
+        assert!(
+            line.as_str().unwrap().contains("lacks the root role"),
+            "{line}"
+        );
+    }
+    assert!(
+        findings(&r, "cluster.member-unreachable").is_empty(),
+        "{r:#}"
     );
 }

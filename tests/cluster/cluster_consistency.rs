@@ -198,6 +198,19 @@ fn a_diverged_member_is_named_etcd_36() {
     }
 }
 
+/// A smoke run on etcd 3.7: HashKV compared at matching hash revisions.
+#[test]
+fn a_diverged_member_is_named_etcd_37() {
+    if available(Version::V37, "a_diverged_member_is_named_etcd_37") {
+        let started = std::time::Instant::now();
+        check_a_diverged_member_is_named(Version::V37);
+        eprintln!(
+            "etcd 3.7 consistency smoke took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 #[test]
 fn a_diverged_member_is_named_etcd_34() {
     check_a_diverged_member_is_named(Version::V34);

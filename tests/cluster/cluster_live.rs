@@ -342,13 +342,11 @@ fn new_status_fields_agree(c: &Cluster) {
     assert!(text.contains(&storage) && text.contains("2.1 GB"), "{text}");
 }
 
+/// On the binary's shared 3.6 cluster.
 #[test]
 fn etcd36_status_members_health_match_etcdctl() {
-    let Some(c) = Cluster::start_if(
-        Version::V36,
-        3,
-        "etcd36_status_members_health_match_etcdctl",
-    ) else {
+    let Some(c) = crate::support::shared::etcd36("etcd36_status_members_health_match_etcdctl")
+    else {
         return;
     };
     status_agrees(&c);

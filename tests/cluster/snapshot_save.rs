@@ -94,10 +94,11 @@ fn saved_snapshot_matches_etcdutl_and_restores_the_same_keys() {
     save_matches_etcdutl(Version::V35);
 }
 
+/// On the binary's shared 3.6 cluster.
 #[test]
 fn etcd36_saved_snapshot_matches_etcdutl_and_restores_the_same_keys() {
-    if available(Version::V36, "etcd36_saved_snapshot_matches_etcdutl") {
-        save_matches_etcdutl(Version::V36);
+    if let Some(c) = crate::support::shared::etcd36("etcd36_saved_snapshot_matches_etcdutl") {
+        save_matches_etcdutl_on(&c);
     }
 }
 
@@ -109,7 +110,11 @@ fn etcd37_saved_snapshot_matches_etcdutl_and_restores_the_same_keys() {
 }
 
 fn save_matches_etcdutl(version: Version) {
-    let cluster = Cluster::start(version, 3);
+    save_matches_etcdutl_on(&Cluster::start(version, 3));
+}
+
+fn save_matches_etcdutl_on(cluster: &Cluster) {
+    let version = cluster.version;
     cluster.put_keys(3000);
     // Deleted keys: etcdutl 3.6 counts only live ones.
     succeeded(&cluster.etcdctl(&["del", "key-00", "--prefix"]));
@@ -142,7 +147,7 @@ fn save_matches_etcdutl(version: Version) {
         }
     }
 
-    let restored = restore_and_start(&cluster, &file, &cluster.dir().join("restored.etcd"));
+    let restored = restore_and_start(cluster, &file, &cluster.dir().join("restored.etcd"));
     let get = |endpoint: &str, args: &[&str]| {
         let out = cluster.etcdctl_at(endpoint, args);
         succeeded(&out);

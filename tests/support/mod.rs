@@ -19,6 +19,7 @@ pub mod printed;
 pub mod process;
 pub mod pyflows;
 pub mod releases;
+pub mod shared;
 pub mod slowdisk;
 pub mod stalldisk;
 pub mod watch;
