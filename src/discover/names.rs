@@ -87,8 +87,7 @@ pub const RENAMED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The flag that holds feature gates (3.6 on).
-pub const FEATURE_GATES: &str = "feature-gates";
+pub use super::parse::FEATURE_GATES;
 
 /// Most `Name=bool` entries read from `--feature-gates` (etcd 3.7 has 9 gates).
 pub const MAX_GATES: usize = 64;

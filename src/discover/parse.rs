@@ -163,6 +163,9 @@ fn env_flags<'a>(vars: impl Iterator<Item = (&'a str, &'a str)>) -> Flags {
     flags
 }
 
+/// The flag that holds feature gates (3.6 on).
+pub const FEATURE_GATES: &str = "feature-gates";
+
 /// Keeps `value` under [`MAX_VALUE_LEN`]; a longer one is dropped whole
 /// rather than cut into a wrong path. `--feature-gates` given twice adds
 /// up, as etcd's featuregate `Set` does; any other flag given twice is
@@ -172,7 +175,7 @@ fn insert(flags: &mut Flags, name: &str, value: String) {
         return;
     }
     match flags.get_mut(name) {
-        Some(gates) if name == super::names::FEATURE_GATES => {
+        Some(gates) if name == FEATURE_GATES => {
             if gates.len() + value.len() < MAX_VALUE_LEN {
                 gates.push(',');
                 gates.push_str(&value);
