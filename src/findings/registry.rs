@@ -209,6 +209,9 @@ rules! {
         "etcd throttled by its CPU quota or waiting on a full run queue";
     HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
         "etcd's pages read back from disk or swap, or its db larger than its memory";
+    // Issue 25, cluster causes (i25c).
+    ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] [Logs, ClusterMetrics]
+        "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";
 }
 
 impl FindingId {
@@ -287,7 +290,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 39);
+        assert_eq!(RULES.len(), 40);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);
@@ -321,7 +324,7 @@ mod tests {
             ]
         );
         let logs = checked(&[Fact::Logs]);
-        assert_eq!(logs.len(), 9);
+        assert_eq!(logs.len(), 10);
         assert!(logs.contains(&FindingId::ClusterStaleMember));
         assert!(logs.contains(&FindingId::DiskFsyncSlow));
     }

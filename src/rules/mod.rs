@@ -14,6 +14,7 @@ pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
+pub mod requests;
 pub mod settings;
 pub mod stall;
 pub mod starved;
@@ -123,6 +124,14 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             // Without the member list, the logs alone name stale members.
             findings.extend(cluster::stale_from_logs(&l.stale_members));
         }
+    }
+    if have.contains(&Fact::Logs) || have.contains(&Fact::ClusterMetrics) {
+        findings.extend(requests::expensive_requests(
+            report.logs.as_ref(),
+            report.cluster.as_ref(),
+            &profile.requests,
+            profile.cluster.min_histogram_count,
+        ));
     }
     if let Some(l) = &report.load {
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
