@@ -148,21 +148,21 @@ pub fn expensive_requests(
         ));
     }
     evidence.extend(call_evidence(cluster));
-    let mut summary = match requests.filter(|_| wide_lines > 0) {
-        Some(r) => format!("expensive reads: {}", name_groups(&wide, r)),
-        None => "expensive reads".to_string(),
-    };
+    let mut parts: Vec<String> = requests
+        .filter(|_| wide_lines > 0)
+        .map(|r| name_groups(&wide, r))
+        .into_iter()
+        .collect();
     if let Some((p99, who)) = &range {
-        summary += &format!("; range p99 {p99:.0} ms in the store on {who}");
+        parts.push(format!("range p99 {p99:.0} ms in the store on {who}"));
     }
-    if let Some(calls) = call_share(cluster) {
-        summary += &format!("; {calls}");
-    }
+    parts.extend(call_share(cluster));
     if waited {
-        summary += &format!(
-            "; explained: {disk_lines} slow fdatasync line(s), the reads waited on the disk (see disk.fsync-slow)"
-        );
+        parts.push(format!(
+            "explained: {disk_lines} slow fdatasync line(s), the reads waited on the disk (see disk.fsync-slow)"
+        ));
     }
+    let summary = format!("expensive reads: {}", parts.join("; "));
     Some(Finding {
         id: FindingId::ClusterExpensiveRequests,
         severity,

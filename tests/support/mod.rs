@@ -21,6 +21,7 @@ pub mod pyflows;
 pub mod releases;
 pub mod slowdisk;
 pub mod stalldisk;
+pub mod storm;
 pub mod watch;
 
 use std::io;
