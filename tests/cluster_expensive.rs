@@ -24,12 +24,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::doctor::{doctor, findings};
+use support::doctor::{doctor, findings, judged};
 use support::etcd::{Cluster, Version};
 use support::etcdlogs::{mark, member_logs};
-use support::keyspace::{block_on, value};
 use support::slowdisk::{LoopFs, SlowDisk};
-use support::storm::{fill_pods, Shape, Storm, PODS};
+use support::storm::{fill_pods, steady_puts, Shape, Storm, PODS};
 
 /// Objects under the prefix and their size.
 const PODS_N: usize = 20_000;
@@ -50,13 +49,7 @@ fn diagnose(c: &Cluster, since: &str, logs: bool) -> Value {
     } else {
         cmd.arg("--no-logs");
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    support::output::json(&out.stdout)
+    judged(&mut cmd)
 }
 
 /// The expensive-requests finding at warn or fail, if any.
@@ -123,40 +116,6 @@ fn disk_not_blamed(what: &str, r: &Value) {
     );
 }
 
-/// Puts 1 KiB values from eight clients until `stop`.
-fn steady_puts(c: &Cluster, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let url = c.members[0].client_url();
-    std::thread::spawn(move || {
-        block_on(async move {
-            let client = etcd_client::Client::connect([url], None)
-                .await
-                .expect("connect");
-            let deadline = Instant::now() + Duration::from_secs(120);
-            let tasks: Vec<_> = (0..8)
-                .map(|w| {
-                    let (mut c, stop) = (client.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        let v = value("Lease", POD_BYTES);
-                        let mut n = 0u64;
-                        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                            let key = format!("/registry/leases/busy/w{w}-{}", n % 500);
-                            if c.put(key, v.clone(), None).await.is_ok() {
-                                n += 1;
-                            }
-                        }
-                        n
-                    })
-                })
-                .collect();
-            let mut total = 0;
-            for t in tasks {
-                total += t.await.unwrap_or(0);
-            }
-            total
-        })
-    })
-}
-
 /// A fast disk of the cluster's own (zram, no throttle): nobody else on
 /// this machine writes to it, so a disk finding would be a confusion.
 fn own_disk() -> SlowDisk {
@@ -186,7 +145,7 @@ fn expensive_requests_are_named_by_prefix_not_as_the_disk() {
     // Busy but healthy: steady puts.
     let since = mark();
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = steady_puts(&c, stop.clone());
+    let writer = steady_puts(&c, POD_BYTES, stop.clone());
     std::thread::sleep(Duration::from_secs(1));
     let busy = diagnose(&c, &since, true);
     stop.store(true, Ordering::Relaxed);

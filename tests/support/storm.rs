@@ -103,3 +103,38 @@ impl Drop for Storm {
         }
     }
 }
+
+/// Puts values of `bytes` from eight clients until `stop` (at most two
+/// minutes); the thread returns the puts acknowledged.
+pub fn steady_puts(c: &Cluster, bytes: usize, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+    let url = c.members[0].client_url();
+    std::thread::spawn(move || {
+        block_on(async move {
+            let client = etcd_client::Client::connect([url], None)
+                .await
+                .expect("connect");
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let tasks: Vec<_> = (0..8)
+                .map(|w| {
+                    let (mut c, stop) = (client.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        let v = value("Lease", bytes);
+                        let mut n = 0u64;
+                        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                            let key = format!("/registry/leases/busy/w{w}-{}", n % 500);
+                            if c.put(key, v.clone(), None).await.is_ok() {
+                                n += 1;
+                            }
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for t in tasks {
+                total += t.await.unwrap_or(0);
+            }
+            total
+        })
+    })
+}
