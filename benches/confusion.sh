@@ -47,6 +47,14 @@
 #                     cgroup limited to 128 MiB, reads of 200-key ranges
 #   mem-cotenant-etcd the same db, a 512 MiB memory cgroup shared with a
 #                     co-tenant holding 440 MiB, reads of 200-key ranges
+#   list-healthy-etcd 20,000 pods of 1 KiB under /registry/pods/ (20 MiB),
+#                     nothing running; `diagnose --logs` of etcd's log
+#   list-busy-etcd    the same, under the put load
+#   list-storm-etcd   the same, six etcdctl loops ranging over the whole
+#                     prefix with no limit (an unpaginated LIST storm)
+#   list-keys-etcd    the same, six loops of keys-only ranges over it
+# A storm row's hit is cluster.expensive-requests; host.cpu-starved is
+# allowed beside it (the storm's clients share the two cores with etcd).
 # A CPU row's hit is host.cpu-starved; slow fsync metrics beside it must be
 # marked explained (info), so they are not allowed.
 #
@@ -321,6 +329,26 @@ time.sleep(120)"' "$MEMCG") >/dev/null 2>&1 &
   read_load; diagnose_cluster; stop_pids; cg_free "$MEMCG"
 }
 
+# Expensive-request rows: 20k pods of 1 KiB, then `diagnose` with the
+# log (a fresh etcd per row, so the log holds only the row's lines).
+pods() { fresh_disk 0; QUOTA=0 start_etcd; load 20000 1024 /registry/pods/default/p; }
+diagnose_with_log() {
+  "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
+    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>/dev/null | keep | ids
+}
+storm() { # extra etcdctl get flags
+  for _ in 1 2 3 4 5 6; do
+    # shellcheck disable=SC2086
+    (while :; do ctl get /registry/pods/ --prefix $1 >/dev/null; done) >/dev/null 2>&1 &
+    PIDS="$PIDS $!"
+  done
+  sleep 3
+}
+row_list_healthy_etcd() { pods; diagnose_with_log; stop_pids; }
+row_list_busy_etcd() { pods; put_load; diagnose_with_log; stop_pids; }
+row_list_storm_etcd() { pods; storm ""; diagnose_with_log; stop_pids; }
+row_list_keys_etcd() { pods; storm --keys-only; diagnose_with_log; stop_pids; }
+
 # Three etcd 3.5 members on loopback (no disk throttle), logs in $WORK/mN.log.
 start_etcd3() {
   # shellcheck disable=SC2046
@@ -481,7 +509,7 @@ row_busy_rtt() {
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- list-healthy-etcd:-:- list-busy-etcd:-:- list-storm-etcd:cluster.expensive-requests:host.cpu-starved list-keys-etcd:cluster.expensive-requests:host.cpu-starved healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

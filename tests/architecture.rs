@@ -522,6 +522,8 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
             "mod.rs",
             "net",
             "profile.rs",
+            "remote_disk.rs",
+            "requests.rs",
             "settings.rs",
             "version_skew.rs",
         ],

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use prometheus_parse::{Sample, Scrape, Value};
 
 use super::error::RequestError;
-use super::model::{Alarm, HistogramPercentiles, MemberMetrics, PeerRtt, Span};
+use super::model::{Alarm, HistogramPercentiles, MemberMetrics, MethodRate, PeerRtt, Span};
 
 /// etcd's WAL fdatasync latency histogram.
 pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";
@@ -20,6 +20,17 @@ pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";
 pub const BACKEND_COMMIT: &str = "etcd_disk_backend_commit_duration_seconds";
 /// etcd's peer round-trip time histogram (label `To`: the peer's id).
 pub const PEER_RTT: &str = "etcd_network_peer_round_trip_time_seconds";
+
+/// etcd 3.6's range latency (server/etcdserver/txn/metrics.go, label
+/// `success`): txn.Range's own work, without the read-index wait.
+pub const RANGE_DURATION: &str = "etcd_server_range_duration_seconds";
+/// gRPC calls finished (go-grpc-prometheus in 3.5, go-grpc-middleware's
+/// prometheus provider in 3.6; labels grpc_method, grpc_type, grpc_code).
+pub const GRPC_HANDLED: &str = "grpc_server_handled_total";
+/// Bytes sent to gRPC clients (server/etcdserver/api/v3rpc/metrics.go).
+pub const CLIENT_SENT_BYTES: &str = "etcd_network_client_grpc_sent_bytes_total";
+/// Most gRPC methods kept per member (etcd serves about 40).
+const MAX_METHODS: usize = 64;
 
 /// Parses a /metrics page (Prometheus text format).
 pub fn parse(text: &str) -> Result<Scrape, RequestError> {
@@ -139,6 +150,46 @@ pub fn increase(first: Option<&Scrape>, last: &Scrape, name: &str) -> Option<f64
     (d >= 0.0).then_some(d)
 }
 
+/// Unary calls per method in `scrape`, summed over codes and services.
+fn calls(scrape: &Scrape) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for s in scrape.samples.iter().filter(|s| s.metric == GRPC_HANDLED) {
+        let (Some(method), Value::Counter(v) | Value::Untyped(v)) =
+            (s.labels.get("grpc_method"), &s.value)
+        else {
+            continue;
+        };
+        if s.labels.get("grpc_type").is_some_and(|t| t != "unary") {
+            continue;
+        }
+        if out.len() < MAX_METHODS || out.contains_key(method) {
+            *out.entry(method.to_string()).or_insert(0.0) += v;
+        }
+    }
+    out
+}
+
+/// Unary calls per second by method between the scrapes, most first
+/// (methods with none left out; empty on a reset or without a window).
+fn call_rates(first: Option<&Scrape>, last: &Scrape, window_s: f64) -> Vec<MethodRate> {
+    let Some(first) = first.filter(|_| window_s > 0.0) else {
+        return Vec::new();
+    };
+    let before = calls(first);
+    let mut out: Vec<MethodRate> = calls(last)
+        .into_iter()
+        .filter_map(|(method, n)| {
+            let d = n - before.get(&method).copied().unwrap_or(0.0);
+            (d > 0.0).then(|| MethodRate {
+                method,
+                per_s: d / window_s,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.per_s.total_cmp(&a.per_s));
+    out
+}
+
 /// The peers a member measures round trips to (the `To` label).
 fn peers(scrape: &Scrape) -> Vec<String> {
     let mut ids: Vec<String> = scrape
@@ -219,6 +270,9 @@ pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> Member
         db_size_bytes: value(l, "etcd_mvcc_db_total_size_in_bytes"),
         quota_bytes: value(l, "etcd_server_quota_backend_bytes"),
         alarms: alarms(l),
+        range_duration: percentiles(f, l, RANGE_DURATION, all),
+        grpc_calls: call_rates(f, l, window_s),
+        client_sent_bytes_per_s: per_s(CLIENT_SENT_BYTES),
         window_s,
         error: None,
     }
@@ -327,6 +381,46 @@ process_start_time_seconds 1000
         assert_eq!(m.proposals_failed_per_s, Some(2.0));
         assert_eq!(m.leader_changes_in_window, Some(1.0));
         assert_eq!(m.window_s, 2.0);
+    }
+
+    #[test]
+    fn grpc_calls_by_method_and_range_latency() {
+        let page = |range: u64, put: u64, sent: u64, slow: u64| {
+            format!(
+                "{PAGE}# TYPE grpc_server_handled_total counter
+grpc_server_handled_total{{grpc_code=\"OK\",grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}} {range}
+grpc_server_handled_total{{grpc_code=\"Unavailable\",grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}} 1
+grpc_server_handled_total{{grpc_code=\"OK\",grpc_method=\"Put\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}} {put}
+grpc_server_handled_total{{grpc_code=\"OK\",grpc_method=\"Watch\",grpc_service=\"etcdserverpb.Watch\",grpc_type=\"bidi_stream\"}} {put}
+# TYPE etcd_network_client_grpc_sent_bytes_total counter
+etcd_network_client_grpc_sent_bytes_total {sent}
+# TYPE etcd_server_range_duration_seconds histogram
+etcd_server_range_duration_seconds_bucket{{success=\"true\",le=\"0.1\"}} 10
+etcd_server_range_duration_seconds_bucket{{success=\"true\",le=\"0.2\"}} {}
+etcd_server_range_duration_seconds_bucket{{success=\"true\",le=\"+Inf\"}} {}
+etcd_server_range_duration_seconds_sum 1
+etcd_server_range_duration_seconds_count {}
+",
+                10 + slow,
+                10 + slow,
+                10 + slow
+            )
+        };
+        let first = parse(&page(100, 50, 1000, 0)).unwrap();
+        let last = parse(&page(300, 60, 41_000, 20)).unwrap();
+        let m = summarize("u", Some(at(&first, 0.0)), at(&last, 2.0));
+        let calls: Vec<(&str, f64)> = m
+            .grpc_calls
+            .iter()
+            .map(|c| (c.method.as_str(), c.per_s))
+            .collect();
+        assert_eq!(calls, [("Range", 100.0), ("Put", 5.0)]);
+        assert_eq!(m.client_sent_bytes_per_s, Some(20_000.0));
+        let range = m.range_duration.unwrap();
+        assert_eq!((range.span, range.count), (Span::Window, 20));
+        assert!(range.p99_ms > 100.0 && range.p99_ms <= 200.0);
+        // One scrape: no rates.
+        assert!(summarize("u", None, at(&last, 2.0)).grpc_calls.is_empty());
     }
 
     #[test]

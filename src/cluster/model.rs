@@ -322,6 +322,15 @@ pub struct PeerRtt {
     pub rtt: HistogramPercentiles,
 }
 
+/// Calls of one gRPC method per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MethodRate {
+    /// The method (grpc_method: `Range`, `Txn`, `Put`, ...).
+    pub method: String,
+    /// Calls finished per second over the window.
+    pub per_s: f64,
+}
+
 /// Metrics of one member: percentiles over the scrape window where two
 /// scrapes were taken (otherwise since the member started).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -383,6 +392,18 @@ pub struct MemberMetrics {
     /// alarm list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<Alarm>,
+    /// etcd_server_range_duration_seconds (etcd 3.6 on): the time of a
+    /// range's own work in the store, without its wait for the read index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_duration: Option<HistogramPercentiles>,
+    /// Unary gRPC calls finished per second over the scrape window, by
+    /// method (grpc_server_handled_total), most first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grpc_calls: Vec<MethodRate>,
+    /// Bytes per second sent to gRPC clients over the scrape window
+    /// (etcd_network_client_grpc_sent_bytes_total): responses and watch events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_sent_bytes_per_s: Option<f64>,
     /// Seconds between the two scrapes (0 when only one was taken).
     pub window_s: f64,
     /// Why the scrape failed, if it did.

@@ -214,6 +214,9 @@ rules! {
     // Issue 25, network (branch i25n).
     NetLossyLink "net.lossy-link" [Warn, Fail] [NetProbes]
         "a peer path losing the probe's packets while the link is not full";
+    // Issue 25, cluster causes (i25c).
+    ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] [Logs, ClusterMetrics]
+        "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";
 }
 
 impl FindingId {
@@ -292,7 +295,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_found_by_its_id_and_round_trips() {
-        assert_eq!(RULES.len(), 40);
+        assert_eq!(RULES.len(), 42);
         for (i, r) in RULES.iter().enumerate() {
             assert_eq!(r.id.rule(), r);
             assert_eq!(FindingId::ALL[i], r.id);
@@ -326,7 +329,7 @@ mod tests {
             ]
         );
         let logs = checked(&[Fact::Logs]);
-        assert_eq!(logs.len(), 9);
+        assert_eq!(logs.len(), 10);
         assert!(logs.contains(&FindingId::ClusterStaleMember));
         assert!(logs.contains(&FindingId::DiskFsyncSlow));
     }

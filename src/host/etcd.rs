@@ -61,6 +61,13 @@ pub struct EtcdProcess {
     /// the rules can tell which member it is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen_ports: Vec<u16>,
+    /// `major:minor` of the device holding the WAL file it has open, so
+    /// that the rules know which member's disk a probe here measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_device: Option<String>,
+    /// Its `--name` flag: the member it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_name: Option<String>,
 }
 
 /// The CPU limit and throttling of the cgroup (or ancestor) that held an
@@ -316,6 +323,8 @@ fn process(pid: i32, a: &Counters, b: &Counters, window_s: f64) -> EtcdProcess {
         rss_mib: round2(kib("VmRSS")),
         memory_limit_mib: memory_limit_mib(pid),
         listen_ports: listen_ports(pid),
+        wal_device: wal_device(pid),
+        member_name: name_flag(pid),
     }
 }
 
@@ -338,6 +347,39 @@ fn memory_limit_mib(pid: i32) -> Option<f64> {
 
 /// At most this many file descriptors of one process are looked at.
 const MAX_FDS: usize = 65_536;
+
+/// The value of `--name` (or `-name`, `--name=`) on `pid`'s command line.
+fn name_flag(pid: i32) -> Option<String> {
+    let cmdline = read_small(format!("/proc/{pid}/cmdline").as_ref())?;
+    let mut args = cmdline.split('\0');
+    while let Some(a) = args.next() {
+        let flag = a.trim_start_matches('-');
+        if a.starts_with('-') && flag == "name" {
+            return args.next().map(str::to_string);
+        }
+        if let Some(v) = flag.strip_prefix("name=").filter(|_| a.starts_with('-')) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// The device (`major:minor`) of the first `*.wal` file process `pid`
+/// has open (etcd keeps its WAL's last segment open, under
+/// `member/wal/` or its --wal-dir).
+fn wal_device(pid: i32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    fds.filter_map(Result::ok).take(MAX_FDS).find_map(|fd| {
+        let link = fs::read_link(fd.path()).ok()?;
+        if link.extension()? != "wal" {
+            return None;
+        }
+        // Follows the fd to the open file, wherever it is mounted.
+        let dev = fs::metadata(fd.path()).ok()?.dev();
+        Some(format!("{}:{}", libc::major(dev), libc::minor(dev)))
+    })
+}
 
 /// The TCP ports process `pid` listens on: its sockets' inodes matched
 /// with the listening rows of its network namespace's /proc/net/tcp{,6}.

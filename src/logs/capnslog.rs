@@ -56,6 +56,7 @@ pub fn text_event(text: &str) -> Option<RawEvent> {
             .then(|| peer_in(text))
             .flatten(),
         term: super::term_in(text),
+        request: None,
     })
 }
 

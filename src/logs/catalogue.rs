@@ -31,6 +31,10 @@ pub enum EventKind {
     SlowFdatasync,
     /// Applying a request took over `--experimental-warning-apply-duration` (100 ms).
     ApplySlow,
+    /// A read-only range or txn took over the same threshold: the read's
+    /// own work, or its wait for the read index (`apply request took too
+    /// long` with prefix `read-only range `; 3.4's `read-only range request`).
+    ExpensiveRead,
     /// The leader sent a heartbeat later than twice the heartbeat interval.
     HeartbeatLate,
     /// A linearizable read waited over 500 ms for its ReadIndex.
@@ -141,6 +145,19 @@ pub const CATALOGUE: &[Entry] = &[
         duration: took("took", "sync duration of "),
         peer_fields: &[],
         etcd_threshold_ms: 1000.0,
+    },
+    // The same line for a read (util.go warnOfExpensiveReadOnlyRangeRequest,
+    // prefix "read-only range " / "read-only txn "; 3.6 and 3.7 in
+    // server/etcdserver/txn/util.go): a read is no apply, and must not send
+    // the operator to the disk. Before apply-slow, which matches the rest.
+    Entry {
+        kind: EventKind::ExpensiveRead,
+        name: "expensive-read",
+        needles: &["apply request took too long", ") to execute"],
+        also: "read-only ",
+        duration: took("took", "took too long ("),
+        peer_fields: &[],
+        etcd_threshold_ms: 100.0,
     },
     // server/etcdserver/util.go (3.5): "apply request took too long" took,
     // expected-duration; embed/config.go DefaultWarningApplyDuration = 100ms;
@@ -463,6 +480,17 @@ pub fn needles() -> impl Iterator<Item = &'static str> {
     CATALOGUE.iter().flat_map(|e| e.needles.iter().copied())
 }
 
+/// zap fields that hold the request of a slow-request line
+/// ([`super::request`]): the apply line's request and response, the
+/// `request stats` line's method, content and response size.
+pub const REQUEST_FIELDS: &[&str] = &[
+    "request",
+    "response",
+    "response type",
+    "request content",
+    "response size",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,6 +537,14 @@ mod tests {
             ),
             ("saved snapshot", EventKind::SnapshotSaved),
             ("saved snapshot to disk", EventKind::SnapshotSaved),
+            (
+                "read-only range request \"key:\\\"a\\\" \" with result \"size:1\" took too long (1s) to execute",
+                EventKind::ExpensiveRead,
+            ),
+            (
+                "request \"header:<> put:<>\" with result \"size:1\" took too long (1s) to execute",
+                EventKind::ApplySlow,
+            ),
             ("saved snapshot at index 51", EventKind::SnapshotSaved),
         ];
         for (text, kind) in cases {

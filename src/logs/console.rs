@@ -77,7 +77,7 @@ pub fn parse(line: &str) -> Option<Parsed> {
         event: zap::event(
             c.msg,
             Some(c.level),
-            &|name| c.fields.get(name).and_then(Value::as_str),
+            &|name| c.fields.get(name).and_then(zap::value_text),
             line,
         ),
     })

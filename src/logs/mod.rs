@@ -19,6 +19,7 @@ pub mod docker;
 pub mod golog;
 pub mod identity;
 pub mod journald;
+pub mod request;
 pub mod scan;
 pub mod source;
 pub mod stale;
@@ -64,6 +65,8 @@ pub struct RawEvent {
     pub peer: Option<String>,
     /// The raft term it names (`at term N`).
     pub term: Option<u64>,
+    /// What a slow request asked for, when the line says.
+    pub request: Option<request::Request>,
 }
 
 /// A line inside a wrapper (CRI, docker, journald).
@@ -155,6 +158,10 @@ pub struct LogsReport {
     /// have (raft's `tocommit(N) is out of range`, `already been bootstrapped`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stale_members: Vec<StaleMemberLog>,
+    /// Slow requests by what they asked for (shape and key prefix), from
+    /// the lines that carry the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<request::RequestsReport>,
 }
 
 /// One leader election: the term and when it was first logged.

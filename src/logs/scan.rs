@@ -176,7 +176,7 @@ impl Scanner {
 
     /// The finished report.
     pub fn finish(self) -> LogsReport {
-        let (events, elections) = self.timeline.finish();
+        let (events, elections, requests) = self.timeline.finish();
         LogsReport {
             sources: self.sources,
             since_unix_ms: self.shared.window.since_ms,
@@ -184,6 +184,7 @@ impl Scanner {
             events,
             elections,
             stale_members: self.stale.finish(),
+            requests,
         }
     }
 }

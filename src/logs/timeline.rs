@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::EventKind;
+use super::request::{RequestTally, RequestsReport};
 use super::time::UnixMs;
 use super::{Election, RawEvent};
 
@@ -83,12 +84,20 @@ pub struct Timeline {
     /// Distinct peers kept per kind.
     peer_kinds: BTreeMap<EventKind, usize>,
     terms: BTreeMap<u64, UnixMs>,
+    requests: RequestTally,
 }
+
+/// A finished timeline: the kinds in catalogue order, the elections in
+/// term order, and the slow requests by what they asked for.
+pub type Finished = (Vec<KindSummary>, Vec<Election>, Option<RequestsReport>);
 
 impl Timeline {
     /// Adds one event logged at `at_ms` in `line`.
-    pub fn add(&mut self, at_ms: UnixMs, event: RawEvent, line: &str) {
+    pub fn add(&mut self, at_ms: UnixMs, mut event: RawEvent, line: &str) {
         let kind = event.kind;
+        if let Some(r) = event.request.take() {
+            self.requests.add(r, event.duration_ms.unwrap_or(0.0));
+        }
         let s = self.kinds.entry(kind).or_insert_with(|| KindSummary {
             kind,
             count: 0,
@@ -171,10 +180,12 @@ impl Timeline {
             let first = self.terms.entry(term).or_insert(at);
             *first = (*first).min(at);
         }
+        self.requests.merge(later.requests);
     }
 
-    /// The summaries in catalogue order, and the elections in term order.
-    pub fn finish(self) -> (Vec<KindSummary>, Vec<Election>) {
+    /// The summaries in catalogue order, the elections in term order and
+    /// the slow requests.
+    pub fn finish(self) -> Finished {
         let mut kinds = self.kinds;
         for ((kind, minute_unix_ms), count) in self.minutes {
             if let Some(s) = kinds.get_mut(&kind) {
@@ -194,7 +205,11 @@ impl Timeline {
             .into_iter()
             .map(|(term, at_unix_ms)| Election { term, at_unix_ms })
             .collect();
-        (kinds.into_values().collect(), elections)
+        (
+            kinds.into_values().collect(),
+            elections,
+            self.requests.finish(),
+        )
     }
 }
 
@@ -227,6 +242,7 @@ mod tests {
             duration_ms,
             peer: Some("p1".into()),
             term,
+            request: None,
         }
     }
 
@@ -244,7 +260,7 @@ mod tests {
             "worst",
         );
         t.add(125_000, event(EventKind::SlowFdatasync, None, None), "c");
-        let (kinds, elections) = t.finish();
+        let (kinds, elections, _) = t.finish();
         let s = &kinds[0];
         assert_eq!(
             (s.count, s.first_unix_ms, s.last_unix_ms),
@@ -281,7 +297,7 @@ mod tests {
             e.peer = Some(format!("{i:016x}"));
             t.add(i as i64 * 1000, e, "");
         }
-        let (kinds, _) = t.finish();
+        let (kinds, _, _) = t.finish();
         let s = &kinds[0];
         assert_eq!(s.peers.len(), MAX_PEERS_PER_KIND);
         let named: u64 = s.peers.iter().map(|p| p.count).sum();
@@ -295,7 +311,7 @@ mod tests {
         for (at, term) in [(10, 2), (11, 2), (12, 2), (5_000, 3), (4_000_000, 4)] {
             t.add(at, event(EventKind::LeaderElected, None, Some(term)), "");
         }
-        let (_, elections) = t.finish();
+        let (_, elections, _) = t.finish();
         assert_eq!(elections.len(), 3);
         assert_eq!(max_in_window(&elections, 3_600_000), 2);
         assert_eq!(max_in_window(&[], 3_600_000), 0);

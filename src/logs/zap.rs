@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::catalogue::EventKind;
+use super::request::{self, Request};
 use super::time::{parse_go_duration_ms, parse_timestamp};
 use super::{catalogue, Parsed, RawEvent};
 
@@ -33,14 +35,14 @@ pub fn parse(line: &str) -> Option<Parsed> {
         event: event(
             msg,
             str_field(&fields, "level"),
-            &|name| str_field(&fields, name),
+            &|name| text_field(&fields, name),
             line,
         ),
     })
 }
 
-/// A line's string field by name.
-pub type StrField<'a> = dyn Fn(&str) -> Option<&'a str> + 'a;
+/// A line's string field by name (a number field as its digits).
+pub type StrField<'a> = dyn Fn(&str) -> Option<Cow<'a, str>> + 'a;
 
 /// The catalogued event of zap message `msg` at `level` with its string
 /// fields `field` (JSON or console encoding alike), when it is one; `line`
@@ -55,10 +57,10 @@ pub fn event<'a>(
     let gate = catalogue::level_gate(msg);
     let gated_ms = gate
         .and_then(|g| field(g.duration_field))
-        .and_then(parse_go_duration_ms);
+        .and_then(|d| parse_go_duration_ms(&d));
     if let Some(g) = gate.filter(|_| matches!(level, Some("debug" | "info"))) {
         let threshold_ms = field("expected-duration")
-            .and_then(parse_go_duration_ms)
+            .and_then(|d| parse_go_duration_ms(&d))
             .unwrap_or(g.default_threshold_ms);
         if !gated_ms.is_some_and(|ms| ms > threshold_ms) {
             // A debug-level trace of a request that was not slow.
@@ -70,15 +72,31 @@ pub fn event<'a>(
         duration_ms: entry
             .duration
             .and_then(|d| field(d.zap_field))
-            .and_then(parse_go_duration_ms)
+            .and_then(|d| parse_go_duration_ms(&d))
             .or(gated_ms),
         peer: entry
             .peer_fields
             .iter()
             .find_map(|f| field(f))
-            .map(str::to_string),
+            .map(Cow::into_owned),
         term: super::term_in(msg),
+        request: request_of(entry.kind, field),
     })
+}
+
+/// The request a slow-request line names ([`super::request`]).
+fn request_of(kind: EventKind, field: &StrField<'_>) -> Option<Request> {
+    match kind {
+        EventKind::ApplySlow | EventKind::ExpensiveRead => {
+            request::from_apply(&field("request")?, field("response").as_deref())
+        }
+        EventKind::SlowRequest => request::from_stats(
+            &field("response type")?,
+            &field("request content")?,
+            field("response size").as_deref(),
+        ),
+        _ => None,
+    }
 }
 
 fn field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Value> {
@@ -89,11 +107,26 @@ fn str_field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a 
     field(fields, name).and_then(Value::as_str)
 }
 
+/// A string field, or a number field's digits.
+pub fn text_field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<Cow<'a, str>> {
+    value_text(field(fields, name)?)
+}
+
+/// A JSON string as it is, a number as its digits; `None` for the rest.
+pub fn value_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
 /// True for the fields `parse` reads: `msg`, `ts`, `level`, the
 /// catalogue's duration and peer fields, and what the level gates read.
 fn wanted(key: &str) -> bool {
     static WANTED: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         let mut keys = vec!["msg", "ts", "level", "expected-duration"];
+        keys.extend(catalogue::REQUEST_FIELDS.iter().copied());
         for e in catalogue::CATALOGUE {
             keys.extend(e.duration.map(|d| d.zap_field));
             keys.extend(e.peer_fields.iter().copied());
@@ -249,7 +282,11 @@ mod tests {
             .unwrap()
             .event
             .unwrap();
-        assert_eq!(over.kind, EventKind::ApplySlow);
+        // A read-only range is a read, not an apply.
+        assert_eq!(over.kind, EventKind::ExpensiveRead);
+        let r = over.request.unwrap();
+        assert_eq!(r.prefix, "/registry/events/");
+        assert_eq!(r.response_bytes, Some(90000));
         let warned = parse(&apply("warn", "150ms", "100ms"))
             .unwrap()
             .event

@@ -396,6 +396,14 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
              or on a long apply. Check etcd's WAL fsync metric (`etcd-doctor cluster metrics`) and \
              the disk (`etcd-doctor qualify --dir` on the data disk); give etcd a disk of its own.",
         )
+    } else if logs.count(EventKind::ExpensiveRead) > 0 {
+        (
+            format!(
+                "with {} slow read line(s) and no disk or network warnings: expensive requests",
+                logs.count(EventKind::ExpensiveRead)
+            ),
+            "Heartbeats were late while reads were slow, with no disk or network warnings:              expensive requests (large ranges) took the leader's CPU and store. See              cluster.expensive-requests for the prefixes and the fixes.",
+        )
     } else {
         (
             "without slow fdatasync or network warnings: the leader's CPU or scheduling"

@@ -14,6 +14,8 @@ pub mod load;
 pub mod logs;
 pub mod net;
 pub mod profile;
+pub mod remote_disk;
+pub mod requests;
 pub mod settings;
 pub mod stall;
 pub mod starved;
@@ -59,7 +61,8 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         !host::contenders(a, others, &profile.host).is_empty()
             || host::device_shared(others, &profile.host)
     });
-    let views = fsync_views(report, profile);
+    let coverage = remote_disk::coverage(report, probe_p99_ms(report));
+    let views = fsync_views(report, profile, coverage.as_ref());
     let have = facts(report, views);
     if have.contains(&Fact::DiskProbes) {
         findings.extend(disk::fsync_slow(
@@ -102,7 +105,9 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
         .as_ref()
         .map_or(&[][..], |l| &l.stale_members[..]);
     if let Some(c) = &report.cluster {
-        findings.extend(cluster::evaluate_with_logs(c, &profile.cluster, stale_logs));
+        let mut found = cluster::evaluate_with_logs(c, &profile.cluster, stale_logs);
+        remote_disk::annotate(&mut found, Some(c), coverage.as_ref());
+        findings.extend(found);
         findings.extend(consistency::evaluate(c, &profile.consistency));
     }
     if let Some(k) = &report.keyspace {
@@ -123,6 +128,14 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             // Without the member list, the logs alone name stale members.
             findings.extend(cluster::stale_from_logs(&l.stale_members));
         }
+    }
+    if have.contains(&Fact::Logs) || have.contains(&Fact::ClusterMetrics) {
+        findings.extend(requests::expensive_requests(
+            report.logs.as_ref(),
+            report.cluster.as_ref(),
+            &profile.requests,
+            profile.cluster.min_histogram_count,
+        ));
     }
     if let Some(l) = &report.load {
         findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
@@ -214,19 +227,30 @@ fn probe_syncs(report: &Report) -> u64 {
         .sum()
 }
 
-/// The fdatasync p99 our probes and etcd's metrics saw, for the
-/// differential diagnosis.
-fn fsync_views(report: &Report, profile: &Profile) -> host::FsyncViews {
-    let probe_p99_ms = report
+/// The fdatasync p99 of our fsync and WAL probes, ms.
+fn probe_p99_ms(report: &Report) -> Option<f64> {
+    report
         .disk
         .iter()
         .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
         .map(|r| r.latency_us.p99 / 1000.0)
-        .reduce(f64::max);
+        .reduce(f64::max)
+}
+
+/// The fdatasync p99 our probes and etcd's metrics saw, for the
+/// differential diagnosis: etcd's only from the members whose WAL is on
+/// the probed device, where that is known ([`remote_disk`]).
+fn fsync_views(
+    report: &Report,
+    profile: &Profile,
+    coverage: Option<&remote_disk::Coverage>,
+) -> host::FsyncViews {
+    let probe_p99_ms = probe_p99_ms(report);
     let etcd_p99_ms = report
         .cluster
         .iter()
         .flat_map(|c| &c.metrics)
+        .filter(|m| remote_disk::probed(coverage, m.member_id.as_deref()))
         .filter_map(|m| m.wal_fsync)
         .filter(|h| h.span == Span::Window && h.count >= profile.cluster.min_histogram_count)
         .map(|h| h.p99_ms)

@@ -21,6 +21,7 @@ use super::keyspace::KeyspaceThresholds;
 use super::load::LoadThresholds;
 use super::logs::LogThresholds;
 use super::net::NetThresholds;
+use super::requests::RequestThresholds;
 
 /// Profiles shipped with etcd-doctor: name and TOML text.
 pub const BUILTIN: [(&str, &str); 3] = [
@@ -75,6 +76,9 @@ pub struct Profile {
     /// Fleet outlier thresholds (`merge`).
     #[serde(default)]
     pub fleet: FleetThresholds,
+    /// Expensive-request thresholds (wide reads in the logs, 3.6's range latency).
+    #[serde(default)]
+    pub requests: RequestThresholds,
 }
 
 impl Default for Profile {
@@ -92,6 +96,7 @@ impl Default for Profile {
             consistency: ConsistencyThresholds::default(),
             load: LoadThresholds::default(),
             fleet: FleetThresholds::default(),
+            requests: RequestThresholds::default(),
         }
     }
 }
@@ -234,6 +239,7 @@ impl Profile {
         self.logs.validate()?;
         self.consistency.validate()?;
         self.load.validate()?;
+        self.requests.validate()?;
         self.fleet.validate()
     }
 }

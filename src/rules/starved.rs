@@ -275,6 +275,8 @@ mod tests {
             rss_mib: 60.0,
             memory_limit_mib: None,
             listen_ports: vec![2379, 2380],
+            wal_device: None,
+            member_name: None,
         }
     }
 

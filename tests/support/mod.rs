@@ -22,6 +22,7 @@ pub mod releases;
 pub mod shared;
 pub mod slowdisk;
 pub mod stalldisk;
+pub mod storm;
 pub mod watch;
 
 use std::io;

@@ -49,7 +49,14 @@ impl LoopFs {
     /// Creates a sparse image of `size_bytes`, attaches it, runs
     /// `mkfs.<fs_type>` and mounts it.
     pub fn new(size_bytes: u64, fs_type: &str) -> io::Result<LoopFs> {
-        let mut me = LoopFs::unformatted()?;
+        LoopFs::new_in(&std::env::temp_dir(), size_bytes, fs_type)
+    }
+
+    /// As [`LoopFs::new`], the image in `parent` (e.g. `/dev/shm`: a loop
+    /// device in memory, which a blkio cgroup throttles as any other, and
+    /// which the machine's shared disk does not slow).
+    pub fn new_in(parent: &Path, size_bytes: u64, fs_type: &str) -> io::Result<LoopFs> {
+        let mut me = LoopFs::unformatted_in(parent)?;
         let image = me.work.path().join("disk.img");
         fs::File::create_new(&image)?.set_len(size_bytes)?;
         let device = run(Command::new("losetup")
@@ -80,9 +87,14 @@ impl LoopFs {
 
     /// The work directory and mount point, no device yet.
     fn unformatted() -> io::Result<LoopFs> {
+        LoopFs::unformatted_in(&std::env::temp_dir())
+    }
+
+    /// The same, the work directory in `parent`.
+    fn unformatted_in(parent: &Path) -> io::Result<LoopFs> {
         let work = tempfile::Builder::new()
             .prefix(&format!("{}-", unique_name()))
-            .tempdir()?;
+            .tempdir_in(parent)?;
         let mount_point = work.path().join("mnt");
         fs::create_dir(&mount_point)?;
         Ok(LoopFs {

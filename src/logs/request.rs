@@ -1,0 +1,567 @@
+//! What a slow request asked for. etcd writes the request into two of its
+//! slow-request lines, as the protobuf's compact text (gogoproto's
+//! `String()`):
+//!
+//! - `apply request took too long` (server/etcdserver/util.go in 3.5,
+//!   server/etcdserver/txn/util.go in 3.6 and 3.7): `request` is
+//!   `key:"/registry/pods/" range_end:"/registry/pods0" limit:500 ` for a
+//!   read-only range, `compare:<…> success:<request_range:<key:"…" > >`
+//!   for a read-only txn (`prefix` `read-only range ` / `read-only txn `),
+//!   `header:<ID:… > put:<key:"…" value_size:1024 >` for an apply of a
+//!   write; `response` is `range_response_count:N size:M`, `responses:<…>
+//!   size:M` or `size:M`.
+//! - `request stats` (server/etcdserver/api/v3rpc/interceptor.go, 3.5 to
+//!   3.7): `response type` `/etcdserverpb.KV/Range`, `request content` as
+//!   above, `response count` (a count-only range's count) and `response
+//!   size` as numbers.
+//!
+//! From them a request gets a [`RequestShape`] (an unpaginated LIST, a
+//! count-only range, …) and the key prefix it read, grouped as
+//! `cluster keyspace` groups keys (`/registry/<resource>/<namespace>/`).
+//! A request is logged by both lines when over both thresholds (100 ms
+//! and 300 ms by default); [`RequestTally`] keeps the two apart and
+//! reports, per group, the line that saw more.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keyspace::Grouping;
+
+/// Longest key prefix kept, in characters.
+const MAX_PREFIX_CHARS: usize = 120;
+
+/// Most bytes of a request's text read (etcd's are short; a txn's text
+/// can be long, and only its first key is needed).
+const MAX_REQUEST_TEXT: usize = 4096;
+
+/// Most (shape, prefix) groups kept; lines of others are counted in
+/// [`RequestsReport::other_lines`].
+pub const MAX_REQUEST_GROUPS: usize = 256;
+
+/// What a request did, as an operator names it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestShape {
+    /// A range over a prefix without a limit: an unpaginated LIST.
+    UnpaginatedRange,
+    /// A range with `count_only`: it walks every key to count them.
+    CountOnly,
+    /// A range with `keys_only` and no limit: it still reads every key.
+    KeysOnly,
+    /// A range with a limit: one page of a paginated LIST.
+    PaginatedRange,
+    /// A read of one key.
+    Get,
+    /// A read-only transaction.
+    ReadTxn,
+    /// A write (put, delete, a transaction with writes, a compaction),
+    /// slow in its apply or end to end.
+    Write,
+}
+
+impl RequestShape {
+    /// True for shapes whose own work grows with the keys under the prefix.
+    pub fn is_wide_read(self) -> bool {
+        matches!(
+            self,
+            RequestShape::UnpaginatedRange | RequestShape::CountOnly | RequestShape::KeysOnly
+        )
+    }
+
+    /// True for reads.
+    pub fn is_read(self) -> bool {
+        self != RequestShape::Write
+    }
+
+    /// The shape in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RequestShape::UnpaginatedRange => "unpaginated range (LIST without limit)",
+            RequestShape::CountOnly => "count-only range",
+            RequestShape::KeysOnly => "keys-only range without limit",
+            RequestShape::PaginatedRange => "paginated range",
+            RequestShape::Get => "single-key get",
+            RequestShape::ReadTxn => "read-only txn",
+            RequestShape::Write => "write",
+        }
+    }
+}
+
+/// One slow request, as its line described it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// What it did.
+    pub shape: RequestShape,
+    /// The key prefix it read or wrote (grouped, printable).
+    pub prefix: String,
+    /// The response's size in bytes, when the line says.
+    pub response_bytes: Option<u64>,
+    /// Which line described it.
+    pub line: RequestLine,
+}
+
+/// The slow-request line a request came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestLine {
+    /// `apply request took too long` (over --warning-apply-duration, 100 ms).
+    Apply,
+    /// `request stats` (over --warning-unary-request-duration, 300 ms).
+    RequestStats,
+}
+
+/// The request of an `apply request took too long` line: its `request`
+/// and `response` fields.
+pub fn from_apply(request: &str, response: Option<&str>) -> Option<Request> {
+    let text = head(request);
+    let shape = if text.starts_with("header:") {
+        RequestShape::Write
+    } else if text.starts_with("compare:") || text.starts_with("success:") {
+        txn_shape(text)
+    } else {
+        range_shape(text)?
+    };
+    Some(Request {
+        shape,
+        prefix: prefix_of(text),
+        response_bytes: response.and_then(|r| number_after(r, "size:")),
+        line: RequestLine::Apply,
+    })
+}
+
+/// The request of a `request stats` line: `response type`, `request
+/// content` and `response size`.
+pub fn from_stats(method: &str, content: &str, response_size: Option<&str>) -> Option<Request> {
+    let text = head(content);
+    let shape = match method.rsplit('/').next()? {
+        "Range" => range_shape(text)?,
+        "Txn" => txn_shape(text),
+        "Put" | "DeleteRange" | "Compact" => RequestShape::Write,
+        _ => return None,
+    };
+    Some(Request {
+        shape,
+        prefix: prefix_of(text),
+        response_bytes: response_size.and_then(|s| s.trim().parse().ok()),
+        line: RequestLine::RequestStats,
+    })
+}
+
+/// The first [`MAX_REQUEST_TEXT`] bytes, cut at a character boundary.
+fn head(text: &str) -> &str {
+    let mut end = text.len().min(MAX_REQUEST_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn txn_shape(text: &str) -> RequestShape {
+    if ["request_put:", "request_delete_range:", "request_txn:"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        RequestShape::Write
+    } else {
+        RequestShape::ReadTxn
+    }
+}
+
+/// The shape of a RangeRequest's text; `None` when it names no key.
+fn range_shape(text: &str) -> Option<RequestShape> {
+    quoted_after(text, "key:")?;
+    let range_end = quoted_after(text, "range_end:").unwrap_or_default();
+    let flag = |name: &str| field_start(text, name).is_some_and(|v| v.starts_with("true"));
+    let limit = field_start(text, "limit:")
+        .and_then(|v| number_after(v, ""))
+        .unwrap_or(0);
+    Some(if range_end.is_empty() {
+        RequestShape::Get
+    } else if flag("count_only:") {
+        RequestShape::CountOnly
+    } else if limit > 0 {
+        RequestShape::PaginatedRange
+    } else if flag("keys_only:") {
+        RequestShape::KeysOnly
+    } else {
+        RequestShape::UnpaginatedRange
+    })
+}
+
+/// The grouped prefix of the first key in `text`, printable.
+fn prefix_of(text: &str) -> String {
+    let Some(key) = quoted_after(text, "key:") else {
+        return "(no key)".to_string();
+    };
+    let grouped = Grouping::default().group(&key).unwrap_or_else(|| {
+        Grouping {
+            prefix: "/".to_string(),
+            depth: 1,
+        }
+        .group(&key)
+        .unwrap_or(&key)
+    });
+    printable(grouped)
+}
+
+/// `bytes` as text, control and non-UTF-8 bytes escaped, cut to
+/// [`MAX_PREFIX_CHARS`].
+fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .flat_map(char::escape_debug)
+        .take(MAX_PREFIX_CHARS)
+        .collect()
+}
+
+/// Where the value of top-level-looking field `name` (e.g. `limit:`)
+/// starts: after `name` at the start or after a space or `<`.
+fn field_start<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(name) {
+        let at = from + i;
+        let before = text[..at].chars().next_back();
+        if matches!(before, None | Some(' ' | '<')) {
+            return Some(&text[at + name.len()..]);
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+/// The unsigned number after `word` (digits only), when there is one.
+fn number_after(text: &str, word: &str) -> Option<u64> {
+    let at = if word.is_empty() {
+        text
+    } else {
+        field_start(text, word)?
+    };
+    let digits: &str = &at[..at.find(|c: char| !c.is_ascii_digit()).unwrap_or(at.len())];
+    digits.parse().ok()
+}
+
+/// The bytes of the quoted string after field `name` (`key:"…"`),
+/// unescaped as Go's text format escapes them (`\"`, `\\`, `\n`, `\t`,
+/// `\r`, `\'`, three octal digits, `\xHH`).
+fn quoted_after(text: &str, name: &str) -> Option<Vec<u8>> {
+    let rest = field_start(text, name)?.strip_prefix('"')?;
+    let bytes = rest.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return Some(out),
+            b'\\' => {
+                let (byte, used) = unescape(&bytes[i + 1..])?;
+                out.push(byte);
+                i += 1 + used;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+/// One escape after its backslash: the byte and the bytes it used.
+fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
+    let digit = |b: u8, radix: u32| char::from(b).to_digit(radix);
+    match *rest.first()? {
+        b'n' => Some((b'\n', 1)),
+        b't' => Some((b'\t', 1)),
+        b'r' => Some((b'\r', 1)),
+        b'x' => {
+            let hi = digit(*rest.get(1)?, 16)?;
+            let lo = digit(*rest.get(2)?, 16)?;
+            Some(((hi * 16 + lo) as u8, 3))
+        }
+        b'0'..=b'3' => {
+            let v = rest
+                .get(..3)?
+                .iter()
+                .try_fold(0u32, |acc, &b| Some(acc * 8 + digit(b, 8)?))?;
+            Some((v as u8, 3))
+        }
+        other => Some((other, 1)),
+    }
+}
+
+/// Requests of one shape and prefix, as one line kind counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Seen {
+    lines: u64,
+    total_ms: f64,
+    worst_ms: f64,
+    response_bytes: u64,
+}
+
+impl Seen {
+    fn add(&mut self, ms: f64, bytes: Option<u64>) {
+        self.lines += 1;
+        self.total_ms += ms;
+        self.worst_ms = self.worst_ms.max(ms);
+        self.response_bytes = self.response_bytes.saturating_add(bytes.unwrap_or(0));
+    }
+
+    fn merge(&mut self, o: Seen) {
+        self.lines += o.lines;
+        self.total_ms += o.total_ms;
+        self.worst_ms = self.worst_ms.max(o.worst_ms);
+        self.response_bytes = self.response_bytes.saturating_add(o.response_bytes);
+    }
+}
+
+/// Slow requests summed by (shape, prefix) and line; bounded by
+/// [`MAX_REQUEST_GROUPS`].
+#[derive(Debug, Default)]
+pub struct RequestTally {
+    groups: BTreeMap<(RequestShape, String), [Seen; 2]>,
+    other_lines: u64,
+}
+
+impl RequestTally {
+    /// Adds one slow request that took `ms`.
+    pub fn add(&mut self, r: Request, ms: f64) {
+        let ms = if ms.is_finite() { ms.max(0.0) } else { 0.0 };
+        let slot = r.line as usize;
+        let key = (r.shape, r.prefix);
+        if let Some(g) = self.groups.get_mut(&key) {
+            g[slot].add(ms, r.response_bytes);
+        } else if self.groups.len() < MAX_REQUEST_GROUPS {
+            let mut g = [Seen::default(); 2];
+            g[slot].add(ms, r.response_bytes);
+            self.groups.insert(key, g);
+        } else {
+            self.other_lines += 1;
+        }
+    }
+
+    /// Adds `later`'s counts.
+    pub fn merge(&mut self, later: RequestTally) {
+        self.other_lines += later.other_lines;
+        for (key, l) in later.groups {
+            if let Some(g) = self.groups.get_mut(&key) {
+                g[0].merge(l[0]);
+                g[1].merge(l[1]);
+            } else if self.groups.len() < MAX_REQUEST_GROUPS {
+                self.groups.insert(key, l);
+            } else {
+                self.other_lines += l[0].lines.max(l[1].lines);
+            }
+        }
+    }
+
+    /// The groups, most time first; `None` when no line named a request.
+    pub fn finish(self) -> Option<RequestsReport> {
+        if self.groups.is_empty() && self.other_lines == 0 {
+            return None;
+        }
+        let mut groups: Vec<RequestGroup> = self
+            .groups
+            .into_iter()
+            .map(|((shape, prefix), seen)| {
+                let (line, s) = if seen[1].lines > seen[0].lines {
+                    (RequestLine::RequestStats, seen[1])
+                } else {
+                    (RequestLine::Apply, seen[0])
+                };
+                RequestGroup {
+                    shape,
+                    prefix,
+                    requests: s.lines,
+                    total_ms: s.total_ms,
+                    worst_ms: s.worst_ms,
+                    response_bytes: s.response_bytes,
+                    line,
+                }
+            })
+            .collect();
+        groups.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+        Some(RequestsReport {
+            groups,
+            other_lines: self.other_lines,
+        })
+    }
+}
+
+/// Slow requests by what they asked for (the `requests` of a logs report).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestsReport {
+    /// By shape and prefix, most time first.
+    pub groups: Vec<RequestGroup>,
+    /// Lines past the first [`MAX_REQUEST_GROUPS`] groups.
+    #[serde(default)]
+    pub other_lines: u64,
+}
+
+impl RequestsReport {
+    /// Time of every group, ms.
+    pub fn total_ms(&self) -> f64 {
+        self.groups.iter().map(|g| g.total_ms).sum()
+    }
+}
+
+/// Slow requests of one shape under one prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestGroup {
+    /// What they did.
+    pub shape: RequestShape,
+    /// The key prefix, grouped as `cluster keyspace` groups keys.
+    pub prefix: String,
+    /// Slow requests (lines of the kind that saw more of them).
+    pub requests: u64,
+    /// Their time summed, ms.
+    pub total_ms: f64,
+    /// The slowest, ms.
+    pub worst_ms: f64,
+    /// Bytes of their responses, where the lines say.
+    pub response_bytes: u64,
+    /// The line they were counted from.
+    pub line: RequestLine,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn range_shapes_from_apply_lines() {
+        let cases = [
+            (
+                r#"key:"/registry/pods/" range_end:"/registry/pods0" "#,
+                RequestShape::UnpaginatedRange,
+                "/registry/pods/",
+            ),
+            (
+                r#"key:"/registry/pods/" range_end:"/registry/pods0" limit:500 "#,
+                RequestShape::PaginatedRange,
+                "/registry/pods/",
+            ),
+            (
+                r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
+                RequestShape::CountOnly,
+                "/registry/pods/",
+            ),
+            (
+                r#"key:"/registry/events/default/" range_end:"/registry/events/default0" keys_only:true "#,
+                RequestShape::KeysOnly,
+                "/registry/events/default/",
+            ),
+            (
+                r#"key:"/registry/pods/default/web-1" serializable:true "#,
+                RequestShape::Get,
+                "/registry/pods/default/",
+            ),
+            (
+                r#"key:"/app/a" range_end:"/app/b" "#,
+                RequestShape::UnpaginatedRange,
+                "/app/",
+            ),
+            (
+                r#"key:"a\"b\000\377" range_end:"c" "#,
+                RequestShape::UnpaginatedRange,
+                "a\\\"b\\0\u{fffd}",
+            ),
+        ];
+        for (text, shape, prefix) in cases {
+            let r = from_apply(text, Some("range_response_count:20000 size:21012345")).unwrap();
+            assert_eq!((r.shape, r.prefix.as_str()), (shape, prefix), "{text}");
+            assert_eq!(r.response_bytes, Some(21_012_345));
+        }
+    }
+
+    #[test]
+    fn txns_and_writes() {
+        let txn = r#"compare:<target:MOD key:"/registry/pods/a/b" mod_revision:5 > success:<request_range:<key:"/registry/pods/a/b" > > failure:<>"#;
+        assert_eq!(from_apply(txn, None).unwrap().shape, RequestShape::ReadTxn);
+        let write =
+            r#"header:<ID:7587 > put:<key:"/registry/leases/kube-node-lease/n1" value_size:512 >"#;
+        let w = from_apply(write, Some("size:6")).unwrap();
+        assert_eq!(
+            (w.shape, w.prefix.as_str()),
+            (RequestShape::Write, "/registry/leases/kube-node-lease/")
+        );
+        let s = from_stats(
+            "/etcdserverpb.KV/Range",
+            r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
+            Some("12"),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.shape, s.response_bytes, s.line),
+            (RequestShape::CountOnly, Some(12), RequestLine::RequestStats)
+        );
+        assert!(from_stats("/etcdserverpb.Lease/LeaseGrant", "TTL:5 ", None).is_none());
+        assert!(from_apply("garbage", None).is_none());
+    }
+
+    #[test]
+    fn a_group_is_counted_from_the_line_that_saw_more() {
+        let mut t = RequestTally::default();
+        let r = |line| Request {
+            shape: RequestShape::UnpaginatedRange,
+            prefix: "/registry/pods/".into(),
+            response_bytes: Some(10),
+            line,
+        };
+        for _ in 0..3 {
+            t.add(r(RequestLine::Apply), 200.0);
+        }
+        t.add(r(RequestLine::RequestStats), 400.0);
+        let mut later = RequestTally::default();
+        later.add(r(RequestLine::Apply), 900.0);
+        t.merge(later);
+        let g = &t.finish().unwrap().groups[0];
+        assert_eq!(
+            (g.requests, g.total_ms, g.worst_ms, g.response_bytes),
+            (4, 1500.0, 900.0, 40)
+        );
+        assert_eq!(g.line, RequestLine::Apply);
+        assert!(RequestTally::default().finish().is_none());
+    }
+
+    #[test]
+    fn groups_are_bounded() {
+        let mut t = RequestTally::default();
+        for i in 0..1000 {
+            t.add(from_apply(&format!("key:\"/x{i}/k\" "), None).unwrap(), 1.0);
+        }
+        let r = t.finish().unwrap();
+        assert_eq!(r.groups.len(), MAX_REQUEST_GROUPS);
+        assert_eq!(r.other_lines, 1000 - MAX_REQUEST_GROUPS as u64);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_never_panics(req in "\\PC{0,200}", resp in "\\PC{0,40}") {
+            let _ = from_apply(&req, Some(&resp));
+            let _ = from_stats("/etcdserverpb.KV/Range", &req, Some(&resp));
+        }
+
+        #[test]
+        fn escaped_keys_never_panic(key in "([a-z/]|\\\\[0-7]{0,3}|\\\\x[0-9a-f]{0,2}|\\\\.){0,30}") {
+            let text = format!("key:\"{key}\" range_end:\"{key}\" limit:9");
+            if let Some(r) = from_apply(&text, None) {
+                prop_assert!(r.prefix.chars().count() <= MAX_PREFIX_CHARS);
+            }
+        }
+    }
+}
