@@ -76,7 +76,7 @@ pub fn event<'a>(
             .peer_fields
             .iter()
             .find_map(|f| field(f))
-            .map(str::to_string),
+            .map(super::peer_id),
         term: super::term_in(msg),
     })
 }
@@ -278,6 +278,10 @@ mod tests {
         assert_eq!(e.kind, EventKind::PeerUnhealthy);
         assert_eq!(e.peer.as_deref(), Some("abc"));
         assert_eq!(e.duration_ms, Some(1.2));
+        // A peer id of 5,000 characters is kept as its first 64.
+        let long = line.replace("\"abc\"", &format!("\"{}\"", "é".repeat(5_000)));
+        let e = parse(&long).unwrap().event.unwrap();
+        assert_eq!(e.peer, Some("é".repeat(crate::logs::MAX_PEER_CHARS)));
     }
 
     #[test]
