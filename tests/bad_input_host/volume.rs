@@ -24,6 +24,16 @@ fn report_with_peers(peers: usize) -> Report {
     r
 }
 
+/// Asserts a run that judged its input (exit 0 or 1) within the RSS cap.
+fn within_caps(r: &crate::capped::Run, what: &str) {
+    assert!(matches!(r.code, Some(0 | 1)), "{what}: {}", r.stderr);
+    assert!(
+        r.peak_rss_kib < RSS_CAP_KIB,
+        "{what}: peak RSS {} KiB",
+        r.peak_rss_kib
+    );
+}
+
 /// Memory follows what is kept, not what is counted: many small documents,
 /// many peers, many hosts and many distinct peer ids in logs stay under
 /// the RSS cap, in seconds. Prints the figures for the report.
@@ -61,12 +71,7 @@ fn memory_is_bounded_by_what_is_kept() {
     )
     .unwrap();
     let r = run_capped(&["merge", peers.to_str().unwrap()], Stdin::Null, None, &[]);
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "3,000 peers: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "3,000 peers");
     assert!(String::from_utf8_lossy(&r.stdout).contains("more host(s), not in this grid"));
     println!(
         "merge table of 3,000 peers: peak RSS {} KiB, {:?}",
@@ -90,12 +95,7 @@ fn memory_is_bounded_by_what_is_kept() {
         None,
         &[],
     );
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "3,000 hosts: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "3,000 hosts");
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(
         v["hosts"].as_array().unwrap().len(),
@@ -110,16 +110,42 @@ fn memory_is_bounded_by_what_is_kept() {
         r.peak_rss_kib, r.elapsed
     );
 
+    // 150 MB of log lines between two reports: streamed, not held (it
+    // was read whole, up to 256 MiB, before).
+    let noisy = d.join("noisy.txt");
+    let mut f = std::io::BufWriter::new(fs::File::create(&noisy).unwrap());
+    serde_json::to_writer(&mut f, &report_with_peers(2)).unwrap();
+    let line = format!(
+        "{:<99}\n",
+        "Defaulted container \"qualify\" out of: qualify"
+    );
+    for _ in 0..1_500_000 {
+        f.write_all(line.as_bytes()).unwrap();
+    }
+    let mut other = report_with_peers(2);
+    other.host.hostname = "other".into();
+    serde_json::to_writer(&mut f, &other).unwrap();
+    drop(f);
+    let r = run_capped(
+        &["merge", "-", "-w", "json"],
+        Stdin::File(noisy.clone()),
+        None,
+        &[],
+    );
+    within_caps(&r, "150 MB stream");
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2, "{}", v["notes"]);
+    println!(
+        "merge of 150 MB of lines between 2 reports: peak RSS {} KiB, {:?}",
+        r.peak_rss_kib, r.elapsed
+    );
+    fs::remove_file(&noisy).unwrap();
+
     // A gzip of 300,000 lines naming distinct peers.
     let gz = d.join("peers.log.gz");
     peers_gzip(&gz, "");
     let r = run_capped(&["logs", gz.to_str().unwrap()], Stdin::Null, None, &[]);
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "300k peers: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "300k peers");
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("and others in"), "{text}");
     assert!(text.len() < 200_000, "{} bytes of table", text.len());
@@ -162,12 +188,7 @@ fn long_peer_ids_in_chunks(d: &std::path::Path) {
         None,
         &[],
     );
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "300k long peer ids: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "300k long peer ids");
     assert!(r.stdout.len() < 200_000, "{} bytes of JSON", r.stdout.len());
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     let kind = &v["logs"]["events"][0];
