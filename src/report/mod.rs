@@ -7,6 +7,8 @@ pub mod bundle;
 pub mod comparison;
 pub mod consistency_view;
 pub mod fleet;
+#[cfg(test)]
+pub mod hostile_tests;
 pub mod html;
 pub mod json;
 pub mod junit;
