@@ -16,7 +16,9 @@ pub mod stats;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub use load::{expand, load, load_all, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION};
+pub use load::{
+    expand, load, load_all, parse, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION,
+};
 use noise::{Metric, Noise, RunFacts};
 use stats::TestResult;
 

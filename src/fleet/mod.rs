@@ -228,7 +228,7 @@ struct Head {
 
 /// A JSON document as a host report of a schema this version reads (the
 /// same range as `compare`), or why it is not one.
-fn to_report(doc: &[u8]) -> Result<Report, String> {
+pub fn to_report(doc: &[u8]) -> Result<Report, String> {
     let head: Head =
         serde_json::from_slice(doc).map_err(|e| format!("not an etcd-doctor report ({e})"))?;
     let readable = u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION);
