@@ -19,6 +19,7 @@ pub mod facts;
 pub mod files;
 pub mod findings;
 pub mod fleet;
+pub mod fuzzing;
 pub mod host;
 pub mod interrupt;
 pub mod keyspace;

@@ -45,6 +45,59 @@ fn push_char(out: &mut String, c: char) {
     }
 }
 
+/// `s` with the characters XML 1.0 forbids made visible: control
+/// characters as by [`printable`], and the non-characters U+FFFE and
+/// U+FFFF as `\u{fffe}`. For text that is already markup (an SVG).
+pub fn xml_chars(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_xml_char(&mut out, c);
+    }
+    out
+}
+
+fn push_xml_char(out: &mut String, c: char) {
+    if matches!(c, '\u{fffe}' | '\u{ffff}') {
+        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    } else {
+        push_char(out, c);
+    }
+}
+
+/// `s` for XML or HTML, in text or a quoted attribute: [`xml_chars`],
+/// then `&`, `<`, `>`, `"` and `'` as entities. A `]]>` or a `</script>`
+/// from the data is then only text.
+pub fn markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => push_xml_char(&mut out, c),
+        }
+    }
+    out
+}
+
+/// `s` as a Prometheus label value (between its double quotes): control
+/// characters escaped as by [`printable`], then the three escapes the
+/// exposition format knows: `\\`, `\"` and `\n`.
+pub fn prometheus_label(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in printable(s).chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One line of at most `max` characters: control characters (newlines
 /// too) escaped, and `…` ending a text that was cut.
 pub fn cap(s: &str, max: usize) -> String {
@@ -173,6 +226,18 @@ mod tests {
         let line = error_line(&huge);
         assert!(line.chars().count() <= MAX_ERROR_CHARS + 3);
         assert!(line.starts_with("start ") && line.ends_with("root cause"));
+    }
+
+    #[test]
+    fn markup_and_label_escapes() {
+        assert_eq!(
+            markup("a<b>&\"'\u{0}\u{1b}\u{ffff}\n"),
+            "a&lt;b&gt;&amp;&quot;&#39;\\x00\\x1b\\u{ffff}\n"
+        );
+        assert_eq!(
+            prometheus_label("a\\b\"c\nd\u{0}\r"),
+            "a\\\\b\\\"c\\nd\\\\x00\\\\x0d"
+        );
     }
 
     proptest! {

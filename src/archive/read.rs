@@ -55,12 +55,16 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
             meta.len()
         )));
     }
-    let files = entries(file).map_err(fail)?;
-    check(files).map_err(fail)
+    parse(file).map_err(fail)
+}
+
+/// Reads and checks a bundle's bytes (a gzip tar) from `bytes`.
+pub fn parse(bytes: impl Read) -> Result<Bundle, String> {
+    check(entries(bytes)?)
 }
 
 /// Every entry of the archive, checked one by one.
-fn entries(file: File) -> Result<BTreeMap<String, Vec<u8>>, String> {
+fn entries(file: impl Read) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let gz = flate2::read::GzDecoder::new(file.take(MAX_BUNDLE_BYTES));
     let mut archive = tar::Archive::new(gz.take(MAX_TOTAL_BYTES + MAX_ENTRIES as u64 * 2048));
     let mut files = BTreeMap::new();

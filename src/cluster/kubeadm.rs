@@ -101,14 +101,18 @@ struct Container {
 
 /// Reads `manifest` and returns what it says about etcd.
 pub fn discover(manifest: &Path) -> Result<KubeadmEtcd, KubeadmError> {
-    let text = read_bounded(manifest)?;
-    if let Some(line) = too_deep(&text) {
+    from_text(manifest, &read_bounded(manifest)?)
+}
+
+/// What the manifest text `text` (read from `manifest`) says.
+pub fn from_text(manifest: &Path, text: &str) -> Result<KubeadmEtcd, KubeadmError> {
+    if let Some(line) = too_deep(text) {
         return Err(KubeadmError::TooDeep {
             path: manifest.to_path_buf(),
             line,
         });
     }
-    let pod: Pod = yaml_serde::from_str(&text).map_err(|source| KubeadmError::Yaml {
+    let pod: Pod = yaml_serde::from_str(text).map_err(|source| KubeadmError::Yaml {
         path: manifest.to_path_buf(),
         source,
     })?;

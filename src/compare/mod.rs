@@ -17,7 +17,9 @@ pub mod stats;
 
 use anyhow::{Context, Result};
 
-pub use load::{expand, load, load_all, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION};
+pub use load::{
+    expand, load, load_all, parse, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION,
+};
 pub use model::{
     alpha_per_metric, ComparePlan, Comparison, Row, Status, Subject, ALPHA,
     DEFAULT_MAX_REGRESSION_PCT, METHOD,

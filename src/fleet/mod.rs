@@ -20,8 +20,7 @@ pub mod stream;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -126,39 +125,21 @@ pub struct FleetReport {
     pub verdict: Verdict,
 }
 
-/// Reads every source: each report found (at most [`MAX_REPORTS`] in
-/// all), and notes on what was skipped.
+/// Reads every source, streaming: each report found (at most
+/// [`MAX_REPORTS`] and [`stream::MAX_KEPT_BYTES`] of documents in all), and
+/// notes on what was skipped.
 pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Notes)> {
     let mut inputs = Vec::new();
     let mut notes = Notes::default();
-    let mut documents = 0;
+    let mut budget = stream::Budget::new(MAX_REPORTS);
     for source in sources {
-        let (name, bytes) = read_source(source)?;
-        // Each document becomes a report at once (its JSON value dropped);
+        // Each document becomes a report at once (its bytes dropped);
         // origins and notes are named once the count is known.
         let mut read: Vec<Result<Report, String>> = Vec::new();
-        let docs = stream::each_document(&bytes, MAX_REPORTS - documents, &mut |_, value| {
-            read.push(to_report(value));
-        });
-        drop(bytes);
-        documents += docs.kept;
-        if docs.skipped_lines > 0 {
-            notes.push(format!(
-                "{name}: skipped {} line(s) that were not JSON",
-                docs.skipped_lines
-            ));
-        }
-        if let Some(at) = docs.truncated_at {
-            notes.push(format!(
-                "{name}: document at byte {at} is cut off: left out"
-            ));
-        }
-        if docs.over_limit > 0 {
-            notes.push(format!(
-                "{name}: {} document(s) past the limit of {MAX_REPORTS} reports: left out",
-                docs.over_limit
-            ));
-        }
+        let (name, docs) = read_source(source, &mut budget, &mut |_, doc| {
+            read.push(to_report(doc));
+        })?;
+        source_notes(&name, &docs, &mut notes);
         let several = read.len() > 1;
         for (i, doc) in read.into_iter().enumerate() {
             let origin = if several || matches!(source, Source::Stdin) {
@@ -175,41 +156,77 @@ pub fn read(sources: &[Source]) -> Result<(Vec<Input>, Notes)> {
     Ok((inputs, notes))
 }
 
-fn read_source(source: &Source) -> Result<(String, Vec<u8>)> {
-    let mut bytes = Vec::new();
-    let name = match source {
+/// Notes on what a pass over source `name` skipped.
+fn source_notes(name: &str, docs: &stream::Documents, notes: &mut Notes) {
+    if docs.skipped_lines > 0 {
+        notes.push(format!(
+            "{name}: skipped {} line(s) that were not JSON",
+            docs.skipped_lines
+        ));
+    }
+    if let Some(at) = docs.truncated_at {
+        notes.push(format!(
+            "{name}: document at byte {at} is cut off: left out"
+        ));
+    }
+    if docs.too_large > 0 {
+        notes.push(format!(
+            "{name}: {} document(s) larger than {} bytes: left out",
+            docs.too_large,
+            stream::MAX_DOCUMENT_BYTES
+        ));
+    }
+    if docs.over_limit > 0 {
+        notes.push(format!(
+            "{name}: {} document(s) past the limit of {MAX_REPORTS} reports or {} bytes in all: left out",
+            docs.over_limit,
+            stream::MAX_KEPT_BYTES
+        ));
+    }
+    if docs.stopped {
+        notes.push(format!(
+            "{name}: read stopped after {} bytes: the rest left out",
+            stream::MAX_INPUT_BYTES
+        ));
+    }
+}
+
+/// Streams `source` through [`stream::each_document`]; its name and counts.
+fn read_source(
+    source: &Source,
+    budget: &mut stream::Budget,
+    each: &mut dyn FnMut(u64, &[u8]),
+) -> Result<(String, stream::Documents)> {
+    match source {
         Source::File(path) => {
-            let file = crate::files::open_input("merge", path)?;
-            read_bounded(file, &mut bytes, path)?;
-            path.display().to_string()
+            let mut file = crate::files::open_input("merge", path)?;
+            let docs = stream::each_document(&mut file, budget, each)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((path.display().to_string(), docs))
         }
         Source::Stdin => {
             crate::files::stdin_is_a_stream("merge")?;
-            read_bounded(std::io::stdin().lock(), &mut bytes, Path::new("-"))?;
-            "stdin".to_string()
+            let docs = stream::each_document(&mut std::io::stdin().lock(), budget, each)
+                .context("cannot read standard input")?;
+            Ok(("stdin".to_string(), docs))
         }
-    };
-    Ok((name, bytes))
+    }
 }
 
-fn read_bounded(r: impl Read, bytes: &mut Vec<u8>, path: &Path) -> Result<()> {
-    r.take(stream::MAX_INPUT_BYTES + 1)
-        .read_to_end(bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    anyhow::ensure!(
-        bytes.len() as u64 <= stream::MAX_INPUT_BYTES,
-        "{}: larger than {} bytes",
-        path.display(),
-        stream::MAX_INPUT_BYTES
-    );
-    Ok(())
+/// The fields of a document looked at before it is read as a report.
+#[derive(Deserialize)]
+struct Head {
+    schema_version: Option<serde_json::Value>,
+    command: Option<serde_json::Value>,
 }
 
 /// A JSON document as a host report of a schema this version reads (the
 /// same range as `compare`), or why it is not one.
-fn to_report(value: serde_json::Value) -> Result<Report, String> {
+pub fn to_report(doc: &[u8]) -> Result<Report, String> {
+    let head: Head =
+        serde_json::from_slice(doc).map_err(|e| format!("not an etcd-doctor report ({e})"))?;
     let readable = u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION);
-    match value.get("schema_version").and_then(|v| v.as_u64()) {
+    match head.schema_version.as_ref().and_then(|v| v.as_u64()) {
         None => return Err("not an etcd-doctor report (no schema_version)".into()),
         Some(v) if !readable.contains(&v) => {
             return Err(format!(
@@ -218,11 +235,11 @@ fn to_report(value: serde_json::Value) -> Result<Report, String> {
         }
         Some(_) => {}
     }
-    if value.get("command").and_then(|c| c.as_str()) == Some("merge") {
+    if head.command.as_ref().and_then(|c| c.as_str()) == Some("merge") {
         return Err("a fleet report, not a host report".into());
     }
     let report: Report =
-        serde_json::from_value(value).map_err(|e| format!("not an etcd-doctor report ({e})"))?;
+        serde_json::from_slice(doc).map_err(|e| format!("not an etcd-doctor report ({e})"))?;
     match validate::implausible(&report) {
         Some(why) => Err(format!("{why}, no run writes that")),
         None => Ok(report),

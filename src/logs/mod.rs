@@ -45,6 +45,15 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// file): the source is then reported with an error, never read forever.
 pub const MAX_BYTES_WITHOUT_A_LOG_LINE: u64 = 64 << 20;
 
+/// Longest peer id kept (etcd writes 16 hex digits; longer ones are cut,
+/// so a line cannot make a kept peer weigh more than this).
+pub const MAX_PEER_CHARS: usize = 64;
+
+/// A peer id as kept: cut to [`MAX_PEER_CHARS`] characters.
+pub fn peer_id(s: &str) -> String {
+    s.chars().take(MAX_PEER_CHARS).collect()
+}
+
 /// An etcd line decoded: its time and the catalogued event, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {

@@ -78,7 +78,7 @@ pub fn event<'a>(
             .peer_fields
             .iter()
             .find_map(|f| field(f))
-            .map(Cow::into_owned),
+            .map(|p| super::peer_id(&p)),
         term: super::term_in(msg),
         request: request_of(entry.kind, field),
     })
@@ -315,6 +315,10 @@ mod tests {
         assert_eq!(e.kind, EventKind::PeerUnhealthy);
         assert_eq!(e.peer.as_deref(), Some("abc"));
         assert_eq!(e.duration_ms, Some(1.2));
+        // A peer id of 5,000 characters is kept as its first 64.
+        let long = line.replace("\"abc\"", &format!("\"{}\"", "é".repeat(5_000)));
+        let e = parse(&long).unwrap().event.unwrap();
+        assert_eq!(e.peer, Some("é".repeat(crate::logs::MAX_PEER_CHARS)));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 pub mod bundle;
 pub mod format;
+#[cfg(test)]
+pub(crate) mod hostile_tests;
 pub mod plan;
 mod stdout;
 pub mod view;

@@ -12,6 +12,7 @@ use crate::facts::Report;
 use crate::findings::Severity;
 use crate::measure::LatencyHistogram;
 use crate::probe::disk::StallSummary;
+use crate::text::prometheus_label as label;
 
 /// etcd's `etcd_disk_wal_fsync_duration_seconds` buckets: 1 ms doubling
 /// to 8.192 s (`prometheus.ExponentialBuckets(0.001, 2, 14)`).
@@ -57,13 +58,6 @@ pub struct Unread {
     pub logs: Vec<(String, bool)>,
     /// Whether the canary measured during the tick.
     pub canary: bool,
-}
-
-/// Escapes a label value.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -315,5 +309,39 @@ mod tests {
             })
             .unwrap();
         assert!(matches!(up.value, prometheus_parse::Value::Gauge(v) if v == 0.0));
+    }
+
+    /// A member name, URLs, peers and log paths from outside, hostile:
+    /// every label reads back (strict exposition parse) as the text with
+    /// its control characters made visible.
+    #[test]
+    fn outside_strings_are_escaped_in_labels() {
+        use crate::report::hostile_tests::{parse_exposition, HOSTILE};
+        let unread = Unread {
+            pages: vec![(HOSTILE.into(), true)],
+            peers: vec![(HOSTILE.into(), false)],
+            logs: vec![(HOSTILE.into(), true)],
+            ..Unread::default()
+        };
+        let mut window = Report::new(&format!("watch {HOSTILE}"), Default::default());
+        window.findings.push(crate::findings::Finding {
+            id: crate::findings::RULES[0].id,
+            severity: Severity::Warn,
+            summary: HOSTILE.into(),
+            evidence: Vec::new(),
+            recommendation: String::new(),
+            commands: Vec::new(),
+        });
+        let page = render(&Totals::default(), &[window], &unread, HOSTILE);
+        let samples = parse_exposition(&page).unwrap_or_else(|e| panic!("{e}\n{page}"));
+        let want = crate::text::printable(HOSTILE);
+        let values: Vec<&str> = samples
+            .iter()
+            .flat_map(|(_, labels, _)| labels)
+            .filter(|(k, _)| ["member", "source", "window"].contains(&k.as_str()))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        // member, window, and a metrics page, a peer and a log as sources.
+        assert_eq!(values.iter().filter(|v| **v == want).count(), 5, "{page}");
     }
 }

@@ -24,6 +24,16 @@ fn report_with_peers(peers: usize) -> Report {
     r
 }
 
+/// Asserts a run that judged its input (exit 0 or 1) within the RSS cap.
+fn within_caps(r: &crate::capped::Run, what: &str) {
+    assert!(matches!(r.code, Some(0 | 1)), "{what}: {}", r.stderr);
+    assert!(
+        r.peak_rss_kib < RSS_CAP_KIB,
+        "{what}: peak RSS {} KiB",
+        r.peak_rss_kib
+    );
+}
+
 /// Memory follows what is kept, not what is counted: many small documents,
 /// many peers, many hosts and many distinct peer ids in logs stay under
 /// the RSS cap, in seconds. Prints the figures for the report.
@@ -61,12 +71,7 @@ fn memory_is_bounded_by_what_is_kept() {
     )
     .unwrap();
     let r = run_capped(&["merge", peers.to_str().unwrap()], Stdin::Null, None, &[]);
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "3,000 peers: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "3,000 peers");
     assert!(String::from_utf8_lossy(&r.stdout).contains("more host(s), not in this grid"));
     println!(
         "merge table of 3,000 peers: peak RSS {} KiB, {:?}",
@@ -90,12 +95,7 @@ fn memory_is_bounded_by_what_is_kept() {
         None,
         &[],
     );
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "3,000 hosts: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "3,000 hosts");
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(
         v["hosts"].as_array().unwrap().len(),
@@ -110,33 +110,100 @@ fn memory_is_bounded_by_what_is_kept() {
         r.peak_rss_kib, r.elapsed
     );
 
+    // 150 MB of log lines between two reports: streamed, not held (it
+    // was read whole, up to 256 MiB, before).
+    let noisy = d.join("noisy.txt");
+    let mut f = std::io::BufWriter::new(fs::File::create(&noisy).unwrap());
+    serde_json::to_writer(&mut f, &report_with_peers(2)).unwrap();
+    let line = format!(
+        "{:<99}\n",
+        "Defaulted container \"qualify\" out of: qualify"
+    );
+    for _ in 0..1_500_000 {
+        f.write_all(line.as_bytes()).unwrap();
+    }
+    let mut other = report_with_peers(2);
+    other.host.hostname = "other".into();
+    serde_json::to_writer(&mut f, &other).unwrap();
+    drop(f);
+    let r = run_capped(
+        &["merge", "-", "-w", "json"],
+        Stdin::File(noisy.clone()),
+        None,
+        &[],
+    );
+    within_caps(&r, "150 MB stream");
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["hosts"].as_array().unwrap().len(), 2, "{}", v["notes"]);
+    println!(
+        "merge of 150 MB of lines between 2 reports: peak RSS {} KiB, {:?}",
+        r.peak_rss_kib, r.elapsed
+    );
+    fs::remove_file(&noisy).unwrap();
+
     // A gzip of 300,000 lines naming distinct peers.
     let gz = d.join("peers.log.gz");
-    let mut enc =
-        flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::fast());
-    for i in 0..300_000u64 {
-        writeln!(
-            enc,
-            r#"{{"level":"warn","ts":"2024-03-01T12:{:02}:{:02}.000Z","caller":"rafthttp/probing_status.go:68","msg":"prober detected unhealthy status","round-tripper-name":"ROUND_TRIPPER_RAFT_MESSAGE","remote-peer-id":"{i:016x}","rtt":"0s","error":"dial tcp: connection refused"}}"#,
-            (i / 60) % 60,
-            i % 60
-        )
-        .unwrap();
-    }
-    enc.finish().unwrap();
+    peers_gzip(&gz, "");
     let r = run_capped(&["logs", gz.to_str().unwrap()], Stdin::Null, None, &[]);
-    assert!(matches!(r.code, Some(0 | 1)), "{}", r.stderr);
-    assert!(
-        r.peak_rss_kib < RSS_CAP_KIB,
-        "300k peers: {} KiB",
-        r.peak_rss_kib
-    );
+    within_caps(&r, "300k peers");
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("and others in"), "{text}");
     assert!(text.len() < 200_000, "{} bytes of table", text.len());
     println!(
         "logs gzip with 300k peer ids: peak RSS {} KiB, {:?}",
         r.peak_rss_kib, r.elapsed
+    );
+    long_peer_ids_in_chunks(d);
+}
+
+/// Writes a gzip of 300,000 zap lines, each naming a distinct peer id
+/// (16 hex digits and `pad`), a second apart.
+fn peers_gzip(path: &std::path::Path, pad: &str) {
+    let mut enc = flate2::write::GzEncoder::new(
+        std::io::BufWriter::new(fs::File::create(path).unwrap()),
+        flate2::Compression::fast(),
+    );
+    for i in 0..300_000u64 {
+        writeln!(
+            enc,
+            r#"{{"level":"warn","ts":"2024-03-01T12:{:02}:{:02}.000Z","caller":"rafthttp/probing_status.go:68","msg":"prober detected unhealthy status","round-tripper-name":"ROUND_TRIPPER_RAFT_MESSAGE","remote-peer-id":"{i:016x}{pad}","rtt":"0s","error":"dial tcp: connection refused"}}"#,
+            (i / 60) % 60,
+            i % 60
+        )
+        .unwrap();
+    }
+    enc.finish().unwrap();
+}
+
+/// The issue's case: a gzip of a few MB with 300,000 distinct peer ids of
+/// 5,000 characters (1.5 GB of lines) took 495 MB and printed 121 MB, since
+/// each chunk kept its own 64 peers and merging the chunks kept them all.
+/// Now the merged timeline keeps 64 peers of at most 64 characters.
+fn long_peer_ids_in_chunks(d: &std::path::Path) {
+    let gz = d.join("long-peers.log.gz");
+    peers_gzip(&gz, &"a".repeat(5_000));
+    let r = run_capped(
+        &["logs", gz.to_str().unwrap(), "-w", "json"],
+        Stdin::Null,
+        None,
+        &[],
+    );
+    within_caps(&r, "300k long peer ids");
+    assert!(r.stdout.len() < 200_000, "{} bytes of JSON", r.stdout.len());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let kind = &v["logs"]["events"][0];
+    let peers = kind["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 64, "{kind}");
+    assert!(peers
+        .iter()
+        .all(|p| p["peer"].as_str().unwrap().len() == 64));
+    let named: u64 = peers.iter().map(|p| p["count"].as_u64().unwrap()).sum();
+    assert_eq!(named + kind["other_peer_lines"].as_u64().unwrap(), 300_000);
+    println!(
+        "logs gzip with 300k peer ids of 5,000 chars ({} bytes): peak RSS {} KiB, {:?}",
+        fs::metadata(&gz).unwrap().len(),
+        r.peak_rss_kib,
+        r.elapsed
     );
 }
 

@@ -23,21 +23,9 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3
 pre{background:#272822;color:#f8f8f2;padding:.6em;overflow-x:auto}\
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots figure{margin:0}";
 
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values
+/// ([`crate::text::markup`]: entities and control characters).
+pub use crate::text::markup as esc;
 
 /// Writes `report` as a self-contained HTML page.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
@@ -154,7 +142,9 @@ pub fn write_findings(findings: &[Finding], w: &mut dyn Write) -> io::Result<()>
 /// Writes a plot as a `<figure>`, or why it was not drawn.
 pub fn figure(w: &mut dyn Write, plot: PlotResult) -> io::Result<()> {
     match plot {
-        Ok(svg) => writeln!(w, "<figure>{svg}</figure>"),
+        // plotters writes entities for the text it draws (host names,
+        // key prefixes, member ids) but leaves control characters.
+        Ok(svg) => writeln!(w, "<figure>{}</figure>", crate::text::xml_chars(&svg)),
         Err(e) => writeln!(w, "<figure><p>plot not drawn: {}</p></figure>", esc(&e)),
     }
 }

@@ -9,13 +9,7 @@ use std::io::{self, Write};
 use crate::facts::Report;
 use crate::findings::{Severity, Verdict};
 use crate::measure::{SummaryField, PERCENTILES};
-
-/// Escapes a label value (backslash, double quote, newline).
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+use crate::text::prometheus_label as label;
 
 /// One metric family: HELP and TYPE lines, then its samples.
 struct Family<'a> {
@@ -176,7 +170,7 @@ fn rule_family<'a>(report: &Report, base: &str) -> Family<'a> {
                 Some(Severity::Warn) => 1.0,
                 Some(Severity::Fail) => 2.0,
             };
-            (format!("{base},rule=\"{id}\""), value)
+            (format!("{base},rule=\"{}\"", label(id.as_str())), value)
         })
         .collect();
     Family {
