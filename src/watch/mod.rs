@@ -17,6 +17,7 @@ pub mod expose;
 pub mod follow;
 pub mod history;
 pub mod join;
+pub mod journal;
 pub mod plan;
 pub mod replay;
 pub mod scrape;
@@ -33,7 +34,9 @@ use crate::host::HostFacts;
 use crate::interrupt;
 use canary::Canary;
 use expose::{Totals, Unread};
-use follow::Follower;
+use follow::{Excerpt, Follower};
+use journal::JournalFollower;
+use plan::LogSource;
 pub use plan::WatchPlan;
 use server::{Pages, Shared};
 use window::{Ring, Tick};
@@ -81,7 +84,7 @@ struct Loop<'p> {
     plan: &'p WatchPlan,
     ring: Ring,
     totals: Totals,
-    followers: Vec<Follower>,
+    followers: Vec<Followed>,
     member: String,
     since_history: usize,
 }
@@ -96,7 +99,7 @@ async fn watch_loop(
         plan,
         ring: Ring::new(plan.ring_len()),
         totals: Totals::default(),
-        followers: plan.logs.iter().cloned().map(Follower::new).collect(),
+        followers: plan.logs.iter().map(Followed::new).collect(),
         member: HostFacts::collect().hostname,
         since_history: 0,
     };
@@ -168,7 +171,7 @@ impl Loop<'_> {
             canary_error,
             cluster,
             net: Vec::new(),
-            logs: self.followers.iter_mut().map(Follower::read).collect(),
+            logs: self.followers.iter_mut().map(Followed::read).collect(),
             host,
         }
     }
@@ -227,6 +230,28 @@ impl Loop<'_> {
         self.since_history = 0;
         if let Err(e) = history::append(h, report, &plan::window_name(*w), at) {
             eprintln!("etcd-doctor watch: {e:#}");
+        }
+    }
+}
+
+/// One log source being followed.
+enum Followed {
+    File(Follower),
+    Journal(JournalFollower),
+}
+
+impl Followed {
+    fn new(source: &LogSource) -> Followed {
+        match source {
+            LogSource::File(p) => Followed::File(Follower::new(p.clone())),
+            LogSource::Journal(j) => Followed::Journal(JournalFollower::new(j.clone())),
+        }
+    }
+
+    fn read(&mut self) -> Excerpt {
+        match self {
+            Followed::File(f) => f.read(),
+            Followed::Journal(j) => j.read(),
         }
     }
 }
