@@ -25,7 +25,7 @@ use crate::watch::plan::{
 const MAX_WINDOWS: usize = 6;
 
 /// `watch` arguments.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// Directory on the etcd data disk the canary writes next to (in a fresh scratch directory it removes).
     #[arg(long, value_name = "DIR")]
