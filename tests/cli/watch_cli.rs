@@ -3,7 +3,8 @@
 //! history. It serves `/metrics` that a real Prometheus parser reads
 //! (etcd's wal_fsync buckets, counters, the canary and log sources up),
 //! `/report` as the JSON contract with the log line appended meanwhile,
-//! `/healthz`; SIGTERM stops it with exit 0, the canary's scratch
+//! `/healthz`; `promtool check metrics` (Prometheus's linter) passes the
+//! page where promtool is installed; SIGTERM stops it with exit 0, the canary's scratch
 //! directory gone and the history files readable by `compare`. Bad flags
 //! are one line and exit 2. About 8 s.
 
@@ -15,6 +16,7 @@ use etcd_doctor::logs::EventKind;
 
 use crate::support::doctor::doctor;
 use crate::support::fails_with;
+use crate::support::promtool;
 use crate::support::watch::{value, Watch};
 
 const SLOW: &str =
@@ -75,6 +77,15 @@ fn watch_serves_metrics_report_and_history_and_stops_clean_on_sigterm() {
     assert!(value(&m, "etcd_doctor_process_resident_memory_bytes", &[]).unwrap() > 0.0);
     assert!(value(&m, "etcd_doctor_watch_ticks_total", &[]).unwrap() >= 3.0);
 
+    if let Some(promtool) = promtool::find("promtool check metrics") {
+        let (code, page) = w.get("/metrics");
+        assert_eq!(code, 200);
+        let out = promtool::run(&promtool, &["check", "metrics"], page.as_bytes());
+        assert!(
+            out.status.success(),
+            "promtool check metrics: {out:?}\n{page}"
+        );
+    }
     let (code, body) = w.get("/report?window=20s");
     assert_eq!(code, 200);
     let r: Report = serde_json::from_str(&body).unwrap();
