@@ -36,10 +36,17 @@ pub const EXIT_CODE: i32 = 2;
 const POLL: Duration = Duration::from_millis(20);
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by [`reload_on_hangup`]: SIGHUP then asks for a reload, not a stop.
+static HANGUP_RELOADS: AtomicBool = AtomicBool::new(false);
+static HANGUP: AtomicBool = AtomicBool::new(false);
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static COOPERATING: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGHUP && HANGUP_RELOADS.load(Ordering::SeqCst) {
+        HANGUP.store(true, Ordering::SeqCst);
+        return;
+    }
     SIGNAL.store(sig, Ordering::SeqCst);
     INTERRUPTED.store(true, Ordering::SeqCst);
     if COOPERATING.load(Ordering::SeqCst) == 0 {
@@ -66,6 +73,25 @@ pub fn install() -> std::io::Result<&'static AtomicBool> {
         unsafe { sigaction(sig, &action) }.map_err(std::io::Error::from)?;
     }
     Ok(&INTERRUPTED)
+}
+
+/// From now on SIGHUP asks for a reload ([`take_hangup`]) instead of a
+/// stop: `watch` re-reads its configuration on it, as daemons do.
+pub fn reload_on_hangup() {
+    HANGUP_RELOADS.store(true, Ordering::SeqCst);
+}
+
+/// True once per SIGHUP received since [`reload_on_hangup`] (several
+/// before a call count as one).
+pub fn take_hangup() -> bool {
+    HANGUP.swap(false, Ordering::SeqCst)
+}
+
+/// Resolves once a SIGHUP is waiting to be taken; it looks every 20 ms.
+pub async fn hangup() {
+    while !HANGUP.load(Ordering::SeqCst) {
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// True once a signal has arrived.

@@ -11,11 +11,13 @@ use super::cluster::{reach, ConnArgs, DiscoveryArgs, ReachError};
 use super::duration::parse_duration;
 use super::net::{rtt_plan, AgentPeers};
 use super::verdict::stall_levels;
+use crate::discover::{Discovery, LogPlace};
 use crate::probe::disk::paced::MAX_RATE_PER_S;
 use crate::probe::net::NetPlanError;
 use crate::rules::{Profile, ProfileError};
+use crate::watch::journal::JournalSource;
 use crate::watch::plan::{
-    HistoryPlan, WatchPlan, DEFAULT_CANARY_RATE, DEFAULT_HISTORY_BYTES, DEFAULT_WINDOWS,
+    HistoryPlan, LogSource, WatchPlan, DEFAULT_CANARY_RATE, DEFAULT_HISTORY_BYTES, DEFAULT_WINDOWS,
     MAX_INTERVAL, MAX_TICKS, MIN_INTERVAL,
 };
 
@@ -23,7 +25,7 @@ use crate::watch::plan::{
 const MAX_WINDOWS: usize = 6;
 
 /// `watch` arguments.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// Directory on the etcd data disk the canary writes next to (in a fresh scratch directory it removes).
     #[arg(long, value_name = "DIR")]
@@ -35,9 +37,15 @@ pub struct WatchArgs {
     /// Watch this host's disk only: read no cluster.
     #[arg(long, conflicts_with_all = ["endpoints", "kubeadm"])]
     pub no_cluster: bool,
-    /// etcd log files to follow (rotation and truncation are followed).
+    /// etcd log files to follow: plain, zap JSON or CRI pod logs (rotation and truncation are followed). Without --logs or --journal-*, the logs discovery found.
     #[arg(long = "logs", value_name = "PATH", num_args = 1..)]
     pub logs: Vec<PathBuf>,
+    /// journald units to follow (`journalctl --follow -u UNIT`).
+    #[arg(long = "journal-unit", value_name = "UNIT", num_args = 1..)]
+    pub journal_units: Vec<String>,
+    /// A journal file to follow instead of the system journal (`journalctl --file`).
+    #[arg(long = "journal-file", value_name = "PATH")]
+    pub journal_file: Option<PathBuf>,
     /// Agent peers (`etcd-doctor agent` on the other members' hosts): their RTT is measured each tick.
     #[command(flatten)]
     pub agents: AgentPeers,
@@ -126,6 +134,12 @@ impl WatchArgs {
             let (conn, found) = reach(self.conn, &self.discovery)?;
             (Some(conn), found)
         };
+        let logs = log_sources(
+            self.logs,
+            self.journal_units,
+            self.journal_file,
+            found.as_ref(),
+        );
         let mut profile = Profile::load(&self.profile)?;
         // The canary's stall levels: the running etcd's heartbeat and
         // election, as diagnose counts them.
@@ -143,7 +157,7 @@ impl WatchArgs {
             rate_per_s: self.rate,
             conn,
             peers,
-            logs: self.logs,
+            logs,
             listen: self.listen,
             history: self.history.map(|dir| HistoryPlan {
                 dir,
@@ -155,5 +169,82 @@ impl WatchArgs {
             stall: stall_levels(&profile),
             profile,
         })
+    }
+}
+
+/// The logs to follow: the flags', else those discovery found (live files
+/// only: a pod's rotated `0.log.<time>[.gz]` is history, not followed).
+fn log_sources(
+    files: Vec<PathBuf>,
+    units: Vec<String>,
+    journal_file: Option<PathBuf>,
+    found: Option<&Discovery>,
+) -> Vec<LogSource> {
+    let journal = |unit| {
+        LogSource::Journal(JournalSource {
+            unit,
+            file: journal_file.clone(),
+        })
+    };
+    let mut logs: Vec<LogSource> = files.into_iter().map(LogSource::File).collect();
+    let units_empty = units.is_empty();
+    logs.extend(units.into_iter().map(|u| journal(Some(u))));
+    if units_empty && journal_file.is_some() {
+        logs.push(journal(None));
+    }
+    if !logs.is_empty() {
+        return logs;
+    }
+    found
+        .map(|d| d.logs.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|place| match place {
+            LogPlace::File(p) if p.extension().is_some_and(|e| e == "log") => {
+                Some(LogSource::File(p.clone()))
+            }
+            LogPlace::File(_) => None,
+            LogPlace::Journal(unit) => Some(journal(Some(unit.clone()))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::Source;
+
+    #[test]
+    fn flags_win_and_discovery_gives_live_files_and_units() {
+        let mut d = Discovery::empty(Source::Process);
+        d.logs = vec![
+            LogPlace::File("/var/log/pods/p/etcd/0.log.20240301-120000.gz".into()),
+            LogPlace::File("/var/log/pods/p/etcd/0.log".into()),
+            LogPlace::Journal("etcd.service".into()),
+        ];
+        let unit = |u: &str| {
+            LogSource::Journal(JournalSource {
+                unit: Some(u.into()),
+                file: None,
+            })
+        };
+        assert_eq!(
+            log_sources(vec![], vec![], None, Some(&d)),
+            [
+                LogSource::File("/var/log/pods/p/etcd/0.log".into()),
+                unit("etcd.service")
+            ]
+        );
+        let given = log_sources(vec!["/x.log".into()], vec!["k3s".into()], None, Some(&d));
+        assert_eq!(given, [LogSource::File("/x.log".into()), unit("k3s")]);
+        let file = log_sources(vec![], vec![], Some("/j.journal".into()), Some(&d));
+        assert_eq!(
+            file,
+            [LogSource::Journal(JournalSource {
+                unit: None,
+                file: Some("/j.journal".into())
+            })]
+        );
+        assert!(log_sources(vec![], vec![], None, None).is_empty());
     }
 }

@@ -1,10 +1,12 @@
 //! The canary: the paced disk probe, run segment after segment on its own
 //! thread at a low duty (10 writes of 2300 B per second by default), one
-//! segment per tick. Each segment writes in a fresh scratch directory
-//! under `--dir` that the disk probe removes when the segment ends (and
-//! on a signal, which stops the segment between two writes), so a
-//! segment's file holds at most one tick of writes and nothing is left
-//! behind.
+//! segment per tick. Every segment appends into one file: a 64 MiB
+//! preallocated segment like etcd's WAL, in a scratch directory under
+//! `--dir` made when the canary starts and removed when it stops (a signal
+//! stops a segment between two writes). Before each pass over it the
+//! file's blocks go back to unwritten extents, so the canary's fdatasyncs
+//! wait for journal commits as etcd's WAL appends do
+//! ([`crate::probe::disk::ring`]); the disk space it takes is bounded.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
@@ -12,7 +14,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::join::Segment;
-use crate::probe::disk::{self, Control, DiskPlan, DiskProbeKind, StallLevels};
+use crate::probe::disk::ring::{Reuse, RingSegment};
+use crate::probe::disk::{
+    self, Control, DiskError, DiskPlan, DiskProbeKind, StallLevels, ETCD_SEGMENT_BYTES,
+};
+
+/// Size of the canary's reused segment: etcd's WAL segment. At the default
+/// 10 writes of 2300 B per second a pass lasts about 49 minutes.
+pub const CANARY_SEGMENT_BYTES: u64 = ETCD_SEGMENT_BYTES;
 
 /// A segment, or why the canary could not write.
 pub type Outcome = Result<Segment, String>;
@@ -45,16 +54,20 @@ impl Canary {
         let thread = std::thread::Builder::new()
             .name("canary".into())
             .spawn(move || {
+                let mut ring: Option<RingSegment> = None;
                 while !cancel.load(Ordering::SeqCst) {
                     let started_unix_s = crate::logs::time::now_ms() as f64 / 1000.0;
-                    let outcome = match disk::run(&plan, &Control::quiet().cancel_on(cancel)) {
-                        Ok(mut r) if !r.is_empty() => Ok(Segment {
+                    let outcome = match segment(&mut ring, &plan, cancel) {
+                        Ok(result) => Ok(Segment {
                             started_unix_s,
-                            result: r.swap_remove(0),
+                            result,
                         }),
-                        Ok(_) => Err("the canary measured nothing".to_string()),
-                        Err(_) if cancel.load(Ordering::SeqCst) => break,
-                        Err(e) => Err(format!("canary: {e:#}")),
+                        Err(DiskError::Interrupted) => break,
+                        Err(e) => {
+                            // A fresh segment next time: this one may be gone.
+                            ring = None;
+                            Err(format!("canary: {e}"))
+                        }
                     };
                     let failed = outcome.is_err();
                     if tx.send(outcome).is_err() {
@@ -78,6 +91,29 @@ impl Canary {
     pub fn join(self) {
         let _ = self.thread.join();
     }
+}
+
+/// One segment into the reused file, made first when there is none.
+fn segment(
+    ring: &mut Option<RingSegment>,
+    plan: &DiskPlan,
+    cancel: &AtomicBool,
+) -> Result<disk::DiskResult, DiskError> {
+    let ring = match ring {
+        Some(r) => r,
+        None => {
+            let r = RingSegment::create(&plan.dir, CANARY_SEGMENT_BYTES)?;
+            if r.reuse() == Reuse::Truncate {
+                eprintln!(
+                    "etcd-doctor watch: {}: no fallocate on this filesystem; the canary's \
+                     segment is truncated and appended to on each pass instead",
+                    plan.dir.display()
+                );
+            }
+            ring.insert(r)
+        }
+    };
+    disk::run_paced_on(ring, plan, &Control::quiet().cancel_on(cancel))
 }
 
 /// Sleeps `d`, waking early once `cancel` is set.

@@ -33,6 +33,11 @@ pub struct Totals {
     pub ops_over_half_election: u64,
     /// Ticks done.
     pub ticks: u64,
+    /// Configuration reloads done (SIGHUP).
+    pub reloads: u64,
+    /// Whether the latest SIGHUP's configuration could not be read (the
+    /// running one kept).
+    pub reload_failed: bool,
 }
 
 impl Totals {
@@ -113,11 +118,24 @@ fn canary(out: &mut String, t: &Totals) {
             t.ops_over_half_election,
         ),
         ("etcd_doctor_watch_ticks_total", "Ticks done.", t.ticks),
+        (
+            "etcd_doctor_config_reloads_total",
+            "Configurations read again on SIGHUP and taken.",
+            t.reloads,
+        ),
     ];
     for (name, help, v) in counters {
         family(out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");
     }
+    let name = "etcd_doctor_config_last_reload_successful";
+    family(
+        out,
+        name,
+        "gauge",
+        "0 when the latest SIGHUP's configuration could not be read (the running one kept), else 1.",
+    );
+    let _ = writeln!(out, "{name} {}", u8::from(!t.reload_failed));
 }
 
 fn severity(s: Severity) -> &'static str {

@@ -8,8 +8,11 @@
 //! `/metrics` and `/report`, and appends the middle window's report to the
 //! history every time that window has passed. A member that cannot be
 //! read is a row with its error and a 0 in `etcd_doctor_source_up`; the
-//! loop goes on. SIGINT, SIGTERM and SIGHUP stop it cleanly (the canary's
-//! scratch directory removed, the history kept) with exit 0.
+//! loop goes on. SIGINT and SIGTERM stop it cleanly (the canary's
+//! scratch directory removed, the history kept) with exit 0; SIGHUP makes
+//! the plan again from the same flags (TLS files, discovery, logs) and
+//! keeps the windows and the history, or keeps the running plan when the
+//! new one cannot be made.
 
 pub mod alerts;
 pub mod canary;
@@ -17,6 +20,7 @@ pub mod expose;
 pub mod follow;
 pub mod history;
 pub mod join;
+pub mod journal;
 pub mod plan;
 pub mod replay;
 pub mod scrape;
@@ -33,14 +37,22 @@ use crate::host::HostFacts;
 use crate::interrupt;
 use canary::Canary;
 use expose::{Totals, Unread};
-use follow::Follower;
+use follow::{Excerpt, Follower};
+use journal::JournalFollower;
+use plan::LogSource;
 pub use plan::WatchPlan;
 use server::{Pages, Shared};
 use window::{Ring, Tick};
 
-/// Runs `plan` until a signal arrives.
-pub fn run(plan: &WatchPlan) -> Result<()> {
+/// Makes the plan again (on SIGHUP), from the same flags.
+pub type Reload<'a> = &'a dyn Fn() -> Result<WatchPlan>;
+
+/// Runs `plan` until SIGINT or SIGTERM arrives; on SIGHUP `reload` makes
+/// the plan again and the cluster, peers, logs and profile are taken
+/// from it (the canary, the windows, the history and the listener stay).
+pub fn run(plan: &WatchPlan, reload: Reload<'_>) -> Result<()> {
     let cancel = interrupt::install().context("installing SIGINT/SIGTERM/SIGHUP handlers")?;
+    interrupt::reload_on_hangup();
     let _cooperate = interrupt::Cooperate::enter();
     let meta =
         std::fs::metadata(&plan.dir).with_context(|| format!("--dir {}", plan.dir.display()))?;
@@ -63,7 +75,7 @@ pub fn run(plan: &WatchPlan) -> Result<()> {
     let server = rt.spawn(server::serve(listener, pages.clone()));
     let segment = canary::segment_plan(&plan.dir, plan.interval, plan.rate_per_s, plan.stall);
     let canary = Canary::start(segment, cancel).context("starting the canary thread")?;
-    let result = rt.block_on(watch_loop(plan, &canary, &pages, cancel));
+    let result = rt.block_on(watch_loop(plan.clone(), reload, &canary, &pages, cancel));
     server.abort();
     canary.join();
     drop(rt);
@@ -77,39 +89,51 @@ pub fn run(plan: &WatchPlan) -> Result<()> {
 }
 
 /// The state the loop carries between ticks.
-struct Loop<'p> {
-    plan: &'p WatchPlan,
+struct Loop {
+    plan: WatchPlan,
     ring: Ring,
     totals: Totals,
-    followers: Vec<Follower>,
+    followers: Vec<(LogSource, Followed)>,
     member: String,
     since_history: usize,
 }
 
 async fn watch_loop(
-    plan: &WatchPlan,
+    plan: WatchPlan,
+    reload: Reload<'_>,
     canary: &Canary,
     pages: &Shared,
     cancel: &AtomicBool,
 ) -> Result<()> {
     let mut state = Loop {
-        plan,
         ring: Ring::new(plan.ring_len()),
         totals: Totals::default(),
-        followers: plan.logs.iter().cloned().map(Follower::new).collect(),
+        followers: plan
+            .logs
+            .iter()
+            .map(|s| (s.clone(), Followed::new(s)))
+            .collect(),
         member: HostFacts::collect().hostname,
         since_history: 0,
+        plan,
     };
     let start = Instant::now();
     let mut n: u32 = 0;
     loop {
-        let host = HostFacts::watch(Some(&plan.dir));
+        let host = HostFacts::watch(Some(&state.plan.dir));
         n = n.saturating_add(1);
-        let due = start + plan.interval.saturating_mul(n);
-        tokio::select! {
-            () = tokio::time::sleep_until(due.into()) => {}
-            () = interrupt::wait() => return Ok(()),
+        let due = start + state.plan.interval.saturating_mul(n);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => break,
+                () = interrupt::wait() => return Ok(()),
+                () = interrupt::hangup() => {
+                    interrupt::take_hangup();
+                    state.reload(reload());
+                }
+            }
         }
+        let plan = &state.plan;
         let reads = async {
             let cluster = async {
                 match &plan.conn {
@@ -141,7 +165,44 @@ async fn watch_loop(
     }
 }
 
-impl Loop<'_> {
+impl Loop {
+    /// Takes the cluster, peers, logs and profile of a plan made again;
+    /// a plan that could not be made keeps the running one, said on stderr.
+    fn reload(&mut self, made: Result<WatchPlan>) {
+        let new = match made {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!(
+                    "etcd-doctor watch: SIGHUP: the configuration could not be read again, \
+                     keeping the running one: {e:#}"
+                );
+                self.totals.reload_failed = true;
+                return;
+            }
+        };
+        let mut old: Vec<(LogSource, Followed)> = std::mem::take(&mut self.followers);
+        self.followers = new
+            .logs
+            .iter()
+            .map(|s| match old.iter().position(|(o, _)| o == s) {
+                // Unchanged: followed on from where it was.
+                Some(i) => old.swap_remove(i),
+                None => (s.clone(), Followed::new(s)),
+            })
+            .collect();
+        self.plan.conn = new.conn;
+        self.plan.peers = new.peers;
+        self.plan.logs = new.logs;
+        self.plan.profile = new.profile;
+        self.totals.reload_failed = false;
+        self.totals.reloads += 1;
+        eprintln!(
+            "etcd-doctor watch: SIGHUP: configuration read again (TLS files, discovery, \
+             logs: {} sources); windows and history kept",
+            self.followers.len()
+        );
+    }
+
     /// The tick's parts, the canary's totals updated.
     fn gather(
         &mut self,
@@ -168,7 +229,7 @@ impl Loop<'_> {
             canary_error,
             cluster,
             net: Vec::new(),
-            logs: self.followers.iter_mut().map(Follower::read).collect(),
+            logs: self.followers.iter_mut().map(|(_, f)| f.read()).collect(),
             host,
         }
     }
@@ -227,6 +288,28 @@ impl Loop<'_> {
         self.since_history = 0;
         if let Err(e) = history::append(h, report, &plan::window_name(*w), at) {
             eprintln!("etcd-doctor watch: {e:#}");
+        }
+    }
+}
+
+/// One log source being followed.
+enum Followed {
+    File(Follower),
+    Journal(JournalFollower),
+}
+
+impl Followed {
+    fn new(source: &LogSource) -> Followed {
+        match source {
+            LogSource::File(p) => Followed::File(Follower::new(p.clone())),
+            LogSource::Journal(j) => Followed::Journal(JournalFollower::new(j.clone())),
+        }
+    }
+
+    fn read(&mut self) -> Excerpt {
+        match self {
+            Followed::File(f) => f.read(),
+            Followed::Journal(j) => j.read(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::journal::JournalSource;
 use crate::cluster::conn::ConnPlan;
 use crate::probe::disk::StallLevels;
 use crate::probe::net::NetPlan;
@@ -47,6 +48,15 @@ pub struct HistoryPlan {
     pub max_bytes: u64,
 }
 
+/// One log source `watch` follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// A file followed by name (plain, zap JSON or CRI lines).
+    File(PathBuf),
+    /// A journald unit or journal file, through `journalctl --follow`.
+    Journal(JournalSource),
+}
+
 /// Everything a `watch` run needs.
 #[derive(Debug, Clone)]
 pub struct WatchPlan {
@@ -58,8 +68,8 @@ pub struct WatchPlan {
     pub conn: Option<ConnPlan>,
     /// RTT to the agent peers each tick, when `--peers` were given.
     pub peers: Option<NetPlan>,
-    /// etcd log files followed.
-    pub logs: Vec<PathBuf>,
+    /// etcd's logs followed: files (plain or CRI) and journald units.
+    pub logs: Vec<LogSource>,
     /// Address the HTTP endpoint listens on.
     pub listen: SocketAddr,
     /// The on-disk history, when asked for.

@@ -188,6 +188,79 @@ fn the_monitoring_objects_parse_and_name_registry_findings() {
     }
 }
 
+/// The PrometheusRule's groups pass `promtool check rules`, and one
+/// critical alert behaves under `promtool test rules`: not firing after
+/// 1 min of its finding (`for: 2m`), firing after 3 min with the
+/// finding's labels and the runbook link to the node's `/report`.
+#[test]
+fn promtool_checks_the_rules_and_one_alert_fires_after_its_for() {
+    let Some(promtool) = crate::support::promtool::find("promtool check rules") else {
+        return;
+    };
+    let text =
+        std::fs::read_to_string(Path::new(BASE).join("monitoring/prometheusrule.yaml")).unwrap();
+    let rule = Value::deserialize(yaml_serde::Deserializer::from_str(&text)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    let groups = serde_json::json!({ "groups": rule["spec"]["groups"] });
+    std::fs::write(&rules, groups.to_string()).unwrap();
+    let path = rules.to_str().unwrap();
+    let out = crate::support::promtool::run(&promtool, &["check", "rules", path], b"");
+    assert!(out.status.success(), "promtool check rules: {out:?}");
+
+    let alert = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["severity"] == "critical")
+        .expect("a critical alert");
+    let id = alert["labels"]["finding"].as_str().unwrap();
+    let (member, instance) = ("m1", "10.0.0.1:9379");
+    let fill = |t: &Value| {
+        t.as_str()
+            .unwrap()
+            .replace("{{ $labels.member }}", member)
+            .replace("{{ $labels.instance }}", instance)
+    };
+    let test = serde_json::json!({
+        "rule_files": [path],
+        "evaluation_interval": "15s",
+        "tests": [{
+            "interval": "15s",
+            "input_series": [{
+                "series": format!(
+                    "etcd_doctor_finding{{id=\"{id}\",severity=\"fail\",member=\"{member}\",instance=\"{instance}\"}}"
+                ),
+                "values": "1x20",
+            }],
+            "alert_rule_test": [
+                { "eval_time": "1m", "alertname": alert["alert"], "exp_alerts": [] },
+                {
+                    "eval_time": "3m",
+                    "alertname": alert["alert"],
+                    "exp_alerts": [{
+                        "exp_labels": {
+                            "severity": "critical",
+                            "finding": id,
+                            "member": member,
+                            "instance": instance,
+                        },
+                        "exp_annotations": {
+                            "summary": fill(&alert["annotations"]["summary"]),
+                            "runbook_url": fill(&alert["annotations"]["runbook_url"]),
+                        },
+                    }],
+                },
+            ],
+        }],
+    });
+    let tests = dir.path().join("tests.json");
+    std::fs::write(&tests, test.to_string()).unwrap();
+    let out =
+        crate::support::promtool::run(&promtool, &["test", "rules", tests.to_str().unwrap()], b"");
+    assert!(out.status.success(), "promtool test rules: {out:?}");
+}
+
 /// The Grafana dashboard: JSON with panels whose queries name only
 /// metrics `watch` or etcd expose; the canary's fsync p99 shares a panel
 /// with etcd's WAL fsync p99 (same bucket layout).

@@ -3,6 +3,13 @@
 //! - A member killed during `watch`: the loop goes on, `/metrics` says
 //!   that member's page could not be read (`etcd_doctor_source_up` 0) and
 //!   the window report carries the error row; restarted, it is read again.
+//! - Client certificate rotation on a TLS cluster: `watch` starts with a
+//!   valid pair; the files are replaced by a pair of a CA the cluster does
+//!   not trust and SIGHUP makes it read them (its scrapes now fail, so the
+//!   files were read again), then by a renewed valid pair and SIGHUP:
+//!   scrapes work again, the windows go on. A broken certificate then and SIGHUP: the running
+//!   configuration is kept and said (stderr, `..._last_reload_successful`
+//!   0), scrapes keep working; SIGTERM still stops it with exit 0.
 //! - `diagnose --bundle` on a TLS cluster holding a secret value: no
 //!   entry of the archive holds a key, a certificate or the value, and
 //!   `diagnose --from-bundle` gives the same findings as the live run.
@@ -70,6 +77,116 @@ fn watch_keeps_going_while_a_member_is_killed_and_restarted() {
     let (status, stderr) = w.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(std::fs::read_dir(canary.path()).unwrap().count(), 0);
+}
+
+/// Polls `/metrics` until `name` is `want`.
+fn wait_value(w: &Watch, name: &str, want: f64, timeout: Duration) {
+    let t = Instant::now();
+    while value(&w.metrics(), name, &[]) != Some(want) {
+        assert!(t.elapsed() < timeout, "{name} not {want}: {}", w.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Replaces `to` by a copy of `from` (written beside it, renamed in place,
+/// as cert-manager and kubeadm's renewal do).
+fn replace(from: &Path, to: &Path) {
+    let tmp = to.with_extension("new");
+    std::fs::copy(from, &tmp).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+#[test]
+fn sighup_reads_rotated_client_certificates_and_keeps_a_good_config() {
+    let pki = Pki::generate();
+    let c = tls_cluster(&pki);
+    let live = tempfile::tempdir().unwrap();
+    let (crt, key) = (
+        live.path().join("client.crt"),
+        live.path().join("client.key"),
+    );
+    replace(&pki.file("healthcheck-client.crt"), &crt);
+    replace(&pki.file("healthcheck-client.key"), &key);
+    pki.untrusted_client("stranger");
+    pki.client("renewed");
+    let canary = tempfile::tempdir().unwrap();
+    let mut cmd = doctor("watch --listen 127.0.0.1:0 --interval 1s --windows 2s,4s --endpoints");
+    cmd.arg(c.members[0].client_url())
+        .arg("--cacert")
+        .arg(pki.file("ca.crt"))
+        .arg("--cert")
+        .arg(&crt)
+        .arg("--key")
+        .arg(&key)
+        .arg("--dir")
+        .arg(canary.path());
+    let w = Watch::start(cmd);
+    w.wait_ready(Duration::from_secs(20));
+    let url = format!("{}/metrics", c.members[0].client_url());
+    wait_page_up(&w, &url, 1.0, Duration::from_secs(15));
+
+    // A pair the cluster does not trust under the same names, SIGHUP:
+    // read again (the scrapes now fail).
+    replace(&pki.file("stranger.crt"), &crt);
+    replace(&pki.file("stranger.key"), &key);
+    w.hangup();
+    wait_value(
+        &w,
+        "etcd_doctor_config_reloads_total",
+        1.0,
+        Duration::from_secs(10),
+    );
+    wait_page_up(&w, &url, 0.0, Duration::from_secs(15));
+    // Renewed: a valid pair, SIGHUP: scrapes work again.
+    replace(&pki.file("renewed.crt"), &crt);
+    replace(&pki.file("renewed.key"), &key);
+    w.hangup();
+    wait_value(
+        &w,
+        "etcd_doctor_config_reloads_total",
+        2.0,
+        Duration::from_secs(10),
+    );
+    wait_page_up(&w, &url, 1.0, Duration::from_secs(15));
+    let (_, body) = w.get("/report?window=4s");
+    let r: Report = serde_json::from_str(&body).unwrap();
+    assert!(r.cluster.expect("cluster read").answered, "{body}");
+
+    // A broken certificate: the running configuration stays.
+    std::fs::write(
+        live.path().join("broken.crt"),
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    replace(&live.path().join("broken.crt"), &crt);
+    w.hangup();
+    wait_value(
+        &w,
+        "etcd_doctor_config_last_reload_successful",
+        0.0,
+        Duration::from_secs(10),
+    );
+    let ticks = value(&w.metrics(), "etcd_doctor_watch_ticks_total", &[]).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let m = w.metrics();
+    assert!(value(&m, "etcd_doctor_watch_ticks_total", &[]).unwrap() >= ticks + 2.0);
+    assert_eq!(
+        value(&m, "etcd_doctor_config_reloads_total", &[]),
+        Some(2.0)
+    );
+    let up = value(
+        &m,
+        "etcd_doctor_source_up",
+        &[("kind", "metrics"), ("source", &url)],
+    );
+    assert_eq!(up, Some(1.0), "{}", w.stderr());
+    let (status, stderr) = w.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("keeping the running one"), "{stderr}");
+    assert!(
+        stderr.contains("client.crt"),
+        "the bad file is named: {stderr}"
+    );
 }
 
 /// Every entry of the gzip tar at `path`: (name, bytes).

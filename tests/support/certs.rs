@@ -118,6 +118,12 @@ impl Pki {
         leaf(self.dir.path(), "ca", name, "2", false);
     }
 
+    /// Adds a client pair `name`.{crt,key} signed by `other-ca`, a CA the
+    /// cluster does not trust.
+    pub fn untrusted_client(&self, name: &str) {
+        leaf(self.dir.path(), "other-ca", name, "2", false);
+    }
+
     /// The directory (kubeadm's /etc/kubernetes/pki/etcd).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -17,6 +17,7 @@ pub mod output;
 pub mod pathshape;
 pub mod printed;
 pub mod process;
+pub mod promtool;
 pub mod pyflows;
 pub mod releases;
 pub mod shared;

@@ -100,6 +100,12 @@ impl Watch {
         }
     }
 
+    /// Sends SIGHUP (a configuration reload).
+    pub fn hangup(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    }
+
     /// SIGTERM, then waits for the exit (at most 20 s).
     pub fn stop(mut self) -> (ExitStatus, String) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);

@@ -71,18 +71,27 @@ impl Workload for FsyncWorkload<'_> {
         if self.offset + FSYNC_BLOCK_BYTES as u64 > FSYNC_FILE_BYTES {
             self.roll_over()?;
         }
-        let write = WriteAt {
-            buf: &self.block,
-            offset: self.offset,
-        };
-        let t = engine
-            .write_then_sync(&self.file, &[write])
-            .map_err(|f| DiskError::io(&self.path, f.op, f.source))?;
+        let sample = append_synced(engine, (&self.file, &self.path), &self.block, self.offset)?;
         self.offset += FSYNC_BLOCK_BYTES as u64;
-        Ok(OpSample {
-            latency: t.sync,
-            write_latency: Some(t.write),
-            bytes: FSYNC_BLOCK_BYTES as u64,
-        })
+        Ok(sample)
     }
+}
+
+/// One `block` written at `offset` of `file` (at `path`), then fdatasync:
+/// the fdatasync is the latency etcd waits on, the write reported apart.
+pub(super) fn append_synced(
+    engine: &mut dyn Engine,
+    (file, path): (&File, &std::path::Path),
+    block: &[u8],
+    offset: u64,
+) -> Result<OpSample, DiskError> {
+    let write = WriteAt { buf: block, offset };
+    let t = engine
+        .write_then_sync(file, &[write])
+        .map_err(|f| DiskError::io(path, f.op, f.source))?;
+    Ok(OpSample {
+        latency: t.sync,
+        write_latency: Some(t.write),
+        bytes: block.len() as u64,
+    })
 }

@@ -15,6 +15,7 @@ mod fsync;
 pub mod paced;
 mod plan;
 pub mod result;
+pub mod ring;
 mod runner;
 mod scratch;
 pub mod stall;
@@ -105,13 +106,42 @@ fn run_probe(
             (
                 go(&mut w, engine)?,
                 FSYNC_BLOCK_BYTES as u64,
-                w.path().to_path_buf(),
+                w.inner().path().to_path_buf(),
             )
         }
     };
     // Free the space before the next probe starts.
     scratch.remove_file(&path)?;
     Ok(measured.into_result(probe, plan.engine, &plan.dir, block))
+}
+
+/// One paced span of `plan` (its rate, its span, its stall levels) into
+/// the canary's reused segment `ring`: no scratch directory is made or
+/// removed, the segment stays for the next span.
+pub fn run_paced_on(
+    ring: &mut ring::RingSegment,
+    plan: &DiskPlan,
+    control: &Control<'_>,
+) -> Result<DiskResult, DiskError> {
+    plan.validate()?;
+    let mut engine = engine::open(plan.engine)?;
+    let rule = plan.stop_for(DiskProbeKind::Paced, std::time::Duration::ZERO);
+    if let StopRule::Duration(d) = rule {
+        let writes = (d.as_secs_f64() * f64::from(plan.rate_per_s)).ceil() as u64 + 1;
+        ring.make_room(writes)?;
+    }
+    let lp = LoopPlan {
+        rule,
+        stall: plan.stall,
+    };
+    let mut w = PacedWorkload::new(ring, plan.rate_per_s);
+    let measured = measure(DiskProbeKind::Paced, &mut w, engine.as_mut(), lp, control)?;
+    Ok(measured.into_result(
+        DiskProbeKind::Paced,
+        plan.engine,
+        &plan.dir,
+        FSYNC_BLOCK_BYTES as u64,
+    ))
 }
 
 #[cfg(test)]

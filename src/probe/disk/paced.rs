@@ -15,25 +15,25 @@ use std::time::{Duration, Instant};
 
 use super::engine::Engine;
 use super::error::DiskError;
-use super::fsync::FsyncWorkload;
 use super::runner::{OpSample, Workload};
 use crate::probe::pace::clock_start;
 
 pub use super::plan::{DEFAULT_RATE_PER_S, MAX_RATE_PER_S};
 
-/// The fsync workload on a fixed schedule.
-pub struct PacedWorkload<'s> {
-    inner: FsyncWorkload<'s>,
+/// An append-and-fdatasync workload (the fsync probe's, or the canary's
+/// reused segment) on a fixed schedule.
+pub struct PacedWorkload<W> {
+    inner: W,
     interval: Duration,
     start: Option<Instant>,
     next: u64,
     free_at: Option<Instant>,
 }
 
-impl<'s> PacedWorkload<'s> {
+impl<W: Workload> PacedWorkload<W> {
     /// `inner`'s writes at `rate_per_s` per second; the schedule starts at
     /// the first operation.
-    pub fn new(inner: FsyncWorkload<'s>, rate_per_s: u32) -> PacedWorkload<'s> {
+    pub fn new(inner: W, rate_per_s: u32) -> PacedWorkload<W> {
         PacedWorkload {
             inner,
             interval: Duration::from_nanos(1_000_000_000 / u64::from(rate_per_s.max(1))),
@@ -43,9 +43,9 @@ impl<'s> PacedWorkload<'s> {
         }
     }
 
-    /// The file being written.
-    pub fn path(&self) -> &std::path::Path {
-        self.inner.path()
+    /// The workload being paced.
+    pub fn inner(&self) -> &W {
+        &self.inner
     }
 
     /// When write `i` (from 0) is due.
@@ -57,7 +57,7 @@ impl<'s> PacedWorkload<'s> {
     }
 }
 
-impl Workload for PacedWorkload<'_> {
+impl<W: Workload> Workload for PacedWorkload<W> {
     fn op(&mut self, engine: &mut dyn Engine) -> Result<OpSample, DiskError> {
         let start = *self.start.get_or_insert_with(Instant::now);
         let due = self.scheduled(start, self.next);
@@ -81,6 +81,7 @@ impl Workload for PacedWorkload<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::engine;
+    use super::super::fsync::FsyncWorkload;
     use super::super::scratch::Scratch;
     use super::*;
     use crate::probe::disk::EngineKind;

@@ -89,6 +89,12 @@ pub trait Workload {
     fn op(&mut self, engine: &mut dyn Engine) -> Result<OpSample, DiskError>;
 }
 
+impl<W: Workload + ?Sized> Workload for &mut W {
+    fn op(&mut self, engine: &mut dyn Engine) -> Result<OpSample, DiskError> {
+        (**self).op(engine)
+    }
+}
+
 /// What a finished measurement loop hands to the probe.
 pub struct Measured {
     /// Operations done.
