@@ -185,3 +185,100 @@ fn restore_plan_script_rebuilds_a_cluster_of_three_hosts() {
     let members = cluster.initial_cluster();
     restore_with_plan(cluster, &["--members".into(), members]);
 }
+
+/// The rejoin plan (`snapshot rejoin-plan -w sh`) run as printed: a
+/// member's node was reset (process gone, data dir wiped, its entry still
+/// listed). The script removes the entry, adds the member back, moves what
+/// is left of its data dir aside and starts it empty with
+/// `--initial-cluster-state existing`; it must come back under a new id,
+/// healthy, and serve every key the cluster holds.
+fn rejoin_with_plan(mut cluster: Cluster) {
+    cluster.put_keys(500);
+    let before = keys(&cluster);
+    let old_id = member_id(&cluster, "m2");
+    cluster.kill(2);
+    std::fs::remove_dir_all(&cluster.members[2].data_dir).unwrap();
+    cluster.wait_healthy(std::time::Duration::from_secs(15));
+    // etcd refuses `member add` ("unhealthy cluster") until the member
+    // asked has been connected to every voting member for 5 s
+    // (HealthInterval, mayAddMember): a cluster an operator repairs has run
+    // for longer than this one, started a moment ago.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+
+    let doctor_bin = assert_cmd::cargo::cargo_bin("etcd-doctor");
+    let alive = format!(
+        "{},{}",
+        cluster.members[0].client_url(),
+        cluster.members[1].client_url()
+    );
+    let plan = cluster
+        .client_command(&doctor_bin)
+        .args(["snapshot", "rejoin-plan", "--member", "m2", "-w", "sh"])
+        .args(["--endpoints", &alive])
+        .output()
+        .unwrap();
+    succeeded(&plan);
+    let script = cluster.dir().join("rejoin.sh");
+    std::fs::write(&script, &plan.stdout).unwrap();
+
+    let m2 = &cluster.members[2];
+    let pidfile = cluster.dir().join("m2.pid");
+    let existing = format!(
+        "--initial-cluster {} --initial-cluster-state existing",
+        cluster.initial_cluster()
+    );
+    let mut run = Command::new("sh");
+    run.arg(&script)
+        .env("ETCDCTL", &cluster.bins.etcdctl)
+        .env("TRIES", "30")
+        // Already down: stopping it again succeeds, as systemctl stop does.
+        .env("STOP_3", "true")
+        .env(
+            "START_EXISTING_3",
+            start_command(&cluster, m2, &pidfile, &existing),
+        );
+    for (i, m) in cluster.members.iter().enumerate() {
+        run.env(format!("ON_{}", i + 1), runner(m))
+            .env(format!("DATA_DIR_{}", i + 1), &m.data_dir);
+    }
+    let (_started, stdout) = run_runbook(&mut run, vec![pidfile], &cluster);
+    assert!(stdout.contains(": Verify the cluster"), "{stdout}");
+
+    let new_id = member_id(&cluster, "m2");
+    assert_ne!(new_id, old_id, "m2 came back as a new member");
+    let health = cluster.etcdctl(&["endpoint", "health"]);
+    succeeded(&health);
+    // m2 serves what the others hold, from its own store.
+    let out = cluster.etcdctl_at(
+        &m2.client_url(),
+        &["get", "key-", "--prefix", "--consistency=s"],
+    );
+    succeeded(&out);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), before);
+}
+
+/// The id etcdctl lists for member `name`, as hex.
+fn member_id(cluster: &Cluster, name: &str) -> String {
+    let out = cluster.etcdctl(&["member", "list", "-w", "json"]);
+    succeeded(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .map(|m| format!("{:x}", m["ID"].as_u64().unwrap()))
+        .unwrap_or_else(|| panic!("no member {name}: {v}"))
+}
+
+#[test]
+fn rejoin_plan_script_brings_a_wiped_member_back() {
+    rejoin_with_plan(Cluster::start(Version::V35, 3));
+}
+
+#[test]
+fn rejoin_plan_script_brings_a_wiped_etcd36_member_back() {
+    if let Some(c) = Cluster::start_if(Version::V36, 3, "rejoin_plan_etcd36") {
+        rejoin_with_plan(c);
+    }
+}

@@ -130,8 +130,8 @@ fn markdown(runbook: &Runbook, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "Set these first. Commands on a member's host run as `$ON_<n> \"<command>\"` \
-         (`ssh HOST`, `sh -c` on the local host, ...). `etcd-doctor snapshot restore-plan -w sh` \
-         prints the same steps as a runnable script.\n"
+         (`ssh HOST`, `sh -c` on the local host, ...). The same `etcd-doctor snapshot` command \
+         with `-w sh` prints these steps as a runnable script.\n"
     )?;
     writeln!(w, "| Variable | Default | Meaning |\n|---|---|---|")?;
     for v in &runbook.variables {
