@@ -13,13 +13,32 @@ pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 pub const MAX_REPORTS: usize = 1000;
 /// Largest report `compare` reads: a full run's report is a few hundred KiB.
 pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+/// Most report bytes one command reads in all (`compare`'s baselines and
+/// current runs, `diagnose --history`'s windows): [`MAX_REPORTS`] of
+/// [`MAX_REPORT_BYTES`] each would be 64 GiB.
+pub const MAX_TOTAL_REPORT_BYTES: u64 = 1 << 30;
 
 /// Reads a JSON report written by `-w json` or `--report`, of schema
 /// [`OLDEST_SCHEMA_VERSION`] to [`SCHEMA_VERSION`]; a report past
 /// [`MAX_REPORT_BYTES`] or with a histogram no run can write is refused,
 /// naming the file and field, before anything is allocated from it.
 pub fn load(path: &Path) -> Result<Report> {
+    load_counted(path, &mut 0)
+}
+
+/// [`load`], adding the report's size to `total`, which may not pass
+/// [`MAX_TOTAL_REPORT_BYTES`] (the error names the file that passed it).
+pub fn load_counted(path: &Path, total: &mut u64) -> Result<Report> {
     let text = crate::files::read_input("report", path, MAX_REPORT_BYTES)?;
+    *total += text.len() as u64;
+    if *total > MAX_TOTAL_REPORT_BYTES {
+        bail!(
+            "{}: the reports read reach {} MiB, more than the {} MiB one command reads in all",
+            path.display(),
+            *total >> 20,
+            MAX_TOTAL_REPORT_BYTES >> 20
+        );
+    }
     parse(&text, path)
 }
 
@@ -77,14 +96,35 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads every report `paths` name.
+/// Reads every report `paths` name, at most [`MAX_TOTAL_REPORT_BYTES`]
+/// in all.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Report>> {
-    expand(paths)?.iter().map(|p| load(p)).collect()
+    let mut total = 0;
+    expand(paths)?
+        .iter()
+        .map(|p| load_counted(p, &mut total))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_past_the_total_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, b"{}").unwrap();
+        let mut total = MAX_TOTAL_REPORT_BYTES - 1;
+        let e = load_counted(&path, &mut total).unwrap_err().to_string();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("1024 MiB"), "{e}");
+        let mut total = 0;
+        // Under the total, the report itself is judged (here: not one).
+        let e = load_counted(&path, &mut total).unwrap_err().to_string();
+        assert!(e.contains("not an etcd-doctor JSON report"), "{e}");
+        assert_eq!(total, 2);
+    }
 
     #[test]
     fn a_directory_is_its_json_files_in_order() {

@@ -18,7 +18,8 @@ pub mod stats;
 use anyhow::{Context, Result};
 
 pub use load::{
-    expand, load, load_all, parse, MAX_REPORTS, MAX_REPORT_BYTES, OLDEST_SCHEMA_VERSION,
+    expand, load, load_all, load_counted, parse, MAX_REPORTS, MAX_REPORT_BYTES,
+    MAX_TOTAL_REPORT_BYTES, OLDEST_SCHEMA_VERSION,
 };
 pub use model::{
     alpha_per_metric, ComparePlan, Comparison, Row, Status, Subject, ALPHA,

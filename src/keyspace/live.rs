@@ -14,7 +14,10 @@ use anyhow::{Context, Result};
 use etcd_client::{Client, GetOptions};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{finish_prefixes, prefix_end, Grouping, KeyspaceReport, PrefixStats, Source, OUTSIDE};
+use super::{
+    bounded_group, finish_prefixes, prefix_end, Grouping, KeyspaceReport, PrefixStats, Source,
+    OUTSIDE,
+};
 
 /// Keys per keys-only page.
 pub const PAGE_KEYS: i64 = 100;
@@ -117,14 +120,15 @@ pub async fn count(client: &mut Client, origin: &str, plan: &LivePlan) -> Result
         }
         for kv in page.kvs() {
             let group = g.group(kv.key()).unwrap_or(kv.key());
+            let name = bounded_group(group, groups.contains_key(group), groups.len());
             if is_full(g, group) {
                 let group_end = prefix_end(group);
                 let n = pacer.count(client, group, &group_end).await?;
-                *groups.entry(group.to_vec()).or_default() += n;
+                *groups.entry(name.to_vec()).or_default() += n;
                 cursor = group_end;
                 continue 'walk;
             }
-            *groups.entry(group.to_vec()).or_default() += 1;
+            *groups.entry(name.to_vec()).or_default() += 1;
             cursor = [kv.key(), &[0u8][..]].concat();
         }
         if !page.more() {

@@ -29,6 +29,23 @@ pub const DEFAULT_DEPTH: usize = 2;
 pub const MAX_DEPTH: usize = 16;
 /// The group of the keys outside the prefix.
 pub const OUTSIDE: &str = "(outside prefix)";
+/// Most groups kept: keys with fewer segments than the depth are groups of
+/// their own, so a flat keyspace would make one group per key. Keys of
+/// groups past this many are counted together under [`OTHER_GROUPS`].
+pub const MAX_GROUPS: usize = 10_000;
+/// The group of the keys past [`MAX_GROUPS`] groups.
+pub const OTHER_GROUPS: &str = "(other groups, past 10000)";
+
+/// The name a key's group is counted under: its own while fewer than
+/// [`MAX_GROUPS`] groups are kept or it is one of them, else
+/// [`OTHER_GROUPS`]. `kept` says whether `group` is kept already.
+pub fn bounded_group(group: &[u8], kept: bool, groups: usize) -> &[u8] {
+    if kept || groups < MAX_GROUPS {
+        group
+    } else {
+        OTHER_GROUPS.as_bytes()
+    }
+}
 
 impl Default for Grouping {
     fn default() -> Self {
@@ -262,6 +279,22 @@ pub fn finish_prefixes(prefixes: &mut [PrefixStats], total: u64, key: fn(&Prefix
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_past_the_bound_are_counted_together() {
+        let mut groups: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+        // A flat keyspace: every key its own group.
+        for i in 0..MAX_GROUPS + 500 {
+            let key = format!("flat-{i}").into_bytes();
+            let name = bounded_group(&key, groups.contains_key(&key), groups.len());
+            *groups.entry(name.to_vec()).or_default() += 1;
+        }
+        assert_eq!(groups.len(), MAX_GROUPS + 1);
+        assert_eq!(groups[OTHER_GROUPS.as_bytes()], 500);
+        // A group already kept still counts under its own name.
+        let kept = b"flat-0".to_vec();
+        assert_eq!(bounded_group(&kept, true, groups.len()), &kept[..]);
+    }
 
     fn group(g: &Grouping, key: &str) -> Option<String> {
         g.group(key.as_bytes())

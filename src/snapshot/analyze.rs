@@ -16,8 +16,8 @@ use super::keytable::{FxMap, KeyTable};
 use super::mvcc::{self, KeyValue, RevKey};
 use super::verify::{self, TrailerCheck, VerifyError};
 use crate::keyspace::{
-    finish_prefixes, BucketStats, Grouping, KeyStat, KeyspaceReport, LeaseStats, MetaStats,
-    PageStats, PrefixStats, Source, OUTSIDE,
+    bounded_group, finish_prefixes, BucketStats, Grouping, KeyStat, KeyspaceReport, LeaseStats,
+    MetaStats, PageStats, PrefixStats, Source, OUTSIDE,
 };
 
 /// Keys listed in each top list.
@@ -211,6 +211,7 @@ impl KeyPass {
         let mut live_keys = 0;
         for (key, s) in self.keys.iter() {
             let name = grouping.group(key).unwrap_or(OUTSIDE.as_bytes());
+            let name = bounded_group(name, groups.contains_key(name), groups.len());
             let g = groups.entry(name).or_default();
             let live = u64::from(!s.deleted);
             live_keys += live;

@@ -29,8 +29,9 @@ pub fn judge_since(dir: &Path, since_unix_s: u64, profile: &Profile) -> Result<R
         );
     }
     let mut windows = Vec::with_capacity(files.len());
+    let mut total = 0;
     for f in &files {
-        let mut r = crate::compare::load(f)?;
+        let mut r = crate::compare::load_counted(f, &mut total)?;
         r.judge(profile);
         windows.push((f.file_name().map(|n| n.to_string_lossy().into_owned()), r));
     }
