@@ -442,7 +442,9 @@ for f in r.get("findings",[]):
 print(" ".join(sorted(got)) or "-")'
 }
 row_healthy_net() { net_up; net_probe; stop_pids; net_down; }
-row_busy_net() {
+# h0's uplink shaped to 20 Mbit/s by HTB and filled by one iperf3 flow
+# to h1 (40 s): a busy link that loses nothing.
+busy_link_up() {
   net_up
   tc -n "$NS-h0" qdisc add dev veth0 root handle 1: htb default 10
   tc -n "$NS-h0" class add dev veth0 parent 1: classid 1:10 htb rate 20mbit quantum 1514
@@ -450,8 +452,8 @@ row_busy_net() {
   PIDS="$PIDS $!"; sleep 0.5
   (in_h h0 iperf3 -c 10.232.1.2 -p 5201 -t 40) >/dev/null 2>&1 &
   PIDS="$PIDS $!"; sleep 3
-  net_probe; stop_pids; net_down
 }
+row_busy_net() { busy_link_up; net_probe; stop_pids; net_down; }
 row_busy_net_python() {
   net_up
   tc -n "$NS-h0" qdisc add dev veth0 root tbf rate 20mbit burst 32kbit latency 400ms
@@ -496,16 +498,7 @@ row_lossy_in_2() { lossy INPUT 0.02; }
 row_lossy_in_10() { lossy INPUT 0.10; }
 row_lossy_out_2() { lossy OUTPUT 0.02; }
 row_lossy_out_10() { lossy OUTPUT 0.10; }
-row_busy_rtt() {
-  net_up
-  tc -n "$NS-h0" qdisc add dev veth0 root handle 1: htb default 10
-  tc -n "$NS-h0" class add dev veth0 parent 1: classid 1:10 htb rate 20mbit quantum 1514
-  (in_h h1 iperf3 -s -B 10.232.1.2 -p 5201) >/dev/null 2>&1 &
-  PIDS="$PIDS $!"; sleep 0.5
-  (in_h h0 iperf3 -c 10.232.1.2 -p 5201 -t 40) >/dev/null 2>&1 &
-  PIDS="$PIDS $!"; sleep 3
-  rtt_probe rtt,loaded-rtt; stop_pids; net_down
-}
+row_busy_rtt() { busy_link_up; rtt_probe rtt,loaded-rtt; stop_pids; net_down; }
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
