@@ -132,7 +132,7 @@ for name in tools:
     r = subprocess.run(tools[name], capture_output=True)
     outputs[name] = r.stdout
 status = json.loads(outputs["etcdutl"])
-report = json.loads(outputs["analyze"])
+report = json.loads(outputs["analyze"])["keyspace"]
 entries = sum(b["entries"] for b in report["pages"]["buckets"])
 agree = status["totalKey"] == entries and status["revision"] == report["meta"]["current_revision"]
 print(f"counts: etcdutl revision {status['revision']} total keys {status['totalKey']}; "
