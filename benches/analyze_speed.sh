@@ -14,7 +14,7 @@
 #            leases, node heartbeats, a churned key, deletions, a compaction
 #            halfway), saved with `etcd-doctor snapshot save` (a few minutes
 #            per GiB, twice SIZE_MIB of TMPDIR);
-#   flat     300k-per-360-MB keys of 1.2-1.3 KB values in 4 prefixes, no history;
+#   flat     keys of 1.2-1.3 KB values in 4 prefixes (~500k per GiB), no history;
 #   history  1000 keys of ~1 KB values, rewritten round-robin, tombstones;
 #   small    many keys of ~40 B with 8-24 B values;
 #   large    values of 1-1.25 MiB;
