@@ -61,6 +61,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 FILE=${SNAPSHOT:-$WORK/bench.db}
+[ -e "$FILE" ] && SHAPE="given file"
 if [ ! -e "$FILE" ]; then
   # A generated file must leave 10 GiB of the disk free (it is shared).
   free_mib=$(df -Pm "$(dirname "$FILE")" | awk 'NR == 2 { print $4 }')
