@@ -27,7 +27,16 @@ impl Hasher for Fx {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // Fx's multiply carries a difference only upward: keys that differ
+        // in their last bytes (`/registry/pods/ns/name-000123`) differ only
+        // in the high bits of the sum, while hashbrown takes the bucket from
+        // the low bits, so a flat keyspace piled into a few buckets (55 % of
+        // the analysis's time on a 1 GiB file). A SplitMix64 finish folds
+        // every bit into the low ones: two multiplies per key.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 
@@ -119,6 +128,25 @@ mod tests {
         };
         assert_ne!(h(b"/registry/pods/a"), h(b"/registry/pods/b"));
         assert_ne!(h(b"12345678a"), h(b"12345678b"));
+    }
+
+    /// Keys that differ only in their last characters, as a flat
+    /// keyspace's names do, land in different buckets: their hashes' low
+    /// bits (hashbrown's bucket index) differ, not only the high ones.
+    #[test]
+    fn fx_hash_spreads_key_suffixes_over_low_bits() {
+        let low = |k: &[u8]| {
+            let mut f = Fx::default();
+            f.write(k);
+            f.finish() & 0xffff
+        };
+        for prefix in ["/registry/pods/default/object-", "/registry/a/"] {
+            let buckets: std::collections::HashSet<u64> = (0..4096)
+                .map(|i| low(format!("{prefix}{i:010}").as_bytes()))
+                .collect();
+            // 4096 keys over 65536 buckets: a uniform hash leaves ~4000 distinct.
+            assert!(buckets.len() > 3900, "{prefix}: {} buckets", buckets.len());
+        }
     }
 
     proptest! {
