@@ -45,7 +45,7 @@ fn down_peers(cx: &Context, findings: &mut [Finding]) {
 /// The settings discovery read, where it read them: not OpenShift's
 /// certificate layout, which says nothing of them (kubeadm's manifest is
 /// etcd's whole command line).
-fn read_settings(cx: &Context) -> Option<&crate::discover::Settings> {
+fn read_settings<'a>(cx: &Context<'a>) -> Option<&'a crate::discover::Settings> {
     let d = cx.report.discovery.as_ref()?;
     (d.source != Source::Openshift).then_some(&d.settings)
 }

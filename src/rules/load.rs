@@ -7,7 +7,6 @@
 //! between the client and each member) and from the generator's own
 //! lateness (the client).
 
-use super::bounds::levels;
 use super::cluster::{self, ClusterThresholds};
 use super::profile::Profile;
 use crate::cluster::model::ClusterReport;

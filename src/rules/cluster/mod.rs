@@ -12,7 +12,7 @@ mod db;
 mod stale;
 mod thresholds;
 pub(super) use commands::{answering, etcdctl, evidence};
-use commands::{compact_and_defrag, etcdctl_at, rejoin_plan};
+use commands::{compact_and_defrag, rejoin_plan};
 use db::{db_fragmented, db_near_quota};
 pub use stale::from_logs as stale_from_logs;
 pub use thresholds::ClusterThresholds;
