@@ -459,8 +459,6 @@ fn circles(edges: &[BTreeSet<usize>]) -> Vec<Vec<usize>> {
 /// or a file joining one, fails; so does a folder listed here whose
 /// circle is gone (take it off the list).
 const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
-    ("src/rules/cluster", &["db.rs", "mod.rs", "stale.rs"]),
-    ("src/rules/net", &["busy.rs", "lossy.rs", "mod.rs"]),
     (
         "src/app",
         &[
@@ -508,24 +506,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
             "stale.rs",
             "timeline.rs",
             "zap.rs",
-        ],
-    ),
-    (
-        "src/rules",
-        &[
-            "cluster",
-            "consistency.rs",
-            "fleet",
-            "keyspace.rs",
-            "load.rs",
-            "logs.rs",
-            "mod.rs",
-            "net",
-            "profile.rs",
-            "remote_disk.rs",
-            "requests.rs",
-            "settings.rs",
-            "version_skew.rs",
         ],
     ),
     ("src/snapshot/plan", &["mod.rs", "rejoin.rs", "restore.rs"]),

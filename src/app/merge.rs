@@ -14,7 +14,7 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
     let (inputs, notes) = fleet::read(&plan.sources)?;
     let mut merged = fleet::merge(inputs, notes, &plan.profile.name)?;
-    crate::rules::fleet::judge(&mut merged, &plan.profile);
+    merged.judge(&plan.profile);
     report::emit_with(&plan.output, |w| {
         if plan.html {
             render::html::render(&merged, w)

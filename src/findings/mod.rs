@@ -174,6 +174,12 @@ impl Finding {
     }
 }
 
+/// Most severe first; ties in id order (the registry's), so output is
+/// stable. The rules' own lists and a report's findings are sorted so.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+}
+
 /// The overall verdict of a report: the most severe finding decides.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,

@@ -1,8 +1,9 @@
 //! The one list of rules. Each finding id is written once, in the
-//! `rules!` invocation below, with the severities its rule can give, the
-//! facts it needs and a line saying what it judges; the [`FindingId`] enum
-//! (and its JSON spelling), [`FindingId::ALL`], the JUnit test cases and the
-//! "rules checked" of a report all derive from it. Ids are stable: CI users
+//! [`registry!`] macro below, with the severities its rule can give, the
+//! rule functions that give it with the facts each needs, and a line
+//! saying what it judges; the [`FindingId`] enum (and its JSON spelling),
+//! [`FindingId::ALL`], the JUnit test cases, the "rules checked" of a
+//! report and the table `crate::rules::evaluate` runs all derive from it. Ids are stable: CI users
 //! allow-list them (see docs/contract.md); docs/findings.md lists them
 //! as [`catalogue`] writes them.
 
@@ -84,17 +85,19 @@ pub struct Rule {
     pub id: FindingId,
     /// The severities its findings can carry.
     pub severities: &'static [Severity],
-    /// The facts it judges: it is checked when any of them was collected.
+    /// The facts it judges: it is checked when any of them was collected
+    /// (those of all the rule functions that give it).
     pub needs: &'static [Fact],
     /// What it judges, in one line.
     pub doc: &'static str,
 }
 
-/// Writes the registry: one line a rule, `Variant "id" [severities]
-/// [facts] "doc";`, in the order the ids were shipped (which is also the
-/// enum's order, used to break ties when findings are sorted).
+/// Writes the ids from the registry's lines, in the order the ids were
+/// shipped (which is also the enum's order, used to break ties when
+/// findings are sorted). The rule functions are `crate::rules`' business.
 macro_rules! rules {
-    ($($variant:ident $id:literal [$($sev:ident),+] [$($need:ident),+] $doc:literal;)+) => {
+    ($($variant:ident $id:literal [$($sev:ident),+] { $($by:ident [$($need:ident),+]),+ }
+        $doc:literal;)+) => {
         /// Stable identifier of a finding (see docs/findings.md).
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -111,7 +114,7 @@ macro_rules! rules {
             Rule {
                 id: FindingId::$variant,
                 severities: &[$(Severity::$sev),+],
-                needs: &[$(Fact::$need),+],
+                needs: &[$($(Fact::$need),+),+],
                 doc: $doc,
             },
         )+];
@@ -127,97 +130,112 @@ macro_rules! rules {
     };
 }
 
-rules! {
-    DiskFsyncSlow "disk.fsync-slow" [Warn, Fail] [DiskProbes, Logs]
-        "fdatasync p99 of the flat-out disk probes, or etcd's slow-fdatasync log lines";
-    DiskIoContention "disk.io-contention" [Info, Warn, Fail] [HostActivity, EtcdWalFsync]
-        "slow fdatasync while others write to the data device, or etcd slow on a fast device";
-    DiskRotational "disk.rotational" [Info, Warn, Fail] [BlockDevice]
-        "the data directory on a spinning disk";
-    NetPeerRttHigh "net.peer-rtt-high" [Info, Warn, Fail] [NetProbes]
-        "round trip to a peer against the heartbeat interval";
-    NetNicSaturated "net.nic-saturated" [Info, Warn, Fail] [NetProbes]
-        "heartbeats queued behind bulk traffic on the link";
-    NetErrors "net.errors" [Info, Warn, Fail] [NetProbes]
-        "lost or failed network probes";
-    HostCpuSteal "host.cpu-steal" [Warn, Fail] [HostCpu]
-        "CPU time the hypervisor took from this VM";
-    ClusterMemberUnreachable "cluster.member-unreachable" [Fail] [ClusterStatus]
-        "a member that does not answer";
-    ClusterStaleMember "cluster.stale-member" [Fail] [ClusterStatus, Logs]
-        "a member in the list that no longer takes part, or whose own log shows its raft log lost";
-    ClusterRaftLag "cluster.raft-lag" [Warn, Fail] [ClusterStatus]
-        "members behind the leader's raft index";
-    ClusterLeaderChurn "cluster.leader-churn" [Warn, Fail] [ClusterMetrics, Logs]
-        "leader elections per hour";
-    ClusterDbFragmented "cluster.db-fragmented" [Warn] [ClusterStatus]
-        "space a defragmentation would return";
-    ClusterDbNearQuota "cluster.db-near-quota" [Warn, Fail] [ClusterStatus]
-        "database size against the backend quota";
-    ClusterAlarmActive "cluster.alarm-active" [Warn, Fail] [ClusterStatus, Logs]
-        "an active alarm (NOSPACE, CORRUPT)";
-    ClusterMetricsWalFsyncSlow "cluster.metrics-wal-fsync-slow" [Info, Warn, Fail]
-        [ClusterMetrics]
-        "etcd's WAL fsync p99 from its metrics";
-    ClusterMetricsBackendCommitSlow "cluster.metrics-backend-commit-slow" [Info, Warn, Fail]
-        [ClusterMetrics]
-        "etcd's backend commit p99 from its metrics";
-    ClusterMetricsPeerRttHigh "cluster.metrics-peer-rtt-high" [Info, Warn, Fail]
-        [ClusterMetrics]
-        "etcd's peer round trip p99 from its metrics";
-    DiskFsyncStall "disk.fsync-stall" [Warn, Fail] [DiskProbes]
-        "hangs of the disk longer than the heartbeat interval";
-    ClusterKeyspaceHotspot "cluster.keyspace-hotspot" [Warn] [Keyspace]
-        "one resource filling most of the database";
-    ClusterHistoryUnbounded "cluster.history-unbounded" [Warn] [KeyspaceHistory]
-        "uncompacted history far beyond the live data";
-    ClusterKeyChurn "cluster.key-churn" [Warn] [KeyspaceHistory]
-        "a key rewritten thousands of times";
-    ClusterLargeValues "cluster.large-values" [Warn, Fail] [KeyspaceHistory]
-        "values near the request size limit";
-    ClusterApplySlow "cluster.apply-slow" [Info, Warn, Fail] [Logs]
-        "etcd's slow-apply log lines";
-    ClusterHeartbeatLate "cluster.heartbeat-late" [Info, Warn, Fail] [Logs]
-        "etcd's late-heartbeat log lines";
-    NetPeerUnhealthy "net.peer-unhealthy" [Info, Warn, Fail] [Logs]
-        "etcd's prober finding a peer unhealthy";
-    NetClockDrift "net.clock-drift" [Warn, Fail] [Logs]
-        "etcd's prober finding members' clocks apart";
-    NetRaftBufferFull "net.raft-buffer-full" [Warn, Fail] [Logs]
-        "raft messages dropped for a full sending buffer";
-    ClusterDataInconsistent "cluster.data-inconsistent" [Fail] [Consistency]
-        "a member whose HashKV differs";
-    ClusterVersionSkew "cluster.version-skew" [Info, Warn] [ClusterStatus]
-        "members running different etcd or storage versions";
-    ClusterLearnerStuck "cluster.learner-stuck" [Warn] [Consistency]
-        "a learner not closing the gap to promotion";
-    ClusterProposalsPending "cluster.proposals-pending" [Warn, Fail] [ClusterMetrics]
-        "proposals queued and not yet committed";
-    LoadCheckPerfFail "load.check-perf-fail" [Fail] [Load]
-        "a load run failing etcdctl check perf's criteria";
-    LoadLatencySlow "load.latency-slow" [Warn, Fail] [Load]
-        "a load run's request latency p99";
-    LoadGeneratorBehind "load.generator-behind" [Warn] [Load]
-        "the load generator unable to keep its schedule";
-    FleetDiskOutlier "fleet.disk-outlier" [Warn] [Fleet]
-        "a host whose disk is slower than the fleet's";
-    FleetPathOutlier "fleet.path-outlier" [Warn] [Fleet]
-        "a network path slower than the fleet's";
-    DiskWalOnDataDevice "disk.wal-on-data-device" [Info] [EtcdSettings]
-        "a dedicated --wal-dir on the same device as --data-dir";
-    ClusterSnapshotCountHigh "cluster.snapshot-count-high" [Info, Warn] [EtcdSettings]
-        "a --snapshot-count above both etcd defaults, holding raft entries in memory";
-    HostCpuStarved "host.cpu-starved" [Warn, Fail] [EtcdProcess]
-        "etcd throttled by its CPU quota or waiting on a full run queue";
-    HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
-        "etcd's pages read back from disk or swap, or its db larger than its memory";
-    // Issue 25, network (branch i25n).
-    NetLossyLink "net.lossy-link" [Warn, Fail] [NetProbes]
-        "a peer path losing the probe's packets while the link is not full";
-    // Issue 25, cluster causes (i25c).
-    ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] [Logs, ClusterMetrics]
-        "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";
+/// The registry itself, one line a finding id: `Variant "id" [severities]
+/// { rule_fn [facts], ... } "doc";`. `rule_fn` names the function of
+/// `crate::rules::run` that gives the id when one of its facts was
+/// collected; an id two rules give (etcd's logs and the probes both find
+/// a slow disk) names both, in the order their findings are listed. The
+/// lines are handed to the macro `$then`: [`rules!`] here writes the ids
+/// and their catalogue, `crate::rules` the table of rule functions, so
+/// both come from this one list.
+macro_rules! registry {
+    ($then:ident) => {
+        $then! {
+            DiskFsyncSlow "disk.fsync-slow" [Warn, Fail] { disk_fsync_slow [DiskProbes], logs [Logs] }
+                "fdatasync p99 of the flat-out disk probes, or etcd's slow-fdatasync log lines";
+            DiskIoContention "disk.io-contention" [Info, Warn, Fail] { io_contention [HostActivity, EtcdWalFsync] }
+                "slow fdatasync while others write to the data device, or etcd slow on a fast device";
+            DiskRotational "disk.rotational" [Info, Warn, Fail] { disk_rotational [BlockDevice] }
+                "the data directory on a spinning disk";
+            NetPeerRttHigh "net.peer-rtt-high" [Info, Warn, Fail] { net [NetProbes] }
+                "round trip to a peer against the heartbeat interval";
+            NetNicSaturated "net.nic-saturated" [Info, Warn, Fail] { net [NetProbes] }
+                "heartbeats queued behind bulk traffic on the link";
+            NetErrors "net.errors" [Info, Warn, Fail] { net [NetProbes] }
+                "lost or failed network probes";
+            HostCpuSteal "host.cpu-steal" [Warn, Fail] { cpu_steal [HostCpu] }
+                "CPU time the hypervisor took from this VM";
+            ClusterMemberUnreachable "cluster.member-unreachable" [Fail] { cluster [ClusterStatus] }
+                "a member that does not answer";
+            ClusterStaleMember "cluster.stale-member" [Fail] { cluster [ClusterStatus], stale_from_logs [Logs] }
+                "a member in the list that no longer takes part, or whose own log shows its raft log lost";
+            ClusterRaftLag "cluster.raft-lag" [Warn, Fail] { cluster [ClusterStatus] }
+                "members behind the leader's raft index";
+            ClusterLeaderChurn "cluster.leader-churn" [Warn, Fail] { cluster [ClusterMetrics], logs [Logs] }
+                "leader elections per hour";
+            ClusterDbFragmented "cluster.db-fragmented" [Warn] { cluster [ClusterStatus] }
+                "space a defragmentation would return";
+            ClusterDbNearQuota "cluster.db-near-quota" [Warn, Fail] { cluster [ClusterStatus] }
+                "database size against the backend quota";
+            ClusterAlarmActive "cluster.alarm-active" [Warn, Fail] { cluster [ClusterStatus], logs [Logs] }
+                "an active alarm (NOSPACE, CORRUPT)";
+            ClusterMetricsWalFsyncSlow "cluster.metrics-wal-fsync-slow" [Info, Warn, Fail]
+                { cluster [ClusterMetrics] }
+                "etcd's WAL fsync p99 from its metrics";
+            ClusterMetricsBackendCommitSlow "cluster.metrics-backend-commit-slow" [Info, Warn, Fail]
+                { cluster [ClusterMetrics] }
+                "etcd's backend commit p99 from its metrics";
+            ClusterMetricsPeerRttHigh "cluster.metrics-peer-rtt-high" [Info, Warn, Fail]
+                { cluster [ClusterMetrics] }
+                "etcd's peer round trip p99 from its metrics";
+            DiskFsyncStall "disk.fsync-stall" [Warn, Fail] { disk_fsync_stall [DiskProbes] }
+                "hangs of the disk longer than the heartbeat interval";
+            ClusterKeyspaceHotspot "cluster.keyspace-hotspot" [Warn] { keyspace [Keyspace] }
+                "one resource filling most of the database";
+            ClusterHistoryUnbounded "cluster.history-unbounded" [Warn] { keyspace [KeyspaceHistory] }
+                "uncompacted history far beyond the live data";
+            ClusterKeyChurn "cluster.key-churn" [Warn] { keyspace [KeyspaceHistory] }
+                "a key rewritten thousands of times";
+            ClusterLargeValues "cluster.large-values" [Warn, Fail] { keyspace [KeyspaceHistory] }
+                "values near the request size limit";
+            ClusterApplySlow "cluster.apply-slow" [Info, Warn, Fail] { logs [Logs] }
+                "etcd's slow-apply log lines";
+            ClusterHeartbeatLate "cluster.heartbeat-late" [Info, Warn, Fail] { logs [Logs] }
+                "etcd's late-heartbeat log lines";
+            NetPeerUnhealthy "net.peer-unhealthy" [Info, Warn, Fail] { logs [Logs] }
+                "etcd's prober finding a peer unhealthy";
+            NetClockDrift "net.clock-drift" [Warn, Fail] { logs [Logs] }
+                "etcd's prober finding members' clocks apart";
+            NetRaftBufferFull "net.raft-buffer-full" [Warn, Fail] { logs [Logs] }
+                "raft messages dropped for a full sending buffer";
+            ClusterDataInconsistent "cluster.data-inconsistent" [Fail] { consistency [Consistency] }
+                "a member whose HashKV differs";
+            ClusterVersionSkew "cluster.version-skew" [Info, Warn] { consistency [ClusterStatus] }
+                "members running different etcd or storage versions";
+            ClusterLearnerStuck "cluster.learner-stuck" [Warn] { consistency [Consistency] }
+                "a learner not closing the gap to promotion";
+            ClusterProposalsPending "cluster.proposals-pending" [Warn, Fail] { consistency [ClusterMetrics] }
+                "proposals queued and not yet committed";
+            LoadCheckPerfFail "load.check-perf-fail" [Fail] { load [Load] }
+                "a load run failing etcdctl check perf's criteria";
+            LoadLatencySlow "load.latency-slow" [Warn, Fail] { load [Load] }
+                "a load run's request latency p99";
+            LoadGeneratorBehind "load.generator-behind" [Warn] { load [Load] }
+                "the load generator unable to keep its schedule";
+            FleetDiskOutlier "fleet.disk-outlier" [Warn] { fleet [Fleet] }
+                "a host whose disk is slower than the fleet's";
+            FleetPathOutlier "fleet.path-outlier" [Warn] { fleet [Fleet] }
+                "a network path slower than the fleet's";
+            DiskWalOnDataDevice "disk.wal-on-data-device" [Info] { wal_on_data_device [EtcdSettings] }
+                "a dedicated --wal-dir on the same device as --data-dir";
+            ClusterSnapshotCountHigh "cluster.snapshot-count-high" [Info, Warn] { snapshot_count_high [EtcdSettings] }
+                "a --snapshot-count above both etcd defaults, holding raft entries in memory";
+            HostCpuStarved "host.cpu-starved" [Warn, Fail] { cpu_starved [EtcdProcess] }
+                "etcd throttled by its CPU quota or waiting on a full run queue";
+            HostMemoryPressure "host.memory-pressure" [Warn, Fail] { memory_pressure [EtcdProcess] }
+                "etcd's pages read back from disk or swap, or its db larger than its memory";
+            // Issue 25, network (branch i25n).
+            NetLossyLink "net.lossy-link" [Warn, Fail] { net [NetProbes] }
+                "a peer path losing the probe's packets while the link is not full";
+            // Issue 25, cluster causes (i25c).
+            ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] { requests [Logs, ClusterMetrics] }
+                "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";
+        }
+    };
 }
+pub(crate) use registry;
+
+registry!(rules);
 
 impl FindingId {
     /// Every finding id, in the registry's order.

@@ -75,7 +75,7 @@ fn merged(bytes: &[u8]) -> Result<FleetReport, NothingToMerge> {
     let (inputs, notes) = read(&[Source::File(path)]).unwrap();
     let profile = Profile::default();
     let mut report = merge(inputs, notes, &profile.name)?;
-    crate::rules::fleet::judge(&mut report, &profile);
+    report.judge(&profile);
     Ok(report)
 }
 

@@ -10,7 +10,7 @@ use super::bounds::{levels, positive, BadKey};
 use super::cluster::{answering, etcdctl, evidence};
 use crate::cluster::consistency::{Consistency, MemberHash};
 use crate::cluster::model::ClusterReport;
-use crate::rules::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Finding, FindingId, Severity, Unit};
 
 /// Thresholds of the consistency rules; each field names its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

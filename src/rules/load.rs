@@ -7,12 +7,10 @@
 //! between the client and each member) and from the generator's own
 //! lateness (the client).
 
-use serde::{Deserialize, Serialize};
-
-use super::bounds::{levels, positive, BadKey};
 use super::cluster::{self, ClusterThresholds};
-use super::{Evidence, Finding, FindingId, Profile, Severity, Unit};
+use super::profile::Profile;
 use crate::cluster::model::ClusterReport;
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::load::result::{LoadResult, MemberLoad};
 
 /// `check perf` fails when throughput / target is at or below this
@@ -35,49 +33,7 @@ pub const CAUSE_MIN_OBSERVATIONS: u64 = 3;
 /// throughput margin check perf allows.
 pub const MAX_UNSENT_PCT: f64 = 1.0;
 
-/// Thresholds of the load rules (the profile's `[load]` section).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LoadThresholds {
-    /// Request latency p99 (from the scheduled send) that warns, ms.
-    /// etcd-doctor's choice: a write waits for a quorum's WAL fdatasync
-    /// (p99 < 10 ms, etcd docs), a peer round trip and a backend commit
-    /// (p99 < 25 ms, etcd docs); 50 ms leaves room for both.
-    pub request_p99_warn_ms: f64,
-    /// Request latency p99 that fails, ms: `check perf`'s bound for the
-    /// slowest request (500 ms), applied to the 99th percentile.
-    pub request_p99_fail_ms: f64,
-    /// How late the generator may wake for a scheduled send (p99) before
-    /// it counts as behind its schedule, ms. etcd-doctor's choice: 10 ms,
-    /// ten timer ticks, is beyond scheduling jitter.
-    pub generator_late_p99_warn_ms: f64,
-}
-
-impl Default for LoadThresholds {
-    fn default() -> Self {
-        LoadThresholds {
-            request_p99_warn_ms: 50.0,
-            request_p99_fail_ms: 500.0,
-            generator_late_p99_warn_ms: 10.0,
-        }
-    }
-}
-
-impl LoadThresholds {
-    /// Checks the values of a profile's `[load]` section.
-    pub fn validate(&self) -> Result<(), BadKey> {
-        levels(
-            "load",
-            ("request_p99_warn_ms", self.request_p99_warn_ms),
-            ("request_p99_fail_ms", self.request_p99_fail_ms),
-        )?;
-        positive(
-            "load",
-            "generator_late_p99_warn_ms",
-            self.generator_late_p99_warn_ms,
-        )
-    }
-}
+pub use super::profile::LoadThresholds;
 
 /// Every load rule over `load`, with the cluster over the run's window.
 pub fn evaluate(

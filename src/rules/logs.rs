@@ -9,11 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::ClusterReport;
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
-use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 const HOUR_MS: i64 = 3_600_000;
 

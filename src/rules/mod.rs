@@ -6,7 +6,9 @@
 pub mod bounds;
 pub mod cluster;
 pub mod consistency;
+pub mod context;
 pub mod disk;
+pub mod explain;
 pub mod fleet;
 pub mod host;
 pub mod keyspace;
@@ -16,6 +18,7 @@ pub mod net;
 pub mod profile;
 pub mod remote_disk;
 pub mod requests;
+pub mod run;
 pub mod settings;
 pub mod stall;
 pub mod starved;
@@ -23,22 +26,35 @@ pub mod version_skew;
 
 pub use crate::findings::registry::{self, Fact, Rule, RULES};
 pub use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
+pub use context::Context;
 pub use profile::{Profile, ProfileError};
 
-use crate::cluster::model::Span;
 use crate::facts::Report;
-use crate::keyspace::Source;
-use crate::probe::disk::DiskProbeKind;
+use crate::fleet::FleetReport;
+use crate::host::HostFacts;
 
 impl Report {
     /// Runs the rules over this report's facts with `profile`: fills in the
     /// findings, the rules checked and the verdict.
     pub fn judge(&mut self, profile: &Profile) {
-        let evaluation = evaluate(self, profile);
+        let evaluation = evaluate(&Context::new(self, profile));
         self.profile = Some(profile.name.clone());
         self.verdict = Verdict::from_findings(&evaluation.findings);
         self.findings = evaluation.findings;
         self.rules_checked = evaluation.checked;
+    }
+}
+
+impl FleetReport {
+    /// Runs the fleet rules over this merged report with `profile`: its
+    /// findings, and a verdict no better than its worst host's.
+    pub fn judge(&mut self, profile: &Profile) {
+        let empty = Report::new("merge", HostFacts::default());
+        let evaluation = evaluate(&Context::fleet(self, &empty, profile));
+        self.verdict = self
+            .verdict
+            .max(Verdict::from_findings(&evaluation.findings));
+        self.findings = evaluation.findings;
     }
 }
 
@@ -51,214 +67,109 @@ pub struct Evaluation {
     pub checked: Vec<FindingId>,
 }
 
-/// Runs every applicable rule over `report` with `profile`'s thresholds.
-pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
-    let mut findings = Vec::new();
-    let device = report.host.device.as_ref();
-    let activity = report.host.activity.as_ref();
-    let others = activity.and_then(|a| host::other_writes(a, probe_syncs(report), &profile.host));
-    let contended = activity.map(|a| {
-        !host::contenders(a, others, &profile.host).is_empty()
-            || host::device_shared(others, &profile.host)
-    });
-    let coverage = remote_disk::coverage(report, probe_p99_ms(report));
-    let views = fsync_views(report, profile, coverage.as_ref());
-    let have = facts(report, views);
-    if have.contains(&Fact::DiskProbes) {
-        findings.extend(disk::fsync_slow(
-            &report.disk,
-            device,
-            contended,
-            &profile.disk,
-        ));
-        findings.extend(stall::fsync_stall(&report.disk, &profile.disk));
-    }
-    if have.contains(&Fact::BlockDevice) {
-        findings.extend(disk::rotational(device, &report.disk, &profile.disk));
-    }
-    if have.contains(&Fact::HostActivity) || have.contains(&Fact::EtcdWalFsync) {
-        findings.extend(host::io_contention(activity, others, views, &profile.host));
-    }
-    if have.contains(&Fact::HostCpu) {
-        findings.extend(host::cpu_steal(
-            activity,
-            &report.host.virtualization,
-            &profile.host,
-        ));
-    }
-    if let Some(a) = activity.filter(|_| have.contains(&Fact::EtcdProcess)) {
-        let a = &starved::diagnosed(a, report.cluster.as_ref());
-        findings.extend(starved::cpu_starved(a, &profile.host));
-        let db = report
-            .cluster
-            .iter()
-            .flat_map(|c| &c.endpoints)
-            .filter_map(|e| e.db_size_bytes)
-            .max();
-        findings.extend(starved::memory_pressure(a, db, &profile.host));
-    }
-    if have.contains(&Fact::NetProbes) {
-        findings.extend(net::evaluate(&report.net, &profile.net));
-    }
-    let stale_logs = report
-        .logs
-        .as_ref()
-        .map_or(&[][..], |l| &l.stale_members[..]);
-    if let Some(c) = &report.cluster {
-        let mut found = cluster::evaluate_with_logs(c, &profile.cluster, stale_logs);
-        remote_disk::annotate(&mut found, Some(c), coverage.as_ref());
-        findings.extend(found);
-        findings.extend(consistency::evaluate(c, &profile.consistency));
-    }
-    if let Some(k) = &report.keyspace {
-        findings.extend(keyspace::evaluate(k, &profile.keyspace));
-    }
-    if let Some(l) = &report.logs {
-        findings.extend(logs::evaluate(l, &profile.logs, report.cluster.as_ref()));
-        // Peers the logs found unreachable are explained by a member that
-        // does not answer or that its own log proves stale.
-        let down: Vec<&str> = report
-            .cluster
-            .iter()
-            .flat_map(|c| c.facts.unreachable.iter().map(|m| m.member_id.as_str()))
-            .chain(l.stale_members.iter().map(|s| s.member_id.as_str()))
-            .collect();
-        logs::explain_down_peers(&mut findings, l, &down);
-        if report.cluster.is_none() {
-            // Without the member list, the logs alone name stale members.
-            findings.extend(cluster::stale_from_logs(&l.stale_members));
+/// A rule function: the findings it gives over one context.
+pub type RuleFn = fn(&Context) -> Vec<Finding>;
+
+/// One pair of a registry line: the id, a rule function that gives it and
+/// the facts that function needs for it.
+#[derive(Clone, Copy)]
+pub struct Use {
+    /// The finding id.
+    pub id: FindingId,
+    /// The rule function's name, as the registry writes it.
+    pub name: &'static str,
+    /// The rule function.
+    pub rule: RuleFn,
+    /// It runs when any of these facts was collected.
+    pub needs: &'static [Fact],
+}
+
+/// Writes [`USES`] from the registry's lines.
+macro_rules! uses {
+    ($($variant:ident $id:literal [$($sev:ident),+] { $($by:ident [$($need:ident),+]),+ }
+        $doc:literal;)+) => {
+        /// Every (id, rule function) pair of the registry, in its order: an
+        /// id's pairs are together, in the id's order.
+        pub const USES: &[Use] = &[$($(
+            Use {
+                id: FindingId::$variant,
+                name: stringify!($by),
+                rule: run::$by,
+                needs: &[$(Fact::$need),+],
+            },
+        )+)+];
+    };
+}
+registry::registry!(uses);
+
+/// Runs every rule function whose facts `cx` holds, once, then the
+/// explain passes ([`explain::PASSES`]), and sorts the findings: most
+/// severe first, then in the registry's order of (id, rule function).
+pub fn evaluate(cx: &Context) -> Evaluation {
+    let mut ran: Vec<&str> = Vec::new();
+    let mut ranked: Vec<(usize, Finding)> = Vec::new();
+    for u in USES.iter().filter(|u| cx.has_any(u.needs)) {
+        if ran.contains(&u.name) {
+            continue;
+        }
+        ran.push(u.name);
+        for f in (u.rule)(cx) {
+            let rank = USES.iter().position(|v| v.id == f.id && v.name == u.name);
+            debug_assert!(
+                rank.is_some() && f.id.rule().severities.contains(&f.severity),
+                "rule {} gave {} at {}, which its registry line does not list",
+                u.name,
+                f.id,
+                f.severity
+            );
+            ranked.push((rank.unwrap_or(usize::MAX), f));
         }
     }
-    if have.contains(&Fact::Logs) || have.contains(&Fact::ClusterMetrics) {
-        findings.extend(requests::expensive_requests(
-            report.logs.as_ref(),
-            report.cluster.as_ref(),
-            &profile.requests,
-            profile.cluster.min_histogram_count,
-        ));
+    let (ranks, mut findings): (Vec<usize>, Vec<Finding>) = ranked.into_iter().unzip();
+    for pass in explain::PASSES {
+        pass(cx, &mut findings);
     }
-    if let Some(l) = &report.load {
-        findings.extend(load::evaluate(l, report.cluster.as_ref(), profile));
+    let mut ranked: Vec<(usize, Finding)> = ranks.into_iter().zip(findings).collect();
+    ranked.sort_by(|(ra, a), (rb, b)| b.severity.cmp(&a.severity).then(ra.cmp(rb)));
+    Evaluation {
+        findings: ranked.into_iter().map(|(_, f)| f).collect(),
+        checked: registry::checked(&cx.have),
     }
-    if let Some(d) = &report.discovery {
-        findings.extend(settings::wal_on_data_device(d));
-        findings.extend(settings::snapshot_count_high(
-            &findings,
-            &d.settings,
-            &profile.cluster,
-            profile.keyspace.max_request_bytes,
-        ));
-        // Only where the settings were read (not OpenShift's certificate
-        // layout, which says nothing of them; kubeadm's manifest is
-        // etcd's whole command line).
-        if d.source != crate::discover::Source::Openshift {
-            settings::explain_compaction(&mut findings, &d.settings);
-            settings::explain_corruption_checks(&mut findings, &d.settings);
-        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_without_facts_runs_and_checks_nothing() {
+        let report = Report::new("disk", HostFacts::default());
+        let profile = Profile::default();
+        let e = evaluate(&Context::new(&report, &profile));
+        assert!(e.findings.is_empty() && e.checked.is_empty(), "{e:?}");
     }
-    starved::explain_by_cpu(&mut findings, views);
-    sort(&mut findings);
-    let checked = registry::checked(&have);
-    for f in &findings {
-        debug_assert!(
-            checked.contains(&f.id) && f.id.rule().severities.contains(&f.severity),
-            "{} at {} is not what the registry says it can give",
-            f.id,
-            f.severity
+
+    #[test]
+    fn a_fleet_runs_only_the_fleet_rules() {
+        let empty = Report::new("merge", HostFacts::default());
+        let fleet = FleetReport {
+            schema_version: 1,
+            tool_version: String::new(),
+            command: "merge".into(),
+            profile: "etcd-default".into(),
+            hosts: vec![],
+            disk: vec![],
+            paths: vec![],
+            findings: vec![],
+            notes: vec![],
+            verdict: Verdict::Pass,
+        };
+        let profile = Profile::default();
+        let e = evaluate(&Context::fleet(&fleet, &empty, &profile));
+        assert!(e.findings.is_empty());
+        assert_eq!(
+            e.checked,
+            [FindingId::FleetDiskOutlier, FindingId::FleetPathOutlier]
         );
-    }
-    Evaluation { findings, checked }
-}
-
-/// The kinds of facts `report` holds (`views`: the fdatasync p99s it has).
-fn facts(report: &Report, views: host::FsyncViews) -> Vec<Fact> {
-    let activity = report.host.activity.as_ref();
-    let cluster = report.cluster.as_ref();
-    let keyspace = report.keyspace.as_ref();
-    [
-        (Fact::DiskProbes, !report.disk.is_empty()),
-        (Fact::BlockDevice, report.host.device.is_some()),
-        (Fact::HostActivity, activity.is_some()),
-        (Fact::HostCpu, activity.is_some_and(|a| a.cpu.is_some())),
-        (
-            Fact::EtcdProcess,
-            activity.is_some_and(|a| !a.etcd.is_empty()),
-        ),
-        (Fact::EtcdWalFsync, views.etcd_p99_ms.is_some()),
-        (Fact::NetProbes, !report.net.is_empty()),
-        (Fact::ClusterStatus, cluster.is_some()),
-        (
-            Fact::ClusterMetrics,
-            cluster.is_some_and(|c| !c.metrics.is_empty()),
-        ),
-        (
-            Fact::Consistency,
-            cluster.is_some_and(|c| c.consistency.is_some()),
-        ),
-        (Fact::Keyspace, keyspace.is_some()),
-        (
-            Fact::KeyspaceHistory,
-            keyspace.is_some_and(|k| k.source == Source::Snapshot),
-        ),
-        (Fact::Logs, report.logs.is_some()),
-        (Fact::Load, report.load.is_some()),
-        (Fact::EtcdSettings, report.discovery.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(fact, held)| held.then_some(fact))
-    .collect()
-}
-
-/// Most severe first; ties in id order, so output is stable.
-pub fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
-}
-
-/// fdatasyncs the disk probes issued: one per fsync, WAL or paced op, two
-/// per backend commit (bbolt syncs its pages, then its meta page).
-fn probe_syncs(report: &Report) -> u64 {
-    report
-        .disk
-        .iter()
-        .map(|r| match r.probe {
-            DiskProbeKind::Fsync | DiskProbeKind::Wal | DiskProbeKind::Paced => r.ops,
-            DiskProbeKind::Backend => r.ops.saturating_mul(2),
-        })
-        .sum()
-}
-
-/// The fdatasync p99 of our fsync and WAL probes, ms.
-fn probe_p99_ms(report: &Report) -> Option<f64> {
-    report
-        .disk
-        .iter()
-        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
-        .map(|r| r.latency_us.p99 / 1000.0)
-        .reduce(f64::max)
-}
-
-/// The fdatasync p99 our probes and etcd's metrics saw, for the
-/// differential diagnosis: etcd's only from the members whose WAL is on
-/// the probed device, where that is known ([`remote_disk`]).
-fn fsync_views(
-    report: &Report,
-    profile: &Profile,
-    coverage: Option<&remote_disk::Coverage>,
-) -> host::FsyncViews {
-    let probe_p99_ms = probe_p99_ms(report);
-    let etcd_p99_ms = report
-        .cluster
-        .iter()
-        .flat_map(|c| &c.metrics)
-        .filter(|m| remote_disk::probed(coverage, m.member_id.as_deref()))
-        .filter_map(|m| m.wal_fsync)
-        .filter(|h| h.span == Span::Window && h.count >= profile.cluster.min_histogram_count)
-        .map(|h| h.p99_ms)
-        .reduce(f64::max);
-    host::FsyncViews {
-        probe_p99_ms,
-        etcd_p99_ms,
-        warn_above_ms: profile.disk.wal_fsync_p99_warn_ms,
-        fail_above_ms: profile.disk.wal_fsync_p99_fail_ms,
     }
 }

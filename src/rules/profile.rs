@@ -11,14 +11,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::bounds::BadKey;
+use super::bounds::{check_keys, levels, positive, BadKey, Bound};
 use super::cluster::ClusterThresholds;
 use super::consistency::ConsistencyThresholds;
 use super::disk::DiskThresholds;
-use super::fleet::FleetThresholds;
 use super::host::HostThresholds;
 use super::keyspace::KeyspaceThresholds;
-use super::load::LoadThresholds;
 use super::logs::LogThresholds;
 use super::net::NetThresholds;
 use super::requests::RequestThresholds;
@@ -241,6 +239,111 @@ impl Profile {
         self.load.validate()?;
         self.requests.validate()?;
         self.fleet.validate()
+    }
+}
+
+// The thresholds of the two rule sets that read several sections of a
+// profile (the load rules read the cluster's, the fleet rules the disk's
+// and the network's) live here, beside the profile those rules take.
+/// Thresholds of the load rules (the profile's `[load]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadThresholds {
+    /// Request latency p99 (from the scheduled send) that warns, ms.
+    /// etcd-doctor's choice: a write waits for a quorum's WAL fdatasync
+    /// (p99 < 10 ms, etcd docs), a peer round trip and a backend commit
+    /// (p99 < 25 ms, etcd docs); 50 ms leaves room for both.
+    pub request_p99_warn_ms: f64,
+    /// Request latency p99 that fails, ms: `check perf`'s bound for the
+    /// slowest request (500 ms), applied to the 99th percentile.
+    pub request_p99_fail_ms: f64,
+    /// How late the generator may wake for a scheduled send (p99) before
+    /// it counts as behind its schedule, ms. etcd-doctor's choice: 10 ms,
+    /// ten timer ticks, is beyond scheduling jitter.
+    pub generator_late_p99_warn_ms: f64,
+}
+
+impl Default for LoadThresholds {
+    fn default() -> Self {
+        LoadThresholds {
+            request_p99_warn_ms: 50.0,
+            request_p99_fail_ms: 500.0,
+            generator_late_p99_warn_ms: 10.0,
+        }
+    }
+}
+
+impl LoadThresholds {
+    /// Checks the values of a profile's `[load]` section.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        levels(
+            "load",
+            ("request_p99_warn_ms", self.request_p99_warn_ms),
+            ("request_p99_fail_ms", self.request_p99_fail_ms),
+        )?;
+        positive(
+            "load",
+            "generator_late_p99_warn_ms",
+            self.generator_late_p99_warn_ms,
+        )
+    }
+}
+
+/// Thresholds of the fleet rules (`[fleet]` in a profile).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetThresholds {
+    /// A host's (or path's) p99 over the fleet median above which it is an
+    /// outlier. 3: well past the run-to-run spread of one healthy disk's
+    /// or link's p99 (under 2x between our own repeated qualify runs), and
+    /// the "3x the median" rule of thumb of fleet latency monitoring.
+    pub outlier_ratio: f64,
+    /// Fewest hosts (disk) or paths (net) a median is taken over before
+    /// outliers are judged. 3: with two, neither is "the odd one out".
+    pub min_members: u64,
+    /// Faster over slower direction of a path's throughput from which it
+    /// is called asymmetric. 2: a duplex mismatch or a one-sided shaper
+    /// halves one direction; TCP noise does not.
+    pub asymmetry_ratio: f64,
+    /// Fleet median throughput over a path's (its slower direction) above
+    /// which the path is an outlier. 10: healthy paths of one fleet carry
+    /// rates within 2-3x of each other in our runs (veths on a shared,
+    /// loaded 2-core box), while a link negotiated down or policed carries
+    /// a hundredth (10 Mbit/s beside 1-10 Gbit/s).
+    pub throughput_outlier_ratio: f64,
+}
+
+impl Default for FleetThresholds {
+    fn default() -> Self {
+        FleetThresholds {
+            outlier_ratio: 3.0,
+            min_members: 3,
+            asymmetry_ratio: 2.0,
+            throughput_outlier_ratio: 10.0,
+        }
+    }
+}
+
+impl FleetThresholds {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), BadKey> {
+        check_keys(
+            "fleet",
+            &[
+                ("outlier_ratio", self.outlier_ratio, Bound::AtMost(1000.0)),
+                ("min_members", self.min_members as f64, Bound::AtMost(1e6)),
+                (
+                    "asymmetry_ratio",
+                    self.asymmetry_ratio,
+                    Bound::AtMost(1000.0),
+                ),
+                (
+                    "throughput_outlier_ratio",
+                    self.throughput_outlier_ratio,
+                    Bound::AtMost(1e6),
+                ),
+            ],
+        )
     }
 }
 

@@ -14,7 +14,7 @@
 
 use crate::cluster::model::{url_host, ClusterReport, Member};
 use crate::facts::Report;
-use crate::rules::{Finding, FindingId, Severity};
+use crate::findings::{Finding, FindingId, Severity};
 
 /// Where one member's WAL is, seen from the probe.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,11 +18,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::{ClusterReport, Span};
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::logs::request::{RequestGroup, RequestsReport};
 use crate::logs::{EventKind, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
 use crate::rules::disk::level;
-use crate::rules::{Evidence, Finding, FindingId, Severity, Unit};
 
 /// Groups named in the summary.
 const NAMED_GROUPS: usize = 3;

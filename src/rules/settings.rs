@@ -251,7 +251,7 @@ mod tests {
             );
             let mut report = Report::new("diagnose", Default::default());
             report.discovery = Some(d);
-            let e = crate::rules::evaluate(&report, &profile);
+            let e = crate::rules::evaluate(&crate::rules::Context::new(&report, &profile));
             assert!(
                 e.checked.contains(&FindingId::DiskWalOnDataDevice),
                 "{name}"

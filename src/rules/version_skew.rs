@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use super::cluster::{etcdctl, evidence};
 use crate::cluster::model::{ClusterReport, EndpointStatus};
-use crate::rules::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Finding, FindingId, Severity, Unit};
 
 /// The first 3.5 patch release etcd asks for before an upgrade to 3.6.
 const SAFE_3_5_PATCH: u32 = 26;

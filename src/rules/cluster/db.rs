@@ -3,9 +3,11 @@
 
 use crate::cluster::facts::{DbUsage, QuotaSource};
 use crate::cluster::model::ClusterReport;
-use crate::rules::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Finding, FindingId, Severity, Unit};
 
-use super::{compact_and_defrag, etcdctl_at, evidence, ClusterThresholds, MIB};
+use super::commands::{compact_and_defrag, etcdctl_at, evidence};
+use super::thresholds::ClusterThresholds;
+use crate::measure::MIB;
 
 /// Bytes a defrag of `d` would return: file size minus in use.
 fn reclaimable(d: &DbUsage) -> u64 {

@@ -10,12 +10,12 @@
 
 use crate::cluster::facts::UnreachableMember;
 use crate::cluster::model::{member_label, url_host, ClusterReport};
+use crate::findings::{Finding, FindingId, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::{EventKind, StaleMemberLog};
-use crate::rules::{Finding, FindingId, Severity, Unit};
 use crate::snapshot::plan::shell_safe;
 
-use super::{etcdctl, evidence, rejoin_plan};
+use super::commands::{etcdctl, evidence, rejoin_plan};
 
 /// The log proof that unreachable member `m` is stale: by id when the log
 /// named one, else by name.

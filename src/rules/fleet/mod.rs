@@ -16,87 +16,22 @@
 //!
 //! Pure functions of the merged rows and the profile.
 
-use serde::{Deserialize, Serialize};
-
-use super::bounds::{check_keys, BadKey, Bound};
-use super::Profile;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit, Verdict};
-use crate::fleet::{DiskRow, FleetReport, PathEntry};
+use super::profile::Profile;
+use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::fleet::{DiskRow, PathEntry};
 use crate::measure::{median, round2};
 
-/// Thresholds of the fleet rules (`[fleet]` in a profile).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FleetThresholds {
-    /// A host's (or path's) p99 over the fleet median above which it is an
-    /// outlier. 3: well past the run-to-run spread of one healthy disk's
-    /// or link's p99 (under 2x between our own repeated qualify runs), and
-    /// the "3x the median" rule of thumb of fleet latency monitoring.
-    pub outlier_ratio: f64,
-    /// Fewest hosts (disk) or paths (net) a median is taken over before
-    /// outliers are judged. 3: with two, neither is "the odd one out".
-    pub min_members: u64,
-    /// Faster over slower direction of a path's throughput from which it
-    /// is called asymmetric. 2: a duplex mismatch or a one-sided shaper
-    /// halves one direction; TCP noise does not.
-    pub asymmetry_ratio: f64,
-    /// Fleet median throughput over a path's (its slower direction) above
-    /// which the path is an outlier. 10: healthy paths of one fleet carry
-    /// rates within 2-3x of each other in our runs (veths on a shared,
-    /// loaded 2-core box), while a link negotiated down or policed carries
-    /// a hundredth (10 Mbit/s beside 1-10 Gbit/s).
-    pub throughput_outlier_ratio: f64,
-}
+pub use super::profile::FleetThresholds;
 
-impl Default for FleetThresholds {
-    fn default() -> Self {
-        FleetThresholds {
-            outlier_ratio: 3.0,
-            min_members: 3,
-            asymmetry_ratio: 2.0,
-            throughput_outlier_ratio: 10.0,
-        }
-    }
-}
-
-impl FleetThresholds {
-    /// Checks the values.
-    pub fn validate(&self) -> Result<(), BadKey> {
-        check_keys(
-            "fleet",
-            &[
-                ("outlier_ratio", self.outlier_ratio, Bound::AtMost(1000.0)),
-                ("min_members", self.min_members as f64, Bound::AtMost(1e6)),
-                (
-                    "asymmetry_ratio",
-                    self.asymmetry_ratio,
-                    Bound::AtMost(1000.0),
-                ),
-                (
-                    "throughput_outlier_ratio",
-                    self.throughput_outlier_ratio,
-                    Bound::AtMost(1e6),
-                ),
-            ],
-        )
-    }
-}
-
-/// Judges a merged fleet report with `profile`: its findings, and a
-/// verdict no better than its worst host's.
-pub fn judge(report: &mut FleetReport, profile: &Profile) {
-    report.findings = evaluate(&report.disk, &report.paths, profile);
-    report.verdict = report.verdict.max(Verdict::from_findings(&report.findings));
-}
-
-/// Runs the fleet rules: findings, most severe first.
+/// Runs the fleet rules: the hosts' and links' findings, in name order
+/// (the registry's loop sorts them by severity and id).
 pub fn evaluate(disk: &[DiskRow], paths: &[PathEntry], profile: &Profile) -> Vec<Finding> {
     let mut findings: Vec<Finding> = disk
         .iter()
         .flat_map(|row| disk_outliers(row, profile))
         .collect();
     findings.extend(path_outliers(paths, profile));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.summary.cmp(&b.summary)));
+    findings.sort_by(|a, b| a.summary.cmp(&b.summary));
     findings
 }
 
@@ -224,7 +159,7 @@ fn path_finding(
     b: &str,
     paths: &[PathEntry],
     limits: &PathLimits,
-    t: &super::fleet::FleetThresholds,
+    t: &FleetThresholds,
 ) -> Finding {
     let both: Vec<&PathEntry> = paths.iter().filter(|p| link(p) == (a, b)).collect();
     let asymmetric: Vec<String> = both

@@ -15,7 +15,9 @@
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage};
 
-use super::{nic_commands, nic_fix, round2, NetThresholds};
+use super::nic::{nic_commands, nic_fix};
+use super::thresholds::NetThresholds;
+use crate::measure::round2;
 
 /// Share of the link's capacity, in either direction, that other traffic
 /// must carry to be named. 0.25: a quarter of the link is no longer

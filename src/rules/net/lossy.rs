@@ -19,7 +19,8 @@ use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::probe::net::{NetProbeKind, NetResult, NicUsage, SocketLoss};
 
 use super::busy::{BUSY_RTT_HEARTBEAT_SHARE, MIN_OTHER_MBIT_S, OWN_WIRE_OVERHEAD};
-use super::{pct, round2, NetThresholds};
+use super::thresholds::{pct, NetThresholds};
+use crate::measure::round2;
 
 /// The share of one direction's bytes that was lost: sent again, less
 /// the part of the retransmissions the other end reported as duplicates.
