@@ -462,55 +462,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     ("src/rules/cluster", &["db.rs", "mod.rs", "stale.rs"]),
     ("src/rules/net", &["busy.rs", "lossy.rs", "mod.rs"]),
     (
-        "src/app",
-        &[
-            "cluster.rs",
-            "diagnose.rs",
-            "load.rs",
-            "logs.rs",
-            "mod.rs",
-            "net.rs",
-            "qualify.rs",
-            "snapshot.rs",
-        ],
-    ),
-    (
-        "src/cluster",
-        &[
-            "conn.rs",
-            "consistency.rs",
-            "dial.rs",
-            "error.rs",
-            "facts.rs",
-            "inspect.rs",
-            "metrics.rs",
-            "model.rs",
-        ],
-    ),
-    (
-        "src/discover",
-        &["layouts.rs", "listen.rs", "mod.rs", "process.rs"],
-    ),
-    (
-        "src/logs",
-        &[
-            "capnslog.rs",
-            "chunk.rs",
-            "console.rs",
-            "cri.rs",
-            "docker.rs",
-            "golog.rs",
-            "identity.rs",
-            "journald.rs",
-            "mod.rs",
-            "scan.rs",
-            "source.rs",
-            "stale.rs",
-            "timeline.rs",
-            "zap.rs",
-        ],
-    ),
-    (
         "src/rules",
         &[
             "cluster",
@@ -528,7 +479,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
             "version_skew.rs",
         ],
     ),
-    ("src/snapshot/plan", &["mod.rs", "rejoin.rs", "restore.rs"]),
 ];
 
 #[test]
