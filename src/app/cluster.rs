@@ -2,8 +2,10 @@
 
 use anyhow::{bail, Result};
 
+use super::shared;
 use crate::cli::cluster::ClusterArgs;
 use crate::cluster::conn::ConnPlan;
+use crate::cluster::dial;
 use crate::cluster::inspect;
 use crate::facts::Report;
 use crate::host::HostFacts;
@@ -14,14 +16,14 @@ use crate::Outcome;
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
-    super::say_found(plans.discovery.as_ref());
+    shared::say_found(plans.discovery.as_ref());
     if let Some(live) = &plans.keyspace {
         let mut report = Report::new(plans.command, HostFacts::collect());
         report.discovery = plans.discovery.clone();
-        report.keyspace = Some(super::runtime()?.block_on(live_keyspace(&plans.conn, live))?);
-        return super::conclude(report, &plans.judge, &plans.output);
+        report.keyspace = Some(shared::runtime()?.block_on(live_keyspace(&plans.conn, live))?);
+        return shared::conclude(report, &plans.judge, &plans.output);
     }
-    let mut cluster = super::runtime()?.block_on(inspect(&plans.conn, &plans.views));
+    let mut cluster = shared::runtime()?.block_on(inspect(&plans.conn, &plans.views));
     if let Some(q) = plans
         .discovery
         .as_ref()
@@ -45,7 +47,7 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
     let mut report = Report::new(plans.command, HostFacts::collect());
     report.discovery = plans.discovery.clone();
     report.cluster = Some(cluster);
-    let outcome = super::conclude(report, &plans.judge, &plans.output)?;
+    let outcome = shared::conclude(report, &plans.judge, &plans.output)?;
     if unhealthy {
         eprintln!("etcd-doctor: unhealthy cluster");
     }
@@ -59,7 +61,7 @@ pub fn run(args: ClusterArgs) -> Result<Outcome> {
 
 /// Counts the live keys per prefix on the first member that answers.
 pub(crate) async fn live_keyspace(conn: &ConnPlan, plan: &LivePlan) -> Result<KeyspaceReport> {
-    let mut client = super::snapshot::connect_first(conn).await?;
+    let mut client = dial::connect_first(conn).await?;
     let origin = conn
         .endpoints
         .iter()

@@ -10,6 +10,7 @@
 
 use anyhow::{bail, Result};
 
+use super::{probes, shared};
 use crate::archive::write::Contents;
 use crate::cli::verdict::{DiagnoseArgs, DiagnosePlan};
 use crate::cluster::conn::ConnPlan;
@@ -21,7 +22,7 @@ use crate::Outcome;
 /// Runs `diagnose`.
 pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    super::say_found(plan.discovery.as_ref());
+    shared::say_found(plan.discovery.as_ref());
     let probes = &plan.probes;
     if let Some(path) = &plan.from_bundle {
         let bundle = crate::archive::read::read(path)?;
@@ -30,7 +31,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
             path.display(),
             bundle.manifest.tool_version
         );
-        return super::conclude(bundle.report, &probes.judge, &probes.output);
+        return shared::conclude(bundle.report, &probes.judge, &probes.output);
     }
     if let Some((dir, since)) = &plan.history {
         let now = crate::logs::time::now_ms() / 1000;
@@ -38,10 +39,10 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
             .unwrap_or(0)
             .saturating_sub(since.as_secs());
         let report = crate::watch::replay::judge_since(dir, from, &probes.judge.profile)?;
-        return super::emit_judged(report, &probes.judge, &probes.output);
+        return shared::emit_judged(report, &probes.judge, &probes.output);
     }
-    let watch = super::watch_host(probes);
-    let mut cluster = super::runtime()?.block_on(inspect(&plan.conn, &plan.views));
+    let watch = probes::watch_host(probes);
+    let mut cluster = shared::runtime()?.block_on(inspect(&plan.conn, &plan.views));
     if let Some(q) = plan
         .discovery
         .as_ref()
@@ -54,7 +55,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     }
     let keyspace = match &plan.keyspace {
         Some(live) => {
-            Some(super::runtime()?.block_on(super::cluster::live_keyspace(&plan.conn, live))?)
+            Some(shared::runtime()?.block_on(super::cluster::live_keyspace(&plan.conn, live))?)
         }
         None => None,
     };
@@ -63,7 +64,7 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     }
     // After the metrics window: our own writes and a loaded-rtt flow
     // would otherwise show in etcd's fsync and peer RTT metrics.
-    let mut report = super::probe_host("diagnose", probes, watch)?;
+    let mut report = probes::probe_host("diagnose", probes, watch)?;
     report.cluster = Some(cluster);
     report.keyspace = keyspace;
     report.discovery = plan.discovery.clone();
@@ -72,11 +73,11 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     }
     report.logs = plan.logs.as_ref().map(crate::logs::source::read);
     if plan.bundle.is_none() {
-        return super::conclude(report, &probes.judge, &probes.output);
+        return shared::conclude(report, &probes.judge, &probes.output);
     }
     report.judge(&probes.judge.profile);
     write_bundle(&plan, &report)?;
-    super::conclude(report, &probes.judge, &probes.output)
+    shared::conclude(report, &probes.judge, &probes.output)
 }
 
 /// Writes `--bundle`: the judged report, each member's raw /metrics page
@@ -92,7 +93,7 @@ fn write_bundle(plan: &DiagnosePlan, report: &Report) -> Result<()> {
         .flat_map(|c| &c.metrics)
         .map(|m| m.url.clone())
         .collect();
-    let pages = super::runtime()?.block_on(raw_pages(&plan.conn, &urls));
+    let pages = shared::runtime()?.block_on(raw_pages(&plan.conn, &urls));
     for (i, (url, page)) in urls.iter().zip(pages).enumerate() {
         contents.metrics_page(i, url, &page);
     }

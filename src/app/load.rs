@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Result};
 
+use super::shared;
 use crate::cli::load::LoadArgs;
 use crate::facts::Report;
 use crate::host::HostFacts;
@@ -12,9 +13,9 @@ use crate::Outcome;
 /// Runs `load`.
 pub fn run(args: LoadArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
-    super::say_found(plans.discovery.as_ref());
+    shared::say_found(plans.discovery.as_ref());
     let finished =
-        super::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
+        shared::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
     let interrupted = finished.load.interrupted.clone();
     let deleted = finished.load.deleted_keys;
     let skipped = finished
@@ -27,7 +28,7 @@ pub fn run(args: LoadArgs) -> Result<Outcome> {
     report.discovery = plans.discovery.clone();
     report.cluster = Some(finished.cluster);
     report.load = Some(finished.load);
-    let outcome = super::conclude(report, &plans.judge, &plans.output)?;
+    let outcome = shared::conclude(report, &plans.judge, &plans.output)?;
     if let Some(signal) = interrupted {
         bail!(
             "interrupted by {signal}: the {deleted} keys written under --prefix {:?} were deleted{skipped}",

@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Result};
 
+use super::shared;
 use crate::cli::logs::LogsArgs;
 use crate::facts::Report;
 use crate::host::HostFacts;
@@ -44,5 +45,5 @@ pub fn run(args: LogsArgs) -> Result<Outcome> {
     }
     let mut report = Report::new("logs", HostFacts::default());
     report.logs = Some(logs);
-    super::conclude(report, &judge, &output)
+    shared::conclude(report, &judge, &output)
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 
+use super::shared;
 use crate::cli::net::NetArgs;
 use crate::facts::Report;
 use crate::host::HostFacts;
@@ -34,7 +35,7 @@ pub fn run(args: NetArgs) -> Result<Outcome> {
     let failed = failed_peers(&results);
     let mut report = Report::new("net", HostFacts::collect());
     report.net = results;
-    let outcome = super::conclude(report, &req.judge, &req.output)?;
+    let outcome = shared::conclude(report, &req.judge, &req.output)?;
     if failed.len() == req.plan.peers.len() {
         bail!("every peer failed; first: {}", failed[0]);
     }
@@ -43,7 +44,7 @@ pub fn run(args: NetArgs) -> Result<Outcome> {
 
 /// Runs the network probes of `plan` on a runtime of their own.
 pub(crate) fn probe(plan: &NetPlan) -> Result<Vec<NetResult>> {
-    Ok(super::runtime()?.block_on(net::run(plan))?)
+    Ok(shared::runtime()?.block_on(net::run(plan))?)
 }
 
 /// Runs the network probes of `plan` as run number `run` of a `--repeat` set.

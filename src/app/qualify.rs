@@ -5,16 +5,17 @@
 
 use anyhow::Result;
 
+use super::{probes, shared};
 use crate::cli::verdict::QualifyArgs;
 use crate::Outcome;
 
 /// Runs `qualify`.
 pub fn run(args: QualifyArgs) -> Result<Outcome> {
     let plan = args.into_plan()?;
-    super::say_found(plan.discovery.as_ref());
+    shared::say_found(plan.discovery.as_ref());
     let probes = &plan.probes;
-    let watch = super::watch_host(probes);
-    let mut report = super::probe_host("qualify", probes, watch)?;
+    let watch = probes::watch_host(probes);
+    let mut report = probes::probe_host("qualify", probes, watch)?;
     report.discovery = plan.discovery;
-    super::conclude(report, &probes.judge, &probes.output)
+    shared::conclude(report, &probes.judge, &probes.output)
 }

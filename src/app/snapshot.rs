@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+use super::shared;
 use crate::cli::output::OutputArgs;
 use crate::cli::snapshot::{
     RejoinPlanArgs, RestorePlanArgs, RunbookMembers, RunbookPlan, SnapshotAction, SnapshotArgs,
@@ -41,10 +42,10 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             output,
         } => {
             let (plan, found) = crate::cli::cluster::reach(conn, &discovery)?;
-            super::say_found(found.as_ref());
+            shared::say_found(found.as_ref());
             // A signal stops the stream and removes the partial file.
             let _cooperate = interrupt::Cooperate::enter();
-            let status = super::runtime()?.block_on(save_from(&plan, &file))?;
+            let status = shared::runtime()?.block_on(save_from(&plan, &file))?;
             emit_status(&status, "snapshot save", output)?;
         }
         SnapshotAction::Analyze {
@@ -63,7 +64,7 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
             };
             let mut report = Report::new("snapshot analyze", HostFacts::collect());
             report.keyspace = Some(analyze::analyze(&file, &grouping, trailer)?);
-            return super::conclude(report, &judge, &output.into());
+            return shared::conclude(report, &judge, &output.into());
         }
         SnapshotAction::InspectDb { file, output } => {
             let state = dbstate::inspect_db(&file)?;
@@ -79,7 +80,7 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
 }
 
 async fn save_from(plan: &ConnPlan, file: &Path) -> Result<SnapshotStatus> {
-    let mut client = connect_first(plan).await?;
+    let mut client = dial::connect_first(plan).await?;
     save::save(&mut client, file, save::DEFAULT_IDLE_TIMEOUT).await
 }
 
@@ -94,7 +95,7 @@ fn emit_status(status: &SnapshotStatus, command: &str, output: OutputArgs) -> Re
 fn members(plan: &RunbookPlan) -> Result<(Vec<PlanMember>, Option<String>)> {
     match &plan.members {
         RunbookMembers::Given(members) => Ok((members.clone(), None)),
-        RunbookMembers::Live(conn) => super::runtime()?.block_on(live_members(conn)),
+        RunbookMembers::Live(conn) => shared::runtime()?.block_on(live_members(conn)),
     }
 }
 
@@ -127,13 +128,13 @@ fn source_choice(
         consistency: true,
         ..InspectPlan::default()
     };
-    let report = super::runtime()?.block_on(inspect(conn, &views));
+    let report = shared::runtime()?.block_on(inspect(conn, &views));
     Ok(Some(source::choose(&source::candidates(&report), None)))
 }
 
 fn restore_plan(args: RestorePlanArgs) -> Result<()> {
     let plan = args.runbook.into_plan()?;
-    super::say_found(plan.discovery.as_ref());
+    shared::say_found(plan.discovery.as_ref());
     let (mut members, version) = members(&plan)?;
     let method = Method::from(args.method);
     let choice = source_choice(args.snapshot.is_some(), args.from.as_deref(), &plan, method)?;
@@ -174,7 +175,7 @@ fn restore_plan(args: RestorePlanArgs) -> Result<()> {
 
 fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
     let plan = args.runbook.into_plan()?;
-    super::say_found(plan.discovery.as_ref());
+    shared::say_found(plan.discovery.as_ref());
     let (members, _) = members(&plan)?;
     let member = members[plan::position_of(&members, "--member", &args.member)?].clone();
     let spec = RejoinSpec {
@@ -187,21 +188,8 @@ fn rejoin_plan(args: RejoinPlanArgs) -> Result<()> {
     print_runbook(plan::rejoin_runbook(&spec)?, &plan)
 }
 
-/// A client for the first endpoint that accepts a connection, with the
-/// connection flags' TLS and timeouts.
-pub(crate) async fn connect_first(plan: &ConnPlan) -> Result<etcd_client::Client> {
-    let mut errors = Vec::new();
-    for target in &plan.endpoints {
-        match dial::connect(plan, target).await {
-            Ok(client) => return Ok(client),
-            Err(e) => errors.push(format!("{}: {e}", target.endpoint)),
-        }
-    }
-    bail!("no endpoint answered: {}", errors.join("; "))
-}
-
 async fn live_members(plan: &ConnPlan) -> Result<(Vec<PlanMember>, Option<String>)> {
-    let mut client = connect_first(plan).await?;
+    let mut client = dial::connect_first(plan).await?;
     let version = client.status().await.ok().map(|s| s.version().to_string());
     let list = client
         .member_list()

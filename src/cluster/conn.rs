@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::model::Connection;
 use super::tls::{TlsConfigs, TlsError, TlsRequest};
+use super::views::Connection;
 
 /// Endpoint used when neither `--endpoints`, ETCDCTL_ENDPOINTS nor kubeadm
 /// discovery gives one (etcdctl's default).

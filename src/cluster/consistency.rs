@@ -21,99 +21,16 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::conn::ConnPlan;
 use super::dial::request;
 use super::error::RequestError;
-use super::inspect::{each, open_sessions, status_row, Session};
-use super::model::{ClusterReport, EndpointStatus, Member};
+use super::model::ClusterReport;
+use super::session::{each, open_sessions, status_row, Session};
+pub use super::views::{Consistency, LearnerProgress, MemberHash};
+use super::views::{EndpointStatus, Member};
 
 /// Rounds of status-then-hash before giving up on a common revision.
 pub const MAX_ATTEMPTS: u32 = 3;
-
-/// What the consistency check found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Consistency {
-    /// The revision every member's hash was taken at (none when no member
-    /// reported a revision).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<u64>,
-    /// Status-and-hash rounds it took (more than 1 after a compaction or a
-    /// member behind the common revision).
-    pub attempts: u32,
-    /// The hash a strict majority of the hashed members agree on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference_hash: Option<u32>,
-    /// Members whose hash differs from the reference (ids, or endpoints when
-    /// the id is unknown); every hashed member when no majority agrees.
-    #[serde(default)]
-    pub differing: Vec<String>,
-    /// Hashed members not compared: their compacted revision or hash
-    /// revision differs from the one most members hashed at.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub not_compared: Vec<String>,
-    /// One row per endpoint asked.
-    #[serde(default)]
-    pub members: Vec<MemberHash>,
-    /// How each learner moved between the two status reads.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub learners: Vec<LearnerProgress>,
-}
-
-impl Consistency {
-    /// True when at least two members were hashed and no hash differs.
-    pub fn consistent(&self) -> bool {
-        self.reference_hash.is_some() && self.differing.is_empty()
-    }
-}
-
-/// One member's hash and raft position, read in the same round.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MemberHash {
-    /// The member's status (id, term, committed and applied index, revision).
-    pub status: EndpointStatus,
-    /// Member name, from the member list.
-    #[serde(default)]
-    pub name: String,
-    /// HashKV at [`Consistency::revision`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash: Option<u32>,
-    /// The member's compacted revision, as HashKV reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compact_revision: Option<i64>,
-    /// The revision the hash covers up to, as HashKV reports it (etcd 3.6
-    /// on; None before).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash_revision: Option<i64>,
-    /// Why the member could not be hashed, if it could not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl MemberHash {
-    /// The member id, else the endpoint: how findings name the member.
-    pub fn who(&self) -> &str {
-        self.status.id.as_deref().unwrap_or(&self.status.endpoint)
-    }
-}
-
-/// A learner's distance to the leader's applied index, at both status reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct LearnerProgress {
-    /// Endpoint asked.
-    pub endpoint: String,
-    /// Member id (16 hex digits).
-    pub member_id: String,
-    /// Leader applied index minus the learner's, at the first read, entries.
-    pub first_gap_entries: u64,
-    /// The same at the second read, entries.
-    pub second_gap_entries: u64,
-    /// The learner's applied index at the second read.
-    pub applied_index: u64,
-    /// The leader's applied index at the second read.
-    pub leader_applied_index: u64,
-}
 
 /// Hashes every member `first` asked (its endpoints after `--cluster`
 /// expansion), naming them from its member list, and compares the learners'

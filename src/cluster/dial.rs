@@ -16,14 +16,14 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig};
-use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use super::conn::{ConnPlan, Target};
-use super::error::RequestError;
+pub use super::error::DialError;
+use super::error::{AtEndpoint, NoneAnswered, RequestError};
 
 /// Largest /metrics body read (etcd's is a few hundred KiB).
 pub const MAX_METRICS_BYTES: usize = 16 * 1024 * 1024;
@@ -31,24 +31,6 @@ pub const MAX_METRICS_BYTES: usize = 16 * 1024 * 1024;
 /// A byte stream to a member: plain TCP or TLS over TCP.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
-/// Why a connection could not be made.
-#[derive(Debug, Clone, Error)]
-pub enum DialError {
-    /// No TCP connection within the dial timeout.
-    #[error("no connection within the dial timeout ({0:?})")]
-    Timeout(Duration),
-    /// TCP connected but the TLS handshake did not finish within the dial
-    /// timeout: the server's process, not the network, did not answer.
-    #[error("TCP connected but no TLS handshake within the dial timeout ({0:?})")]
-    TlsTimeout(Duration),
-    /// TCP failed (refused, unreachable).
-    #[error("{0}")]
-    Connect(String),
-    /// The TLS handshake failed.
-    #[error("TLS: {0}")]
-    Tls(String),
-}
 
 /// The protocol a connection will speak (its TLS ALPN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +250,23 @@ pub async fn connect(plan: &ConnPlan, target: &Target) -> Result<Client, Request
     Client::from_channel(etcd_client::Channel::Tonic(channel), None)
         .await
         .map_err(|e| explain(&e, plan, &target.host))
+}
+
+/// A client for the first endpoint of `plan` that accepts a connection,
+/// with its TLS and timeouts (snapshot save, the runbook's member list,
+/// the live keyspace count: reads one member serves).
+pub async fn connect_first(plan: &ConnPlan) -> Result<Client, NoneAnswered> {
+    let mut errors = Vec::new();
+    for target in &plan.endpoints {
+        match connect(plan, target).await {
+            Ok(client) => return Ok(client),
+            Err(error) => errors.push(AtEndpoint {
+                endpoint: target.endpoint.clone(),
+                error,
+            }),
+        }
+    }
+    Err(NoneAnswered(errors))
 }
 
 /// Runs one request against a member within the command timeout.

@@ -1,4 +1,5 @@
-//! Why talking to a member failed, typed: a request's error
+//! Why talking to a member failed, typed: a connection's error
+//! ([`DialError`]), a request's error
 //! ([`RequestError`]), the same at a named endpoint ([`AtEndpoint`]), and a
 //! cluster-wide read that no member gave ([`ListError`]). Each prints as
 //! the one line shown in the member's row, in the operator's terms.
@@ -7,7 +8,23 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::dial::DialError;
+/// Why a connection could not be made.
+#[derive(Debug, Clone, Error)]
+pub enum DialError {
+    /// No TCP connection within the dial timeout.
+    #[error("no connection within the dial timeout ({0:?})")]
+    Timeout(Duration),
+    /// TCP connected but the TLS handshake did not finish within the dial
+    /// timeout: the server's process, not the network, did not answer.
+    #[error("TCP connected but no TLS handshake within the dial timeout ({0:?})")]
+    TlsTimeout(Duration),
+    /// TCP failed (refused, unreachable).
+    #[error("{0}")]
+    Connect(String),
+    /// The TLS handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
 
 /// Why one request to a member (gRPC or a /metrics GET) failed.
 #[derive(Debug, Clone, Error)]
@@ -75,6 +92,11 @@ pub struct AtEndpoint {
     /// What went wrong there.
     pub error: RequestError,
 }
+
+/// No endpoint of a plan accepted a connection: each one's error, in order.
+#[derive(Debug, Clone, Error)]
+#[error("no endpoint answered: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct NoneAnswered(pub Vec<AtEndpoint>);
 
 /// Why a cluster-wide read (the member list, the alarms) got no answer.
 #[derive(Debug, Clone, Error)]

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{EndpointHealth, EndpointStatus, Member, MemberMetrics};
+use super::views::{EndpointHealth, EndpointStatus, Member, MemberMetrics};
 
 /// etcd's default backend quota (`--quota-backend-bytes` 0 means 2 GiB).
 pub const ETCD_DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;

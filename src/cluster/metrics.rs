@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use prometheus_parse::{Sample, Scrape, Value};
 
 use super::error::RequestError;
-use super::model::{Alarm, HistogramPercentiles, MemberMetrics, MethodRate, PeerRtt, Span};
+use super::views::{Alarm, HistogramPercentiles, MemberMetrics, MethodRate, PeerRtt, Span};
 
 /// etcd's WAL fdatasync latency histogram.
 pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";

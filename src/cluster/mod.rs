@@ -18,7 +18,9 @@ pub mod inspect;
 pub mod kubeadm;
 pub mod metrics;
 pub mod model;
+mod session;
 pub mod tls;
+pub mod views;
 
 pub use conn::{ConnPlan, ConnRequest};
 pub use error::{AtEndpoint, ListError, RequestError};

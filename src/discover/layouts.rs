@@ -6,18 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::model::{Discovery, LogPlace, Settings, Source, TlsFiles};
 use super::parse::{self, Flags};
-use super::process::{read_bounded, read_config, POD_LOGS};
-use super::{from_settings, Discovery, LogPlace, Settings, Source, TlsFiles};
+use super::read::{read_bounded, read_config, K3S_DATA_DIR, POD_LOGS};
+use super::settings::{from_settings, settings_of};
 use crate::cluster::kubeadm;
 use crate::logs::source::etcd_pod_logs;
-
-/// The layouts in the order they are tried, for messages.
-pub const LAYOUT_NAMES: &str = "kubeadm, rke2, k3s, openshift, systemd";
-
-/// k3s's default data dir: k3s `pkg/datadir/datadir.go`
-/// (`DefaultDataDir = "/var/lib/rancher/" + version.Program`).
-pub const K3S_DATA_DIR: &str = "/var/lib/rancher/k3s";
 
 /// RKE2's data dir: rke2 `pkg/cli/cmds/server.go` line 19
 /// (`rke2Path = "/var/lib/rancher/rke2"`).
@@ -34,7 +28,7 @@ const ETCD_CONFIG_UNDER_DATA: &str = "server/db/etcd/config";
 /// The client pair k3s and RKE2 make for etcd clients: k3s
 /// `pkg/daemons/control/server.go` (`runtime.ClientETCDCert =
 /// <data>/tls/etcd/client.crt`, `ClientETCDKey`, `ETCDServerCA =
-/// server-ca.crt`), found beside the CA by [`super::client_tls`].
+/// server-ca.crt`), found beside the CA by [`super::settings::client_tls`].
 const K3S_TLS_DIR: &str = "server/tls/etcd";
 
 /// OpenShift's etcd static pod, cluster-etcd-operator
@@ -122,7 +116,7 @@ pub fn kubeadm_manifest(manifest: &Path, root: &Path) -> Result<Discovery, kubea
         Ok(files) => d.logs = files.into_iter().map(LogPlace::File).collect(),
         Err(e) => d.notes.push(e.to_string()),
     }
-    let (settings, notes) = super::settings_of(&parse::parse_argv(&k.argv));
+    let (settings, notes) = settings_of(&parse::parse_argv(&k.argv));
     d.settings = Settings {
         name: k.name,
         ..settings

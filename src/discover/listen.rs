@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::process::{read_bounded, MAX_PROCESSES};
+use super::read::{read_bounded, MAX_PROCESSES};
 
 /// Largest /proc/net/tcp read (a busy host has tens of thousands of sockets).
 const MAX_NET_TABLE: u64 = 16 << 20;

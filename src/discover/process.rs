@@ -6,25 +6,17 @@
 //! read is still used. Logs: the journald unit owning the process (its
 //! cgroup), the CRI log of its pod, or the file its stdout/stderr point to.
 
-use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::listen;
+use super::model::{DiscoverError, Discovery, LogPlace, Source};
 use super::parse::{self, Flags};
-use super::{from_settings, DiscoverError, Discovery, LogPlace, Source};
-
-/// Most /proc entries looked at.
-pub const MAX_PROCESSES: usize = 65_536;
+use super::read::{read_bounded, read_config, K3S_DATA_DIR, MAX_PROCESSES, POD_LOGS};
+use super::settings::{from_settings, rooted};
 
 /// Largest cmdline or environ read.
 pub const MAX_PROC_FILE: u64 = 256 * 1024;
-
-/// Largest config file read.
-pub const MAX_CONFIG_FILE: u64 = 1 << 20;
-
-/// Where the CRI writes pod logs.
-pub const POD_LOGS: &str = "/var/log/pods";
 
 /// A local process that runs etcd.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +39,6 @@ impl Candidate {
             None => format!("pid {} ({prog})", self.pid),
         }
     }
-}
-
-/// Reads at most `limit` bytes of a /proc or config file; `Err` keeps the
-/// io error kind (PermissionDenied is reported, not fatal).
-pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    File::open(path)?.take(limit).read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// A NUL-separated argv.
@@ -129,7 +113,7 @@ pub fn pick(
         found.retain(|c| !c.k3s);
     }
     if found.len() > 1 && !ports.is_empty() {
-        let owners = super::listen::listener_pids(proc, ports);
+        let owners = listen::listener_pids(proc, ports);
         found.retain(|c| owners.contains(&c.pid));
     }
     if found.is_empty() {
@@ -138,7 +122,7 @@ pub fn pick(
         } else {
             ports
         };
-        found = super::listen::listener_pids(proc, ports)
+        found = listen::listener_pids(proc, ports)
             .into_iter()
             .take(16)
             .filter_map(|pid| listener(proc, pid))
@@ -227,7 +211,7 @@ fn in_cwd(base: &Path, root: &Path, path: PathBuf, notes: &mut Vec<String>) -> O
         return Some(path);
     }
     match std::fs::read_link(base.join("cwd")) {
-        Ok(cwd) => Some(super::rooted(root, &cwd.to_string_lossy()).join(path)),
+        Ok(cwd) => Some(rooted(root, &cwd.to_string_lossy()).join(path)),
         Err(e) => {
             let pid = base.file_name().and_then(|p| p.to_str()).unwrap_or("?");
             notes.push(format!(
@@ -256,14 +240,14 @@ fn k3s_config_path(flags: &Flags) -> String {
         .get("data-dir")
         .or_else(|| flags.get("d"))
         .map(String::as_str)
-        .unwrap_or(super::layouts::K3S_DATA_DIR);
+        .unwrap_or(K3S_DATA_DIR);
     format!("{}/server/db/etcd/config", data.trim_end_matches('/'))
 }
 
 /// A config file's settings (read through the process's root), noting
 /// what went wrong.
 fn load_file(root: &Path, file: &str, read: &mut Vec<String>, notes: &mut Vec<String>) -> Flags {
-    let path = super::rooted(root, file);
+    let path = rooted(root, file);
     match read_config(&path) {
         Ok(flags) => {
             read.push(path.display().to_string());
@@ -274,20 +258,6 @@ fn load_file(root: &Path, file: &str, read: &mut Vec<String>, notes: &mut Vec<St
             Flags::new()
         }
     }
-}
-
-/// An etcd config file: a regular file under [`MAX_CONFIG_FILE`], YAML.
-pub(crate) fn read_config(path: &Path) -> Result<Flags, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    if meta.len() > MAX_CONFIG_FILE {
-        return Err(format!("larger than {MAX_CONFIG_FILE} bytes"));
-    }
-    let raw = read_bounded(path, MAX_CONFIG_FILE).map_err(|e| e.to_string())?;
-    let text = String::from_utf8(raw).map_err(|_| "not UTF-8".to_string())?;
-    parse::parse_config_yaml(&text).map_err(|e| e.to_string())
 }
 
 /// One line for a denied read.

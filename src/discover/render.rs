@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Discovery, LogPlace};
+use super::model::{Discovery, LogPlace};
 
 /// The table, one row per line, `etcd-doctor: discovered ...` first.
 pub fn table(d: &Discovery) -> String {
@@ -106,7 +106,8 @@ fn or_dash(s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{from_settings, Source};
+    use crate::discover::settings::from_settings;
+    use crate::discover::Source;
 
     #[test]
     fn the_table_names_source_paths_and_settings() {

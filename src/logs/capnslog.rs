@@ -2,8 +2,9 @@
 //! `2024-03-01 12:00:00.123456 W | wal: sync duration of 1.2s, expected less than 1s`.
 //! capnslog writes local time without a zone; it is read as UTC.
 
+use super::catalogue;
+use super::model::{term_in, Parsed, RawEvent};
 use super::time::{parse_go_duration_ms, parse_timestamp};
-use super::{catalogue, Parsed, RawEvent};
 
 /// The text after the `L | ` level marker, when `line` is capnslog's.
 fn split(line: &str) -> Option<(i64, &str)> {
@@ -55,7 +56,7 @@ pub fn text_event(text: &str) -> Option<RawEvent> {
         peer: (!entry.peer_fields.is_empty())
             .then(|| peer_in(text))
             .flatten(),
-        term: super::term_in(text),
+        term: term_in(text),
         request: None,
     })
 }

@@ -19,7 +19,7 @@ use std::thread;
 
 use memchr::{memchr, memrchr};
 
-use super::{MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES};
+use super::model::{MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES};
 
 /// Bytes read per chunk (more than [`MAX_LINE_BYTES`], so a chunk with no
 /// line end in it is part of an overlong line).

@@ -9,8 +9,9 @@
 
 use serde_json::{Map, Value};
 
+use super::model::Parsed;
 use super::time::{parse_timestamp, UnixMs};
-use super::{zap, Parsed};
+use super::zap;
 
 /// zap's level names, as the console encoder writes them.
 const LEVELS: &[&str] = &["debug", "info", "warn", "error", "dpanic", "panic", "fatal"];

@@ -3,8 +3,8 @@
 //! partial line (the runtime split a long one); the following parts up to
 //! the `F` one are joined.
 
+use super::model::Wrapped;
 use super::time::parse_timestamp;
-use super::Wrapped;
 
 /// Splits a CRI line; `None` when `line` is not one.
 pub fn parse(line: &str) -> Option<Wrapped<'_>> {

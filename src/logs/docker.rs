@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
+use super::model::Wrapped;
 use super::time::parse_timestamp;
-use super::Wrapped;
 
 #[derive(Deserialize)]
 struct Entry {

@@ -4,8 +4,8 @@
 //! seconds, local time read as UTC. raft's panics carry no level:
 //! `raft2024/03/01 12:00:00 tocommit(28) is out of range [lastIndex(0)]...`.
 
+use super::model::Parsed;
 use super::time::parse_timestamp;
-use super::Parsed;
 
 /// The time and the text after `LEVEL: `, when `line` is a Go log line.
 fn split(line: &str) -> Option<(i64, &str)> {

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Wrapped;
+use super::model::Wrapped;
 
 #[derive(Deserialize)]
 struct Entry {

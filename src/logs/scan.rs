@@ -10,15 +10,15 @@ use std::io::Read;
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use memchr::{memchr, memrchr};
 
+use super::catalogue::EventKind;
 use super::chunk::{self, Piece};
 use super::identity::{self, Identity};
+use super::model::{Parsed, Wrapped, MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES};
+use super::report::{LogsReport, SourceSummary};
 use super::stale::{is_stale_kind, StaleLogs};
 use super::time::UnixMs;
 use super::timeline::Timeline;
-use super::{
-    capnslog, catalogue, console, cri, docker, golog, journald, zap, EventKind, LogsReport, Parsed,
-    SourceSummary, Wrapped, MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES,
-};
+use super::{capnslog, catalogue, console, cri, docker, golog, journald, zap};
 
 /// The inclusive time window events must fall in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use flate2::read::MultiGzDecoder;
 use thiserror::Error;
 
 use super::chunk;
+use super::report::LogsReport;
 use super::scan::{Scanner, Window};
-use super::LogsReport;
 use crate::cluster::kubeadm::{self, KubeadmError};
 use crate::files;
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::EventKind;
+use super::model::{Election, RawEvent};
 use super::request::{RequestTally, RequestsReport};
 use super::time::UnixMs;
-use super::{Election, RawEvent};
 
 /// Longest example line kept in a summary.
 const EXAMPLE_CHARS: usize = 400;

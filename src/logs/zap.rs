@@ -9,10 +9,11 @@ use std::sync::LazyLock;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::catalogue;
 use super::catalogue::EventKind;
+use super::model::{peer_id, term_in, Parsed, RawEvent};
 use super::request::{self, Request};
 use super::time::{parse_go_duration_ms, parse_timestamp};
-use super::{catalogue, Parsed, RawEvent};
 
 /// True when `line` looks like a zap JSON object (cheap: no decoding, no
 /// scan; etcd's encoder writes `level` first).
@@ -78,8 +79,8 @@ pub fn event<'a>(
             .peer_fields
             .iter()
             .find_map(|f| field(f))
-            .map(|p| super::peer_id(&p)),
-        term: super::term_in(msg),
+            .map(|p| peer_id(&p)),
+        term: term_in(msg),
         request: request_of(entry.kind, field),
     })
 }

@@ -1,10 +1,8 @@
 //! The fix for the guide's failed rejoin: a member wiped but still listed
 //! is removed, added back and started empty with the existing cluster.
 
-use super::{
-    check_members, common_variables, initial_cluster, position_of, shell_safe, step, var,
-    verify_step, PlanError, PlanMember, RejoinSpec, Runbook,
-};
+use super::model::{position_of, shell_safe, PlanError, PlanMember, RejoinSpec, Runbook};
+use super::steps::{check_members, common_variables, initial_cluster, step, var, verify_step};
 
 /// Builds the runbook for a member that is still listed but lost its data
 /// (the field guide's failed rejoin).

@@ -2,10 +2,12 @@
 //! restored from one snapshot, or one member forced into a new cluster and
 //! the others added back one by one.
 
-use super::{
-    check_members, common_variables, etcd_service, initial_cluster, service_variables, shell_safe,
-    start_existing, step, var, verify_step, Method, PlanError, PlanMember, RestoreSpec,
-    RestoreTool, Runbook, Step,
+use super::model::{
+    shell_safe, Method, PlanError, PlanMember, RestoreSpec, RestoreTool, Runbook, Step,
+};
+use super::steps::{
+    check_members, common_variables, etcd_service, initial_cluster, service_variables,
+    start_existing, step, var, verify_step,
 };
 
 /// Builds the restore or force-new-cluster runbook.

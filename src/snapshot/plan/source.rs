@@ -9,7 +9,8 @@
 
 use crate::cluster::model::ClusterReport;
 
-use super::{position_of, step, var, PlanMember, Runbook, UnknownMember};
+use super::model::{position_of, PlanMember, Runbook, UnknownMember};
+use super::steps::{step, var};
 
 /// What the live cluster says about one member.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,81 @@
+//! One log line as the parsers hand it on (its time, the catalogued
+//! event, the wrapper's content) and the bounds on what a line may keep.
+//! A leaf: every parser and the timeline use it.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::EventKind;
+use super::{request, time};
+
+/// Longest line kept; longer ones are counted as unparsed and skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Most bytes a source may go on without one line in a known log format
+/// before reading it stops (random bytes, `/dev/zero` piped in, a binary
+/// file): the source is then reported with an error, never read forever.
+pub const MAX_BYTES_WITHOUT_A_LOG_LINE: u64 = 64 << 20;
+
+/// Longest peer id kept (etcd writes 16 hex digits; longer ones are cut,
+/// so a line cannot make a kept peer weigh more than this).
+pub const MAX_PEER_CHARS: usize = 64;
+
+/// A peer id as kept: cut to [`MAX_PEER_CHARS`] characters.
+pub fn peer_id(s: &str) -> String {
+    s.chars().take(MAX_PEER_CHARS).collect()
+}
+
+/// An etcd line decoded: its time and the catalogued event, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// etcd's own timestamp of the line.
+    pub at_ms: time::UnixMs,
+    /// The event, when the message is in the catalogue.
+    pub event: Option<RawEvent>,
+}
+
+/// One catalogued message, before aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    /// Which message.
+    pub kind: EventKind,
+    /// The duration it reports, in ms.
+    pub duration_ms: Option<f64>,
+    /// The peer it names.
+    pub peer: Option<String>,
+    /// The raft term it names (`at term N`).
+    pub term: Option<u64>,
+    /// What a slow request asked for, when the line says.
+    pub request: Option<request::Request>,
+}
+
+/// A line inside a wrapper (CRI, docker, journald).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wrapped<'a> {
+    /// The wrapper's timestamp.
+    pub at_ms: time::UnixMs,
+    /// The wrapped etcd line.
+    pub content: Cow<'a, str>,
+    /// True when the line continues in the next entry.
+    pub partial: bool,
+}
+
+/// The term in `... at term 7`, when the text names one.
+pub fn term_in(text: &str) -> Option<u64> {
+    let at = text.find(" at term ")? + " at term ".len();
+    let digits: &str = &text[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// One leader election: the term and when it was first logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Election {
+    /// The raft term of the new leader.
+    pub term: u64,
+    /// When the first line naming it was written.
+    pub at_unix_ms: i64,
+}
