@@ -160,9 +160,9 @@ mod tests {
             // Byte i and i + len pick the same target and pass the rest.
             let first = u8::try_from(i).unwrap();
             let again = u8::try_from(i + TARGETS.len()).unwrap();
-            let picked = |data| pick(data).map(|(t, rest)| (addr(t), rest));
-            assert_eq!(picked(&[first, 7]), Some((addr(*target), &[7u8][..])));
-            assert_eq!(picked(&[again]), Some((addr(*target), &[][..])));
+            let picked = |data: &[u8]| pick(data).map(|(t, rest)| (addr(t), rest.to_vec()));
+            assert_eq!(picked(&[first, 7]), Some((addr(*target), vec![7])));
+            assert_eq!(picked(&[again]), Some((addr(*target), vec![])));
         }
         assert!(by_name("nope").is_none());
         assert!(pick(&[]).is_none());
