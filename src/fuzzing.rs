@@ -26,6 +26,27 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("flags", flags),
 ];
 
+/// The target called `name`, as `TARGETS` names it.
+pub fn by_name(name: &str) -> Option<Target> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Every target in one body: the first byte picks the target (modulo
+/// their number), the rest is its input. The combined fuzz binary
+/// (`fuzz/fuzz_targets/all.rs`) runs this when no single target is chosen,
+/// so one link serves all parsers.
+pub fn any(data: &[u8]) {
+    if let Some((target, rest)) = pick(data) {
+        target(rest);
+    }
+}
+
+/// The target the first byte picks and the rest of the input.
+fn pick(data: &[u8]) -> Option<(Target, &[u8])> {
+    let (&first, rest) = data.split_first()?;
+    Some((TARGETS[usize::from(first) % TARGETS.len()].1, rest))
+}
+
 /// Snapshot and db file pages: verify, inspect-db and analyze.
 pub fn snapshot(data: &[u8]) {
     use crate::snapshot::verify::TrailerCheck;
@@ -130,6 +151,22 @@ pub fn flags(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_found_by_name_and_by_first_byte() {
+        let addr = |t: Target| t as usize;
+        for (i, (name, target)) in TARGETS.iter().enumerate() {
+            assert_eq!(by_name(name).map(addr), Some(addr(*target)));
+            // Byte i and i + len pick the same target and pass the rest.
+            let first = u8::try_from(i).unwrap();
+            let again = u8::try_from(i + TARGETS.len()).unwrap();
+            let picked = |data: &[u8]| pick(data).map(|(t, rest)| (addr(t), rest.to_vec()));
+            assert_eq!(picked(&[first, 7]), Some((addr(*target), vec![7])));
+            assert_eq!(picked(&[again]), Some((addr(*target), vec![])));
+        }
+        assert!(by_name("nope").is_none());
+        assert!(pick(&[]).is_none());
+    }
 
     /// Every seed of `fuzz/corpus/<target>/` through its target, on
     /// stable; each target has seeds.
