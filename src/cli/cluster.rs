@@ -429,8 +429,8 @@ mod tests {
         assert_eq!(p.command, "cluster status");
         assert!(p.views.status && p.views.cluster && !p.views.health);
         assert_eq!(p.views.metrics, None);
-        let p = plans(&["status", "--metrics", "--endpoints", "a:1"]).unwrap();
-        let metrics = p.views.metrics.expect("--metrics scrapes");
+        let with_metrics = plans(&["status", "--metrics", "--endpoints", "a:1"]).unwrap();
+        let metrics = with_metrics.views.metrics.expect("--metrics scrapes");
         assert_eq!((metrics.urls.len(), metrics.interval), (0, Duration::ZERO));
         assert_eq!(p.conn.endpoints.len(), 2);
         assert_eq!(p.conn.dial_timeout, Duration::from_secs(2));
