@@ -233,6 +233,10 @@ pub enum ClusterView {
         /// Ask every member's client URLs, as etcdctl's --cluster.
         #[arg(long)]
         cluster: bool,
+        /// Also scrape each member's /metrics once (as `cluster metrics
+        /// --interval 0`) in the same run, over the same sessions.
+        #[arg(long)]
+        metrics: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -329,8 +333,16 @@ impl ClusterArgs {
         let mut views = InspectPlan::default();
         let mut keyspace = None;
         let (command, common) = match self.view {
-            ClusterView::Status { cluster, common } => {
+            ClusterView::Status {
+                cluster,
+                metrics,
+                common,
+            } => {
                 (views.status, views.cluster) = (true, cluster);
+                views.metrics = metrics.then(|| MetricsPlan {
+                    urls: Vec::new(),
+                    interval: Duration::ZERO,
+                });
                 ("cluster status", common)
             }
             ClusterView::Members { common } => {
@@ -416,6 +428,10 @@ mod tests {
         let p = plans(&["status", "--cluster", "--endpoints", "a:1,b:2"]).unwrap();
         assert_eq!(p.command, "cluster status");
         assert!(p.views.status && p.views.cluster && !p.views.health);
+        assert_eq!(p.views.metrics, None);
+        let with_metrics = plans(&["status", "--metrics", "--endpoints", "a:1"]).unwrap();
+        let metrics = with_metrics.views.metrics.expect("--metrics scrapes");
+        assert_eq!((metrics.urls.len(), metrics.interval), (0, Duration::ZERO));
         assert_eq!(p.conn.endpoints.len(), 2);
         assert_eq!(p.conn.dial_timeout, Duration::from_secs(2));
         let p = plans(&[

@@ -16,12 +16,7 @@ use crate::cluster::metrics::{self, Taken};
 use crate::cluster::model::{MemberMetrics, Span};
 use crate::measure::median;
 
-/// etcd's apply duration histogram (etcd 3.5 and later).
-pub const APPLY_DURATION: &str = "etcd_server_apply_duration_seconds";
-/// The Prometheus process collector's CPU counter.
-pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
-/// etcd's in-flight proposals gauge.
-pub const PROPOSALS_PENDING: &str = "etcd_server_proposals_pending";
+pub use crate::cluster::metrics::{APPLY_DURATION, PROCESS_CPU, PROPOSALS_PENDING};
 
 /// What one member's scrapes showed so far.
 #[derive(Debug, Clone)]

@@ -21,8 +21,8 @@ const KEPT: [&str; 6] = [
     metrics::BACKEND_COMMIT,
     metrics::PEER_RTT,
     "etcd_server_",
-    "etcd_mvcc_db_total_size_in_bytes",
-    "process_start_time_seconds",
+    metrics::DB_SIZE,
+    metrics::PROCESS_START,
 ];
 
 /// Most lines kept from one page (an etcd page of many peers has a few
@@ -136,7 +136,7 @@ fn taken(p: &Parsed) -> Taken<'_> {
 
 fn parse(s: &Scraped) -> Option<Parsed> {
     let scrape = metrics::parse(s.page.as_ref().ok()?).ok()?;
-    let started = metrics::value(&scrape, "process_start_time_seconds");
+    let started = metrics::value(&scrape, metrics::PROCESS_START);
     Some(Parsed {
         scrape,
         at: s.at_unix_s,

@@ -85,6 +85,53 @@ fn etcd36_percentiles_match_the_bucket_counts() {
     }
 }
 
+/// `cluster status --cluster --metrics` is one run showing what `cluster
+/// status --cluster` and `cluster metrics --interval 0` show (the speed
+/// bench's one-command side, benches/cluster_speed.sh).
+#[test]
+fn status_with_metrics_shows_both_views() {
+    let Some(c) = crate::support::shared::etcd36("status_with_metrics_shows_both_views") else {
+        return;
+    };
+    let url = c.members[0].client_url();
+    let both = report(
+        doctor("cluster status --cluster --metrics -w json --endpoints").arg(&url),
+        0,
+    );
+    let status = report(
+        doctor("cluster status --cluster -w json --endpoints").arg(&url),
+        0,
+    );
+    let (both, status) = (&both["cluster"], &status["cluster"]);
+    let ids = |c: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = c["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(both).len(), 3, "{both}");
+    assert_eq!(ids(both), ids(status));
+    assert_eq!(both["members"], status["members"]);
+    let metrics = both["metrics"].as_array().unwrap();
+    let mut scraped: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            assert!(m["error"].is_null(), "{m}");
+            assert_eq!(m["window_s"], 0.0, "one scrape");
+            assert_eq!(m["has_leader"], true, "{m}");
+            assert!(m["wal_fsync"]["count"].as_u64().is_some(), "{m}");
+            m["member_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    scraped.sort();
+    assert_eq!(scraped, ids(status), "one scrape per member");
+    assert!(status["metrics"].as_array().is_none_or(|m| m.is_empty()));
+}
+
 #[test]
 fn etcd37_percentiles_match_the_bucket_counts() {
     if available(Version::V37, "etcd37_percentiles_match_the_bucket_counts") {

@@ -12,6 +12,7 @@ require (
 	go.etcd.io/etcd/etcdutl/v3 v3.6.17
 	go.etcd.io/etcd/pkg/v3 v3.6.17
 	go.etcd.io/etcd/server/v3 v3.6.17
+	go.etcd.io/etcd/v3 v3.6.8
 )
 
 require (
