@@ -212,8 +212,8 @@ rules! {
     HostMemoryPressure "host.memory-pressure" [Warn, Fail] [EtcdProcess]
         "etcd's pages read back from disk or swap, or its db larger than its memory";
     // Issue 25, network (branch i25n).
-    NetLossyLink "net.lossy-link" [Warn, Fail] [NetProbes]
-        "a peer path losing the probe's packets while the link is not full";
+    NetLossyLink "net.lossy-link" [Warn, Fail] [NetProbes, EtcdProcess]
+        "a peer path losing packets (the rtt probe's, or etcd's own on its peer sockets) while the link is not full";
     // Issue 25, cluster causes (i25c).
     ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] [Logs, ClusterMetrics]
         "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";

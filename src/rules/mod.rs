@@ -96,6 +96,9 @@ pub fn evaluate(report: &Report, profile: &Profile) -> Evaluation {
             .filter_map(|e| e.db_size_bytes)
             .max();
         findings.extend(starved::memory_pressure(a, db, &profile.host));
+        if let Some(c) = &report.cluster {
+            findings.extend(net::etcd_peer_loss(&a.etcd, c, &profile.net));
+        }
     }
     if have.contains(&Fact::NetProbes) {
         findings.extend(net::evaluate(&report.net, &profile.net));

@@ -29,7 +29,10 @@ use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 
 mod busy;
+mod etcd_peers;
 mod lossy;
+
+pub use etcd_peers::etcd_peer_loss;
 
 /// Largest election timeout etcd accepts, ms (`--election-timeout` is
 /// capped at 50000).
