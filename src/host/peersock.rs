@@ -324,9 +324,9 @@ impl PeerPorts {
     /// dialled from a port it does not listen on to one it does not
     /// listen on either (its own gRPC gateway dials its client port).
     fn carries_raft(&self, s: &TcpSock) -> bool {
-        self.peer.contains(&s.local.port())
-            || (!self.listening.contains(&s.local.port())
-                && !(s.remote.ip() == s.local.ip() && self.listening.contains(&s.remote.port())))
+        let dialled_out = !self.listening.contains(&s.local.port());
+        let to_itself = s.remote.ip() == s.local.ip() && self.listening.contains(&s.remote.port());
+        self.peer.contains(&s.local.port()) || (dialled_out && !to_itself)
     }
 }
 
