@@ -225,8 +225,8 @@ macro_rules! registry {
             HostMemoryPressure "host.memory-pressure" [Warn, Fail] { memory_pressure [EtcdProcess] }
                 "etcd's pages read back from disk or swap, or its db larger than its memory";
             // Issue 25, network (branch i25n).
-            NetLossyLink "net.lossy-link" [Warn, Fail] { net [NetProbes] }
-                "a peer path losing the probe's packets while the link is not full";
+            NetLossyLink "net.lossy-link" [Warn, Fail] { net [NetProbes], etcd_peer_loss [EtcdProcess] }
+                "a peer path losing packets (the rtt probe's, or etcd's own on its peer sockets) while the link is not full";
             // Issue 25, cluster causes (i25c).
             ClusterExpensiveRequests "cluster.expensive-requests" [Info, Warn, Fail] { requests [Logs, ClusterMetrics] }
                 "reads that walk a whole prefix (no limit, count-only, keys-only, large responses) or etcd 3.6's range latency";

@@ -10,12 +10,13 @@
 //! of other work as from a slow fdatasync, and the fix is different.
 //! etcd's processes are found by command or executable name `etcd`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::peersock::{self, PeerPorts, TcpAccount, TcpSock};
 use super::proc::{keyed_u64, read_small};
 use crate::measure::{round2, MIB};
 
@@ -68,6 +69,11 @@ pub struct EtcdProcess {
     /// Its `--name` flag: the member it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_name: Option<String>,
+    /// Its raft connections to its peers over the window, with what it
+    /// sent on each and what the kernel had to send again
+    /// ([`super::peersock`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_sockets: Vec<super::peersock::PeerSocket>,
 }
 
 /// The CPU limit and throttling of the cgroup (or ancestor) that held an
@@ -119,26 +125,42 @@ struct Throttling {
 #[derive(Debug, Default)]
 pub struct EtcdSampler {
     counters: HashMap<i32, Counters>,
+    /// Each process's TCP sockets' accounts at the start, by inode.
+    sockets: HashMap<i32, HashMap<u64, TcpAccount>>,
 }
 
 impl EtcdSampler {
     /// Finds etcd's processes and snapshots their counters.
     pub fn start() -> EtcdSampler {
-        let counters = etcd_pids()
+        let counters: HashMap<i32, Counters> = etcd_pids()
             .into_iter()
             .filter_map(|pid| Some((pid, counters(pid)?)))
             .collect();
-        EtcdSampler { counters }
+        let dump = tcp_dump(&counters);
+        let sockets = counters
+            .keys()
+            .map(|pid| (*pid, peersock::accounts(&dump, &socket_inodes(*pid))))
+            .collect();
+        EtcdSampler { counters, sockets }
     }
 
     /// The processes still running, over the `window_s` seconds since start.
     pub fn finish(&self, window_s: f64) -> Vec<EtcdProcess> {
+        let dump = tcp_dump(&self.counters);
         let mut out: Vec<EtcdProcess> = self
             .counters
             .iter()
             .filter_map(|(pid, before)| {
                 let after = counters(*pid)?;
-                Some(process(*pid, before, &after, window_s))
+                let mut p = process(*pid, before, &after, window_s);
+                let ports = PeerPorts {
+                    listening: p.listen_ports.clone(),
+                    peer: peer_ports(*pid),
+                };
+                let empty = HashMap::new();
+                let start = self.sockets.get(pid).unwrap_or(&empty);
+                p.peer_sockets = peersock::peer_sockets(start, &dump, &socket_inodes(*pid), &ports);
+                Some(p)
             })
             .collect();
         out.sort_by_key(|p| p.pid);
@@ -324,7 +346,8 @@ fn process(pid: i32, a: &Counters, b: &Counters, window_s: f64) -> EtcdProcess {
         memory_limit_mib: memory_limit_mib(pid),
         listen_ports: listen_ports(pid),
         wal_device: wal_device(pid),
-        member_name: name_flag(pid),
+        member_name: cmdline_flag(pid, "name"),
+        peer_sockets: Vec::new(),
     }
 }
 
@@ -348,20 +371,56 @@ fn memory_limit_mib(pid: i32) -> Option<f64> {
 /// At most this many file descriptors of one process are looked at.
 const MAX_FDS: usize = 65_536;
 
-/// The value of `--name` (or `-name`, `--name=`) on `pid`'s command line.
-fn name_flag(pid: i32) -> Option<String> {
+/// The value of flag `name` (`--name V`, `-name V`, `--name=V`) on
+/// `pid`'s command line.
+fn cmdline_flag(pid: i32, name: &str) -> Option<String> {
     let cmdline = read_small(format!("/proc/{pid}/cmdline").as_ref())?;
     let mut args = cmdline.split('\0');
     while let Some(a) = args.next() {
         let flag = a.trim_start_matches('-');
-        if a.starts_with('-') && flag == "name" {
+        if a.starts_with('-') && flag == name {
             return args.next().map(str::to_string);
         }
-        if let Some(v) = flag.strip_prefix("name=").filter(|_| a.starts_with('-')) {
+        if let Some(v) = flag
+            .strip_prefix(name)
+            .and_then(|v| v.strip_prefix('='))
+            .filter(|_| a.starts_with('-'))
+        {
             return Some(v.to_string());
         }
     }
     None
+}
+
+/// The ports of `pid`'s `--listen-peer-urls` (flag, else the
+/// `ETCD_LISTEN_PEER_URLS` of its environment, else etcd's default 2380).
+fn peer_ports(pid: i32) -> Vec<u16> {
+    let env = || {
+        read_small(format!("/proc/{pid}/environ").as_ref())?
+            .split('\0')
+            .find_map(|kv| {
+                kv.strip_prefix("ETCD_LISTEN_PEER_URLS=")
+                    .map(str::to_string)
+            })
+    };
+    let ports = cmdline_flag(pid, "listen-peer-urls")
+        .or_else(env)
+        .map(|urls| peersock::url_ports(&urls))
+        .unwrap_or_default();
+    if ports.is_empty() {
+        vec![peersock::DEFAULT_PEER_PORT]
+    } else {
+        ports
+    }
+}
+
+/// One sock_diag dump when there is an etcd process to read it for
+/// (none on failure: the peer sockets are left out, the rest stands).
+fn tcp_dump<T>(pids: &HashMap<i32, T>) -> Vec<TcpSock> {
+    if pids.is_empty() {
+        return Vec::new();
+    }
+    peersock::dump().unwrap_or_default()
 }
 
 /// The device (`major:minor`) of the first `*.wal` file process `pid`
@@ -384,21 +443,7 @@ fn wal_device(pid: i32) -> Option<String> {
 /// The TCP ports process `pid` listens on: its sockets' inodes matched
 /// with the listening rows of its network namespace's /proc/net/tcp{,6}.
 fn listen_ports(pid: i32) -> Vec<u16> {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    let inodes: std::collections::HashSet<u64> = fds
-        .filter_map(Result::ok)
-        .take(MAX_FDS)
-        .filter_map(|fd| {
-            let link = fs::read_link(fd.path()).ok()?;
-            let link = link.to_str()?;
-            link.strip_prefix("socket:[")?
-                .strip_suffix(']')?
-                .parse()
-                .ok()
-        })
-        .collect();
+    let inodes = socket_inodes(pid);
     let mut ports: Vec<u16> = ["tcp", "tcp6"]
         .iter()
         .filter_map(|t| read_big(format!("/proc/{pid}/net/{t}").as_ref()))
@@ -409,6 +454,25 @@ fn listen_ports(pid: i32) -> Vec<u16> {
     ports.sort_unstable();
     ports.dedup();
     ports
+}
+
+/// The inodes of the sockets process `pid` has open (`socket:[N]` links
+/// in /proc/<pid>/fd).
+fn socket_inodes(pid: i32) -> HashSet<u64> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    fds.filter_map(Result::ok)
+        .take(MAX_FDS)
+        .filter_map(|fd| {
+            let link = fs::read_link(fd.path()).ok()?;
+            let link = link.to_str()?;
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 /// /proc/net/tcp of a busy host holds a row per connection (150 bytes

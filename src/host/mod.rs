@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod device;
 pub mod etcd;
+pub mod peersock;
 pub mod proc;
 pub mod virt;
 

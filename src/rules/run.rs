@@ -70,6 +70,15 @@ pub fn net(cx: &Context) -> Vec<Finding> {
     net::evaluate(&cx.report.net, &cx.profile.net)
 }
 
+/// `net.lossy-link` from etcd's own peer sockets on this host, named by
+/// the cluster's member list.
+pub fn etcd_peer_loss(cx: &Context) -> Vec<Finding> {
+    match (&cx.etcd, &cx.report.cluster) {
+        (Some(a), Some(c)) => net::etcd_peer_loss(&a.etcd, c, &cx.profile.net),
+        _ => Vec::new(),
+    }
+}
+
 /// The cluster rules over the member list, status and metrics; members
 /// whose own logs prove their data gone are stale, not unreachable.
 pub fn cluster(cx: &Context) -> Vec<Finding> {

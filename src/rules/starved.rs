@@ -277,6 +277,7 @@ mod tests {
             listen_ports: vec![2379, 2380],
             wal_device: None,
             member_name: None,
+            peer_sockets: Vec::new(),
         }
     }
 

@@ -23,14 +23,25 @@ use super::thresholds::{pct, NetThresholds};
 use crate::measure::round2;
 
 /// The share of one direction's bytes that was lost: sent again, less
-/// the part of the retransmissions the other end reported as duplicates.
-fn lost_ratio(s: &SocketLoss) -> f64 {
-    let spurious = if s.retransmits > 0 {
-        f64::from(s.spurious_retransmits.min(s.retransmits)) / f64::from(s.retransmits)
-    } else {
-        0.0
-    };
-    s.resent_ratio() * (1.0 - spurious)
+/// what the retransmissions the other end reported as duplicates resent.
+/// Each of those resent one message of `message_bytes` (the pings are
+/// that size); the rest of the resent bytes stay lost, among them sends a
+/// local filter refused, which are never retransmissions (a starved host
+/// fires early retransmission timeouts, all duplicates, beside them).
+/// Without the message size the duplicates' share of the retransmissions
+/// is taken off the whole.
+fn lost_ratio(s: &SocketLoss, message_bytes: Option<u64>) -> f64 {
+    let spurious = s.spurious_retransmits.min(s.retransmits);
+    match message_bytes.filter(|m| *m > 0) {
+        Some(m) if s.bytes_sent > 0 => {
+            let duplicates = u64::from(spurious).saturating_mul(m);
+            s.resent_bytes.saturating_sub(duplicates) as f64 / s.bytes_sent as f64
+        }
+        _ if s.retransmits > 0 => {
+            s.resent_ratio() * (1.0 - f64::from(spurious) / f64::from(s.retransmits))
+        }
+        _ => s.resent_ratio(),
+    }
 }
 
 /// True when other traffic crossed the interface while the pings ran
@@ -65,7 +76,7 @@ pub(super) fn lossy_link(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         .into_iter()
         .filter_map(|(way, s)| {
             let s = s?;
-            let lost = lost_ratio(&s);
+            let lost = lost_ratio(&s, r.message_size_bytes);
             (lost >= t.lossy_resent_ratio).then(|| (way.replace("{peer}", peer), s, lost))
         })
         .collect();
@@ -118,27 +129,34 @@ pub(super) fn lossy_link(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             directions.join(" and "),
         ),
         evidence,
-        recommendation: format!(
-            "Packets are lost between this host and {peer} while the link is not busy, so this \
-             is a fault on the path, not load: every lost heartbeat or append waits for a TCP \
-             retransmission timeout (200 ms or more), enough for leader elections at etcd's \
-             default 100 ms heartbeat. Raising etcd's timeouts only hides it. Find the lossy \
-             hop: the NIC and switch-port error counters on both hosts (CRC, frame, drops), \
-             cabling and optics, a duplex or MTU mismatch, a policer or firewall rate limit, \
-             an overlay (VXLAN/IPsec) dropping fragments; `mtr` shows where loss starts. Move \
-             etcd's peer traffic off the lossy path until it is fixed."
-        ),
-        commands: vec![
-            format!("ip -s -s link show dev {iface}"),
-            format!("ethtool -S {iface} | grep -iE 'err|drop|crc|miss'"),
-            format!("ethtool {iface} | grep -iE 'speed|duplex'"),
-            format!("mtr -rwc 200 {}", peer_host(peer)),
-            format!(
-                "ss -ti dst {}  # etcd's peer sockets: retrans:",
-                peer_host(peer)
-            ),
-        ],
+        recommendation: recommendation(&format!("this host and {peer}")),
+        commands: commands(iface, peer_host(peer)),
     })
+}
+
+/// The fix for a lossy path between `between` (two hosts).
+pub(super) fn recommendation(between: &str) -> String {
+    format!(
+        "Packets are lost between {between} while the link is not busy, so this \
+         is a fault on the path, not load: every lost heartbeat or append waits for a TCP \
+         retransmission timeout (200 ms or more), enough for leader elections at etcd's \
+         default 100 ms heartbeat. Raising etcd's timeouts only hides it. Find the lossy \
+         hop: the NIC and switch-port error counters on both hosts (CRC, frame, drops), \
+         cabling and optics, a duplex or MTU mismatch, a policer or firewall rate limit, \
+         an overlay (VXLAN/IPsec) dropping fragments; `mtr` shows where loss starts. Move \
+         etcd's peer traffic off the lossy path until it is fixed."
+    )
+}
+
+/// Commands that find the lossy hop towards `host` over `iface`.
+pub(super) fn commands(iface: &str, host: &str) -> Vec<String> {
+    vec![
+        format!("ip -s -s link show dev {iface}"),
+        format!("ethtool -S {iface} | grep -iE 'err|drop|crc|miss'"),
+        format!("ethtool {iface} | grep -iE 'speed|duplex'"),
+        format!("mtr -rwc 200 {host}"),
+        format!("ss -ti dst {host}  # etcd's peer sockets: retrans:"),
+    ]
 }
 
 /// The host part of `ADDR:PORT`.
@@ -162,13 +180,22 @@ mod tests {
 
     #[test]
     fn duplicates_the_other_end_reported_are_not_loss() {
-        assert_eq!(lost_ratio(&loss(100_000, 0, 0, 0)), 0.0);
-        assert!((lost_ratio(&loss(100_000, 2_000, 20, 0)) - 0.02).abs() < 1e-9);
-        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10)) - 0.01).abs() < 1e-9);
+        let m = Some(100);
+        assert_eq!(lost_ratio(&loss(100_000, 0, 0, 0), m), 0.0);
+        assert!((lost_ratio(&loss(100_000, 2_000, 20, 0), m) - 0.02).abs() < 1e-9);
+        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10), m) - 0.01).abs() < 1e-9);
+        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10), None) - 0.01).abs() < 1e-9);
+        // The echoes refused by host 1's OUTPUT filter on a starved host:
+        // its three retransmissions were duplicates, the refusals remain
+        // (measured: 8,700 of 88,724 B sent again, 3 retransmissions, 3
+        // reported as duplicates).
+        assert!((lost_ratio(&loss(88_724, 8_700, 3, 3), m) - 8_400.0 / 88_724.0).abs() < 1e-9);
+        // Early timeouts alone: every resent byte a duplicate.
+        assert_eq!(lost_ratio(&loss(80_733, 700, 7, 7), m), 0.0);
         // A local filter's refusals: sent again, never retransmissions.
-        assert!((lost_ratio(&loss(100_000, 8_600, 0, 0)) - 0.086).abs() < 1e-9);
-        assert_eq!(lost_ratio(&loss(0, 0, 0, 0)), 0.0);
-        assert_eq!(lost_ratio(&loss(100, 100, 1, 5)), 0.0);
+        assert!((lost_ratio(&loss(100_000, 8_600, 0, 0), m) - 0.086).abs() < 1e-9);
+        assert_eq!(lost_ratio(&loss(0, 0, 0, 0), m), 0.0);
+        assert_eq!(lost_ratio(&loss(100, 100, 1, 5), m), 0.0);
         assert_eq!(peer_host("[::1]:7480"), "::1");
         assert_eq!(peer_host("10.0.0.2:7480"), "10.0.0.2");
     }
