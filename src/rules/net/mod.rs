@@ -30,9 +30,9 @@ mod etcd_peers;
 mod lossy;
 mod nic;
 mod thresholds;
+pub use etcd_peers::etcd_peer_loss;
 use nic::{nic_commands, nic_fix};
 use thresholds::pct;
-pub use etcd_peers::etcd_peer_loss;
 pub use thresholds::{NetThresholds, MAX_ELECTION_TIMEOUT_MS};
 
 // The kubeadm static pod manifest of etcd (the guide's deployment).
