@@ -23,25 +23,14 @@ use super::thresholds::{pct, NetThresholds};
 use crate::measure::round2;
 
 /// The share of one direction's bytes that was lost: sent again, less
-/// what the retransmissions the other end reported as duplicates resent.
-/// Each of those resent one message of `message_bytes` (the pings are
-/// that size); the rest of the resent bytes stay lost, among them sends a
-/// local filter refused, which are never retransmissions (a starved host
-/// fires early retransmission timeouts, all duplicates, beside them).
-/// Without the message size the duplicates' share of the retransmissions
-/// is taken off the whole.
-fn lost_ratio(s: &SocketLoss, message_bytes: Option<u64>) -> f64 {
-    let spurious = s.spurious_retransmits.min(s.retransmits);
-    match message_bytes.filter(|m| *m > 0) {
-        Some(m) if s.bytes_sent > 0 => {
-            let duplicates = u64::from(spurious).saturating_mul(m);
-            s.resent_bytes.saturating_sub(duplicates) as f64 / s.bytes_sent as f64
-        }
-        _ if s.retransmits > 0 => {
-            s.resent_ratio() * (1.0 - f64::from(spurious) / f64::from(s.retransmits))
-        }
-        _ => s.resent_ratio(),
-    }
+/// the part of the retransmissions the other end reported as duplicates.
+fn lost_ratio(s: &SocketLoss) -> f64 {
+    let spurious = if s.retransmits > 0 {
+        f64::from(s.spurious_retransmits.min(s.retransmits)) / f64::from(s.retransmits)
+    } else {
+        0.0
+    };
+    s.resent_ratio() * (1.0 - spurious)
 }
 
 /// True when other traffic crossed the interface while the pings ran
@@ -76,7 +65,7 @@ pub(super) fn lossy_link(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         .into_iter()
         .filter_map(|(way, s)| {
             let s = s?;
-            let lost = lost_ratio(&s, r.message_size_bytes);
+            let lost = lost_ratio(&s);
             (lost >= t.lossy_resent_ratio).then(|| (way.replace("{peer}", peer), s, lost))
         })
         .collect();
@@ -180,22 +169,13 @@ mod tests {
 
     #[test]
     fn duplicates_the_other_end_reported_are_not_loss() {
-        let m = Some(100);
-        assert_eq!(lost_ratio(&loss(100_000, 0, 0, 0), m), 0.0);
-        assert!((lost_ratio(&loss(100_000, 2_000, 20, 0), m) - 0.02).abs() < 1e-9);
-        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10), m) - 0.01).abs() < 1e-9);
-        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10), None) - 0.01).abs() < 1e-9);
-        // The echoes refused by host 1's OUTPUT filter on a starved host:
-        // its three retransmissions were duplicates, the refusals remain
-        // (measured: 8,700 of 88,724 B sent again, 3 retransmissions, 3
-        // reported as duplicates).
-        assert!((lost_ratio(&loss(88_724, 8_700, 3, 3), m) - 8_400.0 / 88_724.0).abs() < 1e-9);
-        // Early timeouts alone: every resent byte a duplicate.
-        assert_eq!(lost_ratio(&loss(80_733, 700, 7, 7), m), 0.0);
+        assert_eq!(lost_ratio(&loss(100_000, 0, 0, 0)), 0.0);
+        assert!((lost_ratio(&loss(100_000, 2_000, 20, 0)) - 0.02).abs() < 1e-9);
+        assert!((lost_ratio(&loss(100_000, 2_000, 20, 10)) - 0.01).abs() < 1e-9);
         // A local filter's refusals: sent again, never retransmissions.
-        assert!((lost_ratio(&loss(100_000, 8_600, 0, 0), m) - 0.086).abs() < 1e-9);
-        assert_eq!(lost_ratio(&loss(0, 0, 0, 0), m), 0.0);
-        assert_eq!(lost_ratio(&loss(100, 100, 1, 5), m), 0.0);
+        assert!((lost_ratio(&loss(100_000, 8_600, 0, 0)) - 0.086).abs() < 1e-9);
+        assert_eq!(lost_ratio(&loss(0, 0, 0, 0)), 0.0);
+        assert_eq!(lost_ratio(&loss(100, 100, 1, 5)), 0.0);
         assert_eq!(peer_host("[::1]:7480"), "::1");
         assert_eq!(peer_host("10.0.0.2:7480"), "10.0.0.2");
     }
