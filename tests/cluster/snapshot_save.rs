@@ -118,8 +118,21 @@ fn save_matches_etcdutl_on(cluster: &Cluster) {
     cluster.put_keys(3000);
     // Deleted keys: etcdutl 3.6 counts only live ones.
     succeeded(&cluster.etcdctl(&["del", "key-00", "--prefix"]));
-    let file = cluster.dir().join("saved.db");
-    let ours = save_json(&cluster.members[1].client_url(), &file);
+    // etcd 3.6 on writes the storage version into the backend some
+    // seconds after the cluster version is decided; a snapshot saved
+    // before that holds none (etcdutl then says ""). Save again until it
+    // is there, at most 20 times a second apart.
+    let wants_version = matches!(version, Version::V36 | Version::V37);
+    let mut attempt = 0;
+    let (file, ours) = loop {
+        let file = cluster.dir().join(format!("saved-{attempt}.db"));
+        let ours = save_json(&cluster.members[1].client_url(), &file);
+        if !wants_version || ours["storage_version"].is_string() || attempt == 20 {
+            break (file, ours);
+        }
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    };
 
     let out = Command::new(cluster.bins.etcdutl.as_ref().unwrap())
         .args(["snapshot", "status", "-w", "json"])
