@@ -36,6 +36,13 @@ pub fn url_host(url: &str) -> &str {
     }
 }
 
+/// The port of a URL: `https://10.0.0.1:2379/` -> 2379; `None` without one.
+pub fn url_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
+}
+
 /// The connection the report was read over, as etcdctl flags.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Connection {

@@ -377,10 +377,7 @@ pub fn accounts(dump: &[TcpSock], inodes: &HashSet<u64>) -> HashMap<u64, TcpAcco
 /// The ports of `--listen-peer-urls` in a value (`http://a:2380,https://b:2381`).
 pub fn url_ports(urls: &str) -> Vec<u16> {
     urls.split(',')
-        .filter_map(|u| {
-            let rest = u.trim().split_once("://").map_or(u, |(_, r)| r);
-            rest.split('/').next()?.rsplit_once(':')?.1.parse().ok()
-        })
+        .filter_map(|u| crate::cluster::model::url_port(u.trim()))
         .collect()
 }
 

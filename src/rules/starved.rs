@@ -6,7 +6,7 @@
 //! the CPU or memory, and [`explain_by_cpu`] marks the disk and network
 //! findings it accounts for.
 
-use crate::cluster::model::ClusterReport;
+use crate::cluster::model::{url_port, ClusterReport};
 use crate::host::activity::HostActivity;
 use crate::host::etcd::EtcdProcess;
 
@@ -31,13 +31,6 @@ pub fn diagnosed(activity: &HostActivity, cluster: Option<&ClusterReport>) -> Ho
             .retain(|p| p.listen_ports.iter().any(|l| ports.contains(l)));
     }
     a
-}
-
-/// The port of a URL, e.g. 2379 of `https://10.0.0.1:2379/`.
-fn url_port(url: &str) -> Option<u16> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next()?;
-    authority.rsplit_once(':')?.1.parse().ok()
 }
 
 /// host.cpu-starved: the worst-starved etcd process, by its cgroup's

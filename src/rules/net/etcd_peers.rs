@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use crate::cluster::model::{url_host, ClusterReport, Member};
+use crate::cluster::model::{url_host, url_port, ClusterReport, Member};
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::host::etcd::EtcdProcess;
 use crate::host::peersock::PeerSocket;
@@ -69,9 +69,7 @@ fn peer_addrs(m: &Member) -> Vec<(IpAddr, u16)> {
         .iter()
         .filter_map(|u| {
             let ip: IpAddr = url_host(u).parse().ok()?;
-            let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
-            let port = rest.split('/').next()?.rsplit_once(':')?.1.parse().ok()?;
-            Some((ip, port))
+            Some((ip, url_port(u)?))
         })
         .collect()
 }
