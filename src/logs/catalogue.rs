@@ -9,6 +9,9 @@
 //! `Detected compaction hash mismatch`, and 3.6 no longer logs `alarm
 //! raised` (alarms are read from the API and etcd_debugging_server_alarms).
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 /// A kind of event found in etcd's logs.
@@ -430,9 +433,39 @@ pub const CATALOGUE: &[Entry] = &[
 /// The catalogue entry of the message `text` (zap's `msg`, capnslog's
 /// text), if it is one; `line` is the whole line, where `also` is looked for.
 pub fn classify(text: &str, line: &str) -> Option<&'static Entry> {
-    CATALOGUE.iter().find(|e| {
-        e.needles.iter().any(|n| text.contains(n)) && (e.also.is_empty() || line.contains(e.also))
-    })
+    // One automaton over every needle: each catalogued line is classified,
+    // and a `contains` per needle was a tenth of `logs`' time.
+    static FINDER: LazyLock<(AhoCorasick, Vec<u64>)> = LazyLock::new(|| {
+        let mut needles: Vec<&str> = Vec::new();
+        let mut entries: Vec<u64> = Vec::new();
+        for (i, e) in CATALOGUE.iter().enumerate() {
+            for n in e.needles {
+                match needles.iter().position(|m| m == n) {
+                    Some(at) => entries[at] |= 1 << i,
+                    None => {
+                        needles.push(n);
+                        entries.push(1 << i);
+                    }
+                }
+            }
+        }
+        let finder = AhoCorasick::new(&needles).expect("the catalogue's needles build");
+        (finder, entries)
+    });
+    const _: () = assert!(CATALOGUE.len() <= 64, "entries are bits of a u64");
+    let (finder, entries) = &*FINDER;
+    let mut hit = finder
+        .find_overlapping_iter(text)
+        .fold(0u64, |hit, m| hit | entries[m.pattern().as_usize()]);
+    // The first entry, in catalogue order, whose `also` the line holds.
+    while hit != 0 {
+        let e = &CATALOGUE[hit.trailing_zeros() as usize];
+        if e.also.is_empty() || memchr::memmem::find(line.as_bytes(), e.also.as_bytes()).is_some() {
+            return Some(e);
+        }
+        hit &= hit - 1;
+    }
+    None
 }
 
 /// A message etcd also writes below warn level: with debug logging on,

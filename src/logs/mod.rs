@@ -26,6 +26,7 @@ pub mod stale;
 pub mod time;
 pub mod timeline;
 pub mod zap;
+pub mod zapscan;
 
 mod model;
 mod report;

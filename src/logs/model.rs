@@ -3,6 +3,7 @@
 //! A leaf: every parser and the timeline use it.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +64,9 @@ pub struct Wrapped<'a> {
 
 /// The term in `... at term 7`, when the text names one.
 pub fn term_in(text: &str) -> Option<u64> {
-    let at = text.find(" at term ")? + " at term ".len();
+    static AT_TERM: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(" at term "));
+    let at = AT_TERM.find(text.as_bytes())? + " at term ".len();
     let digits: &str = &text[at..];
     let end = digits
         .find(|c: char| !c.is_ascii_digit())

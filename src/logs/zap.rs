@@ -14,6 +14,7 @@ use super::catalogue::EventKind;
 use super::model::{peer_id, term_in, Parsed, RawEvent};
 use super::request::{self, Request};
 use super::time::{parse_go_duration_ms, parse_timestamp};
+use super::zapscan::{self, Val};
 
 /// True when `line` looks like a zap JSON object (cheap: no decoding, no
 /// scan; etcd's encoder writes `level` first).
@@ -21,25 +22,53 @@ pub fn looks_like(line: &str) -> bool {
     line.starts_with("{\"level\":") && line.trim_end().ends_with('}')
 }
 
-/// Decodes a zap line; `None` when it is not zap JSON.
+/// Decodes a zap line; `None` when it is not zap JSON. The fast check of
+/// [`zapscan`] reads most lines; serde_json the ones it leaves.
 pub fn parse(line: &str) -> Option<Parsed> {
+    if let Some(f) = zapscan::Fields::scan(line, wanted) {
+        return parse_fields(&|name| f.get(name), line);
+    }
+    parse_slow(line)
+}
+
+/// [`parse`] by serde_json alone.
+fn parse_slow(line: &str) -> Option<Parsed> {
     let Fields(fields) = serde_json::from_str::<Fields>(line).ok()?;
-    let msg = str_field(&fields, "msg")?;
-    let at_ms = match field(&fields, "ts")? {
-        Value::String(s) => parse_timestamp(s)?.0,
+    parse_fields(&|name| field(&fields, name).map(val_of), line)
+}
+
+/// [`parse`] over a line's decoded fields, `get` giving one by name.
+fn parse_fields<'a>(get: &dyn Fn(&str) -> Option<Val<'a>>, line: &str) -> Option<Parsed> {
+    let Val::Str(msg) = get("msg")? else {
+        return None;
+    };
+    let at_ms = match get("ts")? {
+        Val::Str(s) => parse_timestamp(&s)?.0,
         // zap's epoch encoder: seconds as a float.
-        Value::Number(n) => (n.as_f64()? * 1000.0) as i64,
-        _ => return None,
+        Val::Num(n) => (n.parse::<f64>().ok()? * 1000.0) as i64,
+        Val::Other => return None,
+    };
+    let level = match get("level") {
+        Some(Val::Str(s)) => Some(s),
+        _ => None,
+    };
+    let text = |name: &str| match get(name)? {
+        Val::Str(s) | Val::Num(s) => Some(s),
+        Val::Other => None,
     };
     Some(Parsed {
         at_ms,
-        event: event(
-            msg,
-            str_field(&fields, "level"),
-            &|name| text_field(&fields, name),
-            line,
-        ),
+        event: event(&msg, level.as_deref(), &text, line),
     })
+}
+
+/// A serde_json value as the decoders read it.
+fn val_of(v: &Value) -> Val<'_> {
+    match v {
+        Value::String(s) => Val::Str(Cow::Borrowed(s)),
+        Value::Number(n) => Val::Num(Cow::Owned(n.to_string())),
+        _ => Val::Other,
+    }
 }
 
 /// A line's string field by name (a number field as its digits).
@@ -104,15 +133,6 @@ fn field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Valu
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-fn str_field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a str> {
-    field(fields, name).and_then(Value::as_str)
-}
-
-/// A string field, or a number field's digits.
-pub fn text_field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<Cow<'a, str>> {
-    value_text(field(fields, name)?)
-}
-
 /// A JSON string as it is, a number as its digits; `None` for the rest.
 pub fn value_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
@@ -125,7 +145,7 @@ pub fn value_text(v: &Value) -> Option<Cow<'_, str>> {
 /// True for the fields `parse` reads: `msg`, `ts`, `level`, the
 /// catalogue's duration and peer fields, and what the level gates read.
 fn wanted(key: &str) -> bool {
-    static WANTED: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    static WANTED: LazyLock<Vec<(u32, &'static str)>> = LazyLock::new(|| {
         let mut keys = vec!["msg", "ts", "level", "expected-duration"];
         keys.extend(catalogue::REQUEST_FIELDS.iter().copied());
         for e in catalogue::CATALOGUE {
@@ -135,9 +155,21 @@ fn wanted(key: &str) -> bool {
         keys.extend(catalogue::LEVEL_GATES.iter().map(|g| g.duration_field));
         keys.sort_unstable();
         keys.dedup();
-        keys
+        keys.into_iter().map(|k| (signature(k), k)).collect()
     });
-    WANTED.contains(&key)
+    // Every field of every decoded line is asked for: compare a word of
+    // length and end bytes first, the bytes only on a match.
+    let sig = signature(key);
+    WANTED.iter().any(|&(s, k)| s == sig && k == key)
+}
+
+/// A key's length and first and last bytes in one word.
+fn signature(key: &str) -> u32 {
+    let b = key.as_bytes();
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX) & 0xffff;
+    len << 16
+        | u32::from(b.first().copied().unwrap_or(0)) << 8
+        | u32::from(b.last().copied().unwrap_or(0))
 }
 
 /// A zap object with only the fields `parse` reads decoded; the others
@@ -352,11 +384,124 @@ mod tests {
         );
     }
 
+    /// Every zap line of the fixtures (etcd 3.5 and 3.6 as they write
+    /// them) goes the fast way and reads as serde_json reads it.
+    #[test]
+    fn real_lines_take_the_fast_path_with_the_same_answer() {
+        let mut zap = 0;
+        for file in [
+            "tests/fixtures/logs/healthy-3.5.log",
+            "tests/fixtures/logs/wiped-new-3.5.log",
+            "tests/fixtures/logs/wiped-existing-3.5.log",
+            "fuzz/corpus/log_stream/etcd-3.6-start.log",
+        ] {
+            let text = std::fs::read_to_string(file).unwrap();
+            for line in text.lines().filter(|l| l.starts_with("{\"level\"")) {
+                zap += 1;
+                assert!(zapscan::Fields::scan(line, wanted).is_some(), "{line}");
+                assert_eq!(parse(line), parse_slow(line), "{line}");
+            }
+        }
+        assert!(zap > 50, "{zap} zap lines");
+    }
+
+    /// A key of a zap line: the ones `parse` reads, others, repeats.
+    fn field_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "\"msg\"",
+                "\"ts\"",
+                "\"level\"",
+                "\"took\"",
+                "\"to\"",
+                "\"request\"",
+                "\"time spent\"",
+                "\"expected-duration\"",
+                "\"x\"",
+                "\"m\\u0073g\"",
+                "\"ms\\\"g\"",
+            ])
+            .prop_map(str::to_string),
+            "\"[a-z -]{0,8}\"",
+        ]
+    }
+
+    /// A value: catalogued messages, durations, times, numbers of every
+    /// JSON form, escapes, nesting.
+    fn field_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            prop::sample::select(vec![
+                "\"slow fdatasync\"",
+                "\"apply request took too long\"",
+                "\"request stats\"",
+                "\"warn\"",
+                "\"debug\"",
+                "\"2024-03-01T12:00:00.123Z\"",
+                "\"1.5s\"",
+                "\"150ms\"",
+                "1709294400",
+                "1709294400.25",
+                "-0",
+                "0",
+                "01",
+                "1e3",
+                "-7",
+                "12345678901234567890",
+                "true",
+                "false",
+                "null",
+                "\"a\\\"b\\\\c\\n\"",
+                "\"\\u00e9t\\ud800\"",
+                "\"\\q\"",
+                "\"raft.node: 1 elected leader 1 at term 4\"",
+            ])
+            .prop_map(str::to_string),
+            "\"[a-z0-9 /:.µ]{0,16}\"",
+            (-99i64..99).prop_map(|n| n.to_string()),
+        ];
+        leaf.prop_recursive(3, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec(inner, 0..3).prop_map(|v| format!(
+                    "{{{}}}",
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, x)| format!("\"k{i}\":{x}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+            ]
+        })
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,200}") {
             let _ = looks_like(&s);
             let _ = parse(&s);
+        }
+
+        /// The fast check and serde_json accept the same lines and read
+        /// the same fields from them, mangled ones included.
+        #[test]
+        fn fast_and_serde_paths_agree(
+            fields in proptest::collection::vec((field_key(), field_value()), 0..12),
+            ws in "[ \t]{0,1}",
+            cut in any::<proptest::sample::Index>(),
+            insert in "[\\\"{}\\[\\],:0-9a-z.\\- ]{0,2}",
+            mangle in any::<bool>(),
+        ) {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}{ws}:{ws}{v}")).collect();
+            let mut line = format!("{ws}{{{}}}{ws}", body.join(","));
+            if mangle {
+                let mut at = cut.index(line.len() + 1);
+                while !line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                line.insert_str(at, &insert);
+            }
+            prop_assert_eq!(parse(&line), parse_slow(&line), "{}", line);
         }
 
         #[test]
