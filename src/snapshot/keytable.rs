@@ -1,7 +1,7 @@
 //! The user keys `snapshot analyze` meets, with a value per key: the hash
 //! table on its hot path (one lookup per revision of a 1 GiB file). Each
 //! distinct key is copied once into one growing arena, never allocated on
-//! its own; a slot keeps the key's hash, so a lookup compares the hash
+//! its own; the table keeps each key's hash, so a lookup compares the hash
 //! first and then bytes of the compact arena (not a page of the mapping
 //! read long before, a cache and TLB miss), and growing the table never
 //! reads a key again.
@@ -49,25 +49,30 @@ impl Fx {
 /// A std `HashMap` with [`Fx`].
 pub type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 
-/// One key: its hash, where its bytes are in the arena, its value.
+/// One key: where its bytes are in the arena, its value.
 struct Slot<V> {
-    hash: u64,
     start: usize,
     len: usize,
     value: V,
 }
 
-/// Keys (byte strings) to values, the keys copied into one arena.
+/// Keys (byte strings) to values, the keys copied into one arena, the
+/// slots kept in the order their keys first came. The hash table holds
+/// only each key's hash and slot number: growing it reads no slot, and
+/// the report walks slots and arena front to back (in hash order, each
+/// key was a cache miss: 25 % of the time on a file of 9 million keys).
 pub struct KeyTable<V> {
     arena: Vec<u8>,
-    slots: HashTable<Slot<V>>,
+    slots: Vec<Slot<V>>,
+    index: HashTable<(u64, usize)>,
 }
 
 impl<V> Default for KeyTable<V> {
     fn default() -> Self {
         KeyTable {
             arena: Vec::new(),
-            slots: HashTable::new(),
+            slots: Vec::new(),
+            index: HashTable::new(),
         }
     }
 }
@@ -76,38 +81,44 @@ impl<V: Default> KeyTable<V> {
     /// The value of `key`, inserted as `V::default()` when new.
     pub fn get_or_default(&mut self, key: &[u8]) -> &mut V {
         let hash = BuildHasherDefault::<Fx>::default().hash_one(key);
-        let arena = &mut self.arena;
-        let entry = self.slots.entry(
+        let (arena, slots) = (&mut self.arena, &mut self.slots);
+        let entry = self.index.entry(
             hash,
-            |s| s.hash == hash && arena[s.start..s.start + s.len] == *key,
-            |s| s.hash,
+            |&(h, i)| {
+                h == hash
+                    && slots
+                        .get(i)
+                        .is_some_and(|s| arena[s.start..s.start + s.len] == *key)
+            },
+            |&(h, _)| h,
         );
-        match entry {
-            Entry::Occupied(e) => &mut e.into_mut().value,
+        let i = match entry {
+            Entry::Occupied(e) => e.get().1,
             Entry::Vacant(e) => {
-                let start = arena.len();
-                arena.extend_from_slice(key);
-                let slot = Slot {
-                    hash,
-                    start,
+                let i = slots.len();
+                slots.push(Slot {
+                    start: arena.len(),
                     len: key.len(),
                     value: V::default(),
-                };
-                &mut e.insert(slot).into_mut().value
+                });
+                arena.extend_from_slice(key);
+                e.insert((hash, i));
+                i
             }
-        }
+        };
+        &mut slots[i].value
     }
 }
 
 impl<V> KeyTable<V> {
-    /// Every key and its value, in no order.
+    /// Every key and its value, in the order the keys first came.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.slots
             .iter()
             .map(|s| (&self.arena[s.start..s.start + s.len], &s.value))
     }
 
-    /// Every value, in no order.
+    /// Every value, in the order the keys first came.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.slots.iter().map(|s| &s.value)
     }
@@ -163,6 +174,15 @@ mod tests {
             }
             let got: HashMap<Vec<u8>, u64> = table.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
             prop_assert_eq!(got, map);
+            // In the order the keys first came.
+            let mut first: Vec<&Vec<u8>> = Vec::new();
+            for k in &keys {
+                if !first.contains(&k) {
+                    first.push(k);
+                }
+            }
+            let order: Vec<&[u8]> = table.iter().map(|(k, _)| k).collect();
+            prop_assert_eq!(order, first.iter().map(|k| k.as_slice()).collect::<Vec<_>>());
             prop_assert_eq!(table.values().sum::<u64>(), keys.len() as u64);
         }
     }
