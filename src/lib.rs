@@ -26,6 +26,7 @@ pub mod keyspace;
 pub mod load;
 pub mod logs;
 pub mod measure;
+pub mod member;
 pub mod outcome;
 pub mod probe;
 pub mod progress;

@@ -15,6 +15,7 @@ use crate::cluster::dial;
 use crate::cluster::metrics::{self, Taken};
 use crate::cluster::model::{MemberMetrics, Span};
 use crate::measure::median;
+use crate::member::MemberId;
 
 pub use crate::cluster::metrics::{APPLY_DURATION, PROCESS_CPU, PROPOSALS_PENDING};
 
@@ -24,7 +25,7 @@ pub struct MemberWatch {
     /// The /metrics URL.
     pub url: String,
     /// The member id, when known.
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     first: Option<(f64, Scrape)>,
     last: Option<(f64, Scrape)>,
     wal_p99_over_time: Vec<(f64, f64)>,
@@ -49,7 +50,7 @@ fn taken((at, scrape): &(f64, Scrape)) -> Taken<'_> {
 
 impl MemberWatch {
     /// A member to watch at `url`.
-    pub fn new(url: String, member_id: Option<String>) -> MemberWatch {
+    pub fn new(url: String, member_id: Option<MemberId>) -> MemberWatch {
         MemberWatch {
             url,
             member_id,

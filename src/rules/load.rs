@@ -315,7 +315,7 @@ fn slow_handshakes(
 fn server_label(cluster: Option<&ClusterReport>, m: &MemberLoad) -> String {
     match cluster {
         Some(c) => c.member_label(m.member_id.as_deref(), &m.url),
-        None => m.member_id.clone().unwrap_or_else(|| m.url.clone()),
+        None => m.member_id.as_deref().unwrap_or(&m.url).to_string(),
     }
 }
 

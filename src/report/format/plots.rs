@@ -255,7 +255,7 @@ pub fn wal_fsync_over_time(server: &[MemberLoad]) -> PlotResult {
         .iter()
         .zip(colors.iter().cycle())
         .map(|(m, color)| {
-            let name = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            let name = m.member_id.as_deref().unwrap_or(&m.url).to_string();
             let points = m
                 .wal_fsync_p99_ms_over_time
                 .iter()

@@ -330,8 +330,8 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .iter()
             .map(|m| {
                 vec![
-                    m.id.clone(),
-                    m.status.clone(),
+                    m.id.to_string(),
+                    m.status.to_string(),
                     m.name.clone(),
                     m.peer_urls.join(","),
                     m.client_urls.join(","),
@@ -362,7 +362,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
         rows: c
             .alarms
             .iter()
-            .map(|a| vec![a.member_id.clone(), a.alarm.clone()])
+            .map(|a| vec![a.member_id.to_string(), a.alarm.to_string()])
             .collect(),
     };
     let mut out = vec![endpoints, members, health, alarms, metrics_section(c)];
