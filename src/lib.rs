@@ -34,6 +34,7 @@ pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod text;
+pub mod units;
 pub mod watch;
 
 pub use app::run;

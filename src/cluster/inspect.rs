@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use etcd_client::{AlarmAction, AlarmType};
 
@@ -21,6 +21,7 @@ pub use super::session::hex_id;
 use super::session::{each, open_sessions, status_row, Session};
 use super::views::{Alarm, EndpointHealth, Member, MemberMetrics};
 use crate::member::{AlarmKind, MemberId, MemberStatus};
+use crate::units::now_unix_s;
 
 /// Which views to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -367,13 +368,6 @@ async fn scrape_all(
         },
     )
     .await
-}
-
-fn now_unix_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// One scrape, or two `interval` apart, summarized.

@@ -364,8 +364,8 @@ fn disk_rows(inputs: &[Input]) -> Vec<DiskRow> {
                 .1
                 .push(HostLatency {
                     host: name_of(input),
-                    p50_ms: d.latency_us.p50 / 1e3,
-                    p99_ms: d.latency_us.p99 / 1e3,
+                    p50_ms: d.latency_us.p50_ms(),
+                    p99_ms: d.latency_us.p99_ms(),
                 });
         }
     }

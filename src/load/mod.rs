@@ -29,6 +29,7 @@ use crate::cluster::conn::{ConnPlan, Target};
 use crate::cluster::model::ClusterReport;
 use crate::cluster::{dial, inspect, InspectPlan, RequestError};
 use crate::member::MemberId;
+use crate::units::{Micros, Nanos};
 use generator::{Conn, Group, Recorded};
 use plan::{LoadPlan, OpKind};
 use result::{LoadResult, OpStats, ScheduleStats};
@@ -392,7 +393,7 @@ fn cpu_seconds() -> f64 {
         libc::getrusage(libc::RUSAGE_SELF, &mut u);
         u
     };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let secs = |t: libc::timeval| t.tv_sec as f64 + Micros(t.tv_usec as f64).as_secs_f64();
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
@@ -403,7 +404,7 @@ fn stats(name: &str, g: &Group, elapsed_s: f64) -> OpStats {
         errors: g.errors,
         achieved_ops_s: g.latency.len() as f64 / elapsed_s,
         latency_us: g.latency.summary(),
-        stddev_us: g.latency.raw().stdev() / 1000.0,
+        stddev_us: Nanos(g.latency.raw().stdev()).as_us(),
         latency_histogram: g.latency.encode(),
     }
 }

@@ -70,7 +70,7 @@ pub async fn read(plan: &ConnPlan) -> ClusterTick {
                 Scraped {
                     url,
                     member_id,
-                    at_unix_s: crate::logs::time::now_ms() as f64 / 1000.0,
+                    at_unix_s: crate::units::now_unix_s(),
                     page,
                 }
             })
