@@ -26,6 +26,7 @@ pub mod keyspace;
 pub mod load;
 pub mod logs;
 pub mod measure;
+pub mod member;
 pub mod outcome;
 pub mod probe;
 pub mod progress;
@@ -33,6 +34,7 @@ pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod text;
+pub mod units;
 pub mod watch;
 
 pub use app::run;

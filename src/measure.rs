@@ -19,6 +19,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::units::{Micros, Nanos};
+
 /// Highest latency a histogram can hold: 10 minutes in nanoseconds. Larger
 /// samples are clamped to it (and show up as `max`).
 const HIGHEST_TRACKABLE_NS: u64 = 600 * 1_000_000_000;
@@ -89,7 +91,7 @@ impl LatencyHistogram {
     pub fn summary(&self) -> LatencySummary {
         LatencySummary {
             samples: self.hist.len(),
-            mean: round3(self.hist.mean() / 1_000.0),
+            mean: round3(Nanos(self.hist.mean()).as_us()),
             min: ns_to_us(if self.hist.is_empty() {
                 0
             } else {
@@ -334,7 +336,24 @@ pub struct LatencySummary {
 }
 
 fn ns_to_us(ns: u64) -> f64 {
-    round3(ns as f64 / 1_000.0)
+    round3(Nanos(ns as f64).as_us())
+}
+
+impl LatencySummary {
+    /// The median in milliseconds.
+    pub fn p50_ms(&self) -> f64 {
+        Micros(self.p50).as_ms()
+    }
+
+    /// The 99th percentile in milliseconds.
+    pub fn p99_ms(&self) -> f64 {
+        Micros(self.p99).as_ms()
+    }
+
+    /// The largest sample in milliseconds.
+    pub fn max_ms(&self) -> f64 {
+        Micros(self.max).as_ms()
+    }
 }
 
 /// True for a zero count or run number, which the JSON leaves out.

@@ -17,6 +17,7 @@ use crate::cluster::{inspect, InspectPlan};
 use crate::facts::Report;
 use crate::host::HostFacts;
 use crate::interrupt;
+use crate::member::MemberId;
 use crate::report::format::runbook as render;
 use crate::report::format::snapshot as snapshot_format;
 use crate::report::{emit_with, OutputPlan};
@@ -204,7 +205,7 @@ async fn live_members(plan: &ConnPlan) -> Result<(Vec<PlanMember>, Option<String
             name: m.name().to_string(),
             peer_url: m.peer_urls().first().cloned().unwrap_or_default(),
             client_url: m.client_urls().first().cloned().unwrap_or_default(),
-            id: Some(format!("{:016x}", m.id())),
+            id: Some(MemberId::from(m.id())),
         })
         .collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));

@@ -29,6 +29,7 @@ use crate::probe::disk::{DiskPlan, StallLevels, DIAGNOSE_MIN_SPAN, QUALIFY_MIN_S
 use crate::probe::net::{NetPlan, NetPlanError};
 use crate::report::OutputPlan;
 use crate::rules::{Profile, ProfileError};
+use crate::units::Millis;
 
 /// What `qualify` and `diagnose` measure on this host and how they judge
 /// and write it.
@@ -167,7 +168,7 @@ fn qualify_discovery_error(e: ReachError) -> VerdictArgsError {
 
 /// The profile's stall levels as the disk probes count them.
 pub(crate) fn stall_levels(profile: &Profile) -> StallLevels {
-    let ms = |v: f64| Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX);
+    let ms = |v: f64| Millis(v).as_duration();
     StallLevels {
         heartbeat: ms(profile.disk.stall_warn_ms),
         half_election: ms(profile.disk.stall_fail_ms),

@@ -253,7 +253,7 @@ pub fn learner_progress(
             let (second_gap, applied, leader_applied) = gap(second, id)?;
             Some(LearnerProgress {
                 endpoint: s.endpoint.clone(),
-                member_id: id.to_string(),
+                member_id: id.into(),
                 first_gap_entries: first_gap,
                 second_gap_entries: second_gap,
                 applied_index: applied,

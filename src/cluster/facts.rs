@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::views::{EndpointHealth, EndpointStatus, Member, MemberMetrics};
+use crate::member::{MemberId, MemberStatus};
 
 /// etcd's default backend quota (`--quota-backend-bytes` 0 means 2 GiB).
 pub const ETCD_DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -18,7 +19,7 @@ pub struct ClusterFacts {
     /// The leader's member id (16 hex digits), from the endpoint that says
     /// it is the leader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leader_id: Option<String>,
+    pub leader_id: Option<MemberId>,
     /// Raft progress of every member that answered, against the leader.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub raft_lag: Vec<RaftLag>,
@@ -45,7 +46,7 @@ pub struct RaftLag {
     /// Endpoint asked.
     pub endpoint: String,
     /// Member id (16 hex digits).
-    pub member_id: String,
+    pub member_id: MemberId,
     /// The member's raft (committed) index.
     pub raft_index: u64,
     /// The leader's raft index, read in the same round.
@@ -97,7 +98,7 @@ pub struct DbUsage {
     /// Endpoint asked.
     pub endpoint: String,
     /// Member id (16 hex digits).
-    pub member_id: String,
+    pub member_id: MemberId,
     /// Backend database file size, bytes.
     pub db_size_bytes: u64,
     /// Bytes in use; the rest are free pages that only a defrag returns.
@@ -116,7 +117,7 @@ pub struct DbUsage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnreachableMember {
     /// Member id (16 hex digits).
-    pub member_id: String,
+    pub member_id: MemberId,
     /// Member name.
     pub name: String,
     /// Its client URLs.
@@ -131,18 +132,18 @@ pub struct IdMismatch {
     /// The client URL.
     pub endpoint: String,
     /// Id the member list gives for that URL.
-    pub listed_id: String,
+    pub listed_id: MemberId,
     /// Name the member list gives for that URL.
     pub listed_name: String,
     /// Id the endpoint reported.
-    pub reported_id: String,
+    pub reported_id: MemberId,
 }
 
 /// A member as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListedMember {
     /// Member id (16 hex digits).
-    pub member_id: String,
+    pub member_id: MemberId,
     /// Name (empty while unstarted).
     pub name: String,
     /// Peer URLs.
@@ -180,7 +181,7 @@ impl ClusterFacts {
                 .filter_map(|m| unreachable(m, status, health))
                 .collect(),
             id_mismatches: id_mismatches(status, members),
-            unstarted: listed(members, |m| m.status == "unstarted"),
+            unstarted: listed(members, |m| m.status == MemberStatus::Unstarted),
             learners: listed(members, |m| m.is_learner),
         }
     }
@@ -207,7 +208,7 @@ fn db_usage(s: &EndpointStatus, metrics: &[MemberMetrics]) -> Option<DbUsage> {
     let (id, size, in_use) = (s.id.clone()?, s.db_size_bytes?, s.db_size_in_use_bytes?);
     let quota = metrics
         .iter()
-        .find(|m| m.member_id.as_deref() == Some(id.as_str()))
+        .find(|m| m.member_id.as_ref() == Some(&id))
         .and_then(|m| m.quota_bytes)
         .filter(|&q| q > 0.0)
         .map(|q| (q as u64, QuotaSource::Metrics));
@@ -237,7 +238,7 @@ fn unreachable(
     status: &[EndpointStatus],
     health: &[EndpointHealth],
 ) -> Option<UnreachableMember> {
-    if m.status != "started" {
+    if m.status != MemberStatus::Started {
         return None;
     }
     let mine = |endpoint: &str| m.client_urls.iter().any(|u| same_endpoint(u, endpoint));
@@ -303,12 +304,7 @@ mod tests {
     fn member(id: &str, name: &str, client: &str) -> Member {
         Member {
             id: id.into(),
-            status: if name.is_empty() {
-                "unstarted"
-            } else {
-                "started"
-            }
-            .into(),
+            status: MemberStatus::of_name(name),
             name: name.into(),
             peer_urls: vec![format!("http://{name}:2380")],
             client_urls: if client.is_empty() {
@@ -323,7 +319,7 @@ mod tests {
     fn row(endpoint: &str, id: Option<&str>, leader: bool, index: u64) -> EndpointStatus {
         EndpointStatus {
             endpoint: endpoint.into(),
-            id: id.map(str::to_string),
+            id: id.map(MemberId::from),
             is_leader: id.map(|_| leader),
             raft_index: id.map(|_| index),
             raft_applied_index: id.map(|_| index - 2),

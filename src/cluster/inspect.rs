@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use etcd_client::{AlarmAction, AlarmType};
 
@@ -20,6 +20,8 @@ use super::model::ClusterReport;
 pub use super::session::hex_id;
 use super::session::{each, open_sessions, status_row, Session};
 use super::views::{Alarm, EndpointHealth, Member, MemberMetrics};
+use crate::member::{AlarmKind, MemberId, MemberStatus};
+use crate::units::now_unix_s;
 
 /// Which views to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,12 +187,7 @@ async fn member_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Member
 fn member(m: &etcd_client::Member) -> Member {
     Member {
         id: hex_id(m.id()),
-        status: if m.name().is_empty() {
-            "unstarted"
-        } else {
-            "started"
-        }
-        .to_string(),
+        status: MemberStatus::of_name(m.name()),
         name: m.name().to_string(),
         peer_urls: m.peer_urls().to_vec(),
         client_urls: m.client_urls().to_vec(),
@@ -314,7 +311,7 @@ async fn alarm_list(plan: &ConnPlan, sessions: &[Session]) -> Result<Vec<Alarm>,
                     .filter(|a| a.alarm() != AlarmType::None)
                     .map(|a| Alarm {
                         member_id: hex_id(a.member_id()),
-                        alarm: a.alarm().as_str_name().to_string(),
+                        alarm: AlarmKind::from(a.alarm().as_str_name()),
                     })
                     .collect())
             }
@@ -329,7 +326,7 @@ fn metrics_targets(
     plan: &MetricsPlan,
     members: &[Member],
     sessions: &[Session],
-) -> Vec<(String, Option<String>)> {
+) -> Vec<(String, Option<MemberId>)> {
     if !plan.urls.is_empty() {
         return plan.urls.iter().map(|u| (u.clone(), None)).collect();
     }
@@ -371,13 +368,6 @@ async fn scrape_all(
         },
     )
     .await
-}
-
-fn now_unix_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// One scrape, or two `interval` apart, summarized.

@@ -13,6 +13,7 @@ use prometheus_parse::{Sample, Scrape, Value};
 
 use super::error::RequestError;
 use super::views::{Alarm, HistogramPercentiles, MemberMetrics, MethodRate, PeerRtt, Span};
+use crate::member::{AlarmKind, MemberId};
 
 /// etcd's WAL fdatasync latency histogram.
 pub const WAL_FSYNC: &str = "etcd_disk_wal_fsync_duration_seconds";
@@ -304,12 +305,12 @@ fn alarms(scrape: &Scrape) -> Vec<Alarm> {
         .filter_map(|s| {
             let id = u64::from_str_radix(s.labels.get("server_id")?, 16).ok()?;
             Some(Alarm {
-                member_id: format!("{id:016x}"),
-                alarm: s.labels.get("alarm_type")?.to_string(),
+                member_id: MemberId::from(id),
+                alarm: AlarmKind::from(s.labels.get("alarm_type")?.to_string()),
             })
         })
         .collect();
-    out.sort_by(|a, b| (&a.member_id, &a.alarm).cmp(&(&b.member_id, &b.alarm)));
+    out.sort_by(|a, b| (&a.member_id, a.alarm.as_str()).cmp(&(&b.member_id, b.alarm.as_str())));
     out.dedup();
     out
 }
@@ -339,8 +340,8 @@ pub fn summarize(url: &str, first: Option<Taken<'_>>, last: Taken<'_>) -> Member
                     s.labels.get("To") == Some(peer.as_str())
                 })?;
                 // The label is the id in hex without leading zeros.
-                let peer_id =
-                    u64::from_str_radix(&peer, 16).map_or(peer, |id| format!("{id:016x}"));
+                let peer_id = u64::from_str_radix(&peer, 16)
+                    .map_or_else(|_| MemberId::from(peer), MemberId::from);
                 Some(PeerRtt { peer_id, rtt })
             })
             .collect(),

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::facts::ClusterFacts;
-use super::views::same_id;
 pub use super::views::*;
 
 /// Everything the inspector read from the cluster. Sections a command did
@@ -85,7 +84,7 @@ impl ClusterReport {
         let Some(id) = id else {
             return fallback.to_string();
         };
-        let Some(m) = self.members.iter().find(|m| same_id(&m.id, id)) else {
+        let Some(m) = self.members.iter().find(|m| m.id.same(id)) else {
             return id.to_string();
         };
         let host = m

@@ -11,6 +11,7 @@ use super::conn::{ConnError, ConnPlan, Target};
 use super::dial::{connect, request};
 use super::error::{AtEndpoint, ListError, RequestError};
 use super::views::{Downgrade, EndpointStatus};
+use crate::member::MemberId;
 
 /// One endpoint and its connection (or why there is none).
 #[derive(Clone)]
@@ -66,8 +67,8 @@ pub(super) async fn open_sessions(plan: &Arc<ConnPlan>, targets: Vec<Target>) ->
 }
 
 /// A member id as etcdctl prints it: 16 hex digits.
-pub fn hex_id(id: u64) -> String {
-    format!("{id:016x}")
+pub fn hex_id(id: u64) -> MemberId {
+    MemberId::from(id)
 }
 
 /// One `endpoint status` row; an unreachable endpoint is a row with its error.

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::member::{AlarmKind, MemberId, MemberStatus};
+
 /// One member's label: `NAME (ID) on HOST`, the name or host left out when
 /// unknown (`ID on HOST`, `NAME (ID)`).
 pub fn member_label(name: &str, id: &str, host: Option<&str>) -> String {
@@ -17,12 +19,6 @@ pub fn member_label(name: &str, id: &str, host: Option<&str>) -> String {
         Some(host) => format!("{who} on {host}"),
         None => who,
     }
-}
-
-/// Member ids as hex, leading zeros or not (`0af3` is `af3`).
-pub(super) fn same_id(a: &str, b: &str) -> bool {
-    let parse = |s: &str| u64::from_str_radix(s, 16).ok();
-    parse(a).is_some_and(|a| Some(a) == parse(b)) || a == b
 }
 
 /// The host part of a URL: `https://[fd00::1]:2380/` -> `fd00::1`,
@@ -89,7 +85,7 @@ pub struct EndpointStatus {
     /// Client URL asked.
     pub endpoint: String,
     /// Member id as 16 hex digits, as etcdctl prints it.
-    pub id: Option<String>,
+    pub id: Option<MemberId>,
     /// etcd server version.
     pub version: Option<String>,
     /// Backend database size, bytes.
@@ -146,9 +142,10 @@ pub struct Downgrade {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {
     /// Member id as 16 hex digits.
-    pub id: String,
+    pub id: MemberId,
     /// `started`, or `unstarted` for a member added but never started.
-    pub status: String,
+    #[schemars(with = "String")]
+    pub status: MemberStatus,
     /// Member name (empty while unstarted).
     pub name: String,
     /// Peer URLs.
@@ -182,9 +179,10 @@ pub struct EndpointHealth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alarm {
     /// Member id as 16 hex digits.
-    pub member_id: String,
+    pub member_id: MemberId,
     /// `NOSPACE` or `CORRUPT`.
-    pub alarm: String,
+    #[schemars(with = "String")]
+    pub alarm: AlarmKind,
 }
 
 /// Which observations a histogram's percentiles describe.
@@ -232,7 +230,7 @@ pub struct HistogramPercentiles {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeerRtt {
     /// The peer's member id (16 hex digits, the metric's `To` label).
-    pub peer_id: String,
+    pub peer_id: MemberId,
     /// Percentiles of etcd_network_peer_round_trip_time_seconds to it.
     pub rtt: HistogramPercentiles,
 }
@@ -255,7 +253,7 @@ pub struct MemberMetrics {
     /// The member the URL belongs to (16 hex digits), when the member list
     /// says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     /// etcd_disk_wal_fsync_duration_seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_fsync: Option<HistogramPercentiles>,
@@ -398,7 +396,7 @@ pub struct LearnerProgress {
     /// Endpoint asked.
     pub endpoint: String,
     /// Member id (16 hex digits).
-    pub member_id: String,
+    pub member_id: MemberId,
     /// Leader applied index minus the learner's, at the first read, entries.
     pub first_gap_entries: u64,
     /// The same at the second read, entries.

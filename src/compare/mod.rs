@@ -30,7 +30,7 @@ use noise::{Metric, RunFacts, StallFacts};
 use runs::subjects;
 
 use crate::facts::{Report, SCHEMA_VERSION};
-use crate::measure::{EncodedHistogram, LatencyHistogram, PERCENTILES};
+use crate::measure::{round3, EncodedHistogram, LatencyHistogram, PERCENTILES};
 
 /// Compares the `current` reports with the `baseline` reports.
 pub fn compare(baseline: &[Report], current: &[Report], plan: &ComparePlan) -> Result<Comparison> {
@@ -197,7 +197,7 @@ fn geomean(runs: &[RunFacts], value: impl Fn(&RunFacts) -> Option<f64>) -> f64 {
         return 0.0;
     }
     let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
-    (g * 1000.0).round() / 1000.0
+    round3(g)
 }
 
 #[cfg(test)]

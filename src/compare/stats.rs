@@ -351,7 +351,9 @@ mod tests {
         let mut h = LatencyHistogram::new();
         for _ in 0..n {
             let us = center_us * (0.8 + 0.4 * rng.f64());
-            h.record(Duration::from_secs_f64(us / 1e6));
+            h.record(Duration::from_secs_f64(
+                crate::units::Micros(us).as_secs_f64(),
+            ));
         }
         h
     }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::input::{name_of, Input};
+use crate::measure::LatencySummary;
 use crate::probe::net::{NetProbeKind, NetResult};
 
 /// One measured ordered pair of hosts.
@@ -86,8 +87,8 @@ impl PathEntry {
         }
         match r.probe {
             NetProbeKind::Rtt => {
-                self.rtt_p50_ms = r.latency_us.as_ref().map(|l| l.p50 / 1e3);
-                self.rtt_p99_ms = r.latency_us.as_ref().map(|l| l.p99 / 1e3);
+                self.rtt_p50_ms = r.latency_us.as_ref().map(LatencySummary::p50_ms);
+                self.rtt_p99_ms = r.latency_us.as_ref().map(LatencySummary::p99_ms);
             }
             NetProbeKind::Throughput => {
                 self.upload_mbit_s = r.upload_mbit_s;

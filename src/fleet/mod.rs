@@ -30,6 +30,7 @@ use crate::compare::{MAX_REPORTS, OLDEST_SCHEMA_VERSION};
 use crate::facts::{Report, SCHEMA_VERSION};
 use crate::findings::{Finding, Severity, Verdict};
 use crate::measure::median;
+use crate::probe::disk::DiskProbeKind;
 use input::name_of;
 pub use input::Input;
 pub use matrix::PathEntry;
@@ -87,7 +88,8 @@ pub struct HostLatency {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiskRow {
     /// The probe, e.g. `fsync`.
-    pub probe: String,
+    #[schemars(with = "String")]
+    pub probe: DiskProbeKind,
     /// Each host that ran it.
     pub hosts: Vec<HostLatency>,
     /// Median over the hosts of their p50, milliseconds.
@@ -352,23 +354,25 @@ fn fleet_host(input: &Input) -> FleetHost {
 
 /// Per disk probe, each host's p50/p99 and the fleet medians.
 fn disk_rows(inputs: &[Input]) -> Vec<DiskRow> {
-    let mut by_probe: BTreeMap<&str, Vec<HostLatency>> = BTreeMap::new();
+    // In name order, as the rows always came.
+    let mut by_probe: BTreeMap<&str, (DiskProbeKind, Vec<HostLatency>)> = BTreeMap::new();
     for input in inputs {
         for d in &input.report.disk {
             by_probe
                 .entry(d.probe.as_str())
-                .or_default()
+                .or_insert_with(|| (d.probe, Vec::new()))
+                .1
                 .push(HostLatency {
                     host: name_of(input),
-                    p50_ms: d.latency_us.p50 / 1e3,
-                    p99_ms: d.latency_us.p99 / 1e3,
+                    p50_ms: d.latency_us.p50_ms(),
+                    p99_ms: d.latency_us.p99_ms(),
                 });
         }
     }
     by_probe
         .into_iter()
-        .map(|(probe, hosts)| DiskRow {
-            probe: probe.to_string(),
+        .map(|(_, (probe, hosts))| DiskRow {
+            probe,
             fleet_p50_ms: median(hosts.iter().map(|h| h.p50_ms)).unwrap_or(0.0),
             fleet_p99_ms: median(hosts.iter().map(|h| h.p99_ms)).unwrap_or(0.0),
             hosts,

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::peersock::{self, PeerPorts, TcpAccount, TcpSock};
 use super::proc::{keyed_u64, read_small};
 use crate::measure::{round2, MIB};
+use crate::units::Nanos;
 
 /// The name etcd's processes run under.
 pub const ETCD_NAME: &str = "etcd";
@@ -332,11 +333,10 @@ fn process(pid: i32, a: &Counters, b: &Counters, window_s: f64) -> EtcdProcess {
         pid,
         cpu_cores: round2(b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 / ticks / window_s),
         run_delay_ms_per_s: round2(
-            b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64 / 1e6 / window_s,
+            Nanos(b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64).as_ms() / window_s,
         ),
         run_wait_ms_mean: round2(
-            b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64
-                / 1e6
+            Nanos(b.run_delay_ns.saturating_sub(a.run_delay_ns) as f64).as_ms()
                 / b.runs.saturating_sub(a.runs).max(1) as f64,
         ),
         cgroup_cpu: cgroup_cpu(&a.cgroups, &b.cgroups, window_s),
@@ -529,7 +529,7 @@ fn cgroup_cpu(
         path: dir.display().to_string(),
         limit_cores: limit_cores.map(round2),
         throttled_periods_pct: round2(100.0 * throttled as f64 / periods.max(1) as f64),
-        throttled_ms_per_s: round2(ns as f64 / 1e6 / window_s),
+        throttled_ms_per_s: round2(Nanos(ns as f64).as_ms() / window_s),
     })
 }
 

@@ -19,6 +19,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::round2;
+use crate::units::Micros;
 
 /// At most this many sockets are parsed from one dump.
 pub const MAX_SOCKETS: usize = 65_536;
@@ -352,7 +353,7 @@ pub fn peer_sockets(
                 bytes_sent: b.bytes_sent.saturating_sub(a.bytes_sent),
                 bytes_retrans: b.bytes_retrans.saturating_sub(a.bytes_retrans),
                 retransmits: b.retransmits.saturating_sub(a.retransmits),
-                rtt_ms: round2(f64::from(b.rtt_us) / 1000.0),
+                rtt_ms: round2(Micros(f64::from(b.rtt_us)).as_ms()),
             })
         })
         .collect();

@@ -28,6 +28,8 @@ use tokio::sync::watch;
 use crate::cluster::conn::{ConnPlan, Target};
 use crate::cluster::model::ClusterReport;
 use crate::cluster::{dial, inspect, InspectPlan, RequestError};
+use crate::member::MemberId;
+use crate::units::{Micros, Nanos};
 use generator::{Conn, Group, Recorded};
 use plan::{LoadPlan, OpKind};
 use result::{LoadResult, OpStats, ScheduleStats};
@@ -125,8 +127,8 @@ async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, Loa
 
 /// The members' client URLs to spread connections over (those that
 /// answered health), else the endpoints given.
-fn targets(conn: &ConnPlan, cluster: &ClusterReport) -> Vec<(Target, Option<String>)> {
-    let listed: Vec<(Target, Option<String>)> = cluster
+fn targets(conn: &ConnPlan, cluster: &ClusterReport) -> Vec<(Target, Option<MemberId>)> {
+    let listed: Vec<(Target, Option<MemberId>)> = cluster
         .members
         .iter()
         .filter_map(|m| {
@@ -148,7 +150,7 @@ fn targets(conn: &ConnPlan, cluster: &ClusterReport) -> Vec<(Target, Option<Stri
 /// Opens `n` connections round-robin over `targets`, concurrently.
 async fn connect_all(
     conn: &ConnPlan,
-    targets: &[(Target, Option<String>)],
+    targets: &[(Target, Option<MemberId>)],
     n: u32,
 ) -> Result<Vec<(usize, Client)>, LoadError> {
     let plan = Arc::new(conn.clone());
@@ -181,7 +183,7 @@ async fn connect_all(
 /// the prefix behind.
 fn admins(
     clients: &[(usize, Client)],
-    targets: &[(Target, Option<String>)],
+    targets: &[(Target, Option<MemberId>)],
     cluster: &ClusterReport,
 ) -> Vec<(Target, Client)> {
     let leader = cluster
@@ -350,7 +352,7 @@ pub async fn run(conn: &ConnPlan, plan: &LoadPlan, safety: &Safety) -> anyhow::R
 async fn defrag_all(
     conn: &ConnPlan,
     clients: &[(usize, Client)],
-    targets: &[(Target, Option<String>)],
+    targets: &[(Target, Option<MemberId>)],
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (i, (target, _)) in targets.iter().enumerate() {
@@ -391,7 +393,7 @@ fn cpu_seconds() -> f64 {
         libc::getrusage(libc::RUSAGE_SELF, &mut u);
         u
     };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let secs = |t: libc::timeval| t.tv_sec as f64 + Micros(t.tv_usec as f64).as_secs_f64();
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
@@ -402,7 +404,7 @@ fn stats(name: &str, g: &Group, elapsed_s: f64) -> OpStats {
         errors: g.errors,
         achieved_ops_s: g.latency.len() as f64 / elapsed_s,
         latency_us: g.latency.summary(),
-        stddev_us: g.latency.raw().stdev() / 1000.0,
+        stddev_us: Nanos(g.latency.raw().stdev()).as_us(),
         latency_histogram: g.latency.encode(),
     }
 }
@@ -411,7 +413,7 @@ fn stats(name: &str, g: &Group, elapsed_s: f64) -> OpStats {
 pub fn summarize(
     plan: &LoadPlan,
     rec: &Recorded,
-    targets: &[(Target, Option<String>)],
+    targets: &[(Target, Option<MemberId>)],
     client_cpu_cores: f64,
 ) -> LoadResult {
     let elapsed_s = rec.elapsed.as_secs_f64().max(1e-3);

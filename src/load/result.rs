@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::{LoadPlan, OpKind};
 use crate::cluster::model::HistogramPercentiles;
 use crate::measure::{EncodedHistogram, LatencySummary};
+use crate::member::MemberId;
 use crate::probe::disk::TimelinePoint;
 
 /// Latency of one group of requests (an operation kind, a member, or all).
@@ -62,7 +63,7 @@ pub struct MemberLoad {
     pub url: String,
     /// The member id, when the member list gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     /// etcd's apply duration (etcd_server_apply_duration_seconds) over the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply: Option<HistogramPercentiles>,

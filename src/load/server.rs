@@ -4,7 +4,7 @@
 //! and last scrapes give the run's window, which the cluster rules judge;
 //! consecutive scrapes give WAL fdatasync over time for the HTML plot.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prometheus_parse::{Sample, Scrape};
 use tokio::sync::watch;
@@ -15,6 +15,8 @@ use crate::cluster::dial;
 use crate::cluster::metrics::{self, Taken};
 use crate::cluster::model::{MemberMetrics, Span};
 use crate::measure::median;
+use crate::member::MemberId;
+use crate::units::{now_unix_s, Millis};
 
 pub use crate::cluster::metrics::{APPLY_DURATION, PROCESS_CPU, PROPOSALS_PENDING};
 
@@ -24,20 +26,13 @@ pub struct MemberWatch {
     /// The /metrics URL.
     pub url: String,
     /// The member id, when known.
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     first: Option<(f64, Scrape)>,
     last: Option<(f64, Scrape)>,
     wal_p99_over_time: Vec<(f64, f64)>,
     pending_max: Option<f64>,
     tcp_handshakes_ms: Vec<f64>,
     error: Option<String>,
-}
-
-fn now_unix_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 fn taken((at, scrape): &(f64, Scrape)) -> Taken<'_> {
@@ -49,7 +44,7 @@ fn taken((at, scrape): &(f64, Scrape)) -> Taken<'_> {
 
 impl MemberWatch {
     /// A member to watch at `url`.
-    pub fn new(url: String, member_id: Option<String>) -> MemberWatch {
+    pub fn new(url: String, member_id: Option<MemberId>) -> MemberWatch {
         MemberWatch {
             url,
             member_id,
@@ -126,7 +121,7 @@ pub async fn scrape_round(conn: &ConnPlan, members: &mut [MemberWatch], run_star
         let got = dial::get_timed(conn, &m.url).await;
         let at = now_unix_s();
         m.tcp_handshakes_ms
-            .extend(got.tcp_handshake.map(|d| d.as_secs_f64() * 1000.0));
+            .extend(got.tcp_handshake.map(|d| Millis::from(d).0));
         let page = got.body.and_then(|t| metrics::parse(&t));
         match page {
             Ok(scrape) => m.observe(at, at - run_start_unix_s, scrape),

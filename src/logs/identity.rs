@@ -15,6 +15,7 @@ use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 
 use super::console;
+use crate::member::MemberId;
 
 /// Longest name or data dir kept.
 const MAX_VALUE_CHARS: usize = 256;
@@ -44,7 +45,7 @@ pub struct Identity {
     /// `--name`.
     pub name: Option<String>,
     /// The member id, 16 hex digits.
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     /// `--data-dir`.
     pub data_dir: Option<String>,
 }
@@ -110,11 +111,11 @@ fn bounded(s: &str) -> String {
 
 /// A member id as etcd writes it (hex, unpadded) in etcdctl's form: 16
 /// hex digits; `None` when `s` is not one.
-pub fn normalize_id(s: &str) -> Option<String> {
+pub fn normalize_id(s: &str) -> Option<MemberId> {
     let ok = (1..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
     ok.then(|| u64::from_str_radix(s, 16).ok())
         .flatten()
-        .map(|id| format!("{id:016x}"))
+        .map(MemberId::from)
 }
 
 #[cfg(test)]

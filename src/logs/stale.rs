@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::catalogue::EventKind;
 use super::identity::{normalize_id, Identity};
 use super::time::UnixMs;
+use crate::member::MemberId;
 
 /// Most members tracked (one entry per member and cause).
 const MAX_MEMBERS: usize = 64;
@@ -33,8 +34,8 @@ pub struct StaleMemberLog {
     /// Which line proved it: `raft-log-lost` or `already-bootstrapped`.
     pub cause: EventKind,
     /// The member id (16 hex digits), when the log named it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub member_id: String,
+    #[serde(default, skip_serializing_if = "MemberId::is_empty")]
+    pub member_id: MemberId,
     /// The member's `--name`, when the log named it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -152,7 +153,7 @@ fn message(line: &str) -> String {
 }
 
 /// The id in `member X has already been bootstrapped`.
-fn bootstrapped_id(line: &str) -> Option<String> {
+fn bootstrapped_id(line: &str) -> Option<MemberId> {
     let end = line.find(" has already been bootstrapped")?;
     let start = line[..end].rfind("member ")? + "member ".len();
     normalize_id(&line[start..end])
@@ -179,7 +180,7 @@ mod tests {
     fn who(id: Option<&str>) -> Identity {
         Identity {
             name: Some("m2".into()),
-            member_id: id.map(str::to_string),
+            member_id: id.map(MemberId::from),
             data_dir: Some("/var/lib/etcd".into()),
         }
     }

@@ -113,7 +113,11 @@ fn rejoin_commands(report: &ClusterReport, c: &Consistency, m: &MemberHash) -> V
     commands.push(etcdctl_good(report, c, &format!("member remove {id}")));
     let listed = report.members.iter().find(|l| &l.id == id);
     if let Some(peer) = listed.and_then(|l| l.peer_urls.first()) {
-        let name = if m.name.is_empty() { id } else { &m.name };
+        let name = if m.name.is_empty() {
+            id.as_str()
+        } else {
+            &m.name
+        };
         commands.push(etcdctl_good(
             report,
             c,

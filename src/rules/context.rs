@@ -158,7 +158,7 @@ fn probe_p99_ms(report: &Report) -> Option<f64> {
         .disk
         .iter()
         .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
-        .map(|r| r.latency_us.p99 / 1000.0)
+        .map(|r| r.latency_us.p99_ms())
         .reduce(f64::max)
 }
 

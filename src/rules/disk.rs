@@ -151,7 +151,7 @@ pub fn fsync_slow(
     // scheduled time: disk.fsync-stall judges it, not these fio-derived levels.
     for r in results.iter().filter(|r| r.probe != DiskProbeKind::Paced) {
         let (warn, fail) = t.p99_levels_ms(r.probe);
-        let p99_ms = r.latency_us.p99 / 1000.0;
+        let p99_ms = r.latency_us.p99_ms();
         if let Some(s) = level(p99_ms, warn, fail) {
             severity = severity.max(Some(s));
             evidence.push(Evidence {
@@ -225,7 +225,7 @@ pub fn rotational(
     let fastest_p99_ms = results
         .iter()
         .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
-        .map(|r| r.latency_us.p99 / 1000.0)
+        .map(|r| r.latency_us.p99_ms())
         .reduce(f64::min);
     let mut evidence = vec![Evidence {
         metric: format!("/sys/block/{disk}/queue/rotational"),
@@ -305,7 +305,7 @@ pub(crate) mod tests {
     pub(crate) fn result(probe: DiskProbeKind, p99_ms: f64) -> DiskResult {
         let mut h = LatencyHistogram::new();
         for _ in 0..100 {
-            h.record(std::time::Duration::from_secs_f64(p99_ms / 1000.0));
+            h.record(crate::units::Millis(p99_ms).as_duration());
         }
         DiskResult {
             probe,

@@ -12,6 +12,7 @@ use super::profile::Profile;
 use crate::cluster::model::ClusterReport;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::load::result::{LoadResult, MemberLoad};
+use crate::units::Micros;
 
 /// `check perf` fails when throughput / target is at or below this
 /// (etcdctl/ctlv3/command/check.go: `if s.RPS/float64(cfg.limit) <= 0.9`).
@@ -61,8 +62,8 @@ pub fn evaluate(
 pub fn check_perf(load: &LoadResult) -> Option<Finding> {
     let all = &load.all;
     let ratio = load.achieved_ops_s / load.target_ops_s;
-    let slowest_ms = all.latency_us.max / 1000.0;
-    let stddev_ms = all.stddev_us / 1000.0;
+    let slowest_ms = all.latency_us.max_ms();
+    let stddev_ms = Micros(all.stddev_us).as_ms();
     let errors = load.error_count() as f64;
     let mut failed = Vec::new();
     if errors > 0.0 {
@@ -123,7 +124,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
         .iter()
         .filter(|o| o.ok > 0)
         .filter_map(|o| {
-            let p99_ms = o.latency_us.p99 / 1000.0;
+            let p99_ms = o.latency_us.p99_ms();
             let severity = if p99_ms >= t.request_p99_fail_ms {
                 Severity::Fail
             } else if p99_ms > t.request_p99_warn_ms {
@@ -149,7 +150,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
 /// The generator could not keep its schedule: the client, not the cluster.
 pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding> {
     let s = &load.schedule;
-    let late_ms = s.wake_late_us.p99 / 1000.0;
+    let late_ms = s.wake_late_us.p99_ms();
     // Requests left unsent while every client was busy are the cluster's shortfall.
     let unsent = (s.scheduled.saturating_sub(s.sent) as f64
         - s.client_wait_total_s * load.target_ops_s)
@@ -315,7 +316,7 @@ fn slow_handshakes(
 fn server_label(cluster: Option<&ClusterReport>, m: &MemberLoad) -> String {
     match cluster {
         Some(c) => c.member_label(m.member_id.as_deref(), &m.url),
-        None => m.member_id.clone().unwrap_or_else(|| m.url.clone()),
+        None => m.member_id.as_deref().unwrap_or(&m.url).to_string(),
     }
 }
 

@@ -15,6 +15,7 @@
 use crate::cluster::model::{url_host, ClusterReport, Member};
 use crate::facts::Report;
 use crate::findings::{Finding, FindingId, Severity};
+use crate::member::MemberId;
 
 /// Where one member's WAL is, seen from the probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +37,13 @@ pub struct Coverage {
     /// The probe's fdatasync p99, ms.
     pub probe_p99_ms: f64,
     /// Member id and where its WAL is.
-    pub members: Vec<(String, Reach)>,
+    pub members: Vec<(MemberId, Reach)>,
 }
 
 impl Coverage {
     /// Where member `id`'s WAL is, when known.
     pub fn reach(&self, id: &str) -> Option<&Reach> {
-        self.members.iter().find(|(m, _)| m == id).map(|(_, r)| r)
+        self.members.iter().find(|(m, _)| *m == id).map(|(_, r)| r)
     }
 }
 

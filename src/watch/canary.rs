@@ -56,7 +56,7 @@ impl Canary {
             .spawn(move || {
                 let mut ring: Option<RingSegment> = None;
                 while !cancel.load(Ordering::SeqCst) {
-                    let started_unix_s = crate::logs::time::now_ms() as f64 / 1000.0;
+                    let started_unix_s = crate::units::now_unix_s();
                     let outcome = match segment(&mut ring, &plan, cancel) {
                         Ok(result) => Ok(Segment {
                             started_unix_s,

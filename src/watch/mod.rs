@@ -224,7 +224,7 @@ impl Loop {
         }
         self.totals.ticks += 1;
         Tick {
-            at_unix_s: crate::logs::time::now_ms() as f64 / 1000.0,
+            at_unix_s: crate::units::now_unix_s(),
             segments,
             canary_error,
             cluster,

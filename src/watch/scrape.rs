@@ -13,6 +13,7 @@ use crate::cluster::facts::ClusterFacts;
 use crate::cluster::metrics::{self, Taken};
 use crate::cluster::model::{ClusterReport, MemberMetrics};
 use crate::cluster::{inspect, InspectPlan};
+use crate::member::MemberId;
 
 /// Metric families kept from each scrape (name prefixes): what
 /// [`metrics::summarize`] reads.
@@ -35,7 +36,7 @@ pub struct Scraped {
     /// The /metrics URL.
     pub url: String,
     /// The member's id, when the member list named it.
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     /// When it was read, Unix seconds.
     pub at_unix_s: f64,
     /// The kept lines, or why the page could not be read.
@@ -69,7 +70,7 @@ pub async fn read(plan: &ConnPlan) -> ClusterTick {
                 Scraped {
                     url,
                     member_id,
-                    at_unix_s: crate::logs::time::now_ms() as f64 / 1000.0,
+                    at_unix_s: crate::units::now_unix_s(),
                     page,
                 }
             })
@@ -85,7 +86,7 @@ pub async fn read(plan: &ConnPlan) -> ClusterTick {
 }
 
 /// Each member's /metrics URL (its first client URL), else each endpoint's.
-fn targets(plan: &ConnPlan, report: &ClusterReport) -> Vec<(String, Option<String>)> {
+fn targets(plan: &ConnPlan, report: &ClusterReport) -> Vec<(String, Option<MemberId>)> {
     let url = |base: &str| format!("{}/metrics", base.trim_end_matches('/'));
     let listed: Vec<_> = report
         .members

@@ -38,7 +38,7 @@ fn row(ip: &str, id: &str, leader: bool) -> EndpointStatus {
 fn member(ip: &str, id: &str, name: &str) -> Member {
     Member {
         id: id.into(),
-        status: "started".into(),
+        status: etcd_doctor::member::MemberStatus::Started,
         name: name.into(),
         peer_urls: vec![format!("https://{ip}:2380")],
         client_urls: vec![format!("https://{ip}:2379")],

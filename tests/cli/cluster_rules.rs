@@ -420,8 +420,8 @@ fn status_refused_for_the_role_is_no_unhealthy_member() {
         .iter()
         .enumerate()
         .map(|(i, ep)| Member {
-            id: format!("{:016x}", i + 1),
-            status: "started".into(),
+            id: format!("{:016x}", i + 1).into(),
+            status: etcd_doctor::member::MemberStatus::Started,
             name: format!("m{i}"),
             peer_urls: vec![ep.replace("2379", "2380")],
             client_urls: vec![ep.to_string()],

@@ -15,7 +15,7 @@ use etcd_doctor::rules::{Finding, FindingId, Profile, Severity};
 fn status(n: u8, version: &str) -> EndpointStatus {
     EndpointStatus {
         endpoint: format!("http://10.0.0.{n}:2379"),
-        id: Some(format!("{n:016x}")),
+        id: Some(format!("{n:016x}").into()),
         version: Some(version.into()),
         is_leader: Some(n == 1),
         ..EndpointStatus::default()
@@ -145,7 +145,7 @@ fn pending_proposals_warn_then_fail() {
 fn fragmented(n: u8) -> DbUsage {
     DbUsage {
         endpoint: format!("http://10.0.0.{n}:2379"),
-        member_id: format!("{n:016x}"),
+        member_id: format!("{n:016x}").into(),
         db_size_bytes: 4 << 30,
         db_size_in_use_bytes: 1 << 30,
         in_use_ratio: 0.25,
@@ -159,7 +159,7 @@ fn fragmented(n: u8) -> DbUsage {
 fn defragmentation_goes_one_member_at_a_time_leader_last() {
     let mut report = cluster(&["3.5.9", "3.5.9", "3.5.9"]);
     report.facts = ClusterFacts {
-        leader_id: Some(format!("{:016x}", 1)),
+        leader_id: Some(format!("{:016x}", 1).into()),
         db: vec![fragmented(1), fragmented(2), fragmented(3)],
         ..ClusterFacts::default()
     };

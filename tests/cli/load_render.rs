@@ -13,7 +13,7 @@ use etcd_doctor::load::result::MemberLoad;
 use etcd_doctor::report::{format::html, render, Format};
 use etcd_doctor::rules::Profile;
 
-fn target(port: u16) -> (Target, Option<String>) {
+fn target(port: u16) -> (Target, Option<etcd_doctor::member::MemberId>) {
     let t = Target {
         endpoint: format!("http://10.0.0.{port}:2379"),
         url: format!("http://10.0.0.{port}:2379"),
@@ -21,7 +21,7 @@ fn target(port: u16) -> (Target, Option<String>) {
         port: 2379,
         tls: false,
     };
-    (t, Some(format!("{port:016x}")))
+    (t, Some(format!("{port:016x}").into()))
 }
 
 fn report() -> Report {
@@ -66,7 +66,7 @@ fn report() -> Report {
     load.deleted_keys = 500;
     load.server = vec![MemberLoad {
         url: "http://10.0.0.2:2379/metrics".into(),
-        member_id: Some(format!("{:016x}", 2)),
+        member_id: Some(format!("{:016x}", 2).into()),
         apply: None,
         cpu_cores: Some(0.4),
         proposals_pending_max: Some(3.0),

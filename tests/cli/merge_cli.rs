@@ -54,7 +54,11 @@ fn the_slow_host_is_the_outlier_in_every_format() {
     assert_eq!(out.status.code(), Some(1));
     let fleet: FleetReport = crate::support::output::parsed(&out.stdout);
     assert_eq!(fleet.hosts.len(), 4);
-    let fsync = fleet.disk.iter().find(|d| d.probe == "fsync").unwrap();
+    let fsync = fleet
+        .disk
+        .iter()
+        .find(|d| d.probe.as_str() == "fsync")
+        .unwrap();
     assert_eq!(fsync.fleet_p99_ms, 1.25);
 
     let html = dir.path().join("fleet.html");

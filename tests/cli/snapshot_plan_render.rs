@@ -24,7 +24,7 @@ fn guide_members() -> Vec<PlanMember> {
         name: name.to_string(),
         peer_url: format!("https://192.168.20.{ip}:2380"),
         client_url: format!("https://192.168.20.{ip}:2379"),
-        id: Some(id.to_string()),
+        id: Some((*id).into()),
     })
     .collect()
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{median, round3};
+use crate::units::Millis;
 
 /// Stall events kept with their times; later ones are counted only.
 pub const MAX_EVENTS: usize = 512;
@@ -186,7 +187,7 @@ pub fn gap_statistics(s: &mut StallSummary) {
 }
 
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    Millis::from(d).0
 }
 
 fn median_or_zero(v: &[f64]) -> f64 {

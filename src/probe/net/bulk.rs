@@ -40,7 +40,7 @@ impl Transfer {
         if secs <= 0.0 {
             return 0.0;
         }
-        (self.bytes as f64 * 8.0 / 1e6 / secs * 1000.0).round() / 1000.0
+        crate::measure::round3(self.bytes as f64 * 8.0 / 1e6 / secs)
     }
 }
 

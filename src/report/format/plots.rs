@@ -11,6 +11,7 @@ use crate::load::result::{LoadResult, MemberLoad};
 use crate::measure::{LatencyHistogram, LatencySummary};
 use crate::probe::disk::{DiskResult, StallSummary, TimelinePoint};
 use crate::probe::net::{NetProbeKind, NetResult};
+use crate::units::{Micros, Millis, Nanos};
 
 /// Plot size in pixels.
 const SIZE: (u32, u32) = (560, 300);
@@ -56,9 +57,9 @@ struct Axis<'s> {
 /// Tick label for a latency in microseconds: `250µs`, `1.5ms`, `2s`.
 fn tick_us(v: &f64) -> String {
     if *v >= 1e6 {
-        format!("{}s", trim(v / 1e6))
+        format!("{}s", trim(Micros(*v).as_secs_f64()))
     } else if *v >= 1e3 {
-        format!("{}ms", trim(v / 1e3))
+        format!("{}ms", trim(Micros(*v).as_ms()))
     } else {
         format!("{}µs", trim(*v))
     }
@@ -149,7 +150,10 @@ pub fn latency_cdf(r: &DiskResult) -> PlotResult {
         .iter_recorded()
         .map(|v| {
             seen += v.count_at_value();
-            (v.value_iterated_to() as f64 / 1000.0, seen as f64 / total)
+            (
+                Nanos(v.value_iterated_to() as f64).as_us(),
+                seen as f64 / total,
+            )
         })
         .collect();
     svg(|root| {
@@ -185,7 +189,7 @@ fn log_bins(h: &LatencyHistogram) -> Vec<(f64, f64, u64)> {
         })
         .collect();
     for v in h.raw().iter_recorded() {
-        let us = v.value_iterated_to() as f64 / 1000.0;
+        let us = Nanos(v.value_iterated_to() as f64).as_us();
         let i = (((us / lo).ln() / step) as usize).min(HISTOGRAM_BINS - 1);
         bins[i].2 += v.count_at_value();
     }
@@ -255,11 +259,11 @@ pub fn wal_fsync_over_time(server: &[MemberLoad]) -> PlotResult {
         .iter()
         .zip(colors.iter().cycle())
         .map(|(m, color)| {
-            let name = m.member_id.clone().unwrap_or_else(|| m.url.clone());
+            let name = m.member_id.as_deref().unwrap_or(&m.url).to_string();
             let points = m
                 .wal_fsync_p99_ms_over_time
                 .iter()
-                .map(|&(t, ms)| (t, ms * 1000.0));
+                .map(|&(t, ms)| (t, Millis(ms).as_us()));
             (name, *color, points.collect())
         })
         .collect();
@@ -302,7 +306,7 @@ fn lines_over_time(caption: &str, lines: Vec<Line>, stalls: Option<&StallSummary
     let t_end = all().map(|p| p.0).fold(0.001, f64::max);
     let top = all()
         .map(|p| p.1)
-        .chain(events.iter().map(|e| e.longest_ms * 1000.0))
+        .chain(events.iter().map(|e| Millis(e.longest_ms).as_us()))
         .fold(1.0, f64::max)
         * 1.1;
     svg(|root| {
@@ -329,7 +333,7 @@ fn lines_over_time(caption: &str, lines: Vec<Line>, stalls: Option<&StallSummary
                 .map_err(err)?;
         }
         if let Some(s) = stalls.filter(|s| !s.events.is_empty()) {
-            let level = s.heartbeat_ms * 1000.0;
+            let level = Millis(s.heartbeat_ms).as_us();
             c.draw_series(DashedLineSeries::new(
                 [(0.0, level), (t_end, level)],
                 4,
@@ -337,11 +341,9 @@ fn lines_over_time(caption: &str, lines: Vec<Line>, stalls: Option<&StallSummary
                 STALL.into(),
             ))
             .map_err(err)?;
-            c.draw_series(
-                events.iter().map(|e| {
-                    TriangleMarker::new((e.at_s, e.longest_ms * 1000.0), 5, STALL.filled())
-                }),
-            )
+            c.draw_series(events.iter().map(|e| {
+                TriangleMarker::new((e.at_s, Millis(e.longest_ms).as_us()), 5, STALL.filled())
+            }))
             .map_err(err)?
             .label("stall")
             .legend(|(x, y)| TriangleMarker::new((x + 8, y), 5, STALL.filled()));

@@ -10,6 +10,7 @@ use crate::facts::Report;
 use crate::findings::{Severity, Verdict};
 use crate::measure::{SummaryField, PERCENTILES};
 use crate::text::prometheus_label as label;
+use crate::units::{Micros, Millis};
 
 /// One metric family: HELP and TYPE lines, then its samples.
 struct Family<'a> {
@@ -85,12 +86,15 @@ fn disk_families<'a>(report: &Report, base: &str) -> [Family<'a>; 5] {
             label(&r.dir.display().to_string())
         );
         for (q, f) in quantiles() {
-            latency.push((format!("{l},quantile=\"{q}\""), f(&r.latency_us) / 1e6));
+            latency.push((
+                format!("{l},quantile=\"{q}\""),
+                Micros(f(&r.latency_us)).as_secs_f64(),
+            ));
         }
         iops.push((l.clone(), r.iops));
         bytes.push((l.clone(), r.throughput_mib_s * 1024.0 * 1024.0));
         stalls.push((l.clone(), r.stalls.events_count as f64));
-        longest.push((l, r.stalls.longest_ms / 1e3));
+        longest.push((l, Millis(r.stalls.longest_ms).as_secs_f64()));
     }
     [
         Family {
@@ -133,7 +137,7 @@ fn net_families<'a>(report: &Report, base: &str) -> [Family<'a>; 2] {
         );
         if let Some(s) = &r.latency_us {
             for (q, f) in quantiles() {
-                rtt.push((format!("{l},quantile=\"{q}\""), f(s) / 1e6));
+                rtt.push((format!("{l},quantile=\"{q}\""), Micros(f(s)).as_secs_f64()));
             }
         }
         if let Some(t) = r.throughput_mbit_s {

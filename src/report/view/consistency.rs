@@ -40,7 +40,7 @@ pub fn section(c: &Consistency) -> Section {
                 };
                 vec![
                     m.status.endpoint.clone(),
-                    m.status.id.clone().unwrap_or_default(),
+                    m.status.id.as_deref().unwrap_or_default().to_string(),
                     m.name.clone(),
                     m.hash.map_or_else(String::new, |h| format!("{h:x}")),
                     agrees.to_string(),

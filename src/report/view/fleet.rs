@@ -106,7 +106,7 @@ fn disk_section(report: &FleetReport) -> Section {
     for row in &report.disk {
         for h in &row.hosts {
             rows.push(vec![
-                row.probe.clone(),
+                row.probe.as_str().to_string(),
                 h.host.clone(),
                 ms(h.p50_ms),
                 ms(h.p99_ms),
@@ -114,7 +114,7 @@ fn disk_section(report: &FleetReport) -> Section {
             ]);
         }
         rows.push(vec![
-            row.probe.clone(),
+            row.probe.as_str().to_string(),
             "fleet median".into(),
             ms(row.fleet_p50_ms),
             ms(row.fleet_p99_ms),

@@ -146,7 +146,7 @@ fn server(l: &LoadResult) -> Section {
             .iter()
             .map(|m| {
                 vec![
-                    m.member_id.clone().unwrap_or_default(),
+                    m.member_id.as_deref().unwrap_or_default().to_string(),
                     m.url.clone(),
                     m.cpu_cores
                         .map(|c| format!("{c:.2} cores"))

@@ -12,6 +12,7 @@ use crate::host::device::DeviceFacts;
 use crate::measure::LatencySummary;
 use crate::probe::disk::{DiskResult, StallSummary};
 use crate::probe::net::{CeilingSource, NetResult};
+use crate::units::Millis;
 
 use crate::facts::Report;
 
@@ -151,7 +152,7 @@ fn stall_cell(s: &StallSummary) -> String {
     format!(
         "{} (longest {}{period})",
         s.events_count,
-        fmt_us(s.longest_ms * 1000.0)
+        fmt_us(Millis(s.longest_ms).as_us())
     )
 }
 
@@ -330,8 +331,8 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
             .iter()
             .map(|m| {
                 vec![
-                    m.id.clone(),
-                    m.status.clone(),
+                    m.id.to_string(),
+                    m.status.to_string(),
                     m.name.clone(),
                     m.peer_urls.join(","),
                     m.client_urls.join(","),
@@ -350,7 +351,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
                 vec![
                     h.endpoint.clone(),
                     h.health.to_string(),
-                    fmt_us(h.took_ms * 1000.0),
+                    fmt_us(Millis(h.took_ms).as_us()),
                     h.error.clone().unwrap_or_default(),
                 ]
             })
@@ -362,7 +363,7 @@ fn cluster_sections(c: &ClusterReport) -> Vec<Section> {
         rows: c
             .alarms
             .iter()
-            .map(|a| vec![a.member_id.clone(), a.alarm.clone()])
+            .map(|a| vec![a.member_id.to_string(), a.alarm.to_string()])
             .collect(),
     };
     let mut out = vec![endpoints, members, health, alarms, metrics_section(c)];

@@ -4,6 +4,7 @@
 
 use crate::findings::Unit;
 use crate::measure::LatencySummary;
+use crate::units::{Micros, Millis};
 
 /// One titled table of a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +38,9 @@ impl Section {
 /// Formats a latency in microseconds with a unit that keeps 3-4 significant digits.
 pub fn fmt_us(us: f64) -> String {
     if us >= 1_000_000.0 {
-        format!("{:.2} s", us / 1_000_000.0)
+        format!("{:.2} s", Micros(us).as_secs_f64())
     } else if us >= 1_000.0 {
-        format!("{:.2} ms", us / 1_000.0)
+        format!("{:.2} ms", Micros(us).as_ms())
     } else {
         format!("{us:.1} µs")
     }
@@ -65,7 +66,7 @@ pub fn fmt_bytes(bytes: u64) -> String {
 /// Formats an evidence value with its unit (`ms` values get a readable unit).
 pub fn fmt_value(value: f64, unit: Unit) -> String {
     match unit {
-        Unit::Ms => fmt_us(value * 1000.0),
+        Unit::Ms => fmt_us(Millis(value).as_us()),
         Unit::None => format!("{value}"),
         _ => format!("{value} {unit}"),
     }

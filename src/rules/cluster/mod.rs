@@ -6,6 +6,7 @@
 
 use crate::cluster::model::{Alarm, ClusterReport, HistogramPercentiles, MemberMetrics, Span};
 use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::member::AlarmKind;
 
 mod commands;
 mod db;
@@ -257,7 +258,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
     alarms
         .iter()
         .map(|a| {
-            let (recommendation, commands) = if a.alarm == "CORRUPT" {
+            let (recommendation, commands) = if a.alarm == AlarmKind::Corrupt {
                 (
                     "A member's data diverged from the others. Do not disarm: find the member whose \
                      hash differs, remove it and rejoin it with an empty data dir (it catches up \

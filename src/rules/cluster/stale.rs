@@ -180,6 +180,7 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::member::MemberId;
 
     fn log(cause: EventKind) -> StaleMemberLog {
         StaleMemberLog {
@@ -229,7 +230,7 @@ mod tests {
         assert!(proof(&m, std::slice::from_ref(&l)).is_some());
         l.member_id = "0000000000000001".into();
         assert!(proof(&m, std::slice::from_ref(&l)).is_none());
-        l.member_id.clear();
+        l.member_id = MemberId::default();
         assert!(proof(&m, std::slice::from_ref(&l)).is_some());
     }
 }

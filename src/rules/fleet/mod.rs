@@ -20,6 +20,7 @@ use super::profile::Profile;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::fleet::{DiskRow, PathEntry};
 use crate::measure::{median, round2};
+use crate::probe::disk::DiskProbeKind;
 
 pub use super::profile::FleetThresholds;
 
@@ -36,10 +37,12 @@ pub fn evaluate(disk: &[DiskRow], paths: &[PathEntry], profile: &Profile) -> Vec
 }
 
 /// The profile's warn level for a disk probe's p99, ms.
-fn disk_warn_ms(probe: &str, profile: &Profile) -> f64 {
+fn disk_warn_ms(probe: DiskProbeKind, profile: &Profile) -> f64 {
     match probe {
-        "backend" => profile.disk.backend_commit_p99_warn_ms,
-        _ => profile.disk.wal_fsync_p99_warn_ms,
+        DiskProbeKind::Backend => profile.disk.backend_commit_p99_warn_ms,
+        DiskProbeKind::Fsync | DiskProbeKind::Wal | DiskProbeKind::Paced => {
+            profile.disk.wal_fsync_p99_warn_ms
+        }
     }
 }
 
@@ -49,7 +52,7 @@ pub fn disk_outliers(row: &DiskRow, profile: &Profile) -> Vec<Finding> {
     if (row.hosts.len() as u64) < t.min_members {
         return Vec::new();
     }
-    let floor = disk_warn_ms(&row.probe, profile);
+    let floor = disk_warn_ms(row.probe, profile);
     let limit = (row.fleet_p99_ms * t.outlier_ratio).max(floor);
     row.hosts
         .iter()

@@ -18,6 +18,7 @@ use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsa
 use super::nic::{nic_commands, nic_fix};
 use super::thresholds::NetThresholds;
 use crate::measure::round2;
+use crate::units::Micros;
 
 /// Share of the link's capacity, in either direction, that other traffic
 /// must carry to be named. 0.25: a quarter of the link is no longer
@@ -135,7 +136,7 @@ pub(super) fn busy_path(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         }
     };
     let share = share_of(other.rates.tx, cap.tx).max(share_of(other.rates.rx, cap.rx));
-    let (idle_ms, loaded_ms) = (idle.p99 / 1000.0, loaded.p99 / 1000.0);
+    let (idle_ms, loaded_ms) = (idle.p99_ms(), loaded.p99_ms());
     let queued_ms = t.heartbeat_interval_ms * BUSY_RTT_HEARTBEAT_SHARE;
     let worst_ms = idle_ms.max(loaded_ms);
     if share < OTHER_TRAFFIC_SHARE || worst_ms < queued_ms {
@@ -227,11 +228,13 @@ fn summary(
         r.peer
     );
     let baseline = match r.baseline_idle_p99_us {
-        Some(base) => format!(
-            "the idle RTT p99 is {:.1}x the {:.2} ms of the baseline report",
-            idle_ms * 1000.0 / base,
-            base / 1000.0
-        ),
+        Some(base) => {
+            let base_ms = Micros(base).as_ms();
+            format!(
+                "the idle RTT p99 is {:.1}x the {base_ms:.2} ms of the baseline report",
+                idle_ms / base_ms
+            )
+        }
         None => "there is no unloaded RTT baseline (pass --rtt-baseline with a report taken at a \
                  quiet time), so what the other traffic adds to heartbeat RTT is unknown"
             .to_string(),
@@ -254,7 +257,7 @@ mod tests {
 
     fn summary(ms: f64) -> crate::measure::LatencySummary {
         let mut h = LatencyHistogram::new();
-        h.record(std::time::Duration::from_secs_f64(ms / 1000.0));
+        h.record(crate::units::Millis(ms).as_duration());
         h.summary()
     }
 

@@ -40,7 +40,7 @@ fn queued_behind_traffic(r: &NetResult, nic: &NicUsage, t: &NetThresholds) -> bo
         r.message_size_bytes.unwrap_or(0) as f64 * f64::from(r.rate_hz.unwrap_or(0)) * 8.0 / 1e6
             * OWN_WIRE_OVERHEAD;
     let other = (nic.tx_mbit_s.max(nic.rx_mbit_s) - pings_mbit_s).max(0.0);
-    let p50_ms = r.latency_us.map_or(0.0, |l| l.p50 / 1000.0);
+    let p50_ms = r.latency_us.map_or(0.0, |l| l.p50_ms());
     other >= MIN_OTHER_MBIT_S && p50_ms >= t.heartbeat_interval_ms * BUSY_RTT_HEARTBEAT_SHARE
 }
 
@@ -92,8 +92,8 @@ pub(super) fn lossy_link(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         .collect();
     if let Some(l) = r.latency_us {
         evidence.push(Evidence {
-            metric: format!("RTT p99 to {peer} (p50 {:.2} ms)", l.p50 / 1000.0),
-            observed: round2(l.p99 / 1000.0),
+            metric: format!("RTT p99 to {peer} (p50 {:.2} ms)", l.p50_ms()),
+            observed: round2(l.p99_ms()),
             threshold: t.heartbeat_interval_ms,
             unit: Unit::Ms,
         });

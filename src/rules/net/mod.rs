@@ -102,7 +102,7 @@ fn idle_p99_ms(results: &[NetResult]) -> BTreeMap<&str, (f64, u64)> {
             NetProbeKind::Throughput => None,
         };
         if let Some(l) = idle {
-            let entry = (l.p99 / 1000.0, r.message_size_bytes.unwrap_or(0));
+            let entry = (l.p99_ms(), r.message_size_bytes.unwrap_or(0));
             let slot = worst.entry(&r.peer).or_insert(entry);
             if entry.0 > slot.0 {
                 *slot = entry;
@@ -204,7 +204,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
     {
         return None;
     }
-    let loaded_ms = loaded.p99 / 1000.0;
+    let loaded_ms = loaded.p99_ms();
     // A queue that stays short of a tenth of the heartbeat is a saturated
     // link that heartbeats still cross in time (an unshaped veth under our
     // own bulk flow: 0.2 ms to 2 ms): context, not a warning.
@@ -232,7 +232,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             metric: format!(
                 "loaded RTT p99 to {} (idle {:.2} ms)",
                 r.peer,
-                idle.p99 / 1000.0
+                idle.p99_ms()
             ),
             observed: round2(loaded_ms),
             threshold: t.heartbeat_interval_ms,
@@ -259,7 +259,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
             "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling{wrong_ceiling}{fits}",
             nic.interface,
             r.peer,
-            idle.p99 / 1000.0,
+            idle.p99_ms(),
             loaded_ms,
             inflation,
             utilization * 100.0

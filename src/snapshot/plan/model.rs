@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::member::MemberId;
+
 /// How to rebuild the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -77,7 +79,7 @@ pub struct PlanMember {
     /// Client URL the verification commands talk to.
     pub client_url: String,
     /// Member id as 16 hex digits, when read from the live cluster.
-    pub id: Option<String>,
+    pub id: Option<MemberId>,
 }
 
 impl PlanMember {

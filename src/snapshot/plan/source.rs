@@ -8,6 +8,7 @@
 //! operator compares consistent indexes before anything is forced.
 
 use crate::cluster::model::ClusterReport;
+use crate::member::AlarmKind;
 
 use super::model::{position_of, PlanMember, Runbook, UnknownMember};
 use super::steps::{step, var};
@@ -56,18 +57,17 @@ pub fn candidates(report: &ClusterReport) -> Vec<Candidate> {
         .iter()
         .map(|m| {
             let row = rows.iter().find(|r| {
-                r.status.id.as_deref() == Some(m.id.as_str())
-                    || m.client_urls.contains(&r.status.endpoint)
+                r.status.id.as_ref() == Some(&m.id) || m.client_urls.contains(&r.status.endpoint)
             });
-            let answered = row.filter(|r| r.status.id.as_deref() == Some(m.id.as_str()));
+            let answered = row.filter(|r| r.status.id.as_ref() == Some(&m.id));
             let differs = report
                 .consistency
                 .as_ref()
-                .is_some_and(|c| c.differing.contains(&m.id));
+                .is_some_and(|c| c.differing.iter().any(|d| m.id == d.as_str()));
             let corrupt = report
                 .alarms
                 .iter()
-                .any(|a| a.member_id == m.id && a.alarm == "CORRUPT");
+                .any(|a| a.member_id == m.id && a.alarm == AlarmKind::Corrupt);
             let excluded = if differs {
                 Some("its HashKV differs from the majority's".to_string())
             } else if corrupt {
