@@ -63,8 +63,13 @@
 #   list-storm-etcd   the same, six etcdctl loops ranging over the whole
 #                     prefix with no limit (an unpaginated LIST storm)
 #   list-keys-etcd    the same, six loops of keys-only ranges over it
+#   list-count-etcd   the same pods and 200,000 events of 64 B under
+#                     /registry/events/default/, six loops of count-only
+#                     ranges over /registry/events/ (a count storm)
 # A storm row's hit is cluster.expensive-requests; host.cpu-starved is
 # allowed beside it (the storm's clients share the two cores with etcd).
+# The count row's hit needs the finding to say the time went to
+# count-only ranges (count=only), its fix being the counting client's.
 # A CPU row's hit is host.cpu-starved; slow fsync metrics beside it must be
 # marked explained (info), so they are not allowed.
 #
@@ -348,18 +353,35 @@ diagnose_with_log() {
   "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
     --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>/dev/null | keep | ids
 }
-storm() { # extra etcdctl get flags
+storm() { # extra etcdctl get flags; STORM_PREFIX: the prefix read
   for _ in 1 2 3 4 5 6; do
     # shellcheck disable=SC2086
-    (while :; do ctl get /registry/pods/ --prefix $1 >/dev/null; done) >/dev/null 2>&1 &
+    (while :; do ctl get "${STORM_PREFIX:-/registry/pods/}" --prefix $1 >/dev/null; done) >/dev/null 2>&1 &
     PIDS="$PIDS $!"
   done
   sleep 3
+}
+# The ids of diagnose_with_log, and count=only when the expensive-requests
+# finding says the time went to count-only ranges.
+diagnose_with_log_count() {
+  "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
+    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>/dev/null | keep | python3 -c 'import json,sys
+r=json.load(sys.stdin)
+got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
+for f in r.get("findings",[]):
+    if f["severity"] in ("warn","fail") and f["id"] == "cluster.expensive-requests" \
+        and "count-only ranges: etcd walks" in f["summary"]:
+        got.add("count=only")
+print(" ".join(sorted(got)) or "-")'
 }
 row_list_healthy_etcd() { pods; diagnose_with_log; stop_pids; }
 row_list_busy_etcd() { pods; put_load; diagnose_with_log; stop_pids; }
 row_list_storm_etcd() { pods; storm ""; diagnose_with_log; stop_pids; }
 row_list_keys_etcd() { pods; storm --keys-only; diagnose_with_log; stop_pids; }
+row_list_count_etcd() {
+  pods; load 200000 64 /registry/events/default/e
+  STORM_PREFIX=/registry/events/ storm "--count-only -w fields"; diagnose_with_log_count; stop_pids
+}
 
 # Three etcd 3.5 members on loopback (no disk throttle), logs in $WORK/mN.log.
 start_etcd3() {
@@ -572,7 +594,7 @@ row_busy_rtt() { busy_link_up; rtt_probe rtt,loaded-rtt; stop_pids; net_down; }
 
 # row:expected ids (all must be named):allowed ids (may be named too);
 # ROWS=... in the environment runs a subset.
-ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- remote-healthy:-:- remote-iops:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow remote-dd:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- list-healthy-etcd:-:- list-busy-etcd:-:- list-storm-etcd:cluster.expensive-requests:host.cpu-starved list-keys-etcd:cluster.expensive-requests:host.cpu-starved healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
+ROWS=${ROWS:-"healthy-disk:-:- slow-disk:disk.fsync-slow:disk.fsync-stall iops-fio:disk.io-contention:disk.fsync-slow,disk.fsync-stall iops-dsync:disk.io-contention:disk.fsync-slow,disk.fsync-stall bytes-dd:disk.io-contention:disk.fsync-slow,disk.fsync-stall healthy-etcd:-:- fragmented-etcd:cluster.db-fragmented:- past-load-etcd:-:- killed-member:cluster.member-unreachable:- wiped-member:cluster.stale-member:- remote-healthy:-:- remote-iops:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow remote-dd:cluster.metrics-wal-fsync-slow,remote=m2:cluster.metrics-backend-commit-slow busy-etcd:-:- cpu-quota-etcd:host.cpu-starved:- cpu-pinned-etcd:host.cpu-starved:- mem-healthy-etcd:-:- mem-limit-etcd:host.memory-pressure:- mem-cotenant-etcd:host.memory-pressure:- list-healthy-etcd:-:- list-busy-etcd:-:- list-storm-etcd:cluster.expensive-requests:host.cpu-starved list-keys-etcd:cluster.expensive-requests:host.cpu-starved list-count-etcd:cluster.expensive-requests,count=only:host.cpu-starved healthy-net:-:- busy-net:net.nic-saturated,flow=iperf3:net.peer-rtt-high busy-net-python:net.nic-saturated,flow=python3:net.peer-rtt-high healthy-rtt:-:- lossy-in-2:net.lossy-link,way=out:- lossy-in-10:net.lossy-link,way=out:- lossy-out-2:net.lossy-link,way=back:- lossy-out-10:net.lossy-link,way=back:- busy-rtt:-:net.nic-saturated,net.peer-rtt-high"}
 echo "row rep expected got hit false_alarms"
 : > "$WORK/results"
 for spec in $ROWS; do

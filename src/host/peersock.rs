@@ -49,6 +49,9 @@ const RTT_US: usize = 68;
 const TOTAL_RETRANS: usize = 100;
 const BYTES_SENT: usize = 200;
 const BYTES_RETRANS: usize = 208;
+const DSACK_DUPS: usize = 216;
+const DATA_SEGS_IN: usize = 152;
+const RCV_OOOPACK: usize = 224;
 
 /// One TCP socket's cumulative sending account (kernel 4.19+).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -59,6 +62,14 @@ pub struct TcpAccount {
     pub bytes_retrans: u64,
     /// Segments sent again (`tcpi_total_retrans`).
     pub retransmits: u32,
+    /// Retransmissions the peer reported as duplicates (`tcpi_dsack_dups`,
+    /// kernel 5.0+; 0 before).
+    pub duplicates: u32,
+    /// Segments with data received (`tcpi_data_segs_in`).
+    pub data_segments_in: u32,
+    /// Packets received out of order (`tcpi_rcv_ooopack`, kernel 5.4+; 0
+    /// before): after a gap, the peer's segments before them lost.
+    pub out_of_order_in: u32,
     /// Smoothed round trip, microseconds (`tcpi_rtt`).
     pub rtt_us: u32,
 }
@@ -91,6 +102,19 @@ pub struct PeerSocket {
     pub bytes_retrans: u64,
     /// Segments sent again over the window.
     pub retransmits: u32,
+    /// Of those, the ones the peer reported it already had (D-SACK,
+    /// `tcpi_dsack_dups`): the data had arrived, its acknowledgement was
+    /// lost on the way back (or the timer fired early).
+    #[serde(default)]
+    pub duplicates: u32,
+    /// Segments with data the peer sent on it over the window.
+    #[serde(default)]
+    pub segments_received: u32,
+    /// Of those, the ones that arrived out of order (`tcpi_rcv_ooopack`):
+    /// after a gap, the peer's segments before them lost on the way here
+    /// (or reordered). The peer's resends are counted on its host.
+    #[serde(default)]
+    pub out_of_order_received: u32,
     /// Smoothed round trip at the end of the window, ms.
     pub rtt_ms: f64,
 }
@@ -306,6 +330,9 @@ fn tcp_account(info: &[u8]) -> Option<TcpAccount> {
         bytes_sent: u64_at(info, BYTES_SENT)?,
         bytes_retrans: u64_at(info, BYTES_RETRANS)?,
         retransmits: u32_at(info, TOTAL_RETRANS)?,
+        duplicates: u32_at(info, DSACK_DUPS).unwrap_or(0),
+        data_segments_in: u32_at(info, DATA_SEGS_IN)?,
+        out_of_order_in: u32_at(info, RCV_OOOPACK).unwrap_or(0),
         rtt_us: u32_at(info, RTT_US)?,
     })
 }
@@ -353,6 +380,9 @@ pub fn peer_sockets(
                 bytes_sent: b.bytes_sent.saturating_sub(a.bytes_sent),
                 bytes_retrans: b.bytes_retrans.saturating_sub(a.bytes_retrans),
                 retransmits: b.retransmits.saturating_sub(a.retransmits),
+                duplicates: b.duplicates.saturating_sub(a.duplicates),
+                segments_received: b.data_segments_in.saturating_sub(a.data_segments_in),
+                out_of_order_received: b.out_of_order_in.saturating_sub(a.out_of_order_in),
                 rtt_ms: round2(Micros(f64::from(b.rtt_us)).as_ms()),
             })
         })
@@ -393,6 +423,9 @@ mod tests {
         info[TOTAL_RETRANS..TOTAL_RETRANS + 4].copy_from_slice(&7u32.to_ne_bytes());
         info[BYTES_SENT..BYTES_SENT + 8].copy_from_slice(&90_000u64.to_ne_bytes());
         info[BYTES_RETRANS..BYTES_RETRANS + 8].copy_from_slice(&4_000u64.to_ne_bytes());
+        info[DSACK_DUPS..DSACK_DUPS + 4].copy_from_slice(&2u32.to_ne_bytes());
+        info[DATA_SEGS_IN..DATA_SEGS_IN + 4].copy_from_slice(&400u32.to_ne_bytes());
+        info[RCV_OOOPACK..RCV_OOOPACK + 4].copy_from_slice(&9u32.to_ne_bytes());
         let mut body = vec![0u8; DIAG_MSG];
         body[0] = libc::AF_INET as u8;
         body[1] = 1;
@@ -433,9 +466,18 @@ mod tests {
         assert_eq!(out[0].inode, 77);
         let a = out[0].account.unwrap();
         assert_eq!(
-            (a.bytes_sent, a.bytes_retrans, a.retransmits, a.rtt_us),
-            (90_000, 4_000, 7, 1500)
+            (
+                a.bytes_sent,
+                a.bytes_retrans,
+                a.retransmits,
+                a.duplicates,
+                a.rtt_us
+            ),
+            (90_000, 4_000, 7, 2, 1500)
         );
+        // A kernel before 5.0 fills no dsack_dups: none counted.
+        let old = tcp_account(&[0u8; 232][..DSACK_DUPS]).unwrap();
+        assert_eq!(old.duplicates, 0);
         buf = message(NLMSG_DONE, &[0; 4]);
         assert_eq!(parse_batch(&buf, &mut out).unwrap(), Batch::Done);
         buf = message(NLMSG_ERROR, &(-13i32).to_ne_bytes());
@@ -461,6 +503,9 @@ mod tests {
                 bytes_sent: sent,
                 bytes_retrans: re,
                 retransmits: (re / 100) as u32,
+                duplicates: (re / 1000) as u32,
+                data_segments_in: (sent / 100) as u32,
+                out_of_order_in: (re / 500) as u32,
                 rtt_us: 250,
             }),
         };
@@ -477,6 +522,9 @@ mod tests {
                 bytes_sent: 30_000,
                 bytes_retrans: 1_000,
                 retransmits: 10,
+                duplicates: 1,
+                data_segments_in: 300,
+                out_of_order_in: 0,
                 rtt_us: 0,
             },
         )]);
@@ -488,6 +536,11 @@ mod tests {
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[0].remote, "10.0.0.3:2380".parse().unwrap());
         assert_eq!((rows[0].bytes_sent, rows[0].bytes_retrans), (50_000, 2_000));
+        assert_eq!((rows[0].retransmits, rows[0].duplicates), (20, 2));
+        assert_eq!(
+            (rows[0].segments_received, rows[0].out_of_order_received),
+            (500, 6)
+        );
         assert!(!rows[0].accepted && rows[1].accepted);
         assert_eq!(rows[1].bytes_sent, 50_000);
         assert_eq!(

@@ -2,8 +2,9 @@
 //! `2024-03-01 12:00:00.123456 W | wal: sync duration of 1.2s, expected less than 1s`.
 //! capnslog writes local time without a zone; it is read as UTC.
 
-use super::catalogue;
+use super::catalogue::{self, EventKind};
 use super::model::{term_in, Parsed, RawEvent};
+use super::request;
 use super::time::{parse_go_duration_ms, parse_timestamp};
 
 /// The text after the `L | ` level marker, when `line` is capnslog's.
@@ -57,7 +58,9 @@ pub fn text_event(text: &str) -> Option<RawEvent> {
             .then(|| peer_in(text))
             .flatten(),
         term: term_in(text),
-        request: None,
+        request: matches!(entry.kind, EventKind::ApplySlow | EventKind::ExpensiveRead)
+            .then(|| request::from_text(text))
+            .flatten(),
     })
 }
 
@@ -75,7 +78,6 @@ fn peer_in(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::catalogue::EventKind;
     use proptest::prelude::*;
 
     #[test]

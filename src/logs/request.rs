@@ -164,6 +164,21 @@ pub fn from_stats(method: &str, content: &str, response_size: Option<&str>) -> O
     })
 }
 
+/// The request of etcd 3.4's text line (capnslog, etcdserver/util.go):
+/// `read-only range request "key:\"/registry/pods/\" count_only:true "
+/// with result "range_response_count:0 size:8" took too long (1.2s) to
+/// execute`, both strings as Go's `%q` quoted them (a write's line starts
+/// at `request`; a failed one has `with result "error:…"`).
+pub fn from_text(text: &str) -> Option<Request> {
+    let after = field_start(text, "request ")?;
+    let (request, used) = quoted(after)?;
+    let result = after[used..]
+        .strip_prefix(" with result ")
+        .and_then(quoted)
+        .map(|(b, _)| String::from_utf8_lossy(&b).into_owned());
+    from_apply(&String::from_utf8_lossy(&request), result.as_deref())
+}
+
 /// The first [`MAX_REQUEST_TEXT`] bytes, cut at a character boundary.
 fn head(text: &str) -> &str {
     let mut end = text.len().min(MAX_REQUEST_TEXT);
@@ -261,10 +276,17 @@ fn number_after(text: &str, word: &str) -> Option<u64> {
 }
 
 /// The bytes of the quoted string after field `name` (`key:"…"`),
-/// unescaped as Go's text format escapes them (`\"`, `\\`, `\n`, `\t`,
-/// `\r`, `\'`, three octal digits, `\xHH`).
+/// unescaped as Go's text format escapes them.
 fn quoted_after(text: &str, name: &str) -> Option<Vec<u8>> {
-    let bytes = field_start(text, name)?.strip_prefix('"')?.as_bytes();
+    quoted(field_start(text, name)?).map(|(bytes, _)| bytes)
+}
+
+/// The bytes of the quoted string `text` starts with, unescaped as Go's
+/// text format and `%q` escape them (`\"`, `\\`, `\n`, `\t`, `\r`, `\'`,
+/// three octal digits, `\xHH`), and the bytes of `text` it used, quotes
+/// included.
+fn quoted(text: &str) -> Option<(Vec<u8>, usize)> {
+    let bytes = text.strip_prefix('"')?.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     loop {
@@ -273,7 +295,7 @@ fn quoted_after(text: &str, name: &str) -> Option<Vec<u8>> {
         let stop = memchr::memchr2(b'"', b'\\', rest)?;
         out.extend_from_slice(&rest[..stop]);
         if rest[stop] == b'"' {
-            return Some(out);
+            return Some((out, i + stop + 2));
         }
         let (byte, used) = unescape(&rest[stop + 1..])?;
         out.push(byte);
@@ -439,130 +461,4 @@ pub struct RequestGroup {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn range_shapes_from_apply_lines() {
-        let cases = [
-            (
-                r#"key:"/registry/pods/" range_end:"/registry/pods0" "#,
-                RequestShape::UnpaginatedRange,
-                "/registry/pods/",
-            ),
-            (
-                r#"key:"/registry/pods/" range_end:"/registry/pods0" limit:500 "#,
-                RequestShape::PaginatedRange,
-                "/registry/pods/",
-            ),
-            (
-                r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
-                RequestShape::CountOnly,
-                "/registry/pods/",
-            ),
-            (
-                r#"key:"/registry/events/default/" range_end:"/registry/events/default0" keys_only:true "#,
-                RequestShape::KeysOnly,
-                "/registry/events/default/",
-            ),
-            (
-                r#"key:"/registry/pods/default/web-1" serializable:true "#,
-                RequestShape::Get,
-                "/registry/pods/default/",
-            ),
-            (
-                r#"key:"/app/a" range_end:"/app/b" "#,
-                RequestShape::UnpaginatedRange,
-                "/app/",
-            ),
-            (
-                r#"key:"a\"b\000\377" range_end:"c" "#,
-                RequestShape::UnpaginatedRange,
-                "a\\\"b\\0\u{fffd}",
-            ),
-        ];
-        for (text, shape, prefix) in cases {
-            let r = from_apply(text, Some("range_response_count:20000 size:21012345")).unwrap();
-            assert_eq!((r.shape, r.prefix.as_str()), (shape, prefix), "{text}");
-            assert_eq!(r.response_bytes, Some(21_012_345));
-        }
-    }
-
-    #[test]
-    fn txns_and_writes() {
-        let txn = r#"compare:<target:MOD key:"/registry/pods/a/b" mod_revision:5 > success:<request_range:<key:"/registry/pods/a/b" > > failure:<>"#;
-        assert_eq!(from_apply(txn, None).unwrap().shape, RequestShape::ReadTxn);
-        let write =
-            r#"header:<ID:7587 > put:<key:"/registry/leases/kube-node-lease/n1" value_size:512 >"#;
-        let w = from_apply(write, Some("size:6")).unwrap();
-        assert_eq!(
-            (w.shape, w.prefix.as_str()),
-            (RequestShape::Write, "/registry/leases/kube-node-lease/")
-        );
-        let s = from_stats(
-            "/etcdserverpb.KV/Range",
-            r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
-            Some("12"),
-        )
-        .unwrap();
-        assert_eq!(
-            (s.shape, s.response_bytes, s.line),
-            (RequestShape::CountOnly, Some(12), RequestLine::RequestStats)
-        );
-        assert!(from_stats("/etcdserverpb.Lease/LeaseGrant", "TTL:5 ", None).is_none());
-        assert!(from_apply("garbage", None).is_none());
-    }
-
-    #[test]
-    fn a_group_is_counted_from_the_line_that_saw_more() {
-        let mut t = RequestTally::default();
-        let r = |line| Request {
-            shape: RequestShape::UnpaginatedRange,
-            prefix: "/registry/pods/".into(),
-            response_bytes: Some(10),
-            line,
-        };
-        for _ in 0..3 {
-            t.add(r(RequestLine::Apply), 200.0);
-        }
-        t.add(r(RequestLine::RequestStats), 400.0);
-        let mut later = RequestTally::default();
-        later.add(r(RequestLine::Apply), 900.0);
-        t.merge(later);
-        let g = &t.finish().unwrap().groups[0];
-        assert_eq!(
-            (g.requests, g.total_ms, g.worst_ms, g.response_bytes),
-            (4, 1500.0, 900.0, 40)
-        );
-        assert_eq!(g.line, RequestLine::Apply);
-        assert!(RequestTally::default().finish().is_none());
-    }
-
-    #[test]
-    fn groups_are_bounded() {
-        let mut t = RequestTally::default();
-        for i in 0..1000 {
-            t.add(from_apply(&format!("key:\"/x{i}/k\" "), None).unwrap(), 1.0);
-        }
-        let r = t.finish().unwrap();
-        assert_eq!(r.groups.len(), MAX_REQUEST_GROUPS);
-        assert_eq!(r.other_lines, 1000 - MAX_REQUEST_GROUPS as u64);
-    }
-
-    proptest! {
-        #[test]
-        fn any_text_never_panics(req in "\\PC{0,200}", resp in "\\PC{0,40}") {
-            let _ = from_apply(&req, Some(&resp));
-            let _ = from_stats("/etcdserverpb.KV/Range", &req, Some(&resp));
-        }
-
-        #[test]
-        fn escaped_keys_never_panic(key in "([a-z/]|\\\\[0-7]{0,3}|\\\\x[0-9a-f]{0,2}|\\\\.){0,30}") {
-            let text = format!("key:\"{key}\" range_end:\"{key}\" limit:9");
-            if let Some(r) = from_apply(&text, None) {
-                prop_assert!(r.prefix.chars().count() <= MAX_PREFIX_CHARS);
-            }
-        }
-    }
-}
+mod tests;

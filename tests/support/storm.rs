@@ -16,15 +16,25 @@ use super::keyspace::{block_on, put_all, value};
 /// The prefix the storms read.
 pub const PODS: &str = "/registry/pods/";
 
-/// Writes `n` objects of `bytes` under [`PODS`] (`/registry/pods/default/p00000`…).
+/// Writes `n` objects of `bytes` under [`PODS`] (`/registry/pods/default/p000000`…).
 pub fn fill_pods(c: &Cluster, n: usize, bytes: usize) {
+    fill(c, &format!("{PODS}default/p"), "Pod", n, bytes);
+}
+
+/// Writes `n` events of `bytes` under `prefix` (`<prefix>e000000`…).
+pub fn fill_events(c: &Cluster, prefix: &str, n: usize, bytes: usize) {
+    fill(c, &format!("{prefix}e"), "Event", n, bytes);
+}
+
+/// Writes `n` objects of `kind`, `bytes` each, at `stem` and a number.
+fn fill(c: &Cluster, stem: &str, kind: &str, n: usize, bytes: usize) {
     let url = c.members[0].client_url();
+    let v = value(kind, bytes);
+    let ops = (0..n)
+        .map(|i| (format!("{stem}{i:06}"), v.clone(), None))
+        .collect();
     block_on(async move {
         let mut client = Client::connect([url], None).await.expect("connect");
-        let v = value("Pod", bytes);
-        let ops = (0..n)
-            .map(|i| (format!("{PODS}default/p{i:05}"), v.clone(), None))
-            .collect();
         put_all(&mut client, ops).await;
     });
 }
@@ -36,6 +46,8 @@ pub enum Shape {
     Unpaginated,
     /// Keys only, no limit.
     KeysOnly,
+    /// A count of the keys (`count_only`): no keys sent, every key walked.
+    CountOnly,
 }
 
 /// Clients ranging over [`PODS`] until dropped (at most two minutes).
@@ -49,6 +61,12 @@ impl Storm {
     /// Starts `clients` concurrent readers of [`PODS`] in `shape` against
     /// every member of `c`.
     pub fn start(c: &Cluster, shape: Shape, clients: usize) -> Storm {
+        Storm::start_over(c, shape, clients, PODS)
+    }
+
+    /// Starts `clients` concurrent readers of `prefix` in `shape` against
+    /// every member of `c`.
+    pub fn start_over(c: &Cluster, shape: Shape, clients: usize, prefix: &'static str) -> Storm {
         let stop = Arc::new(AtomicBool::new(false));
         let ranges = Arc::new(AtomicU64::new(0));
         let urls: Vec<String> = c.members.iter().map(|m| m.client_url()).collect();
@@ -69,8 +87,11 @@ impl Storm {
                                     Shape::KeysOnly => {
                                         GetOptions::new().with_prefix().with_keys_only()
                                     }
+                                    Shape::CountOnly => {
+                                        GetOptions::new().with_prefix().with_count_only()
+                                    }
                                 };
-                                if kv.get(PODS, Some(opts)).await.is_ok() {
+                                if kv.get(prefix, Some(opts)).await.is_ok() {
                                     r.fetch_add(1, Ordering::Relaxed);
                                 }
                             }

@@ -7,8 +7,13 @@
 //! timeout, 200 ms or more, two default heartbeat intervals.
 //!
 //! Judged per peer (all its connections together, dialled and accepted),
-//! named by member name, id and host, with this member's sending
-//! direction. A handful of retransmissions on a quiet link is noise, so a
+//! named by member name, id and host, with the direction. A
+//! retransmission the peer reports it already had (D-SACK,
+//! `tcpi_dsack_dups`) was no loss of this member's data: its
+//! acknowledgement was lost on the way back. When those carry the loss,
+//! the finding names the way back (peer -> this member) and says that the
+//! peer's own data lost on that way is counted by the peer's kernel, not
+//! here: this member's sockets see only its own resends. A handful of retransmissions on a quiet link is noise, so a
 //! peer is judged only from [`MIN_BYTES`] sent and [`MIN_RETRANSMITS`]
 //! segments sent again. Loss to a peer the rtt probe also measured is told
 //! by both findings, each with its own evidence.
@@ -27,6 +32,8 @@ use super::thresholds::{pct, NetThresholds};
 pub const MIN_BYTES: u64 = 20_000;
 /// Fewest segments sent again to a peer for its loss to be judged.
 pub const MIN_RETRANSMITS: u32 = 3;
+/// Fewest segments received from a peer for their order to be judged.
+pub const MIN_SEGMENTS_IN: u32 = 100;
 
 /// What one etcd process sent one peer over the run.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -34,6 +41,9 @@ struct Sent {
     bytes: u64,
     again: u64,
     retransmits: u32,
+    duplicates: u32,
+    segments_in: u32,
+    out_of_order_in: u32,
     sockets: usize,
     rtt_ms: f64,
 }
@@ -57,7 +67,7 @@ pub fn etcd_peer_loss(
                 .filter(move |m| me.is_none_or(|me| me.id != m.id))
                 .filter_map(move |peer| {
                     let sent = sent_to(&p.peer_sockets, peer, &cluster.members);
-                    judge(p, me, peer, sent, cluster, t)
+                    judge(&labels(p, me, peer, cluster), sent, t)
                 })
         })
         .collect()
@@ -102,51 +112,38 @@ fn sent_to(sockets: &[PeerSocket], peer: &Member, members: &[Member]) -> Sent {
             bytes: acc.bytes + s.bytes_sent,
             again: acc.again + s.bytes_retrans,
             retransmits: acc.retransmits.saturating_add(s.retransmits),
+            duplicates: acc.duplicates.saturating_add(s.duplicates),
+            segments_in: acc.segments_in.saturating_add(s.segments_received),
+            out_of_order_in: acc.out_of_order_in.saturating_add(s.out_of_order_received),
             sockets: acc.sockets + 1,
             rtt_ms: acc.rtt_ms.max(s.rtt_ms),
         })
 }
 
-fn judge(
-    p: &EtcdProcess,
-    me: Option<&Member>,
-    peer: &Member,
-    sent: Sent,
-    cluster: &ClusterReport,
-    t: &NetThresholds,
-) -> Option<Finding> {
-    if sent.bytes < MIN_BYTES || sent.retransmits < MIN_RETRANSMITS {
-        return None;
-    }
-    let lost = sent.again as f64 / sent.bytes as f64;
-    if lost < t.lossy_resent_ratio {
-        return None;
-    }
+fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
+    let resent = (sent.bytes >= MIN_BYTES && sent.retransmits >= MIN_RETRANSMITS)
+        .then(|| sent.again as f64 / sent.bytes as f64)
+        .filter(|lost| *lost >= t.lossy_resent_ratio);
+    let Some(lost) = resent else {
+        return arrivals_out_of_order(link, sent, t);
+    };
     let severity = if lost >= t.lossy_fail_resent_ratio {
         Severity::Fail
     } else {
         Severity::Warn
     };
-    let fallback = format!("etcd pid {}", p.pid);
-    let from = me.map_or(fallback, |m| cluster.member_label(Some(&m.id), &m.name));
-    let to = cluster.member_label(Some(&peer.id), &peer.name);
-    let host = url_host(peer.peer_urls.first().map_or("", String::as_str)).to_string();
+    let Labels { from, to, host } = link;
+    let dups = sent.duplicates.min(sent.retransmits);
+    let (summary, way) = describe(sent, lost, link, t);
     Some(Finding {
         id: FindingId::NetLossyLink,
         severity,
-        summary: format!(
-            "the peer link from {from} to {to} loses packets: {:.1}% of the bytes etcd sent on it \
-             went again ({} retransmissions on {} connection(s), way=out: this member's sending \
-             direction), seen on etcd's own peer sockets",
-            pct(lost),
-            sent.retransmits,
-            sent.sockets,
-        ),
+        summary,
         evidence: vec![
             Evidence {
                 metric: format!(
-                    "etcd's peer sockets {from} -> {to} (out): {} of {} B sent again, {} \
-                     retransmissions",
+                    "etcd's peer sockets {from} -> {to} (way={way}): {} of {} B sent again, {} \
+                     retransmissions, {dups} duplicates",
                     sent.again, sent.bytes, sent.retransmits
                 ),
                 observed: pct(lost),
@@ -161,8 +158,126 @@ fn judge(
             },
         ],
         recommendation: recommendation(&format!("{from} and {to}")),
-        commands: commands("<the peer interface>", &host),
+        commands: commands("<the peer interface>", host),
     })
+}
+
+/// A peer link as operators know it.
+struct Labels {
+    /// This member (name, id, host).
+    from: String,
+    /// The peer.
+    to: String,
+    /// The peer's host.
+    host: String,
+}
+
+/// The labels of the link from `p` (member `me`) to `peer`.
+fn labels(p: &EtcdProcess, me: Option<&Member>, peer: &Member, cluster: &ClusterReport) -> Labels {
+    let fallback = format!("etcd pid {}", p.pid);
+    Labels {
+        from: me.map_or(fallback, |m| cluster.member_label(Some(&m.id), &m.name)),
+        to: cluster.member_label(Some(&peer.id), &peer.name),
+        host: url_host(peer.peer_urls.first().map_or("", String::as_str)).to_string(),
+    }
+}
+
+/// `net.lossy-link` on the way back when this member resent nothing
+/// worth judging but the peer's segments arrived out of order: each
+/// arrived after a gap, the peer's segments before it lost on the way
+/// here. The size of that loss is the peer's resends, which only its
+/// host's kernel counts, so this warns and never fails.
+fn arrivals_out_of_order(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
+    if sent.segments_in < MIN_SEGMENTS_IN || sent.out_of_order_in < MIN_RETRANSMITS {
+        return None;
+    }
+    let share = f64::from(sent.out_of_order_in) / f64::from(sent.segments_in);
+    if share < t.lossy_resent_ratio {
+        return None;
+    }
+    let Labels { from, to, host } = link;
+    Some(Finding {
+        id: FindingId::NetLossyLink,
+        severity: Severity::Warn,
+        summary: format!(
+            "the peer link from {to} to {from} loses packets (way=back: {to} -> this member): \
+             {:.1}% of the segments {to} sent arrived out of order, after a gap its lost \
+             segments left, while this member's own sending lost nothing; how much is lost on \
+             that way only the kernel on {host} counts (run `etcd-doctor diagnose` there), \
+             seen on etcd's own peer sockets",
+            pct(share)
+        ),
+        evidence: vec![Evidence {
+            metric: format!(
+                "etcd's peer sockets {to} -> {from} (way=back): {} of {} segments received out \
+                 of order",
+                sent.out_of_order_in, sent.segments_in
+            ),
+            observed: pct(share),
+            threshold: pct(t.lossy_resent_ratio),
+            unit: Unit::Percent,
+        }],
+        recommendation: recommendation(&format!("{from} and {to}")),
+        commands: commands("<the peer interface>", host),
+    })
+}
+
+/// The summary and the way (`out`, `back`) of a lossy peer link: resends
+/// of this member's data lost on the way out, or, when most were
+/// duplicates the peer already had, acknowledgements lost on the way back.
+fn describe(sent: Sent, lost: f64, link: &Labels, t: &NetThresholds) -> (String, &'static str) {
+    let Labels { from, to, host } = link;
+    let dups = sent.duplicates.min(sent.retransmits);
+    // The share of the bytes that was this member's data lost on the way
+    // out: the resent share less the duplicates the peer reported. Most
+    // resends duplicates: the way back loses (acks), whatever else.
+    let out_lost = lost * (1.0 - f64::from(dups) / f64::from(sent.retransmits));
+    if dups * 2 < sent.retransmits {
+        let back = if dups >= MIN_RETRANSMITS {
+            format!(
+                "; {dups} of them were duplicates {to} already had: its acknowledgements are \
+                 lost on the way back too"
+            )
+        } else {
+            String::new()
+        };
+        (
+            format!(
+                "the peer link from {from} to {to} loses packets: {:.1}% of the bytes etcd sent \
+                 on it went again ({} retransmissions on {} connection(s), way=out: this \
+                 member's sending direction{back}), seen on etcd's own peer sockets",
+                pct(lost),
+                sent.retransmits,
+                sent.sockets,
+            ),
+            "out",
+        )
+    } else {
+        let out_too = if out_lost >= t.lossy_resent_ratio {
+            format!(
+                "; the other {} resent {:.1}% of the bytes: this member's data is lost on the \
+                 way out too (way=out)",
+                sent.retransmits - dups,
+                pct(out_lost)
+            )
+        } else {
+            String::new()
+        };
+        (
+            format!(
+                "the peer link from {to} to {from} loses packets (way=back: {to} -> this \
+                 member): {:.1}% of the bytes etcd sent to {to} went again, but {dups} of the \
+                 {} retransmissions were duplicates {to} already had (D-SACK), so this \
+                 member's data arrived and {to}'s acknowledgements were lost on the way back; \
+                 how much of its own data is lost on that way only the kernel on {host} \
+                 counts (run `etcd-doctor diagnose` there){out_too}, seen on etcd's own peer \
+                 sockets",
+                pct(lost),
+                sent.retransmits,
+            ),
+            "back",
+        )
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +295,17 @@ mod tests {
     }
 
     fn sock(remote: &str, accepted: bool, sent: u64, again: u64, re: u32) -> PeerSocket {
+        dup_sock(remote, accepted, sent, again, re, 0)
+    }
+
+    fn dup_sock(
+        remote: &str,
+        accepted: bool,
+        sent: u64,
+        again: u64,
+        re: u32,
+        duplicates: u32,
+    ) -> PeerSocket {
         PeerSocket {
             local: if accepted {
                 "10.0.0.1:2380"
@@ -193,6 +319,9 @@ mod tests {
             bytes_sent: sent,
             bytes_retrans: again,
             retransmits: re,
+            duplicates,
+            segments_received: 0,
+            out_of_order_received: 0,
             rtt_ms: 0.4,
         }
     }
@@ -279,5 +408,84 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].summary.contains("to m3"), "{}", f[0].summary);
         assert!(f[0].summary.contains("5.0%"), "{}", f[0].summary);
+    }
+
+    /// The peer's packets dropped where this member receives them: this
+    /// member's resends were mostly duplicates (its data had arrived, the
+    /// acks were lost), so the way back is named, never the way out, and
+    /// the finding says the peer's own loss is counted on its host.
+    #[test]
+    fn duplicates_the_peer_reported_name_the_way_back() {
+        let t = NetThresholds::default();
+        let p = process(vec![dup_sock(
+            "10.0.0.2:2380",
+            false,
+            100_000,
+            3_000,
+            20,
+            17,
+        )]);
+        let f = etcd_peer_loss(&[p], &cluster(), &t);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let s = &f[0].summary;
+        assert!(
+            s.contains("way=back: m2 (00000000000000a2) on 10.0.0.2 -> this member"),
+            "{s}"
+        );
+        assert!(!s.contains("way=out"), "{s}");
+        assert!(
+            s.contains("17 of the 20 retransmissions were duplicates"),
+            "{s}"
+        );
+        assert!(s.contains("only the kernel on 10.0.0.2 counts"), "{s}");
+        assert!(
+            f[0].evidence[0].metric.contains("(way=back)"),
+            "{:?}",
+            f[0].evidence
+        );
+        // Real loss out with some duplicates: way=out, the way back noted.
+        let p = process(vec![dup_sock(
+            "10.0.0.2:2380",
+            false,
+            100_000,
+            6_000,
+            40,
+            5,
+        )]);
+        let f = etcd_peer_loss(&[p], &cluster(), &t);
+        let s = &f[0].summary;
+        assert!(
+            s.contains("way=out") && s.contains("5 of them were duplicates"),
+            "{s}"
+        );
+    }
+
+    /// The peer's packets lost on their way here, this member's sending
+    /// clean: its segments arrived out of order. The way back is named,
+    /// at warn (the size of the loss is counted on the peer's host), and
+    /// a healthy link's few reorderings are not.
+    #[test]
+    fn out_of_order_arrivals_name_the_way_back_at_warn() {
+        let t = NetThresholds::default();
+        let with_order = |ooo: u32, segs: u32| {
+            let mut s = sock("10.0.0.2:2380", false, 900_000, 2, 1);
+            s.segments_received = segs;
+            s.out_of_order_received = ooo;
+            process(vec![s])
+        };
+        let f = etcd_peer_loss(&[with_order(60, 1_000)], &cluster(), &t);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Warn);
+        let s = &f[0].summary;
+        assert!(
+            s.contains("way=back: m2 (00000000000000a2) on 10.0.0.2 -> this member"),
+            "{s}"
+        );
+        assert!(s.contains("6.0% of the segments"), "{s}");
+        assert!(s.contains("only the kernel on 10.0.0.2 counts"), "{s}");
+        assert!(!s.contains("way=out"), "{s}");
+        // A few reorderings, or too few segments: nothing.
+        assert!(etcd_peer_loss(&[with_order(5, 1_000)], &cluster(), &t).is_empty());
+        assert!(etcd_peer_loss(&[with_order(50, 90)], &cluster(), &t).is_empty());
     }
 }

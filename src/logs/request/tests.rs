@@ -1,0 +1,197 @@
+//! Shapes, prefixes and tallies of slow requests, on real lines of each
+//! etcd version and on any text.
+
+use super::*;
+use proptest::prelude::*;
+
+#[test]
+fn range_shapes_from_apply_lines() {
+    let cases = [
+        (
+            r#"key:"/registry/pods/" range_end:"/registry/pods0" "#,
+            RequestShape::UnpaginatedRange,
+            "/registry/pods/",
+        ),
+        (
+            r#"key:"/registry/pods/" range_end:"/registry/pods0" limit:500 "#,
+            RequestShape::PaginatedRange,
+            "/registry/pods/",
+        ),
+        (
+            r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
+            RequestShape::CountOnly,
+            "/registry/pods/",
+        ),
+        (
+            r#"key:"/registry/events/default/" range_end:"/registry/events/default0" keys_only:true "#,
+            RequestShape::KeysOnly,
+            "/registry/events/default/",
+        ),
+        (
+            r#"key:"/registry/pods/default/web-1" serializable:true "#,
+            RequestShape::Get,
+            "/registry/pods/default/",
+        ),
+        (
+            r#"key:"/app/a" range_end:"/app/b" "#,
+            RequestShape::UnpaginatedRange,
+            "/app/",
+        ),
+        (
+            r#"key:"a\"b\000\377" range_end:"c" "#,
+            RequestShape::UnpaginatedRange,
+            "a\\\"b\\0\u{fffd}",
+        ),
+    ];
+    for (text, shape, prefix) in cases {
+        let r = from_apply(text, Some("range_response_count:20000 size:21012345")).unwrap();
+        assert_eq!((r.shape, r.prefix.as_str()), (shape, prefix), "{text}");
+        assert_eq!(r.response_bytes, Some(21_012_345));
+    }
+}
+
+#[test]
+fn txns_and_writes() {
+    let txn = r#"compare:<target:MOD key:"/registry/pods/a/b" mod_revision:5 > success:<request_range:<key:"/registry/pods/a/b" > > failure:<>"#;
+    assert_eq!(from_apply(txn, None).unwrap().shape, RequestShape::ReadTxn);
+    let write =
+        r#"header:<ID:7587 > put:<key:"/registry/leases/kube-node-lease/n1" value_size:512 >"#;
+    let w = from_apply(write, Some("size:6")).unwrap();
+    assert_eq!(
+        (w.shape, w.prefix.as_str()),
+        (RequestShape::Write, "/registry/leases/kube-node-lease/")
+    );
+    let s = from_stats(
+        "/etcdserverpb.KV/Range",
+        r#"key:"/registry/pods/" range_end:"/registry/pods0" count_only:true "#,
+        Some("12"),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.shape, s.response_bytes, s.line),
+        (RequestShape::CountOnly, Some(12), RequestLine::RequestStats)
+    );
+    assert!(from_stats("/etcdserverpb.Lease/LeaseGrant", "TTL:5 ", None).is_none());
+    assert!(from_apply("garbage", None).is_none());
+}
+
+/// A count-only range as each version logs it: real lines, written by
+/// etcd 3.4.23 (Debian, capnslog), 3.5.1 (PyPI) and 3.6.17 (built from
+/// its Go modules) for `etcdctl get /registry/events/ --prefix
+/// --count-only -w fields` over three keys, each server started with
+/// the apply warning at 1ns so that a fast count is logged.
+#[test]
+fn count_only_ranges_in_real_lines_of_each_version() {
+    let lines = [
+        (
+            "3.4",
+            r#"2026-12-06 02:52:27.776115 W | etcdserver: read-only range request "key:\"/registry/events/\" range_end:\"/registry/events0\" count_only:true " with result "range_response_count:0 size:6" took too long (120.677µs) to execute"#,
+            0.120_677,
+        ),
+        (
+            "3.5",
+            r#"{"level":"warn","ts":"2026-12-06T02:52:29.007Z","caller":"etcdserver/util.go:166","msg":"apply request took too long","took":"182.216µs","expected-duration":"1ns","prefix":"read-only range ","request":"key:\"/registry/events/\" range_end:\"/registry/events0\" count_only:true ","response":"range_response_count:0 size:6"}"#,
+            0.182_216,
+        ),
+        (
+            "3.6",
+            r#"{"level":"warn","ts":"2026-12-06T02:52:29.948512Z","caller":"txn/util.go:93","msg":"apply request took too long","took":"70.988µs","expected-duration":"1ns","prefix":"read-only range ","request":"key:\"/registry/events/\" range_end:\"/registry/events0\" count_only:true ","response":"range_response_count:0 size:6"}"#,
+            0.070_988,
+        ),
+    ];
+    for (version, line, ms) in lines {
+        let parsed = crate::logs::capnslog::parse(line)
+            .or_else(|| crate::logs::zap::parse(line))
+            .unwrap_or_else(|| panic!("{version}: not parsed"));
+        let e = parsed
+            .event
+            .unwrap_or_else(|| panic!("{version}: no event"));
+        assert_eq!(e.kind, crate::logs::EventKind::ExpensiveRead, "{version}");
+        let d = e.duration_ms.unwrap();
+        assert!((d - ms).abs() < 1e-9, "{version}: {d}");
+        let r = e.request.unwrap_or_else(|| panic!("{version}: no request"));
+        assert_eq!(
+            (r.shape, r.prefix.as_str(), r.response_bytes),
+            (RequestShape::CountOnly, "/registry/events/", Some(6)),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn etcd_3_4_text_lines_unquote_the_request() {
+    let write = r#"request "header:<ID:7587 > put:<key:\"/registry/leases/kube-node-lease/n1\" value_size:512 >" with result "size:6" took too long (1.2s) to execute"#;
+    let w = from_text(write).unwrap();
+    assert_eq!(
+        (w.shape, w.prefix.as_str(), w.response_bytes),
+        (
+            RequestShape::Write,
+            "/registry/leases/kube-node-lease/",
+            Some(6)
+        )
+    );
+    // An escaped byte in the key: octal in the text format, its
+    // backslash doubled by %q.
+    let odd = r#"read-only range request "key:\"/app/a\\000\" range_end:\"/app/b\" limit:5 " with result "error:context canceled" took too long (2s) to execute"#;
+    let r = from_text(odd).unwrap();
+    assert_eq!(
+        (r.shape, r.prefix.as_str(), r.response_bytes),
+        (RequestShape::PaginatedRange, "/app/", None)
+    );
+    assert!(from_text("read-only range request \"key:\\\"/a").is_none());
+    assert!(from_text("no request here").is_none());
+}
+
+#[test]
+fn a_group_is_counted_from_the_line_that_saw_more() {
+    let mut t = RequestTally::default();
+    let r = |line| Request {
+        shape: RequestShape::UnpaginatedRange,
+        prefix: "/registry/pods/".into(),
+        response_bytes: Some(10),
+        line,
+    };
+    for _ in 0..3 {
+        t.add(r(RequestLine::Apply), 200.0);
+    }
+    t.add(r(RequestLine::RequestStats), 400.0);
+    let mut later = RequestTally::default();
+    later.add(r(RequestLine::Apply), 900.0);
+    t.merge(later);
+    let g = &t.finish().unwrap().groups[0];
+    assert_eq!(
+        (g.requests, g.total_ms, g.worst_ms, g.response_bytes),
+        (4, 1500.0, 900.0, 40)
+    );
+    assert_eq!(g.line, RequestLine::Apply);
+    assert!(RequestTally::default().finish().is_none());
+}
+
+#[test]
+fn groups_are_bounded() {
+    let mut t = RequestTally::default();
+    for i in 0..1000 {
+        t.add(from_apply(&format!("key:\"/x{i}/k\" "), None).unwrap(), 1.0);
+    }
+    let r = t.finish().unwrap();
+    assert_eq!(r.groups.len(), MAX_REQUEST_GROUPS);
+    assert_eq!(r.other_lines, 1000 - MAX_REQUEST_GROUPS as u64);
+}
+
+proptest! {
+    #[test]
+    fn any_text_never_panics(req in "\\PC{0,200}", resp in "\\PC{0,40}") {
+        let _ = from_apply(&req, Some(&resp));
+        let _ = from_stats("/etcdserverpb.KV/Range", &req, Some(&resp));
+        let _ = from_text(&req);
+        let _ = from_text(&format!("request \"{req}\" with result \"{resp}\""));
+    }
+
+    #[test]
+    fn escaped_keys_never_panic(key in "([a-z/]|\\\\[0-7]{0,3}|\\\\x[0-9a-f]{0,2}|\\\\.){0,30}") {
+        let text = format!("key:\"{key}\" range_end:\"{key}\" limit:9");
+        if let Some(r) = from_apply(&text, None) {
+            prop_assert!(r.prefix.chars().count() <= MAX_PREFIX_CHARS);
+        }
+    }
+}
