@@ -14,8 +14,11 @@ use crate::Outcome;
 pub fn run(args: LoadArgs) -> Result<Outcome> {
     let plans = args.into_plans()?;
     shared::say_found(plans.discovery.as_ref());
-    let finished =
-        shared::runtime()?.block_on(crate::load::run(&plans.conn, &plans.load, &plans.safety))?;
+    let finished = shared::runtime_one_thread()?.block_on(crate::load::run(
+        &plans.conn,
+        &plans.load,
+        &plans.safety,
+    ))?;
     let interrupted = finished.load.interrupted.clone();
     let deleted = finished.load.deleted_keys;
     let skipped = finished

@@ -24,6 +24,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Builds a tokio runtime on this thread alone, for `load`: its client
+/// sits beside the members it loads, and with worker threads a tenth of
+/// its CPU went to waking them (futex, context switches); one thread
+/// drives far more requests than etcd on the same cores answers.
+pub(crate) fn runtime_one_thread() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// Judges a finished report against the plan's profile, writes it (and the
 /// report bundle when asked), and maps the findings to the exit outcome.
 pub(crate) fn conclude(
