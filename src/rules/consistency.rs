@@ -10,7 +10,13 @@ use super::bounds::{levels, positive, BadKey};
 use super::cluster::{answering, etcdctl, evidence};
 use crate::cluster::consistency::{Consistency, MemberHash};
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Finding, Severity, Unit};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::consistency`'s.
+const EMIT: Emit<by::consistency> = Emit::new();
 
 /// Thresholds of the consistency rules; each field names its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +152,7 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                 None => "the others' (no hash has a majority)".to_string(),
             };
             Finding {
-                id: FindingId::ClusterDataInconsistent,
+                id: EMIT.id(ids::ClusterDataInconsistent),
                 severity: Severity::Fail,
                 summary: format!(
                     "member {} at {}: HashKV at revision {rev} is {}, not {against}",
@@ -183,7 +189,7 @@ fn learner_stuck(
         .map(|l| {
             let ratio = l.applied_index as f64 / l.leader_applied_index.max(1) as f64;
             Finding {
-                id: FindingId::ClusterLearnerStuck,
+                id: EMIT.id(ids::ClusterLearnerStuck),
                 severity: Severity::Warn,
                 summary: format!(
                     "learner {} at {} is not catching up: {} entries behind the leader's applied index, {} before",
@@ -223,7 +229,7 @@ fn proposals_pending(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<F
             };
             let who = report.member_label(m.member_id.as_deref(), &m.url);
             Some(Finding {
-                id: FindingId::ClusterProposalsPending,
+                id: EMIT.id(ids::ClusterProposalsPending),
                 severity,
                 summary: format!("member {who}: {pending:.0} proposals waiting to be committed"),
                 evidence: vec![evidence(

@@ -9,7 +9,15 @@ use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
 use super::bounds::{levels, BadKey};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Evidence, Finding, Severity, Unit};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of `run::disk_fsync_slow`'s findings.
+const FSYNC_SLOW: Emit<by::disk_fsync_slow> = Emit::new();
+/// Builds the ids of `run::disk_rotational`'s findings.
+const ROTATIONAL: Emit<by::disk_rotational> = Emit::new();
 
 /// Disk thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,7 +185,7 @@ pub fn fsync_slow(
     };
     let dir = results.first()?.dir.display().to_string();
     Some(Finding {
-        id: FindingId::DiskFsyncSlow,
+        id: FSYNC_SLOW.id(ids::DiskFsyncSlow),
         severity,
         summary: format!(
             "{} is {:.2} ms on {}, above the {:.1} ms etcd can live with{cause}",
@@ -241,7 +249,7 @@ pub fn rotational(
             unit: Unit::Ms,
         }));
         return Some(Finding {
-            id: FindingId::DiskRotational,
+            id: ROTATIONAL.id(ids::DiskRotational),
             severity: Severity::Info,
             summary: format!(
                 "the kernel marks {disk} rotational, but it is a virtual disk ({kind}): the flag \
@@ -263,7 +271,7 @@ pub fn rotational(
             unit: Unit::Ms,
         });
         return Some(Finding {
-            id: FindingId::DiskRotational,
+            id: ROTATIONAL.id(ids::DiskRotational),
             severity: Severity::Info,
             summary: format!(
                 "the kernel marks {disk} rotational, but fdatasync p99 of {p99:.2} ms is no spinning \
@@ -277,7 +285,7 @@ pub fn rotational(
         });
     }
     Some(Finding {
-        id: FindingId::DiskRotational,
+        id: ROTATIONAL.id(ids::DiskRotational),
         severity: if t.rotational_is_failure {
             Severity::Fail
         } else {

@@ -11,7 +11,15 @@ use crate::host::etcd::ETCD_NAME;
 use crate::host::virt::Virtualization;
 
 use super::bounds::{check_keys, levels, BadKey, Bound};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Evidence, Finding, Severity, Unit};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of `run::io_contention`'s findings.
+const CONTENTION: Emit<by::io_contention> = Emit::new();
+/// Builds the ids of `run::cpu_steal`'s findings.
+const STEAL: Emit<by::cpu_steal> = Emit::new();
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -401,7 +409,7 @@ pub fn io_contention(
         _ => return None,
     };
     Some(Finding {
-        id: FindingId::DiskIoContention,
+        id: CONTENTION.id(ids::DiskIoContention),
         severity,
         summary,
         evidence: contention_evidence(&contenders, others, views, t),
@@ -519,7 +527,7 @@ pub fn cpu_steal(
         _ => String::new(),
     };
     Some(Finding {
-        id: FindingId::HostCpuSteal,
+        id: STEAL.id(ids::HostCpuSteal),
         severity,
         summary: format!(
             "the hypervisor took {steal:.1}% of this VM's CPU time during the run{on}: \

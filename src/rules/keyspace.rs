@@ -9,9 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{levels, positive, BadKey};
 use super::cluster::evidence;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Finding, Severity, Unit};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
 use crate::measure::MIB;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::keyspace`'s.
+const EMIT: Emit<by::keyspace> = Emit::new();
 
 /// Keyspace thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,7 +157,7 @@ fn hotspot(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
     };
     let (recommendation, commands) = hotspot_fix(&name);
     Some(Finding {
-        id: FindingId::ClusterKeyspaceHotspot,
+        id: EMIT.id(ids::ClusterKeyspaceHotspot),
         severity: Severity::Warn,
         summary: format!("{name} holds {share:.0} % {what}"),
         evidence: vec![evidence(
@@ -182,7 +188,7 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
         ""
     };
     Some(Finding {
-        id: FindingId::ClusterHistoryUnbounded,
+        id: EMIT.id(ids::ClusterHistoryUnbounded),
         severity: Severity::Warn,
         summary: format!(
             "uncompacted history takes {:.1} MiB, {ratio:.0}x the live data ({} revisions kept{never})",
@@ -216,7 +222,7 @@ fn key_churn(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         .collect();
     let worst = hot.first()?;
     Some(Finding {
-        id: FindingId::ClusterKeyChurn,
+        id: EMIT.id(ids::ClusterKeyChurn),
         severity: Severity::Warn,
         summary: format!(
             "{} has {} revisions in the database{}",
@@ -253,7 +259,7 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         return None;
     };
     Some(Finding {
-        id: FindingId::ClusterLargeValues,
+        id: EMIT.id(ids::ClusterLargeValues),
         severity,
         summary: format!(
             "{} holds a {:.2} MiB value, {:.0} % of etcd's {:.1} MiB request limit",
@@ -280,6 +286,7 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::FindingId;
     use crate::keyspace::{Grouping, KeyStat, MetaStats};
 
     fn group(prefix: &str, live_keys: u64, total_bytes: u64, history_bytes: u64) -> PrefixStats {

@@ -10,9 +10,15 @@
 use super::cluster::{self, ClusterThresholds};
 use super::profile::Profile;
 use crate::cluster::model::ClusterReport;
+use crate::findings::registry::ids;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::load::result::{LoadResult, MemberLoad};
+use crate::rules::by;
+use crate::rules::emit::Emit;
 use crate::units::Micros;
+
+/// Builds the ids of this file's findings: all are `run::load`'s.
+const EMIT: Emit<by::load> = Emit::new();
 
 /// `check perf` fails when throughput / target is at or below this
 /// (etcdctl/ctlv3/command/check.go: `if s.RPS/float64(cfg.limit) <= 0.9`).
@@ -102,7 +108,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
         return None;
     }
     Some(Finding {
-        id: FindingId::LoadCheckPerfFail,
+        id: EMIT.id(ids::LoadCheckPerfFail),
         severity: Severity::Fail,
         summary: format!(
             "the run fails etcdctl check perf's criteria: {:.0} of {:.0} requests/s, slowest {:.0} ms, stddev {:.1} ms, {} errors",
@@ -133,7 +139,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
                 return None;
             };
             Some(Finding {
-                id: FindingId::LoadLatencySlow,
+                id: EMIT.id(ids::LoadLatencySlow),
                 severity,
                 summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
                 evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, Unit::Ms)],
@@ -162,7 +168,7 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
         return None;
     }
     Some(Finding {
-        id: FindingId::LoadGeneratorBehind,
+        id: EMIT.id(ids::LoadGeneratorBehind),
         severity: Severity::Warn,
         summary: format!(
             "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) and left {unsent_pct:.1} % of the requests unsent while clients were free, using {:.2} client cores",

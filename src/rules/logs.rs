@@ -9,11 +9,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::ClusterReport;
+use crate::findings::registry::ids;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::logs`'s.
+const EMIT: Emit<by::logs> = Emit::new();
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -162,7 +168,7 @@ struct Text {
 }
 
 const CLOCK_DRIFT: Text = Text {
-    id: FindingId::NetClockDrift,
+    id: EMIT.id(ids::NetClockDrift),
     what: "prober found high clock drift (over 1 s against a peer)",
     recommendation:
         "Members' clocks differ by over a second: leases and logs go wrong. Run chrony or \
@@ -171,7 +177,7 @@ const CLOCK_DRIFT: Text = Text {
 };
 
 const RAFT_BUFFER_FULL: Text = Text {
-    id: FindingId::NetRaftBufferFull,
+    id: EMIT.id(ids::NetRaftBufferFull),
     what: "dropped raft messages: the peer's sending buffer was full (overloaded network)",
     recommendation:
         "Raft messages queue faster than the network to a peer carries them: give etcd's \
@@ -181,7 +187,7 @@ const RAFT_BUFFER_FULL: Text = Text {
 };
 
 const SPACE_EXCEEDED: Text = Text {
-    id: FindingId::ClusterAlarmActive,
+    id: EMIT.id(ids::ClusterAlarmActive),
     what: "the database exceeded its quota (NOSPACE alarm raised)",
     recommendation: "The database reached its quota: the cluster accepted only reads and deletes. \
                      Compact, defragment every member, then disarm the alarm; raise \
@@ -195,7 +201,7 @@ const SPACE_EXCEEDED: Text = Text {
 };
 
 const HASH_MISMATCH: Text = Text {
-    id: FindingId::ClusterAlarmActive,
+    id: EMIT.id(ids::ClusterAlarmActive),
     what: "a corruption check found members' data apart at one revision (CORRUPT alarm raised where a quorum agrees)",
     recommendation: "A member's data diverged from the others. Do not disarm: find the member \
                      whose hash differs, remove it and rejoin it with an empty data dir (it \
@@ -287,7 +293,7 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     let first = logs.elections.first()?;
     let last = logs.elections.last()?;
     Some(Finding {
-        id: FindingId::ClusterLeaderChurn,
+        id: EMIT.id(ids::ClusterLeaderChurn),
         severity,
         summary: format!(
             "etcd's logs show {} elections (terms {} to {}, {} to {}), {worst_hour} within one hour",
@@ -318,7 +324,7 @@ fn fsync_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.slow_fdatasync_fail_lines,
     )?;
     Some(Finding {
-        id: FindingId::DiskFsyncSlow,
+        id: EMIT.id(ids::DiskFsyncSlow),
         severity,
         summary: format!("etcd logged slow fdatasync (over 1 s): {}", describe(k)),
         evidence: kind_evidence(k, t.slow_fdatasync_warn_lines),
@@ -340,7 +346,7 @@ fn apply_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     )?;
     let disk = logs.count(EventKind::SlowFdatasync) > 0;
     Some(Finding {
-        id: FindingId::ClusterApplySlow,
+        id: EMIT.id(ids::ClusterApplySlow),
         severity,
         summary: format!("etcd logged applies over 100 ms: {}", describe(k)),
         evidence: kind_evidence(k, t.apply_slow_warn_lines),
@@ -427,7 +433,7 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         Unit::Lines,
     ));
     Some(Finding {
-        id: FindingId::ClusterHeartbeatLate,
+        id: EMIT.id(ids::ClusterHeartbeatLate),
         severity,
         summary: format!("the leader sent heartbeats late {cause}; {}", describe(k)),
         evidence: ev,
@@ -511,7 +517,7 @@ fn peer_unhealthy(
         .collect();
     let first = kinds.first()?;
     Some(Finding {
-        id: FindingId::NetPeerUnhealthy,
+        id: EMIT.id(ids::NetPeerUnhealthy),
         severity,
         summary: format!(
             "etcd could not reach peer(s) {}: {lines} prober-unhealthy / lost-stream line(s); {}",

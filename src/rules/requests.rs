@@ -23,11 +23,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::{ClusterReport, Span};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Evidence, Finding, Severity, Unit};
 use crate::logs::request::{RequestGroup, RequestShape, RequestsReport};
 use crate::logs::{EventKind, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
+use crate::rules::by;
 use crate::rules::disk::level;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::requests`'s.
+const EMIT: Emit<by::requests> = Emit::new();
 
 /// Groups named in the summary.
 const NAMED_GROUPS: usize = 3;
@@ -179,7 +185,7 @@ pub fn expensive_requests(
     }
     let summary = format!("expensive reads: {}", parts.join("; "));
     Some(Finding {
-        id: FindingId::ClusterExpensiveRequests,
+        id: EMIT.id(ids::ClusterExpensiveRequests),
         severity,
         summary,
         evidence,

@@ -9,8 +9,16 @@
 
 use super::cluster::ClusterThresholds;
 use crate::discover::{Discovery, Settings};
+use crate::findings::registry::ids;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::MIB;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of `run::snapshot_count_high`'s findings.
+const SNAPSHOT_COUNT: Emit<by::snapshot_count_high> = Emit::new();
+/// Builds the ids of `run::wal_on_data_device`'s findings.
+const WAL_DIR: Emit<by::wal_on_data_device> = Emit::new();
 
 /// Says, under the history and fragmentation findings, whether the local
 /// etcd compacts by itself (`--auto-compaction-*`, as discovery read
@@ -66,7 +74,7 @@ pub fn snapshot_count_high(
         ""
     };
     Some(Finding {
-        id: FindingId::ClusterSnapshotCountHigh,
+        id: SNAPSHOT_COUNT.id(ids::ClusterSnapshotCountHigh),
         severity: if pressed { Severity::Warn } else { Severity::Info },
         summary: format!(
             "--snapshot-count {count} keeps up to {count} applied raft entries in memory between snapshots{}",
@@ -121,7 +129,7 @@ pub fn wal_on_data_device(d: &Discovery) -> Option<Finding> {
     }
     let (wal, data) = (d.wal_dir.as_ref()?, d.data_dir.as_ref()?);
     Some(Finding {
-        id: FindingId::DiskWalOnDataDevice,
+        id: WAL_DIR.id(ids::DiskWalOnDataDevice),
         severity: Severity::Info,
         summary: format!(
             "--wal-dir {} is on the same device as --data-dir {}",

@@ -12,7 +12,15 @@ use crate::host::etcd::EtcdProcess;
 
 use super::disk::level;
 use super::host::{FsyncViews, HostThresholds};
+use crate::findings::registry::ids;
 use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of `run::cpu_starved`'s findings.
+const STARVED: Emit<by::cpu_starved> = Emit::new();
+/// Builds the ids of `run::memory_pressure`'s findings.
+const MEMORY: Emit<by::memory_pressure> = Emit::new();
 
 /// `activity` with only the etcd processes of the members in `cluster`
 /// (those listening on a port of a member's URLs), when there is a
@@ -104,7 +112,7 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
         evidence.push(Evidence::new("1-minute load average", l, 0.0, Unit::None));
     }
     Some(Finding {
-        id: FindingId::HostCpuStarved,
+        id: STARVED.id(ids::HostCpuStarved),
         severity,
         summary: format!(
             "etcd (pid {}) is starved of CPU: {cause}; it got {:.2} cores{cores}. Heartbeats, \
@@ -191,7 +199,7 @@ pub fn memory_pressure(
         ));
     }
     Some(Finding {
-        id: FindingId::HostMemoryPressure,
+        id: MEMORY.id(ids::HostMemoryPressure),
         severity,
         summary: format!(
             "etcd (pid {}) is short of memory: {}; every read of an evicted page waits for the disk",

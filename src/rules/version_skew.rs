@@ -13,7 +13,13 @@ use std::collections::BTreeSet;
 
 use super::cluster::{etcdctl, evidence};
 use crate::cluster::model::{ClusterReport, EndpointStatus};
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Finding, Severity, Unit};
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::consistency`'s.
+const EMIT: Emit<by::consistency> = Emit::new();
 
 /// The first 3.5 patch release etcd asks for before an upgrade to 3.6.
 const SAFE_3_5_PATCH: u32 = 26;
@@ -93,7 +99,7 @@ fn finding(
     recommendation: String,
 ) -> Finding {
     Finding {
-        id: FindingId::ClusterVersionSkew,
+        id: EMIT.id(ids::ClusterVersionSkew),
         severity,
         summary,
         evidence: vec![evidence(

@@ -3,11 +3,17 @@
 
 use crate::cluster::facts::{DbUsage, QuotaSource};
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Finding, Severity, Unit};
 
 use super::commands::{compact_and_defrag, etcdctl_at, evidence};
 use super::thresholds::ClusterThresholds;
+use crate::findings::registry::ids;
 use crate::measure::MIB;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::cluster`'s.
+const EMIT: Emit<by::cluster> = Emit::new();
 
 /// Bytes a defrag of `d` would return: file size minus in use.
 fn reclaimable(d: &DbUsage) -> u64 {
@@ -63,7 +69,7 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
         .map(|d| {
             let free = reclaimable(d);
             Finding {
-                id: FindingId::ClusterDbFragmented,
+                id: EMIT.id(ids::ClusterDbFragmented),
                 severity: Severity::Warn,
                 summary: format!(
                     "member {} at {}: a defrag would return {} MiB; only {:.0} % of its {} MiB \
@@ -110,7 +116,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 QuotaSource::Discovered => " (quota from the local etcd's --quota-backend-bytes)",
             };
             Some(Finding {
-                id: FindingId::ClusterDbNearQuota,
+                id: EMIT.id(ids::ClusterDbNearQuota),
                 severity,
                 summary: format!(
                     "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",

@@ -18,7 +18,13 @@ use db::{db_fragmented, db_near_quota};
 pub use stale::from_logs as stale_from_logs;
 pub use thresholds::ClusterThresholds;
 
+use crate::findings::registry::ids;
 use crate::logs::StaleMemberLog;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::cluster`'s.
+const EMIT: Emit<by::cluster> = Emit::new();
 
 /// Every cluster rule over `report`, most severe first.
 pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
@@ -64,7 +70,7 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
                 commands.push(rejoin_plan(report, &m.name));
             }
             Finding {
-                id: FindingId::ClusterMemberUnreachable,
+                id: EMIT.id(ids::ClusterMemberUnreachable),
                 severity: Severity::Fail,
                 summary: format!(
                     "member {} at {} does not answer: {}",
@@ -95,7 +101,7 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
 
 fn stale_member(report: &ClusterReport) -> Vec<Finding> {
     let unstarted = report.facts.unstarted.iter().map(|m| Finding {
-        id: FindingId::ClusterStaleMember,
+        id: EMIT.id(ids::ClusterStaleMember),
         severity: Severity::Fail,
         summary: format!(
             "member {} ({}) is listed but never started",
@@ -116,7 +122,7 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
         commands: vec![etcdctl(report, &format!("member remove {}", m.member_id))],
     });
     let mismatched = report.facts.id_mismatches.iter().map(|m| Finding {
-        id: FindingId::ClusterStaleMember,
+        id: EMIT.id(ids::ClusterStaleMember),
         severity: Severity::Fail,
         summary: format!(
             "{} is listed for member {} but answers as {}",
@@ -159,7 +165,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                 return None;
             };
             Some(Finding {
-                id: FindingId::ClusterRaftLag,
+                id: EMIT.id(ids::ClusterRaftLag),
                 severity,
                 summary: format!(
                     "member {} at {} trails the leader by {} raft entries and has {} committed entries unapplied",
@@ -227,7 +233,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
         ));
     }
     vec![Finding {
-        id: FindingId::ClusterLeaderChurn,
+        id: EMIT.id(ids::ClusterLeaderChurn),
         severity: Severity::Warn,
         summary: format!("leader elections are frequent: {rate:.1} per 15 minutes seen by {}", m.url),
         evidence: ev,
@@ -279,7 +285,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                 )
             };
             Finding {
-                id: FindingId::ClusterAlarmActive,
+                id: EMIT.id(ids::ClusterAlarmActive),
                 severity: Severity::Fail,
                 summary: format!(
                     "alarm {} is active on member {}",
@@ -358,21 +364,21 @@ const DISK_FIX: &str = "etcd waits on this disk for every write. Give etcd a ded
 
 fn metrics_slow(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     let wal = HistogramRule {
-        id: FindingId::ClusterMetricsWalFsyncSlow,
+        id: EMIT.id(ids::ClusterMetricsWalFsyncSlow),
         metric: "WAL fdatasync",
         warn_ms: t.wal_fsync_p99_warn_ms,
         fail_ms: t.wal_fsync_p99_fail_ms,
         recommendation: DISK_FIX,
     };
     let commit = HistogramRule {
-        id: FindingId::ClusterMetricsBackendCommitSlow,
+        id: EMIT.id(ids::ClusterMetricsBackendCommitSlow),
         metric: "backend commit",
         warn_ms: t.backend_commit_p99_warn_ms,
         fail_ms: t.backend_commit_p99_fail_ms,
         recommendation: DISK_FIX,
     };
     let rtt = HistogramRule {
-        id: FindingId::ClusterMetricsPeerRttHigh,
+        id: EMIT.id(ids::ClusterMetricsPeerRttHigh),
         metric: "peer round trip",
         warn_ms: t.peer_rtt_p99_warn_ms,
         fail_ms: t.peer_rtt_p99_fail_ms,

@@ -17,10 +17,16 @@
 //! Pure functions of the merged rows and the profile.
 
 use super::profile::Profile;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::registry::ids;
+use crate::findings::{Evidence, Finding, Severity, Unit};
 use crate::fleet::{DiskRow, PathEntry};
 use crate::measure::{median, round2};
 use crate::probe::disk::DiskProbeKind;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::fleet`'s.
+const EMIT: Emit<by::fleet> = Emit::new();
 
 pub use super::profile::FleetThresholds;
 
@@ -58,7 +64,7 @@ pub fn disk_outliers(row: &DiskRow, profile: &Profile) -> Vec<Finding> {
         .iter()
         .filter(|h| h.p99_ms > limit)
         .map(|h| Finding {
-            id: FindingId::FleetDiskOutlier,
+            id: EMIT.id(ids::FleetDiskOutlier),
             severity: Severity::Warn,
             summary: format!(
                 "host {}: {} p99 {} ms is {}x the fleet median {} ms",
@@ -229,7 +235,7 @@ fn path_finding(
         summary.push_str(&format!("; asymmetric: {}", asymmetric.join("; ")));
     }
     Finding {
-        id: FindingId::FleetPathOutlier,
+        id: EMIT.id(ids::FleetPathOutlier),
         severity: Severity::Warn,
         summary,
         evidence,

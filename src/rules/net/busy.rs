@@ -12,13 +12,19 @@
 //! the finding; it names the flows, and compares the idle RTT with an
 //! earlier quiet report when there is one (`--rtt-baseline`).
 
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, Severity, Unit};
 use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage};
 
 use super::nic::{nic_commands, nic_fix};
 use super::thresholds::NetThresholds;
+use crate::findings::registry::ids;
 use crate::measure::round2;
+use crate::rules::by;
+use crate::rules::emit::Emit;
 use crate::units::Micros;
+
+/// Builds the ids of this file's findings: all are `run::net`'s.
+const EMIT: Emit<by::net> = Emit::new();
 
 /// Share of the link's capacity, in either direction, that other traffic
 /// must carry to be named. 0.25: a quarter of the link is no longer
@@ -168,7 +174,7 @@ pub(super) fn busy_path(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         unit: Unit::Times,
     }));
     Some(Finding {
-        id: FindingId::NetNicSaturated,
+        id: EMIT.id(ids::NetNicSaturated),
         severity,
         summary: summary(r, nic, &other, (cap, known), share, (idle_ms, loaded_ms)),
         evidence,

@@ -21,12 +21,18 @@
 use std::net::IpAddr;
 
 use crate::cluster::model::{url_host, url_port, ClusterReport, Member};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, Severity, Unit};
 use crate::host::etcd::EtcdProcess;
 use crate::host::peersock::PeerSocket;
 
 use super::lossy::{commands, recommendation};
 use super::thresholds::{pct, NetThresholds};
+use crate::findings::registry::ids;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::etcd_peer_loss`'s.
+const EMIT: Emit<by::etcd_peer_loss> = Emit::new();
 
 /// Fewest bytes sent to a peer over the run for its loss to be judged.
 pub const MIN_BYTES: u64 = 20_000;
@@ -136,7 +142,7 @@ fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
     let dups = sent.duplicates.min(sent.retransmits);
     let (summary, way) = describe(sent, lost, link, t);
     Some(Finding {
-        id: FindingId::NetLossyLink,
+        id: EMIT.id(ids::NetLossyLink),
         severity,
         summary,
         evidence: vec![
@@ -197,7 +203,7 @@ fn arrivals_out_of_order(link: &Labels, sent: Sent, t: &NetThresholds) -> Option
     }
     let Labels { from, to, host } = link;
     Some(Finding {
-        id: FindingId::NetLossyLink,
+        id: EMIT.id(ids::NetLossyLink),
         severity: Severity::Warn,
         summary: format!(
             "the peer link from {to} to {from} loses packets (way=back: {to} -> this member): \

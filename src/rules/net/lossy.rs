@@ -15,12 +15,18 @@
 //! interface while the pings ran AND the median ping queued behind it,
 //! the loss is the queue's and this rule says nothing.
 
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Evidence, Finding, Severity, Unit};
 use crate::probe::net::{NetProbeKind, NetResult, NicUsage, SocketLoss};
 
 use super::busy::{BUSY_RTT_HEARTBEAT_SHARE, MIN_OTHER_MBIT_S, OWN_WIRE_OVERHEAD};
 use super::thresholds::{pct, NetThresholds};
+use crate::findings::registry::ids;
 use crate::measure::round2;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::net`'s.
+const EMIT: Emit<by::net> = Emit::new();
 
 /// The share of one direction's bytes that was lost: sent again, less
 /// the part of the retransmissions the other end reported as duplicates.
@@ -110,7 +116,7 @@ pub(super) fn lossy_link(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         )
     });
     Some(Finding {
-        id: FindingId::NetLossyLink,
+        id: EMIT.id(ids::NetLossyLink),
         severity,
         summary: format!(
             "the path to {peer} loses packets: {:.1}% of the probe's bytes sent again on {}{quiet}",

@@ -37,6 +37,12 @@ pub use thresholds::{NetThresholds, MAX_ELECTION_TIMEOUT_MS};
 
 // The kubeadm static pod manifest of etcd (the guide's deployment).
 use crate::cluster::kubeadm::DEFAULT_MANIFEST as KUBEADM_MANIFEST;
+use crate::findings::registry::ids;
+use crate::rules::by;
+use crate::rules::emit::Emit;
+
+/// Builds the ids of this file's findings: all are `run::net`'s.
+const EMIT: Emit<by::net> = Emit::new();
 
 /// Every network finding for `results`, most severe first.
 pub fn evaluate(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
@@ -156,7 +162,7 @@ fn peer_rtt_high(results: &[NetResult], t: &NetThresholds) -> Option<Finding> {
         )
     };
     Some(Finding {
-        id: FindingId::NetPeerRttHigh,
+        id: EMIT.id(ids::NetPeerRttHigh),
         severity,
         summary: format!(
             "RTT p99 to {} of {} peers is {:.2} ms at worst, against a {:.0} ms heartbeat interval",
@@ -253,7 +259,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         )
     });
     Some(Finding {
-        id: FindingId::NetNicSaturated,
+        id: EMIT.id(ids::NetNicSaturated),
         severity,
         summary: format!(
             "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling{wrong_ceiling}{fits}",
@@ -344,7 +350,7 @@ fn loss_finding(iface: &str, l: &Loss, t: &NetThresholds) -> Option<Finding> {
         return None;
     }
     Some(Finding {
-        id: FindingId::NetErrors,
+        id: EMIT.id(ids::NetErrors),
         // Interface errors are a hardware or cabling fault; the rest can be
         // congestion.
         severity: if l.error_packets > 0 {
