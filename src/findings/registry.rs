@@ -121,7 +121,7 @@ macro_rules! rules {
 
         /// One zero-sized token type per finding id, named as its
         /// [`FindingId`] variant: a rule builds a finding through
-        /// `crate::rules::emit::Emit`, which takes the token and accepts
+        /// `crate::findings::emit::Emit`, which takes the token and accepts
         /// only the ids its rule function's registry line lists.
         pub mod ids {
             use super::FindingId;

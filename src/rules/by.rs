@@ -2,7 +2,7 @@
 //! function. The registry's lines say which finding ids each function
 //! gives; `crate::rules` turns every (id, function) pair into an
 //! `impl Gives<ids::Id> for by::function`, so a finding built through an
-//! `Emit<by::function>` can carry only those ids: an
+//! `crate::findings::emit::Emit<by::function>` carries only those ids: an
 //! unlisted one does not compile. The types are never built (no values).
 
 #![allow(non_camel_case_types)]

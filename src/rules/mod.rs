@@ -9,7 +9,6 @@ pub mod cluster;
 pub mod consistency;
 pub mod context;
 pub mod disk;
-pub mod emit;
 pub mod explain;
 pub mod fleet;
 pub mod host;
@@ -86,7 +85,7 @@ pub struct Use {
     pub needs: &'static [Fact],
 }
 
-/// Writes [`USES`] and the [`emit::Gives`] impls from the registry's lines.
+/// Writes [`USES`] and the [`Gives`](crate::findings::emit::Gives) impls from the registry's lines.
 macro_rules! uses {
     ($($variant:ident $id:literal [$($sev:ident),+] { $($by:ident [$($need:ident),+]),+ }
         $doc:literal;)+) => {
@@ -101,7 +100,7 @@ macro_rules! uses {
             },
         )+)+];
 
-        $($(impl emit::Gives<ids::$variant> for by::$by {})+)+
+        $($(impl crate::findings::emit::Gives<ids::$variant> for by::$by {})+)+
     };
 }
 registry::registry!(uses);
@@ -109,7 +108,7 @@ registry::registry!(uses);
 /// Runs every rule function whose facts `cx` holds, once, then the
 /// explain passes ([`explain::PASSES`]), and sorts the findings: most
 /// severe first, then in the registry's order of (id, rule function).
-/// A rule function builds its ids through its [`emit::Emit`], so each
+/// A rule function builds its findings through its [`Emit`](crate::findings::emit::Emit), so each
 /// finding has its (id, function) pair in [`USES`].
 pub fn evaluate(cx: &Context) -> Evaluation {
     let mut ran: Vec<&str> = Vec::new();

@@ -23,14 +23,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::{ClusterReport, Span};
+use crate::findings::emit::Emit;
 use crate::findings::registry::ids;
-use crate::findings::{Evidence, Finding, Severity, Unit};
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::logs::request::{RequestGroup, RequestShape, RequestsReport};
 use crate::logs::{EventKind, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
 use crate::rules::by;
 use crate::rules::disk::level;
-use crate::rules::emit::Emit;
 
 /// Builds the ids of this file's findings: all are `run::requests`'s.
 const EMIT: Emit<by::requests> = Emit::new();
@@ -184,21 +184,23 @@ pub fn expensive_requests(
         ));
     }
     let summary = format!("expensive reads: {}", parts.join("; "));
-    Some(Finding {
-        id: EMIT.id(ids::ClusterExpensiveRequests),
-        severity,
-        summary,
-        evidence,
-        recommendation: if counting {
-            format!("{COUNT_ONLY_RECOMMENDATION} {RECOMMENDATION}")
-        } else {
-            RECOMMENDATION.to_string()
+    Some(EMIT.finding(
+        ids::ClusterExpensiveRequests,
+        Draft {
+            severity,
+            summary,
+            evidence,
+            recommendation: if counting {
+                format!("{COUNT_ONLY_RECOMMENDATION} {RECOMMENDATION}")
+            } else {
+                RECOMMENDATION.to_string()
+            },
+            commands: vec![
+                "etcd-doctor cluster keyspace".to_string(),
+                "kubectl get --raw /metrics | grep apiserver_storage_list".to_string(),
+            ],
         },
-        commands: vec![
-            "etcd-doctor cluster keyspace".to_string(),
-            "kubectl get --raw /metrics | grep apiserver_storage_list".to_string(),
-        ],
-    })
+    ))
 }
 
 /// The evidence of the logs' wide reads: their count and their time.

@@ -10,10 +10,10 @@
 use crate::probe::disk::{DiskResult, StallSummary};
 
 use super::disk::DiskThresholds;
+use crate::findings::emit::Emit;
 use crate::findings::registry::ids;
-use crate::findings::{Evidence, Finding, Severity, Unit};
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::rules::by;
-use crate::rules::emit::Emit;
 
 /// Builds the ids of this file's findings: all are `run::disk_fsync_stall`'s.
 const EMIT: Emit<by::disk_fsync_stall> = Emit::new();
@@ -53,8 +53,7 @@ pub fn fsync_stall(results: &[DiskResult], t: &DiskThresholds) -> Option<Finding
         .iter()
         .flat_map(|(r, _, n)| evidence(r, *n, t))
         .collect();
-    Some(Finding {
-        id: EMIT.id(ids::DiskFsyncStall),
+    Some(EMIT.finding(ids::DiskFsyncStall, Draft {
         severity,
         summary: summary(worst, *events, t),
         evidence,
@@ -74,7 +73,7 @@ pub fn fsync_stall(results: &[DiskResult], t: &DiskThresholds) -> Option<Finding
             "sysctl vm.dirty_ratio vm.dirty_background_ratio vm.dirty_expire_centisecs vm.dirty_writeback_centisecs".into(),
             "iostat -x 1".into(),
         ],
-    })
+    }))
 }
 
 fn summary(r: &DiskResult, events: u64, t: &DiskThresholds) -> String {

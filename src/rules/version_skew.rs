@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 
 use super::cluster::{etcdctl, evidence};
 use crate::cluster::model::{ClusterReport, EndpointStatus};
+use crate::findings::emit::Emit;
 use crate::findings::registry::ids;
-use crate::findings::{Finding, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::rules::by;
-use crate::rules::emit::Emit;
 
 /// Builds the ids of this file's findings: all are `run::consistency`'s.
 const EMIT: Emit<by::consistency> = Emit::new();
@@ -98,19 +98,21 @@ fn finding(
     n: usize,
     recommendation: String,
 ) -> Finding {
-    Finding {
-        id: EMIT.id(ids::ClusterVersionSkew),
-        severity,
-        summary,
-        evidence: vec![evidence(
-            format!("distinct {what}s"),
-            n as f64,
-            1.0,
-            Unit::Versions,
-        )],
-        recommendation,
-        commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-    }
+    EMIT.finding(
+        ids::ClusterVersionSkew,
+        Draft {
+            severity,
+            summary,
+            evidence: vec![evidence(
+                format!("distinct {what}s"),
+                n as f64,
+                1.0,
+                Unit::Versions,
+            )],
+            recommendation,
+            commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
+        },
+    )
 }
 
 /// Members on different server releases: an upgrade (or downgrade) in

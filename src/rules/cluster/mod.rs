@@ -5,7 +5,7 @@
 //! members that answered.
 
 use crate::cluster::model::{Alarm, ClusterReport, HistogramPercentiles, MemberMetrics, Span};
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::member::AlarmKind;
 
 mod commands;
@@ -18,10 +18,10 @@ use db::{db_fragmented, db_near_quota};
 pub use stale::from_logs as stale_from_logs;
 pub use thresholds::ClusterThresholds;
 
+use crate::findings::emit::{Checked, Emit};
 use crate::findings::registry::ids;
 use crate::logs::StaleMemberLog;
 use crate::rules::by;
-use crate::rules::emit::Emit;
 
 /// Builds the ids of this file's findings: all are `run::cluster`'s.
 const EMIT: Emit<by::cluster> = Emit::new();
@@ -69,8 +69,7 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
             if !m.name.is_empty() {
                 commands.push(rejoin_plan(report, &m.name));
             }
-            Finding {
-                id: EMIT.id(ids::ClusterMemberUnreachable),
+            EMIT.finding(ids::ClusterMemberUnreachable, Draft {
                 severity: Severity::Fail,
                 summary: format!(
                     "member {} at {} does not answer: {}",
@@ -94,14 +93,13 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
                     listed
                 ),
                 commands,
-            }
+            })
         })
         .collect()
 }
 
 fn stale_member(report: &ClusterReport) -> Vec<Finding> {
-    let unstarted = report.facts.unstarted.iter().map(|m| Finding {
-        id: EMIT.id(ids::ClusterStaleMember),
+    let unstarted = report.facts.unstarted.iter().map(|m| EMIT.finding(ids::ClusterStaleMember, Draft {
         severity: Severity::Fail,
         summary: format!(
             "member {} ({}) is listed but never started",
@@ -120,32 +118,36 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
                          empty data dir; otherwise remove the entry."
             .to_string(),
         commands: vec![etcdctl(report, &format!("member remove {}", m.member_id))],
-    });
-    let mismatched = report.facts.id_mismatches.iter().map(|m| Finding {
-        id: EMIT.id(ids::ClusterStaleMember),
-        severity: Severity::Fail,
-        summary: format!(
-            "{} is listed for member {} but answers as {}",
-            m.endpoint,
-            report.member_label(Some(&m.listed_id), ""),
-            m.reported_id
-        ),
-        evidence: vec![evidence(
-            "client URLs answered by another member id",
-            report.facts.id_mismatches.len() as f64,
-            0.0,
-            Unit::Endpoints,
-        )],
-        recommendation: format!(
+    }));
+    let mismatched = report.facts.id_mismatches.iter().map(|m| {
+        EMIT.finding(
+            ids::ClusterStaleMember,
+            Draft {
+                severity: Severity::Fail,
+                summary: format!(
+                    "{} is listed for member {} but answers as {}",
+                    m.endpoint,
+                    report.member_label(Some(&m.listed_id), ""),
+                    m.reported_id
+                ),
+                evidence: vec![evidence(
+                    "client URLs answered by another member id",
+                    report.facts.id_mismatches.len() as f64,
+                    0.0,
+                    Unit::Endpoints,
+                )],
+                recommendation: format!(
             "The node at {} runs an etcd that is not the listed member (its data dir was rebuilt \
              or it joined another cluster): the listed entry is stale. Remove it, then rejoin the \
              node cleanly; `etcd-doctor snapshot rejoin-plan --member {}` prints the runbook.",
             m.endpoint, m.listed_name
         ),
-        commands: vec![
-            etcdctl(report, &format!("member remove {}", m.listed_id)),
-            rejoin_plan(report, &m.listed_name),
-        ],
+                commands: vec![
+                    etcdctl(report, &format!("member remove {}", m.listed_id)),
+                    rejoin_plan(report, &m.listed_name),
+                ],
+            },
+        )
     });
     unstarted.chain(mismatched).collect()
 }
@@ -164,8 +166,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             } else {
                 return None;
             };
-            Some(Finding {
-                id: EMIT.id(ids::ClusterRaftLag),
+            Some(EMIT.finding(ids::ClusterRaftLag, Draft {
                 severity,
                 summary: format!(
                     "member {} at {} trails the leader by {} raft entries and has {} committed entries unapplied",
@@ -181,7 +182,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                                  behind is sent a whole snapshot."
                     .to_string(),
                 commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-            })
+            }))
         })
         .collect()
 }
@@ -232,8 +233,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             Unit::Proposals,
         ));
     }
-    vec![Finding {
-        id: EMIT.id(ids::ClusterLeaderChurn),
+    vec![EMIT.finding(ids::ClusterLeaderChurn, Draft {
         severity: Severity::Warn,
         summary: format!("leader elections are frequent: {rate:.1} per 15 minutes seen by {}", m.url),
         evidence: ev,
@@ -244,7 +244,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                          --heartbeat-interval to about the RTT and --election-timeout to 10 times it."
             .to_string(),
         commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-    }]
+    })]
 }
 
 /// The alarm list, plus alarms only a member's etcd_debugging_server_alarms
@@ -284,8 +284,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                     commands,
                 )
             };
-            Finding {
-                id: EMIT.id(ids::ClusterAlarmActive),
+            EMIT.finding(ids::ClusterAlarmActive, Draft {
                 severity: Severity::Fail,
                 summary: format!(
                     "alarm {} is active on member {}",
@@ -295,14 +294,14 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                 evidence: vec![evidence("active alarms", alarms.len() as f64, 0.0, Unit::Alarms)],
                 recommendation,
                 commands,
-            }
+            })
         })
         .collect()
 }
 
 /// One histogram rule: its id, what it measures and its thresholds.
 struct HistogramRule {
-    id: FindingId,
+    id: Checked<by::cluster>,
     metric: &'static str,
     warn_ms: f64,
     fail_ms: f64,
@@ -337,8 +336,7 @@ fn judge(
              (--interval) to judge it",
         ),
     };
-    Some(Finding {
-        id: rule.id,
+    Some(rule.id.finding(Draft {
         severity,
         summary: format!(
             "{who}: {} p99 {:.1} ms over {} observations ({}){context}",
@@ -355,7 +353,7 @@ fn judge(
         )],
         recommendation: rule.recommendation.to_string(),
         commands: Vec::new(),
-    })
+    }))
 }
 
 const DISK_FIX: &str = "etcd waits on this disk for every write. Give etcd a dedicated \

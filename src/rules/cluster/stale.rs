@@ -10,15 +10,15 @@
 
 use crate::cluster::facts::UnreachableMember;
 use crate::cluster::model::{member_label, url_host, ClusterReport};
-use crate::findings::{Finding, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::{EventKind, StaleMemberLog};
 use crate::snapshot::plan::shell_safe;
 
 use super::commands::{etcdctl, evidence, rejoin_plan};
+use crate::findings::emit::{Emit, Gives};
 use crate::findings::registry::ids;
 use crate::rules::by;
-use crate::rules::emit::{Emit, Gives};
 
 /// The log proof that unreachable member `m` is stale: by id when the log
 /// named one, else by name.
@@ -155,18 +155,19 @@ fn finding<B: Gives<ids::ClusterStaleMember>>(
             Unit::Lines,
         ),
     );
-    Finding {
-        id: emit.id(ids::ClusterStaleMember),
-        severity: Severity::Fail,
-        summary: format!(
-            "its own log says it {what}: {} line(s) from {} to {}, the last: {}",
-            l.lines,
-            format_timestamp(l.first_unix_ms),
-            format_timestamp(l.last_unix_ms),
-            l.example.chars().take(240).collect::<String>()
-        ),
-        evidence: ev,
-        recommendation: format!(
+    emit.finding(
+        ids::ClusterStaleMember,
+        Draft {
+            severity: Severity::Fail,
+            summary: format!(
+                "its own log says it {what}: {} line(s) from {} to {}, the last: {}",
+                l.lines,
+                format_timestamp(l.first_unix_ms),
+                format_timestamp(l.last_unix_ms),
+                l.example.chars().take(240).collect::<String>()
+            ),
+            evidence: ev,
+            recommendation: format!(
             "This member is not merely down: restarting it as it is fails again on every start, \
              and it counts toward quorum meanwhile. Rejoin it as the field guide does: remove it \
              (from a member that answers), set its data dir {dir} aside on its host, add it back \
@@ -175,18 +176,19 @@ fn finding<B: Gives<ids::ClusterStaleMember>>(
              prints. `etcd-doctor snapshot rejoin-plan --member {}` prints the whole runbook.",
             who.name
         ),
-        commands: vec![
-            ctl(&format!("member remove {}", who.id)),
-            format!(
-                "mv {dir} {dir}.stale   # on {}'s host, with etcd stopped",
-                who.name
-            ),
-            ctl(&format!(
-                "member add {} --peer-urls={}",
-                who.name, who.peer_urls
-            )),
-        ],
-    }
+            commands: vec![
+                ctl(&format!("member remove {}", who.id)),
+                format!(
+                    "mv {dir} {dir}.stale   # on {}'s host, with etcd stopped",
+                    who.name
+                ),
+                ctl(&format!(
+                    "member add {} --peer-urls={}",
+                    who.name, who.peer_urls
+                )),
+            ],
+        },
+    )
 }
 
 #[cfg(test)]
