@@ -4,6 +4,7 @@
 //! reports carry them and renderers print them; this module depends on
 //! none of those.
 
+pub mod emit;
 pub mod registry;
 
 use serde::{Deserialize, Serialize};
@@ -163,9 +164,74 @@ pub struct Finding {
     /// Concrete commands to run, where there are some.
     #[serde(default)]
     pub commands: Vec<String>,
+    /// Keeps struct literals out: code builds a finding through
+    /// [`emit::Emit`], which checks its id against the registry.
+    #[serde(skip)]
+    #[schemars(skip)]
+    sealed: Sealed,
+}
+
+/// The type of [`Finding`]'s private field: nameable only here.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Sealed;
+
+/// A finding without its id: what a rule says, handed to
+/// [`emit::Emit::finding`] with the id's token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// How serious it is.
+    pub severity: Severity,
+    /// One sentence: what is wrong, with the key number.
+    pub summary: String,
+    /// The measurements behind it.
+    pub evidence: Vec<Evidence>,
+    /// What to change, in the operator's terms.
+    pub recommendation: String,
+    /// Concrete commands to run, where there are some.
+    pub commands: Vec<String>,
+}
+
+impl Default for Draft {
+    /// An empty info finding, to fill in.
+    fn default() -> Draft {
+        Draft {
+            severity: Severity::Info,
+            summary: String::new(),
+            evidence: Vec::new(),
+            recommendation: String::new(),
+            commands: Vec::new(),
+        }
+    }
 }
 
 impl Finding {
+    /// `draft` with `id`; only [`emit`] calls it, with a checked id.
+    fn with_id(id: FindingId, draft: Draft) -> Finding {
+        let Draft {
+            severity,
+            summary,
+            evidence,
+            recommendation,
+            commands,
+        } = draft;
+        Finding {
+            id,
+            severity,
+            summary,
+            evidence,
+            recommendation,
+            commands,
+            sealed: Sealed,
+        }
+    }
+
+    /// `draft` with any `id`, unchecked: for tests that need a finding of
+    /// an id no rule function of theirs gives.
+    #[cfg(test)]
+    pub(crate) fn unchecked(id: FindingId, draft: Draft) -> Finding {
+        Finding::with_id(id, draft)
+    }
+
     /// Drops the finding to info, its summary saying which cause explains
     /// it (one cause, one finding).
     pub fn mark_explained(&mut self, by: &str) {
@@ -235,6 +301,7 @@ mod tests {
             evidence: vec![],
             recommendation: String::new(),
             commands: vec![],
+            sealed: Sealed,
         }
     }
 

@@ -119,6 +119,35 @@ macro_rules! rules {
             },
         )+];
 
+        /// One zero-sized token type per finding id, named as its
+        /// [`FindingId`] variant: a rule builds a finding through
+        /// `crate::findings::emit::Emit`, which takes the token and accepts
+        /// only the ids its rule function's registry line lists.
+        pub mod ids {
+            use super::FindingId;
+
+            /// A finding id's token type: [`Token::ID`] is its id.
+            pub trait Token: Copy {
+                /// The id this token stands for.
+                const ID: FindingId;
+            }
+            $(
+                #[doc = $doc]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct $variant;
+
+                impl Token for $variant {
+                    const ID: FindingId = FindingId::$variant;
+                }
+
+                impl From<$variant> for FindingId {
+                    fn from(_: $variant) -> FindingId {
+                        FindingId::$variant
+                    }
+                }
+            )+
+        }
+
         impl FindingId {
             /// The id as written in reports, e.g. `disk.fsync-slow`.
             pub fn as_str(self) -> &'static str {

@@ -7,7 +7,7 @@
 //! but the renderer's own appears.
 
 use crate::facts::Report;
-use crate::findings::{Evidence, Finding, Severity, Unit, RULES};
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit, RULES};
 use crate::host::HostFacts;
 use crate::measure::LatencySummary;
 use crate::probe::net::{NetProbeKind, NetResult, Schedule};
@@ -38,19 +38,21 @@ fn hostile_report() -> Report {
         max: 1.0,
     });
     r.net.push(rtt);
-    r.findings.push(Finding {
-        id: RULES[0].id,
-        severity: Severity::Fail,
-        summary: HOSTILE.into(),
-        evidence: vec![Evidence {
-            metric: HOSTILE.into(),
-            observed: 1.0,
-            threshold: 2.0,
-            unit: Unit::Ms,
-        }],
-        recommendation: HOSTILE.into(),
-        commands: vec![HOSTILE.into()],
-    });
+    r.findings.push(Finding::unchecked(
+        RULES[0].id,
+        Draft {
+            severity: Severity::Fail,
+            summary: HOSTILE.into(),
+            evidence: vec![Evidence {
+                metric: HOSTILE.into(),
+                observed: 1.0,
+                threshold: 2.0,
+                unit: Unit::Ms,
+            }],
+            recommendation: HOSTILE.into(),
+            commands: vec![HOSTILE.into()],
+        },
+    ));
     r.rules_checked.push(RULES[0].id);
     r
 }

@@ -10,7 +10,13 @@ use super::bounds::{levels, positive, BadKey};
 use super::cluster::{answering, etcdctl, evidence};
 use crate::cluster::consistency::{Consistency, MemberHash};
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Finding, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::consistency`'s.
+const EMIT: Emit<by::consistency> = Emit::new();
 
 /// Thresholds of the consistency rules; each field names its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,8 +151,7 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                 Some(r) => format!("the majority's {r:x}"),
                 None => "the others' (no hash has a majority)".to_string(),
             };
-            Finding {
-                id: FindingId::ClusterDataInconsistent,
+            EMIT.finding(ids::ClusterDataInconsistent, Draft {
                 severity: Severity::Fail,
                 summary: format!(
                     "member {} at {}: HashKV at revision {rev} is {}, not {against}",
@@ -164,7 +169,7 @@ fn data_inconsistent(report: &ClusterReport, c: &Consistency) -> Vec<Finding> {
                     member. `etcd-doctor snapshot rejoin-plan --member NAME` prints the runbook."
                     .to_string(),
                 commands: rejoin_commands(report, c, m),
-            }
+            })
         })
         .collect()
 }
@@ -182,8 +187,7 @@ fn learner_stuck(
         })
         .map(|l| {
             let ratio = l.applied_index as f64 / l.leader_applied_index.max(1) as f64;
-            Finding {
-                id: FindingId::ClusterLearnerStuck,
+            EMIT.finding(ids::ClusterLearnerStuck, Draft {
                 severity: Severity::Warn,
                 summary: format!(
                     "learner {} at {} is not catching up: {} entries behind the leader's applied index, {} before",
@@ -203,7 +207,7 @@ fn learner_stuck(
                     etcdctl(report, "endpoint status --cluster -w table"),
                     etcdctl(report, &format!("member remove {}", l.member_id)),
                 ],
-            }
+            })
         })
         .collect()
 }
@@ -222,24 +226,30 @@ fn proposals_pending(report: &ClusterReport, t: &ConsistencyThresholds) -> Vec<F
                 return None;
             };
             let who = report.member_label(m.member_id.as_deref(), &m.url);
-            Some(Finding {
-                id: FindingId::ClusterProposalsPending,
-                severity,
-                summary: format!("member {who}: {pending:.0} proposals waiting to be committed"),
-                evidence: vec![evidence(
-                    "etcd_server_proposals_pending",
-                    pending,
-                    t.proposals_pending_warn,
-                    Unit::Proposals,
-                )],
-                recommendation:
-                    "Writes arrive faster than this member commits and applies them: \
+            Some(
+                EMIT.finding(
+                    ids::ClusterProposalsPending,
+                    Draft {
+                        severity,
+                        summary: format!(
+                            "member {who}: {pending:.0} proposals waiting to be committed"
+                        ),
+                        evidence: vec![evidence(
+                            "etcd_server_proposals_pending",
+                            pending,
+                            t.proposals_pending_warn,
+                            Unit::Proposals,
+                        )],
+                        recommendation:
+                            "Writes arrive faster than this member commits and applies them: \
                     a slow WAL fdatasync or backend commit (see the metrics findings and \
                     `etcd-doctor disk`), a slow link to the leader, or a client flood. At 5000 \
                     etcd answers \"too many requests\". Fix the bottleneck or throttle the writers."
-                        .to_string(),
-                commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-            })
+                                .to_string(),
+                        commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
+                    },
+                ),
+            )
         })
         .collect()
 }

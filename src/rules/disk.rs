@@ -9,7 +9,15 @@ use crate::host::device::DeviceFacts;
 use crate::probe::disk::{DiskProbeKind, DiskResult};
 
 use super::bounds::{levels, BadKey};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of `run::disk_fsync_slow`'s findings.
+const FSYNC_SLOW: Emit<by::disk_fsync_slow> = Emit::new();
+/// Builds the ids of `run::disk_rotational`'s findings.
+const ROTATIONAL: Emit<by::disk_rotational> = Emit::new();
 
 /// Disk thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,8 +184,7 @@ pub fn fsync_slow(
         None => "",
     };
     let dir = results.first()?.dir.display().to_string();
-    Some(Finding {
-        id: FindingId::DiskFsyncSlow,
+    Some(FSYNC_SLOW.finding(ids::DiskFsyncSlow, Draft {
         severity,
         summary: format!(
             "{} is {:.2} ms on {}, above the {:.1} ms etcd can live with{cause}",
@@ -195,7 +202,7 @@ pub fn fsync_slow(
         commands: vec![format!(
             "fio --name=etcd-fsync --rw=write --ioengine=sync --fdatasync=1 --size=22m --bs=2300 --directory={dir}"
         )],
-    })
+    }))
 }
 
 /// fdatasync p99 below which the disk cannot be spinning, milliseconds: a
@@ -240,20 +247,24 @@ pub fn rotational(
             threshold: t.wal_fsync_p99_warn_ms,
             unit: Unit::Ms,
         }));
-        return Some(Finding {
-            id: FindingId::DiskRotational,
-            severity: Severity::Info,
-            summary: format!(
+        return Some(
+            ROTATIONAL.finding(
+                ids::DiskRotational,
+                Draft {
+                    severity: Severity::Info,
+                    summary: format!(
                 "the kernel marks {disk} rotational, but it is a virtual disk ({kind}): the flag \
                  says nothing about the medium; the measured fdatasync latency decides"
             ),
-            evidence,
-            recommendation:
-                "Nothing to change for the flag itself; confirm the backing storage type \
+                    evidence,
+                    recommendation:
+                        "Nothing to change for the flag itself; confirm the backing storage type \
                 with your provider. Whether the disk is fast enough is disk.fsync-slow's verdict."
-                    .into(),
-            commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
-        });
+                            .into(),
+                    commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
+                },
+            ),
+        );
     }
     if let Some(p99) = fastest_p99_ms.filter(|p| *p < SPINNING_DISK_FLOOR_MS) {
         evidence.push(Evidence {
@@ -262,8 +273,7 @@ pub fn rotational(
             threshold: SPINNING_DISK_FLOOR_MS,
             unit: Unit::Ms,
         });
-        return Some(Finding {
-            id: FindingId::DiskRotational,
+        return Some(ROTATIONAL.finding(ids::DiskRotational, Draft {
             severity: Severity::Info,
             summary: format!(
                 "the kernel marks {disk} rotational, but fdatasync p99 of {p99:.2} ms is no spinning \
@@ -274,26 +284,30 @@ pub fn rotational(
                 provider, and tell the kernel (rotational=0) so IO schedulers treat it as flash."
                 .into(),
             commands: vec![format!("echo 0 > /sys/block/{disk}/queue/rotational")],
-        });
+        }));
     }
-    Some(Finding {
-        id: FindingId::DiskRotational,
-        severity: if t.rotational_is_failure {
-            Severity::Fail
-        } else {
-            Severity::Warn
-        },
-        summary: format!(
-            "{} is on a rotational disk ({disk}): every fdatasync waits for a seek",
-            d.dir.display()
-        ),
-        evidence,
-        recommendation:
-            "etcd needs an SSD: move the data dir (at least the WAL, with --wal-dir) to \
+    Some(
+        ROTATIONAL.finding(
+            ids::DiskRotational,
+            Draft {
+                severity: if t.rotational_is_failure {
+                    Severity::Fail
+                } else {
+                    Severity::Warn
+                },
+                summary: format!(
+                    "{} is on a rotational disk ({disk}): every fdatasync waits for a seek",
+                    d.dir.display()
+                ),
+                evidence,
+                recommendation:
+                    "etcd needs an SSD: move the data dir (at least the WAL, with --wal-dir) to \
             an NVMe/SSD or a cloud ESSD volume."
-                .into(),
-        commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
-    })
+                        .into(),
+                commands: vec!["lsblk -d -o NAME,ROTA,MODEL,SIZE".into()],
+            },
+        ),
+    )
 }
 
 #[cfg(test)]

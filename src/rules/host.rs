@@ -11,7 +11,15 @@ use crate::host::etcd::ETCD_NAME;
 use crate::host::virt::Virtualization;
 
 use super::bounds::{check_keys, levels, BadKey, Bound};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of `run::io_contention`'s findings.
+const CONTENTION: Emit<by::io_contention> = Emit::new();
+/// Builds the ids of `run::cpu_steal`'s findings.
+const STEAL: Emit<by::cpu_steal> = Emit::new();
 
 /// Host thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,8 +408,7 @@ pub fn io_contention(
         ),
         _ => return None,
     };
-    Some(Finding {
-        id: FindingId::DiskIoContention,
+    Some(CONTENTION.finding(ids::DiskIoContention, Draft {
         severity,
         summary,
         evidence: contention_evidence(&contenders, others, views, t),
@@ -415,7 +422,7 @@ pub fn io_contention(
             .map(|w| format!("ionice -c 3 -p {}  # {}", w.pid, w.comm))
             .chain(["pidstat -d 1 10".to_string()])
             .collect(),
-    })
+    }))
 }
 
 /// ` (N writes/s beyond the probe's and etcd's own)`, when known.
@@ -518,29 +525,34 @@ pub fn cpu_steal(
         (None, Some(vendor)) => format!(" on {vendor}"),
         _ => String::new(),
     };
-    Some(Finding {
-        id: FindingId::HostCpuSteal,
-        severity,
-        summary: format!(
-            "the hypervisor took {steal:.1}% of this VM's CPU time during the run{on}: \
+    Some(
+        STEAL.finding(
+            ids::HostCpuSteal,
+            Draft {
+                severity,
+                summary: format!(
+                    "the hypervisor took {steal:.1}% of this VM's CPU time during the run{on}: \
              heartbeats and fsyncs wait for it"
-        ),
-        evidence: vec![Evidence {
-            metric: "CPU steal".into(),
-            observed: steal,
-            threshold: if severity == Severity::Fail {
-                t.cpu_steal_fail_pct
-            } else {
-                t.cpu_steal_warn_pct
-            },
-            unit: Unit::Percent,
-        }],
-        recommendation: "The host is oversubscribed: move etcd to a dedicated or less loaded VM \
+                ),
+                evidence: vec![Evidence {
+                    metric: "CPU steal".into(),
+                    observed: steal,
+                    threshold: if severity == Severity::Fail {
+                        t.cpu_steal_fail_pct
+                    } else {
+                        t.cpu_steal_warn_pct
+                    },
+                    unit: Unit::Percent,
+                }],
+                recommendation:
+                    "The host is oversubscribed: move etcd to a dedicated or less loaded VM \
             (dedicated/exclusive instance types on clouds), and spread IO- and CPU-heavy VMs over \
             different physical nodes."
-            .into(),
-        commands: vec!["vmstat 1 10  # the 'st' column".into()],
-    })
+                        .into(),
+                commands: vec!["vmstat 1 10  # the 'st' column".into()],
+            },
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -9,9 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{levels, positive, BadKey};
 use super::cluster::evidence;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::keyspace::{KeyspaceReport, PrefixStats, Source, OUTSIDE};
 use crate::measure::MIB;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::keyspace`'s.
+const EMIT: Emit<by::keyspace> = Emit::new();
 
 /// Keyspace thresholds of a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,19 +156,21 @@ fn hotspot(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         Source::Live => "of the live keys",
     };
     let (recommendation, commands) = hotspot_fix(&name);
-    Some(Finding {
-        id: FindingId::ClusterKeyspaceHotspot,
-        severity: Severity::Warn,
-        summary: format!("{name} holds {share:.0} % {what}"),
-        evidence: vec![evidence(
-            format!("share of {name}"),
-            share,
-            t.hotspot_share_warn_pct,
-            Unit::Percent,
-        )],
-        recommendation,
-        commands,
-    })
+    Some(EMIT.finding(
+        ids::ClusterKeyspaceHotspot,
+        Draft {
+            severity: Severity::Warn,
+            summary: format!("{name} holds {share:.0} % {what}"),
+            evidence: vec![evidence(
+                format!("share of {name}"),
+                share,
+                t.hotspot_share_warn_pct,
+                Unit::Percent,
+            )],
+            recommendation,
+            commands,
+        },
+    ))
 }
 
 fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
@@ -181,8 +189,7 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
     } else {
         ""
     };
-    Some(Finding {
-        id: FindingId::ClusterHistoryUnbounded,
+    Some(EMIT.finding(ids::ClusterHistoryUnbounded, Draft {
         severity: Severity::Warn,
         summary: format!(
             "uncompacted history takes {:.1} MiB, {ratio:.0}x the live data ({} revisions kept{never})",
@@ -205,7 +212,7 @@ fn history_unbounded(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Findi
             format!("etcdctl compaction {}", meta.current_revision),
             "etcdctl defrag --cluster".to_string(),
         ],
-    })
+    }))
 }
 
 fn key_churn(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
@@ -215,31 +222,35 @@ fn key_churn(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
         .filter(|s| s.revisions >= t.key_revisions_warn)
         .collect();
     let worst = hot.first()?;
-    Some(Finding {
-        id: FindingId::ClusterKeyChurn,
-        severity: Severity::Warn,
-        summary: format!(
-            "{} has {} revisions in the database{}",
-            worst.key,
-            worst.revisions,
-            match hot.len() {
-                1 => String::new(),
-                n => format!(" ({} keys over {})", n, t.key_revisions_warn),
-            }
-        ),
-        evidence: vec![evidence(
-            format!("revisions of {}", worst.key),
-            worst.revisions as f64,
-            t.key_revisions_warn as f64,
-            Unit::Revisions,
-        )],
-        recommendation: "One object is rewritten over and over: usually two controllers \
+    Some(
+        EMIT.finding(
+            ids::ClusterKeyChurn,
+            Draft {
+                severity: Severity::Warn,
+                summary: format!(
+                    "{} has {} revisions in the database{}",
+                    worst.key,
+                    worst.revisions,
+                    match hot.len() {
+                        1 => String::new(),
+                        n => format!(" ({} keys over {})", n, t.key_revisions_warn),
+                    }
+                ),
+                evidence: vec![evidence(
+                    format!("revisions of {}", worst.key),
+                    worst.revisions as f64,
+                    t.key_revisions_warn as f64,
+                    Unit::Revisions,
+                )],
+                recommendation: "One object is rewritten over and over: usually two controllers \
                          fighting over it, or a status written on every resync. Find the writer \
                          (kube-apiserver audit log, the object's managedFields) and fix it; each \
                          rewrite keeps a full copy until compaction."
-            .to_string(),
-        commands: vec![format!("etcdctl get {} -w json | head -c 400", worst.key)],
-    })
+                    .to_string(),
+                commands: vec![format!("etcdctl get {} -w json | head -c 400", worst.key)],
+            },
+        ),
+    )
 }
 
 fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
@@ -252,34 +263,40 @@ fn large_values(k: &KeyspaceReport, t: &KeyspaceThresholds) -> Option<Finding> {
     } else {
         return None;
     };
-    Some(Finding {
-        id: FindingId::ClusterLargeValues,
-        severity,
-        summary: format!(
-            "{} holds a {:.2} MiB value, {:.0} % of etcd's {:.1} MiB request limit",
-            largest.key,
-            largest.value_bytes as f64 / MIB as f64,
-            ratio * 100.0,
-            t.max_request_bytes as f64 / MIB as f64
-        ),
-        evidence: vec![evidence(
-            "largest value / --max-request-bytes",
-            ratio * 100.0,
-            t.large_value_warn_ratio * 100.0,
-            Unit::Percent,
-        )],
-        recommendation: "A value near etcd's --max-request-bytes (1.5 MiB by default) will soon \
+    Some(
+        EMIT.finding(
+            ids::ClusterLargeValues,
+            Draft {
+                severity,
+                summary: format!(
+                    "{} holds a {:.2} MiB value, {:.0} % of etcd's {:.1} MiB request limit",
+                    largest.key,
+                    largest.value_bytes as f64 / MIB as f64,
+                    ratio * 100.0,
+                    t.max_request_bytes as f64 / MIB as f64
+                ),
+                evidence: vec![evidence(
+                    "largest value / --max-request-bytes",
+                    ratio * 100.0,
+                    t.large_value_warn_ratio * 100.0,
+                    Unit::Percent,
+                )],
+                recommendation:
+                    "A value near etcd's --max-request-bytes (1.5 MiB by default) will soon \
                          fail to be written, and every large value slows snapshots and watches. \
                          Split the object (large ConfigMaps, Secrets, CRDs with embedded data) or \
                          keep the data outside etcd."
-            .to_string(),
-        commands: Vec::new(),
-    })
+                        .to_string(),
+                commands: Vec::new(),
+            },
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::FindingId;
     use crate::keyspace::{Grouping, KeyStat, MetaStats};
 
     fn group(prefix: &str, live_keys: u64, total_bytes: u64, history_bytes: u64) -> PrefixStats {

@@ -10,9 +10,15 @@
 use super::cluster::{self, ClusterThresholds};
 use super::profile::Profile;
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::load::result::{LoadResult, MemberLoad};
+use crate::rules::by;
 use crate::units::Micros;
+
+/// Builds the ids of this file's findings: all are `run::load`'s.
+const EMIT: Emit<by::load> = Emit::new();
 
 /// `check perf` fails when throughput / target is at or below this
 /// (etcdctl/ctlv3/command/check.go: `if s.RPS/float64(cfg.limit) <= 0.9`).
@@ -101,8 +107,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
     if failed.is_empty() {
         return None;
     }
-    Some(Finding {
-        id: FindingId::LoadCheckPerfFail,
+    Some(EMIT.finding(ids::LoadCheckPerfFail, Draft {
         severity: Severity::Fail,
         summary: format!(
             "the run fails etcdctl check perf's criteria: {:.0} of {:.0} requests/s, slowest {:.0} ms, stddev {:.1} ms, {} errors",
@@ -115,7 +120,7 @@ pub fn check_perf(load: &LoadResult) -> Option<Finding> {
             smaller load (--load s/m/l/xl)."
             .to_string(),
         commands: Vec::new(),
-    })
+    }))
 }
 
 /// Each operation kind whose p99 passes the profile's levels.
@@ -132,8 +137,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
             } else {
                 return None;
             };
-            Some(Finding {
-                id: FindingId::LoadLatencySlow,
+            Some(EMIT.finding(ids::LoadLatencySlow, Draft {
                 severity,
                 summary: format!("{} latency p99 {p99_ms:.1} ms over {} requests", o.name, o.ok),
                 evidence: vec![Evidence::new(format!("{} p99 from the scheduled send", o.name), p99_ms, t.request_p99_warn_ms, Unit::Ms)],
@@ -142,7 +146,7 @@ pub fn latency_slow(load: &LoadResult, t: &LoadThresholds) -> Vec<Finding> {
                     is where to look first."
                     .to_string(),
                 commands: Vec::new(),
-            })
+            }))
         })
         .collect()
 }
@@ -161,8 +165,7 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
     {
         return None;
     }
-    Some(Finding {
-        id: FindingId::LoadGeneratorBehind,
+    Some(EMIT.finding(ids::LoadGeneratorBehind, Draft {
         severity: Severity::Warn,
         summary: format!(
             "the load generator fell behind its own schedule: it woke {late_ms:.1} ms late (p99) and left {unsent_pct:.1} % of the requests unsent while clients were free, using {:.2} client cores",
@@ -176,7 +179,7 @@ pub fn generator_behind(load: &LoadResult, t: &LoadThresholds) -> Option<Finding
             descheduled. Run etcd-doctor load from a host with idle cores, or lower --rate."
             .to_string(),
         commands: Vec::new(),
-    })
+    }))
 }
 
 /// A member (or member pair) the cluster rules flag, and how far its

@@ -9,11 +9,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::{Checked, Emit};
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::timeline::max_in_window;
 use crate::logs::{EventKind, KindSummary, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::logs`'s.
+const EMIT: Emit<by::logs> = Emit::new();
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -155,14 +161,14 @@ pub fn evaluate(
 
 /// The fixed text of a count rule.
 struct Text {
-    id: FindingId,
+    id: Checked<by::logs>,
     what: &'static str,
     recommendation: &'static str,
     commands: &'static [&'static str],
 }
 
 const CLOCK_DRIFT: Text = Text {
-    id: FindingId::NetClockDrift,
+    id: EMIT.id(ids::NetClockDrift),
     what: "prober found high clock drift (over 1 s against a peer)",
     recommendation:
         "Members' clocks differ by over a second: leases and logs go wrong. Run chrony or \
@@ -171,7 +177,7 @@ const CLOCK_DRIFT: Text = Text {
 };
 
 const RAFT_BUFFER_FULL: Text = Text {
-    id: FindingId::NetRaftBufferFull,
+    id: EMIT.id(ids::NetRaftBufferFull),
     what: "dropped raft messages: the peer's sending buffer was full (overloaded network)",
     recommendation:
         "Raft messages queue faster than the network to a peer carries them: give etcd's \
@@ -181,7 +187,7 @@ const RAFT_BUFFER_FULL: Text = Text {
 };
 
 const SPACE_EXCEEDED: Text = Text {
-    id: FindingId::ClusterAlarmActive,
+    id: EMIT.id(ids::ClusterAlarmActive),
     what: "the database exceeded its quota (NOSPACE alarm raised)",
     recommendation: "The database reached its quota: the cluster accepted only reads and deletes. \
                      Compact, defragment every member, then disarm the alarm; raise \
@@ -195,7 +201,7 @@ const SPACE_EXCEEDED: Text = Text {
 };
 
 const HASH_MISMATCH: Text = Text {
-    id: FindingId::ClusterAlarmActive,
+    id: EMIT.id(ids::ClusterAlarmActive),
     what: "a corruption check found members' data apart at one revision (CORRUPT alarm raised where a quorum agrees)",
     recommendation: "A member's data diverged from the others. Do not disarm: find the member \
                      whose hash differs, remove it and rejoin it with an empty data dir (it \
@@ -267,14 +273,13 @@ fn counted(
 ) -> Option<Finding> {
     let k = logs.kind(kind)?;
     let severity = level(k.count as f64, warn, fail)?;
-    Some(Finding {
-        id: text.id,
+    Some(text.id.finding(Draft {
         severity,
         summary: format!("etcd logged: {}: {}", text.what, describe(k)),
         evidence: kind_evidence(k, warn),
         recommendation: text.recommendation.to_string(),
         commands: text.commands.iter().map(|c| c.to_string()).collect(),
-    })
+    }))
 }
 
 fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
@@ -286,8 +291,7 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
     )?;
     let first = logs.elections.first()?;
     let last = logs.elections.last()?;
-    Some(Finding {
-        id: FindingId::ClusterLeaderChurn,
+    Some(EMIT.finding(ids::ClusterLeaderChurn, Draft {
         severity,
         summary: format!(
             "etcd's logs show {} elections (terms {} to {}, {} to {}), {worst_hour} within one hour",
@@ -307,7 +311,7 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
                          --heartbeat-interval to about the RTT and --election-timeout to 10x it."
             .to_string(),
         commands: vec!["etcdctl endpoint status --cluster -w table".to_string()],
-    })
+    }))
 }
 
 fn fsync_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
@@ -317,8 +321,7 @@ fn fsync_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.slow_fdatasync_warn_lines,
         t.slow_fdatasync_fail_lines,
     )?;
-    Some(Finding {
-        id: FindingId::DiskFsyncSlow,
+    Some(EMIT.finding(ids::DiskFsyncSlow, Draft {
         severity,
         summary: format!("etcd logged slow fdatasync (over 1 s): {}", describe(k)),
         evidence: kind_evidence(k, t.slow_fdatasync_warn_lines),
@@ -328,7 +331,7 @@ fn fsync_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
                          `etcd-doctor qualify --dir` on the data disk tells a slow disk from a busy one."
             .to_string(),
         commands: vec!["etcd-doctor diagnose --kubeadm".to_string()],
-    })
+    }))
 }
 
 fn apply_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
@@ -339,8 +342,7 @@ fn apply_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.apply_slow_fail_lines,
     )?;
     let disk = logs.count(EventKind::SlowFdatasync) > 0;
-    Some(Finding {
-        id: FindingId::ClusterApplySlow,
+    Some(EMIT.finding(ids::ClusterApplySlow, Draft {
         severity,
         summary: format!("etcd logged applies over 100 ms: {}", describe(k)),
         evidence: kind_evidence(k, t.apply_slow_warn_lines),
@@ -353,7 +355,7 @@ fn apply_slow(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         }
         .to_string(),
         commands: Vec::new(),
-    })
+    }))
 }
 
 fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
@@ -426,14 +428,16 @@ fn heartbeat_late(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         1.0,
         Unit::Lines,
     ));
-    Some(Finding {
-        id: FindingId::ClusterHeartbeatLate,
-        severity,
-        summary: format!("the leader sent heartbeats late {cause}; {}", describe(k)),
-        evidence: ev,
-        recommendation: recommendation.to_string(),
-        commands: Vec::new(),
-    })
+    Some(EMIT.finding(
+        ids::ClusterHeartbeatLate,
+        Draft {
+            severity,
+            summary: format!("the leader sent heartbeats late {cause}; {}", describe(k)),
+            evidence: ev,
+            recommendation: recommendation.to_string(),
+            commands: Vec::new(),
+        },
+    ))
 }
 
 /// Lines of the prober-unhealthy and lost-stream kinds naming peers past
@@ -510,8 +514,7 @@ fn peer_unhealthy(
         .map(|p| members.map_or_else(|| p.to_string(), |c| c.member_label(Some(p), p)))
         .collect();
     let first = kinds.first()?;
-    Some(Finding {
-        id: FindingId::NetPeerUnhealthy,
+    Some(EMIT.finding(ids::NetPeerUnhealthy, Draft {
         severity,
         summary: format!(
             "etcd could not reach peer(s) {}: {lines} prober-unhealthy / lost-stream line(s); {}",
@@ -529,7 +532,7 @@ fn peer_unhealthy(
                          empty; `etcd-doctor snapshot rejoin-plan` prints the runbook."
             .to_string(),
         commands: vec!["etcdctl endpoint health --cluster".to_string(), "etcdctl member list -w table".to_string()],
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -23,11 +23,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::model::{ClusterReport, Span};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::logs::request::{RequestGroup, RequestShape, RequestsReport};
 use crate::logs::{EventKind, LogsReport};
 use crate::rules::bounds::{positive, BadKey};
+use crate::rules::by;
 use crate::rules::disk::level;
+
+/// Builds the ids of this file's findings: all are `run::requests`'s.
+const EMIT: Emit<by::requests> = Emit::new();
 
 /// Groups named in the summary.
 const NAMED_GROUPS: usize = 3;
@@ -178,21 +184,23 @@ pub fn expensive_requests(
         ));
     }
     let summary = format!("expensive reads: {}", parts.join("; "));
-    Some(Finding {
-        id: FindingId::ClusterExpensiveRequests,
-        severity,
-        summary,
-        evidence,
-        recommendation: if counting {
-            format!("{COUNT_ONLY_RECOMMENDATION} {RECOMMENDATION}")
-        } else {
-            RECOMMENDATION.to_string()
+    Some(EMIT.finding(
+        ids::ClusterExpensiveRequests,
+        Draft {
+            severity,
+            summary,
+            evidence,
+            recommendation: if counting {
+                format!("{COUNT_ONLY_RECOMMENDATION} {RECOMMENDATION}")
+            } else {
+                RECOMMENDATION.to_string()
+            },
+            commands: vec![
+                "etcd-doctor cluster keyspace".to_string(),
+                "kubectl get --raw /metrics | grep apiserver_storage_list".to_string(),
+            ],
         },
-        commands: vec![
-            "etcd-doctor cluster keyspace".to_string(),
-            "kubectl get --raw /metrics | grep apiserver_storage_list".to_string(),
-        ],
-    })
+    ))
 }
 
 /// The evidence of the logs' wide reads: their count and their time.

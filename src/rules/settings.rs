@@ -9,8 +9,16 @@
 
 use super::cluster::ClusterThresholds;
 use crate::discover::{Discovery, Settings};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::MIB;
+use crate::rules::by;
+
+/// Builds the ids of `run::snapshot_count_high`'s findings.
+const SNAPSHOT_COUNT: Emit<by::snapshot_count_high> = Emit::new();
+/// Builds the ids of `run::wal_on_data_device`'s findings.
+const WAL_DIR: Emit<by::wal_on_data_device> = Emit::new();
 
 /// Says, under the history and fragmentation findings, whether the local
 /// etcd compacts by itself (`--auto-compaction-*`, as discovery read
@@ -65,8 +73,7 @@ pub fn snapshot_count_high(
     } else {
         ""
     };
-    Some(Finding {
-        id: FindingId::ClusterSnapshotCountHigh,
+    Some(SNAPSHOT_COUNT.finding(ids::ClusterSnapshotCountHigh, Draft {
         severity: if pressed { Severity::Warn } else { Severity::Info },
         summary: format!(
             "--snapshot-count {count} keeps up to {count} applied raft entries in memory between snapshots{}",
@@ -85,7 +92,7 @@ pub fn snapshot_count_high(
             "etcd holds every entry applied since its last snapshot in memory (etcd docs, Maintenance:              Raft log retention: a higher --snapshot-count causes recurrently higher memory usage); with              large values that is up to {worst_mib:.0} MiB. etcd 3.6 lowered the default to 10,000:              unless slow followers need a longer log to catch up, lower it (--snapshot-count=10000).{why}"
         ),
         commands: Vec::new(),
-    })
+    }))
 }
 
 /// Says, under a data-inconsistency finding, which of etcd's own
@@ -120,26 +127,31 @@ pub fn wal_on_data_device(d: &Discovery) -> Option<Finding> {
         return None;
     }
     let (wal, data) = (d.wal_dir.as_ref()?, d.data_dir.as_ref()?);
-    Some(Finding {
-        id: FindingId::DiskWalOnDataDevice,
-        severity: Severity::Info,
-        summary: format!(
-            "--wal-dir {} is on the same device as --data-dir {}",
-            wal.display(),
-            data.display()
-        ),
-        evidence: Vec::new(),
-        recommendation: "A dedicated WAL directory helps only on its own device: the WAL's \
+    Some(
+        WAL_DIR.finding(
+            ids::DiskWalOnDataDevice,
+            Draft {
+                severity: Severity::Info,
+                summary: format!(
+                    "--wal-dir {} is on the same device as --data-dir {}",
+                    wal.display(),
+                    data.display()
+                ),
+                evidence: Vec::new(),
+                recommendation:
+                    "A dedicated WAL directory helps only on its own device: the WAL's \
                          fdatasyncs (every write waits on them) then stop queueing behind the \
                          backend's commits and snapshots. Put --wal-dir on a separate disk \
                          (the guide: isolate IO), or drop it."
-            .to_string(),
-        commands: vec![format!(
-            "findmnt -T {} ; findmnt -T {}",
-            wal.display(),
-            data.display()
-        )],
-    })
+                        .to_string(),
+                commands: vec![format!(
+                    "findmnt -T {} ; findmnt -T {}",
+                    wal.display(),
+                    data.display()
+                )],
+            },
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -148,14 +160,14 @@ mod tests {
     use crate::discover::Source;
 
     fn finding(id: FindingId) -> Finding {
-        Finding {
+        Finding::unchecked(
             id,
-            severity: Severity::Warn,
-            summary: String::new(),
-            evidence: Vec::new(),
-            recommendation: "Defragment.".to_string(),
-            commands: Vec::new(),
-        }
+            Draft {
+                severity: Severity::Warn,
+                recommendation: "Defragment.".to_string(),
+                ..Draft::default()
+            },
+        )
     }
 
     #[test]

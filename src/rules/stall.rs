@@ -10,7 +10,13 @@
 use crate::probe::disk::{DiskResult, StallSummary};
 
 use super::disk::DiskThresholds;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::disk_fsync_stall`'s.
+const EMIT: Emit<by::disk_fsync_stall> = Emit::new();
 
 /// Stall events of `s` longer than `warn_ms`: the kept events over it,
 /// plus those past the ledger's cap (counted, over the probe's own level).
@@ -47,8 +53,7 @@ pub fn fsync_stall(results: &[DiskResult], t: &DiskThresholds) -> Option<Finding
         .iter()
         .flat_map(|(r, _, n)| evidence(r, *n, t))
         .collect();
-    Some(Finding {
-        id: FindingId::DiskFsyncStall,
+    Some(EMIT.finding(ids::DiskFsyncStall, Draft {
         severity,
         summary: summary(worst, *events, t),
         evidence,
@@ -68,7 +73,7 @@ pub fn fsync_stall(results: &[DiskResult], t: &DiskThresholds) -> Option<Finding
             "sysctl vm.dirty_ratio vm.dirty_background_ratio vm.dirty_expire_centisecs vm.dirty_writeback_centisecs".into(),
             "iostat -x 1".into(),
         ],
-    })
+    }))
 }
 
 fn summary(r: &DiskResult, events: u64, t: &DiskThresholds) -> String {
@@ -127,6 +132,7 @@ fn evidence(r: &DiskResult, events: u64, t: &DiskThresholds) -> [Evidence; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::FindingId;
     use crate::probe::disk::{DiskProbeKind, StallEvent};
     use crate::rules::disk::tests::result;
 

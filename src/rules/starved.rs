@@ -12,7 +12,15 @@ use crate::host::etcd::EtcdProcess;
 
 use super::disk::level;
 use super::host::{FsyncViews, HostThresholds};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of `run::cpu_starved`'s findings.
+const STARVED: Emit<by::cpu_starved> = Emit::new();
+/// Builds the ids of `run::memory_pressure`'s findings.
+const MEMORY: Emit<by::memory_pressure> = Emit::new();
 
 /// `activity` with only the etcd processes of the members in `cluster`
 /// (those listening on a port of a member's URLs), when there is a
@@ -103,27 +111,33 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
     if let Some(l) = a.load_avg_1m {
         evidence.push(Evidence::new("1-minute load average", l, 0.0, Unit::None));
     }
-    Some(Finding {
-        id: FindingId::HostCpuStarved,
-        severity,
-        summary: format!(
+    Some(
+        STARVED.finding(
+            ids::HostCpuStarved,
+            Draft {
+                severity,
+                summary: format!(
             "etcd (pid {}) is starved of CPU: {cause}; it got {:.2} cores{cores}. Heartbeats, \
              applies and fsyncs wait for the CPU, not for the disk or the network",
             p.pid, p.cpu_cores
         ),
-        evidence,
-        recommendation: "Give etcd the CPU it needs when it needs it: no CPU limit on etcd (or, \
+                evidence,
+                recommendation:
+                    "Give etcd the CPU it needs when it needs it: no CPU limit on etcd (or, \
             in Kubernetes, Guaranteed QoS with whole cores: requests equal to limits, an integer \
             number of CPUs, with the static CPU manager policy), and move the CPU-heavy work on \
             this host (builds, batch jobs, other pods pinned to etcd's cores) elsewhere. Raising \
             etcd's priority (`renice -n -10`, `ionice -c2 -n0`) helps while the neighbours stay."
-            .into(),
-        commands: vec![
-            format!("cat /proc/{}/cgroup", p.pid),
-            "grep throttled /sys/fs/cgroup/cpu*/**/cpu.stat  # or the pod's cpu.stat".into(),
-            "pidstat -u -w 1 10".into(),
-        ],
-    })
+                        .into(),
+                commands: vec![
+                    format!("cat /proc/{}/cgroup", p.pid),
+                    "grep throttled /sys/fs/cgroup/cpu*/**/cpu.stat  # or the pod's cpu.stat"
+                        .into(),
+                    "pidstat -u -w 1 10".into(),
+                ],
+            },
+        ),
+    )
 }
 
 /// host.memory-pressure: etcd's pages read back from disk or swap, its
@@ -190,8 +204,7 @@ pub fn memory_pressure(
             Unit::Mib,
         ));
     }
-    Some(Finding {
-        id: FindingId::HostMemoryPressure,
+    Some(MEMORY.finding(ids::HostMemoryPressure, Draft {
         severity,
         summary: format!(
             "etcd (pid {}) is short of memory: {}; every read of an evicted page waits for the disk",
@@ -210,7 +223,7 @@ pub fn memory_pressure(
             "vmstat 1 10  # si/so: swap traffic".into(),
             "etcdctl endpoint status -w table  # DB SIZE".into(),
         ],
-    })
+    }))
 }
 
 /// When etcd is CPU-starved and the disk probe measured a good device, the
@@ -341,14 +354,16 @@ mod tests {
         };
         let t = HostThresholds::default();
         let starved = cpu_starved(&with(etcd(0.1, 30.0, 900.0)), &t).unwrap();
-        let wal = Finding {
-            id: FindingId::ClusterMetricsWalFsyncSlow,
-            severity: Severity::Fail,
-            summary: "m0: WAL fsync p99 40 ms".into(),
-            evidence: vec![],
-            recommendation: String::new(),
-            commands: vec![],
-        };
+        let wal = Finding::unchecked(
+            FindingId::ClusterMetricsWalFsyncSlow,
+            Draft {
+                severity: Severity::Fail,
+                summary: "m0: WAL fsync p99 40 ms".into(),
+                evidence: vec![],
+                recommendation: String::new(),
+                commands: vec![],
+            },
+        );
         let mut fast = vec![starved.clone(), wal.clone()];
         explain_by_cpu(&mut fast, views(Some(1.0)));
         assert_eq!(fast[1].severity, Severity::Info);

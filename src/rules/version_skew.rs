@@ -13,7 +13,13 @@ use std::collections::BTreeSet;
 
 use super::cluster::{etcdctl, evidence};
 use crate::cluster::model::{ClusterReport, EndpointStatus};
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Finding, Severity, Unit};
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::consistency`'s.
+const EMIT: Emit<by::consistency> = Emit::new();
 
 /// The first 3.5 patch release etcd asks for before an upgrade to 3.6.
 const SAFE_3_5_PATCH: u32 = 26;
@@ -92,19 +98,21 @@ fn finding(
     n: usize,
     recommendation: String,
 ) -> Finding {
-    Finding {
-        id: FindingId::ClusterVersionSkew,
-        severity,
-        summary,
-        evidence: vec![evidence(
-            format!("distinct {what}s"),
-            n as f64,
-            1.0,
-            Unit::Versions,
-        )],
-        recommendation,
-        commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-    }
+    EMIT.finding(
+        ids::ClusterVersionSkew,
+        Draft {
+            severity,
+            summary,
+            evidence: vec![evidence(
+                format!("distinct {what}s"),
+                n as f64,
+                1.0,
+                Unit::Versions,
+            )],
+            recommendation,
+            commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
+        },
+    )
 }
 
 /// Members on different server releases: an upgrade (or downgrade) in

@@ -342,14 +342,16 @@ mod tests {
             ..Unread::default()
         };
         let mut window = Report::new(&format!("watch {HOSTILE}"), Default::default());
-        window.findings.push(crate::findings::Finding {
-            id: crate::findings::RULES[0].id,
-            severity: Severity::Warn,
-            summary: HOSTILE.into(),
-            evidence: Vec::new(),
-            recommendation: String::new(),
-            commands: Vec::new(),
-        });
+        window.findings.push(crate::findings::Finding::unchecked(
+            crate::findings::RULES[0].id,
+            crate::findings::Draft {
+                severity: Severity::Warn,
+                summary: HOSTILE.into(),
+                evidence: Vec::new(),
+                recommendation: String::new(),
+                commands: Vec::new(),
+            },
+        ));
         let page = render(&Totals::default(), &[window], &unread, HOSTILE);
         let samples = parse_exposition(&page).unwrap_or_else(|e| panic!("{e}\n{page}"));
         let want = crate::text::printable(HOSTILE);

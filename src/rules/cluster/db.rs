@@ -3,11 +3,17 @@
 
 use crate::cluster::facts::{DbUsage, QuotaSource};
 use crate::cluster::model::ClusterReport;
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 
 use super::commands::{compact_and_defrag, etcdctl_at, evidence};
 use super::thresholds::ClusterThresholds;
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
 use crate::measure::MIB;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::cluster`'s.
+const EMIT: Emit<by::cluster> = Emit::new();
 
 /// Bytes a defrag of `d` would return: file size minus in use.
 fn reclaimable(d: &DbUsage) -> u64 {
@@ -62,8 +68,7 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
         .into_iter()
         .map(|d| {
             let free = reclaimable(d);
-            Finding {
-                id: FindingId::ClusterDbFragmented,
+            EMIT.finding(ids::ClusterDbFragmented, Draft {
                 severity: Severity::Warn,
                 summary: format!(
                     "member {} at {}: a defrag would return {} MiB; only {:.0} % of its {} MiB \
@@ -86,7 +91,7 @@ pub(super) fn db_fragmented(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                                  member does not serve while it defragments (the commands are in that order)."
                     .to_string(),
                 commands: commands.clone(),
-            }
+            })
         })
         .collect()
 }
@@ -109,8 +114,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                 QuotaSource::EtcdDefault => " (quota not read: etcd's default 2 GiB assumed)",
                 QuotaSource::Discovered => " (quota from the local etcd's --quota-backend-bytes)",
             };
-            Some(Finding {
-                id: FindingId::ClusterDbNearQuota,
+            Some(EMIT.finding(ids::ClusterDbNearQuota, Draft {
                 severity,
                 summary: format!(
                     "member {} at {}: database at {:.0} % of its {} MiB quota{assumed}",
@@ -126,7 +130,7 @@ pub(super) fn db_near_quota(report: &ClusterReport, t: &ClusterThresholds) -> Ve
                                  suggested maximum)."
                     .to_string(),
                 commands: compact_and_defrag(report),
-            })
+            }))
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 //! members that answered.
 
 use crate::cluster::model::{Alarm, ClusterReport, HistogramPercentiles, MemberMetrics, Span};
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::member::AlarmKind;
 
 mod commands;
@@ -18,7 +18,13 @@ use db::{db_fragmented, db_near_quota};
 pub use stale::from_logs as stale_from_logs;
 pub use thresholds::ClusterThresholds;
 
+use crate::findings::emit::{Checked, Emit};
+use crate::findings::registry::ids;
 use crate::logs::StaleMemberLog;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::cluster`'s.
+const EMIT: Emit<by::cluster> = Emit::new();
 
 /// Every cluster rule over `report`, most severe first.
 pub fn evaluate(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
@@ -63,8 +69,7 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
             if !m.name.is_empty() {
                 commands.push(rejoin_plan(report, &m.name));
             }
-            Finding {
-                id: FindingId::ClusterMemberUnreachable,
+            EMIT.finding(ids::ClusterMemberUnreachable, Draft {
                 severity: Severity::Fail,
                 summary: format!(
                     "member {} at {} does not answer: {}",
@@ -88,14 +93,13 @@ fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> 
                     listed
                 ),
                 commands,
-            }
+            })
         })
         .collect()
 }
 
 fn stale_member(report: &ClusterReport) -> Vec<Finding> {
-    let unstarted = report.facts.unstarted.iter().map(|m| Finding {
-        id: FindingId::ClusterStaleMember,
+    let unstarted = report.facts.unstarted.iter().map(|m| EMIT.finding(ids::ClusterStaleMember, Draft {
         severity: Severity::Fail,
         summary: format!(
             "member {} ({}) is listed but never started",
@@ -114,32 +118,36 @@ fn stale_member(report: &ClusterReport) -> Vec<Finding> {
                          empty data dir; otherwise remove the entry."
             .to_string(),
         commands: vec![etcdctl(report, &format!("member remove {}", m.member_id))],
-    });
-    let mismatched = report.facts.id_mismatches.iter().map(|m| Finding {
-        id: FindingId::ClusterStaleMember,
-        severity: Severity::Fail,
-        summary: format!(
-            "{} is listed for member {} but answers as {}",
-            m.endpoint,
-            report.member_label(Some(&m.listed_id), ""),
-            m.reported_id
-        ),
-        evidence: vec![evidence(
-            "client URLs answered by another member id",
-            report.facts.id_mismatches.len() as f64,
-            0.0,
-            Unit::Endpoints,
-        )],
-        recommendation: format!(
+    }));
+    let mismatched = report.facts.id_mismatches.iter().map(|m| {
+        EMIT.finding(
+            ids::ClusterStaleMember,
+            Draft {
+                severity: Severity::Fail,
+                summary: format!(
+                    "{} is listed for member {} but answers as {}",
+                    m.endpoint,
+                    report.member_label(Some(&m.listed_id), ""),
+                    m.reported_id
+                ),
+                evidence: vec![evidence(
+                    "client URLs answered by another member id",
+                    report.facts.id_mismatches.len() as f64,
+                    0.0,
+                    Unit::Endpoints,
+                )],
+                recommendation: format!(
             "The node at {} runs an etcd that is not the listed member (its data dir was rebuilt \
              or it joined another cluster): the listed entry is stale. Remove it, then rejoin the \
              node cleanly; `etcd-doctor snapshot rejoin-plan --member {}` prints the runbook.",
             m.endpoint, m.listed_name
         ),
-        commands: vec![
-            etcdctl(report, &format!("member remove {}", m.listed_id)),
-            rejoin_plan(report, &m.listed_name),
-        ],
+                commands: vec![
+                    etcdctl(report, &format!("member remove {}", m.listed_id)),
+                    rejoin_plan(report, &m.listed_name),
+                ],
+            },
+        )
     });
     unstarted.chain(mismatched).collect()
 }
@@ -158,8 +166,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             } else {
                 return None;
             };
-            Some(Finding {
-                id: FindingId::ClusterRaftLag,
+            Some(EMIT.finding(ids::ClusterRaftLag, Draft {
                 severity,
                 summary: format!(
                     "member {} at {} trails the leader by {} raft entries and has {} committed entries unapplied",
@@ -175,7 +182,7 @@ fn raft_lag(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                                  behind is sent a whole snapshot."
                     .to_string(),
                 commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-            })
+            }))
         })
         .collect()
 }
@@ -226,8 +233,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
             Unit::Proposals,
         ));
     }
-    vec![Finding {
-        id: FindingId::ClusterLeaderChurn,
+    vec![EMIT.finding(ids::ClusterLeaderChurn, Draft {
         severity: Severity::Warn,
         summary: format!("leader elections are frequent: {rate:.1} per 15 minutes seen by {}", m.url),
         evidence: ev,
@@ -238,7 +244,7 @@ fn leader_churn(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
                          --heartbeat-interval to about the RTT and --election-timeout to 10 times it."
             .to_string(),
         commands: vec![etcdctl(report, "endpoint status --cluster -w table")],
-    }]
+    })]
 }
 
 /// The alarm list, plus alarms only a member's etcd_debugging_server_alarms
@@ -278,8 +284,7 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                     commands,
                 )
             };
-            Finding {
-                id: FindingId::ClusterAlarmActive,
+            EMIT.finding(ids::ClusterAlarmActive, Draft {
                 severity: Severity::Fail,
                 summary: format!(
                     "alarm {} is active on member {}",
@@ -289,14 +294,14 @@ fn alarm_active(report: &ClusterReport) -> Vec<Finding> {
                 evidence: vec![evidence("active alarms", alarms.len() as f64, 0.0, Unit::Alarms)],
                 recommendation,
                 commands,
-            }
+            })
         })
         .collect()
 }
 
 /// One histogram rule: its id, what it measures and its thresholds.
 struct HistogramRule {
-    id: FindingId,
+    id: Checked<by::cluster>,
     metric: &'static str,
     warn_ms: f64,
     fail_ms: f64,
@@ -331,8 +336,7 @@ fn judge(
              (--interval) to judge it",
         ),
     };
-    Some(Finding {
-        id: rule.id,
+    Some(rule.id.finding(Draft {
         severity,
         summary: format!(
             "{who}: {} p99 {:.1} ms over {} observations ({}){context}",
@@ -349,7 +353,7 @@ fn judge(
         )],
         recommendation: rule.recommendation.to_string(),
         commands: Vec::new(),
-    })
+    }))
 }
 
 const DISK_FIX: &str = "etcd waits on this disk for every write. Give etcd a dedicated \
@@ -358,21 +362,21 @@ const DISK_FIX: &str = "etcd waits on this disk for every write. Give etcd a ded
 
 fn metrics_slow(report: &ClusterReport, t: &ClusterThresholds) -> Vec<Finding> {
     let wal = HistogramRule {
-        id: FindingId::ClusterMetricsWalFsyncSlow,
+        id: EMIT.id(ids::ClusterMetricsWalFsyncSlow),
         metric: "WAL fdatasync",
         warn_ms: t.wal_fsync_p99_warn_ms,
         fail_ms: t.wal_fsync_p99_fail_ms,
         recommendation: DISK_FIX,
     };
     let commit = HistogramRule {
-        id: FindingId::ClusterMetricsBackendCommitSlow,
+        id: EMIT.id(ids::ClusterMetricsBackendCommitSlow),
         metric: "backend commit",
         warn_ms: t.backend_commit_p99_warn_ms,
         fail_ms: t.backend_commit_p99_fail_ms,
         recommendation: DISK_FIX,
     };
     let rtt = HistogramRule {
-        id: FindingId::ClusterMetricsPeerRttHigh,
+        id: EMIT.id(ids::ClusterMetricsPeerRttHigh),
         metric: "peer round trip",
         warn_ms: t.peer_rtt_p99_warn_ms,
         fail_ms: t.peer_rtt_p99_fail_ms,

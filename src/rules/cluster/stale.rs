@@ -10,12 +10,15 @@
 
 use crate::cluster::facts::UnreachableMember;
 use crate::cluster::model::{member_label, url_host, ClusterReport};
-use crate::findings::{Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Finding, Severity, Unit};
 use crate::logs::time::format_timestamp;
 use crate::logs::{EventKind, StaleMemberLog};
 use crate::snapshot::plan::shell_safe;
 
 use super::commands::{etcdctl, evidence, rejoin_plan};
+use crate::findings::emit::{Emit, Gives};
+use crate::findings::registry::ids;
+use crate::rules::by;
 
 /// The log proof that unreachable member `m` is stale: by id when the log
 /// named one, else by name.
@@ -52,7 +55,9 @@ pub(super) fn proven_stale(report: &ClusterReport, logs: &[StaleMemberLog]) -> V
                 name: &m.name,
                 peer_urls: &peer_urls,
             };
-            let mut f = finding(&who, l, &|args| etcdctl(report, args));
+            let mut f = finding(Emit::<by::cluster>::new(), &who, l, &|args| {
+                etcdctl(report, args)
+            });
             f.summary = format!(
                 "{} at {} does not answer, and {}",
                 who.label(),
@@ -83,7 +88,8 @@ pub fn from_logs(logs: &[StaleMemberLog]) -> Vec<Finding> {
                 name,
                 peer_urls: "PEER_URL",
             };
-            let mut f = finding(&who, l, &|args| format!("etcdctl {args}"));
+            let by_logs = Emit::<by::stale_from_logs>::new();
+            let mut f = finding(by_logs, &who, l, &|args| format!("etcdctl {args}"));
             f.summary = format!("{} (in {}): {}", who.label(), l.source, f.summary);
             f
         })
@@ -109,8 +115,14 @@ impl Who<'_> {
     }
 }
 
-/// The finding for `who`, proven by `l`; `ctl` builds an etcdctl command.
-fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> Finding {
+/// The finding for `who`, proven by `l`, built for either rule function
+/// that gives it; `ctl` builds an etcdctl command.
+fn finding<B: Gives<ids::ClusterStaleMember>>(
+    emit: Emit<B>,
+    who: &Who<'_>,
+    l: &StaleMemberLog,
+    ctl: &dyn Fn(&str) -> String,
+) -> Finding {
     let dir = Some(l.data_dir.as_str())
         .filter(|d| shell_safe("--data-dir", d).is_ok())
         .unwrap_or("DATA_DIR");
@@ -143,18 +155,19 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
             Unit::Lines,
         ),
     );
-    Finding {
-        id: FindingId::ClusterStaleMember,
-        severity: Severity::Fail,
-        summary: format!(
-            "its own log says it {what}: {} line(s) from {} to {}, the last: {}",
-            l.lines,
-            format_timestamp(l.first_unix_ms),
-            format_timestamp(l.last_unix_ms),
-            l.example.chars().take(240).collect::<String>()
-        ),
-        evidence: ev,
-        recommendation: format!(
+    emit.finding(
+        ids::ClusterStaleMember,
+        Draft {
+            severity: Severity::Fail,
+            summary: format!(
+                "its own log says it {what}: {} line(s) from {} to {}, the last: {}",
+                l.lines,
+                format_timestamp(l.first_unix_ms),
+                format_timestamp(l.last_unix_ms),
+                l.example.chars().take(240).collect::<String>()
+            ),
+            evidence: ev,
+            recommendation: format!(
             "This member is not merely down: restarting it as it is fails again on every start, \
              and it counts toward quorum meanwhile. Rejoin it as the field guide does: remove it \
              (from a member that answers), set its data dir {dir} aside on its host, add it back \
@@ -163,18 +176,19 @@ fn finding(who: &Who<'_>, l: &StaleMemberLog, ctl: &dyn Fn(&str) -> String) -> F
              prints. `etcd-doctor snapshot rejoin-plan --member {}` prints the whole runbook.",
             who.name
         ),
-        commands: vec![
-            ctl(&format!("member remove {}", who.id)),
-            format!(
-                "mv {dir} {dir}.stale   # on {}'s host, with etcd stopped",
-                who.name
-            ),
-            ctl(&format!(
-                "member add {} --peer-urls={}",
-                who.name, who.peer_urls
-            )),
-        ],
-    }
+            commands: vec![
+                ctl(&format!("member remove {}", who.id)),
+                format!(
+                    "mv {dir} {dir}.stale   # on {}'s host, with etcd stopped",
+                    who.name
+                ),
+                ctl(&format!(
+                    "member add {} --peer-urls={}",
+                    who.name, who.peer_urls
+                )),
+            ],
+        },
+    )
 }
 
 #[cfg(test)]

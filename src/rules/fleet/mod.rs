@@ -17,10 +17,16 @@
 //! Pure functions of the merged rows and the profile.
 
 use super::profile::Profile;
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::fleet::{DiskRow, PathEntry};
 use crate::measure::{median, round2};
 use crate::probe::disk::DiskProbeKind;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::fleet`'s.
+const EMIT: Emit<by::fleet> = Emit::new();
 
 pub use super::profile::FleetThresholds;
 
@@ -57,8 +63,7 @@ pub fn disk_outliers(row: &DiskRow, profile: &Profile) -> Vec<Finding> {
     row.hosts
         .iter()
         .filter(|h| h.p99_ms > limit)
-        .map(|h| Finding {
-            id: FindingId::FleetDiskOutlier,
+        .map(|h| EMIT.finding(ids::FleetDiskOutlier, Draft {
             severity: Severity::Warn,
             summary: format!(
                 "host {}: {} p99 {} ms is {}x the fleet median {} ms",
@@ -83,7 +88,7 @@ pub fn disk_outliers(row: &DiskRow, profile: &Profile) -> Vec<Finding> {
                 "etcd-doctor qualify --dir /var/lib/etcd --probe fsync,wal  # on {}",
                 h.host
             )],
-        })
+        }))
         .collect()
 }
 
@@ -228,8 +233,7 @@ fn path_finding(
     if !asymmetric.is_empty() {
         summary.push_str(&format!("; asymmetric: {}", asymmetric.join("; ")));
     }
-    Finding {
-        id: FindingId::FleetPathOutlier,
+    EMIT.finding(ids::FleetPathOutlier, Draft {
         severity: Severity::Warn,
         summary,
         evidence,
@@ -246,7 +250,7 @@ fn path_finding(
             format!("ethtool $(ip -o route get {b} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p') | grep -iE 'speed|duplex'  # on {a}"),
             format!("etcd-doctor net --peers {b}:7480 --probe rtt,throughput  # on {a}, with `etcd-doctor agent --listen {b}:7480` on {b}"),
         ],
-    }
+    })
 }
 
 fn evidence(metric: String, observed: f64, threshold: f64) -> Evidence {

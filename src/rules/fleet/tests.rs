@@ -1,4 +1,5 @@
 use super::*;
+use crate::findings::FindingId;
 use crate::fleet::HostLatency;
 
 fn row(probe: DiskProbeKind, p99s: &[f64]) -> DiskRow {

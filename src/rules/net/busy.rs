@@ -12,13 +12,19 @@
 //! the finding; it names the flows, and compares the idle RTT with an
 //! earlier quiet report when there is one (`--rtt-baseline`).
 
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::probe::net::{CeilingSource, FlowRate, NetProbeKind, NetResult, NicUsage};
 
 use super::nic::{nic_commands, nic_fix};
 use super::thresholds::NetThresholds;
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
 use crate::measure::round2;
+use crate::rules::by;
 use crate::units::Micros;
+
+/// Builds the ids of this file's findings: all are `run::net`'s.
+const EMIT: Emit<by::net> = Emit::new();
 
 /// Share of the link's capacity, in either direction, that other traffic
 /// must carry to be named. 0.25: a quarter of the link is no longer
@@ -167,24 +173,28 @@ pub(super) fn busy_path(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         threshold: t.inflation_ratio,
         unit: Unit::Times,
     }));
-    Some(Finding {
-        id: FindingId::NetNicSaturated,
-        severity,
-        summary: summary(r, nic, &other, (cap, known), share, (idle_ms, loaded_ms)),
-        evidence,
-        recommendation: format!(
+    Some(
+        EMIT.finding(
+            ids::NetNicSaturated,
+            Draft {
+                severity,
+                summary: summary(r, nic, &other, (cap, known), share, (idle_ms, loaded_ms)),
+                evidence,
+                recommendation: format!(
             "Move the other flows off etcd's path (`ss -tinp` lists each socket's peer, owning \
              process and bytes sent on {0}). {1}",
             nic.interface,
             nic_fix(&nic.interface)
         ),
-        commands: std::iter::once(format!(
-            "ss -tinp | grep -B1 -E 'bytes_(sent|acked)'  # flows on {}",
-            nic.interface
-        ))
-        .chain(nic_commands(&nic.interface))
-        .collect(),
-    })
+                commands: std::iter::once(format!(
+                    "ss -tinp | grep -B1 -E 'bytes_(sent|acked)'  # flows on {}",
+                    nic.interface
+                ))
+                .chain(nic_commands(&nic.interface))
+                .collect(),
+            },
+        ),
+    )
 }
 
 fn summary(

@@ -21,12 +21,18 @@
 use std::net::IpAddr;
 
 use crate::cluster::model::{url_host, url_port, ClusterReport, Member};
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Evidence, Finding, Severity, Unit};
 use crate::host::etcd::EtcdProcess;
 use crate::host::peersock::PeerSocket;
 
 use super::lossy::{commands, recommendation};
 use super::thresholds::{pct, NetThresholds};
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::etcd_peer_loss`'s.
+const EMIT: Emit<by::etcd_peer_loss> = Emit::new();
 
 /// Fewest bytes sent to a peer over the run for its loss to be judged.
 pub const MIN_BYTES: u64 = 20_000;
@@ -135,31 +141,33 @@ fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
     let Labels { from, to, host } = link;
     let dups = sent.duplicates.min(sent.retransmits);
     let (summary, way) = describe(sent, lost, link, t);
-    Some(Finding {
-        id: FindingId::NetLossyLink,
-        severity,
-        summary,
-        evidence: vec![
-            Evidence {
-                metric: format!(
+    Some(EMIT.finding(
+        ids::NetLossyLink,
+        Draft {
+            severity,
+            summary,
+            evidence: vec![
+                Evidence {
+                    metric: format!(
                     "etcd's peer sockets {from} -> {to} (way={way}): {} of {} B sent again, {} \
                      retransmissions, {dups} duplicates",
                     sent.again, sent.bytes, sent.retransmits
                 ),
-                observed: pct(lost),
-                threshold: pct(t.lossy_resent_ratio),
-                unit: Unit::Percent,
-            },
-            Evidence {
-                metric: format!("TCP smoothed RTT to {to} (kernel, at the end)"),
-                observed: sent.rtt_ms,
-                threshold: t.heartbeat_interval_ms,
-                unit: Unit::Ms,
-            },
-        ],
-        recommendation: recommendation(&format!("{from} and {to}")),
-        commands: commands("<the peer interface>", host),
-    })
+                    observed: pct(lost),
+                    threshold: pct(t.lossy_resent_ratio),
+                    unit: Unit::Percent,
+                },
+                Evidence {
+                    metric: format!("TCP smoothed RTT to {to} (kernel, at the end)"),
+                    observed: sent.rtt_ms,
+                    threshold: t.heartbeat_interval_ms,
+                    unit: Unit::Ms,
+                },
+            ],
+            recommendation: recommendation(&format!("{from} and {to}")),
+            commands: commands("<the peer interface>", host),
+        },
+    ))
 }
 
 /// A peer link as operators know it.
@@ -196,30 +204,32 @@ fn arrivals_out_of_order(link: &Labels, sent: Sent, t: &NetThresholds) -> Option
         return None;
     }
     let Labels { from, to, host } = link;
-    Some(Finding {
-        id: FindingId::NetLossyLink,
-        severity: Severity::Warn,
-        summary: format!(
-            "the peer link from {to} to {from} loses packets (way=back: {to} -> this member): \
+    Some(EMIT.finding(
+        ids::NetLossyLink,
+        Draft {
+            severity: Severity::Warn,
+            summary: format!(
+                "the peer link from {to} to {from} loses packets (way=back: {to} -> this member): \
              {:.1}% of the segments {to} sent arrived out of order, after a gap its lost \
              segments left, while this member's own sending lost nothing; how much is lost on \
              that way only the kernel on {host} counts (run `etcd-doctor diagnose` there), \
              seen on etcd's own peer sockets",
-            pct(share)
-        ),
-        evidence: vec![Evidence {
-            metric: format!(
+                pct(share)
+            ),
+            evidence: vec![Evidence {
+                metric: format!(
                 "etcd's peer sockets {to} -> {from} (way=back): {} of {} segments received out \
                  of order",
                 sent.out_of_order_in, sent.segments_in
             ),
-            observed: pct(share),
-            threshold: pct(t.lossy_resent_ratio),
-            unit: Unit::Percent,
-        }],
-        recommendation: recommendation(&format!("{from} and {to}")),
-        commands: commands("<the peer interface>", host),
-    })
+                observed: pct(share),
+                threshold: pct(t.lossy_resent_ratio),
+                unit: Unit::Percent,
+            }],
+            recommendation: recommendation(&format!("{from} and {to}")),
+            commands: commands("<the peer interface>", host),
+        },
+    ))
 }
 
 /// The summary and the way (`out`, `back`) of a lossy peer link: resends

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::findings::{Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::round2;
 use crate::probe::net::{NetProbeKind, NetResult};
 
@@ -37,6 +37,12 @@ pub use thresholds::{NetThresholds, MAX_ELECTION_TIMEOUT_MS};
 
 // The kubeadm static pod manifest of etcd (the guide's deployment).
 use crate::cluster::kubeadm::DEFAULT_MANIFEST as KUBEADM_MANIFEST;
+use crate::findings::emit::Emit;
+use crate::findings::registry::ids;
+use crate::rules::by;
+
+/// Builds the ids of this file's findings: all are `run::net`'s.
+const EMIT: Emit<by::net> = Emit::new();
 
 /// Every network finding for `results`, most severe first.
 pub fn evaluate(results: &[NetResult], t: &NetThresholds) -> Vec<Finding> {
@@ -155,27 +161,29 @@ fn peer_rtt_high(results: &[NetResult], t: &NetThresholds) -> Option<Finding> {
              election timeout at least 10x it)."
         )
     };
-    Some(Finding {
-        id: FindingId::NetPeerRttHigh,
-        severity,
-        summary: format!(
+    Some(EMIT.finding(
+        ids::NetPeerRttHigh,
+        Draft {
+            severity,
+            summary: format!(
             "RTT p99 to {} of {} peers is {:.2} ms at worst, against a {:.0} ms heartbeat interval",
             high.len(),
             idle_p99_ms(results).len(),
             worst_ms,
             t.heartbeat_interval_ms
         ),
-        evidence,
-        recommendation: format!(
+            evidence,
+            recommendation: format!(
             "{tuning} Slow heartbeats cause leader elections and request timeouts. Find why the \
              path is slow first: run loaded-rtt to see whether a bulk transfer shares it."
         ),
-        commands: if election > MAX_ELECTION_TIMEOUT_MS {
-            Vec::new()
-        } else {
-            tuning_commands(heartbeat, election)
+            commands: if election > MAX_ELECTION_TIMEOUT_MS {
+                Vec::new()
+            } else {
+                tuning_commands(heartbeat, election)
+            },
         },
-    })
+    ))
 }
 
 fn tuning_commands(heartbeat: f64, election: f64) -> Vec<String> {
@@ -252,8 +260,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
              capacity)"
         )
     });
-    Some(Finding {
-        id: FindingId::NetNicSaturated,
+    Some(EMIT.finding(ids::NetNicSaturated, Draft {
         severity,
         summary: format!(
             "A bulk transfer on {} raises heartbeat RTT p99 (to {}) from {:.2} ms to {:.2} ms ({:.1}x), with the NIC at {:.0}% of its ceiling{wrong_ceiling}{fits}",
@@ -267,7 +274,7 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
         evidence,
         recommendation: nic_fix(&nic.interface),
         commands: nic_commands(&nic.interface),
-    })
+    }))
 }
 
 /// Loss seen on one interface over all results through it.
@@ -343,30 +350,32 @@ fn loss_finding(iface: &str, l: &Loss, t: &NetThresholds) -> Option<Finding> {
     if evidence.is_empty() {
         return None;
     }
-    Some(Finding {
-        id: FindingId::NetErrors,
-        // Interface errors are a hardware or cabling fault; the rest can be
-        // congestion.
-        severity: if l.error_packets > 0 {
-            Severity::Fail
-        } else {
-            Severity::Warn
-        },
-        summary: format!("{iface} lost packets while the probes ran"),
-        evidence,
-        recommendation: format!(
-            "Lost packets cost etcd a retransmission each, and a timeout stalls a peer stream \
+    Some(EMIT.finding(
+        ids::NetErrors,
+        Draft {
+            // Interface errors are a hardware or cabling fault; the rest can be
+            // congestion.
+            severity: if l.error_packets > 0 {
+                Severity::Fail
+            } else {
+                Severity::Warn
+            },
+            summary: format!("{iface} lost packets while the probes ran"),
+            evidence,
+            recommendation: format!(
+                "Lost packets cost etcd a retransmission each, and a timeout stalls a peer stream \
              for 200 ms or more. Check {iface}'s driver counters, the switch port's error \
              counters, cabling and MTU on both ends; raise the receive ring if the NIC drops \
              under bursts."
-        ),
-        commands: vec![
-            format!("ip -s -s link show dev {iface}"),
-            format!("ethtool -S {iface} | grep -iE 'err|drop|miss|crc'"),
-            "nstat -az TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLostRetransmit".into(),
-            format!("ethtool -g {iface}"),
-        ],
-    })
+            ),
+            commands: vec![
+                format!("ip -s -s link show dev {iface}"),
+                format!("ethtool -S {iface} | grep -iE 'err|drop|miss|crc'"),
+                "nstat -az TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLostRetransmit".into(),
+                format!("ethtool -g {iface}"),
+            ],
+        },
+    ))
 }
 
 #[cfg(test)]
