@@ -204,8 +204,19 @@ impl Default for Draft {
     }
 }
 
+/// `wanted` when `list` holds it, else the most severe listed below it,
+/// else the least severe listed (a registry line lists at least one).
+fn listed(list: &[Severity], wanted: Severity) -> Severity {
+    let below = list.iter().copied().filter(|&s| s <= wanted).max();
+    below
+        .or_else(|| list.iter().copied().min())
+        .unwrap_or(wanted)
+}
+
 impl Finding {
-    /// `draft` with `id`; only [`emit`] calls it, with a checked id.
+    /// `draft` with `id`; only [`emit`] calls it, with a checked id. Its
+    /// severity is one the id's registry line lists ([`listed`]): what a
+    /// rule gives can never disagree with docs/findings.md.
     fn with_id(id: FindingId, draft: Draft) -> Finding {
         let Draft {
             severity,
@@ -216,7 +227,7 @@ impl Finding {
         } = draft;
         Finding {
             id,
-            severity,
+            severity: listed(id.rule().severities, severity),
             summary,
             evidence,
             recommendation,
@@ -302,6 +313,24 @@ mod tests {
             recommendation: String::new(),
             commands: vec![],
             sealed: Sealed,
+        }
+    }
+
+    #[test]
+    fn a_rule_gives_only_severities_its_line_lists() {
+        use Severity::*;
+        assert_eq!(listed(&[Info, Warn, Fail], Warn), Warn);
+        assert_eq!(listed(&[Warn, Fail], Info), Warn);
+        assert_eq!(listed(&[Info, Warn], Fail), Warn);
+        assert_eq!(listed(&[Info, Fail], Warn), Info);
+        for u in crate::rules::USES {
+            for s in [Info, Warn, Fail] {
+                assert!(u
+                    .id
+                    .rule()
+                    .severities
+                    .contains(&listed(u.id.rule().severities, s)));
+            }
         }
     }
 
