@@ -151,22 +151,22 @@ fn pings_lost_at_10_percent_name_the_way_out() {
 }
 
 #[test]
-fn pings_lost_at_2_percent_name_the_way_out() {
+fn pings_lost_at_4_percent_name_the_way_out() {
     lossy_case(
-        "pings_lost_at_2_percent",
+        "pings_lost_at_4_percent",
         "INPUT",
-        "0.02",
+        "0.04",
         "this host -> PEER",
         "PEER -> this host",
     );
 }
 
 #[test]
-fn echoes_lost_at_2_percent_name_the_way_back() {
+fn echoes_lost_at_4_percent_name_the_way_back() {
     lossy_case(
-        "echoes_lost_at_2_percent",
+        "echoes_lost_at_4_percent",
         "OUTPUT",
-        "0.02",
+        "0.04",
         "PEER -> this host",
         "this host -> PEER",
     );
