@@ -52,10 +52,7 @@ fn parse_fields<'a>(get: &dyn Fn(&str) -> Option<Val<'a>>, line: &str) -> Option
         Some(Val::Str(s)) => Some(s),
         _ => None,
     };
-    let text = |name: &str| match get(name)? {
-        Val::Str(s) | Val::Num(s) => Some(s),
-        Val::Other => None,
-    };
+    let text = |name: &str| get(name)?.into_text();
     Some(Parsed {
         at_ms,
         event: event(&msg, level.as_deref(), &text, line),
@@ -135,11 +132,7 @@ fn field<'a>(fields: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Valu
 
 /// A JSON string as it is, a number as its digits; `None` for the rest.
 pub fn value_text(v: &Value) -> Option<Cow<'_, str>> {
-    match v {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        _ => None,
-    }
+    val_of(v).into_text()
 }
 
 /// True for the fields `parse` reads: `msg`, `ts`, `level`, the

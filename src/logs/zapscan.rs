@@ -30,6 +30,16 @@ pub enum Val<'a> {
     Other,
 }
 
+impl<'a> Val<'a> {
+    /// A string as it is, a number as its digits; `None` for the rest.
+    pub fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Val::Str(s) | Val::Num(s) => Some(s),
+            Val::Other => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 enum Kind {
     #[default]
