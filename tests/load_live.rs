@@ -39,7 +39,8 @@ fn keys_under(c: &Cluster, prefix: &str) -> u64 {
 
 /// The cluster's current revision.
 fn revision(c: &Cluster) -> u64 {
-    let out = c.etcdctl(&["get", "-w", "json", "x"]);
+    // Member 0 is never killed.
+    let out = c.etcdctl_at(&c.members[0].client_url(), &["get", "-w", "json", "x"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["header"]["revision"].as_u64().unwrap()
 }
@@ -264,6 +265,25 @@ fn active_alarm_is_refused(c: &Cluster) {
     assert_eq!(revision(c), before, "something was written");
 }
 
+/// A killed member (its status and its read both refused) is down: the
+/// run is refused by name, nothing written. A member that is only slow
+/// (its read timing out, its status answering) is loaded: see load_netns.
+fn a_down_member_is_refused(c: &mut Cluster) {
+    c.kill(2);
+    let before = revision(c);
+    let out = exits(
+        &mut load(c, "--duration 3s --prefix /t-down/ --dial-timeout 1s"),
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not answer: the run would measure a degraded cluster"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(revision(c), before, "something was written");
+}
+
 fn impossible_rates_are_refused(c: &Cluster) {
     let before = revision(c);
     for (args, needle) in [
@@ -328,7 +348,7 @@ fn check_perf_agrees(c: &Cluster) {
 
 fn load_family(version: Version) {
     let started = Instant::now();
-    let c = Cluster::start(version, 3);
+    let mut c = Cluster::start(version, 3);
     healthy_run_passes_and_cleans_up(&c);
     if version == Version::V36 {
         check_perf_agrees(&c);
@@ -339,6 +359,7 @@ fn load_family(version: Version) {
     occupied_prefix_is_refused(&c);
     active_alarm_is_refused(&c);
     impossible_rates_are_refused(&c);
+    a_down_member_is_refused(&mut c);
     eprintln!(
         "etcd {}: load family took {:.1} s",
         version.minor(),

@@ -151,7 +151,7 @@ pub struct ListedMember {
 }
 
 /// `http://10.0.0.1:2379/` and `10.0.0.1:2379` name the same endpoint.
-fn same_endpoint(a: &str, b: &str) -> bool {
+pub(super) fn same_endpoint(a: &str, b: &str) -> bool {
     let bare = |s: &str| {
         let s = s.split_once("://").map_or(s, |(_, rest)| rest);
         s.trim_end_matches('/').to_string()

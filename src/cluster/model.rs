@@ -76,6 +76,19 @@ impl ClusterReport {
 }
 
 impl ClusterReport {
+    /// Whether `endpoint` serves: its linearizable health read answered, or
+    /// its `endpoint status` did. A member behind a congested link can time
+    /// out on the read (it waits for the leader's read index) and still
+    /// answer status: it is slow, not down.
+    pub fn serves(&self, endpoint: &str) -> bool {
+        let same = |e: &str| super::facts::same_endpoint(e, endpoint);
+        self.health.iter().any(|h| h.answered && same(&h.endpoint))
+            || self
+                .endpoints
+                .iter()
+                .any(|s| (s.id.is_some() || s.permission_denied) && same(&s.endpoint))
+    }
+
     /// How findings name member `id` (hex), as operators know it: its name,
     /// its id and the host of its peer URL (else its client URL), e.g.
     /// `m3 (a372f26f9d8c9749) on 10.0.0.3`. An id the member list does not
@@ -100,6 +113,7 @@ impl ClusterReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::member::MemberId;
 
     #[test]
     fn members_are_named_by_name_id_and_host() {
@@ -131,5 +145,38 @@ mod tests {
         assert_eq!(label(None), "http://10.0.0.9:2379");
         assert_eq!(url_host("10.0.0.3:2380"), "10.0.0.3");
         assert_eq!(member_label("m1", "ab", None), "m1 (ab)");
+    }
+
+    #[test]
+    fn a_member_whose_read_timed_out_but_whose_status_answered_serves() {
+        let health = |endpoint: &str, answered| EndpointHealth {
+            endpoint: endpoint.into(),
+            answered,
+            error: (!answered).then(|| "no answer within the command timeout (5s)".into()),
+            ..EndpointHealth::default()
+        };
+        let status = |endpoint: &str, id: Option<&str>| EndpointStatus {
+            endpoint: endpoint.into(),
+            id: id.map(MemberId::from),
+            ..EndpointStatus::default()
+        };
+        let report = ClusterReport {
+            health: vec![
+                health("http://10.0.0.1:2379", true),
+                health("http://10.0.0.2:2379", false),
+                health("http://10.0.0.3:2379", false),
+            ],
+            endpoints: vec![
+                status("10.0.0.2:2379/", Some("b2")),
+                status("http://10.0.0.3:2379", None),
+            ],
+            ..ClusterReport::default()
+        };
+        assert!(report.serves("http://10.0.0.1:2379"));
+        // Slow: the read timed out, status answered.
+        assert!(report.serves("http://10.0.0.2:2379"));
+        // Down: neither answered; never asked: not known to serve.
+        assert!(!report.serves("http://10.0.0.3:2379"));
+        assert!(!report.serves("http://10.0.0.4:2379"));
     }
 }

@@ -117,7 +117,7 @@ async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, Loa
     let unhealthy = cluster
         .health
         .iter()
-        .filter(|h| !h.answered)
+        .filter(|h| !cluster.serves(&h.endpoint))
         .map(|h| format!("{} ({})", h.endpoint, h.error.clone().unwrap_or_default()));
     if let Some(first) = down.chain(unhealthy).next() {
         return Err(LoadError::MemberDown(first));
@@ -126,18 +126,15 @@ async fn precheck(conn: &ConnPlan, safety: &Safety) -> Result<ClusterReport, Loa
 }
 
 /// The members' client URLs to spread connections over (those that
-/// answered health), else the endpoints given.
+/// serve, slow ones included: they are what a run is to find), else the
+/// endpoints given.
 fn targets(conn: &ConnPlan, cluster: &ClusterReport) -> Vec<(Target, Option<MemberId>)> {
     let listed: Vec<(Target, Option<MemberId>)> = cluster
         .members
         .iter()
         .filter_map(|m| {
             let url = m.client_urls.first()?;
-            let healthy = cluster
-                .health
-                .iter()
-                .any(|h| &h.endpoint == url && h.answered);
-            Some((conn.target(url).ok()?, Some(m.id.clone()))).filter(|_| healthy)
+            Some((conn.target(url).ok()?, Some(m.id.clone()))).filter(|_| cluster.serves(url))
         })
         .collect();
     if listed.is_empty() {
