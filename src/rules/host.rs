@@ -365,6 +365,10 @@ pub fn io_contention(
         && activity.is_some_and(|a| !a.writers.iter().any(|w| w.on_device));
     let probe_fast = views.probe_p99_ms.is_some_and(|p| p <= views.warn_above_ms);
     let busy = others.is_some_and(|o| o.util_pct >= t.device_util_warn_pct);
+    // The device's own counters saw no writes but etcd's and the probe's:
+    // a slow WAL beside a fast probe is then etcd's own load or its CPU,
+    // not a neighbour's, and cluster.metrics-wal-fsync-slow says it.
+    let no_neighbour = contenders.is_empty() && others.is_some() && !device_shared(others, t);
     let (severity, summary) = match views.slowness() {
         Some(slowness) if !contenders.is_empty() => (
             slowness,
@@ -374,7 +378,7 @@ pub fn io_contention(
                 beyond(others)
             ),
         ),
-        _ if views.fast_probe_slow_etcd() => (
+        _ if views.fast_probe_slow_etcd() && !no_neighbour => (
             Severity::Fail,
             format!(
                 "etcd's WAL fsync p99 is {:.1} ms but a probe of the same device just measured {:.2} ms: \
@@ -671,6 +675,26 @@ mod tests {
         let a = activity(vec![], 5.0);
         let f = judge(Some(&a), views(Some(1.0), Some(40.0))).unwrap();
         assert_eq!(f.severity, Severity::Fail);
+        assert!(f.summary.contains("the hardware is fast"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_slow_wal_beside_a_fast_probe_on_a_device_nobody_else_wrote_is_not_contention() {
+        // Issue 25's remote-healthy row: two members' WALs on the probed
+        // loop device, their p99 21 ms, the probe's 2.2 ms, and the
+        // device's counters holding nothing but etcd's and the probe's.
+        let t = HostThresholds::default();
+        let mut etcd = writer(true, 1.5);
+        (etcd.comm, etcd.etcd, etcd.write_ops_s) = ("etcd".into(), true, 30.0);
+        let a = activity(vec![etcd.clone()], 20.0);
+        let others = other_writes(&a, 0, &t);
+        assert!(!device_shared(others, &t), "{others:?}");
+        assert_eq!(
+            io_contention(Some(&a), others, views(Some(2.2), Some(21.4)), &t),
+            None
+        );
+        // Unknown device counters: the differential still speaks.
+        let f = io_contention(Some(&a), None, views(Some(2.2), Some(21.4)), &t).unwrap();
         assert!(f.summary.contains("the hardware is fast"), "{}", f.summary);
     }
 
