@@ -174,7 +174,7 @@ fn fsync_views(report: &Report, profile: &Profile, coverage: Option<&Coverage>) 
         .filter(|m| remote_disk::probed(coverage, m.member_id.as_deref()))
         .filter_map(|m| m.wal_fsync)
         .filter(|h| h.span == Span::Window && h.count >= profile.cluster.min_histogram_count)
-        .map(|h| h.p99_ms)
+        .map(|h| h.judged_p99_ms())
         .reduce(f64::max);
     FsyncViews {
         probe_p99_ms,

@@ -296,6 +296,7 @@ fn latency(count: u64, p99_ms: f64) -> Option<HistogramPercentiles> {
         p50_ms: p99_ms / 4.0,
         p90_ms: p99_ms / 2.0,
         p99_ms,
+        second_slowest_le_ms: None,
     })
 }
 
@@ -348,6 +349,25 @@ fn slow_disk_and_peer_metrics_follow_etcd_guidance() {
     report.metrics[0].backend_commit = None;
     report.metrics[0].peer_rtt_by_peer.clear();
     assert!(run(&report).is_empty());
+    // Enough observations, but one slow fsync alone makes the p99: an
+    // event, not a slow WAL. A second slow one makes it a tail.
+    let one_slow = |second_slowest_le_ms| HistogramPercentiles {
+        second_slowest_le_ms: Some(second_slowest_le_ms),
+        ..latency(66, 21.4).unwrap()
+    };
+    report.metrics[0].wal_fsync = Some(one_slow(8.0));
+    assert!(run(&report).is_empty(), "{:#?}", run(&report));
+    report.metrics[0].wal_fsync = Some(one_slow(16.0));
+    let f = run(&report);
+    let wal = only(&f, FindingId::ClusterMetricsWalFsyncSlow);
+    assert_eq!(wal.severity, Severity::Warn);
+    assert_eq!(wal.evidence[0].observed, 16.0);
+    assert!(
+        wal.summary
+            .contains("p99 21.4 ms over 66 observations (window), at most 16.0 ms without its slowest observation"),
+        "{}",
+        wal.summary
+    );
 }
 
 #[test]

@@ -321,9 +321,11 @@ fn judge(
     if h.count < min_count {
         return None;
     }
-    let severity = if h.p99_ms >= rule.fail_ms {
+    // A tail one slow observation alone makes is an event, not a p99.
+    let p99 = h.judged_p99_ms();
+    let severity = if p99 >= rule.fail_ms {
         Severity::Fail
-    } else if h.p99_ms > rule.warn_ms {
+    } else if p99 > rule.warn_ms {
         Severity::Warn
     } else {
         return None;
@@ -339,15 +341,29 @@ fn judge(
     Some(rule.id.finding(Draft {
         severity,
         summary: format!(
-            "{who}: {} p99 {:.1} ms over {} observations ({}){context}",
+            "{who}: {} p99 {:.1} ms over {} observations ({}){}{context}",
             rule.metric,
             h.p99_ms,
             h.count,
-            h.span.as_str()
+            h.span.as_str(),
+            if h.p99_is_one_observation() {
+                format!(", at most {p99:.1} ms without its slowest observation")
+            } else {
+                String::new()
+            }
         ),
         evidence: vec![evidence(
-            format!("{} p99 ({})", rule.metric, h.span.as_str()),
-            h.p99_ms,
+            format!(
+                "{} p99 ({}{})",
+                rule.metric,
+                h.span.as_str(),
+                if h.p99_is_one_observation() {
+                    ", as far as two observations reach"
+                } else {
+                    ""
+                }
+            ),
+            p99,
             rule.warn_ms,
             Unit::Ms,
         )],

@@ -120,7 +120,10 @@ fn range_p99(cluster: Option<&ClusterReport>, min_count: u64) -> Option<(f64, St
             let h = m
                 .range_duration
                 .filter(|h| h.span == Span::Window && h.count >= min_count)?;
-            Some((h.p99_ms, c.member_label(m.member_id.as_deref(), &m.url)))
+            Some((
+                h.judged_p99_ms(),
+                c.member_label(m.member_id.as_deref(), &m.url),
+            ))
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
 }
