@@ -203,12 +203,16 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
 }
 ctl() { ETCDCTL_API=3 "$ETCDBIN/etcdctl" --endpoints="$EP" "$@"; }
 # $1 keys of $2 bytes under prefix $3, 100 puts per etcdctl txn.
+# It stops when its parent is gone (a put loop killed between rows) and
+# never waits on one txn for more than 30 s (a cluster already stopped).
 load() {
-  ETCDCTL_API=3 python3 -c 'import subprocess,sys
+  ETCDCTL_API=3 python3 -c 'import os,subprocess,sys
 ctl,ep,n,size,prefix=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4]),sys.argv[5]
+parent=os.getppid()
 for c in range(0,n,100):
+    if os.getppid()!=parent: sys.exit(0)
     puts="".join("put %s%06d %s\n" % (prefix,k,"x"*size) for k in range(c,min(n,c+100)))
-    subprocess.run([ctl,"--endpoints="+ep,"txn"],input=("\n"+puts+"\n\n").encode(),stdout=subprocess.DEVNULL,check=True)' \
+    subprocess.run([ctl,"--endpoints="+ep,"txn"],input=("\n"+puts+"\n\n").encode(),stdout=subprocess.DEVNULL,check=True,timeout=30)' \
     "$ETCDBIN/etcdctl" "$EP" "$1" "$2" "$3"
 }
 # `diagnose` as an operator runs it on the member's host: status, metrics
@@ -525,7 +529,7 @@ in_h() { h=$1; shift; ip netns exec "$NS-$h" "$@"; }
 # names among the top flows (naming the other traffic is part of the hit).
 net_probe() {
   in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
-    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | python3 -c 'import json,re,sys
+    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | keep | python3 -c 'import json,re,sys
 r=json.load(sys.stdin)
 got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
 for f in r.get("findings",[]):
