@@ -158,14 +158,14 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     Some(start + (end - start) * ((rank - below) / (count - below)))
 }
 
-/// The upper bound of the bucket holding the observation of `rank` (1 is
-/// the fastest) in cumulative `buckets`; `None` for the `+Inf` bucket.
-fn bound_at_rank(rank: f64, buckets: &[(f64, f64)]) -> Option<f64> {
-    buckets
-        .iter()
-        .find(|&&(_, count)| count >= rank)
-        .map(|&(bound, _)| bound)
-        .filter(|b| b.is_finite())
+/// The lower bound of the bucket holding the observation of `rank` (1 is
+/// the fastest) in cumulative `buckets`: that observation took longer.
+fn floor_at_rank(rank: f64, buckets: &[(f64, f64)]) -> f64 {
+    let b = buckets.iter().position(|&(_, count)| count >= rank);
+    match b {
+        Some(0) | None => 0.0,
+        Some(b) => buckets[b - 1].0,
+    }
 }
 
 /// Cumulative buckets of histogram `name`, summed over the label sets that
@@ -229,9 +229,8 @@ pub fn percentiles(
         p50_ms: ms(0.50)?,
         p90_ms: ms(0.90)?,
         p99_ms: ms(0.99)?,
-        second_slowest_le_ms: (count >= 2)
-            .then(|| bound_at_rank((count - 1) as f64, &b))
-            .flatten()
+        second_slowest_over_ms: (count >= 2)
+            .then(|| floor_at_rank((count - 1) as f64, &b))
             .map(|s| s * 1000.0),
     })
 }
@@ -604,17 +603,18 @@ etcd_disk_wal_fsync_duration_seconds_bucket{{le=\"+Inf\"}} {}
         let one = window(65, 1);
         assert_eq!(one.count, 66);
         assert!((one.p99_ms - 21.44).abs() < 1e-6, "{one:?}");
-        assert_eq!(one.second_slowest_le_ms, Some(8.0), "{one:?}");
-        assert!(one.p99_is_one_observation());
-        assert_eq!(one.judged_p99_ms(), 8.0);
-        // Two slow ones are a tail: judged as the p99.
+        // The second slowest is only known to have taken over 4 ms.
+        assert_eq!(one.second_slowest_over_ms, Some(4.0), "{one:?}");
+        assert!(one.p99_capped());
+        assert_eq!(one.judged_p99_ms(), 4.0);
+        // Two slow ones are a tail: both took over 16 ms.
         let two = window(64, 2);
-        assert_eq!(two.second_slowest_le_ms, Some(32.0), "{two:?}");
-        assert!(!two.p99_is_one_observation(), "{two:?}");
-        assert_eq!(two.judged_p99_ms(), two.p99_ms);
+        assert_eq!(two.second_slowest_over_ms, Some(16.0), "{two:?}");
         assert!(two.p99_ms > 16.0, "{two:?}");
-        // From 200 observations on the p99 is never one observation's.
+        assert_eq!(two.judged_p99_ms(), 16.0);
+        // From 200 observations on the p99 is judged as it reads.
         let many = window(198, 2);
+        assert!(!many.p99_capped(), "{many:?}");
         assert_eq!(many.judged_p99_ms(), many.p99_ms);
     }
 

@@ -224,27 +224,34 @@ pub struct HistogramPercentiles {
     pub p90_ms: f64,
     /// 99th percentile, milliseconds.
     pub p99_ms: f64,
-    /// The upper bound (`le`) of the bucket that holds the second-slowest
-    /// observation, milliseconds; absent when that is the `+Inf` bucket,
-    /// and in reports written before it. Under 200 observations one slow
-    /// observation alone can make the p99, and rules judge no tail that
-    /// only one observation makes.
+    /// The lower bound of the bucket that holds the second-slowest
+    /// observation, milliseconds: two observations took longer than this.
+    /// Absent under two observations and in reports written before it.
+    /// Under 200 observations one slow observation alone can make the p99,
+    /// and rules judge no tail that only one observation makes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub second_slowest_le_ms: Option<f64>,
+    pub second_slowest_over_ms: Option<f64>,
 }
 
 impl HistogramPercentiles {
-    /// The p99 as far as two observations support it: the p99, but never
-    /// above the bucket of the second-slowest observation. Of 66 fsyncs in
-    /// a short window, one that took 40 ms makes a 40 ms p99 out of a
-    /// single event; from 200 observations on the two never differ.
+    /// Observations from which the p99 always rests on two or more.
+    pub const TWO_FOR_P99: u64 = 200;
+
+    /// The p99 as far as two observations support it: under
+    /// [`Self::TWO_FOR_P99`] observations, never above what the
+    /// second-slowest is known to have exceeded. Of 74 fsyncs in a short
+    /// window, one of 20 ms and one of 8-16 ms make a 20 ms p99, but only
+    /// "two took over 8 ms" is known.
     pub fn judged_p99_ms(&self) -> f64 {
-        self.second_slowest_le_ms
-            .map_or(self.p99_ms, |s| self.p99_ms.min(s))
+        match self.second_slowest_over_ms {
+            Some(over) if self.count < Self::TWO_FOR_P99 => self.p99_ms.min(over),
+            _ => self.p99_ms,
+        }
     }
 
-    /// True when the p99 rests on one observation alone.
-    pub fn p99_is_one_observation(&self) -> bool {
+    /// True when the p99 is judged lower than it reads (see
+    /// [`Self::judged_p99_ms`]).
+    pub fn p99_capped(&self) -> bool {
         self.judged_p99_ms() < self.p99_ms
     }
 }

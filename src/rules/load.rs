@@ -418,7 +418,7 @@ mod tests {
                 p50_ms: 1.0,
                 p90_ms: 2.0,
                 p99_ms,
-                second_slowest_le_ms: None,
+                second_slowest_over_ms: None,
             }),
             ..MemberMetrics::default()
         }
@@ -566,7 +566,7 @@ mod tests {
                 p50_ms: 300.0,
                 p90_ms: 700.0,
                 p99_ms: 800.0,
-                second_slowest_le_ms: None,
+                second_slowest_over_ms: None,
             },
         }];
         let l = with_handshakes(run(600, 600), &[("a", 0.2), ("b", 0.3)]);

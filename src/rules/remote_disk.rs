@@ -193,7 +193,7 @@ mod tests {
             p50_ms: 20.0,
             p90_ms: 40.0,
             p99_ms: 80.0,
-            second_slowest_le_ms: None,
+            second_slowest_over_ms: None,
         };
         r.cluster = Some(ClusterReport {
             members: vec![

@@ -100,7 +100,7 @@ fn pct(p50_ms: f64, p99_ms: f64, span: Span) -> Option<HistogramPercentiles> {
         p50_ms,
         p90_ms: (p50_ms + p99_ms) / 2.0,
         p99_ms,
-        second_slowest_le_ms: None,
+        second_slowest_over_ms: None,
     })
 }
 

@@ -296,7 +296,7 @@ fn latency(count: u64, p99_ms: f64) -> Option<HistogramPercentiles> {
         p50_ms: p99_ms / 4.0,
         p90_ms: p99_ms / 2.0,
         p99_ms,
-        second_slowest_le_ms: None,
+        second_slowest_over_ms: None,
     })
 }
 
@@ -351,8 +351,8 @@ fn slow_disk_and_peer_metrics_follow_etcd_guidance() {
     assert!(run(&report).is_empty());
     // Enough observations, but one slow fsync alone makes the p99: an
     // event, not a slow WAL. A second slow one makes it a tail.
-    let one_slow = |second_slowest_le_ms| HistogramPercentiles {
-        second_slowest_le_ms: Some(second_slowest_le_ms),
+    let one_slow = |second_slowest_over_ms| HistogramPercentiles {
+        second_slowest_over_ms: Some(second_slowest_over_ms),
         ..latency(66, 21.4).unwrap()
     };
     report.metrics[0].wal_fsync = Some(one_slow(8.0));
@@ -363,8 +363,9 @@ fn slow_disk_and_peer_metrics_follow_etcd_guidance() {
     assert_eq!(wal.severity, Severity::Warn);
     assert_eq!(wal.evidence[0].observed, 16.0);
     assert!(
-        wal.summary
-            .contains("p99 21.4 ms over 66 observations (window), at most 16.0 ms without its slowest observation"),
+        wal.summary.contains(
+            "p99 21.4 ms over 66 observations (window); the second slowest took over 16.0 ms"
+        ),
         "{}",
         wal.summary
     );

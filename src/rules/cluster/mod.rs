@@ -346,10 +346,9 @@ fn judge(
             h.p99_ms,
             h.count,
             h.span.as_str(),
-            if h.p99_is_one_observation() {
-                format!(", at most {p99:.1} ms without its slowest observation")
-            } else {
-                String::new()
+            match h.second_slowest_over_ms.filter(|_| h.p99_capped()) {
+                Some(over) => format!("; the second slowest took over {over:.1} ms"),
+                None => String::new(),
             }
         ),
         evidence: vec![evidence(
@@ -357,7 +356,7 @@ fn judge(
                 "{} p99 ({}{})",
                 rule.metric,
                 h.span.as_str(),
-                if h.p99_is_one_observation() {
+                if h.p99_capped() {
                     ", as far as two observations reach"
                 } else {
                     ""

@@ -267,7 +267,7 @@ fn etcd_3_6_range_latency_alone_fires_with_the_call_shares() {
                 p50_ms: 80.0,
                 p90_ms: 150.0,
                 p99_ms: 240.0,
-                second_slowest_le_ms: None,
+                second_slowest_over_ms: None,
             }),
             grpc_calls: vec![
                 MethodRate {
