@@ -345,6 +345,11 @@ impl LatencySummary {
         Micros(self.p50).as_ms()
     }
 
+    /// The 90th percentile in milliseconds.
+    pub fn p90_ms(&self) -> f64 {
+        Micros(self.p90).as_ms()
+    }
+
     /// The 99th percentile in milliseconds.
     pub fn p99_ms(&self) -> f64 {
         Micros(self.p99).as_ms()

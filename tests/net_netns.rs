@@ -86,10 +86,6 @@ fn row<'r>(r: &'r Report, probe: NetProbeKind, peer: &str) -> &'r NetResult {
         .unwrap_or_else(|| panic!("no {probe:?} row for {peer}: {:#?}", r.net))
 }
 
-fn has(r: &Report, id: FindingId) -> bool {
-    r.findings.iter().any(|f| f.id == id)
-}
-
 /// Two hosts with an agent on host 1, measured alone; `None` when `test`
 /// is skipped for want of root.
 fn two_hosts(test: &str) -> Option<(MutexGuard<'static, ()>, Net, Daemon)> {
@@ -206,7 +202,21 @@ fn a_saturated_link_inflates_heartbeat_rtt_and_is_flagged() {
         nic.peak_tx_mbit_s
     );
     assert!(nic.utilization_ratio.unwrap() >= 0.8, "{nic:?}");
-    assert!(has(&r, FindingId::NetNicSaturated), "{:#?}", r.findings);
+    // A queue that stands: at warn at least, not the info of a few stalls.
+    let l = loaded.latency_us.unwrap();
+    eprintln!(
+        "loaded RTT on HTB 20 Mbit/s, ms: p50 {:.2} p90 {:.2} p99 {:.2}",
+        l.p50_ms(),
+        l.p90_ms(),
+        l.p99_ms()
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.id == FindingId::NetNicSaturated && f.severity >= Severity::Warn),
+        "{:#?}",
+        r.findings
+    );
 }
 
 #[test]
@@ -217,9 +227,10 @@ fn an_unshaped_link_is_not_flagged() {
     let loaded = row(&r, NetProbeKind::LoadedRtt, &p);
     assert_eq!(loaded.error, None);
     // Our own flow may inflate the veth's RTT several times (CPU-bound),
-    // but heartbeats still fit: under a tenth of the 100 ms interval, and
-    // no warning.
-    assert!(loaded.latency_us.unwrap().p99 < 10_000.0, "{loaded:#?}");
+    // and a stall of the machine may hold a few pings past 10 ms, but no
+    // queue stands: nine in ten pings stay under half of a tenth of the
+    // 100 ms interval, and no warning.
+    assert!(loaded.latency_us.unwrap().p90 < 5_000.0, "{loaded:#?}");
     assert!(
         !r.findings
             .iter()

@@ -201,6 +201,13 @@ fn tuning_commands(heartbeat: f64, election: f64) -> Vec<String> {
     ]
 }
 
+/// Share of the queueing threshold (a tenth of the heartbeat) the loaded
+/// p90 must reach for the link's queue to be standing. 0.5: a link our
+/// flow fills keeps every ping queued (HTB at 20 Mbit/s: 13 ms p99);
+/// an unshaped veth stays near 0.1 ms at p90 even when CPU stalls lift
+/// its p99 past 10 ms.
+const STANDING_QUEUE_SHARE: f64 = 0.5;
+
 /// The guide's NIC-sharing problem on one loaded-rtt result.
 fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
     let (inflation, nic) = (r.inflation?, r.nic.as_ref()?);
@@ -217,17 +224,29 @@ fn nic_saturated(r: &NetResult, t: &NetThresholds) -> Option<Finding> {
     // link that heartbeats still cross in time (an unshaped veth under our
     // own bulk flow: 0.2 ms to 2 ms): context, not a warning.
     let queued_ms = t.heartbeat_interval_ms * busy::BUSY_RTT_HEARTBEAT_SHARE;
-    let (severity, fits) = if loaded_ms >= t.heartbeat_interval_ms {
-        (Severity::Fail, String::new())
-    } else if loaded_ms >= queued_ms {
-        (Severity::Warn, String::new())
-    } else {
+    // A full link keeps a queue standing: a tenth of the pings under load
+    // (the p90) wait at least half of it. A p99 alone over it, the p90
+    // not, is a few pings held by passing stalls (our own flow keeping
+    // both cores of a small VM busy: 0.1 ms p90, 11 ms p99), not a queue.
+    let standing = loaded.p90_ms() >= queued_ms * STANDING_QUEUE_SHARE;
+    let (severity, fits) = if loaded_ms < queued_ms {
         let fits = format!(
             "; heartbeats still fit: {loaded_ms:.2} ms is under {queued_ms:.0} ms, a tenth of the \
              {:.0} ms heartbeat interval",
             t.heartbeat_interval_ms
         );
         (Severity::Info, fits)
+    } else if !standing {
+        let fits = format!(
+            "; no standing queue: nine in ten heartbeats under load took at most {:.2} ms, so \
+             the p99 is a few held by passing stalls, not a full link",
+            loaded.p90_ms()
+        );
+        (Severity::Info, fits)
+    } else if loaded_ms >= t.heartbeat_interval_ms {
+        (Severity::Fail, String::new())
+    } else {
+        (Severity::Warn, String::new())
     };
     let evidence = vec![
         Evidence {
@@ -549,6 +568,17 @@ mod tests {
         // Heartbeats later than the heartbeat interval under load: fail.
         let f = evaluate(&[loaded(100.0, 150_000.0, 0.97)], &t);
         assert_eq!(f[0].severity, Severity::Fail);
+        // An unshaped veth under our own flow on a busy 2-core VM: a few
+        // pings held 11 ms by CPU stalls, nine in ten at 0.1 ms: no queue.
+        let mut stalls = loaded(128.0, 11_000.0, 1.0);
+        stalls.latency_us.as_mut().unwrap().p90 = 101.0;
+        let f = evaluate(&[stalls], &t);
+        assert_eq!(ids(&f), [(FindingId::NetNicSaturated, Severity::Info)]);
+        assert!(
+            f[0].summary.contains("no standing queue"),
+            "{}",
+            f[0].summary
+        );
     }
 
     #[test]
