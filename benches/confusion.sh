@@ -177,7 +177,7 @@ r=json.load(sys.stdin)
 print(" ".join(sorted({f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")})) or "-")'
 }
 
-qualify() { (in_cg "$BIN" qualify --probe fsync --duration 4 -w json --dir "$WORK/mnt" 2>/dev/null) | ids; }
+qualify() { (in_cg "$BIN" qualify --probe fsync --duration 4 -w json --dir "$WORK/mnt" 2>>"$ERRLOG") | keep | ids; }
 
 start_etcd() {
   # shellcheck disable=SC2046
@@ -219,11 +219,24 @@ for c in range(0,n,100):
 # over a 2 s window, and a short probe of the data disk.
 diagnose_cluster() {
   "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
-    --dir "$WORK/mnt" 2>/dev/null | keep | ids
+    --dir "$WORK/mnt" 2>>"$ERRLOG" | keep | ids
 }
 # KEEP=DIR in the environment keeps every JSON report there, for a look
 # at the evidence behind a row.
-keep() { if [ -n "${KEEP:-}" ]; then tee "$KEEP/${row:-run}-$(date +%s%N).json"; else cat; fi; }
+# A run that printed nothing (the tool exited 2: its one line of stderr
+# is in $KEEP/stderr.log) is the id no-report, a miss and a false alarm,
+# and the matrix goes on.
+keep() {
+  out=$(cat)
+  [ -n "$out" ] || out='{"findings":[{"id":"no-report","severity":"fail"}]}'
+  if [ -n "${KEEP:-}" ]; then
+    printf '%s\n' "$out" | tee "$KEEP/${row:-run}-$(date +%s%N).json"
+  else
+    printf '%s\n' "$out"
+  fi
+}
+ERRLOG=${KEEP:+$KEEP/stderr.log}
+ERRLOG=${ERRLOG:-/dev/null}
 revision() { ctl endpoint status -w json | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
 
 # Each row: runs the fault and prints the ids found.
@@ -355,7 +368,7 @@ time.sleep(120)"' "$MEMCG") >/dev/null 2>&1 &
 pods() { fresh_disk 0; QUOTA=0 start_etcd; load 20000 1024 /registry/pods/default/p; }
 diagnose_with_log() {
   "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
-    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>/dev/null | keep | ids
+    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>>"$ERRLOG" | keep | ids
 }
 storm() { # extra etcdctl get flags; STORM_PREFIX: the prefix read
   for _ in 1 2 3 4 5 6; do
@@ -369,7 +382,7 @@ storm() { # extra etcdctl get flags; STORM_PREFIX: the prefix read
 # finding says the time went to count-only ranges.
 diagnose_with_log_count() {
   "$BIN" diagnose --interval 2s --probe fsync --duration 1 -w json --endpoints "$EP" \
-    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>/dev/null | keep | python3 -c 'import json,sys
+    --dir "$WORK/mnt" --logs "$WORK/etcd.log" 2>>"$ERRLOG" | keep | python3 -c 'import json,sys
 r=json.load(sys.stdin)
 got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
 for f in r.get("findings",[]):
@@ -435,7 +448,7 @@ kill_member() { eval "kill -9 \$M$1"; eval "wait \$M$1" 2>/dev/null || true; }
 # `diagnose` over the three members and their logs (no disk probe).
 diagnose_logs() {
   "$BIN" diagnose -w json --no-disk --interval 1s --command-timeout 2s --endpoints "$EP" \
-    --logs "$WORK/m0.log" "$WORK/m1.log" "$WORK/m2.log" 2>/dev/null | ids
+    --logs "$WORK/m0.log" "$WORK/m1.log" "$WORK/m2.log" 2>>"$ERRLOG" | keep | ids
 }
 etcd3_down() { stop_pids; rm -rf "$WORK"/m?.etcd "$WORK"/m?.log; }
 row_killed_member() {
@@ -480,7 +493,7 @@ fast_up() {
 remote_down() { etcd3_down; fast_down; }
 diagnose_remote() {
   "$BIN" diagnose --interval 6s --probe fsync --duration 1 -w json --no-logs --endpoints "$EP" \
-    --dir "$WORK/fast" 2>/dev/null | keep | python3 -c 'import json,sys
+    --dir "$WORK/fast" 2>>"$ERRLOG" | keep | python3 -c 'import json,sys
 r=json.load(sys.stdin)
 got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
 for f in r.get("findings",[]):
@@ -529,7 +542,7 @@ in_h() { h=$1; shift; ip netns exec "$NS-$h" "$@"; }
 # names among the top flows (naming the other traffic is part of the hit).
 net_probe() {
   in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
-    --probe=throughput,loaded-rtt --duration 3 2>/dev/null | keep | python3 -c 'import json,re,sys
+    --probe=throughput,loaded-rtt --duration 3 2>>"$ERRLOG" | keep | python3 -c 'import json,re,sys
 r=json.load(sys.stdin)
 got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
 for f in r.get("findings",[]):
@@ -574,7 +587,7 @@ ts=[threading.Thread(target=send) for _ in range(3)]
 # direction net.lossy-link names.
 rtt_probe() {
   in_h h0 "$BIN" net --token confusion -w json --peers 10.232.1.2:7480 \
-    --probe="$1" --duration 4 2>/dev/null | keep | python3 -c 'import json,sys
+    --probe="$1" --duration 4 2>>"$ERRLOG" | keep | python3 -c 'import json,sys
 r=json.load(sys.stdin)
 got={f["id"] for f in r.get("findings",[]) if f["severity"] in ("warn","fail")}
 for f in r.get("findings",[]):
