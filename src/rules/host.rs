@@ -94,7 +94,7 @@ impl Default for HostThresholds {
             cpu_run_delay_fail_ratio: 2.0,
             cpu_run_wait_min_ms: 1.0,
             cpu_run_delay_min_ms_per_s: 150.0,
-            major_faults_warn_per_s: 50.0,
+            major_faults_warn_per_s: 150.0,
             major_faults_fail_per_s: 500.0,
             etcd_swap_warn_mib: 1.0,
         }
