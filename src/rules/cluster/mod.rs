@@ -323,6 +323,7 @@ fn judge(
     }
     // A tail one slow observation alone makes is an event, not a p99.
     let p99 = h.judged_p99_ms();
+    let capped = h.second_slowest_over_ms.filter(|_| p99 < h.p99_ms);
     let severity = if p99 >= rule.fail_ms {
         Severity::Fail
     } else if p99 > rule.warn_ms {
@@ -346,17 +347,16 @@ fn judge(
             h.p99_ms,
             h.count,
             h.span.as_str(),
-            match h.second_slowest_over_ms.filter(|_| h.p99_capped()) {
-                Some(over) => format!("; the second slowest took over {over:.1} ms"),
-                None => String::new(),
-            }
+            capped.map_or(String::new(), |over| format!(
+                "; the second slowest took over {over:.1} ms"
+            ))
         ),
         evidence: vec![evidence(
             format!(
                 "{} p99 ({}{})",
                 rule.metric,
                 h.span.as_str(),
-                if h.p99_capped() {
+                if capped.is_some() {
                     ", as far as two observations reach"
                 } else {
                     ""
