@@ -8,7 +8,7 @@
 //! `--bundle` the raw inputs go into an archive beside the report; with
 //! `--from-bundle` such an archive is judged offline ([`crate::archive`]).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::{probes, shared};
 use crate::archive::write::Contents;
@@ -50,14 +50,19 @@ pub fn run(args: DiagnoseArgs) -> Result<Outcome> {
     {
         cluster.facts.adopt_quota(q);
     }
+    // A member too starved or stuck to answer is what diagnose is for:
+    // the host and the logs are still judged, and the report fails.
     if !cluster.answered {
-        bail!("no member answered: {}", cluster.all_errors().join("; "));
+        eprintln!(
+            "etcd-doctor: no member answered ({}); judging the host and the logs",
+            cluster.all_errors().join("; ")
+        );
     }
     let keyspace = match &plan.keyspace {
-        Some(live) => {
+        Some(live) if cluster.answered => {
             Some(shared::runtime()?.block_on(super::cluster::live_keyspace(&plan.conn, live))?)
         }
-        None => None,
+        _ => None,
     };
     if let Some(why) = &plan.no_disk_reason {
         eprintln!("etcd-doctor: no disk probe ({why}); pass --dir DIR on the etcd data disk");

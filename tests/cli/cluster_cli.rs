@@ -7,7 +7,7 @@ use std::borrow::BorrowMut;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::doctor::doctor;
+use crate::support::doctor::{doctor, findings, report};
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 
@@ -173,4 +173,34 @@ fn discovery_flags_are_offered_and_checked() {
         assert!(err.contains("127.0.0.1:2379"), "{err}");
     }
     assert!(!err.contains("discovered"), "{err}");
+}
+
+/// `diagnose` is for the incident where etcd no longer answers: a listener
+/// that takes the connection and then says nothing (a hung or starved
+/// etcd) still gets the host judged and a FAIL report, within the
+/// timeouts, never an exit without a verdict.
+#[test]
+fn diagnose_judges_the_host_when_no_member_answers() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let start = Instant::now();
+    let mut cmd = doctor("diagnose -w json --no-disk --no-logs --interval 1s");
+    cmd.args(["--dial-timeout", "1s", "--command-timeout", "1s"])
+        .args(["--endpoints", &endpoint]);
+    let r = report(&mut cmd, 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(r["verdict"], "fail", "{r:#}");
+    let found = findings(&r, "cluster.member-unreachable");
+    assert_eq!(found.len(), 1, "{r:#}");
+    let summary = found[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("no member answered: ") && summary.contains(&endpoint),
+        "{summary}"
+    );
+    assert!(r["host"]["activity"]["cpu"].is_object(), "{:#}", r["host"]);
+    drop(silent);
 }

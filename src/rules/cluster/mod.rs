@@ -40,6 +40,7 @@ pub fn evaluate_with_logs(
     stale_logs: &[StaleMemberLog],
 ) -> Vec<Finding> {
     let mut findings: Vec<Finding> = [
+        none_answered(report),
         member_unreachable(report, stale_logs),
         stale_member(report),
         stale::proven_stale(report, stale_logs),
@@ -55,6 +56,44 @@ pub fn evaluate_with_logs(
     .collect();
     crate::findings::sort(&mut findings);
     findings
+}
+
+/// No endpoint asked answered anything: the member list is unknown, so
+/// each endpoint is the member it stands for. `diagnose` still judges the
+/// host and the logs then, which is where a hung or starved etcd shows.
+fn none_answered(report: &ClusterReport) -> Vec<Finding> {
+    if report.answered {
+        return Vec::new();
+    }
+    let mut errors = report.all_errors();
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
+    let asked = report.connection.endpoints.len().max(1);
+    let why = if errors.is_empty() {
+        "no answer".to_string()
+    } else {
+        errors.join("; ")
+    };
+    vec![EMIT.finding(
+        ids::ClusterMemberUnreachable,
+        Draft {
+            severity: Severity::Fail,
+            summary: format!("no member answered: {why}"),
+            evidence: vec![evidence(
+                "endpoints asked that answered nothing",
+                asked as f64,
+                0.0,
+                Unit::Members,
+            )],
+            recommendation: "No endpoint asked answered status, health or metrics, so the member \
+                         list and etcd's own metrics are unknown. If etcd is running, it is too \
+                         starved or stuck to answer: the host findings (CPU, memory, disk) and \
+                         etcd's log around now say why. If it is not, start it and read its log; \
+                         check the endpoints are the client URLs etcd listens on."
+                .into(),
+            commands: Vec::new(),
+        },
+    )]
 }
 
 fn member_unreachable(report: &ClusterReport, stale_logs: &[StaleMemberLog]) -> Vec<Finding> {
