@@ -250,7 +250,7 @@ macro_rules! registry {
             ClusterSnapshotCountHigh "cluster.snapshot-count-high" [Info, Warn] { snapshot_count_high [EtcdSettings] }
                 "a --snapshot-count above both etcd defaults, holding raft entries in memory";
             HostCpuStarved "host.cpu-starved" [Warn, Fail] { cpu_starved [EtcdProcess] }
-                "etcd throttled by its CPU quota or waiting on a full run queue";
+                "etcd throttled by its CPU quota, waiting on a full run queue, or its writes on a saturated host";
             HostMemoryPressure "host.memory-pressure" [Warn, Fail] { memory_pressure [EtcdProcess] }
                 "etcd's pages read back from disk or swap, or its db larger than its memory";
             // Issue 25, network (branch i25n).

@@ -58,6 +58,15 @@ pub struct HostActivity {
 pub struct CpuActivity {
     /// Share of CPU time the hypervisor ran something else (steal), percent.
     pub steal_pct: f64,
+    /// Share of CPU time spent running anything (not idle, not waiting
+    /// for IO), percent: near 100 the host's CPUs are saturated and every
+    /// wake-up, the kernel's IO threads' included, queues.
+    #[serde(default)]
+    pub busy_pct: f64,
+    /// Share of the window in which some runnable task waited for a CPU
+    /// (/proc/pressure/cpu, "some"), percent; absent without PSI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure_some_pct: Option<f64>,
     /// Share of CPU time idle with IO outstanding (iowait), percent.
     pub iowait_pct: f64,
 }
@@ -142,7 +151,7 @@ impl ActivitySampler {
     pub fn finish(self) -> HostActivity {
         let window_s = self.started.elapsed().as_secs_f64();
         let cpu = match (self.cpu, cpu_ticks()) {
-            (Some(a), Some(b)) => Some(cpu_activity(a, b)),
+            (Some(a), Some(b)) => Some(cpu_activity(a, b, window_s)),
             _ => None,
         };
         let device_io = match (&self.device, &self.disk) {
@@ -168,9 +177,9 @@ impl ActivitySampler {
 }
 
 fn cpu_ticks() -> Option<CpuTicks> {
-    KernelStats::current()
-        .ok()
-        .map(|k| CpuTicks::from(&k.total))
+    let mut ticks = CpuTicks::from(&KernelStats::current().ok()?.total);
+    ticks.pressure_us = procfs::CpuPressure::current().ok().map(|p| p.some.total);
+    Some(ticks)
 }
 
 fn disk_stat(name: &str) -> Option<DiskStat> {
@@ -184,8 +193,11 @@ fn disk_stat(name: &str) -> Option<DiskStat> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CpuTicks {
     total: u64,
+    idle: u64,
     steal: u64,
     iowait: u64,
+    /// /proc/pressure/cpu's "some" total, microseconds.
+    pressure_us: Option<u64>,
 }
 
 impl From<&procfs::CpuTime> for CpuTicks {
@@ -201,17 +213,29 @@ impl From<&procfs::CpuTime> for CpuTicks {
                 + c.irq.unwrap_or(0)
                 + c.softirq.unwrap_or(0)
                 + steal,
+            idle: c.idle,
             steal,
             iowait,
+            pressure_us: None,
         }
     }
 }
 
-fn cpu_activity(a: CpuTicks, b: CpuTicks) -> CpuActivity {
+/// The shares between two readings `window_s` apart.
+fn cpu_activity(a: CpuTicks, b: CpuTicks, window_s: f64) -> CpuActivity {
     let elapsed = b.total.saturating_sub(a.total).max(1) as f64;
     let pct = |x: u64, y: u64| round2(100.0 * y.saturating_sub(x) as f64 / elapsed);
+    let not_busy = b.idle.saturating_sub(a.idle) + b.iowait.saturating_sub(a.iowait);
+    let pressure_some_pct = match (a.pressure_us, b.pressure_us) {
+        (Some(x), Some(y)) if window_s > 0.0 => Some(round2(
+            (y.saturating_sub(x) as f64 / (window_s * 1e4)).min(100.0),
+        )),
+        _ => None,
+    };
     CpuActivity {
         steal_pct: pct(a.steal, b.steal),
+        busy_pct: round2((100.0 - 100.0 * not_busy as f64 / elapsed).max(0.0)),
+        pressure_some_pct,
         iowait_pct: pct(a.iowait, b.iowait),
     }
 }
@@ -323,14 +347,25 @@ mod tests {
 
     #[test]
     fn cpu_shares_come_from_tick_deltas() {
-        let at = |total, steal, iowait| CpuTicks {
+        let at = |total, idle, steal, iowait, pressure_us| CpuTicks {
             total,
+            idle,
             steal,
             iowait,
+            pressure_us,
         };
-        let a = cpu_activity(at(1000, 0, 0), at(1100, 20, 10));
+        let a = cpu_activity(
+            at(1000, 500, 0, 0, Some(0)),
+            at(1100, 530, 20, 10, Some(500_000)),
+            2.0,
+        );
         assert_eq!(a.steal_pct, 20.0);
         assert_eq!(a.iowait_pct, 10.0);
+        assert_eq!(a.busy_pct, 60.0);
+        // 0.5 s of 2 s with some task waiting.
+        assert_eq!(a.pressure_some_pct, Some(25.0));
+        let no_psi = cpu_activity(at(0, 0, 0, 0, None), at(100, 100, 0, 0, Some(9)), 1.0);
+        assert_eq!((no_psi.busy_pct, no_psi.pressure_some_pct), (0.0, None));
     }
 
     #[test]

@@ -67,5 +67,8 @@ fn corruption_checks(cx: &Context, findings: &mut [Finding]) {
 /// Late heartbeats, slow applies and slow fsyncs of an etcd starved of
 /// CPU are explained by it.
 fn cpu_starved(cx: &Context, findings: &mut [Finding]) {
-    starved::explain_by_cpu(findings, cx.views);
+    let cluster = cx.report.cluster.as_ref();
+    starved::explain_by_cpu(findings, cx.views, |f| {
+        remote_disk::of_unprobed(f, cluster, cx.coverage.as_ref())
+    });
 }

@@ -67,6 +67,10 @@ pub struct HostThresholds {
     /// Run-queue wait, ms per second of the run (all threads), under which
     /// no ratio counts.
     pub cpu_run_delay_min_ms_per_s: f64,
+    /// Share of the host's CPU time busy (not idle, not iowait) from which
+    /// its CPUs are saturated, percent: etcd's slow WAL fsyncs on a device
+    /// the probe found fast, with no other writer on it, are then the CPU's.
+    pub cpu_saturated_busy_pct: f64,
     /// Major page faults of etcd per second from which its memory is
     /// under pressure (pages read back from disk or swap).
     pub major_faults_warn_per_s: f64,
@@ -94,6 +98,7 @@ impl Default for HostThresholds {
             cpu_run_delay_fail_ratio: 2.0,
             cpu_run_wait_min_ms: 1.0,
             cpu_run_delay_min_ms_per_s: 150.0,
+            cpu_saturated_busy_pct: 90.0,
             major_faults_warn_per_s: 150.0,
             major_faults_fail_per_s: 500.0,
             etcd_swap_warn_mib: 1.0,
@@ -176,6 +181,11 @@ impl HostThresholds {
                     "cpu_run_delay_min_ms_per_s",
                     self.cpu_run_delay_min_ms_per_s,
                     Bound::Positive,
+                ),
+                (
+                    "cpu_saturated_busy_pct",
+                    self.cpu_saturated_busy_pct,
+                    Bound::Percent,
                 ),
                 (
                     "major_faults_warn_per_s",
@@ -767,6 +777,7 @@ mod tests {
         a.cpu = Some(CpuActivity {
             steal_pct: 12.0,
             iowait_pct: 1.0,
+            ..CpuActivity::default()
         });
         let virt = Virtualization {
             hypervisor: true,
@@ -779,6 +790,7 @@ mod tests {
         a.cpu = Some(CpuActivity {
             steal_pct: 1.0,
             iowait_pct: 0.0,
+            ..CpuActivity::default()
         });
         assert_eq!(cpu_steal(Some(&a), &virt, &t), None);
     }

@@ -101,6 +101,31 @@ pub fn probed(coverage: Option<&Coverage>, id: Option<&str>) -> bool {
     }
 }
 
+/// The member a metrics finding `f` is about, and where its WAL is, when
+/// the probe did not measure that WAL.
+fn unprobed<'a>(
+    f: &Finding,
+    cluster: &'a ClusterReport,
+    cov: &'a Coverage,
+) -> Option<(Option<&'a Member>, &'a Reach)> {
+    cluster.metrics.iter().find_map(|m| {
+        let id = m.member_id.as_deref()?;
+        let label = cluster.member_label(Some(id), &m.url);
+        let reach = cov.reach(id)?;
+        (f.summary.starts_with(&format!("{label}:")) && *reach != Reach::Probed)
+            .then(|| (cluster.members.iter().find(|x| x.id == id), reach))
+    })
+}
+
+/// True when finding `f` speaks of a member whose WAL the probe did not
+/// measure: what the probe found of its device cannot explain it.
+pub fn of_unprobed(f: &Finding, cluster: Option<&ClusterReport>, cov: Option<&Coverage>) -> bool {
+    match (cluster, cov) {
+        (Some(c), Some(cov)) => unprobed(f, c, cov).is_some(),
+        _ => false,
+    }
+}
+
 /// Says, on each slow-disk metrics finding about a member the probe did
 /// not measure, that the local probe cannot speak for that member's disk.
 pub fn annotate(
@@ -118,13 +143,7 @@ pub fn annotate(
                 FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow
             )
     }) {
-        let Some((member, reach)) = cluster.metrics.iter().find_map(|m| {
-            let id = m.member_id.as_deref()?;
-            let label = cluster.member_label(Some(id), &m.url);
-            let reach = cov.reach(id)?;
-            (f.summary.starts_with(&format!("{label}:")) && *reach != Reach::Probed)
-                .then(|| (cluster.members.iter().find(|x| x.id == id), reach))
-        }) else {
+        let Some((member, reach)) = unprobed(f, cluster, cov) else {
             continue;
         };
         let (where_, command) = match reach {

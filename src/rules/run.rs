@@ -53,9 +53,17 @@ pub fn cpu_steal(cx: &Context) -> Vec<Finding> {
 
 /// `host.cpu-starved`.
 pub fn cpu_starved(cx: &Context) -> Vec<Finding> {
-    cx.etcd
-        .as_ref()
-        .and_then(|a| starved::cpu_starved(a, &cx.profile.host))
+    let Some(a) = cx.etcd.as_ref() else {
+        return Vec::new();
+    };
+    let wal = starved::SlowWal {
+        views: cx.views,
+        contended: cx.contended,
+        warn_ms: cx.profile.cluster.wal_fsync_p99_warn_ms,
+        fail_ms: cx.profile.cluster.wal_fsync_p99_fail_ms,
+    };
+    starved::cpu_starved(a, &cx.profile.host)
+        .or_else(|| starved::cpu_behind_io(a, wal, &cx.profile.host))
         .into_iter()
         .collect()
 }

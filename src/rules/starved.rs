@@ -90,10 +90,7 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
         (Some(_), _) => quota,
         _ => queue,
     };
-    let cores = a
-        .load_avg_1m
-        .map(|l| format!("; load {l:.1}"))
-        .unwrap_or_default();
+    let cores = load_text(a, "; ");
     let mut evidence = vec![
         Evidence::new(
             format!("time etcd (pid {}) was throttled by its CPU quota", p.pid),
@@ -108,9 +105,7 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
             Unit::Ratio,
         ),
     ];
-    if let Some(l) = a.load_avg_1m {
-        evidence.push(Evidence::new("1-minute load average", l, 0.0, Unit::None));
-    }
+    evidence.extend(load_evidence(a));
     Some(
         STARVED.finding(
             ids::HostCpuStarved,
@@ -138,6 +133,110 @@ fn starved(p: &EtcdProcess, a: &HostActivity, t: &HostThresholds) -> Option<Find
             },
         ),
     )
+}
+
+/// The host's 1-minute load average as a clause after `sep`, if read.
+fn load_text(a: &HostActivity, sep: &str) -> String {
+    a.load_avg_1m
+        .map(|l| format!("{sep}load {l:.1}"))
+        .unwrap_or_default()
+}
+
+/// The host's 1-minute load average as evidence, if read.
+fn load_evidence(a: &HostActivity) -> Option<Evidence> {
+    a.load_avg_1m
+        .map(|l| Evidence::new("1-minute load average", l, 0.0, Unit::None))
+}
+
+/// etcd's slow WAL beside a fast, unshared device: what
+/// [`cpu_behind_io`] weighs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowWal {
+    /// The fdatasync views of the probed device.
+    pub views: FsyncViews,
+    /// Whether anything but etcd and the probe wrote to the device.
+    pub contended: Option<bool>,
+    /// etcd's WAL fsync p99 that warns and that fails (the cluster
+    /// rules'), ms.
+    pub warn_ms: f64,
+    /// See `warn_ms`.
+    pub fail_ms: f64,
+}
+
+/// host.cpu-starved by the IO path: etcd's WAL fsyncs slow on a device
+/// the probe just measured fast, with no other writer on it, while the
+/// host's CPUs were saturated. Each fsync is a chain of wake-ups (etcd's
+/// thread, the filesystem's journal thread, the block layer's workers),
+/// and on a saturated host every one of them queues; per wake-up etcd's
+/// own wait can stay short, so [`cpu_starved`] does not see it.
+pub fn cpu_behind_io(activity: &HostActivity, wal: SlowWal, t: &HostThresholds) -> Option<Finding> {
+    let cpu = activity.cpu?;
+    let (probe, etcd) = (wal.views.probe_p99_ms?, wal.views.etcd_p99_ms?);
+    if wal.contended != Some(false)
+        || probe > wal.views.warn_above_ms
+        || cpu.busy_pct < t.cpu_saturated_busy_pct
+    {
+        return None;
+    }
+    let severity = level(etcd, wal.warn_ms, wal.fail_ms)?;
+    let pressure = cpu
+        .pressure_some_pct
+        .map(|p| format!(", some task waiting for a CPU {p:.0}% of the time"))
+        .unwrap_or_default();
+    let load = load_text(activity, ", ");
+    let mut evidence = vec![
+        Evidence::new(
+            "host CPU busy (not idle, not iowait)",
+            cpu.busy_pct,
+            t.cpu_saturated_busy_pct,
+            Unit::Percent,
+        ),
+        Evidence::new(
+            "etcd WAL fsync p99 on the probed device",
+            etcd,
+            wal.warn_ms,
+            Unit::Ms,
+        ),
+        Evidence::new(
+            "probe fdatasync p99 on the same device",
+            probe,
+            wal.views.warn_above_ms,
+            Unit::Ms,
+        ),
+    ];
+    if let Some(p) = cpu.pressure_some_pct {
+        evidence.push(Evidence::new(
+            "CPU pressure (PSI some)",
+            p,
+            0.0,
+            Unit::Percent,
+        ));
+    }
+    evidence.extend(load_evidence(activity));
+    let summary = format!(
+        "etcd's writes wait for the CPU, not for the disk: its WAL fsync p99 is {etcd:.1} ms \
+         while a probe of the same device, with nothing else writing to it, measured {probe:.2} \
+         ms; the host's CPUs were {:.0}% busy{pressure}{load}. etcd's threads and the kernel \
+         threads that carry its writes to the device queue for a CPU",
+        cpu.busy_pct
+    );
+    let recommendation = "Free CPU for etcd: move the CPU-heavy work on this host (builds, \
+        batch jobs, other pods) elsewhere or cap it (a CPU limit on the neighbours, not on \
+        etcd), give etcd Guaranteed QoS with whole cores, and keep enough idle CPU for the \
+        kernel's IO threads. A faster disk would not help: the disk already answers in time.";
+    let commands = [
+        "cat /proc/pressure/cpu",
+        "top -b -n1 -o %CPU | head -20",
+        "pidstat -u -w 1 10",
+    ];
+    let draft = Draft {
+        severity,
+        summary,
+        evidence,
+        recommendation: recommendation.into(),
+        commands: commands.map(String::from).to_vec(),
+    };
+    Some(STARVED.finding(ids::HostCpuStarved, draft))
 }
 
 /// host.memory-pressure: etcd's pages read back from disk or swap, its
@@ -230,7 +329,11 @@ pub fn memory_pressure(
 /// slow fsyncs, commits, late heartbeats and slow applies (and etcd's own
 /// peer round trips) are the starvation's symptoms: those findings are
 /// marked explained and drop to info.
-pub fn explain_by_cpu(findings: &mut [Finding], views: FsyncViews) {
+pub fn explain_by_cpu(
+    findings: &mut [Finding],
+    views: FsyncViews,
+    unprobed: impl Fn(&Finding) -> bool,
+) {
     let starved = findings
         .iter()
         .any(|f| f.id == FindingId::HostCpuStarved && f.severity >= Severity::Warn);
@@ -243,8 +346,10 @@ pub fn explain_by_cpu(findings: &mut [Finding], views: FsyncViews) {
             FindingId::ClusterHeartbeatLate
             | FindingId::ClusterApplySlow
             | FindingId::ClusterMetricsPeerRttHigh => true,
+            // A member whose WAL the probe did not measure may have a
+            // slow disk of its own.
             FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
-                disk_fast
+                disk_fast && !unprobed(f)
             }
             // Only the "etcd slow on a fast device" shape: a named writer
             // is contention of its own.
@@ -262,6 +367,7 @@ pub fn explain_by_cpu(findings: &mut [Finding], views: FsyncViews) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::activity::CpuActivity;
     use crate::host::etcd::{CgroupCpu, HostMemory};
 
     fn etcd(cores: f64, run_delay: f64, throttled_ms: f64) -> EtcdProcess {
@@ -365,14 +471,77 @@ mod tests {
             },
         );
         let mut fast = vec![starved.clone(), wal.clone()];
-        explain_by_cpu(&mut fast, views(Some(1.0)));
+        explain_by_cpu(&mut fast, views(Some(1.0)), |_| false);
         assert_eq!(fast[1].severity, Severity::Info);
         assert!(fast[1]
             .summary
             .contains("explained: etcd was starved of CPU"));
+        let mut remote = vec![starved.clone(), wal.clone()];
+        explain_by_cpu(&mut remote, views(Some(1.0)), |_| true);
+        assert_eq!(
+            remote[1].severity,
+            Severity::Fail,
+            "a member on a device not probed may have a slow disk of its own"
+        );
         let mut slow = vec![starved, wal];
-        explain_by_cpu(&mut slow, views(Some(30.0)));
+        explain_by_cpu(&mut slow, views(Some(30.0)), |_| false);
         assert_eq!(slow[1].severity, Severity::Fail, "a slow disk stays named");
+    }
+
+    #[test]
+    fn a_slow_wal_on_a_fast_unshared_device_of_a_saturated_host_is_the_cpu() {
+        let t = HostThresholds::default();
+        let mut a = with(etcd(0.03, 200.0, 0.0));
+        a.etcd[0].run_wait_ms_mean = 0.19;
+        a.cpu = Some(CpuActivity {
+            busy_pct: 97.0,
+            pressure_some_pct: Some(61.0),
+            ..CpuActivity::default()
+        });
+        let wal = |probe, etcd, contended| SlowWal {
+            views: FsyncViews {
+                probe_p99_ms: Some(probe),
+                etcd_p99_ms: Some(etcd),
+                warn_above_ms: 5.0,
+                fail_above_ms: 10.0,
+            },
+            contended,
+            warn_ms: 10.0,
+            fail_ms: 100.0,
+        };
+        // The remote-healthy row beside two CPU loops: short waits per
+        // wake-up, so the run-queue rule is silent; the IO path is not.
+        assert_eq!(cpu_starved(&a, &t), None);
+        let f = cpu_behind_io(&a, wal(0.87, 32.0, Some(false)), &t).unwrap();
+        assert_eq!(f.severity, Severity::Warn);
+        for needle in [
+            "wait for the CPU, not for the disk",
+            "97% busy, some task waiting",
+        ] {
+            assert!(f.summary.contains(needle), "{needle}: {}", f.summary);
+        }
+        assert_eq!(
+            cpu_behind_io(&a, wal(0.87, 250.0, Some(false)), &t)
+                .unwrap()
+                .severity,
+            Severity::Fail
+        );
+        // A neighbour on the device, a slow probe, a fast WAL, an unknown
+        // device: none of them is the CPU's.
+        for w in [
+            wal(0.87, 32.0, Some(true)),
+            wal(0.87, 32.0, None),
+            wal(8.0, 32.0, Some(false)),
+            wal(0.87, 4.0, Some(false)),
+        ] {
+            assert_eq!(cpu_behind_io(&a, w, &t), None, "{w:?}");
+        }
+        // The same slow WAL with CPU to spare is not the CPU's.
+        a.cpu = Some(CpuActivity {
+            busy_pct: 70.0,
+            ..CpuActivity::default()
+        });
+        assert_eq!(cpu_behind_io(&a, wal(0.87, 32.0, Some(false)), &t), None);
     }
 
     #[test]

@@ -18,6 +18,8 @@ fn judged() -> Report {
         cpu: Some(CpuActivity {
             steal_pct: 7.5,
             iowait_pct: 20.0,
+            busy_pct: 35.0,
+            pressure_some_pct: Some(4.0),
         }),
         device_io: Some(DeviceIo {
             device: "nvme0n1p2".into(),
