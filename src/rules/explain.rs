@@ -23,7 +23,20 @@ pub const PASSES: [Pass; 5] = [
 /// Slow-disk metrics of members whose WAL the local probe did not measure
 /// say so ([`remote_disk`]).
 fn probe_reach(cx: &Context, findings: &mut [Finding]) {
-    remote_disk::annotate(findings, cx.report.cluster.as_ref(), cx.coverage.as_ref());
+    let saturated = cx
+        .report
+        .host
+        .activity
+        .as_ref()
+        .and_then(|a| a.cpu)
+        .map(|c| c.busy_pct)
+        .filter(|b| *b >= cx.profile.host.cpu_saturated_busy_pct);
+    remote_disk::annotate(
+        findings,
+        cx.report.cluster.as_ref(),
+        cx.coverage.as_ref(),
+        saturated,
+    );
 }
 
 /// Peers the logs found unreachable are explained by a member that does

@@ -128,10 +128,13 @@ pub fn of_unprobed(f: &Finding, cluster: Option<&ClusterReport>, cov: Option<&Co
 
 /// Says, on each slow-disk metrics finding about a member the probe did
 /// not measure, that the local probe cannot speak for that member's disk.
+/// `saturated_busy_pct`: this host's CPU busy share when it was saturated,
+/// which slows the fsyncs of every device here.
 pub fn annotate(
     findings: &mut [Finding],
     cluster: Option<&ClusterReport>,
     coverage: Option<&Coverage>,
+    saturated_busy_pct: Option<f64>,
 ) {
     let (Some(cluster), Some(cov)) = (cluster, coverage) else {
         return;
@@ -163,10 +166,25 @@ pub fn annotate(
             cov.probed, cov.probe_p99_ms
         );
         let name = member.map_or("", |m| m.name.as_str());
-        f.recommendation = format!(
-            "The slow disk is member {name}'s own, not this host's: measure and fix it there. {}",
-            f.recommendation
-        );
+        let busy = saturated_busy_pct.filter(|_| matches!(reach, Reach::OtherDevice(_)));
+        if let Some(busy) = busy {
+            f.summary += &format!(
+                "; this host's CPUs were {busy:.0}% busy, which slows every fsync here: the CPU \
+                 may be the cause (see host.cpu-starved)"
+            );
+        }
+        f.recommendation = match busy {
+            Some(_) => format!(
+                "Measure member {name}'s own device before blaming it: this host's CPUs were \
+                 saturated. {}",
+                f.recommendation
+            ),
+            None => format!(
+                "The slow disk is member {name}'s own, not this host's: measure and fix it \
+                 there. {}",
+                f.recommendation
+            ),
+        };
         f.commands.push(command);
     }
 }
@@ -244,7 +262,7 @@ mod tests {
             &[],
         );
         findings.retain(|f| f.id == FindingId::ClusterMetricsWalFsyncSlow);
-        annotate(&mut findings, r.cluster.as_ref(), Some(&cov));
+        annotate(&mut findings, r.cluster.as_ref(), Some(&cov), None);
         let f = &findings[0];
         assert!(
             f.summary
@@ -267,5 +285,38 @@ mod tests {
             None
         );
         assert_eq!(coverage(&r, None), None);
+    }
+
+    #[test]
+    fn a_saturated_host_is_named_beside_another_device_here() {
+        let r = report(vec![process("m1", "253:1"), process("m3", "7:4")]);
+        let cov = coverage(&r, Some(2.0)).unwrap();
+        let cluster = r.cluster.as_ref().unwrap();
+        let slow = || {
+            let mut f =
+                crate::rules::cluster::evaluate_with_logs(cluster, &Default::default(), &[]);
+            f.retain(|f| f.id == FindingId::ClusterMetricsWalFsyncSlow);
+            f
+        };
+        let mut busy = slow();
+        annotate(&mut busy, Some(cluster), Some(&cov), Some(99.0));
+        assert!(
+            busy[0].summary.ends_with(
+                "this host's CPUs were 99% busy, which slows every fsync here: the CPU may be \
+                 the cause (see host.cpu-starved)"
+            ),
+            "{}",
+            busy[0].summary
+        );
+        assert!(busy[0]
+            .recommendation
+            .starts_with("Measure member m3's own device"));
+        assert!(of_unprobed(&busy[0], Some(cluster), Some(&cov)));
+        let mut idle = slow();
+        annotate(&mut idle, Some(cluster), Some(&cov), None);
+        assert!(!idle[0].summary.contains("busy"), "{}", idle[0].summary);
+        assert!(idle[0]
+            .recommendation
+            .starts_with("The slow disk is member m3's own"));
     }
 }
