@@ -5,6 +5,7 @@
 //! take a [`Context`] and nothing else, so they all have one signature and
 //! a view is derived in one place.
 
+use super::disk::{self, CpuTail};
 use super::host::{self, FsyncViews, OtherWrites};
 use super::profile::Profile;
 use super::remote_disk::{self, Coverage};
@@ -40,6 +41,10 @@ pub struct Context<'a> {
     /// etcd's processes on this host, diagnosed against the cluster's
     /// members; only when the run watched them ([`Fact::EtcdProcess`]).
     pub etcd: Option<HostActivity>,
+    /// The host's CPU busy share, when it was saturated.
+    pub saturated_busy_pct: Option<f64>,
+    /// The disk probe's slow fdatasyncs as a saturated CPU's tail.
+    pub cpu_tail: Option<CpuTail>,
 }
 
 impl<'a> Context<'a> {
@@ -58,6 +63,16 @@ impl<'a> Context<'a> {
         let etcd = activity
             .filter(|_| have.contains(&Fact::EtcdProcess))
             .map(|a| starved::diagnosed(a, report.cluster.as_ref()));
+        let saturated_busy_pct = activity
+            .and_then(|a| a.cpu)
+            .map(|c| c.busy_pct)
+            .filter(|b| *b >= profile.host.cpu_saturated_busy_pct);
+        let cpu_tail = disk::cpu_tail(
+            &report.disk,
+            contended,
+            saturated_busy_pct,
+            profile.host.cpu_tail_probe_p50_max_ms,
+        );
         Context {
             report,
             fleet: None,
@@ -68,6 +83,8 @@ impl<'a> Context<'a> {
             coverage,
             views,
             etcd,
+            saturated_busy_pct,
+            cpu_tail,
         }
     }
 

@@ -151,6 +151,7 @@ pub fn fsync_slow(
     results: &[DiskResult],
     device: Option<&DeviceFacts>,
     contended: Option<bool>,
+    tail: Option<CpuTail>,
     t: &DiskThresholds,
 ) -> Option<Finding> {
     let mut severity = None;
@@ -174,14 +175,19 @@ pub fn fsync_slow(
     let worst = &evidence
         .iter()
         .max_by(|a, b| a.observed.total_cmp(&b.observed))?;
-    let cause = match contended {
-        Some(false) => {
-            "; the device served no writes beyond the probe's during the run, so the disk itself is slow"
-        }
-        Some(true) => {
-            "; the device also served others' writes during the run: it may be shared rather than slow (see disk.io-contention)"
-        }
-        None => "",
+    let cause = match (contended, tail) {
+        (_, Some(tail)) => format!(
+            "; the device served no writes beyond the probe's, its median fdatasync took {:.2} ms \
+             and the host's CPUs were {:.0}% busy: {CPU_TAIL}",
+            tail.p50_ms, tail.busy_pct
+        ),
+        (Some(false), None) => "; the device served no writes beyond the probe's during the run, \
+                                so the disk itself is slow"
+            .into(),
+        (Some(true), None) => "; the device also served others' writes during the run: it may be \
+                               shared rather than slow (see disk.io-contention)"
+            .into(),
+        (None, None) => String::new(),
     };
     let dir = results.first()?.dir.display().to_string();
     Some(FSYNC_SLOW.finding(ids::DiskFsyncSlow, Draft {
@@ -203,6 +209,40 @@ pub fn fsync_slow(
             "fio --name=etcd-fsync --rw=write --ioengine=sync --fdatasync=1 --size=22m --bs=2300 --directory={dir}"
         )],
     }))
+}
+
+/// The clause [`fsync_slow`] ends with when the probe's slow fdatasyncs
+/// are a saturated CPU's tail; the explain pass looks for it.
+pub const CPU_TAIL: &str = "the slow tail waited for a CPU, not for the disk";
+
+/// The probe's slow fdatasyncs as a saturated CPU's tail: nobody else
+/// wrote to the device, its median fdatasync was fast (the medium keeps
+/// up), and the host's CPUs were busy, so the slow ones waited for the
+/// threads that complete them to be scheduled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuTail {
+    /// The probes' worst median fdatasync, ms.
+    pub p50_ms: f64,
+    /// The host's CPU busy share over the run, percent.
+    pub busy_pct: f64,
+}
+
+/// [`CpuTail`] when it holds: `contended` is `Some(false)`, the fsync and
+/// WAL probes' median is at most `p50_max_ms`, and `busy_pct` (the host's,
+/// when saturated) is given.
+pub fn cpu_tail(
+    results: &[DiskResult],
+    contended: Option<bool>,
+    busy_pct: Option<f64>,
+    p50_max_ms: f64,
+) -> Option<CpuTail> {
+    let p50_ms = results
+        .iter()
+        .filter(|r| matches!(r.probe, DiskProbeKind::Fsync | DiskProbeKind::Wal))
+        .map(|r| r.latency_us.p50_ms())
+        .reduce(f64::max)?;
+    let busy_pct = busy_pct?;
+    (contended == Some(false) && p50_ms <= p50_max_ms).then_some(CpuTail { p50_ms, busy_pct })
 }
 
 /// fdatasync p99 below which the disk cannot be spinning, milliseconds: a
@@ -347,13 +387,13 @@ pub(crate) mod tests {
             result(DiskProbeKind::Fsync, 2.0),
             result(DiskProbeKind::Backend, 10.0),
         ];
-        assert_eq!(fsync_slow(&results, None, None, &t), None);
+        assert_eq!(fsync_slow(&results, None, None, None, &t), None);
     }
 
     #[test]
     fn severity_follows_the_worst_probe() {
         let t = DiskThresholds::default();
-        let warn = fsync_slow(&[result(DiskProbeKind::Wal, 7.0)], None, None, &t).unwrap();
+        let warn = fsync_slow(&[result(DiskProbeKind::Wal, 7.0)], None, None, None, &t).unwrap();
         assert_eq!(warn.severity, Severity::Warn);
         assert_eq!(warn.evidence[0].threshold, 5.0);
         let fail = fsync_slow(
@@ -361,6 +401,7 @@ pub(crate) mod tests {
                 result(DiskProbeKind::Fsync, 21.0),
                 result(DiskProbeKind::Backend, 13.0),
             ],
+            None,
             None,
             None,
             &t,
@@ -377,7 +418,7 @@ pub(crate) mod tests {
     fn the_paced_probe_is_left_to_the_stall_rule() {
         let t = DiskThresholds::default();
         assert_eq!(
-            fsync_slow(&[result(DiskProbeKind::Paced, 50.0)], None, None, &t),
+            fsync_slow(&[result(DiskProbeKind::Paced, 50.0)], None, None, None, &t),
             None
         );
     }
@@ -386,12 +427,36 @@ pub(crate) mod tests {
     fn the_text_blames_the_disk_only_when_nothing_else_wrote() {
         let t = DiskThresholds::default();
         let results = [result(DiskProbeKind::Fsync, 20.0)];
-        let alone = fsync_slow(&results, None, Some(false), &t).unwrap();
+        let alone = fsync_slow(&results, None, Some(false), None, &t).unwrap();
         assert!(alone.summary.contains("the disk itself is slow"));
-        let shared = fsync_slow(&results, None, Some(true), &t).unwrap();
+        let shared = fsync_slow(&results, None, Some(true), None, &t).unwrap();
         assert!(shared.summary.contains("disk.io-contention"));
-        let unknown = fsync_slow(&results, None, None, &t).unwrap();
+        let unknown = fsync_slow(&results, None, None, None, &t).unwrap();
         assert!(!unknown.summary.contains("disk itself"));
+    }
+
+    #[test]
+    fn a_fast_median_on_a_saturated_host_is_the_cpus_tail() {
+        let t = DiskThresholds::default();
+        // 980 fdatasyncs of 40 µs and 20 of 20 ms: p50 0.04, p99 20 ms.
+        let mut h = LatencyHistogram::new();
+        for i in 0..1000 {
+            let ms = if i % 50 == 0 { 20.0 } else { 0.04 };
+            h.record(crate::units::Millis(ms).as_duration());
+        }
+        let mut tailed = result(DiskProbeKind::Fsync, 20.0);
+        tailed.latency_us = h.summary();
+        let results = [tailed];
+        let tail = cpu_tail(&results, Some(false), Some(99.0), 0.5).unwrap();
+        assert!(tail.p50_ms < 0.05, "{tail:?}");
+        let f = fsync_slow(&results, None, Some(false), Some(tail), &t).unwrap();
+        assert!(f.summary.ends_with(CPU_TAIL), "{}", f.summary);
+        assert!(f.summary.contains("99% busy"), "{}", f.summary);
+        // Others writing, an idle host, or a slow median: no tail.
+        assert_eq!(cpu_tail(&results, Some(true), Some(99.0), 0.5), None);
+        assert_eq!(cpu_tail(&results, Some(false), None, 0.5), None);
+        let slow = [result(DiskProbeKind::Fsync, 20.0)];
+        assert_eq!(cpu_tail(&slow, Some(false), Some(99.0), 0.5), None);
     }
 
     #[test]

@@ -23,19 +23,11 @@ pub const PASSES: [Pass; 5] = [
 /// Slow-disk metrics of members whose WAL the local probe did not measure
 /// say so ([`remote_disk`]).
 fn probe_reach(cx: &Context, findings: &mut [Finding]) {
-    let saturated = cx
-        .report
-        .host
-        .activity
-        .as_ref()
-        .and_then(|a| a.cpu)
-        .map(|c| c.busy_pct)
-        .filter(|b| *b >= cx.profile.host.cpu_saturated_busy_pct);
     remote_disk::annotate(
         findings,
         cx.report.cluster.as_ref(),
         cx.coverage.as_ref(),
-        saturated,
+        cx.saturated_busy_pct,
     );
 }
 
@@ -81,7 +73,11 @@ fn corruption_checks(cx: &Context, findings: &mut [Finding]) {
 /// CPU are explained by it.
 fn cpu_starved(cx: &Context, findings: &mut [Finding]) {
     let cluster = cx.report.cluster.as_ref();
-    starved::explain_by_cpu(findings, cx.views, |f| {
+    let scene = starved::CpuScene {
+        views: cx.views,
+        probe_tail: cx.cpu_tail.is_some(),
+    };
+    starved::explain_by_cpu(findings, scene, |f| {
         remote_disk::of_unprobed(f, cluster, cx.coverage.as_ref())
     });
 }

@@ -71,6 +71,9 @@ pub struct HostThresholds {
     /// its CPUs are saturated, percent: etcd's slow WAL fsyncs on a device
     /// the probe found fast, with no other writer on it, are then the CPU's.
     pub cpu_saturated_busy_pct: f64,
+    /// The disk probe's median fdatasync at most this, ms, on a saturated
+    /// host with nobody else on the device: its slow tail is the CPU's.
+    pub cpu_tail_probe_p50_max_ms: f64,
     /// Major page faults of etcd per second from which its memory is
     /// under pressure (pages read back from disk or swap).
     pub major_faults_warn_per_s: f64,
@@ -99,6 +102,7 @@ impl Default for HostThresholds {
             cpu_run_wait_min_ms: 1.0,
             cpu_run_delay_min_ms_per_s: 150.0,
             cpu_saturated_busy_pct: 90.0,
+            cpu_tail_probe_p50_max_ms: 0.5,
             major_faults_warn_per_s: 150.0,
             major_faults_fail_per_s: 500.0,
             etcd_swap_warn_mib: 1.0,
@@ -186,6 +190,11 @@ impl HostThresholds {
                     "cpu_saturated_busy_pct",
                     self.cpu_saturated_busy_pct,
                     Bound::Percent,
+                ),
+                (
+                    "cpu_tail_probe_p50_max_ms",
+                    self.cpu_tail_probe_p50_max_ms,
+                    Bound::Positive,
                 ),
                 (
                     "major_faults_warn_per_s",

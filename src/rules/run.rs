@@ -15,7 +15,7 @@ use crate::findings::Finding;
 pub fn disk_fsync_slow(cx: &Context) -> Vec<Finding> {
     let r = cx.report;
     let device = r.host.device.as_ref();
-    disk::fsync_slow(&r.disk, device, cx.contended, &cx.profile.disk)
+    disk::fsync_slow(&r.disk, device, cx.contended, cx.cpu_tail, &cx.profile.disk)
         .into_iter()
         .collect()
 }

@@ -325,15 +325,25 @@ pub fn memory_pressure(
     }))
 }
 
+/// What [`explain_by_cpu`] weighs beside the starvation finding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuScene {
+    /// The fdatasync views of the probed device.
+    pub views: FsyncViews,
+    /// Whether the disk probe's slow fdatasyncs were a saturated CPU's tail.
+    pub probe_tail: bool,
+}
+
 /// When etcd is CPU-starved and the disk probe measured a good device, the
 /// slow fsyncs, commits, late heartbeats and slow applies (and etcd's own
 /// peer round trips) are the starvation's symptoms: those findings are
 /// marked explained and drop to info.
 pub fn explain_by_cpu(
     findings: &mut [Finding],
-    views: FsyncViews,
+    scene: CpuScene,
     unprobed: impl Fn(&Finding) -> bool,
 ) {
+    let views = scene.views;
     let starved = findings
         .iter()
         .any(|f| f.id == FindingId::HostCpuStarved && f.severity >= Severity::Warn);
@@ -351,6 +361,11 @@ pub fn explain_by_cpu(
             FindingId::ClusterMetricsWalFsyncSlow | FindingId::ClusterMetricsBackendCommitSlow => {
                 disk_fast && !unprobed(f)
             }
+            // The probe's own slow tail on a saturated host whose device
+            // kept up at the median ([`super::disk::CpuTail`]); never
+            // etcd's slow-fdatasync log lines.
+            FindingId::DiskFsyncSlow => f.summary.ends_with(super::disk::CPU_TAIL),
+            FindingId::DiskFsyncStall => scene.probe_tail,
             // Only the "etcd slow on a fast device" shape: a named writer
             // is contention of its own.
             FindingId::DiskIoContention => {
@@ -452,11 +467,14 @@ mod tests {
 
     #[test]
     fn starvation_explains_slow_fsyncs_on_a_fast_disk_only() {
-        let views = |probe| FsyncViews {
-            probe_p99_ms: probe,
-            etcd_p99_ms: Some(40.0),
-            warn_above_ms: 5.0,
-            fail_above_ms: 10.0,
+        let views = |probe| CpuScene {
+            views: FsyncViews {
+                probe_p99_ms: probe,
+                etcd_p99_ms: Some(40.0),
+                warn_above_ms: 5.0,
+                fail_above_ms: 10.0,
+            },
+            probe_tail: false,
         };
         let t = HostThresholds::default();
         let starved = cpu_starved(&with(etcd(0.1, 30.0, 900.0)), &t).unwrap();
@@ -483,9 +501,44 @@ mod tests {
             Severity::Fail,
             "a member on a device not probed may have a slow disk of its own"
         );
-        let mut slow = vec![starved, wal];
+        let mut slow = vec![starved.clone(), wal];
         explain_by_cpu(&mut slow, views(Some(30.0)), |_| false);
         assert_eq!(slow[1].severity, Severity::Fail, "a slow disk stays named");
+        // The probe's own stalls and slow tail: explained only when they
+        // were the saturated CPU's (a fast median, nobody else writing).
+        let probe = |id, summary: &str| {
+            Finding::unchecked(
+                id,
+                Draft {
+                    severity: Severity::Warn,
+                    summary: summary.into(),
+                    evidence: vec![],
+                    recommendation: String::new(),
+                    commands: vec![],
+                },
+            )
+        };
+        let tail = format!("fdatasync p99 is 8 ms; {}", super::super::disk::CPU_TAIL);
+        let own = [
+            probe(FindingId::DiskFsyncSlow, &tail),
+            probe(FindingId::DiskFsyncStall, "stalled twice"),
+            probe(
+                FindingId::DiskFsyncSlow,
+                "etcd logged slow fdatasync (over 1 s)",
+            ),
+        ];
+        for (probe_tail, want) in [
+            (true, [Severity::Info, Severity::Info, Severity::Warn]),
+            (false, [Severity::Info, Severity::Warn, Severity::Warn]),
+        ] {
+            let mut f = vec![starved.clone()];
+            f.extend(own.iter().cloned());
+            let mut scene = views(Some(8.0));
+            scene.probe_tail = probe_tail;
+            explain_by_cpu(&mut f, scene, |_| false);
+            let got: Vec<Severity> = f[1..].iter().map(|f| f.severity).collect();
+            assert_eq!(got, want, "probe_tail {probe_tail}");
+        }
     }
 
     #[test]
