@@ -27,7 +27,11 @@ fn probe_reach(cx: &Context, findings: &mut [Finding]) {
         findings,
         cx.report.cluster.as_ref(),
         cx.coverage.as_ref(),
-        cx.saturated_busy_pct,
+        cx.saturated_busy_pct
+            .map(|busy_pct| remote_disk::Saturated {
+                busy_pct,
+                probed_wal_p99_ms: cx.views.etcd_p99_ms,
+            }),
     );
 }
 
