@@ -121,7 +121,9 @@ BENCHMARK=${ETCD_DOCTOR_ETCD_CACHE:-/var/cache/etcd-doctor}/etcd-v$want/benchmar
 BIN=${BIN:-$TARGET/debug/etcd-doctor}
 BLKIO=/sys/fs/cgroup/blkio
 WORK=$(mktemp -d)
-IMG=/dev/shm/etcd-doctor-confusion-$$.img
+# IMG_DIR=DIR puts the loop images on another filesystem than /dev/shm
+# (the VM's own disk: /var/tmp), so the loop devices' fsyncs reach it.
+IMG=${IMG_DIR:-/dev/shm}/etcd-doctor-confusion-$$.img
 CG="$BLKIO/etcd-doctor-confusion-$$"
 mkdir "$CG"
 CPUCG=/sys/fs/cgroup/cpu/etcd-doctor-confusion-$$
@@ -481,7 +483,7 @@ row_wiped_member() {
 # saying "m2 (<id>) on <host>" and that the local probe cannot speak for
 # its disk); disk.io-contention here is a false alarm. A 6 s metrics
 # window: the histogram rules judge from 20 fsyncs.
-FAST_IMG=/dev/shm/etcd-doctor-confusion-fast-$$.img
+FAST_IMG=${IMG_DIR:-/dev/shm}/etcd-doctor-confusion-fast-$$.img
 FAST_LOOP=""
 fast_down() {
   if [ -n "$FAST_LOOP" ]; then
