@@ -151,7 +151,7 @@ pub fn fsync_slow(
     results: &[DiskResult],
     device: Option<&DeviceFacts>,
     contended: Option<bool>,
-    tail: Option<CpuTail>,
+    cpu: ProbeCpu,
     t: &DiskThresholds,
 ) -> Option<Finding> {
     let mut severity = None;
@@ -175,15 +175,22 @@ pub fn fsync_slow(
     let worst = &evidence
         .iter()
         .max_by(|a, b| a.observed.total_cmp(&b.observed))?;
-    let cause = match (contended, tail) {
+    let cause = match (contended, cpu.tail) {
         (_, Some(tail)) => format!(
             "; the device served no writes beyond the probe's, its median fdatasync took {:.2} ms \
              and the host's CPUs were {:.0}% busy: {CPU_TAIL}",
             tail.p50_ms, tail.busy_pct
         ),
-        (Some(false), None) => "; the device served no writes beyond the probe's during the run, \
-                                so the disk itself is slow"
-            .into(),
+        (Some(false), None) => match cpu.busy_pct {
+            Some(busy) => format!(
+                "; the device served no writes beyond the probe's, but the host's CPUs were \
+                 {busy:.0}% busy: part of this may be waiting for a CPU, so measure again when \
+                 the host is quieter"
+            ),
+            None => "; the device served no writes beyond the probe's during the run, so the \
+                     disk itself is slow"
+                .into(),
+        },
         (Some(true), None) => "; the device also served others' writes during the run: it may be \
                                shared rather than slow (see disk.io-contention)"
             .into(),
@@ -225,6 +232,15 @@ pub struct CpuTail {
     pub p50_ms: f64,
     /// The host's CPU busy share over the run, percent.
     pub busy_pct: f64,
+}
+
+/// What the CPU did while the probe ran, for [`fsync_slow`]'s cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProbeCpu {
+    /// The host's CPU busy share, when it was saturated.
+    pub busy_pct: Option<f64>,
+    /// The probe's slow fdatasyncs as that CPU's tail.
+    pub tail: Option<CpuTail>,
 }
 
 /// [`CpuTail`] when it holds: `contended` is `Some(false)`, the fsync and
@@ -387,13 +403,23 @@ pub(crate) mod tests {
             result(DiskProbeKind::Fsync, 2.0),
             result(DiskProbeKind::Backend, 10.0),
         ];
-        assert_eq!(fsync_slow(&results, None, None, None, &t), None);
+        assert_eq!(
+            fsync_slow(&results, None, None, ProbeCpu::default(), &t),
+            None
+        );
     }
 
     #[test]
     fn severity_follows_the_worst_probe() {
         let t = DiskThresholds::default();
-        let warn = fsync_slow(&[result(DiskProbeKind::Wal, 7.0)], None, None, None, &t).unwrap();
+        let warn = fsync_slow(
+            &[result(DiskProbeKind::Wal, 7.0)],
+            None,
+            None,
+            ProbeCpu::default(),
+            &t,
+        )
+        .unwrap();
         assert_eq!(warn.severity, Severity::Warn);
         assert_eq!(warn.evidence[0].threshold, 5.0);
         let fail = fsync_slow(
@@ -403,7 +429,7 @@ pub(crate) mod tests {
             ],
             None,
             None,
-            None,
+            ProbeCpu::default(),
             &t,
         )
         .unwrap();
@@ -418,7 +444,13 @@ pub(crate) mod tests {
     fn the_paced_probe_is_left_to_the_stall_rule() {
         let t = DiskThresholds::default();
         assert_eq!(
-            fsync_slow(&[result(DiskProbeKind::Paced, 50.0)], None, None, None, &t),
+            fsync_slow(
+                &[result(DiskProbeKind::Paced, 50.0)],
+                None,
+                None,
+                ProbeCpu::default(),
+                &t
+            ),
             None
         );
     }
@@ -427,12 +459,23 @@ pub(crate) mod tests {
     fn the_text_blames_the_disk_only_when_nothing_else_wrote() {
         let t = DiskThresholds::default();
         let results = [result(DiskProbeKind::Fsync, 20.0)];
-        let alone = fsync_slow(&results, None, Some(false), None, &t).unwrap();
+        let alone = fsync_slow(&results, None, Some(false), ProbeCpu::default(), &t).unwrap();
         assert!(alone.summary.contains("the disk itself is slow"));
-        let shared = fsync_slow(&results, None, Some(true), None, &t).unwrap();
+        let shared = fsync_slow(&results, None, Some(true), ProbeCpu::default(), &t).unwrap();
         assert!(shared.summary.contains("disk.io-contention"));
-        let unknown = fsync_slow(&results, None, None, None, &t).unwrap();
+        let unknown = fsync_slow(&results, None, None, ProbeCpu::default(), &t).unwrap();
         assert!(!unknown.summary.contains("disk itself"));
+        // A busy host with a slow median: the disk is not cleared, the
+        // CPU is named as a part.
+        let busy = ProbeCpu {
+            busy_pct: Some(100.0),
+            tail: None,
+        };
+        let saturated = fsync_slow(&results, None, Some(false), busy, &t).unwrap();
+        assert!(saturated
+            .summary
+            .contains("100% busy: part of this may be waiting for a CPU"));
+        assert_eq!(saturated.severity, alone.severity);
     }
 
     #[test]
@@ -449,7 +492,11 @@ pub(crate) mod tests {
         let results = [tailed];
         let tail = cpu_tail(&results, Some(false), Some(99.0), 0.5).unwrap();
         assert!(tail.p50_ms < 0.05, "{tail:?}");
-        let f = fsync_slow(&results, None, Some(false), Some(tail), &t).unwrap();
+        let cpu = ProbeCpu {
+            busy_pct: Some(99.0),
+            tail: Some(tail),
+        };
+        let f = fsync_slow(&results, None, Some(false), cpu, &t).unwrap();
         assert!(f.summary.ends_with(CPU_TAIL), "{}", f.summary);
         assert!(f.summary.contains("99% busy"), "{}", f.summary);
         // Others writing, an idle host, or a slow median: no tail.

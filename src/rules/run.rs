@@ -15,7 +15,11 @@ use crate::findings::Finding;
 pub fn disk_fsync_slow(cx: &Context) -> Vec<Finding> {
     let r = cx.report;
     let device = r.host.device.as_ref();
-    disk::fsync_slow(&r.disk, device, cx.contended, cx.cpu_tail, &cx.profile.disk)
+    let cpu = disk::ProbeCpu {
+        busy_pct: cx.saturated_busy_pct,
+        tail: cx.cpu_tail,
+    };
+    disk::fsync_slow(&r.disk, device, cx.contended, cpu, &cx.profile.disk)
         .into_iter()
         .collect()
 }
