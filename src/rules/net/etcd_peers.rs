@@ -126,13 +126,36 @@ fn sent_to(sockets: &[PeerSocket], peer: &Member, members: &[Member]) -> Sent {
         })
 }
 
+/// The lossy way of one peer link, if any: the share of this member's
+/// bytes sent again against the share of the peer's segments that arrived
+/// out of order. Acknowledgements lost on the way back make this member
+/// resend too, so when more of the peer's segments arrived late than this
+/// member resent, the way back is the one named.
 fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
     let resent = (sent.bytes >= MIN_BYTES && sent.retransmits >= MIN_RETRANSMITS)
         .then(|| sent.again as f64 / sent.bytes as f64)
         .filter(|lost| *lost >= t.lossy_resent_ratio);
-    let Some(lost) = resent else {
-        return arrivals_out_of_order(link, sent, t);
-    };
+    match (resent, out_of_order_share(sent, t)) {
+        (None, None) => None,
+        (Some(lost), Some(late)) if late > lost => {
+            Some(arrivals_out_of_order(link, sent, late, Some(lost), t))
+        }
+        (None, Some(late)) => Some(arrivals_out_of_order(link, sent, late, None, t)),
+        (Some(lost), _) => Some(resends(link, sent, lost, t)),
+    }
+}
+
+/// The share of the peer's segments that arrived out of order, when
+/// enough arrived and enough of them late to judge.
+fn out_of_order_share(sent: Sent, t: &NetThresholds) -> Option<f64> {
+    (sent.segments_in >= MIN_SEGMENTS_IN && sent.out_of_order_in >= MIN_RETRANSMITS)
+        .then(|| f64::from(sent.out_of_order_in) / f64::from(sent.segments_in))
+        .filter(|share| *share >= t.lossy_resent_ratio)
+}
+
+/// `net.lossy-link` from this member's resends: `lost` of its bytes sent
+/// again to the peer.
+fn resends(link: &Labels, sent: Sent, lost: f64, t: &NetThresholds) -> Finding {
     let severity = if lost >= t.lossy_fail_resent_ratio {
         Severity::Fail
     } else {
@@ -141,7 +164,7 @@ fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
     let Labels { from, to, host } = link;
     let dups = sent.duplicates.min(sent.retransmits);
     let (summary, way) = describe(sent, lost, link, t);
-    Some(EMIT.finding(
+    EMIT.finding(
         ids::NetLossyLink,
         Draft {
             severity,
@@ -167,7 +190,7 @@ fn judge(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
             recommendation: recommendation(&format!("{from} and {to}")),
             commands: commands("<the peer interface>", host),
         },
-    ))
+    )
 }
 
 /// A peer link as operators know it.
@@ -190,46 +213,67 @@ fn labels(p: &EtcdProcess, me: Option<&Member>, peer: &Member, cluster: &Cluster
     }
 }
 
-/// `net.lossy-link` on the way back when this member resent nothing
-/// worth judging but the peer's segments arrived out of order: each
-/// arrived after a gap, the peer's segments before it lost on the way
-/// here. The size of that loss is the peer's resends, which only its
-/// host's kernel counts, so this warns and never fails.
-fn arrivals_out_of_order(link: &Labels, sent: Sent, t: &NetThresholds) -> Option<Finding> {
-    if sent.segments_in < MIN_SEGMENTS_IN || sent.out_of_order_in < MIN_RETRANSMITS {
-        return None;
-    }
-    let share = f64::from(sent.out_of_order_in) / f64::from(sent.segments_in);
-    if share < t.lossy_resent_ratio {
-        return None;
-    }
+/// `net.lossy-link` on the way back: `late` of the peer's segments
+/// arrived out of order, each after a gap its lost segments left, and
+/// this member resent less than that (`resent`, if enough to judge):
+/// resends the peer's acknowledgements lost on the same way explain. The
+/// size of that loss is the peer's resends, which only its host's kernel
+/// counts, so this warns and never fails.
+fn arrivals_out_of_order(
+    link: &Labels,
+    sent: Sent,
+    late: f64,
+    resent: Option<f64>,
+    t: &NetThresholds,
+) -> Finding {
     let Labels { from, to, host } = link;
-    Some(EMIT.finding(
+    let own = match resent {
+        None => "while this member's own sending lost nothing".to_string(),
+        Some(lost) => format!(
+            "while this member resent only {:.1}% of its bytes ({} retransmissions), fewer \
+             than that: {to}'s acknowledgements lost on the same way make such resends",
+            pct(lost),
+            sent.retransmits
+        ),
+    };
+    let mut evidence = vec![Evidence {
+        metric: format!(
+            "etcd's peer sockets {to} -> {from} (way=back): {} of {} segments received out of \
+             order",
+            sent.out_of_order_in, sent.segments_in
+        ),
+        observed: pct(late),
+        threshold: pct(t.lossy_resent_ratio),
+        unit: Unit::Percent,
+    }];
+    if let Some(lost) = resent {
+        evidence.push(Evidence {
+            metric: format!(
+                "etcd's peer sockets {from} -> {to}: {} of {} B sent again (below the share \
+                 that arrived out of order)",
+                sent.again, sent.bytes
+            ),
+            observed: pct(lost),
+            threshold: pct(late),
+            unit: Unit::Percent,
+        });
+    }
+    EMIT.finding(
         ids::NetLossyLink,
         Draft {
             severity: Severity::Warn,
             summary: format!(
                 "the peer link from {to} to {from} loses packets (way=back: {to} -> this member): \
-             {:.1}% of the segments {to} sent arrived out of order, after a gap its lost \
-             segments left, while this member's own sending lost nothing; how much is lost on \
-             that way only the kernel on {host} counts (run `etcd-doctor diagnose` there), \
-             seen on etcd's own peer sockets",
-                pct(share)
+                 {:.1}% of the segments {to} sent arrived out of order, after a gap its lost \
+                 segments left, {own}; how much is lost on that way only the kernel on {host} \
+                 counts (run `etcd-doctor diagnose` there), seen on etcd's own peer sockets",
+                pct(late)
             ),
-            evidence: vec![Evidence {
-                metric: format!(
-                "etcd's peer sockets {to} -> {from} (way=back): {} of {} segments received out \
-                 of order",
-                sent.out_of_order_in, sent.segments_in
-            ),
-                observed: pct(share),
-                threshold: pct(t.lossy_resent_ratio),
-                unit: Unit::Percent,
-            }],
+            evidence,
             recommendation: recommendation(&format!("{from} and {to}")),
             commands: commands("<the peer interface>", host),
         },
-    ))
+    )
 }
 
 /// The summary and the way (`out`, `back`) of a lossy peer link: resends
@@ -497,5 +541,35 @@ mod tests {
         // A few reorderings, or too few segments: nothing.
         assert!(etcd_peer_loss(&[with_order(5, 1_000)], &cluster(), &t).is_empty());
         assert!(etcd_peer_loss(&[with_order(50, 90)], &cluster(), &t).is_empty());
+    }
+
+    /// The way back dropping 5% (CI, etcd 3.6): the peer's segments
+    /// arrived out of order (5.2%) and this member resent 1.4%, its acks
+    /// lost on the same way. The larger share names the way: back, not
+    /// out. With the shares the other way round, the way out is named.
+    #[test]
+    fn the_larger_share_names_the_way_when_both_show() {
+        let t = NetThresholds::default();
+        let both = |again: u64, re: u32, ooo: u32| {
+            let mut s = dup_sock("10.0.0.2:2380", false, 2_403_035, again, re, 1);
+            s.segments_received = 5_862;
+            s.out_of_order_received = ooo;
+            process(vec![s])
+        };
+        let f = etcd_peer_loss(&[both(33_416, 25, 305)], &cluster(), &t);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Warn);
+        let s = &f[0].summary;
+        assert!(s.contains("way=back") && !s.contains("way=out"), "{s}");
+        assert!(s.contains("5.2% of the segments"), "{s}");
+        assert!(s.contains("resent only 1.4% of its bytes"), "{s}");
+        assert_eq!(f[0].evidence.len(), 2, "{:?}", f[0].evidence);
+        let f = etcd_peer_loss(&[both(160_000, 120, 70)], &cluster(), &t);
+        let s = &f[0].summary;
+        assert!(
+            s.contains("way=out") && s.contains("6.7% of the bytes"),
+            "{s}"
+        );
+        assert_eq!(f[0].severity, Severity::Fail);
     }
 }
