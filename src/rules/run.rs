@@ -65,6 +65,7 @@ pub fn cpu_starved(cx: &Context) -> Vec<Finding> {
         contended: cx.contended,
         warn_ms: cx.profile.cluster.wal_fsync_p99_warn_ms,
         fail_ms: cx.profile.cluster.wal_fsync_p99_fail_ms,
+        saturated_busy_pct: cx.saturated_busy_pct,
     };
     starved::cpu_starved(a, &cx.profile.host)
         .or_else(|| starved::cpu_behind_io(a, wal, &cx.profile.host))

@@ -161,6 +161,9 @@ pub struct SlowWal {
     pub warn_ms: f64,
     /// See `warn_ms`.
     pub fail_ms: f64,
+    /// The host's CPU busy share, when at or over the profile's
+    /// saturation threshold (the rules' context derives it once).
+    pub saturated_busy_pct: Option<f64>,
 }
 
 /// host.cpu-starved by the IO path: etcd's WAL fsyncs slow on a device
@@ -171,11 +174,9 @@ pub struct SlowWal {
 /// own wait can stay short, so [`cpu_starved`] does not see it.
 pub fn cpu_behind_io(activity: &HostActivity, wal: SlowWal, t: &HostThresholds) -> Option<Finding> {
     let cpu = activity.cpu?;
+    let busy = wal.saturated_busy_pct?;
     let (probe, etcd) = (wal.views.probe_p99_ms?, wal.views.etcd_p99_ms?);
-    if wal.contended != Some(false)
-        || probe > wal.views.warn_above_ms
-        || cpu.busy_pct < t.cpu_saturated_busy_pct
-    {
+    if wal.contended != Some(false) || probe > wal.views.warn_above_ms {
         return None;
     }
     let severity = level(etcd, wal.warn_ms, wal.fail_ms)?;
@@ -187,7 +188,7 @@ pub fn cpu_behind_io(activity: &HostActivity, wal: SlowWal, t: &HostThresholds) 
     let mut evidence = vec![
         Evidence::new(
             "host CPU busy (not idle, not iowait)",
-            cpu.busy_pct,
+            busy,
             t.cpu_saturated_busy_pct,
             Unit::Percent,
         ),
@@ -218,7 +219,7 @@ pub fn cpu_behind_io(activity: &HostActivity, wal: SlowWal, t: &HostThresholds) 
          while a probe of the same device, with nothing else writing to it, measured {probe:.2} \
          ms; the host's CPUs were {:.0}% busy{pressure}{load}. etcd's threads and the kernel \
          threads that carry its writes to the device queue for a CPU",
-        cpu.busy_pct
+        busy
     );
     let recommendation = "Free CPU for etcd: move the CPU-heavy work on this host (builds, \
         batch jobs, other pods) elsewhere or cap it (a CPU limit on the neighbours, not on \

@@ -182,6 +182,7 @@ fn a_slow_wal_on_a_fast_unshared_device_of_a_saturated_host_is_the_cpu() {
         contended,
         warn_ms: 10.0,
         fail_ms: 100.0,
+        saturated_busy_pct: Some(97.0),
     };
     // The remote-healthy row beside two CPU loops: short waits per
     // wake-up, so the run-queue rule is silent; the IO path is not.
@@ -210,12 +211,14 @@ fn a_slow_wal_on_a_fast_unshared_device_of_a_saturated_host_is_the_cpu() {
     ] {
         assert_eq!(cpu_behind_io(&a, w, &t), None, "{w:?}");
     }
-    // The same slow WAL with CPU to spare is not the CPU's.
-    a.cpu = Some(CpuActivity {
-        busy_pct: 70.0,
-        ..CpuActivity::default()
-    });
-    assert_eq!(cpu_behind_io(&a, wal(0.87, 32.0, Some(false)), &t), None);
+    // The same slow WAL with CPU to spare (below the saturation
+    // threshold, so the context holds no saturated share) is not the
+    // CPU's.
+    let spare = SlowWal {
+        saturated_busy_pct: None,
+        ..wal(0.87, 32.0, Some(false))
+    };
+    assert_eq!(cpu_behind_io(&a, spare, &t), None);
 }
 
 #[test]
