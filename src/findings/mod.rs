@@ -251,6 +251,14 @@ impl Finding {
     }
 }
 
+/// True when `findings` hold `id` at warn or fail: a cause other rules
+/// weigh (and may explain their own findings by) only when it was found.
+pub fn warns(findings: &[Finding], id: FindingId) -> bool {
+    findings
+        .iter()
+        .any(|f| f.id == id && f.severity >= Severity::Warn)
+}
+
 /// Most severe first; ties in id order (the registry's), so output is
 /// stable. The rules' own lists and a report's findings are sorted so.
 pub fn sort(findings: &mut [Finding]) {

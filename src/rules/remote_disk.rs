@@ -14,7 +14,7 @@
 
 use crate::cluster::model::{url_host, ClusterReport, Member};
 use crate::facts::Report;
-use crate::findings::{Finding, FindingId, Severity};
+use crate::findings::{warns, Finding, FindingId, Severity};
 use crate::member::MemberId;
 
 /// Where one member's WAL is, seen from the probe.
@@ -173,9 +173,7 @@ pub fn annotate(
     let (Some(cluster), Some(cov)) = (cluster, coverage) else {
         return;
     };
-    let starved = findings
-        .iter()
-        .any(|f| f.id == FindingId::HostCpuStarved && f.severity >= Severity::Warn);
+    let starved = warns(findings, FindingId::HostCpuStarved);
     let see = if starved {
         " (see host.cpu-starved)"
     } else {

@@ -11,7 +11,7 @@ use super::cluster::ClusterThresholds;
 use crate::discover::{Discovery, Settings};
 use crate::findings::emit::Emit;
 use crate::findings::registry::ids;
-use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{warns, Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::measure::MIB;
 use crate::rules::by;
 
@@ -64,9 +64,7 @@ pub fn snapshot_count_high(
     max_request_bytes: u64,
 ) -> Option<Finding> {
     let count = s.snapshot_count.filter(|&c| c > t.snapshot_count_warn)?;
-    let pressed = findings
-        .iter()
-        .any(|f| f.id == FindingId::HostMemoryPressure && f.severity >= Severity::Warn);
+    let pressed = warns(findings, FindingId::HostMemoryPressure);
     let worst_mib = count as f64 * max_request_bytes as f64 / MIB as f64;
     let why = if pressed {
         " The host's memory is under pressure (host.memory-pressure): these entries are part of etcd's memory."

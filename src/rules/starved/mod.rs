@@ -14,7 +14,7 @@ use super::disk::level;
 use super::host::{FsyncViews, HostThresholds};
 use crate::findings::emit::Emit;
 use crate::findings::registry::ids;
-use crate::findings::{Draft, Evidence, Finding, FindingId, Severity, Unit};
+use crate::findings::{warns, Draft, Evidence, Finding, FindingId, Severity, Unit};
 use crate::rules::by;
 
 /// Builds the ids of `run::cpu_starved`'s findings.
@@ -345,9 +345,7 @@ pub fn explain_by_cpu(
     unprobed: impl Fn(&Finding) -> bool,
 ) {
     let views = scene.views;
-    let starved = findings
-        .iter()
-        .any(|f| f.id == FindingId::HostCpuStarved && f.severity >= Severity::Warn);
+    let starved = warns(findings, FindingId::HostCpuStarved);
     let disk_fast = views.probe_p99_ms.is_some_and(|p| p <= views.warn_above_ms);
     if !starved {
         return;
