@@ -53,8 +53,13 @@ pub fn snapshot(data: &[u8]) {
     let path = Path::new("fuzz.db");
     let _ = crate::snapshot::verify::verify_bytes(path, data);
     let _ = crate::snapshot::dbstate::inspect_bytes(path, data);
-    let grouping = crate::keyspace::Grouping::default();
-    let _ = crate::snapshot::analyze::analyze_bytes(path, data, &grouping, TrailerCheck::IfPresent);
+    let plan = crate::snapshot::analyze::AnalyzePlan {
+        grouping: crate::keyspace::Grouping::default(),
+        trailer: TrailerCheck::IfPresent,
+        // Small, so that fuzzed files reach the limit too.
+        max_keys: 4,
+    };
+    let _ = crate::snapshot::analyze::analyze_bytes(path, data, &plan);
 }
 
 /// One line through every line parser: zap JSON and console, CRI,

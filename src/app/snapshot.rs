@@ -52,19 +52,24 @@ pub fn run(args: SnapshotArgs) -> Result<Outcome> {
         SnapshotAction::Analyze {
             file,
             skip_hash_check,
+            max_keys,
             grouping,
             judge,
             output,
         } => {
-            let grouping = grouping.into_grouping()?;
-            let judge = judge.into_plan()?;
-            let trailer = if skip_hash_check {
-                TrailerCheck::Skip
-            } else {
-                TrailerCheck::IfPresent
+            let plan = analyze::AnalyzePlan {
+                grouping: grouping.into_grouping()?,
+                trailer: if skip_hash_check {
+                    TrailerCheck::Skip
+                } else {
+                    TrailerCheck::IfPresent
+                },
+                // Clap's range keeps it within MAX_MAX_KEYS.
+                max_keys: usize::try_from(max_keys).unwrap_or(analyze::MAX_MAX_KEYS),
             };
+            let judge = judge.into_plan()?;
             let mut report = Report::new("snapshot analyze", HostFacts::collect());
-            report.keyspace = Some(analyze::analyze(&file, &grouping, trailer)?);
+            report.keyspace = Some(analyze::analyze(&file, &plan)?);
             return shared::conclude(report, &judge, &output.into());
         }
         SnapshotAction::InspectDb { file, output } => {

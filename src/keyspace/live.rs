@@ -163,6 +163,7 @@ pub async fn count(client: &mut Client, origin: &str, plan: &LivePlan) -> Result
         meta: None,
         pages: None,
         requests: pacer.requests,
+        key_limit: None,
     })
 }
 

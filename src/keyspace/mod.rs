@@ -150,8 +150,13 @@ pub struct LeaseStats {
     pub leases: u64,
     /// Live keys attached to a lease.
     pub keys_attached: u64,
-    /// Live keys attached to a lease the `lease` bucket does not hold.
+    /// Live keys attached to a lease the `lease` bucket does not hold (0,
+    /// not checked, when `untracked_leases` is not).
     pub keys_on_missing_leases: u64,
+    /// Leases past the key limit ([`KeyLimit`]): counted in `leases`, not
+    /// in the TTLs, and the missing-lease check is skipped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub untracked_leases: u64,
     /// Shortest granted TTL, seconds.
     pub ttl_min_s: i64,
     /// Median granted TTL, seconds.
@@ -262,6 +267,28 @@ pub struct KeyspaceReport {
     /// Range requests made (live only).
     #[serde(default)]
     pub requests: u64,
+    /// Set when the file held more distinct keys than the analysis keeps
+    /// (offline only; memory grows with each key kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_limit: Option<KeyLimit>,
+}
+
+/// What `snapshot analyze --max-keys` left out: the first `max_keys`
+/// distinct keys met are kept; revisions of any other key count in the
+/// totals and in their group's `total_bytes` and `share_pct`, but not in
+/// live keys, history or the top lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KeyLimit {
+    /// Distinct keys kept.
+    pub max_keys: u64,
+    /// Revisions of keys not kept.
+    pub untracked_revisions: u64,
+    /// Their bytes in the `key` bucket.
+    pub untracked_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Sorts groups by `key` descending, then name, and fills in each share of `total`.

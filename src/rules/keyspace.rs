@@ -334,6 +334,7 @@ mod tests {
             meta: Some(MetaStats::default()),
             pages: None,
             requests: 0,
+            key_limit: None,
         }
     }
 

@@ -7,6 +7,12 @@
 //! ([`Grouping`]) the live keys, the uncompacted history and their shares.
 //! The `lease` and `meta` buckets and a page count of every bucket complete
 //! the picture.
+//!
+//! Memory grows with the distinct keys (about 170 bytes each: the key, its
+//! figures and its hash slot), so it is bounded by a count, not by the
+//! file's size: past `max_keys` keys (and leases) new ones are no longer
+//! kept, only counted ([`KeyLimit`]), and a file with more top-level
+//! entries than an etcd db could hold is refused.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,12 +22,23 @@ use super::keytable::{FxMap, KeyTable};
 use super::mvcc::{self, KeyValue, RevKey};
 use super::verify::{self, TrailerCheck, VerifyError};
 use crate::keyspace::{
-    bounded_group, finish_prefixes, BucketStats, Grouping, KeyStat, KeyspaceReport, LeaseStats,
-    MetaStats, PageStats, PrefixStats, Source, OUTSIDE,
+    bounded_group, finish_prefixes, BucketStats, Grouping, KeyLimit, KeyStat, KeyspaceReport,
+    LeaseStats, MetaStats, PageStats, PrefixStats, Source, OUTSIDE,
 };
 
 /// Keys listed in each top list.
 pub const TOP_KEYS: usize = 10;
+
+/// Distinct keys (and leases) kept unless `--max-keys` says otherwise:
+/// about 1.7 GB of memory. A Kubernetes cluster of 5000 nodes has a few
+/// million keys.
+pub const DEFAULT_MAX_KEYS: usize = 10_000_000;
+
+/// The most `--max-keys` takes (about 34 GB of memory).
+pub const MAX_MAX_KEYS: usize = 200_000_000;
+
+/// Top-level entries of a db file kept: etcd writes about a dozen buckets.
+pub const MAX_TOP_ENTRIES: usize = 10_000;
 
 /// What one user key's revisions in the file add up to.
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,25 +54,31 @@ struct KeyState {
     deleted: bool,
 }
 
-/// Analyzes the file at `path` with `grouping`, checking its sha256
-/// trailer as `trailer` says.
-pub fn analyze(
-    path: &Path,
-    grouping: &Grouping,
-    trailer: TrailerCheck,
-) -> Result<KeyspaceReport, VerifyError> {
+/// How to analyze a file.
+#[derive(Debug, Clone)]
+pub struct AnalyzePlan {
+    /// How keys are grouped.
+    pub grouping: Grouping,
+    /// What to do with the sha256 trailer.
+    pub trailer: TrailerCheck,
+    /// Distinct keys (and leases) kept, 1 to [`MAX_MAX_KEYS`].
+    pub max_keys: usize,
+}
+
+/// Analyzes the file at `path` as `plan` says.
+pub fn analyze(path: &Path, plan: &AnalyzePlan) -> Result<KeyspaceReport, VerifyError> {
     let map = verify::map(path)?;
-    analyze_bytes(path, &map, grouping, trailer)
+    analyze_bytes(path, &map, plan)
 }
 
 /// Analyzes file bytes (`path` names the file in errors).
 pub fn analyze_bytes(
     path: &Path,
     bytes: &[u8],
-    grouping: &Grouping,
-    trailer: TrailerCheck,
+    plan: &AnalyzePlan,
 ) -> Result<KeyspaceReport, VerifyError> {
-    let mut pass = Pass::default();
+    let (grouping, trailer) = (&plan.grouping, plan.trailer);
+    let mut pass = Pass::new(plan);
     let visit = &mut |tree, item| pass.visit(tree, item);
     let (db, _) = verify::checked_db(path, bytes, trailer, visit)?;
     let bbolt_err = |problem| VerifyError::Bbolt {
@@ -66,6 +89,12 @@ pub fn analyze_bytes(
         path: path.to_path_buf(),
         problem,
     };
+    if pass.top_entries > MAX_TOP_ENTRIES {
+        return Err(not_etcd(format!(
+            "{} top-level entries, more than the {MAX_TOP_ENTRIES} read (etcd writes about a dozen buckets)",
+            pass.top_entries
+        )));
+    }
     if !pass.top.iter().any(|t| t.role == Role::Key) {
         return Err(not_etcd("no `key` bucket".into()));
     }
@@ -103,10 +132,11 @@ struct Top<'a> {
 }
 
 /// What the one checked walk of the file collects.
-#[derive(Default)]
 struct Pass<'a> {
-    /// The root's entries, in key order.
+    /// The root's entries, in key order, the first [`MAX_TOP_ENTRIES`].
     top: Vec<Top<'a>>,
+    /// All of the root's entries.
+    top_entries: usize,
     root_pages: u64,
     keys: KeyPass,
     leases: Leases,
@@ -114,6 +144,24 @@ struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
+    fn new(plan: &AnalyzePlan) -> Pass<'a> {
+        Pass {
+            top: Vec::new(),
+            top_entries: 0,
+            root_pages: 0,
+            keys: KeyPass {
+                max_keys: plan.max_keys,
+                grouping: plan.grouping.clone(),
+                ..KeyPass::default()
+            },
+            leases: Leases {
+                max: plan.max_keys,
+                ..Leases::default()
+            },
+            meta: MetaStats::default(),
+        }
+    }
+
     fn visit(&mut self, tree: Tree, item: Item<'a>) {
         let i = match tree {
             Tree::Root => return self.root(item),
@@ -143,6 +191,10 @@ impl<'a> Pass<'a> {
             Item::Page { overflow, .. } => return self.root_pages += 1 + overflow,
             Item::Entry { key, value } => (key, value),
         };
+        self.top_entries += 1;
+        if self.top.len() >= MAX_TOP_ENTRIES {
+            return;
+        }
         let role = match (name, value) {
             (_, Value::Plain(_)) => Role::Plain,
             (b"key", _) => Role::Key,
@@ -163,6 +215,11 @@ impl<'a> Pass<'a> {
 #[derive(Default)]
 struct KeyPass {
     keys: KeyTable<KeyState>,
+    /// Distinct keys kept in `keys`.
+    max_keys: usize,
+    grouping: Grouping,
+    /// Revisions of keys past `max_keys`.
+    untracked: Untracked,
     entries: u64,
     bytes: u64,
     current_revision: i64,
@@ -189,7 +246,9 @@ impl KeyPass {
         self.entries += 1;
         self.bytes += entry_bytes;
         self.current_revision = self.current_revision.max(rev.main);
-        let s = self.keys.get_or_default(kv.key);
+        let Some(s) = self.keys.get_within(kv.key, self.max_keys) else {
+            return self.untracked.add(&self.grouping, kv.key, entry_bytes);
+        };
         s.revisions += 1;
         s.bytes += entry_bytes;
         s.latest_bytes = entry_bytes;
@@ -221,6 +280,10 @@ impl KeyPass {
             g.history_bytes += s.bytes - live * s.latest_bytes;
             g.total_bytes += s.bytes;
         }
+        for (name, &bytes) in &self.untracked.groups {
+            let name = bounded_group(name, groups.contains_key(name.as_slice()), groups.len());
+            groups.entry(name).or_default().total_bytes += bytes;
+        }
         let mut prefixes: Vec<PrefixStats> = groups
             .into_iter()
             .map(|(name, g)| PrefixStats {
@@ -243,6 +306,11 @@ impl KeyPass {
             meta: Some(meta),
             pages: Some(pages),
             requests: 0,
+            key_limit: (self.untracked.revisions > 0).then_some(KeyLimit {
+                max_keys: self.max_keys as u64,
+                untracked_revisions: self.untracked.revisions,
+                untracked_bytes: self.untracked.bytes,
+            }),
         }
     }
 
@@ -281,11 +349,39 @@ impl KeyPass {
     }
 }
 
-/// The `lease` bucket's leases: their ids and TTLs.
+/// Revisions of the keys a [`KeyPass`] did not keep: their bytes per
+/// group (groups bounded as the report's are), to keep each group's
+/// share of the bucket right.
+#[derive(Default)]
+struct Untracked {
+    revisions: u64,
+    bytes: u64,
+    groups: FxMap<Vec<u8>, u64>,
+}
+
+impl Untracked {
+    fn add(&mut self, grouping: &Grouping, key: &[u8], bytes: u64) {
+        self.revisions += 1;
+        self.bytes += bytes;
+        let name = grouping.group(key).unwrap_or(OUTSIDE.as_bytes());
+        match self.groups.get_mut(name) {
+            Some(b) => *b += bytes,
+            None => {
+                let name = bounded_group(name, false, self.groups.len());
+                *self.groups.entry(name.to_vec()).or_default() += bytes;
+            }
+        }
+    }
+}
+
+/// The `lease` bucket's leases: their ids and TTLs, the first `max`.
 #[derive(Default)]
 struct Leases {
     ids: HashSet<i64>,
     ttls: Vec<i64>,
+    max: usize,
+    /// Leases past `max`, counted only.
+    untracked: u64,
 }
 
 impl Leases {
@@ -294,6 +390,10 @@ impl Leases {
             Value::Plain(v) => mvcc::decode_lease(v),
             Value::Bucket(_) => None,
         } {
+            if self.ttls.len() >= self.max {
+                self.untracked += 1;
+                return;
+            }
             self.ids.insert(id);
             self.ttls.push(ttl);
         }
@@ -307,10 +407,11 @@ impl Leases {
         let (mut keys_attached, mut missing) = (0, 0);
         for s in attached {
             keys_attached += 1;
-            missing += u64::from(!self.ids.contains(&s.lease));
+            missing += u64::from(self.untracked == 0 && !self.ids.contains(&s.lease));
         }
         LeaseStats {
-            leases: ttls.len() as u64,
+            leases: ttls.len() as u64 + self.untracked,
+            untracked_leases: self.untracked,
             keys_attached,
             keys_on_missing_leases: missing,
             ttl_min_s: ttls.first().copied().unwrap_or(0),
@@ -408,10 +509,18 @@ mod tests {
         b
     }
 
+    /// The default grouping, `trailer`, at most `max_keys` keys.
+    fn plan(trailer: TrailerCheck, max_keys: usize) -> AnalyzePlan {
+        AnalyzePlan {
+            grouping: Grouping::default(),
+            trailer,
+            max_keys,
+        }
+    }
+
     /// Why analyzing `bytes` as the file `name` fails.
     fn refusal(name: &str, bytes: &[u8]) -> String {
-        let grouping = Grouping::default();
-        let result = analyze_bytes(Path::new(name), bytes, &grouping, TrailerCheck::IfPresent);
+        let result = analyze_bytes(Path::new(name), bytes, &plan(TrailerCheck::IfPresent, 3));
         result.unwrap_err().to_string()
     }
 
@@ -494,12 +603,12 @@ mod tests {
             } else {
                 TrailerCheck::IfPresent
             };
-            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default(), check);
+            let _ = analyze_bytes(Path::new("p.db"), &b, &plan(check, 2));
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = analyze_bytes(Path::new("p.db"), &b, &Grouping::default(), TrailerCheck::IfPresent);
+            let _ = analyze_bytes(Path::new("p.db"), &b, &plan(TrailerCheck::IfPresent, 2));
         }
     }
 }

@@ -80,6 +80,13 @@ impl<V> Default for KeyTable<V> {
 impl<V: Default> KeyTable<V> {
     /// The value of `key`, inserted as `V::default()` when new.
     pub fn get_or_default(&mut self, key: &[u8]) -> &mut V {
+        self.get_within(key, usize::MAX)
+            .expect("a table of usize::MAX keys does not fit in memory")
+    }
+
+    /// The value of `key`, inserted as `V::default()` when new and the
+    /// table holds fewer than `max` keys; `None` for a new key past that.
+    pub fn get_within(&mut self, key: &[u8], max: usize) -> Option<&mut V> {
         let hash = BuildHasherDefault::<Fx>::default().hash_one(key);
         let (arena, slots) = (&mut self.arena, &mut self.slots);
         let entry = self.index.entry(
@@ -94,6 +101,7 @@ impl<V: Default> KeyTable<V> {
         );
         let i = match entry {
             Entry::Occupied(e) => e.get().1,
+            Entry::Vacant(_) if slots.len() >= max => return None,
             Entry::Vacant(e) => {
                 let i = slots.len();
                 slots.push(Slot {
@@ -106,7 +114,7 @@ impl<V: Default> KeyTable<V> {
                 i
             }
         };
-        &mut slots[i].value
+        Some(&mut slots[i].value)
     }
 }
 
@@ -184,6 +192,27 @@ mod tests {
             let order: Vec<&[u8]> = table.iter().map(|(k, _)| k).collect();
             prop_assert_eq!(order, first.iter().map(|k| k.as_slice()).collect::<Vec<_>>());
             prop_assert_eq!(table.values().sum::<u64>(), keys.len() as u64);
+        }
+
+        /// Past `max` keys the table takes no new one and still counts the
+        /// keys it holds: the first `max` distinct keys to come.
+        #[test]
+        fn holds_the_first_max_keys(keys in proptest::collection::vec(
+            proptest::collection::vec(0u8..4, 0..4), 0..200), max in 0usize..20) {
+            let mut table = KeyTable::<u64>::default();
+            let mut first: Vec<&Vec<u8>> = Vec::new();
+            for k in &keys {
+                let held = first.contains(&k);
+                if !held && first.len() < max {
+                    first.push(k);
+                }
+                let got = table.get_within(k, max).map(|v| *v += 1);
+                prop_assert_eq!(got.is_some(), first.contains(&k));
+            }
+            prop_assert_eq!(table.iter().count(), first.len());
+            for (k, v) in table.iter() {
+                prop_assert_eq!(*v, keys.iter().filter(|x| x.as_slice() == k).count() as u64);
+            }
         }
     }
 }

@@ -180,6 +180,61 @@ fn check_against_cluster(cluster: &Cluster, file: &Path, k: &Value) {
     }
 }
 
+/// `snapshot analyze --max-keys` below the file's keys and leases (`full`
+/// is the analysis without a limit): the first keys are kept, every other
+/// revision counts in the totals and in its group's bytes and share alone,
+/// the leases are all counted but the missing-lease check is skipped.
+fn check_key_limit(file: &Path, full: &Value, leases: u64) {
+    assert!(leases >= 2, "the fill grants leases");
+    let max = (n(&full["live_keys"]) / 2).min(leases - 1);
+    let cmd = format!("snapshot analyze --max-keys {max} {}", file.display());
+    let r = report(&mut doctor(&format!("{cmd} -w json")), 0);
+    let k = &r["keyspace"];
+    for field in ["total_revisions", "key_bucket_bytes"] {
+        assert_eq!(k[field], full[field], "{field}");
+    }
+    let limit = &k["key_limit"];
+    assert_eq!(n(&limit["max_keys"]), max, "{limit}");
+    assert!(n(&k["live_keys"]) <= max);
+    let prefixes = |k: &Value| -> BTreeMap<String, (u64, String)> {
+        k["prefixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let name = p["prefix"].as_str().unwrap().to_string();
+                (name, (n(&p["total_bytes"]), p["share_pct"].to_string()))
+            })
+            .collect()
+    };
+    assert_eq!(prefixes(k), prefixes(full), "bytes and shares per group");
+    let kept: u64 = k["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| n(&p["live_keys"]) + n(&p["history_revisions"]))
+        .sum();
+    assert!(n(&limit["untracked_revisions"]) > 0, "{limit}");
+    assert_eq!(
+        kept + n(&limit["untracked_revisions"]),
+        n(&full["total_revisions"])
+    );
+    assert!(n(&limit["untracked_bytes"]) < n(&full["key_bucket_bytes"]));
+    let l = &k["leases"];
+    assert_eq!(n(&l["leases"]), leases);
+    assert_eq!(n(&l["untracked_leases"]), leases - max, "{l}");
+    assert_eq!(n(&l["keys_on_missing_leases"]), 0, "not checked");
+    let text = crate::support::run(&mut doctor(&cmd)).unwrap();
+    assert!(
+        text.contains(&format!("only the first {max} distinct keys kept"))
+            && text.contains(&format!(
+                "not checked: {} leases past --max-keys",
+                leases - max
+            )),
+        "{text}"
+    );
+}
+
 /// `cluster keyspace -w json` expecting exit `code`.
 fn live(cluster: &Cluster, code: i32) -> (Value, Vec<String>) {
     let ep = cluster.members[0].client_url();
@@ -237,6 +292,8 @@ fn scenario(version: Version) {
         (300, 1200)
     );
     assert_eq!(n(&k["meta"]["compact_revision"]), 0);
+    assert!(k.get("key_limit").is_none(), "{}", k["key_limit"]);
+    check_key_limit(&a, &k, filled.leases.len() as u64);
     assert!(ids.contains(&"cluster.key-churn".into()), "{ids:?}");
     assert!(ids.contains(&"cluster.history-unbounded".into()), "{ids:?}");
     let (l, _) = live(&cluster, 0);

@@ -74,11 +74,17 @@ fn prefix_section(k: &KeyspaceReport) -> Section {
         },
         Source::Snapshot => Section {
             title: format!(
-                "Keyspace by prefix in {} ({} live keys, {} revisions, {})",
+                "Keyspace by prefix in {} ({} live keys, {} revisions, {}){}",
                 k.origin,
                 k.live_keys,
                 k.total_revisions,
-                fmt_bytes(k.key_bucket_bytes)
+                fmt_bytes(k.key_bucket_bytes),
+                k.key_limit.as_ref().map_or(String::new(), |l| format!(
+                    "; only the first {} distinct keys kept (--max-keys): {} revisions ({}) of other keys count in TOTAL and SHARE alone",
+                    l.max_keys,
+                    l.untracked_revisions,
+                    fmt_bytes(l.untracked_bytes)
+                ))
             ),
             headers: vec![
                 "PREFIX",
@@ -126,12 +132,26 @@ fn revisions_section(k: &KeyspaceReport) -> Section {
             m.history_kept_revisions.to_string(),
         );
     }
+    if let Some(l) = &k.key_limit {
+        row("distinct keys kept (--max-keys)", l.max_keys.to_string());
+        row(
+            "revisions of keys not kept",
+            format!(
+                "{} ({})",
+                l.untracked_revisions,
+                fmt_bytes(l.untracked_bytes)
+            ),
+        );
+    }
     if let Some(l) = &k.leases {
         row("leases", l.leases.to_string());
         row("live keys attached to leases", l.keys_attached.to_string());
         row(
             "keys on missing leases",
-            l.keys_on_missing_leases.to_string(),
+            match l.untracked_leases {
+                0 => l.keys_on_missing_leases.to_string(),
+                n => format!("not checked: {n} leases past --max-keys"),
+            },
         );
         row(
             "lease TTL min/median/max",
