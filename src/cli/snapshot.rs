@@ -51,7 +51,7 @@ pub enum SnapshotAction {
         /// Do not check the snapshot's sha256 trailer (as `etcdutl snapshot status` does not); the tree structure is still checked.
         #[arg(long)]
         skip_hash_check: bool,
-        /// Distinct keys (and leases) kept, 1 to 200000000; about 170 bytes of memory each. Revisions of other keys count only in the totals and their group's share.
+        /// Distinct keys (and leases) kept, 1 to 200000000; about 145 bytes of memory each. Revisions of other keys count only in the totals and their group's share.
         #[arg(long, value_name = "N", default_value_t = crate::snapshot::analyze::DEFAULT_MAX_KEYS as u64,
               value_parser = clap::value_parser!(u64).range(1..=crate::snapshot::analyze::MAX_MAX_KEYS as u64))]
         max_keys: u64,

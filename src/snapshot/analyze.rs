@@ -8,7 +8,7 @@
 //! The `lease` and `meta` buckets and a page count of every bucket complete
 //! the picture.
 //!
-//! Memory grows with the distinct keys (about 170 bytes each: the key, its
+//! Memory grows with the distinct keys (about 145 bytes each: the key, its
 //! figures and its hash slot), so it is bounded by a count, not by the
 //! file's size: past `max_keys` keys (and leases) new ones are no longer
 //! kept, only counted ([`KeyLimit`]), and a file with more top-level
@@ -30,28 +30,45 @@ use crate::keyspace::{
 pub const TOP_KEYS: usize = 10;
 
 /// Distinct keys (and leases) kept unless `--max-keys` says otherwise:
-/// about 1.7 GB of memory. A Kubernetes cluster of 5000 nodes has a few
+/// about 1.5 GB of memory. A Kubernetes cluster of 5000 nodes has a few
 /// million keys.
 pub const DEFAULT_MAX_KEYS: usize = 10_000_000;
 
-/// The most `--max-keys` takes (about 34 GB of memory).
+/// The most `--max-keys` takes (about 29 GB of memory).
 pub const MAX_MAX_KEYS: usize = 200_000_000;
 
 /// Top-level entries of a db file kept: etcd writes about a dozen buckets.
 pub const MAX_TOP_ENTRIES: usize = 10_000;
 
-/// What one user key's revisions in the file add up to.
+/// What one user key's revisions in the file add up to: 40 bytes, one
+/// per distinct key. The 32-bit counts saturate; they cannot reach that
+/// (bbolt's values are below 2 GiB, a key's revisions are below the
+/// file's 200 GiB divided by 40 bytes of entry).
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyState {
-    revisions: u64,
     /// Bytes of all its revisions (revision key + value).
     bytes: u64,
-    /// Bytes of its latest revision.
-    latest_bytes: u64,
-    latest_value_len: u64,
     version: i64,
     lease: i64,
+    revisions: u32,
+    /// Bytes of its latest revision.
+    latest_bytes: u32,
+    latest_value_len: u32,
     deleted: bool,
+}
+
+impl KeyState {
+    fn revisions(&self) -> u64 {
+        u64::from(self.revisions)
+    }
+
+    fn latest_bytes(&self) -> u64 {
+        u64::from(self.latest_bytes)
+    }
+
+    fn latest_value_len(&self) -> u64 {
+        u64::from(self.latest_value_len)
+    }
 }
 
 /// How to analyze a file.
@@ -249,10 +266,10 @@ impl KeyPass {
         let Some(s) = self.keys.get_within(kv.key, self.max_keys) else {
             return self.untracked.add(&self.grouping, kv.key, entry_bytes);
         };
-        s.revisions += 1;
+        s.revisions = s.revisions.saturating_add(1);
         s.bytes += entry_bytes;
-        s.latest_bytes = entry_bytes;
-        s.latest_value_len = kv.value_len as u64;
+        s.latest_bytes = u32::try_from(entry_bytes).unwrap_or(u32::MAX);
+        s.latest_value_len = u32::try_from(kv.value_len).unwrap_or(u32::MAX);
         s.deleted = rev.tombstone;
         s.version = kv.version;
         s.lease = kv.lease;
@@ -275,9 +292,9 @@ impl KeyPass {
             let live = u64::from(!s.deleted);
             live_keys += live;
             g.live_keys += live;
-            g.live_value_bytes += live * s.latest_value_len;
-            g.history_revisions += s.revisions - live;
-            g.history_bytes += s.bytes - live * s.latest_bytes;
+            g.live_value_bytes += live * s.latest_value_len();
+            g.history_revisions += s.revisions() - live;
+            g.history_bytes += s.bytes - live * s.latest_bytes();
             g.total_bytes += s.bytes;
         }
         for (name, &bytes) in &self.untracked.groups {
@@ -300,8 +317,8 @@ impl KeyPass {
             live_keys,
             total_revisions: self.entries,
             key_bucket_bytes: self.bytes,
-            top_by_revisions: self.top(|s| s.revisions),
-            top_by_value_size: self.top(|s| if s.deleted { 0 } else { s.latest_value_len }),
+            top_by_revisions: self.top(KeyState::revisions),
+            top_by_value_size: self.top(|s| if s.deleted { 0 } else { s.latest_value_len() }),
             leases: Some(leases),
             meta: Some(meta),
             pages: Some(pages),
@@ -340,8 +357,8 @@ impl KeyPass {
         all.into_iter()
             .map(|(k, s)| KeyStat {
                 key: String::from_utf8_lossy(k).into_owned(),
-                revisions: s.revisions,
-                value_bytes: s.latest_value_len,
+                revisions: s.revisions(),
+                value_bytes: s.latest_value_len(),
                 version: s.version,
                 deleted: s.deleted,
             })

@@ -49,10 +49,11 @@ impl Fx {
 /// A std `HashMap` with [`Fx`].
 pub type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
 
-/// One key: where its bytes are in the arena, its value.
+/// One key: where its bytes are in the arena (bbolt keys are at most
+/// 32 KiB), its value.
 struct Slot<V> {
     start: usize,
-    len: usize,
+    len: u32,
     value: V,
 }
 
@@ -64,7 +65,8 @@ struct Slot<V> {
 pub struct KeyTable<V> {
     arena: Vec<u8>,
     slots: Vec<Slot<V>>,
-    index: HashTable<(u64, usize)>,
+    /// A 32-bit hash and a slot number: 8 bytes a key.
+    index: HashTable<(u32, u32)>,
 }
 
 impl<V> Default for KeyTable<V> {
@@ -87,26 +89,28 @@ impl<V: Default> KeyTable<V> {
     /// The value of `key`, inserted as `V::default()` when new and the
     /// table holds fewer than `max` keys; `None` for a new key past that.
     pub fn get_within(&mut self, key: &[u8], max: usize) -> Option<&mut V> {
-        let hash = BuildHasherDefault::<Fx>::default().hash_one(key);
+        let full = BuildHasherDefault::<Fx>::default().hash_one(key);
+        let hash = (full >> 32) as u32 ^ full as u32;
+        let len = u32::try_from(key.len()).ok()?;
         let (arena, slots) = (&mut self.arena, &mut self.slots);
         let entry = self.index.entry(
-            hash,
+            widen(hash),
             |&(h, i)| {
                 h == hash
                     && slots
-                        .get(i)
-                        .is_some_and(|s| arena[s.start..s.start + s.len] == *key)
+                        .get(i as usize)
+                        .is_some_and(|s| arena[s.start..s.start + s.len as usize] == *key)
             },
-            |&(h, _)| h,
+            |&(h, _)| widen(h),
         );
         let i = match entry {
             Entry::Occupied(e) => e.get().1,
             Entry::Vacant(_) if slots.len() >= max => return None,
             Entry::Vacant(e) => {
-                let i = slots.len();
+                let i = u32::try_from(slots.len()).ok()?;
                 slots.push(Slot {
                     start: arena.len(),
-                    len: key.len(),
+                    len,
                     value: V::default(),
                 });
                 arena.extend_from_slice(key);
@@ -114,8 +118,18 @@ impl<V: Default> KeyTable<V> {
                 i
             }
         };
-        Some(&mut slots[i].value)
+        Some(&mut slots[i as usize].value)
     }
+}
+
+/// A 32-bit hash as the table's 64. hashbrown takes the bucket from the
+/// low bits and a 7-bit tag from the top ones: the low half is the hash,
+/// the top half the hash times an odd constant, whose top bits depend on
+/// every bit of it. (The hash's own top bits would be the bucket's too in
+/// a table of 2^26 slots: keys near each other would share most of their
+/// tag, and each shared tag costs a key compare.)
+fn widen(hash: u32) -> u64 {
+    u64::from(hash.wrapping_mul(0x9e37_79b9)) << 32 | u64::from(hash)
 }
 
 impl<V> KeyTable<V> {
@@ -123,7 +137,7 @@ impl<V> KeyTable<V> {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.slots
             .iter()
-            .map(|s| (&self.arena[s.start..s.start + s.len], &s.value))
+            .map(|s| (&self.arena[s.start..s.start + s.len as usize], &s.value))
     }
 
     /// Every value, in the order the keys first came.
