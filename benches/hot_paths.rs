@@ -13,6 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use etcd_doctor::keyspace::Grouping;
 use etcd_doctor::measure::LatencyHistogram;
 use etcd_doctor::probe::disk::wal::{frame_record, framed_len};
+use etcd_doctor::snapshot::analyze::DEFAULT_MAX_KEYS;
 use etcd_doctor::snapshot::keytable::KeyTable;
 use etcd_doctor::snapshot::mvcc::{KeyValue, RevKey};
 
@@ -81,7 +82,7 @@ fn analyze_revision(c: &mut Criterion) {
             for (rev, value) in &entries {
                 let rev = RevKey::parse(black_box(rev)).unwrap();
                 let kv = KeyValue::decode(black_box(value)).unwrap();
-                let slot = table.get_or_default(kv.key);
+                let slot = table.get_within(kv.key, DEFAULT_MAX_KEYS).unwrap();
                 slot.0 += 1;
                 slot.1 = (kv.value_len as u64) << 1 | u64::from(rev.tombstone);
             }

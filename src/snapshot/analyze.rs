@@ -94,10 +94,9 @@ pub fn analyze_bytes(
     bytes: &[u8],
     plan: &AnalyzePlan,
 ) -> Result<KeyspaceReport, VerifyError> {
-    let (grouping, trailer) = (&plan.grouping, plan.trailer);
     let mut pass = Pass::new(plan);
     let visit = &mut |tree, item| pass.visit(tree, item);
-    let (db, _) = verify::checked_db(path, bytes, trailer, visit)?;
+    let (db, _) = verify::checked_db(path, bytes, plan.trailer, visit)?;
     let bbolt_err = |problem| VerifyError::Bbolt {
         path: path.to_path_buf(),
         problem,
@@ -126,7 +125,7 @@ pub fn analyze_bytes(
     let mut meta = pass.meta;
     meta.current_revision = pass.keys.current_revision;
     meta.history_kept_revisions = meta.current_revision - meta.compact_revision;
-    Ok(pass.keys.report(path, grouping, leases, meta, pages))
+    Ok(pass.keys.report(path, leases, meta, pages))
 }
 
 /// What a top-level bucket is to the analysis.
@@ -278,11 +277,11 @@ impl KeyPass {
     fn report(
         &self,
         path: &Path,
-        grouping: &Grouping,
         leases: LeaseStats,
         meta: MetaStats,
         pages: PageStats,
     ) -> KeyspaceReport {
+        let grouping = &self.grouping;
         let mut groups: FxMap<&[u8], PrefixStats> = FxMap::default();
         let mut live_keys = 0;
         for (key, s) in self.keys.iter() {
