@@ -194,4 +194,15 @@ proptest! {
             prop_assert!(r.prefix.chars().count() <= MAX_PREFIX_CHARS);
         }
     }
+
+    /// The ASCII fast path writes what the char-by-char escape writes.
+    #[test]
+    fn printable_is_the_escape(
+        bytes in proptest::collection::vec(
+            prop_oneof![4 => 0x20u8..0x7f, 1 => any::<u8>()],
+            0..300,
+        ),
+    ) {
+        prop_assert_eq!(printable(&bytes), escaped(&bytes));
+    }
 }
