@@ -48,7 +48,8 @@ fn parse_fields<'a>(get: &dyn Fn(&str) -> Option<Val<'a>>, line: &str) -> Option
         Val::Num(n) => (n.parse::<f64>().ok()? * 1000.0) as i64,
         Val::Other => return None,
     };
-    let level = match get("level") {
+    // Only a gated message's level is read (see [`event`]).
+    let level = match catalogue::level_gate(&msg).and_then(|_| get("level")) {
         Some(Val::Str(s)) => Some(s),
         _ => None,
     };
@@ -201,6 +202,7 @@ impl<'a> KeySet<'a> {
         }
     }
 }
+
 
 /// A key's length and first and last bytes in one word.
 fn signature(key: &str) -> u32 {
