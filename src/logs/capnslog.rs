@@ -57,7 +57,7 @@ pub fn text_event(text: &str) -> Option<RawEvent> {
         peer: (!entry.peer_fields.is_empty())
             .then(|| peer_in(text))
             .flatten(),
-        term: term_in(text),
+        term: entry.kind.is_election().then(|| term_in(text)).flatten(),
         request: matches!(entry.kind, EventKind::ApplySlow | EventKind::ExpensiveRead)
             .then(|| request::from_text(text))
             .flatten(),

@@ -45,7 +45,8 @@ pub struct RawEvent {
     pub duration_ms: Option<f64>,
     /// The peer it names.
     pub peer: Option<String>,
-    /// The raft term it names (`at term N`).
+    /// The raft term an election names (`at term N`); only election
+    /// kinds are asked (the timeline reads no other's term).
     pub term: Option<u64>,
     /// What a slow request asked for, when the line says.
     pub request: Option<request::Request>,

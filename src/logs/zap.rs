@@ -107,7 +107,7 @@ pub fn event<'a>(
             .iter()
             .find_map(|f| field(f))
             .map(|p| peer_id(&p)),
-        term: term_in(msg),
+        term: entry.kind.is_election().then(|| term_in(msg)).flatten(),
         request: request_of(entry.kind, field),
     })
 }
