@@ -203,7 +203,6 @@ impl<'a> KeySet<'a> {
     }
 }
 
-
 /// A key's length and first and last bytes in one word.
 fn signature(key: &str) -> u32 {
     let b = key.as_bytes();
