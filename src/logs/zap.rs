@@ -147,6 +147,8 @@ fn wanted(key: &str) -> bool {
             keys.extend(e.peer_fields.iter().copied());
         }
         keys.extend(catalogue::LEVEL_GATES.iter().map(|g| g.duration_field));
+        keys.sort_unstable();
+        keys.dedup();
         KeySet::new(&keys)
     });
     WANTED.contains(key)
