@@ -3,7 +3,7 @@
 //! capnslog writes local time without a zone; it is read as UTC.
 
 use super::catalogue::{self, EventKind};
-use super::model::{term_in, Parsed, RawEvent};
+use super::model::{election_term, Parsed, RawEvent};
 use super::request;
 use super::time::{parse_go_duration_ms, parse_timestamp};
 
@@ -57,7 +57,7 @@ pub fn text_event(text: &str) -> Option<RawEvent> {
         peer: (!entry.peer_fields.is_empty())
             .then(|| peer_in(text))
             .flatten(),
-        term: entry.kind.is_election().then(|| term_in(text)).flatten(),
+        term: election_term(entry.kind, text),
         request: matches!(entry.kind, EventKind::ApplySlow | EventKind::ExpensiveRead)
             .then(|| request::from_text(text))
             .flatten(),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::catalogue;
 use super::catalogue::EventKind;
-use super::model::{peer_id, term_in, Parsed, RawEvent};
+use super::model::{election_term, peer_id, Parsed, RawEvent};
 use super::request::{self, Request};
 use super::time::{parse_go_duration_ms, parse_timestamp};
 use super::zapscan::{self, Val};
@@ -107,7 +107,7 @@ pub fn event<'a>(
             .iter()
             .find_map(|f| field(f))
             .map(|p| peer_id(&p)),
-        term: entry.kind.is_election().then(|| term_in(msg)).flatten(),
+        term: election_term(entry.kind, msg),
         request: request_of(entry.kind, field),
     })
 }

@@ -290,6 +290,10 @@ fn field_start<'t>(text: &'t str, name: &str) -> Option<&'t str> {
             .map(|&n| (n, Finder::new(n.as_bytes())))
             .collect()
     });
+    debug_assert!(
+        FIELD_NAMES.contains(&name),
+        "{name} is asked for but not listed in FIELD_NAMES"
+    );
     let built;
     let finder = match NAMES.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => f,
