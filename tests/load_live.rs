@@ -318,9 +318,28 @@ fn etcd36_load_on_a_live_cluster() {
 /// etcdctl's own `check perf --load s` (60 s, etcd 3.6's etcdctl) on the
 /// cluster `load --load s` just passed: it passes too, at the same
 /// throughput (150 writes/s within 10 %), and leaves no key behind.
+///
+/// etcdctl's own verdict includes its slowest request under 0.5 s; one
+/// stall of this shared VM made it fail that alone once in a CI run
+/// (0.72 s, throughput and spread passing). Such a run is taken again,
+/// once; the second must pass every verdict as the first had to.
 fn check_perf_agrees(c: &Cluster) {
     let started = Instant::now();
-    let out = c.etcdctl(&["check", "perf", "--load", "s", "--prefix", "/t-checkperf/"]);
+    let check = || c.etcdctl(&["check", "perf", "--load", "s", "--prefix", "/t-checkperf/"]);
+    let mut out = check();
+    let only_slowest_failed = |text: &str| {
+        text.contains("Slowest request took too long")
+            && text.lines().filter(|l| l.starts_with("PASS")).count() == 2
+    };
+    if !out.status.success() && only_slowest_failed(&String::from_utf8_lossy(&out.stdout)) {
+        eprintln!(
+            "etcdctl check perf failed only on its slowest request; again:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // A failed run may leave its keys; check perf refuses a used prefix.
+        c.etcdctl(&["del", "--prefix", "/t-checkperf/"]);
+        out = check();
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
