@@ -19,6 +19,7 @@ pub mod docker;
 pub mod golog;
 pub mod identity;
 pub mod journald;
+pub mod needles;
 pub mod request;
 pub mod scan;
 pub mod source;

@@ -7,13 +7,13 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
 use memchr::{memchr, memrchr};
 
 use super::catalogue::EventKind;
 use super::chunk::{self, Piece};
 use super::identity::{self, Identity};
 use super::model::{Parsed, Wrapped, MAX_BYTES_WITHOUT_A_LOG_LINE, MAX_LINE_BYTES};
+use super::needles::Needles;
 use super::report::{LogsReport, SourceSummary};
 use super::stale::{is_stale_kind, StaleLogs};
 use super::time::UnixMs;
@@ -50,7 +50,7 @@ pub struct Scanner {
 /// What every worker reads with.
 #[derive(Debug)]
 struct Shared {
-    prefilter: AhoCorasick,
+    prefilter: Needles,
     window: Window,
 }
 
@@ -94,7 +94,7 @@ impl Scanner {
             .collect();
         Scanner {
             shared: Shared {
-                prefilter: needle_finder(&needles),
+                prefilter: Needles::new(&needles),
                 window,
             },
             threads: threads.clamp(1, chunk::MAX_THREADS),
@@ -189,16 +189,6 @@ impl Scanner {
     }
 }
 
-/// A searcher for any of `needles`. Leftmost-first lets aho-corasick run
-/// its SIMD (Teddy) search over whole buffers; which needle matched does
-/// not matter, only whether and where one did.
-pub fn needle_finder(needles: &[&str]) -> AhoCorasick {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(needles)
-        .expect("needles are short literals")
-}
-
 fn add_counts(to: &mut SourceSummary, from: &SourceSummary) {
     to.bytes += from.bytes;
     to.lines += from.lines;
@@ -242,11 +232,7 @@ impl Shared {
     /// with whole-buffer searches too) the others are only counted.
     fn lines(&self, bytes: &[u8], part: &mut Part) {
         let text = std::str::from_utf8(bytes).ok();
-        let hit_from = |at: usize| {
-            self.prefilter
-                .find(Input::new(bytes).range(at..))
-                .map(|m| m.start())
-        };
+        let hit_from = |at: usize| self.prefilter.find_from(bytes, at);
         if text.is_some() {
             if let Some(lines) = all_zap_lines(bytes) {
                 part.counts.lines = lines;
