@@ -38,6 +38,7 @@ pub(super) fn text_line(split: Option<(i64, &str)>) -> Option<Parsed> {
     Some(Parsed {
         at_ms,
         event: text_event(text),
+        start_line: None,
     })
 }
 

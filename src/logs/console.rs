@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::model::Parsed;
+use super::model::{is_start_message, Parsed};
 use super::time::{parse_timestamp, UnixMs};
 use super::zap;
 
@@ -81,6 +81,7 @@ pub fn parse(line: &str) -> Option<Parsed> {
             &|name| c.fields.get(name).and_then(zap::value_text),
             line,
         ),
+        start_line: Some(is_start_message(c.msg)),
     })
 }
 

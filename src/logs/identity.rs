@@ -121,6 +121,7 @@ pub fn normalize_id(s: &str) -> Option<MemberId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::model::is_start_message;
     use proptest::prelude::*;
 
     #[test]
@@ -166,6 +167,28 @@ mod tests {
         // The next start forgets the old id until it names one.
         id.update("2026-11-26 14:35:22.375632 I | embed: name = m2");
         assert_eq!(id.member_id, None);
+    }
+
+    /// The decoders flag start lines by [`is_start_message`] and the line
+    /// loop hands on only those: it must hold for exactly the messages
+    /// that teach this module something.
+    #[test]
+    fn only_start_messages_name_a_member() {
+        for msg in [
+            "starting an etcd server",
+            "starting local member",
+            "restarting local member",
+            "starting member ab",
+            "starting an etcd server now",
+            "embed: name = m",
+        ] {
+            let line = format!(
+                r#"{{"level":"info","ts":"2026-11-26T14:34:11.153Z","msg":"{msg}","name":"m","local-member-id":"ab"}}"#
+            );
+            let mut id = Identity::default();
+            id.update(&line);
+            assert_eq!(id != Identity::default(), is_start_message(msg), "{msg}");
+        }
     }
 
     #[test]

@@ -34,6 +34,20 @@ pub struct Parsed {
     pub at_ms: time::UnixMs,
     /// The event, when the message is in the catalogue.
     pub event: Option<RawEvent>,
+    /// Whether the line is a start line naming its member (a zap message
+    /// [`is_start_message`] holds); `None` from decoders that cannot tell
+    /// (text lines: [`super::identity::mentions`] decides).
+    pub start_line: Option<bool>,
+}
+
+/// True for the zap messages with which a member names itself as it
+/// starts ([`super::identity`] reads their fields). Decoders say so, so
+/// the line loop does not search every catalogued line for start needles.
+pub fn is_start_message(msg: &str) -> bool {
+    matches!(
+        msg,
+        "starting an etcd server" | "starting local member" | "restarting local member"
+    )
 }
 
 /// One catalogued message, before aggregation.

@@ -362,9 +362,6 @@ impl Shared {
             }
             return;
         }
-        if identity::mentions(line) {
-            part.deferred.push(Deferred::Identity(line.to_string()));
-        }
         let parsed = if line.starts_with('{') {
             zap::parse(line).inspect(|_| s.zap_lines += 1)
         } else if let Some(p) = console::parse(line) {
@@ -375,10 +372,17 @@ impl Shared {
                 .or_else(|| golog::parse(line))
                 .inspect(|_| s.capnslog_lines += 1)
         };
+        // A decoder that read the message knows; text lines (and lines no
+        // decoder took) are searched for start needles.
+        let start_line = parsed.as_ref().and_then(|p| p.start_line);
+        if start_line.unwrap_or_else(|| identity::mentions(line)) {
+            part.deferred.push(Deferred::Identity(line.to_string()));
+        }
         match parsed {
             Some(Parsed {
                 at_ms,
                 event: Some(event),
+                ..
             }) => {
                 if self.window.holds(at_ms) {
                     if is_stale_kind(event.kind) {

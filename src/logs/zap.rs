@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::catalogue;
 use super::catalogue::EventKind;
-use super::model::{election_term, peer_id, Parsed, RawEvent};
+use super::model::{election_term, is_start_message, peer_id, Parsed, RawEvent};
 use super::request::{self, Request};
 use super::time::{parse_go_duration_ms, parse_timestamp};
 use super::zapscan::{self, Val};
@@ -57,6 +57,7 @@ fn parse_fields<'a>(get: &dyn Fn(&str) -> Option<Val<'a>>, line: &str) -> Option
     Some(Parsed {
         at_ms,
         event: event(&msg, level.as_deref(), &text, line),
+        start_line: Some(is_start_message(&msg)),
     })
 }
 
