@@ -107,7 +107,7 @@ impl Scanner {
 
     /// Reads every line of `reader` (named `name` in the report). A read
     /// error stops this source and is recorded in its summary.
-    pub fn scan(&mut self, name: &str, reader: &mut dyn Read) {
+    pub fn scan(&mut self, name: &str, reader: &mut (dyn Read + Send)) {
         let mut summary = SourceSummary {
             name: name.to_string(),
             ..SourceSummary::default()

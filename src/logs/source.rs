@@ -148,7 +148,7 @@ pub fn read(plan: &LogsPlan) -> LogsReport {
 }
 
 /// A source's bytes; the scanner reads them in large chunks, so no buffer here.
-fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn Read>> {
+fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn Read + Send>> {
     match source {
         LogSource::File(path) => {
             // The report names the source: the error says only what is wrong.
@@ -172,7 +172,7 @@ fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn Read>> {
 
 /// Reads `r` through gzip when it starts with gzip's magic bytes (rotated
 /// pod logs, `kubectl cp` of one, or one piped in).
-fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
+fn gunzip_if_gzip(mut r: impl Read + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut n = 0;
     while n < magic.len() {
@@ -192,7 +192,7 @@ fn gunzip_if_gzip(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
 }
 
 /// Streams `journalctl -u UNIT -o json` (from `--since` on, when given).
-fn journal(unit: &str, window: Window) -> io::Result<Box<dyn Read>> {
+fn journal(unit: &str, window: Window) -> io::Result<Box<dyn Read + Send>> {
     let mut cmd = Command::new("journalctl");
     cmd.args(["-u", unit, "-o", "json", "--no-pager"]);
     if let Some(since) = window.since_ms {
