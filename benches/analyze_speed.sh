@@ -81,10 +81,14 @@ socks=[socket.socket() for _ in range(2)]
 for s in socks: s.bind(("127.0.0.1",0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
   EP="http://127.0.0.1:$1"
+  # The fill stops once the file passes SIZE_MIB: the quota leaves 1 GiB
+  # above it (at 8192 MiB, etcd's suggested maximum, 8 GiB was refused
+  # with NOSPACE just short of the target).
+  QUOTA=$(((SIZE_MIB + 1024) * 1048576))
   ETCD_UNSUPPORTED_ARCH=$(uname -m) "$ETCDBIN/etcd" --name bench --data-dir "$WORK/etcd" \
     --listen-client-urls "$EP" --advertise-client-urls "$EP" \
     --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
-    --initial-cluster "bench=http://127.0.0.1:$2" --quota-backend-bytes 8589934592 \
+    --initial-cluster "bench=http://127.0.0.1:$2" --quota-backend-bytes "$QUOTA" \
     --unsafe-no-fsync > "$WORK/etcd.log" 2>&1 &
   PID=$!
   tries=0
