@@ -33,7 +33,15 @@
 # the CPU steal during the rounds; and whether etcdutl's revision and total
 # keys match analyze's counts.
 #
-# Usage: [ETCD_DOCTOR_BIN=path] [SNAPSHOT=path] [SHAPE=name] benches/analyze_speed.sh [ROUNDS] [SIZE_MIB]
+# MEMORY_MIB=N runs each timed run in a memory cgroup of N MiB (v1 or v2,
+# removed after), with the page cache dropped before it (as root; the drop
+# is machine-wide): a file larger than the memory left to the reader, as on
+# a busy control plane. `snapshot verify` is timed too (its check is also
+# `snapshot save`'s), and each run's reads from disk (/proc/vmstat pgpgin).
+# The memory row of docs/speed.md:
+#   MEMORY_MIB=1024 SNAPSHOT=/var/tmp/analyze-bench/k8s4.db benches/analyze_speed.sh 3 4096
+#
+# Usage: [ETCD_DOCTOR_BIN=path] [SNAPSHOT=path] [SHAPE=name] [MEMORY_MIB=N] benches/analyze_speed.sh [ROUNDS] [SIZE_MIB]
 # (ETCD_DOCTOR_BIN skips the release build.)
 set -eu
 cd "$(dirname "$0")/.."
@@ -42,6 +50,9 @@ SIZE_MIB=${2:-300}
 SHAPE=${SHAPE:-k8s}
 case $SHAPE in k8s|flat|history|small|large) ;; *) echo "SHAPE=$SHAPE: want k8s, flat, history, small or large" >&2; exit 2 ;; esac
 case $SIZE_MIB in ''|*[!0-9]*) echo "SIZE_MIB=$SIZE_MIB: want a number of MiB" >&2; exit 2 ;; esac
+MEMORY_MIB=${MEMORY_MIB:-0}
+case $MEMORY_MIB in ''|*[!0-9]*) echo "MEMORY_MIB=$MEMORY_MIB: want a number of MiB" >&2; exit 2 ;; esac
+[ "$MEMORY_MIB" -eq 0 ] || [ "$MEMORY_MIB" -ge 64 ] || { echo "MEMORY_MIB=$MEMORY_MIB: want at least 64" >&2; exit 2; }
 [ "$SIZE_MIB" -ge 1 ] && [ "$SIZE_MIB" -le 16384 ] || { echo "SIZE_MIB=$SIZE_MIB: want 1 to 16384" >&2; exit 2; }
 TARGET=${CARGO_TARGET_DIR:-target}
 command -v python3 >/dev/null 2>&1 || { echo "missing python3" >&2; exit 2; }
@@ -104,9 +115,10 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
 fi
 echo "snapshot: $FILE ($SHAPE), $(stat -c %s "$FILE") bytes; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$ROUNDS" "$FILE" "$ETCDBIN/etcdutl" "$BIN" <<'EOF'
+python3 - "$ROUNDS" "$FILE" "$ETCDBIN/etcdutl" "$BIN" "$MEMORY_MIB" <<'EOF'
 import json, os, statistics, subprocess, sys, time
 rounds, file, etcdutl, ours = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+memory_mib = int(sys.argv[5])
 tools = {
     "etcdutl": [etcdutl, "snapshot", "status", file, "-w", "json"],
     # Every key kept, as on files of up to 10 million keys by default: the
@@ -114,17 +126,53 @@ tools = {
     "analyze": [ours, "snapshot", "analyze", file, "-w", "json", "--max-keys", "200000000"],
     "analyze --skip-hash-check": [ours, "snapshot", "analyze", file, "-w", "json", "--max-keys", "200000000", "--skip-hash-check"],
 }
+if memory_mib:
+    tools["verify"] = [ours, "snapshot", "verify", file, "-w", "json"]
+
+def cgroup():
+    """A fresh memory cgroup of memory_mib MiB: (its procs file, its directory)."""
+    name = f"etcd-doctor-bench-{os.getpid()}"
+    if os.path.isdir("/sys/fs/cgroup/memory"):
+        d = f"/sys/fs/cgroup/memory/{name}"
+        os.makedirs(d, exist_ok=True)
+        limit, procs = "memory.limit_in_bytes", "tasks"
+    else:
+        d = f"/sys/fs/cgroup/{name}"
+        os.makedirs(d, exist_ok=True)
+        limit, procs = "memory.max", "cgroup.procs"
+    with open(f"{d}/{limit}", "w") as f:
+        f.write(str(memory_mib * 1048576))
+    return f"{d}/{procs}", d
+
+def pgpgin():
+    """KiB read from disk since boot."""
+    with open("/proc/vmstat") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("pgpgin "))
 
 def run(name, out=subprocess.DEVNULL):
-    """Wall and CPU (user + sys) seconds and peak RSS (MiB) of one run; exit 1 is a finding."""
+    """Wall and CPU (user + sys) seconds, peak RSS (MiB) and GB read from disk of one run; exit 1 is a finding."""
+    procs = d = None
+    if memory_mib:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3")
+        procs, d = cgroup()
+    def enter():
+        if procs:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+    read0 = pgpgin()
     t0 = time.perf_counter()
-    p = subprocess.Popen(tools[name], stdout=out)
+    p = subprocess.Popen(tools[name], stdout=out, preexec_fn=enter)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    read = (pgpgin() - read0) / 1e6 * 1.024
+    if d:
+        os.rmdir(d)
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode not in (0, 1):
         sys.exit(f"{name} exited {p.returncode}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, read
 
 def steal():
     """Total and steal jiffies of all CPUs so far."""
@@ -132,8 +180,9 @@ def steal():
         cpu = [int(x) for x in f.readline().split()[1:]]
     return sum(cpu), cpu[7]
 
-# Warm-up runs, also the counts check: etcdutl 3.5's TOTAL KEYS is every
-# entry of every bucket, its revision the key bucket's last main revision.
+# Warm-up runs (not in the cgroup), also the counts check: etcdutl 3.5's
+# TOTAL KEYS is every entry of every bucket, its revision the key bucket's
+# last main revision.
 outputs = {}
 for name in tools:
     r = subprocess.run(tools[name], capture_output=True)
@@ -155,7 +204,7 @@ for r in range(rounds):
     order = names[r % len(names):] + names[:r % len(names)]
     for name in order:
         times[name].append(run(name))
-    print(f"round {r}: " + ", ".join(f"{n} {times[n][-1][0]:.3f} s wall {times[n][-1][1]:.3f} s cpu" for n in tools))
+    print(f"round {r}: " + ", ".join(f"{n} {times[n][-1][0]:.3f} s wall {times[n][-1][1]:.3f} s cpu {times[n][-1][3]:.1f} GB read" for n in tools))
 s1 = steal()
 print(f"CPU steal during the rounds: {100 * (s1[1] - s0[1]) / max(1, s1[0] - s0[0]):.1f} %")
 
@@ -164,8 +213,10 @@ def spread(xs, fmt="{:.2f}"):
 
 print("min / median / max:")
 for name in tools:
-    for i, what in ((0, "wall s"), (1, "cpu s"), (2, "peak RSS MiB")):
+    for i, what in ((0, "wall s"), (1, "cpu s"), (2, "peak RSS MiB"), (3, "GB read from disk")):
         print(f"  {name} {what}: {spread([t[i] for t in times[name]], '{:.0f}' if i == 2 else '{:.2f}')}")
+if memory_mib:
+    print(f"each run in a {memory_mib} MiB memory cgroup, page cache dropped before it")
 for name in names[1:]:
     for i, what in ((0, "wall"), (1, "cpu")):
         ratios = [o[i] / e[i] for o, e in zip(times[name], times["etcdutl"])]
