@@ -164,11 +164,18 @@ def run(name, out=subprocess.DEVNULL):
     read0 = pgpgin()
     t0 = time.perf_counter()
     p = subprocess.Popen(tools[name], stdout=out, preexec_fn=enter)
-    _, status, ru = os.wait4(p.pid, 0)
+    try:
+        _, status, ru = os.wait4(p.pid, 0)
+    except BaseException:
+        # Ctrl-C: the child goes first, then the cgroup is empty to remove.
+        p.kill()
+        p.wait()
+        raise
+    finally:
+        if d:
+            os.rmdir(d)
     wall = time.perf_counter() - t0
     read = (pgpgin() - read0) / 1e6 * 1.024
-    if d:
-        os.rmdir(d)
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode not in (0, 1):
         sys.exit(f"{name} exited {p.returncode}")
