@@ -25,10 +25,13 @@ pub fn looks_like(line: &str) -> bool {
 /// Decodes a zap line; `None` when it is not zap JSON. The fast check of
 /// [`zapscan`] reads most lines; serde_json the ones it leaves.
 pub fn parse(line: &str) -> Option<Parsed> {
-    if let Some(f) = zapscan::Fields::scan(line, wanted) {
-        return parse_fields(&|name| f.get(name), line);
-    }
-    parse_slow(line)
+    let keys = wanted_keys();
+    zapscan::Fields::scan_with(
+        line,
+        |k| keys.contains(k),
+        |f| parse_fields(&|name| f.get(name), line),
+    )
+    .unwrap_or_else(|| parse_slow(line))
 }
 
 /// [`parse`] by serde_json alone.
@@ -140,6 +143,12 @@ pub fn value_text(v: &Value) -> Option<Cow<'_, str>> {
 /// True for the fields `parse` reads: `msg`, `ts`, `level`, the
 /// catalogue's duration and peer fields, and what the level gates read.
 fn wanted(key: &str) -> bool {
+    wanted_keys().contains(key)
+}
+
+/// The keys [`wanted`] holds, for a caller that asks for many (one look at
+/// the lazy set per line, not per key).
+fn wanted_keys() -> &'static KeySet<'static> {
     static WANTED: LazyLock<KeySet<'static>> = LazyLock::new(|| {
         let mut keys = vec!["msg", "ts", "level", "expected-duration"];
         keys.extend(catalogue::REQUEST_FIELDS.iter().copied());
@@ -152,7 +161,7 @@ fn wanted(key: &str) -> bool {
         keys.dedup();
         KeySet::new(&keys)
     });
-    WANTED.contains(key)
+    &WANTED
 }
 
 /// A set of keys looked up by [`signature`] in an open-addressed table:
