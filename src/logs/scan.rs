@@ -244,7 +244,12 @@ impl Shared {
                     let start = memrchr(b'\n', &bytes[..hit]).map_or(0, |i| i + 1);
                     let end = memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
                     decoded += 1;
-                    self.line(text.and_then(|t| t.get(start..end)), true, part);
+                    // A zap line is neither CRI, docker nor journald, and
+                    // ends with `}` (no `\r` to strip): straight to `inner`.
+                    match text.and_then(|t| t.get(start..end)) {
+                        Some(line) => self.inner(line, true, part),
+                        None => part.counts.unparsed_lines += 1,
+                    }
                     next = hit_from(end);
                 }
                 part.counts.zap_lines += lines - decoded;
