@@ -16,6 +16,7 @@
 use crate::support::certs::Pki;
 use crate::support::doctor::{doctor, exits, findings, report};
 use crate::support::etcd::{available, Cluster, ServerTls, Version};
+use crate::support::output;
 use serde_json::Value;
 
 /// `--cacert/--cert/--key` of client `user`.
@@ -195,12 +196,13 @@ fn snapshot_and_defrag_name_the_role(c: &Cluster, reader: &[String]) {
         "no partial file left"
     );
 
-    let r = report(
-        doctor("load --rate 30 --clients 2 --duration 2s --scrape-interval 1s --prefix /t-auth/ --defrag -w json --endpoints")
-            .arg(c.endpoints())
-            .args(reader),
-        0,
-    );
+    let out = doctor("load --rate 30 --clients 2 --duration 2s --scrape-interval 1s --prefix /t-auth/ --defrag -w json --endpoints")
+        .arg(c.endpoints())
+        .args(reader)
+        .output()
+        .unwrap();
+    let r = output::json(&out.stdout);
+    assert_timing_findings_only(&r, out.status.code());
     let load = &r["load"];
     assert!(load["all"]["ok"].as_u64().unwrap() > 10, "{load:#}");
     assert_eq!(load["all"]["errors"], 0, "{load:#}");
@@ -218,4 +220,39 @@ fn snapshot_and_defrag_name_the_role(c: &Cluster, reader: &[String]) {
         findings(&r, "cluster.member-unreachable").is_empty(),
         "{r:#}"
     );
+}
+
+/// What a short `load` as a reader may find besides nothing: on a machine
+/// busy with the rest of the suite its latency, its own schedule and the
+/// members' disk and peer histograms can pass their levels (exit 1). The
+/// reader's role is never one of them: the refusals are rows, not
+/// findings. Any other finding, or another exit, fails with the report.
+fn assert_timing_findings_only(r: &Value, code: Option<i32>) {
+    const TIMING: &[&str] = &[
+        "load.latency-slow",
+        "load.generator-behind",
+        "load.check-perf-fail",
+        "cluster.metrics-wal-fsync-slow",
+        "cluster.metrics-backend-commit-slow",
+        "cluster.metrics-peer-rtt-high",
+    ];
+    // Info findings do not change the exit.
+    let found: Vec<&str> = r["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter(|f| f["severity"] != "info")
+                .filter_map(|f| f["id"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("load as reader: exit {code:?}, findings {found:?}");
+    match code {
+        Some(0) => assert!(found.is_empty(), "{r:#}"),
+        Some(1) => assert!(
+            !found.is_empty() && found.iter().all(|id| TIMING.contains(id)),
+            "{r:#}"
+        ),
+        other => panic!("load exited {other:?}: {r:#}"),
+    }
 }
