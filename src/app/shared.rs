@@ -24,10 +24,12 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Builds a tokio runtime on this thread alone, for `load`: its client
-/// sits beside the members it loads, and with worker threads a tenth of
-/// its CPU went to waking them (futex, context switches); one thread
-/// drives far more requests than etcd on the same cores answers.
+/// Builds a tokio runtime on this thread alone, for `load` and the
+/// `cluster` views: `load`'s client sits beside the members it loads, and
+/// with worker threads a tenth of its CPU went to waking them (futex,
+/// context switches); one thread drives far more requests than etcd on
+/// the same cores answers. The views' few requests gain nothing from
+/// workers that cost a millisecond to start.
 pub(crate) fn runtime_one_thread() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
