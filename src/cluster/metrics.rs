@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use prometheus_parse::{Sample, Scrape, Value};
+use super::exposition::{self, Sample, Scrape, Value};
 
 use super::error::RequestError;
 use super::views::{Alarm, HistogramPercentiles, MemberMetrics, MethodRate, PeerRtt, Span};
@@ -120,12 +120,7 @@ fn may_be_read(line: &str) -> bool {
 /// Parses the [`READ`] families of a /metrics page (Prometheus text
 /// format); the other lines are skipped unparsed.
 pub fn parse(text: &str) -> Result<Scrape, RequestError> {
-    Scrape::parse(
-        text.lines()
-            .filter(|l| may_be_read(l))
-            .map(|l| Ok(l.to_string())),
-    )
-    .map_err(|e| RequestError::NotPrometheus(e.to_string()))
+    Ok(exposition::parse(text.lines().filter(|l| may_be_read(l))))
 }
 
 /// One scrape and when it was taken, Unix seconds.
@@ -467,7 +462,7 @@ etcd_server_quota_backend_bytes 2.147483648e+09
 etcd_debugging_server_alarms{alarm_type=\"NOSPACE\",server_id=\"8e9e05c52164694d\"} 1
 ";
         let page = format!("{PAGE}{extra}");
-        let full = Scrape::parse(page.lines().map(|l| Ok(l.to_string()))).unwrap();
+        let full = exposition::parse(page.lines());
         let kept = parse(&page).unwrap();
         assert_eq!(read_samples(&kept), read_samples(&full));
         assert!(kept.samples.len() < full.samples.len());

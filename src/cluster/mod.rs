@@ -13,6 +13,7 @@ pub mod conn;
 pub mod consistency;
 pub mod dial;
 pub mod error;
+pub mod exposition;
 pub mod facts;
 pub mod inspect;
 pub mod kubeadm;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use prometheus_parse::{Sample, Scrape};
+use crate::cluster::exposition::{Sample, Scrape};
 use tokio::sync::watch;
 
 use super::result::MemberLoad;

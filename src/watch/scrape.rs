@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use prometheus_parse::Scrape;
+use crate::cluster::exposition::Scrape;
 
 use crate::cluster::conn::ConnPlan;
 use crate::cluster::dial;
