@@ -88,12 +88,13 @@ fn is_read(name: &str) -> bool {
 }
 
 /// Whether the parser could make anything read of `line`: a HELP or TYPE
-/// line or a sample of a [`READ`] family. The parser (prometheus-parse)
-/// trims the line, takes `# HELP|TYPE <\w+>` and `<\w+>[{...}] <value>`
-/// and ignores every other line; the name taken here is the longest run of
-/// letters, digits and `_`, which equals the parser's name whenever that
-/// is a [`READ`] name (those are ASCII), so no line it would read is
-/// dropped (a few it ignores may be kept; it ignores them again).
+/// line or a sample of a [`READ`] family. The parser ([`exposition`], as
+/// prometheus-parse did) trims the line, takes `# TYPE <\w+>` and
+/// `<\w+>[{...}] <value>` and ignores every other line; the name taken
+/// here is the longest run of letters, digits and `_`, which equals the
+/// parser's name whenever that is a [`READ`] name (those are ASCII), so no
+/// line it would read is dropped (a few it ignores may be kept; it ignores
+/// them again).
 fn may_be_read(line: &str) -> bool {
     let line = line.trim();
     let named = match line.strip_prefix('#') {
