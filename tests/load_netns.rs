@@ -121,6 +121,10 @@ fn slow_side_names(net: &Net, c: &Cluster, prefix: &str, slow_id: &str, fault: &
             "--prefix",
             prefix,
         ])
+        // The slow member's SYN-ACK waits in (or falls out of) the full
+        // queue, and TCP sends the SYN again after 1 s and 3 s: the 2 s
+        // default (etcdctl's) lost the dial once in CI.
+        .args(["--dial-timeout", "8s"])
         .args(["-w", "json"])
         .output()
         .unwrap();
