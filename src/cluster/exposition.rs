@@ -49,38 +49,41 @@ pub enum Value {
     Untyped(f64),
 }
 
-/// A sample's labels; a repeated name keeps its last value.
+/// A sample's labels, sorted by name (the identity of a histogram's label
+/// set); a repeated name keeps its last value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Labels(Vec<(String, String)>);
 
 impl Labels {
     /// The value of label `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        let i = self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()?;
+        Some(&self.0[i].1)
     }
 
-    fn insert(&mut self, key: &str, value: &str) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.to_string(),
-            None => self.0.push((key.to_string(), value.to_string())),
+    /// Sorts `pairs` by name (stable) and keeps the last of each name: in
+    /// O(n log n), where a search per insert was quadratic in the labels
+    /// of one line (a 16 MiB line holds millions).
+    fn from_pairs(mut pairs: Vec<(&str, &str)>) -> Labels {
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = v.to_string(),
+                _ => out.push((k.to_string(), v.to_string())),
+            }
         }
-    }
-
-    /// The pairs sorted by name: the identity of a histogram's label set.
-    fn sorted(&self) -> Vec<(String, String)> {
-        let mut pairs = self.0.clone();
-        pairs.sort();
-        pairs
+        Labels(out)
     }
 }
 
 /// `a="1",b="2"`, names sorted.
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (k, v)) in self.sorted().iter().enumerate() {
+        for (i, (k, v)) in self.0.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
             write!(f, "{sep}{k}=\"{v}\"")?;
         }
@@ -217,7 +220,7 @@ fn go_float(s: &str) -> Option<f64> {
 /// or with no name are skipped. With `bound`, that label's value is taken
 /// out as a float (`None` when it is missing or no float).
 fn labels(text: &str, bound: Option<&str>) -> Option<(Labels, f64)> {
-    let mut out = Labels::default();
+    let mut out = Vec::new();
     let mut at = None;
     for pair in text.split(',') {
         let mut parts = pair.split('=');
@@ -231,9 +234,10 @@ fn labels(text: &str, bound: Option<&str>) -> Option<(Labels, f64)> {
         if Some(k) == bound {
             at = Some(go_float(v)?);
         } else {
-            out.insert(k, v);
+            out.push((k, v));
         }
     }
+    let out = Labels::from_pairs(out);
     match bound {
         Some(_) => Some((out, at?)),
         None => Some((out, 0.0)),
@@ -274,7 +278,7 @@ pub fn parse<'a>(lines: impl Iterator<Item = &'a str>) -> Scrape {
                     let Some((set, at)) = labels(t, Some(bound)) else {
                         continue;
                     };
-                    let key = (name.to_string(), set.sorted());
+                    let key = (name.to_string(), set.0.clone());
                     let i = *grouped.entry(key).or_insert_with(|| {
                         families.push(Sample {
                             metric: family.clone(),
@@ -407,6 +411,16 @@ bad_value 1x
         assert_eq!((b[1].less_than, b[1].count), (f64::INFINITY, 5.0));
         assert_eq!(s.samples[3].labels.get("grpc_method"), Some("Range"));
         assert!(matches!(s.samples[0].value, Value::Untyped(v) if v == 0.01));
+    }
+
+    #[test]
+    fn a_line_of_a_million_labels_reads_in_linear_time() {
+        let labels: Vec<String> = (0..1_000_000).map(|i| format!("l{i}=\"{i}\"")).collect();
+        let page = format!("x{{{},l7=\"last\"}} 1\n", labels.join(","));
+        let s = parse(page.lines());
+        assert_eq!(s.samples[0].labels.get("l7"), Some("last"));
+        assert_eq!(s.samples[0].labels.get("l999999"), Some("999999"));
+        assert_eq!(s.samples[0].labels.0.len(), 1_000_000);
     }
 
     #[test]
