@@ -75,6 +75,9 @@ pub enum RequestError {
     /// The /metrics body is not in the Prometheus text format.
     #[error("not Prometheus text: {0}")]
     NotPrometheus(String),
+    /// A Prometheus page with none of the etcd families read.
+    #[error("no etcd metric in {0} lines of Prometheus text (not an etcd member's /metrics?)")]
+    NoEtcdMetrics(usize),
     /// No member reported a revision to hash at.
     #[error("no member reported a revision")]
     NoRevision,

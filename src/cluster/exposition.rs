@@ -244,6 +244,14 @@ fn labels(text: &str, bound: Option<&str>) -> Option<(Labels, f64)> {
     }
 }
 
+/// Whether any of `lines` is a sample the parser would read (a name, a
+/// value it takes as a float), whatever its family: tells a page in the
+/// text format that holds none of the families wanted from a page that is
+/// not in the format at all (an HTML page, a JSON answer, an empty body).
+pub fn holds_samples<'a>(mut lines: impl Iterator<Item = &'a str>) -> bool {
+    lines.any(|text| matches!(line(text), Line::Sample { value, .. } if go_float(value).is_some()))
+}
+
 /// Reads `lines` of a /metrics page.
 pub fn parse<'a>(lines: impl Iterator<Item = &'a str>) -> Scrape {
     let mut kinds: HashMap<String, (Kind, String)> = HashMap::new();

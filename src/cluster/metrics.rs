@@ -119,9 +119,20 @@ fn may_be_read(line: &str) -> bool {
 }
 
 /// Parses the [`READ`] families of a /metrics page (Prometheus text
-/// format); the other lines are skipped unparsed.
+/// format); the other lines are skipped unparsed. A page with none of them
+/// is an error, not an empty row: every etcd member serves
+/// `etcd_server_has_leader` and the process collector's families, so such
+/// a page is another program's (a wrong port, a proxy's HTML page).
 pub fn parse(text: &str) -> Result<Scrape, RequestError> {
-    Ok(exposition::parse(text.lines().filter(|l| may_be_read(l))))
+    let scrape = exposition::parse(text.lines().filter(|l| may_be_read(l)));
+    if !scrape.samples.is_empty() {
+        return Ok(scrape);
+    }
+    let lines = text.lines().count();
+    Err(match exposition::holds_samples(text.lines()) {
+        true => RequestError::NoEtcdMetrics(lines),
+        false => RequestError::NotPrometheus(format!("no sample in {lines} lines")),
+    })
 }
 
 /// One scrape and when it was taken, Unix seconds.
@@ -689,6 +700,23 @@ etcd_debugging_server_alarms{{alarm_type=\"CORRUPT\",server_id=\"a\"}} 0
         let m = summarize("u", Some(at(&first, 0.0)), at(&restarted, 1.0));
         assert_eq!(m.wal_fsync.unwrap().span, Span::SinceStart);
         assert_eq!(m.wal_fsync.unwrap().count, 1);
+    }
+
+    #[test]
+    fn a_page_without_etcd_families_is_a_row_error_not_an_empty_row() {
+        let html = "<!doctype html>\n<html><body>Grafana</body></html>\n";
+        let got = parse(html).unwrap_err();
+        assert!(matches!(&got, RequestError::NotPrometheus(m) if m == "no sample in 2 lines"));
+        assert!(matches!(parse(""), Err(RequestError::NotPrometheus(_))));
+        let node = "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1 0.5\n";
+        let got = parse(node).unwrap_err();
+        assert!(matches!(got, RequestError::NoEtcdMetrics(3)), "{got}");
+        assert!(got.to_string().contains("not an etcd member's /metrics"));
+        // One etcd family is enough: an etcd page missing the rest is read.
+        assert_eq!(
+            parse("etcd_server_has_leader 1\n").unwrap().samples.len(),
+            1
+        );
     }
 
     proptest::proptest! {
