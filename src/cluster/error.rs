@@ -78,6 +78,9 @@ pub enum RequestError {
     /// A Prometheus page with none of the etcd families read.
     #[error("no etcd metric in {0} lines of Prometheus text (not an etcd member's /metrics?)")]
     NoEtcdMetrics(usize),
+    /// More lines of the families read than one page may give.
+    #[error("more than {0} samples of the etcd families read (not an etcd member's /metrics?)")]
+    TooManySamples(usize),
     /// No member reported a revision to hash at.
     #[error("no member reported a revision")]
     NoRevision,

@@ -52,6 +52,11 @@ pub const DB_SIZE: &str = "etcd_mvcc_db_total_size_in_bytes";
 pub const QUOTA: &str = "etcd_server_quota_backend_bytes";
 /// Most gRPC methods kept per member (etcd serves about 40).
 const MAX_METHODS: usize = 64;
+/// Most lines of the families read taken from one page: memory is bounded
+/// by a count, not only by the page's bytes (16 MiB of short lines would
+/// be a million samples). An etcd page holds a few hundred of them: a
+/// histogram's buckets per peer, the non-zero call counters.
+pub const MAX_READ_LINES: usize = 100_000;
 
 /// Every metric family this crate reads from a page (each reader checks
 /// in debug builds that its name is here). [`parse`] hands only their
@@ -124,7 +129,16 @@ fn may_be_read(line: &str) -> bool {
 /// `etcd_server_has_leader` and the process collector's families, so such
 /// a page is another program's (a wrong port, a proxy's HTML page).
 pub fn parse(text: &str) -> Result<Scrape, RequestError> {
-    let scrape = exposition::parse(text.lines().filter(|l| may_be_read(l)));
+    let mut read = 0usize;
+    let lines = text
+        .lines()
+        .filter(|l| may_be_read(l))
+        .inspect(|_| read += 1)
+        .take(MAX_READ_LINES + 1);
+    let scrape = exposition::parse(lines);
+    if read > MAX_READ_LINES {
+        return Err(RequestError::TooManySamples(MAX_READ_LINES));
+    }
     if !scrape.samples.is_empty() {
         return Ok(scrape);
     }
@@ -717,6 +731,20 @@ etcd_debugging_server_alarms{{alarm_type=\"CORRUPT\",server_id=\"a\"}} 0
             parse("etcd_server_has_leader 1\n").unwrap().samples.len(),
             1
         );
+    }
+
+    #[test]
+    fn a_page_of_more_samples_than_the_cap_is_refused_by_count() {
+        let line = "etcd_server_has_leader 1\n";
+        assert!(parse(&line.repeat(MAX_READ_LINES)).is_ok());
+        let got = parse(&line.repeat(MAX_READ_LINES + 1)).unwrap_err();
+        assert!(
+            matches!(got, RequestError::TooManySamples(MAX_READ_LINES)),
+            "{got}"
+        );
+        // Lines of families not read do not count.
+        let other = "go_goroutines 1\n".repeat(2 * MAX_READ_LINES);
+        assert!(parse(&format!("{other}{line}")).is_ok());
     }
 
     proptest::proptest! {
