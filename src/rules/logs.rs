@@ -289,8 +289,12 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
         t.elections_warn_per_hour,
         t.elections_fail_per_hour,
     )?;
+    // Elections are in term order; their times need not be (members'
+    // logs merged, clocks apart), so the span is the earliest to the latest.
     let first = logs.elections.first()?;
     let last = logs.elections.last()?;
+    let times = logs.elections.iter().map(|e| e.at_unix_ms);
+    let (earliest, latest) = (times.clone().min()?, times.max()?);
     Some(EMIT.finding(ids::ClusterLeaderChurn, Draft {
         severity,
         summary: format!(
@@ -298,8 +302,8 @@ fn leader_churn(logs: &LogsReport, t: &LogThresholds) -> Option<Finding> {
             logs.elections.len(),
             first.term,
             last.term,
-            format_timestamp(first.at_unix_ms),
-            format_timestamp(last.at_unix_ms),
+            format_timestamp(earliest),
+            format_timestamp(latest),
         ),
         evidence: vec![
             evidence("elections within one hour (logs)", worst_hour, t.elections_warn_per_hour, Unit::Elections),
@@ -680,6 +684,8 @@ mod tests {
                 )
             })
             .collect();
+        // A later term written earlier (another member's clock).
+        lines.push(zap(5, "raft.node: 1 elected leader 2 at term 9", ""));
         lines.push(zap(100, "alarm raised", r#","alarm":"NOSPACE""#));
         let f = evaluate(&logs(&lines), &LogThresholds::default(), None);
         assert_eq!(
@@ -689,7 +695,9 @@ mod tests {
                 (FindingId::ClusterAlarmActive, Severity::Fail)
             ]
         );
-        assert!(f[0].summary.contains("6 elections"), "{}", f[0].summary);
+        let span = "terms 2 to 9, 2024-03-01T12:00:05.000Z to 2024-03-01T12:01:10.000Z";
+        assert!(f[0].summary.contains("7 elections"), "{}", f[0].summary);
+        assert!(f[0].summary.contains(span), "{}", f[0].summary);
     }
 
     #[test]
