@@ -51,6 +51,32 @@ fn range_shapes_from_apply_lines() {
 }
 
 #[test]
+fn fields_are_read_after_the_key_only() {
+    // A key may hold text that looks like a later field; gogoproto writes
+    // the fields after the key, so only what follows its quote counts.
+    let cases = [
+        (
+            r#"key:"/registry/x/ count_only:true" range_end:"/registry/x0" "#,
+            RequestShape::UnpaginatedRange,
+        ),
+        (
+            r#"key:"/registry/x/ limit:5 keys_only:true" range_end:"/registry/x0" "#,
+            RequestShape::UnpaginatedRange,
+        ),
+        (r#"key:"/registry/x/ range_end:\"/z\"" "#, RequestShape::Get),
+        (
+            r#"key:"/registry/x/ limit:5" range_end:"/registry/x0" limit:7 "#,
+            RequestShape::PaginatedRange,
+        ),
+    ];
+    for (text, shape) in cases {
+        assert_eq!(from_apply(text, None).unwrap().shape, shape, "{text}");
+        let stats = from_stats("/etcdserverpb.KV/Range", text, None).unwrap();
+        assert_eq!(stats.shape, shape, "{text}");
+    }
+}
+
+#[test]
 fn txns_and_writes() {
     let txn = r#"compare:<target:MOD key:"/registry/pods/a/b" mod_revision:5 > success:<request_range:<key:"/registry/pods/a/b" > > failure:<>"#;
     assert_eq!(from_apply(txn, None).unwrap().shape, RequestShape::ReadTxn);
