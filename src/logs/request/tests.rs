@@ -204,6 +204,51 @@ fn groups_are_bounded() {
     assert_eq!(r.other_lines, 1000 - MAX_REQUEST_GROUPS as u64);
 }
 
+#[test]
+fn order_is_by_time_then_key_and_merges_keep_the_least_keys() {
+    let req = |shape, prefix: &str| Request {
+        shape,
+        prefix: prefix.into(),
+        response_bytes: None,
+        line: RequestLine::Apply,
+    };
+    // Ties in time come out in (shape, prefix) order, whatever the order
+    // of the lines.
+    let mut t = RequestTally::default();
+    for p in ["/c/", "/a/", "/b/"] {
+        t.add(req(RequestShape::Get, p), 5.0);
+    }
+    t.add(req(RequestShape::UnpaginatedRange, "/z/"), 5.0);
+    t.add(req(RequestShape::Write, "/0/"), 9.0);
+    let got: Vec<_> = t.finish().unwrap().groups;
+    let got: Vec<_> = got.iter().map(|g| (g.shape, g.prefix.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (RequestShape::Write, "/0/"),
+            (RequestShape::UnpaginatedRange, "/z/"),
+            (RequestShape::Get, "/a/"),
+            (RequestShape::Get, "/b/"),
+            (RequestShape::Get, "/c/"),
+        ]
+    );
+    // A merge past the cap keeps the later part's least keys.
+    let mut full = RequestTally::default();
+    for i in 0..MAX_REQUEST_GROUPS - 2 {
+        full.add(req(RequestShape::Get, &format!("/f{i:04}/")), 1.0);
+    }
+    let mut later = RequestTally::default();
+    for p in ["/q/", "/m/", "/x/", "/n/"] {
+        later.add(req(RequestShape::Get, p), 1.0);
+    }
+    full.merge(later);
+    let r = full.finish().unwrap();
+    let kept: Vec<_> = r.groups.iter().map(|g| g.prefix.as_str()).collect();
+    assert!(kept.contains(&"/m/") && kept.contains(&"/n/"), "{kept:?}");
+    assert!(!kept.contains(&"/q/") && !kept.contains(&"/x/"));
+    assert_eq!(r.other_lines, 2);
+}
+
 proptest! {
     #[test]
     fn any_text_never_panics(req in "\\PC{0,200}", resp in "\\PC{0,40}") {
