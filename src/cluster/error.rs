@@ -79,8 +79,8 @@ pub enum RequestError {
     #[error("no etcd metric in {0} lines of Prometheus text (not an etcd member's /metrics?)")]
     NoEtcdMetrics(usize),
     /// More lines of the families read than one page may give.
-    #[error("more than {0} samples of the etcd families read (not an etcd member's /metrics?)")]
-    TooManySamples(usize),
+    #[error("more than {0} lines of the etcd families read (not an etcd member's /metrics?)")]
+    TooManyLines(usize),
     /// No member reported a revision to hash at.
     #[error("no member reported a revision")]
     NoRevision,

@@ -137,7 +137,7 @@ pub fn parse(text: &str) -> Result<Scrape, RequestError> {
         .take(MAX_READ_LINES + 1);
     let scrape = exposition::parse(lines);
     if read > MAX_READ_LINES {
-        return Err(RequestError::TooManySamples(MAX_READ_LINES));
+        return Err(RequestError::TooManyLines(MAX_READ_LINES));
     }
     if !scrape.samples.is_empty() {
         return Ok(scrape);
@@ -734,14 +734,21 @@ etcd_debugging_server_alarms{{alarm_type=\"CORRUPT\",server_id=\"a\"}} 0
     }
 
     #[test]
-    fn a_page_of_more_samples_than_the_cap_is_refused_by_count() {
+    fn a_page_of_more_lines_than_the_cap_is_refused_by_count() {
         let line = "etcd_server_has_leader 1\n";
         assert!(parse(&line.repeat(MAX_READ_LINES)).is_ok());
         let got = parse(&line.repeat(MAX_READ_LINES + 1)).unwrap_err();
         assert!(
-            matches!(got, RequestError::TooManySamples(MAX_READ_LINES)),
+            matches!(got, RequestError::TooManyLines(MAX_READ_LINES)),
             "{got}"
         );
+        // The message counts what was counted: lines, comments included.
+        assert!(got
+            .to_string()
+            .starts_with("more than 100000 lines of the etcd families"));
+        let comment = "# TYPE etcd_server_has_leader gauge\n";
+        let got = parse(&format!("{}{line}", comment.repeat(MAX_READ_LINES)));
+        assert!(matches!(got, Err(RequestError::TooManyLines(_))), "{got:?}");
         // Lines of families not read do not count.
         let other = "go_goroutines 1\n".repeat(2 * MAX_READ_LINES);
         assert!(parse(&format!("{other}{line}")).is_ok());
