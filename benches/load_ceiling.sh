@@ -18,7 +18,8 @@
 # seconds per 1000 operations (user + sys of each whole client process, from
 # wait4: ours includes its pre-check, its /metrics scrapes and the deletion
 # of its keys afterwards). Prints min/median/max of the ratios, and the load
-# average and CPU steal (/proc/stat) over the run.
+# average and CPU steal (/proc/stat) over the run. Before each run, untimed,
+# the members are compacted and defragmented (settle, below).
 #
 # Usage: benches/load_ceiling.sh [ROUNDS]
 #   env: CLIENTS (100), CONNS (10), DURATION_S (10), KEY_SIZE (256),
@@ -125,6 +126,18 @@ print("%.1f" % r["achieved_ops_s"], r["all"]["ok"], cpu, "%.3f" % (r["schedule"]
     "$WORK/ours.json" "$WORK/ours.cpu"
 }
 
+# settle: compacts to the current revision and defragments every member
+# (untimed), so that each run starts from the same small backend: without
+# it the history of earlier rounds grew the members' databases round
+# after round (a later round ran on a bigger backend than an earlier one)
+# until etcd's 2 GiB quota raised NOSPACE in the seventh round.
+settle() {
+  rev=$("$ETCDBIN/etcdctl" --endpoints="$EP" endpoint status -w json \
+    | python3 -c 'import json,sys; print(max(s["Status"]["header"]["revision"] for s in json.load(sys.stdin)))')
+  "$ETCDBIN/etcdctl" --endpoints="$EP" compaction --physical "$rev" > /dev/null 2>&1 || true
+  "$ETCDBIN/etcdctl" --endpoints="$EP" defrag > /dev/null
+}
+
 cpu_stat() { awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $9 }' /proc/stat; }
 STAT0=$(cpu_stat)
 echo "load average at the start: $(cut -d" " -f1-3 /proc/loadavg)"
@@ -139,7 +152,11 @@ echo "round ref_ops/s ours_ops/s ratio ref_cpu_ms/1k ours_cpu_ms/1k (in run)"
 : > "$WORK/rows"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-  if [ $((r % 2)) -eq 1 ]; then a=$(reference "$TOTAL"); b=$(ours); else b=$(ours); a=$(reference "$TOTAL"); fi
+  if [ $((r % 2)) -eq 1 ]; then
+    settle; a=$(reference "$TOTAL"); settle; b=$(ours)
+  else
+    settle; b=$(ours); settle; a=$(reference "$TOTAL")
+  fi
   echo "$r $a $b" >> "$WORK/rows"
   # shellcheck disable=SC2086
   python3 -c 'import sys
