@@ -24,16 +24,25 @@ pub enum Needles {
 }
 
 impl Needles {
-    /// A searcher for `needles` (short literals).
+    /// A searcher for `needles` (short literals; repeats are searched
+    /// once).
     pub fn new(needles: &[&str]) -> Needles {
+        // Two catalogue entries share their needles, and Teddy searched
+        // each copy: once each, its loop over the 200 MB mixes took 22 %
+        // less time on the quiet one (57.4 -> 45.0 ms) and 4-6 % less on
+        // the bench and busy ones (five runs each, the same hits). Only
+        // where a needle starts is reported, so their order is free.
+        let mut unique = needles.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
         let packed = packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostFirst)
             .builder()
-            .extend(needles)
+            .extend(&unique)
             .build();
         match packed {
             Some(searcher) => Needles::Packed(searcher),
-            None => Needles::Automaton(automaton(needles)),
+            None => Needles::Automaton(automaton(&unique)),
         }
     }
 
@@ -68,7 +77,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const NEEDLES: &[&str] = &["slow fdatasync", "trace[", " elected leader ", "ab", "b[ "];
+    const NEEDLES: &[&str] = &[
+        "slow fdatasync",
+        "trace[",
+        " elected leader ",
+        "ab",
+        "b[ ",
+        "trace[",
+    ];
 
     fn naive(haystack: &[u8], at: usize) -> Option<usize> {
         (at..haystack.len()).find(|&i| {
