@@ -358,20 +358,20 @@ fn number_after(text: &str, word: &str) -> Option<u64> {
 /// included. A string without escapes (almost every key) is borrowed.
 fn quoted(text: &str) -> Option<(Cow<'_, [u8]>, usize)> {
     let bytes = text.strip_prefix('"')?.as_bytes();
-    let first = memchr::memchr2(b'"', b'\\', bytes)?;
-    if bytes[first] == b'"' {
-        return Some((Cow::Borrowed(&bytes[..first]), first + 2));
-    }
     let mut out = Vec::new();
     let mut i = 0;
     loop {
         // Keys run to 1.5 KiB: copy the runs between escapes whole.
         let rest = bytes.get(i..)?;
         let stop = memchr::memchr2(b'"', b'\\', rest)?;
-        out.extend_from_slice(&rest[..stop]);
         if rest[stop] == b'"' {
+            if i == 0 {
+                return Some((Cow::Borrowed(&rest[..stop]), stop + 2));
+            }
+            out.extend_from_slice(&rest[..stop]);
             return Some((Cow::Owned(out), i + stop + 2));
         }
+        out.extend_from_slice(&rest[..stop]);
         let (byte, used) = unescape(&rest[stop + 1..])?;
         out.push(byte);
         i += stop + 1 + used;
