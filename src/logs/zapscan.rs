@@ -68,8 +68,9 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// Reads the fields of `line` whose key `keep` may want (all are
-    /// checked; a field kept but not wanted is only a slot) with `read`, or gives `None` when this pass cannot vouch for the
-    /// line (decode it with serde_json then). The fields are handed to
+    /// checked; a field kept but not wanted is only a slot) with `read`,
+    /// or gives `None` when this pass cannot vouch for the line (decode
+    /// it with serde_json then). The fields are handed to
     /// `read` where they were gathered: returning them (640 bytes) by
     /// value cost two `memcpy`s per decoded line, 3 % of `logs`'
     /// instructions (callgrind).
