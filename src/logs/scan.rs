@@ -261,33 +261,32 @@ impl Shared {
     fn step(&self, bytes: &[u8], ends: &mut Vec<usize>, part: &mut Part) {
         let text = simdutf8::basic::from_utf8(bytes).ok();
         let hit_from = |at: usize| self.prefilter.find_from(bytes, at);
-        if text.is_some() {
-            if let Some(lines) = all_zap_lines(bytes, ends) {
-                part.counts.lines += lines;
-                let mut decoded = 0;
-                let mut next = hit_from(0);
-                // Lines before ends[line] hold no more hits.
-                let mut line = 0;
-                while let Some(hit) = next {
-                    // A walk, not a binary search: hits are close
-                    // together where it matters, and the search's chain of
-                    // dependent loads was 3 % of `logs`' time (perf).
-                    line += ends[line..].iter().take_while(|&&e| e < hit).count();
-                    let start = line.checked_sub(1).map_or(0, |l| ends[l] + 1);
-                    let end = ends.get(line).copied().unwrap_or(bytes.len());
-                    decoded += 1;
-                    // A zap line is neither CRI, docker nor journald, and
-                    // ends with `}` (no `\r` to strip): straight to `inner`.
-                    match text.and_then(|t| t.get(start..end)) {
-                        Some(line) => self.inner(line, true, part),
-                        None => part.counts.unparsed_lines += 1,
-                    }
-                    // `end` is past `hit`; the `max` only makes the progress plain.
-                    next = hit_from(end.max(hit + 1));
+        if text.is_some() && all_zap_lines(bytes, ends) {
+            let lines = ends.len() as u64;
+            part.counts.lines += lines;
+            let mut decoded = 0;
+            let mut next = hit_from(0);
+            // Lines before ends[line] hold no more hits.
+            let mut line = 0;
+            while let Some(hit) = next {
+                // A walk, not a binary search: hits are close
+                // together where it matters, and the search's chain of
+                // dependent loads was 3 % of `logs`' time (perf).
+                line += ends[line..].iter().take_while(|&&e| e < hit).count();
+                let start = line.checked_sub(1).map_or(0, |l| ends[l] + 1);
+                let end = ends.get(line).copied().unwrap_or(bytes.len());
+                decoded += 1;
+                // A zap line is neither CRI, docker nor journald, and
+                // ends with `}` (no `\r` to strip): straight to `inner`.
+                match text.and_then(|t| t.get(start..end)) {
+                    Some(line) => self.inner(line, true, part),
+                    None => part.counts.unparsed_lines += 1,
                 }
-                part.counts.zap_lines += lines - decoded;
-                return;
+                // `end` is past `hit`; the `max` only makes the progress plain.
+                next = hit_from(end.max(hit + 1));
             }
+            part.counts.zap_lines += lines - decoded;
+            return;
         }
         let mut next = hit_from(0);
         let mut start = 0;
@@ -440,15 +439,15 @@ impl Shared {
     }
 }
 
-/// The number of lines when every line of `bytes` is a zap JSON line
-/// (starts with `{"level":`, ends with `}`, at most [`MAX_LINE_BYTES`]),
-/// found with whole-buffer searches instead of a loop over lines; `ends`
-/// is set to where each line ends (its newline, or the end of `bytes`).
-fn all_zap_lines(bytes: &[u8], ends: &mut Vec<usize>) -> Option<u64> {
+/// True when every line of `bytes` is a zap JSON line (starts with
+/// `{"level":`, ends with `}`, at most [`MAX_LINE_BYTES`]), found with
+/// whole-buffer searches instead of a loop over lines; `ends` is then
+/// where each line ends (its newline, or the end of `bytes`), one a line.
+fn all_zap_lines(bytes: &[u8], ends: &mut Vec<usize>) -> bool {
     ends.clear();
     const HEAD: &[u8] = b"{\"level\":";
     if !bytes.starts_with(HEAD) {
-        return None;
+        return false;
     }
     let mut start = 0;
     // One pass over the line ends: each must close a `}` and open the next line with HEAD.
@@ -459,7 +458,7 @@ fn all_zap_lines(bytes: &[u8], ends: &mut Vec<usize>) -> Option<u64> {
             && bytes[end - 1] == b'}'
             && (next.is_empty() || next.starts_with(HEAD));
         if !ok {
-            return None;
+            return false;
         }
         ends.push(end);
         start = end + 1;
@@ -467,11 +466,11 @@ fn all_zap_lines(bytes: &[u8], ends: &mut Vec<usize>) -> Option<u64> {
     if start < bytes.len() {
         // The source's last line, without a newline.
         if bytes.len() - start > MAX_LINE_BYTES || !bytes.ends_with(b"}") {
-            return None;
+            return false;
         }
         ends.push(bytes.len());
     }
-    Some(ends.len() as u64)
+    true
 }
 
 #[cfg(test)]
@@ -623,17 +622,17 @@ mod tests {
         let lines = format!("{ZAP}\n{ZAP}\n{ZAP}");
         let n = ZAP.len();
         let mut ends = Vec::new();
-        assert_eq!(all_zap_lines(lines.as_bytes(), &mut ends), Some(3));
+        assert!(all_zap_lines(lines.as_bytes(), &mut ends));
         assert_eq!(ends, [n, 2 * n + 1, 3 * n + 2]);
         let with_newline = format!("{lines}\n");
-        assert_eq!(all_zap_lines(with_newline.as_bytes(), &mut ends), Some(3));
+        assert!(all_zap_lines(with_newline.as_bytes(), &mut ends));
         assert_eq!(ends, [n, 2 * n + 1, 3 * n + 2]);
         for other in ["", "x", "{\"level\":1", "{\"level\":1}\r"] {
             let text = format!("{lines}\n{other}\n{ZAP}\n");
-            assert_eq!(all_zap_lines(text.as_bytes(), &mut ends), None, "{other:?}");
+            assert!(!all_zap_lines(text.as_bytes(), &mut ends), "{other:?}");
         }
         let long = format!("{{\"level\":\"{}\"}}\n{ZAP}\n", "x".repeat(MAX_LINE_BYTES));
-        assert_eq!(all_zap_lines(long.as_bytes(), &mut ends), None);
+        assert!(!all_zap_lines(long.as_bytes(), &mut ends));
         let r = scan(format!("{lines}\n").as_bytes());
         assert_eq!((r.sources[0].lines, r.sources[0].zap_lines), (3, 3));
         assert_eq!(r.count(EventKind::SlowFdatasync), 3);
