@@ -3,18 +3,19 @@
 //!
 //! Why: a line-at-a-time loop pays a call, a copy and a pre-filter run per
 //! line, and uses one core. A chunk of [`CHUNK_BYTES`] is searched whole
-//! (see [`super::scan`]), and `threads` workers each read the next chunk
-//! and scan it. Memory stays bounded by counts: at most `2 x threads`
-//! chunks are in flight (read, scanned or waiting for their turn to
-//! merge), and their buffers are reused.
+//! (see [`super::scan`]), and `threads` workers (the calling thread one of
+//! them) each read the next chunk, scan it and merge what is in order.
+//! Memory stays bounded by counts: at most `2 x threads` chunks are in
+//! flight (read, scanned or waiting for their turn to merge), and their
+//! buffers are reused.
 //!
 //! A line longer than a chunk is never held: the reader skips it and hands
 //! on only its length ([`Piece::Overlong`]).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 
 use memchr::{memchr, memrchr};
@@ -167,7 +168,7 @@ pub fn run<T: Send>(
     reader: &mut (dyn Read + Send),
     (threads, chunk_bytes): (usize, usize),
     scan: &(dyn Fn(&Piece) -> T + Sync),
-    merge: &mut dyn FnMut(&Piece, T) -> bool,
+    merge: &mut (dyn FnMut(&Piece, T) -> bool + Send),
 ) -> Option<io::Error> {
     let mut chunker = Chunker::new(reader, chunk_bytes);
     let threads = threads.clamp(1, MAX_THREADS);
@@ -187,48 +188,40 @@ pub fn run<T: Send>(
             }
         }
     }
-    let source = Mutex::new(Source {
-        chunker,
-        read: 0,
-        ended: false,
-        error: None,
-    });
-    // The buffers are the permits: a worker reads only into a free one,
-    // and one is free again only once its piece is merged.
-    let (free_tx, free_rx) = channel::<Vec<u8>>();
-    for _ in 0..2 * threads {
-        let _ = free_tx.send(Vec::new());
-    }
-    let free_rx = Mutex::new(free_rx);
-    let (done_tx, done_rx) = channel::<(usize, Piece, T)>();
+    let pool = Pool {
+        source: Mutex::new(Source {
+            chunker,
+            read: 0,
+            error: None,
+        }),
+        ended: AtomicBool::new(false),
+        // The buffers are the permits: a worker reads only into a free
+        // one, and one is free again only once its piece is merged.
+        free: Mutex::new(vec![Vec::new(); 2 * threads]),
+        freed: Condvar::new(),
+        order: Mutex::new(Order::new(merge)),
+    };
+    // The calling thread is a worker too, and whichever worker scanned a
+    // piece merges what is in order: a merging thread of its own woke on
+    // every piece and took a core from a worker (89 of one worker's 108
+    // wake-ups on the 200 MB bench log, perf sched).
     thread::scope(|s| {
-        for _ in 0..threads {
-            let (source, free_rx, done_tx) = (&source, &free_rx, done_tx.clone());
-            s.spawn(move || worker(source, free_rx, &done_tx, scan));
+        for _ in 1..threads {
+            s.spawn(|| worker(&pool, scan));
         }
-        drop(done_tx);
-        let mut order = Order::default();
-        let mut free_tx = Some(free_tx);
-        // Ends when every worker has ended (the source ended or stopped).
-        for done in done_rx.iter() {
-            if order.stopped {
-                continue;
-            }
-            order.arrived(done, merge);
-            if order.stopped {
-                if let Ok(mut source) = source.lock() {
-                    source.ended = true;
-                }
-                free_tx = None;
-            }
-            for buf in order.free.drain(..) {
-                if let Some(tx) = &free_tx {
-                    let _ = tx.send(buf);
-                }
-            }
-        }
+        worker(&pool, scan);
     });
-    source.into_inner().ok().and_then(|s| s.error)
+    pool.source.into_inner().ok().and_then(|s| s.error)
+}
+
+/// What the workers share.
+struct Pool<'a, 'm, T> {
+    source: Mutex<Source<'a>>,
+    /// The source ended, failed or `merge` asked for no more.
+    ended: AtomicBool,
+    free: Mutex<Vec<Vec<u8>>>,
+    freed: Condvar,
+    order: Mutex<Order<'m, T>>,
 }
 
 /// The source the workers read in turn.
@@ -236,62 +229,97 @@ struct Source<'a> {
     chunker: Chunker<'a>,
     /// Pieces read so far: the next one's place in file order.
     read: usize,
-    /// The source ended, failed or `merge` asked for no more.
-    ended: bool,
     error: Option<io::Error>,
 }
 
-/// Reads the next piece into a free buffer (the source locked, so pieces
-/// are numbered in file order) and scans it on the same thread while its
-/// bytes are still in this core's cache, until the source ends. With a
-/// reader thread handing chunks over, two threads took ~8 % longer on a
-/// 1 GB log (perf stat, median of 4 rounds).
-fn worker<T>(
-    source: &Mutex<Source<'_>>,
-    free: &Mutex<Receiver<Vec<u8>>>,
-    done: &Sender<(usize, Piece, T)>,
-    scan: &(dyn Fn(&Piece) -> T + Sync),
-) {
-    loop {
-        let buf = match free.lock() {
-            Ok(rx) => match rx.recv() {
-                Ok(buf) => buf,
-                Err(_) => return,
-            },
-            Err(_) => return,
-        };
-        let (seq, piece) = {
-            let Ok(mut source) = source.lock() else {
-                return;
-            };
-            if source.ended {
-                return;
+impl<T> Pool<'_, '_, T> {
+    /// A free buffer; `None` once the source has ended.
+    fn take_free(&self) -> Option<Vec<u8>> {
+        let mut free = self.free.lock().ok()?;
+        loop {
+            if self.ended.load(Ordering::Acquire) {
+                return None;
             }
-            match source.chunker.next(buf) {
-                Ok(Some(piece)) => {
-                    source.read += 1;
-                    (source.read - 1, piece)
-                }
-                Ok(None) => {
-                    source.ended = true;
-                    return;
-                }
-                Err(e) => {
-                    source.ended = true;
-                    source.error = Some(e);
-                    return;
-                }
+            if let Some(buf) = free.pop() {
+                return Some(buf);
             }
+            free = self.freed.wait(free).ok()?;
+        }
+    }
+
+    /// Ends the source for every worker.
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        // Taken so that no worker is between its check and its wait.
+        let _free = self.free.lock();
+        self.freed.notify_all();
+    }
+
+    /// The next piece and its place in file order, read into `buf`.
+    fn read(&self, buf: Vec<u8>) -> Option<(usize, Piece)> {
+        let mut source = self.source.lock().ok()?;
+        if self.ended.load(Ordering::Acquire) {
+            return None;
+        }
+        match source.chunker.next(buf) {
+            Ok(Some(piece)) => {
+                source.read += 1;
+                Some((source.read - 1, piece))
+            }
+            Ok(None) => {
+                drop(source);
+                self.end();
+                None
+            }
+            Err(e) => {
+                source.error = Some(e);
+                drop(source);
+                self.end();
+                None
+            }
+        }
+    }
+
+    /// Merges what is in order after `seq` arrived, and frees its buffers.
+    fn arrived(&self, seq: usize, piece: Piece, result: T) {
+        let (freed, stopped) = match self.order.lock() {
+            Ok(mut order) => {
+                order.arrived(seq, piece, result);
+                (std::mem::take(&mut order.free), order.stopped)
+            }
+            Err(_) => (Vec::new(), true),
         };
-        let result = scan(&piece);
-        if done.send((seq, piece, result)).is_err() {
+        if stopped {
+            self.end();
             return;
+        }
+        if let Ok(mut free) = self.free.lock() {
+            free.extend(freed);
+            self.freed.notify_all();
         }
     }
 }
 
-/// Results waiting for their turn, and buffers to reuse.
-struct Order<T> {
+/// Reads the next piece into a free buffer (the source locked, so pieces
+/// are numbered in file order), scans it on the same thread while its
+/// bytes are still in this core's cache, and merges what is in order,
+/// until the source ends. With a reader thread handing chunks over, two
+/// threads took ~8 % longer on a 1 GB log (perf stat, median of 4
+/// rounds).
+fn worker<T>(pool: &Pool<'_, '_, T>, scan: &(dyn Fn(&Piece) -> T + Sync)) {
+    while let Some(buf) = pool.take_free() {
+        let Some((seq, piece)) = pool.read(buf) else {
+            return;
+        };
+        let result = scan(&piece);
+        pool.arrived(seq, piece, result);
+    }
+}
+
+/// Results waiting for their turn, the merge they wait for, and buffers
+/// to reuse.
+struct Order<'m, T> {
+    merge: &'m mut (dyn FnMut(&Piece, T) -> bool + Send),
     merged: usize,
     /// `merge` asked for no more: the rest is dropped unmerged.
     stopped: bool,
@@ -299,26 +327,24 @@ struct Order<T> {
     free: Vec<Vec<u8>>,
 }
 
-impl<T> Default for Order<T> {
-    fn default() -> Self {
+impl<'m, T> Order<'m, T> {
+    fn new(merge: &'m mut (dyn FnMut(&Piece, T) -> bool + Send)) -> Self {
         Order {
+            merge,
             merged: 0,
             stopped: false,
             waiting: BTreeMap::new(),
             free: Vec::new(),
         }
     }
-}
 
-impl<T> Order<T> {
-    fn arrived(
-        &mut self,
-        (seq, piece, result): (usize, Piece, T),
-        merge: &mut dyn FnMut(&Piece, T) -> bool,
-    ) {
+    fn arrived(&mut self, seq: usize, piece: Piece, result: T) {
+        if self.stopped {
+            return;
+        }
         self.waiting.insert(seq, (piece, result));
         while let Some((piece, result)) = self.waiting.remove(&self.merged) {
-            self.stopped = self.stopped || !merge(&piece, result);
+            self.stopped = self.stopped || !(self.merge)(&piece, result);
             self.free.push(reclaim(piece));
             self.merged += 1;
         }
@@ -376,6 +402,36 @@ mod tests {
             let (out, calls, error) = merged(&mut io::Cursor::new(&text), threads, usize::MAX);
             assert!(out == text, "{threads} threads");
             assert_eq!(calls, 6, "{threads} threads: 12 MB in 2 MiB pieces");
+            assert!(error.is_none());
+        }
+    }
+
+    #[test]
+    fn a_slow_first_piece_holds_the_others_until_it_is_merged() {
+        let text = text(120_000);
+        for threads in [2, 3] {
+            let mut calls = 0;
+            let mut out = Vec::new();
+            let error = run(
+                &mut io::Cursor::new(&text),
+                (threads, 2 * MAX_LINE_BYTES),
+                &|piece| {
+                    // The first piece starts with line 0: every buffer is
+                    // used up behind it, and the others wait for a free one.
+                    if matches!(piece, Piece::Lines(b) if b.starts_with(&[b'0'; 99])) {
+                        thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                },
+                &mut |piece, ()| {
+                    calls += 1;
+                    if let Piece::Lines(b) = piece {
+                        out.extend_from_slice(b);
+                    }
+                    true
+                },
+            );
+            assert!(out == text, "{threads} threads: in file order");
+            assert_eq!(calls, 6);
             assert!(error.is_none());
         }
     }
