@@ -264,20 +264,15 @@ impl<T> Pool<'_, '_, T> {
         match source.chunker.next(buf) {
             Ok(Some(piece)) => {
                 source.read += 1;
-                Some((source.read - 1, piece))
+                return Some((source.read - 1, piece));
             }
-            Ok(None) => {
-                drop(source);
-                self.end();
-                None
-            }
-            Err(e) => {
-                source.error = Some(e);
-                drop(source);
-                self.end();
-                None
-            }
+            Ok(None) => {}
+            Err(e) => source.error = Some(e),
         }
+        // The source ended or failed: every worker stops.
+        drop(source);
+        self.end();
+        None
     }
 
     /// Merges what is in order after `seq` arrived, and frees its buffers.
