@@ -17,6 +17,8 @@
 //! directory is refused, and so is a path that is (same device and inode)
 //! one of the files the command read.
 
+pub mod mapped;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions};

@@ -43,20 +43,7 @@ pub struct DbState {
 /// Reads the state of the db file at `path` (a member's `member/snap/db`
 /// or a saved snapshot).
 pub fn inspect_db(path: &Path) -> Result<DbState, VerifyError> {
-    let io = |error| VerifyError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let file = crate::files::open_input("snapshot", path)?;
-    if file.metadata().map_err(io)?.len() == 0 {
-        return Err(VerifyError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    // SAFETY: a private read-only mapping; etcd must be stopped (the runbook
-    // says so), and a concurrent writer could only make the reader see
-    // inconsistent bytes, which it bounds-checks like any other input.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let map = super::verify::map(path)?;
     inspect_bytes(path, &map)
 }
 

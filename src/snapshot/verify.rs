@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::files::mapped::{self, MapError, Mapped};
+
 use super::bbolt::{self, BboltError, Db, Item, Tree, Value};
 use super::keytable::KeyTable;
 use super::mvcc::{KeyValue, RevKey};
@@ -109,26 +111,25 @@ pub struct SnapshotStatus {
     pub txid: u64,
 }
 
-/// Maps the file at `path` read-only; an empty file is an error.
-pub(crate) fn map(path: &Path) -> Result<memmap2::Mmap, VerifyError> {
-    let io = |error| VerifyError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let file = crate::files::open_input("snapshot", path)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size == 0 {
-        return Err(VerifyError::Empty {
+/// Maps the file at `path` read-only (a file that shrinks meanwhile ends
+/// the process with one line, see [`crate::files::mapped`]); an empty file
+/// is an error.
+pub(crate) fn map(path: &Path) -> Result<Mapped, VerifyError> {
+    let map = mapped::map("snapshot", path).map_err(|e| match e {
+        MapError::Input(e) => VerifyError::Input(e),
+        MapError::Empty { path, .. } => VerifyError::Empty { path },
+        MapError::Io { path, source, .. } => VerifyError::Io {
+            path,
+            error: source,
+        },
+        e @ MapError::TooMany { .. } => VerifyError::Io {
             path: path.to_path_buf(),
-        });
-    }
-    // SAFETY: a private read-only mapping; a snapshot changed by another
-    // process while it is read can only give wrong bytes (then a hash
-    // mismatch or a bbolt error), as a read would.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            error: std::io::Error::other(e.to_string()),
+        },
+    })?;
     // The sha256 reads it front to back, the tree walk mostly so: ask for
-    // read-ahead from a cold page cache. Only a hint; a refusal changes nothing.
-    let _ = map.advise(memmap2::Advice::Sequential);
+    // read-ahead from a cold page cache.
+    map.advise_sequential();
     Ok(map)
 }
 
