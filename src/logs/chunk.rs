@@ -367,6 +367,25 @@ fn reclaim(piece: Piece) -> Vec<u8> {
     }
 }
 
+/// The parts `len` items fall into when cut at `cuts` (each taken modulo
+/// `len + 1`, in any order): for tests that tally parts apart and merge
+/// them, as the workers do with chunks.
+#[cfg(test)]
+pub(crate) fn parts(len: usize, cuts: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+    bounds.push(len);
+    bounds.sort_unstable();
+    let mut start = 0;
+    bounds
+        .into_iter()
+        .map(|end| {
+            let part = start..end;
+            start = end;
+            part
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

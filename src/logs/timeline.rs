@@ -79,8 +79,9 @@ pub struct MinuteCount {
 /// depend on the order events arrive in, so a source read in chunks on
 /// several threads and merged gives what reading it line by line gives:
 /// the lowest [`MAX_PEERS_PER_KIND`] peer ids per kind, the latest
-/// [`MAX_MINUTES`] (minute, kind) counts and the latest [`MAX_TERMS`]
-/// terms. A kept entry's count is exact: it was never evicted, since
+/// [`MAX_MINUTES`] (minute, kind) counts, the latest [`MAX_TERMS`]
+/// terms and the least request groups (see [`RequestTally`]). A kept
+/// entry's count is exact: it was never evicted, since
 /// whatever would have pushed it out is still there at the end.
 #[derive(Debug, Default)]
 pub struct Timeline {
@@ -341,18 +342,13 @@ mod tests {
         events: &[(i64, RawEvent)],
         cuts: &[usize],
     ) -> (Vec<KindSummary>, Vec<Election>) {
-        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (events.len() + 1)).collect();
-        bounds.push(events.len());
-        bounds.sort_unstable();
         let mut whole = Timeline::default();
-        let mut start = 0;
-        for end in bounds {
+        for range in crate::logs::chunk::parts(events.len(), cuts) {
             let mut part = Timeline::default();
-            for (at, e) in &events[start..end] {
+            for (at, e) in &events[range] {
                 part.add(*at, e.clone(), "l");
             }
             whole.merge(part);
-            start = end;
         }
         let (kinds, elections, _) = whole.finish();
         (kinds, elections)

@@ -38,8 +38,8 @@ const MAX_PREFIX_CHARS: usize = 120;
 /// can be long, and only its first key is needed).
 const MAX_REQUEST_TEXT: usize = 4096;
 
-/// Most (shape, prefix) groups kept; lines of others are counted in
-/// [`RequestsReport::other_lines`].
+/// Most (shape, prefix) groups kept (the least keys); lines of others are
+/// counted in [`RequestsReport::other_lines`].
 pub const MAX_REQUEST_GROUPS: usize = 256;
 
 /// What a request did, as an operator names it.
@@ -403,10 +403,14 @@ fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
 }
 
 /// Requests of one shape and prefix, as one line kind counted them.
+///
+/// Time is summed in whole nanoseconds: a float sum depends on the order
+/// of its terms, and the parts of a log read on several threads are
+/// summed in another order than one pass sums them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Seen {
     lines: u64,
-    total_ms: f64,
+    total_ns: u64,
     worst_ms: f64,
     response_bytes: u64,
 }
@@ -414,33 +418,56 @@ struct Seen {
 impl Seen {
     fn add(&mut self, ms: f64, bytes: Option<u64>) {
         self.lines += 1;
-        self.total_ms += ms;
+        // `as` saturates: a finite, non-negative ms of any size is safe.
+        self.total_ns = self.total_ns.saturating_add((ms * 1e6).round() as u64);
         self.worst_ms = self.worst_ms.max(ms);
         self.response_bytes = self.response_bytes.saturating_add(bytes.unwrap_or(0));
     }
 
     fn merge(&mut self, o: Seen) {
         self.lines += o.lines;
-        self.total_ms += o.total_ms;
+        self.total_ns = self.total_ns.saturating_add(o.total_ns);
         self.worst_ms = self.worst_ms.max(o.worst_ms);
         self.response_bytes = self.response_bytes.saturating_add(o.response_bytes);
+    }
+
+    fn total_ms(&self) -> f64 {
+        self.total_ns as f64 / 1e6
     }
 }
 
 /// Slow requests summed by (shape, prefix) and line; bounded by
-/// [`MAX_REQUEST_GROUPS`].
+/// [`MAX_REQUEST_GROUPS`]: the least (shape, prefix) keys are kept, as
+/// [`super::timeline::Timeline`] keeps the lowest peer ids, so that parts
+/// of a log tallied apart and merged keep what one pass keeps, with the
+/// same counts. (It kept the first groups seen, and a merge the later
+/// part's least keys: which groups a log past the bound showed depended
+/// on where the chunks were cut.) A kept group's counts are exact: it
+/// was never evicted, since the lesser keys that would have pushed it
+/// out are still there at the end.
 ///
 /// A hash map: every slow request line is looked up, and a log of many
-/// distinct prefixes (the cap reached, each new line a miss) made the
-/// B-tree's key compares 3.5 % of `logs`' time (perf, a busy member's
-/// log). Its order never shows: [`RequestTally::merge`] takes the later
-/// groups in key order and [`RequestTally::finish`] breaks ties by key,
-/// as the B-tree did.
+/// distinct prefixes made the B-tree's key compares 3.5 % of `logs`'
+/// time (perf, a busy member's log). Its order never shows:
+/// [`RequestTally::finish`] breaks ties in time by key.
 #[derive(Debug, Default)]
 pub struct RequestTally {
-    groups: HashMap<(RequestShape, String), [Seen; 2], foldhash::fast::RandomState>,
+    groups: HashMap<GroupKey, [Seen; 2], foldhash::fast::RandomState>,
+    /// Set by [`RequestTally::prune`]: the greatest key kept then. A
+    /// greater one is not among the least and is counted as other lines
+    /// at once.
+    bound: Option<GroupKey>,
     other_lines: u64,
 }
+
+/// Groups a tally holds before it prunes to the [`MAX_REQUEST_GROUPS`]
+/// least: pruning in batches costs a few compares per new group, where
+/// keeping exactly the least at every line (a heap) cost 10 % more time
+/// on a log of many prefixes, whose chunks evict hundreds of times each.
+const ROOM: usize = 2 * MAX_REQUEST_GROUPS;
+
+/// What requests are grouped by.
+type GroupKey = (RequestShape, String);
 
 impl RequestTally {
     /// Adds one slow request that took `ms`.
@@ -450,35 +477,64 @@ impl RequestTally {
         let key = (r.shape, r.prefix);
         if let Some(g) = self.groups.get_mut(&key) {
             g[slot].add(ms, r.response_bytes);
-        } else if self.groups.len() < MAX_REQUEST_GROUPS {
-            let mut g = [Seen::default(); 2];
-            g[slot].add(ms, r.response_bytes);
-            self.groups.insert(key, g);
-        } else {
-            self.other_lines += 1;
+            return;
         }
+        let mut g = [Seen::default(); 2];
+        g[slot].add(ms, r.response_bytes);
+        self.insert(key, g);
     }
 
-    /// Adds `later`'s counts.
+    /// Adds `later`'s counts (the same as adding its lines one by one).
     pub fn merge(&mut self, later: RequestTally) {
         self.other_lines += later.other_lines;
-        let mut groups: Vec<_> = later.groups.into_iter().collect();
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, l) in groups {
+        for (key, l) in later.groups {
             if let Some(g) = self.groups.get_mut(&key) {
                 g[0].merge(l[0]);
                 g[1].merge(l[1]);
-            } else if self.groups.len() < MAX_REQUEST_GROUPS {
-                self.groups.insert(key, l);
             } else {
-                self.other_lines += l[0].lines.max(l[1].lines);
+                self.insert(key, l);
             }
         }
     }
 
+    /// Inserts a group not in the table, unless a prune found
+    /// [`MAX_REQUEST_GROUPS`] lesser keys (then its lines are other lines).
+    fn insert(&mut self, key: GroupKey, seen: [Seen; 2]) {
+        if self.bound.as_ref().is_some_and(|bound| key > *bound) {
+            self.other_lines += seen[0].lines + seen[1].lines;
+            return;
+        }
+        self.groups.insert(key, seen);
+        if self.groups.len() >= ROOM {
+            self.prune();
+        }
+    }
+
+    /// Keeps the [`MAX_REQUEST_GROUPS`] least keys; the others' lines
+    /// become other lines.
+    fn prune(&mut self) {
+        if self.groups.len() <= MAX_REQUEST_GROUPS {
+            return;
+        }
+        let mut keys: Vec<&GroupKey> = self.groups.keys().collect();
+        let (_, bound, _) = keys.select_nth_unstable(MAX_REQUEST_GROUPS - 1);
+        let bound = (*bound).clone();
+        let mut out = 0;
+        self.groups.retain(|key, seen| {
+            let keep = *key <= bound;
+            if !keep {
+                out += seen[0].lines + seen[1].lines;
+            }
+            keep
+        });
+        self.other_lines += out;
+        self.bound = Some(bound);
+    }
+
     /// The groups, most time first (ties in shape and prefix order);
     /// `None` when no line named a request.
-    pub fn finish(self) -> Option<RequestsReport> {
+    pub fn finish(mut self) -> Option<RequestsReport> {
+        self.prune();
         if self.groups.is_empty() && self.other_lines == 0 {
             return None;
         }
@@ -495,7 +551,7 @@ impl RequestTally {
                     shape,
                     prefix,
                     requests: s.lines,
-                    total_ms: s.total_ms,
+                    total_ms: s.total_ms(),
                     worst_ms: s.worst_ms,
                     response_bytes: s.response_bytes,
                     line,
@@ -519,7 +575,8 @@ impl RequestTally {
 pub struct RequestsReport {
     /// By shape and prefix, most time first.
     pub groups: Vec<RequestGroup>,
-    /// Lines past the first [`MAX_REQUEST_GROUPS`] groups.
+    /// Lines (of either kind) of the groups past the [`MAX_REQUEST_GROUPS`]
+    /// least keys.
     #[serde(default)]
     pub other_lines: u64,
 }

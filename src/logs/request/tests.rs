@@ -232,7 +232,7 @@ fn order_is_by_time_then_key_and_merges_keep_the_least_keys() {
             (RequestShape::Get, "/c/"),
         ]
     );
-    // A merge past the cap keeps the later part's least keys.
+    // Past the cap, the least keys are kept, whichever part saw them.
     let mut full = RequestTally::default();
     for i in 0..MAX_REQUEST_GROUPS - 2 {
         full.add(req(RequestShape::Get, &format!("/f{i:04}/")), 1.0);
@@ -249,7 +249,84 @@ fn order_is_by_time_then_key_and_merges_keep_the_least_keys() {
     assert_eq!(r.other_lines, 2);
 }
 
+/// `lines` tallied in one pass, or in parts cut at `cuts` and merged.
+fn tally_of(lines: &[(u16, bool, f64)], cuts: &[usize]) -> Option<RequestsReport> {
+    let mut whole = RequestTally::default();
+    for range in crate::logs::chunk::parts(lines.len(), cuts) {
+        let mut part = RequestTally::default();
+        for &(key, stats, ms) in &lines[range] {
+            let r = Request {
+                shape: if key % 3 == 0 {
+                    RequestShape::Get
+                } else {
+                    RequestShape::UnpaginatedRange
+                },
+                prefix: format!("/p{key}/"),
+                response_bytes: Some(u64::from(key)),
+                line: if stats {
+                    RequestLine::RequestStats
+                } else {
+                    RequestLine::Apply
+                },
+            };
+            part.add(r, ms);
+        }
+        whole.merge(part);
+    }
+    whole.finish()
+}
+
+#[test]
+fn the_first_groups_seen_do_not_decide_what_is_kept() {
+    // 600 groups, the greatest keys first: one pass and any split keep
+    // the 256 least, counted in full.
+    let lines: Vec<(u16, bool, f64)> = (0..1_200u16)
+        .map(|i| (999 - i % 600, i % 2 == 0, 1.5))
+        .collect();
+    let one = tally_of(&lines, &[]).unwrap();
+    assert_eq!(one.groups.len(), MAX_REQUEST_GROUPS);
+    assert_eq!(one, tally_of(&lines, &[7, 300, 601, 1_000]).unwrap());
+    // Each group's two lines are of one kind, 1.5 ms each.
+    assert!(one
+        .groups
+        .iter()
+        .all(|g| g.requests == 2 && g.total_ms == 3.0));
+    assert_eq!(one.other_lines, 1_200 - 2 * MAX_REQUEST_GROUPS as u64);
+    let mut keys: Vec<(RequestShape, String)> = (400..1_000u16)
+        .map(|k| {
+            let shape = tally_of(&[(k, false, 0.0)], &[]).unwrap().groups[0].shape;
+            (shape, format!("/p{k}/"))
+        })
+        .collect();
+    keys.sort();
+    keys.truncate(MAX_REQUEST_GROUPS);
+    let mut kept: Vec<_> = one
+        .groups
+        .iter()
+        .map(|g| (g.shape, g.prefix.clone()))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, keys);
+}
+
 proptest! {
+    /// Past the bound and with any durations, parts tallied apart and
+    /// merged give exactly what one pass gives (a log read by several
+    /// threads in chunks).
+    #[test]
+    fn any_split_merges_to_one_pass(
+        lines in proptest::collection::vec((0u16..1_200, any::<bool>(), 0.0f64..5_000.0), 0..2_500),
+        cuts in proptest::collection::vec(0usize..2_500, 0..6),
+    ) {
+        let one = tally_of(&lines, &[]);
+        prop_assert_eq!(&one, &tally_of(&lines, &cuts));
+        if let Some(r) = one {
+            prop_assert!(r.groups.len() <= MAX_REQUEST_GROUPS);
+            let kept: u64 = r.groups.iter().map(|g| g.requests).sum();
+            prop_assert!(kept + r.other_lines <= lines.len() as u64);
+        }
+    }
+
     #[test]
     fn any_text_never_panics(req in "\\PC{0,200}", resp in "\\PC{0,40}") {
         let _ = from_apply(&req, Some(&resp));
