@@ -193,7 +193,8 @@ pub fn open_input(what: &str, path: &Path) -> Result<File, InputError> {
 
 /// Checks that standard input is a pipe, a socket or a regular file: a
 /// terminal would wait for typing, and a device (`< /dev/zero`) never ends.
-pub fn stdin_is_a_stream(what: &str) -> Result<(), InputError> {
+/// Returns a regular file's size now (a reader can stop there), else None.
+pub fn stdin_is_a_stream(what: &str) -> Result<Option<u64>, InputError> {
     let stdin = std::io::stdin();
     let fd = std::os::fd::AsFd::as_fd(&stdin)
         .try_clone_to_owned()
@@ -208,7 +209,8 @@ pub fn stdin_is_a_stream(what: &str) -> Result<(), InputError> {
         source,
     })?;
     match FileKind::of(&meta) {
-        FileKind::Regular | FileKind::Fifo | FileKind::Socket => Ok(()),
+        FileKind::Regular => Ok(Some(meta.len())),
+        FileKind::Fifo | FileKind::Socket => Ok(None),
         kind => Err(InputError::StdinNotAStream {
             what: what.to_string(),
             kind,

@@ -160,12 +160,16 @@ fn open(source: &LogSource, window: Window) -> io::Result<Box<dyn Read + Send>> 
                 ),
                 other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
             })?;
-            gunzip_if_gzip(file)
+            // A log still being written is read as it was when opened:
+            // a writer as fast as the reader (`yes >> etcd.log`) would
+            // otherwise keep the command reading until the disk is full.
+            let size = file.metadata()?.len();
+            gunzip_if_gzip(file.take(size))
         }
-        LogSource::Stdin => {
-            files::stdin_is_a_stream("logs").map_err(io::Error::other)?;
-            gunzip_if_gzip(io::stdin())
-        }
+        LogSource::Stdin => match files::stdin_is_a_stream("logs").map_err(io::Error::other)? {
+            Some(size) => gunzip_if_gzip(io::stdin().take(size)),
+            None => gunzip_if_gzip(io::stdin()),
+        },
         LogSource::Journal(unit) => journal(unit, window),
     }
 }
@@ -272,5 +276,21 @@ mod tests {
             .unwrap()
             .contains("missing.log"));
         assert!(r.read_anything());
+    }
+
+    #[test]
+    fn a_file_is_read_as_it_was_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.log");
+        let line =
+            b"2024-03-01 12:00:00.123456 W | wal: sync duration of 1.5s, expected less than 1s\n";
+        fs::write(&path, line).unwrap();
+        let mut reader = open(&LogSource::File(path.clone()), Window::default()).unwrap();
+        // Written after the open, before the read.
+        let mut more = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        more.write_all(&line.repeat(1_000)).unwrap();
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        assert_eq!(got, line);
     }
 }
