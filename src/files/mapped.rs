@@ -14,7 +14,7 @@
 //!
 //! The handler touches only atomics and async-signal-safe calls (`write`,
 //! `_exit`). Nothing of ours is left behind by that exit: the commands that
-//! map files (`snapshot analyze`, `verify`, `inspect`) create no scratch
+//! map files (`snapshot analyze`, `verify`, `inspect-db`) create no scratch
 //! files while they read one.
 
 use std::ops::Deref;

@@ -222,20 +222,32 @@ mod tests {
 
     #[test]
     fn the_paced_probe_observes_its_span_at_its_rate() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = DiskPlan::observing(dir.path().to_path_buf(), Duration::from_millis(600));
-        p.probes = vec![DiskProbeKind::Paced];
-        p.rate_per_s = 50;
-        let results = run(&p, &Control::quiet()).unwrap();
-        let r = &results[0];
-        assert_eq!(r.probe, DiskProbeKind::Paced);
-        assert_eq!(r.stop_reason, StopReason::Duration);
-        assert!(r.duration_s >= 0.6, "{}", r.duration_s);
-        // 50 writes per second for 0.6 s: 30 or 31 writes, not flat out.
-        assert!((29..=32).contains(&r.ops), "{} ops", r.ops);
-        assert_eq!(r.stalls.heartbeat_ms, 100.0);
-        assert!(r.stalls.longest_ms > 0.0);
-        assert!(is_empty(dir.path()));
+        // 50 writes per second for 0.6 s: 30 or 31 writes, never more (not
+        // flat out). Fewer when the writer fell behind its schedule: the
+        // tests run beside others that fsync and compute on 2 cores, and a
+        // CI rehearsal once saw 27. So up to three runs, each at most 32,
+        // and one of them on schedule.
+        let mut counts = Vec::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut p = DiskPlan::observing(dir.path().to_path_buf(), Duration::from_millis(600));
+            p.probes = vec![DiskProbeKind::Paced];
+            p.rate_per_s = 50;
+            let results = run(&p, &Control::quiet()).unwrap();
+            let r = &results[0];
+            assert_eq!(r.probe, DiskProbeKind::Paced);
+            assert_eq!(r.stop_reason, StopReason::Duration);
+            assert!(r.duration_s >= 0.6, "{}", r.duration_s);
+            assert!(r.ops <= 32, "{} ops", r.ops);
+            assert_eq!(r.stalls.heartbeat_ms, 100.0);
+            assert!(r.stalls.longest_ms > 0.0);
+            assert!(is_empty(dir.path()));
+            counts.push(r.ops);
+            if r.ops >= 29 {
+                return;
+            }
+        }
+        panic!("never on schedule: {counts:?} ops");
     }
 
     #[test]
