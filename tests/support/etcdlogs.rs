@@ -48,13 +48,27 @@ pub fn logs_between(files: &[PathBuf], since: &str, until: &str, code: i32) -> V
     report(&mut cmd, code)
 }
 
-/// The ids of a report's findings at warn or fail.
+/// The ids of a report's findings at warn or fail, but `host.cpu-steal`:
+/// the hypervisor's share of the test machine is a true finding that no
+/// test injects or can prevent (8 % during a CI rehearsal on a shared
+/// 2-core VM made a healthy cluster's `diagnose` warn), so it is printed
+/// and left out; every other finding still fails a healthy twin.
 pub fn serious(report: &Value) -> Vec<String> {
     report["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["severity"] != "info")
+        .filter(|f| {
+            let steal = f["id"] == "host.cpu-steal";
+            if steal {
+                eprintln!(
+                    "the test machine's own CPU steal, not counted: {}",
+                    f["summary"]
+                );
+            }
+            !steal
+        })
         .map(|f| f["id"].as_str().unwrap().to_string())
         .collect()
 }
